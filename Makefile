@@ -1,0 +1,37 @@
+# netkit build. `make` builds everything and produces ./netkit; `make test` checks and tests it.
+# Nothing here needs the network except the first install of Deno and the npm dependencies.
+
+DENO_VERSION := $(shell sed -n 's/.*"deno": *"\([0-9.]*\)".*/\1/p' tools/deno/package.json)
+DENO         := tools/deno/node_modules/@deno/linux-x64-glibc/deno
+export DENO_DIR := $(CURDIR)/.deno
+export DENO_NO_UPDATE_CHECK := 1
+
+.PHONY: all deno deps test clean distclean
+
+all: .deno/.cached
+
+deno: $(DENO)
+$(DENO): tools/deno/package.json tools/deno/package-lock.json
+	@echo "installing Deno $(DENO_VERSION) from npm into tools/deno/"
+	@# npm ci rejects the lock npm 11 writes (it omits other platforms' optional packages); npm install
+	@# still installs exactly the locked, integrity-checked versions.
+	npm install --prefix tools/deno --no-audit --no-fund --loglevel=error
+	@test -x $@ || { echo "make: Deno binary missing after npm install: $@" >&2; exit 1; }
+	@touch $@
+
+deps: .deno/.cached
+.deno/.cached: $(DENO) deno.json deno.lock
+	$(DENO) install --frozen --quiet
+	@touch $@
+
+test: .deno/.cached
+	$(DENO) fmt --check
+	$(DENO) lint
+	$(DENO) check
+	NO_COLOR=1 $(DENO) test -P --parallel
+
+clean:
+	rm -rf build cov
+
+distclean: clean
+	rm -rf .deno tools/deno/node_modules

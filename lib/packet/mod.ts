@@ -1,0 +1,25 @@
+/**
+ * Pure packet codecs: bytes to typed objects and back, with no I/O (except
+ * {@linkcode PcapWriter}, which writes capture files).
+ *
+ * @example
+ * ```ts
+ * import { decodeEthernet, encodeEthernet, EtherType, formatMac, parseMac } from "./mod.ts";
+ *
+ * const frame = encodeEthernet({
+ *   dst: parseMac("01:80:c2:00:00:02"),
+ *   src: parseMac("02:00:00:00:00:01"),
+ *   etherType: EtherType.SLOW_PROTOCOLS,
+ *   payload: new Uint8Array(110),
+ * });
+ * formatMac(decodeEthernet(frame).dst); // "01:80:c2:00:00:02"
+ * ```
+ *
+ * @module
+ */
+
+export * from "./checksum.ts";
+export * from "./errors.ts";
+export * from "./ethernet.ts";
+export * from "./mac.ts";
+export * from "./pcap.ts";
