@@ -1,0 +1,71 @@
+/**
+ * netkit's error types. Every module may import this one (it sits beside `ffi/` at the bottom
+ * of the layers). Messages follow the house style: sentence case, no trailing period, values
+ * quoted, and what to do when there is something to do.
+ *
+ * @module
+ */
+
+import { errnoMessage, errnoName } from "../ffi/errno.ts";
+
+/** Process exit codes, as iproute2 users expect: 1 for runtime failures, 2 for usage errors. */
+export const ExitCode = { OK: 0, RUNTIME: 1, USAGE: 2 } as const;
+
+/** Options for {@linkcode NetkitError}. */
+export interface NetkitErrorOptions {
+  /** Process exit code when this error ends the program (default {@linkcode ExitCode.RUNTIME}). */
+  exitCode?: number;
+  /** The error that caused this one. */
+  cause?: unknown;
+}
+
+/** A failure the user should see as one line, with the exit code it implies. */
+export class NetkitError extends Error {
+  override name = "NetkitError";
+  /** Exit code for the process when this error ends it. */
+  readonly exitCode: number;
+
+  /** Creates an error with a user-facing `message`. */
+  constructor(message: string, options: NetkitErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.exitCode = options.exitCode ?? ExitCode.RUNTIME;
+  }
+}
+
+/** Bad command-line input: exits 2. */
+export class UsageError extends NetkitError {
+  override name = "UsageError";
+
+  /** Creates a usage error; `message` should name the offending option or value. */
+  constructor(message: string, options: Omit<NetkitErrorOptions, "exitCode"> = {}) {
+    super(message, { ...options, exitCode: ExitCode.USAGE });
+  }
+}
+
+/** A system call that failed: carries the operation and the errno, e.g. `ENODEV`. */
+export class NetkitOsError extends NetkitError {
+  override name = "NetkitOsError";
+  /** What netkit was doing, e.g. `open packet socket on "eth9"`. */
+  readonly op: string;
+  /** The positive errno value. */
+  readonly errno: number;
+  /** The errno's symbolic name, e.g. `"ENODEV"`. */
+  readonly code: string;
+
+  /** Creates the error for operation `op` failing with positive `errno`. */
+  constructor(op: string, errno: number) {
+    super(`${op}: ${errnoName(errno)} (${errnoMessage(errno)})`);
+    this.op = op;
+    this.errno = errno;
+    this.code = errnoName(errno);
+  }
+}
+
+/**
+ * Turns a libnetkit return value into a result: `rc >= 0` is returned, `-errno` is thrown as a
+ * {@linkcode NetkitOsError} for operation `op`.
+ */
+export function unwrap(rc: number, op: string): number {
+  if (rc < 0) throw new NetkitOsError(op, -rc);
+  return rc;
+}

@@ -1,0 +1,211 @@
+/**
+ * Folder-internal: the single-instance guard for a control socket path. A daemon owns
+ * `<path>` while it holds an exclusive flock on `<path>.lock`, which contains its pid. A socket
+ * file is removed only when that lock is held and connecting to the socket is refused, which
+ * proves nobody is serving it.
+ *
+ * @module
+ */
+
+import { getLogger } from "@logtape/logtape";
+import { NetkitError } from "../errors.ts";
+import { closeQuietly } from "./_wire.ts";
+
+const log = getLogger(["netkit", "ipc"]);
+
+/** How long a probe connection may take before the socket is presumed alive. */
+const PROBE_TIMEOUT_MS = 1000;
+/** Attempts to lock a lock file that another process keeps replacing. */
+const LOCK_ATTEMPTS = 5;
+
+/** The suffix of the lock file beside each control socket. */
+export const LOCK_SUFFIX = ".lock";
+
+function isNotFound(err: unknown): boolean {
+  return err instanceof Deno.errors.NotFound;
+}
+
+async function statOrNull(path: string, lstat = false): Promise<Deno.FileInfo | null> {
+  try {
+    return await (lstat ? Deno.lstat(path) : Deno.stat(path));
+  } catch (err) {
+    if (isNotFound(err)) return null;
+    throw err;
+  }
+}
+
+async function readPid(lockPath: string): Promise<number | null> {
+  try {
+    const text = (await Deno.readTextFile(lockPath)).trim();
+    return /^[1-9][0-9]*$/.test(text) ? Number(text) : null;
+  } catch {
+    // The owner may be mid-write or the file unreadable; the message then omits the pid.
+    return null;
+  }
+}
+
+async function writePid(file: Deno.FsFile): Promise<void> {
+  await file.truncate(0);
+  await file.seek(0, Deno.SeekMode.Start);
+  const bytes = new TextEncoder().encode(`${Deno.pid}\n`);
+  let offset = 0;
+  while (offset < bytes.length) offset += await file.write(bytes.subarray(offset));
+}
+
+/** Whether something accepts connections on the socket at `path`. */
+async function probe(path: string): Promise<"alive" | "refused" | "gone"> {
+  const attempt = Deno.connect({ transport: "unix", path });
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<"timeout">((resolve) => {
+    timer = setTimeout(() => resolve("timeout"), PROBE_TIMEOUT_MS);
+  });
+  try {
+    const outcome = await Promise.race([attempt, timeout]);
+    if (outcome === "timeout") {
+      // A listener with a full backlog may never answer; it is still alive.
+      attempt.then((conn) => conn.close(), () => {});
+      return "alive";
+    }
+    outcome.close();
+    return "alive";
+  } catch (err) {
+    if (err instanceof Deno.errors.ConnectionRefused) return "refused";
+    if (isNotFound(err)) return "gone";
+    throw new NetkitError(
+      `Cannot tell whether "${path}" is in use: ${
+        err instanceof Error ? err.message : String(err)
+      }; remove it by hand if no daemon serves it`,
+      { cause: err },
+    );
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** An exclusive claim on a control socket path, held until {@linkcode InstanceLock.release}. */
+export class InstanceLock {
+  /** The socket path this lock guards. */
+  readonly path: string;
+  /** The lock file, `<path>.lock`. */
+  readonly lockPath: string;
+  #file: Deno.FsFile | null;
+  #socketIno: number | null = null;
+
+  private constructor(path: string, lockPath: string, file: Deno.FsFile) {
+    this.path = path;
+    this.lockPath = lockPath;
+    this.#file = file;
+  }
+
+  /**
+   * Takes the lock for socket `path` and clears a stale socket file, or throws a
+   * {@linkcode NetkitError} naming who holds it. Requires `--allow-read`, `--allow-write` and
+   * `--allow-net` for the socket path (the probe connection).
+   */
+  static async acquire(path: string): Promise<InstanceLock> {
+    const lockPath = path + LOCK_SUFFIX;
+    const lock = await InstanceLock.#lockFile(path, lockPath);
+    try {
+      await lock.#clearStaleSocket();
+      return lock;
+    } catch (err) {
+      await lock.release();
+      throw err;
+    }
+  }
+
+  static async #lockFile(path: string, lockPath: string): Promise<InstanceLock> {
+    for (let attempt = 0; attempt < LOCK_ATTEMPTS; attempt++) {
+      const file = await Deno.open(lockPath, {
+        read: true,
+        write: true,
+        create: true,
+        mode: 0o644,
+      });
+      try {
+        if (!(await file.tryLock(true))) {
+          const pid = await readPid(lockPath);
+          const who = pid === null ? "Another netkit daemon" : `Another netkit daemon (pid ${pid})`;
+          throw new NetkitError(
+            `${who} is already serving "${path}"; stop it before starting another`,
+          );
+        }
+        // The previous owner may have unlinked the file between our open and our lock; a lock
+        // on an unlinked file guards nothing, so lock the file now at the path instead.
+        const held = await file.stat();
+        const current = await statOrNull(lockPath);
+        if (current !== null && current.ino === held.ino && current.dev === held.dev) {
+          await writePid(file);
+          return new InstanceLock(path, lockPath, file);
+        }
+      } catch (err) {
+        file.close();
+        throw err;
+      }
+      file.close();
+    }
+    throw new NetkitError(
+      `Cannot lock "${lockPath}": it keeps being replaced; check which process rewrites it`,
+    );
+  }
+
+  async #clearStaleSocket(): Promise<void> {
+    const info = await statOrNull(this.path, true);
+    if (info === null) return;
+    if (info.isSocket !== true) {
+      throw new NetkitError(
+        `"${this.path}" exists and is not a socket; move it away before starting the daemon`,
+      );
+    }
+    const state = await probe(this.path);
+    if (state === "alive") {
+      throw new NetkitError(
+        `Another process is listening on "${this.path}" without holding "${this.lockPath}"; ` +
+          "stop it or choose another socket name",
+      );
+    }
+    if (state === "refused") {
+      log.info("Removing stale control socket {path} left by a daemon that is gone", {
+        path: this.path,
+      });
+      try {
+        await Deno.remove(this.path);
+      } catch (err) {
+        if (!isNotFound(err)) throw err;
+      }
+    }
+  }
+
+  /** Records the socket just created at the path as ours, for {@linkcode release} to remove. */
+  async adoptSocket(): Promise<void> {
+    this.#socketIno = (await Deno.lstat(this.path)).ino;
+  }
+
+  /**
+   * Removes our socket (only if the file at the path is still the one adopted) and then the
+   * lock file while the lock is still held, so the path is never removed from under another
+   * owner; then unlocks. Safe to call twice.
+   */
+  async release(): Promise<void> {
+    const file = this.#file;
+    if (file === null) return;
+    this.#file = null;
+    try {
+      const socket = this.#socketIno === null ? null : await statOrNull(this.path, true);
+      if (socket !== null && socket.ino === this.#socketIno) await removeIfPresent(this.path);
+      await removeIfPresent(this.lockPath);
+    } finally {
+      closeQuietly(file);
+    }
+  }
+}
+
+async function removeIfPresent(path: string): Promise<void> {
+  try {
+    await Deno.remove(path);
+  } catch (err) {
+    if (!isNotFound(err)) {
+      log.warning("Cannot remove {path}: {error}", { path, error: String(err) });
+    }
+  }
+}

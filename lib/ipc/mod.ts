@@ -1,0 +1,91 @@
+/**
+ * The one control-socket protocol of every netkit daemon (LACP, multicast routing, relay).
+ *
+ * ## Transport
+ *
+ * An `AF_UNIX` stream socket, `<run dir>/<name>.sock`. The run directory is `/run/netkit/`
+ * unless the environment variable `NETKIT_RUN_DIR` names another one
+ * ({@linkcode runDir}, {@linkcode controlSocketPath}). CLIs find every instance of a daemon
+ * with {@linkcode listControlSockets} (e.g. prefix `"lacp-"`). The socket has mode `0600`, or
+ * `0660` with a chosen group; the directory is created with mode `0755`.
+ *
+ * ## Messages
+ *
+ * - A request is one JSON value (normally an object) on one line: UTF-8, ended by `"\n"`.
+ *   Blank lines are ignored. A request line may be at most `maxMessageBytes` bytes (default
+ *   1 MiB, newline not counted); a longer one gets an error reply and the connection is closed,
+ *   because the start of the next message cannot be found.
+ * - For one-shot clients of the tools netkit replaces, a request without a newline is answered
+ *   as soon as the bytes received form one complete JSON value (a value ending in a digit waits,
+ *   as more digits may follow), or when the client half-closes its side.
+ * - Each request gets exactly one reply line, in request order. One connection's requests are
+ *   handled one at a time; different connections are served concurrently.
+ * - A reply is whatever JSON the daemon's handler returns (`{"status":"ok"}` when it returns
+ *   nothing). A failure is always `{"status":"error","message":"..."}`:
+ *   - `Invalid JSON: <parser message>` for a line that is not UTF-8 JSON,
+ *   - `Invalid request: <"field.path": problem; ...>` for one that fails the daemon's schema,
+ *   - the message of a `NetkitError` thrown by the handler, or `Internal error: <message>` for
+ *     any other failure (logged, with the stack at debug level).
+ *   The connection stays open after any of these.
+ * - A subscription is a request whose handler returns an `AsyncIterable`: each item is sent as
+ *   one line until the source ends, the client disconnects (or half-closes) or the server
+ *   closes. The subscription owns its connection: later input is ignored and the server closes
+ *   the connection when the stream ends, so end of input tells the client the stream is over.
+ *   The source's `return()` is called when the client goes away.
+ *
+ * ## Single instance
+ *
+ * A daemon serves `<path>` only while it holds an exclusive `flock` on `<path>.lock`, which
+ * contains its pid. A second daemon is refused with a message naming that pid. A socket file
+ * found at the path is removed only when the lock is held *and* connecting to it is refused,
+ * which proves its owner is gone (e.g. killed with SIGKILL); a socket something still answers
+ * on, or a file that is not a socket, is never touched. On close the daemon removes the socket
+ * and then the lock file while still holding the lock.
+ *
+ * ## Example
+ *
+ * ```ts ignore
+ * import { z } from "zod";
+ * import { ControlServer, controlSocketPath, request } from "./mod.ts";
+ *
+ * const schema = z.object({ cmd: z.enum(["show", "watch"]) });
+ * await using server = await ControlServer.listen({
+ *   path: controlSocketPath("lacp-bond0"),
+ *   schema,
+ *   handle: (req) => (req.cmd === "show" ? { ports: [] } : events()),
+ * });
+ * const reply = await request(server.path, { cmd: "show" }); // { ports: [] }
+ * ```
+ *
+ * @module
+ */
+
+export {
+  ControlServer,
+  type ControlServerOptions,
+  DEFAULT_MAX_CONNECTIONS,
+  DEFAULT_MAX_MESSAGE_BYTES,
+  OK_REPLY,
+  type RequestContext,
+  type RequestHandler,
+  summarizeIssues,
+} from "./control_server.ts";
+export {
+  DaemonReplyError,
+  DaemonTimeoutError,
+  DaemonUnreachableError,
+  DEFAULT_MAX_REPLY_BYTES,
+  DEFAULT_TIMEOUT_MS,
+  request,
+  type RequestOptions,
+  subscribe,
+  type SubscribeOptions,
+  type UnreachableReason,
+} from "./control_client.ts";
+export {
+  controlSocketPath,
+  DEFAULT_RUN_DIR,
+  listControlSockets,
+  runDir,
+  SOCKET_SUFFIX,
+} from "./run_dir.ts";
