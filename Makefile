@@ -6,9 +6,15 @@ DENO         := tools/deno/node_modules/@deno/linux-x64-glibc/deno
 export DENO_DIR := $(CURDIR)/.deno
 export DENO_NO_UPDATE_CHECK := 1
 
-.PHONY: all deno deps test clean distclean
+CC      ?= cc
+CFLAGS  := -O2 -g -Wall -Wextra -Werror -std=gnu11 -fPIC -fvisibility=default
+C_SRC   := $(wildcard c/*.c)
+C_OBJ   := $(patsubst c/%.c,build/obj/%.o,$(C_SRC))
+LIB     := build/libnetkit.so
 
-all: .deno/.cached
+.PHONY: all deno deps lib test clean distclean
+
+all: $(LIB) .deno/.cached
 
 deno: $(DENO)
 $(DENO): tools/deno/package.json tools/deno/package-lock.json
@@ -24,7 +30,14 @@ deps: .deno/.cached
 	$(DENO) install --frozen --quiet
 	@touch $@
 
-test: .deno/.cached
+lib: $(LIB)
+build/obj/%.o: c/%.c c/netkit.h
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -c $< -o $@
+$(LIB): $(C_OBJ)
+	$(CC) -shared -o $@ $^
+
+test: $(LIB) .deno/.cached
 	$(DENO) fmt --check
 	$(DENO) lint
 	$(DENO) check

@@ -1,0 +1,89 @@
+/* Plain descriptors: close, read, write, poll and an eventfd to wake a poll. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <poll.h>
+#include <stddef.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "netkit.h"
+
+_Static_assert(sizeof(struct pollfd) == 8, "struct pollfd is 8 bytes");
+_Static_assert(offsetof(struct pollfd, events) == 4, "pollfd.events at 4");
+_Static_assert(offsetof(struct pollfd, revents) == 6, "pollfd.revents at 6");
+
+int nk_close(int fd)
+{
+	/* Linux closes the fd even when close() reports EINTR: never retry. */
+	if (close(fd) < 0 && errno != EINTR)
+		return -errno;
+	return 0;
+}
+
+int nk_read(int fd, uint8_t *buf, uint32_t len)
+{
+	ssize_t n;
+
+	do
+		n = read(fd, buf, len);
+	while (n < 0 && errno == EINTR);
+	return n < 0 ? -errno : (int)n;
+}
+
+int nk_write(int fd, const uint8_t *buf, uint32_t len)
+{
+	ssize_t n;
+
+	do
+		n = write(fd, buf, len);
+	while (n < 0 && errno == EINTR);
+	return n < 0 ? -errno : (int)n;
+}
+
+int nk_poll(uint8_t *fds, uint32_t n, int32_t timeout_ms)
+{
+	int rc = poll((struct pollfd *)fds, n, timeout_ms);
+
+	if (rc < 0)
+		return errno == EINTR ? 0 : -errno;
+	return rc;
+}
+
+int nk_eventfd_open(void)
+{
+	int fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+
+	return fd < 0 ? -errno : fd;
+}
+
+int nk_eventfd_signal(int fd)
+{
+	/* EAGAIN means the counter is already saturated: the poll will wake anyway. */
+	if (eventfd_write(fd, 1) < 0 && errno != EAGAIN)
+		return -errno;
+	return 0;
+}
+
+int nk_eventfd_drain(int fd)
+{
+	eventfd_t value;
+
+	if (eventfd_read(fd, &value) < 0)
+		return errno == EAGAIN ? 0 : -errno;
+	return value > 0x7fffffff ? 0x7fffffff : (int)value;
+}
+
+int nk_set_rcvbuf(int fd, uint32_t bytes)
+{
+	int size = bytes > 0x3fffffff ? 0x3fffffff : (int)bytes;
+	socklen_t len = sizeof(size);
+
+	/* SO_RCVBUFFORCE ignores net.core.rmem_max but needs CAP_NET_ADMIN. */
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof(size)) < 0 &&
+	    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size)) < 0)
+		return -errno;
+	if (getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, &len) < 0)
+		return -errno;
+	return size;
+}

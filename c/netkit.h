@@ -1,0 +1,133 @@
+/*
+ * libnetkit: the few things netkit's TypeScript cannot do safely itself.
+ *
+ * Rules (see docs/architecture.md): every function returns >= 0 on success or -errno on
+ * failure; no threads, no callbacks, no global state; data moves through caller-owned
+ * buffers whose layouts are fixed below and checked with _Static_assert.
+ */
+#ifndef NETKIT_H
+#define NETKIT_H
+
+#include <stdint.h>
+
+#define NK_VERSION "0.1.0"
+
+/* ---- info.c: version, layouts, errno names ---------------------------------------- */
+
+const char *nk_version(void);
+/* Offset (or size, for "struct.sizeof") of a field shared with TypeScript, -ENOENT if unknown. */
+int nk_layout(const char *key);
+/* glibc's errno name ("ENODEV"), or NULL when unknown. */
+const char *nk_errno_name(int err);
+
+/* ---- fd.c: plain descriptors, readiness, wakeups ---------------------------------- */
+
+int nk_close(int fd);
+/* read(2)/write(2): bytes moved; -EAGAIN when a nonblocking fd has nothing / no room. */
+int nk_read(int fd, uint8_t *buf, uint32_t len);
+int nk_write(int fd, const uint8_t *buf, uint32_t len);
+/* poll(2) over `n` struct pollfd at `fds`; EINTR counts as a timeout (returns 0). */
+int nk_poll(uint8_t *fds, uint32_t n, int32_t timeout_ms);
+/* An eventfd used to wake a poll from the JS thread. */
+int nk_eventfd_open(void);
+int nk_eventfd_signal(int fd);
+int nk_eventfd_drain(int fd);
+/* SO_RCVBUF, forced past rmem_max when privileged. Returns the size the kernel granted. */
+int nk_set_rcvbuf(int fd, uint32_t bytes);
+
+/* ---- packet.c: AF_PACKET sockets ------------------------------------------------- */
+
+/*
+ * Per-frame metadata shared with TypeScript (32 bytes, little endian on the hosts we run on).
+ * Receive fills it; batched send reads len and offset.
+ */
+struct nk_frame_meta {
+	uint32_t len;       /* bytes of frame in the slot, starting at `offset` */
+	uint32_t wire_len;  /* length the kernel had (> len when truncated) */
+	uint32_t ifindex;   /* sll_ifindex */
+	uint16_t protocol;  /* sll_protocol, host order */
+	uint8_t pkttype;    /* sll_pkttype: PACKET_HOST, _BROADCAST, ..., _OUTGOING */
+	uint8_t flags;      /* NK_FRAME_* */
+	uint16_t vlan_tci;  /* valid when NK_FRAME_VLAN */
+	uint16_t vlan_tpid; /* valid when NK_FRAME_VLAN */
+	uint8_t src[6];     /* sll_addr: source MAC */
+	uint16_t offset;    /* where the frame starts in its slot: 0, or NK_VLAN_HEADROOM */
+	uint32_t reserved;
+};
+
+#define NK_FRAME_VLAN 0x01      /* the kernel had stripped a tag; it is back in the frame */
+#define NK_FRAME_TRUNCATED 0x02 /* the slot was too small */
+#define NK_VLAN_HEADROOM 4      /* every receive slot keeps this much room for a tag */
+#define NK_BATCH_MAX 256
+
+int nk_packet_open(uint32_t ifindex, uint16_t ethertype);
+/* PACKET_ADD/DROP_MEMBERSHIP: type is PACKET_MR_MULTICAST (mac required) or _PROMISC/_ALLMULTI. */
+int nk_packet_membership(int fd, uint32_t ifindex, uint16_t type, const uint8_t *mac, uint8_t add);
+/* Receive one frame into a slot of `slot_size` bytes (same layout as a batch slot). 0: none ready. */
+int nk_packet_recv(int fd, uint8_t *slot, uint32_t slot_size, struct nk_frame_meta *meta);
+/* Receive up to `count` frames (one recvmmsg) into slots of `slot_size` bytes. 0: none ready. */
+int nk_packet_recv_batch(int fd, uint8_t *slots, uint32_t slot_size, uint32_t count,
+			 struct nk_frame_meta *meta);
+int nk_packet_send(int fd, const uint8_t *frame, uint32_t len);
+/* Send `count` frames (one sendmmsg) described by meta[i].len/offset. Returns frames sent. */
+int nk_packet_send_batch(int fd, const uint8_t *slots, uint32_t slot_size, uint32_t count,
+			 const struct nk_frame_meta *meta);
+/* PACKET_STATISTICS (reading resets them): out[0] packets, out[1] drops. */
+int nk_packet_stats(int fd, uint32_t *out);
+
+/* ---- iface.c: interfaces by ioctl ------------------------------------------------ */
+
+struct nk_iface_info {
+	uint32_t ifindex;
+	uint32_t flags; /* SIOCGIFFLAGS (16 bits: IFF_LOWER_UP is not visible here) */
+	uint32_t mtu;
+	uint16_t type;  /* ARPHRD_* from SIOCGIFHWADDR */
+	uint8_t mac[6];
+};
+
+int nk_iface_info(const char *name, struct nk_iface_info *out);
+/* Writes the NUL-terminated name (IFNAMSIZ bytes) of `ifindex` into `out`. */
+int nk_iface_name(uint32_t ifindex, char *out);
+int nk_iface_set_mtu(const char *name, uint32_t mtu);
+int nk_iface_set_mac(const char *name, const uint8_t *mac);
+int nk_iface_set_up(const char *name, uint8_t up);
+
+/* ---- netlink.c: rtnetlink socket -------------------------------------------------- */
+
+/* NETLINK_ROUTE socket bound to the RTMGRP_* bitmask `groups`; rcvbuf 0 keeps the default. */
+int nk_netlink_open(uint32_t groups, uint32_t rcvbuf);
+
+/* ---- netns.c ----------------------------------------------------------------------- */
+
+/* setns(2) the calling thread into the network namespace at `path` (/run/netns/NAME). */
+int nk_netns_enter(const char *path);
+/* An fd for the calling thread's network namespace (to come back to it later). */
+int nk_netns_current(void);
+/* setns(2) the calling thread into the namespace `fd` refers to. */
+int nk_netns_set(int fd);
+
+/* ---- tap.c ------------------------------------------------------------------------- */
+
+/* Create or attach TAP `name` (empty: kernel picks) with IFF_TAP|IFF_NO_PI; the final
+ * name is written to `name_out` (IFNAMSIZ bytes). Returns the nonblocking fd. */
+int nk_tap_open(const char *name, char *name_out);
+/* 0 when /dev/net/tun can be opened. */
+int nk_tun_probe(void);
+
+/* ---- hugebuf.c --------------------------------------------------------------------- */
+
+#define NK_BACKING_HUGETLB 1 /* MAP_HUGETLB, 2 MiB pages */
+#define NK_BACKING_THP 2     /* normal mapping, MADV_HUGEPAGE accepted */
+#define NK_BACKING_NORMAL 3  /* normal pages */
+
+struct nk_hugebuf {
+	uint64_t addr;
+	uint64_t len; /* rounded up to 2 MiB */
+	uint32_t backing;
+	uint32_t reserved;
+};
+
+int nk_hugebuf_map(uint64_t size, struct nk_hugebuf *out);
+int nk_hugebuf_unmap(uint64_t addr, uint64_t len);
+
+#endif
