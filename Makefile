@@ -12,9 +12,17 @@ C_SRC   := $(wildcard c/*.c)
 C_OBJ   := $(patsubst c/%.c,build/obj/%.o,$(C_SRC))
 LIB     := build/libnetkit.so
 
-.PHONY: all deno deps lib test clean distclean
+# deno compile needs the denort runtime of exactly this Deno version. It is only on
+# dl.deno.land; use DENORT_BIN, or the archive deno caches after a download elsewhere.
+DENORT_ZIP := dl/release/v$(DENO_VERSION)/denort-x86_64-unknown-linux-gnu.zip
+DENORT_CACHED := $(firstword $(wildcard $(DENO_DIR)/$(DENORT_ZIP) $(HOME)/.cache/deno/$(DENORT_ZIP)))
+COMPILE_FLAGS := --quiet -P=netkit --include $(LIB)
 
-all: $(LIB) .deno/.cached
+TS_SRC := $(shell find main.ts lib ffi -name '*.ts' 2>/dev/null)
+
+.PHONY: all deno deps lib dist test clean distclean
+
+all: netkit
 
 deno: $(DENO)
 $(DENO): tools/deno/package.json tools/deno/package-lock.json
@@ -37,14 +45,42 @@ build/obj/%.o: c/%.c c/netkit.h
 $(LIB): $(C_OBJ)
 	$(CC) -shared -o $@ $^
 
-test: $(LIB) .deno/.cached
+# ./netkit: the compiled single binary when denort is at hand, otherwise a launcher that runs
+# the same main.ts with the pinned Deno and the same permission set ("netkit" in deno.json).
+netkit: $(LIB) .deno/.cached $(TS_SRC) tools/launcher.sh
+	@if [ -n "$(DENORT_BIN)$(DENORT_CACHED)" ] && $(MAKE) --no-print-directory dist; then \
+	  cp dist/netkit $@; echo "./netkit: compiled single binary (dist/netkit)"; \
+	else \
+	  cp tools/launcher.sh $@ && chmod +x $@; \
+	  echo "./netkit: launcher running main.ts with Deno $(DENO_VERSION) (no denort for deno compile; see make dist)"; \
+	fi
+
+dist: $(LIB) .deno/.cached
+	@if [ -n "$(DENORT_BIN)" ]; then \
+	  test -f "$(DENORT_BIN)" || { echo "make dist: DENORT_BIN=$(DENORT_BIN) does not exist" >&2; exit 1; }; \
+	elif [ -n "$(DENORT_CACHED)" ]; then \
+	  mkdir -p $(DENO_DIR)/$(dir $(DENORT_ZIP)); \
+	  [ -f $(DENO_DIR)/$(DENORT_ZIP) ] || cp $(DENORT_CACHED) $(DENO_DIR)/$(DENORT_ZIP); \
+	else \
+	  echo "make dist: cannot build the single binary: deno compile needs the denort runtime for Deno $(DENO_VERSION)," >&2; \
+	  echo "  which is only published on dl.deno.land (not reachable from here; no npm or Debian package has it)." >&2; \
+	  echo "  Download denort-x86_64-unknown-linux-gnu.zip for v$(DENO_VERSION) on a connected machine, unzip it, then run:" >&2; \
+	  echo "    DENORT_BIN=/path/to/denort make dist" >&2; \
+	  echo "  or put the zip at $(DENO_DIR)/$(DENORT_ZIP). ./netkit works meanwhile as a launcher." >&2; \
+	  exit 1; \
+	fi
+	@mkdir -p dist
+	$(DENO) compile $(COMPILE_FLAGS) --output dist/netkit main.ts
+	@echo "dist/netkit: single binary with $(LIB) embedded"
+
+test: netkit
 	$(DENO) fmt --check
 	$(DENO) lint
 	$(DENO) check
 	NO_COLOR=1 $(DENO) test -P --parallel
 
 clean:
-	rm -rf build cov
+	rm -rf build dist netkit cov
 
 distclean: clean
 	rm -rf .deno tools/deno/node_modules

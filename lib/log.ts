@@ -1,0 +1,77 @@
+/**
+ * Logging setup for the netkit process (LogTape). Library modules only call
+ * `getLogger(["netkit", "<feature>", ...])`; the CLI calls {@linkcode setupLogging} once.
+ * Records go to stderr, or to a file with `--log-file`, as text or JSON lines.
+ *
+ * @module
+ */
+
+import { getFileSink } from "@logtape/file";
+import {
+  configureSync,
+  getJsonLinesFormatter,
+  getTextFormatter,
+  type LogLevel as LogtapeLevel,
+  resetSync,
+  type Sink,
+  type TextFormatter,
+} from "@logtape/logtape";
+
+/** The levels users choose from (those of the tools netkit replaces). */
+export const LOG_LEVELS = ["debug", "info", "warning", "error", "critical"] as const;
+/** A user-facing log level. */
+export type LogLevel = (typeof LOG_LEVELS)[number];
+/** Output formats for log records. */
+export const LOG_FORMATS = ["text", "json"] as const;
+/** A log record format: human text or one JSON object per line. */
+export type LogFormat = (typeof LOG_FORMATS)[number];
+
+/** Options for {@linkcode setupLogging}. */
+export interface LoggingOptions {
+  level: LogLevel;
+  format: LogFormat;
+  /** Append to this file instead of writing to stderr. */
+  file?: string;
+}
+
+const LEVEL_MAP: Record<LogLevel, LogtapeLevel> = {
+  debug: "debug",
+  info: "info",
+  warning: "warning",
+  error: "error",
+  critical: "fatal",
+};
+
+function stderrSink(formatter: TextFormatter): Sink {
+  const encoder = new TextEncoder();
+  // Synchronous writes: a record logged just before exit is never lost.
+  return (record) => {
+    Deno.stderr.writeSync(encoder.encode(formatter(record)));
+  };
+}
+
+/**
+ * Routes every `netkit` logger to stderr or `options.file`. Calling it again replaces the
+ * previous setup. Requires `--allow-write` for a log file.
+ */
+export function setupLogging(options: LoggingOptions): void {
+  const formatter = options.format === "json"
+    ? getJsonLinesFormatter({ properties: "flatten" })
+    : getTextFormatter({ timestamp: "date-time-timezone", level: "FULL" });
+  const sink = options.file === undefined
+    ? stderrSink(formatter)
+    : getFileSink(options.file, { formatter, bufferSize: 0, flushInterval: 0 });
+  configureSync({
+    reset: true,
+    sinks: { main: sink },
+    loggers: [
+      { category: ["netkit"], lowestLevel: LEVEL_MAP[options.level], sinks: ["main"] },
+      { category: ["logtape", "meta"], lowestLevel: "warning", sinks: ["main"] },
+    ],
+  });
+}
+
+/** Flushes and closes the sinks (at exit, and between tests). */
+export function shutdownLogging(): void {
+  resetSync();
+}

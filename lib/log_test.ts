@@ -1,0 +1,41 @@
+import assert from "node:assert/strict";
+import { getLogger } from "@logtape/logtape";
+import { setupLogging, shutdownLogging } from "./log.ts";
+
+Deno.test("setupLogging() writes JSON lines at or above the chosen level to the log file", () => {
+  const file = Deno.makeTempFileSync({ suffix: ".log" });
+  try {
+    setupLogging({ level: "warning", format: "json", file });
+    const log = getLogger(["netkit", "test"]);
+    log.info("hidden {n}", { n: 1 });
+    log.warn("port {port} expired", { port: "eth0" });
+    log.fatal("critical maps to fatal");
+    shutdownLogging();
+    const lines = Deno.readTextFileSync(file).trim().split("\n").map((l) => JSON.parse(l));
+    assert.equal(lines.length, 2);
+    assert.equal(lines[0].level, "WARN");
+    assert.equal(lines[0].logger, "netkit.test");
+    assert.equal(lines[0].message, 'port "eth0" expired');
+    assert.equal(lines[0].port, "eth0");
+    assert.equal(lines[1].level, "FATAL");
+  } finally {
+    shutdownLogging();
+    Deno.removeSync(file);
+  }
+});
+
+Deno.test("setupLogging() text format carries level, category and message", () => {
+  const file = Deno.makeTempFileSync({ suffix: ".log" });
+  try {
+    setupLogging({ level: "debug", format: "text", file });
+    getLogger(["netkit", "lacp"]).debug("eth0 state changed: A:ATG|P:F -> A:ATGSCD|P:ATGSCD");
+    shutdownLogging();
+    const text = Deno.readTextFileSync(file);
+    assert.match(text, /DEBUG/);
+    assert.match(text, /netkit·lacp/);
+    assert.match(text, /eth0 state changed: A:ATG\|P:F -> A:ATGSCD\|P:ATGSCD\n$/);
+  } finally {
+    shutdownLogging();
+    Deno.removeSync(file);
+  }
+});
