@@ -11,6 +11,7 @@ CFLAGS  := -O2 -g -Wall -Wextra -Werror -std=gnu11 -fPIC -fvisibility=default
 C_SRC   := $(wildcard c/*.c)
 C_OBJ   := $(patsubst c/%.c,build/obj/%.o,$(C_SRC))
 LIB     := build/libnetkit.so
+BENCH_LIB := build/libnetkit_bench.so
 
 # deno compile needs the denort runtime of exactly this Deno version. It is only on
 # dl.deno.land; use DENORT_BIN, or the archive deno caches after a download elsewhere.
@@ -20,7 +21,7 @@ COMPILE_FLAGS := --quiet -P=netkit --include $(LIB)
 
 TS_SRC := $(shell find main.ts lib ffi -name '*.ts' 2>/dev/null)
 
-.PHONY: all deno deps lib dist test clean distclean
+.PHONY: all deno deps lib dist test bench clean distclean
 
 all: netkit
 
@@ -44,6 +45,10 @@ build/obj/%.o: c/%.c c/netkit.h
 	$(CC) $(CFLAGS) -c $< -o $@
 $(LIB): $(C_OBJ)
 	$(CC) -shared -o $@ $^
+
+$(BENCH_LIB): bench/recv_loop.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -shared -o $@ $<
 
 # ./netkit: the compiled single binary when denort is at hand, otherwise a launcher that runs
 # the same main.ts with the pinned Deno and the same permission set ("netkit" in deno.json).
@@ -73,11 +78,14 @@ dist: $(LIB) .deno/.cached
 	$(DENO) compile $(COMPILE_FLAGS) --output dist/netkit main.ts
 	@echo "dist/netkit: single binary with $(LIB) embedded"
 
-test: netkit
+test: netkit $(BENCH_LIB)
 	$(DENO) fmt --check
 	$(DENO) lint
 	$(DENO) check
 	NO_COLOR=1 $(DENO) test -P --parallel
+
+bench: netkit $(BENCH_LIB)
+	$(DENO) run -P=test bench/packet_io.ts
 
 clean:
 	rm -rf build dist netkit cov
