@@ -21,5 +21,6 @@
 export * from "./checksum.ts";
 export * from "./errors.ts";
 export * from "./ethernet.ts";
+export * from "./lacp.ts";
 export * from "./mac.ts";
 export * from "./pcap.ts";
