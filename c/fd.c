@@ -3,8 +3,12 @@
 #include <errno.h>
 #include <poll.h>
 #include <stddef.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <stdlib.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "netkit.h"
@@ -86,4 +90,46 @@ int nk_set_rcvbuf(int fd, uint32_t bytes)
 	if (getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, &len) < 0)
 		return -errno;
 	return size;
+}
+
+int nk_stdio_to_devnull(void)
+{
+	struct stat std[3], st;
+	int have[3], null_fd, rc = 0;
+	DIR *dir;
+	struct dirent *entry;
+
+	for (int i = 0; i < 3; i++) {
+		have[i] = fstat(i, &std[i]) == 0 &&
+			  (S_ISFIFO(std[i].st_mode) || S_ISSOCK(std[i].st_mode) || S_ISCHR(std[i].st_mode));
+	}
+	null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (null_fd < 0)
+		return -errno;
+	/*
+	 * Runtimes keep duplicates of the standard streams (Deno does), and a parent waiting for
+	 * end-of-file on our stderr pipe only gets it when every copy is gone: repoint them all.
+	 */
+	dir = opendir("/proc/self/fd");
+	if (dir == NULL) {
+		rc = -errno;
+	} else {
+		while ((entry = readdir(dir)) != NULL) {
+			int fd = atoi(entry->d_name);
+
+			if (entry->d_name[0] < '0' || entry->d_name[0] > '9' || fd < 3 || fd == null_fd ||
+			    fd == dirfd(dir) || fstat(fd, &st) < 0)
+				continue;
+			for (int i = 0; i < 3; i++)
+				if (have[i] && st.st_dev == std[i].st_dev && st.st_ino == std[i].st_ino &&
+				    dup2(null_fd, fd) < 0 && rc == 0)
+					rc = -errno;
+		}
+		closedir(dir);
+	}
+	for (int target = 0; target <= 2; target++)
+		if (dup2(null_fd, target) < 0 && rc == 0)
+			rc = -errno;
+	close(null_fd);
+	return rc;
 }

@@ -9,9 +9,9 @@
 import { getFileSink } from "@logtape/file";
 import {
   configureSync,
-  getJsonLinesFormatter,
   getTextFormatter,
   type LogLevel as LogtapeLevel,
+  type LogRecord,
   resetSync,
   type Sink,
   type TextFormatter,
@@ -42,6 +42,28 @@ const LEVEL_MAP: Record<LogLevel, LogtapeLevel> = {
   critical: "fatal",
 };
 
+/** A message with its values in place, strings unquoted: "eth0 state changed: ...". */
+function renderMessage(record: LogRecord): string {
+  return record.message
+    .map((part, i) =>
+      (i % 2 === 0 || typeof part === "string")
+        ? String(part)
+        : JSON.stringify(part) ?? String(part)
+    )
+    .join("");
+}
+
+/** One JSON object per record: time, level, logger, the rendered message and its properties. */
+function jsonLine(record: LogRecord): string {
+  return JSON.stringify({
+    "@timestamp": new Date(record.timestamp).toISOString(),
+    level: record.level.toUpperCase(),
+    logger: record.category.join("."),
+    message: renderMessage(record),
+    ...record.properties,
+  }) + "\n";
+}
+
 function stderrSink(formatter: TextFormatter): Sink {
   const encoder = new TextEncoder();
   // Synchronous writes: a record logged just before exit is never lost.
@@ -55,9 +77,10 @@ function stderrSink(formatter: TextFormatter): Sink {
  * previous setup. Requires `--allow-write` for a log file.
  */
 export function setupLogging(options: LoggingOptions): void {
+  // Values render bare, so log lines read (and grep) like plain text: "eth0 state changed: ...".
   const formatter = options.format === "json"
-    ? getJsonLinesFormatter({ properties: "flatten" })
-    : getTextFormatter({ timestamp: "date-time-timezone", level: "FULL" });
+    ? jsonLine
+    : getTextFormatter({ timestamp: "date-time-timezone", level: "FULL", value: "bare" });
   const sink = options.file === undefined
     ? stderrSink(formatter)
     : getFileSink(options.file, { formatter, bufferSize: 0, flushInterval: 0 });

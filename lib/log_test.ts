@@ -13,9 +13,9 @@ Deno.test("setupLogging() writes JSON lines at or above the chosen level to the 
     shutdownLogging();
     const lines = Deno.readTextFileSync(file).trim().split("\n").map((l) => JSON.parse(l));
     assert.equal(lines.length, 2);
-    assert.equal(lines[0].level, "WARN");
+    assert.equal(lines[0].level, "WARNING");
     assert.equal(lines[0].logger, "netkit.test");
-    assert.equal(lines[0].message, 'port "eth0" expired');
+    assert.equal(lines[0].message, "port eth0 expired");
     assert.equal(lines[0].port, "eth0");
     assert.equal(lines[1].level, "FATAL");
   } finally {
@@ -28,7 +28,10 @@ Deno.test("setupLogging() text format carries level, category and message", () =
   const file = Deno.makeTempFileSync({ suffix: ".log" });
   try {
     setupLogging({ level: "debug", format: "text", file });
-    getLogger(["netkit", "lacp"]).debug("eth0 state changed: A:ATG|P:F -> A:ATGSCD|P:ATGSCD");
+    getLogger(["netkit", "lacp"]).debug("{port} state changed: {change}", {
+      port: "eth0",
+      change: "A:ATG|P:F -> A:ATGSCD|P:ATGSCD",
+    });
     shutdownLogging();
     const text = Deno.readTextFileSync(file);
     assert.match(text, /DEBUG/);

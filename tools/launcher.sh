@@ -1,7 +1,8 @@
 #!/bin/sh
 # ./netkit as a launcher, installed by `make` when deno compile's runtime is unavailable: it runs
 # the same main.ts with the pinned Deno and the same permission set ("netkit" in deno.json) that
-# the compiled binary has built in.
+# the compiled binary has built in. NETKIT_EXE lets netkit start itself again (daemons' -d).
 root=$(dirname -- "$(readlink -f -- "$0")")
-DENO_DIR="$root/.deno" DENO_NO_UPDATE_CHECK=1 exec "$root/tools/deno/node_modules/@deno/linux-x64-glibc/deno" \
+NETKIT_EXE="$root/$(basename -- "$0")" DENO_DIR="$root/.deno" DENO_NO_UPDATE_CHECK=1 \
+  exec "$root/tools/deno/node_modules/@deno/linux-x64-glibc/deno" \
   run --quiet --no-prompt --cached-only --frozen -P=netkit --config "$root/deno.json" "$root/main.ts" "$@"

@@ -9,7 +9,7 @@
 import { getLogger } from "@logtape/logtape";
 import type { z } from "zod";
 import { NetkitError } from "../errors.ts";
-import { InstanceLock } from "./_instance_lock.ts";
+import { InstanceLock } from "./instance_lock.ts";
 import {
   closeQuietly,
   type Decoded,

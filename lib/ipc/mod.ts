@@ -89,3 +89,4 @@ export {
   runDir,
   SOCKET_SUFFIX,
 } from "./run_dir.ts";
+export { InstanceLock, type InstanceLockOptions, LOCK_SUFFIX } from "./instance_lock.ts";

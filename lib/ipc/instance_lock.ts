@@ -1,5 +1,5 @@
 /**
- * Folder-internal: the single-instance guard for a control socket path. A daemon owns
+ * The single-instance guard for a control socket path (and other per-daemon resources). A daemon owns
  * `<path>` while it holds an exclusive flock on `<path>.lock`, which contains its pid. A socket
  * file is removed only when that lock is held and connecting to the socket is refused, which
  * proves nobody is serving it.
@@ -82,7 +82,16 @@ async function probe(path: string): Promise<"alive" | "refused" | "gone"> {
   }
 }
 
-/** An exclusive claim on a control socket path, held until {@linkcode InstanceLock.release}. */
+/** Options for {@linkcode InstanceLock.acquire}. */
+export interface InstanceLockOptions {
+  /** The message when someone else holds the lock (default: "Another netkit daemon ... is already serving"). */
+  busyMessage?: (pid: number | null) => string;
+}
+
+/**
+ * An exclusive claim on a path, held until {@linkcode InstanceLock.release}: a control socket,
+ * or any other resource one daemon at a time may own (e.g. an interface).
+ */
 export class InstanceLock {
   /** The socket path this lock guards. */
   readonly path: string;
@@ -102,9 +111,9 @@ export class InstanceLock {
    * {@linkcode NetkitError} naming who holds it. Requires `--allow-read`, `--allow-write` and
    * `--allow-net` for the socket path (the probe connection).
    */
-  static async acquire(path: string): Promise<InstanceLock> {
+  static async acquire(path: string, options: InstanceLockOptions = {}): Promise<InstanceLock> {
     const lockPath = path + LOCK_SUFFIX;
-    const lock = await InstanceLock.#lockFile(path, lockPath);
+    const lock = await InstanceLock.#lockFile(path, lockPath, options);
     try {
       await lock.#clearStaleSocket();
       return lock;
@@ -114,7 +123,11 @@ export class InstanceLock {
     }
   }
 
-  static async #lockFile(path: string, lockPath: string): Promise<InstanceLock> {
+  static async #lockFile(
+    path: string,
+    lockPath: string,
+    options: InstanceLockOptions,
+  ): Promise<InstanceLock> {
     for (let attempt = 0; attempt < LOCK_ATTEMPTS; attempt++) {
       const file = await Deno.open(lockPath, {
         read: true,
@@ -125,6 +138,7 @@ export class InstanceLock {
       try {
         if (!(await file.tryLock(true))) {
           const pid = await readPid(lockPath);
+          if (options.busyMessage) throw new NetkitError(options.busyMessage(pid));
           const who = pid === null ? "Another netkit daemon" : `Another netkit daemon (pid ${pid})`;
           throw new NetkitError(
             `${who} is already serving "${path}"; stop it before starting another`,
