@@ -20,7 +20,8 @@ import { type CliIo, PROCESS_IO } from "./io.ts";
 
 /** A command module: adds its subcommand (options, action) to the program. */
 export interface CommandModule {
-  register(program: Command, io: CliIo): void;
+  /** `args` are the whole command line, for commands that start netkit again (`-d`). */
+  register(program: Command, io: CliIo, args: readonly string[]): void;
 }
 
 /** A top-level command, described without loading it. */
@@ -36,6 +37,11 @@ export const COMMANDS: readonly CommandEntry[] = [
     name: "doctor",
     summary: "check this machine for what netkit needs",
     load: () => import("./doctor.ts"),
+  },
+  {
+    name: "lacp",
+    summary: "IEEE 802.1AX LACP actor and test peer",
+    load: () => import("./lacp.ts"),
   },
   {
     name: "version",
@@ -107,7 +113,7 @@ export async function buildProgram(args: readonly string[], io: CliIo): Promise<
 
   const selected = selectedCommand(args);
   for (const entry of COMMANDS) {
-    if (entry.name === selected) (await entry.load()).register(program, io);
+    if (entry.name === selected) (await entry.load()).register(program, io, args);
     else program.command(entry.name).description(entry.summary);
   }
   return program;

@@ -1,0 +1,333 @@
+/**
+ * `netkit lacp`: start an LACP actor (in the foreground or detached), show every daemon's
+ * status (`-s`), or stop daemons (`-k`). The options are those of the original lacpd plus
+ * identity, injection extensions and evidence (`--pcap`).
+ *
+ * @module
+ */
+
+import { type Command, Option } from "commander";
+import { nk } from "../../ffi/native.ts";
+import { NetkitError, unwrap, UsageError } from "../errors.ts";
+import { DaemonUnreachableError, listControlSockets, request } from "../ipc/mod.ts";
+import { parseInjectRule } from "../lacp/inject_rule.ts";
+import { controlSocketPrefix, LacpDaemon, type LacpDaemonOptions } from "../lacp/daemon.ts";
+import { type DaemonStatus, formatDaemonStatus } from "../lacp/status.ts";
+import { validateInterfaceName } from "../net/interfaces.ts";
+import { currentNetnsId } from "../net/netns.ts";
+import { isMulticastMac, parseMac } from "../packet/mac.ts";
+import type { CliIo } from "./io.ts";
+import { printResult } from "./output.ts";
+import type { GlobalOptions } from "./program.ts";
+import { DETACHED_READY, selfExecutable } from "./self.ts";
+
+/** Raw commander options of `netkit lacp`. */
+export interface LacpCliOptions {
+  interface: string[];
+  passive?: boolean;
+  rate?: string;
+  daemon?: boolean;
+  systemId?: string;
+  systemPriority?: string;
+  key?: string;
+  portPriority?: string;
+  inject: string[];
+  exitAfterInject?: boolean;
+  pcap?: string;
+  status?: boolean;
+  kill?: boolean;
+  detachedChild?: boolean;
+}
+
+/** What the command line asks for, validated. */
+export type LacpAction =
+  | { kind: "start"; daemon: LacpDaemonOptions; detach: boolean; detachedChild: boolean }
+  | { kind: "status"; interfaces: string[] }
+  | { kind: "kill"; interfaces: string[] };
+
+const DAEMON_ONLY: [keyof LacpCliOptions, string][] = [
+  ["passive", "--passive"],
+  ["rate", "--rate"],
+  ["daemon", "-d/--daemon"],
+  ["systemId", "--system-id"],
+  ["systemPriority", "--system-priority"],
+  ["key", "--key"],
+  ["portPriority", "--port-priority"],
+  ["inject", "--inject"],
+  ["exitAfterInject", "--exit-after-inject"],
+  ["pcap", "--pcap"],
+];
+
+function given(options: LacpCliOptions, key: keyof LacpCliOptions): boolean {
+  const value = options[key];
+  return Array.isArray(value) ? value.length > 0 : value !== undefined && value !== false;
+}
+
+/** An integer option value (decimal or 0x hex) in [min, max], or a usage error naming the option. */
+export function parseIntegerOption(
+  value: string,
+  option: string,
+  min: number,
+  max: number,
+): number {
+  const n = /^0x[0-9a-f]+$/i.test(value)
+    ? parseInt(value, 16)
+    : /^[0-9]+$/.test(value)
+    ? Number(value)
+    : NaN;
+  if (!Number.isSafeInteger(n) || n < min || n > max) {
+    throw new UsageError(
+      `Invalid value "${value}" for ${option}: expected an integer from ${min} to ${max}`,
+    );
+  }
+  return n;
+}
+
+/** Turns parsed options (plus the global -j/-p) into one validated action; usage errors exit 2. */
+export function parseLacpOptions(
+  options: LacpCliOptions,
+  output: { json?: boolean; pretty?: boolean },
+): LacpAction {
+  if (options.status && options.kill) {
+    throw new UsageError("-s/--status and -k/--kill cannot be used together");
+  }
+  const interfaces = options.interface;
+  const seen = new Set<string>();
+  for (const name of interfaces) {
+    validateInterfaceName(name);
+    if (seen.has(name)) throw new UsageError(`Interface "${name}" is given twice with -i`);
+    seen.add(name);
+  }
+  if (options.status || options.kill) {
+    const action = options.status ? "-s/--status" : "-k/--kill";
+    for (const [key, flag] of DAEMON_ONLY) {
+      if (given(options, key)) {
+        throw new UsageError(`${flag} starts a daemon and cannot be used with ${action}`);
+      }
+    }
+    if (options.kill && (output.json || output.pretty)) {
+      throw new UsageError("-j/--json and -p/--pretty can only be used with -s/--status");
+    }
+    return { kind: options.status ? "status" : "kill", interfaces };
+  }
+  if (interfaces.length === 0) {
+    throw new UsageError("Must specify either -s/--status, -k/--kill, or -i/--interface");
+  }
+  if (output.json || output.pretty) {
+    throw new UsageError("-j/--json and -p/--pretty can only be used with -s/--status");
+  }
+  if (options.rate !== undefined && options.rate !== "fast" && options.rate !== "slow") {
+    throw new UsageError(`Invalid value "${options.rate}" for --rate: expected "fast" or "slow"`);
+  }
+  let systemId: Uint8Array | undefined;
+  if (options.systemId !== undefined) {
+    try {
+      systemId = parseMac(options.systemId);
+    } catch (err) {
+      throw new UsageError(
+        `Invalid value for --system-id: ${err instanceof Error ? err.message : String(err)}`,
+      );
+    }
+    if (isMulticastMac(systemId) || systemId.every((b) => b === 0)) {
+      throw new UsageError(
+        `Invalid value "${options.systemId}" for --system-id: a system id must be a non-zero unicast MAC`,
+      );
+    }
+  }
+  if (options.exitAfterInject && options.inject.length === 0) {
+    throw new UsageError("--exit-after-inject needs at least one --inject rule");
+  }
+  const daemon: LacpDaemonOptions = {
+    interfaces,
+    active: !options.passive,
+    fast: (options.rate ?? "fast") === "fast",
+    systemPriority: options.systemPriority === undefined
+      ? 32768
+      : parseIntegerOption(options.systemPriority, "--system-priority", 0, 65535),
+    key: options.key === undefined ? 1 : parseIntegerOption(options.key, "--key", 0, 65535),
+    portPriority: options.portPriority === undefined
+      ? 32768
+      : parseIntegerOption(options.portPriority, "--port-priority", 0, 65535),
+    rules: options.inject.map(parseInjectRule),
+    exitAfterInject: options.exitAfterInject === true,
+    ...(systemId === undefined ? {} : { systemId }),
+    ...(options.pcap === undefined ? {} : { pcap: options.pcap }),
+  };
+  return {
+    kind: "start",
+    daemon,
+    detach: options.daemon === true,
+    detachedChild: options.detachedChild === true,
+  };
+}
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+const HELP_AFTER = `
+Injection rules (--inject, repeatable) change what we send, never our state machines:
+  "COND -> TARGET [#N]"    items joined by |, roles A: (actor, us) and P: (partner)
+  values   letters of ATGSCDFE (ACTIVE, SHORT_TIMEOUT, AGGREGATION, SYNC, COLLECTING,
+           DISTRIBUTING, DEFAULTED, EXPIRED), 0x.. hex or decimal, at most 255
+  COND     A:VALUE / P:VALUE match the whole state byte; A:+S-CD needs S set and C, D clear;
+           an empty condition always holds
+  TARGET   A:VALUE / P:VALUE replace the state byte; A:+S / A:-CD set / clear bits;
+           key=N system=MAC sysprio=N port=N portprio=N version=N override our fields;
+           drop sends nothing
+  #N       fire at most N times on each port (default: every LACPDU while COND holds)
+  e.g.  --inject "P:ATGSCD -> A:ATG"   --inject "A:+S -> A:-S | key=7 #3"
+
+--exit-after-inject: exit 0 as soon as at least one rule has fired and every port on
+which a rule fired has sent its injected LACPDU (or dropped it, for drop rules).
+
+Status (-s) and stop (-k) find every daemon in the network namespace (-n for another);
+-i limits them to daemons on that interface. -k sends SIGTERM and waits up to 5 s.
+`;
+
+/** Adds `netkit lacp`. */
+export function register(program: Command, io: CliIo, args: readonly string[]): void {
+  program
+    .command("lacp")
+    .description("IEEE 802.1AX LACP actor and test peer")
+    .option("-i, --interface <name>", "run on interface NAME (repeat for more ports)", collect, [])
+    .option("--passive", "passive LACP: speak only when spoken to (default: active)")
+    .addOption(
+      new Option(
+        "--rate <rate>",
+        "LACPDU rate asked of the partner: fast 1 s/3 s timeout, slow 30 s/90 s (default: fast)",
+      ).choices(["fast", "slow"]),
+    )
+    .option("-d, --daemon", "detach, returning once the daemon serves its control socket")
+    .option("--system-id <mac>", "system id (default: MAC of the first interface)")
+    .option("--system-priority <n>", "system priority (default: 32768)")
+    .option("--key <n>", "aggregation key (default: 1)")
+    .option("--port-priority <n>", "port priority of every port (default: 32768)")
+    .option("--inject <rule>", "change outgoing LACPDUs (repeatable; see below)", collect, [])
+    .option("--exit-after-inject", "exit once injected LACPDUs have been sent (see below)")
+    .option("--pcap <file>", "record every LACPDU and Marker PDU sent and received")
+    .option("-s, --status", "show every daemon's state (-j/-p for JSON)")
+    .option("-k, --kill", "stop daemons gracefully")
+    .addOption(new Option("--detached-child").hideHelp())
+    .addHelpText("after", HELP_AFTER)
+    .action(async (options: LacpCliOptions, command: Command) => {
+      const globals = command.optsWithGlobals<GlobalOptions>();
+      const action = parseLacpOptions(options, globals);
+      if (action.kind === "status") return await showStatus(io, globals, action.interfaces);
+      if (action.kind === "kill") return await killDaemons(io, action.interfaces);
+      if (action.detach && !action.detachedChild) return await detach(io, args);
+      await using daemon = await LacpDaemon.start(action.daemon);
+      if (action.detachedChild) {
+        // Tell the parent we serve, then let go of its pipe.
+        Deno.stderr.writeSync(new TextEncoder().encode(`${DETACHED_READY}\n`));
+        unwrap(nk.nk_stdio_to_devnull(), "redirect standard streams to /dev/null");
+      }
+      await daemon.run();
+    });
+}
+
+/** Every reachable daemon's status in this namespace, limited to `interfaces` when given. */
+async function collectStatuses(interfaces: readonly string[]): Promise<DaemonStatus[]> {
+  const statuses: DaemonStatus[] = [];
+  for (const path of await listControlSockets(controlSocketPrefix(currentNetnsId()))) {
+    let status: DaemonStatus;
+    try {
+      status = await request(path, { action: "status" }) as DaemonStatus;
+    } catch (err) {
+      // A socket whose daemon is gone: the next daemon to start cleans it up.
+      if (err instanceof DaemonUnreachableError) continue;
+      throw err;
+    }
+    if (interfaces.length > 0) {
+      status.ports = status.ports.filter((p) => interfaces.includes(p.interface));
+      if (status.ports.length === 0) continue;
+    }
+    statuses.push(status);
+  }
+  return statuses.sort((a, b) => a.pid - b.pid);
+}
+
+async function showStatus(io: CliIo, output: GlobalOptions, interfaces: string[]): Promise<void> {
+  const statuses = await collectStatuses(interfaces);
+  printResult(
+    io,
+    output,
+    statuses,
+    () =>
+      statuses.length === 0
+        ? `No netkit lacp daemon is running in this network namespace${
+          interfaces.length > 0 ? ` on ${interfaces.join(", ")}` : ""
+        }\n`
+        : statuses.map(formatDaemonStatus).join("\n"),
+  );
+}
+
+/** Whether process `pid` still runs (a zombie has finished). */
+function alive(pid: number): boolean {
+  try {
+    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";
+  } catch {
+    return false;
+  }
+}
+
+async function killDaemons(io: CliIo, interfaces: string[]): Promise<void> {
+  const statuses = await collectStatuses(interfaces);
+  if (statuses.length === 0) {
+    io.out("No netkit lacp daemon is running in this network namespace\n");
+    return;
+  }
+  for (const s of statuses) Deno.kill(s.pid, "SIGTERM");
+  const deadline = Date.now() + 5000;
+  let running = statuses.filter((s) => alive(s.pid));
+  while (running.length > 0 && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 100));
+    running = running.filter((s) => alive(s.pid));
+  }
+  for (const s of statuses) {
+    if (!running.includes(s)) {
+      io.out(
+        `Stopped netkit lacp daemon ${s.pid} (${s.ports.map((p) => p.interface).join(", ")})\n`,
+      );
+    }
+  }
+  if (running.length > 0) {
+    throw new NetkitError(
+      `${
+        running.map((s) => `pid ${s.pid}`).join(", ")
+      } did not stop within 5 s of SIGTERM; stop it with kill -9`,
+    );
+  }
+}
+
+/**
+ * `-d`: run this command again as a detached child in a new session, wait until it serves (it
+ * writes {@linkcode DETACHED_READY} and closes its stderr) or fails (its error is ours).
+ */
+async function detach(io: CliIo, args: readonly string[]): Promise<void> {
+  const child = new Deno.Command(selfExecutable(), {
+    args: [...args, "--detached-child"],
+    stdin: "null",
+    stdout: "null",
+    stderr: "piped",
+    detached: true,
+  }).spawn();
+  const text = await new Response(child.stderr).text();
+  const ready = text.split("\n").includes(DETACHED_READY);
+  const before = text.slice(0, Math.max(0, text.indexOf(DETACHED_READY)));
+  if (ready) {
+    child.unref();
+    if (before) io.err(before);
+    return;
+  }
+  const status = await child.status;
+  io.err(text.replace(/^netkit: error: .*\n?/m, ""));
+  const line = /^netkit: error: (.*)$/m.exec(text)?.[1];
+  throw new NetkitError(
+    line ?? `The detached daemon exited with code ${status.code} before serving`,
+    {
+      exitCode: status.code === 0 ? 1 : status.code,
+    },
+  );
+}

@@ -1,0 +1,435 @@
+/**
+ * The `netkit lacp` daemon: runs a {@linkcode LacpSystem} on real interfaces. Each port has an
+ * AF_PACKET socket for EtherType 0x8809 with a multicast membership for 01:80:C2:00:00:02
+ * (never IFF_PROMISC, so nothing about an interface outlives the daemon); carrier comes from
+ * rtnetlink; timers come from one poll loop that wakes at the engine's next deadline. The
+ * daemon serves its status on its own control socket, named by network namespace and pid, and
+ * holds a lock per interface so two daemons never run on one.
+ * Requires root (or CAP_NET_RAW and CAP_NET_ADMIN) and `--allow-all`.
+ *
+ * @module
+ */
+
+import { getLogger } from "@logtape/logtape";
+import { z } from "zod";
+import { NetkitOsError } from "../errors.ts";
+import { ControlServer, controlSocketPath, InstanceLock, runDir } from "../ipc/mod.ts";
+import { getInterface, requireEthernet } from "../net/interfaces.ts";
+import { type LinkEvent, LinkMonitor } from "../net/link_monitor.ts";
+import { currentNetnsId } from "../net/netns.ts";
+import { PacketSocket, PacketType } from "../net/packet_socket.ts";
+import { Poller } from "../net/poller.ts";
+import { ETHERTYPE_SLOW, SLOW_PROTOCOLS_MAC } from "../packet/lacp.ts";
+import { formatMac, macEquals } from "../packet/mac.ts";
+import { PcapWriter } from "../packet/pcap.ts";
+import type { InjectRule } from "./inject_rule.ts";
+import { LacpSystem } from "./lacp_system.ts";
+import { type DaemonStatus, portStatuses } from "./status.ts";
+
+const log = getLogger(["netkit", "lacp"]);
+
+/** How the daemon is asked to run. */
+export interface LacpDaemonOptions {
+  interfaces: readonly string[];
+  active: boolean;
+  /** Ask the partner for fast (1 s) LACPDUs and time it out after 3 s. */
+  fast: boolean;
+  /** System id; default: the first interface's MAC. */
+  systemId?: Uint8Array;
+  systemPriority: number;
+  key: number;
+  portPriority: number;
+  rules: readonly InjectRule[];
+  exitAfterInject: boolean;
+  /** Record every LACPDU and Marker PDU sent and received here. */
+  pcap?: string;
+}
+
+/** Control socket names of LACP daemons in network namespace `netnsId` start with this. */
+export function controlSocketPrefix(netnsId: number): string {
+  return `lacp-ns${netnsId}-`;
+}
+
+/** The control request schema: `{"action": "status"}`. */
+export const LacpRequest = z.object({ action: z.literal("status") });
+
+/** Frames drained per socket per wake-up, so a flood cannot starve timers and status. */
+const MAX_FRAMES_PER_WAKE = 512;
+/** The longest the loop sleeps without a deadline. */
+const MAX_SLEEP_MS = 1000;
+
+/** One interface the daemon runs on. */
+interface PortHandle {
+  name: string;
+  ifindex: number;
+  socket: PacketSocket | null;
+  /** The interface disappeared; waiting for one of the same name to come back. */
+  gone: boolean;
+}
+
+function clock(): number {
+  return performance.now();
+}
+
+/** Room for bursts: LACP is a few frames a second, but a test peer may flood. */
+const SOCKET_BUFFER_BYTES = 1 << 20;
+
+function openSocket(name: string): PacketSocket {
+  const socket = PacketSocket.open({
+    interface: name,
+    etherType: ETHERTYPE_SLOW,
+    maxFrame: 1518,
+    rcvbuf: SOCKET_BUFFER_BYTES,
+  });
+  try {
+    socket.addMulticast(SLOW_PROTOCOLS_MAC as Uint8Array);
+  } catch (err) {
+    socket.close();
+    throw err;
+  }
+  return socket;
+}
+
+/** A running LACP daemon. */
+export class LacpDaemon implements AsyncDisposable {
+  readonly #options: LacpDaemonOptions;
+  readonly #ports: PortHandle[];
+  readonly #locks: InstanceLock[];
+  readonly #monitor: LinkMonitor;
+  readonly #pcap: PcapWriter | null;
+  readonly #netnsId: number;
+  readonly #started = clock();
+  #system!: LacpSystem;
+  #server: ControlServer | null = null;
+  #poller: Poller | null = null;
+  #stopping = false;
+  #closed = false;
+  readonly #onSignal = () => this.stop();
+
+  private constructor(
+    options: LacpDaemonOptions,
+    ports: PortHandle[],
+    locks: InstanceLock[],
+    monitor: LinkMonitor,
+    pcap: PcapWriter | null,
+    netnsId: number,
+  ) {
+    this.#options = options;
+    this.#ports = ports;
+    this.#locks = locks;
+    this.#monitor = monitor;
+    this.#pcap = pcap;
+    this.#netnsId = netnsId;
+  }
+
+  /**
+   * Checks the interfaces, claims them, opens sockets, starts the protocol and serves the
+   * control socket. Any failure undoes what was done and throws one clear error.
+   */
+  static async start(options: LacpDaemonOptions): Promise<LacpDaemon> {
+    const netnsId = currentNetnsId();
+    const infos = options.interfaces.map((name) => {
+      const info = getInterface(name);
+      requireEthernet(info, "LACP");
+      return info;
+    });
+    const locks: InstanceLock[] = [];
+    const ports: PortHandle[] = [];
+    let monitor: LinkMonitor | null = null;
+    let pcap: PcapWriter | null = null;
+    try {
+      await Deno.mkdir(runDir(), { recursive: true, mode: 0o755 });
+      for (const info of infos) {
+        locks.push(
+          await InstanceLock.acquire(`${runDir()}/${controlSocketPrefix(netnsId)}if-${info.name}`, {
+            busyMessage: (pid) =>
+              `Another netkit lacp daemon${
+                pid === null ? "" : ` (pid ${pid})`
+              } is running on "${info.name}"; ` +
+              `stop it with "netkit lacp -k -i ${info.name}"`,
+          }),
+        );
+      }
+      for (const info of infos) {
+        ports.push({
+          name: info.name,
+          ifindex: info.ifindex,
+          socket: openSocket(info.name),
+          gone: false,
+        });
+      }
+      monitor = LinkMonitor.open();
+      if (options.pcap !== undefined) pcap = PcapWriter.create(options.pcap);
+      const daemon = new LacpDaemon(options, ports, locks, monitor, pcap, netnsId);
+      daemon.#system = new LacpSystem({
+        actor: {
+          system: options.systemId ?? infos[0]!.mac,
+          systemPriority: options.systemPriority,
+          key: options.key,
+          active: options.active,
+          shortTimeout: options.fast,
+        },
+        ports: infos.map((info, i) => ({
+          name: info.name,
+          port: i + 1,
+          portPriority: options.portPriority,
+          mac: info.mac,
+          enabled: info.up && info.carrier,
+        })),
+        rules: options.rules,
+        transmit: (index, frame) => daemon.#send(index, frame),
+      });
+      daemon.#server = await ControlServer.listen({
+        path: controlSocketPath(`${controlSocketPrefix(netnsId)}${Deno.pid}`),
+        schema: LacpRequest,
+        handle: () => daemon.status(),
+      });
+      daemon.#system.begin(clock());
+      log.info("LACP started on {ports} as system {system} ({mode}, {rate} rate)", {
+        ports: options.interfaces.join(", "),
+        system: formatMac(options.systemId ?? infos[0]!.mac),
+        mode: options.active ? "active" : "passive",
+        rate: options.fast ? "fast" : "slow",
+      });
+      return daemon;
+    } catch (err) {
+      for (const port of ports) port.socket?.close();
+      await monitor?.close();
+      pcap?.close();
+      for (const lock of locks) await lock.release();
+      throw err;
+    }
+  }
+
+  /** The control socket path this daemon serves. */
+  get controlPath(): string {
+    return this.#server?.path ?? "";
+  }
+
+  /** The protocol engine (for tests and status). */
+  get system(): LacpSystem {
+    return this.#system;
+  }
+
+  #send(index: number, frame: Uint8Array): boolean {
+    const socket = this.#ports[index]!.socket;
+    if (socket === null) return false;
+    try {
+      if (!socket.send(frame)) return false;
+    } catch (err) {
+      // A link going down makes sends fail until the carrier event arrives.
+      log.debug("{port} send failed: {error}", {
+        port: this.#ports[index]!.name,
+        error: String(err),
+      });
+      return false;
+    }
+    this.#pcap?.write(frame);
+    return true;
+  }
+
+  /** What `-s` reports for this daemon. */
+  status(): DaemonStatus {
+    this.#collectKernelDrops();
+    return {
+      pid: Deno.pid,
+      net_ns_id: this.#netnsId,
+      configured_rate_mode: this.#options.fast ? "fast" : "slow",
+      active_mode: this.#options.active,
+      uptime_seconds: Math.round(clock() - this.#started) / 1000,
+      ports: portStatuses(this.#system, clock()),
+    };
+  }
+
+  /** Adds the kernel's drop counts (PACKET_STATISTICS, which reset when read) to the ports'. */
+  #collectKernelDrops(): void {
+    this.#ports.forEach((port, i) => {
+      if (port.socket !== null) {
+        this.#system.ports[i]!.counters.kernelDrops += port.socket.stats().drops;
+      }
+    });
+  }
+
+  /**
+   * Runs until {@linkcode stop}, SIGINT or SIGTERM, or (with `exitAfterInject`) until an
+   * injected LACPDU has been sent on every port where a rule fired. Returns the exit code.
+   */
+  async run(): Promise<number> {
+    const poller = new Poller();
+    this.#poller = poller;
+    Deno.addSignalListener("SIGINT", this.#onSignal);
+    Deno.addSignalListener("SIGTERM", this.#onSignal);
+    try {
+      while (!this.#stopping) {
+        const now = clock();
+        this.#system.tick(now);
+        if (this.#options.exitAfterInject && this.#system.injectionComplete()) {
+          for (const name of this.#system.injectedPorts()) {
+            log.info("Exiting after successful injection and LACPDU transmission on {port}", {
+              port: name,
+            });
+          }
+          break;
+        }
+        const deadline = this.#system.nextDeadline();
+        const sleep = deadline === null
+          ? MAX_SLEEP_MS
+          : Math.min(MAX_SLEEP_MS, Math.max(0, Math.ceil(deadline - now)));
+        const fds = this.#ports.flatMap((p) => p.socket === null ? [] : [p.socket.fd]);
+        const { ready } = await poller.wait([...fds, this.#monitor.fd], sleep);
+        const woke = clock();
+        this.#ports.forEach((port, i) => {
+          if (port.socket !== null && ready.includes(port.socket.fd)) this.#drain(i, woke);
+        });
+        if (ready.includes(this.#monitor.fd)) this.#onLinkEvents(this.#monitor.poll(), woke);
+      }
+      return 0;
+    } finally {
+      Deno.removeSignalListener("SIGINT", this.#onSignal);
+      Deno.removeSignalListener("SIGTERM", this.#onSignal);
+      this.#poller = null;
+      await poller.close();
+    }
+  }
+
+  /** Ends {@linkcode run} at once. */
+  stop(): void {
+    if (this.#stopping) return;
+    this.#stopping = true;
+    log.info("Stopping LACP on {ports}", { ports: this.#ports.map((p) => p.name).join(", ") });
+    this.#poller?.wake();
+  }
+
+  #drain(index: number, now: number): void {
+    const port = this.#ports[index]!;
+    for (let n = 0; n < MAX_FRAMES_PER_WAKE && port.socket !== null; n++) {
+      let got;
+      try {
+        got = port.socket.receive();
+      } catch (err) {
+        // ENETDOWN is reported once when the link goes down; the carrier event follows.
+        if (err instanceof NetkitOsError) {
+          log.debug("{port} receive failed: {error}", { port: port.name, error: err.message });
+          return;
+        }
+        throw err;
+      }
+      if (got === null) return;
+      // Our own host's transmissions, tagged frames and frames to other addresses are not LACP
+      // frames for this port.
+      if (
+        got.pktType === PacketType.OUTGOING || got.vlanTci !== -1 ||
+        !macEquals(got.frame, 0, SLOW_PROTOCOLS_MAC as Uint8Array, 0)
+      ) continue;
+      this.#pcap?.write(got.frame);
+      this.#system.receive(index, got.frame, now);
+    }
+  }
+
+  #onLinkEvents(events: LinkEvent[], now: number): void {
+    for (const event of events) {
+      if (event.type === "resync") {
+        log.warn("Link notifications were lost; re-read the interface table");
+        this.#ports.forEach((port, i) => {
+          const link = this.#monitor.get(port.ifindex);
+          if (link === undefined && !port.gone) this.#vanished(i, now);
+          else if (link !== undefined) this.#system.setEnabled(i, link.up && link.carrier, now);
+        });
+        continue;
+      }
+      if (event.type === "added") {
+        const index = this.#ports.findIndex((p) => p.gone && p.name === event.link.name);
+        if (index >= 0) {
+          this.#returned(
+            index,
+            event.link.ifindex,
+            event.link.mac,
+            event.link.up && event.link.carrier,
+            now,
+          );
+        }
+        continue;
+      }
+      const index = this.#ports.findIndex((p) => !p.gone && p.ifindex === event.link.ifindex);
+      if (index < 0) continue;
+      const port = this.#ports[index]!;
+      switch (event.type) {
+        case "removed":
+          this.#vanished(index, now);
+          break;
+        case "admin":
+        case "carrier":
+          this.#system.setEnabled(index, event.link.up && event.link.carrier, now);
+          break;
+        case "renamed":
+          log.info("{old} was renamed {port}", { old: port.name, port: event.link.name });
+          port.name = event.link.name;
+          this.#system.ports[index]!.identity.name = event.link.name;
+          break;
+        case "address":
+          if (event.link.mac !== null && event.link.mac.length === 6) {
+            this.#system.setMac(index, event.link.mac);
+          }
+          break;
+      }
+    }
+  }
+
+  #vanished(index: number, now: number): void {
+    const port = this.#ports[index]!;
+    log.warn("{port} disappeared; its port is disabled until an interface of that name returns", {
+      port: port.name,
+    });
+    port.gone = true;
+    port.socket?.close();
+    port.socket = null;
+    this.#system.setEnabled(index, false, now);
+  }
+
+  #returned(
+    index: number,
+    ifindex: number,
+    mac: Uint8Array | null,
+    enabled: boolean,
+    now: number,
+  ): void {
+    const port = this.#ports[index]!;
+    try {
+      port.socket = openSocket(port.name);
+    } catch (err) {
+      log.warn("{port} returned but cannot be used: {error}", {
+        port: port.name,
+        error: String(err),
+      });
+      return;
+    }
+    port.gone = false;
+    port.ifindex = ifindex;
+    if (mac !== null && mac.length === 6) this.#system.setMac(index, mac);
+    log.info("{port} is back (index {ifindex})", { port: port.name, ifindex });
+    this.#system.setEnabled(index, enabled, now);
+  }
+
+  /**
+   * Stops serving and releases everything: sockets (ending their memberships), the control
+   * socket, the link monitor, the capture and the interface locks. Safe to call twice.
+   */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.stop();
+    await this.#server?.close();
+    for (const port of this.#ports) {
+      port.socket?.close();
+      port.socket = null;
+    }
+    await this.#monitor.close();
+    this.#pcap?.close();
+    for (const lock of this.#locks) await lock.release();
+  }
+
+  /** Same as {@linkcode close}. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+}
