@@ -16,7 +16,7 @@ import { NetkitOsError } from "../errors.ts";
 import { ControlServer, controlSocketPath, InstanceLock, runDir } from "../ipc/mod.ts";
 import { getInterface, requireEthernet } from "../net/interfaces.ts";
 import { type LinkEvent, LinkMonitor } from "../net/link_monitor.ts";
-import { currentNetnsId } from "../net/netns.ts";
+import { currentNetnsId, netnsId, runInNetns } from "../net/netns.ts";
 import { PacketSocket, PacketType } from "../net/packet_socket.ts";
 import { Poller } from "../net/poller.ts";
 import { ETHERTYPE_SLOW, SLOW_PROTOCOLS_MAC } from "../packet/lacp.ts";
@@ -43,6 +43,11 @@ export interface LacpDaemonOptions {
   exitAfterInject: boolean;
   /** Record every LACPDU and Marker PDU sent and received here. */
   pcap?: string;
+  /**
+   * Run on interfaces of this network namespace without moving the process into it (sockets are
+   * opened there); lets one process run daemons in several namespaces, as `netkit lab` does.
+   */
+  netns?: string;
 }
 
 /** Control socket names of LACP daemons in network namespace `netnsId` start with this. */
@@ -69,6 +74,13 @@ interface PortHandle {
 
 function clock(): number {
   return performance.now();
+}
+
+/** Runs a synchronous function in the daemon's namespace. */
+type NetnsRunner = <T>(fn: () => T) => T;
+
+function netnsRunner(netns: string | undefined): NetnsRunner {
+  return netns === undefined ? (fn) => fn() : (fn) => runInNetns(netns, fn);
 }
 
 /** Room for bursts: LACP is a few frames a second, but a test peer may flood. */
@@ -98,6 +110,7 @@ export class LacpDaemon implements AsyncDisposable {
   readonly #monitor: LinkMonitor;
   readonly #pcap: PcapWriter | null;
   readonly #netnsId: number;
+  readonly #inNetns: NetnsRunner;
   readonly #started = clock();
   #system!: LacpSystem;
   #server: ControlServer | null = null;
@@ -113,7 +126,9 @@ export class LacpDaemon implements AsyncDisposable {
     monitor: LinkMonitor,
     pcap: PcapWriter | null,
     netnsId: number,
+    inNetns: NetnsRunner,
   ) {
+    this.#inNetns = inNetns;
     this.#options = options;
     this.#ports = ports;
     this.#locks = locks;
@@ -127,12 +142,15 @@ export class LacpDaemon implements AsyncDisposable {
    * control socket. Any failure undoes what was done and throws one clear error.
    */
   static async start(options: LacpDaemonOptions): Promise<LacpDaemon> {
-    const netnsId = currentNetnsId();
-    const infos = options.interfaces.map((name) => {
-      const info = getInterface(name);
-      requireEthernet(info, "LACP");
-      return info;
-    });
+    const inNetns = netnsRunner(options.netns);
+    const nsId = options.netns === undefined ? currentNetnsId() : netnsId(options.netns);
+    const infos = inNetns(() =>
+      options.interfaces.map((name) => {
+        const info = getInterface(name);
+        requireEthernet(info, "LACP");
+        return info;
+      })
+    );
     const locks: InstanceLock[] = [];
     const ports: PortHandle[] = [];
     let monitor: LinkMonitor | null = null;
@@ -141,7 +159,7 @@ export class LacpDaemon implements AsyncDisposable {
       await Deno.mkdir(runDir(), { recursive: true, mode: 0o755 });
       for (const info of infos) {
         locks.push(
-          await InstanceLock.acquire(`${runDir()}/${controlSocketPrefix(netnsId)}if-${info.name}`, {
+          await InstanceLock.acquire(`${runDir()}/${controlSocketPrefix(nsId)}if-${info.name}`, {
             busyMessage: (pid) =>
               `Another netkit lacp daemon${
                 pid === null ? "" : ` (pid ${pid})`
@@ -154,13 +172,13 @@ export class LacpDaemon implements AsyncDisposable {
         ports.push({
           name: info.name,
           ifindex: info.ifindex,
-          socket: openSocket(info.name),
+          socket: inNetns(() => openSocket(info.name)),
           gone: false,
         });
       }
-      monitor = LinkMonitor.open();
+      monitor = inNetns(() => LinkMonitor.open());
       if (options.pcap !== undefined) pcap = PcapWriter.create(options.pcap);
-      const daemon = new LacpDaemon(options, ports, locks, monitor, pcap, netnsId);
+      const daemon = new LacpDaemon(options, ports, locks, monitor, pcap, nsId, inNetns);
       daemon.#system = new LacpSystem({
         actor: {
           system: options.systemId ?? infos[0]!.mac,
@@ -180,7 +198,7 @@ export class LacpDaemon implements AsyncDisposable {
         transmit: (index, frame) => daemon.#send(index, frame),
       });
       daemon.#server = await ControlServer.listen({
-        path: controlSocketPath(`${controlSocketPrefix(netnsId)}${Deno.pid}`),
+        path: controlSocketPath(`${controlSocketPrefix(nsId)}${Deno.pid}`),
         schema: LacpRequest,
         handle: () => daemon.status(),
       });
@@ -395,7 +413,7 @@ export class LacpDaemon implements AsyncDisposable {
   ): void {
     const port = this.#ports[index]!;
     try {
-      port.socket = openSocket(port.name);
+      port.socket = this.#inNetns(() => openSocket(port.name));
     } catch (err) {
       log.warn("{port} returned but cannot be used: {error}", {
         port: port.name,
