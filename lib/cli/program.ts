@@ -39,6 +39,11 @@ export const COMMANDS: readonly CommandEntry[] = [
     load: () => import("./doctor.ts"),
   },
   {
+    name: "lab",
+    summary: "throwaway namespace labs that show a feature end to end",
+    load: () => import("./lab.ts"),
+  },
+  {
     name: "lacp",
     summary: "IEEE 802.1AX LACP actor and test peer",
     load: () => import("./lacp.ts"),

@@ -9,6 +9,7 @@
  */
 
 import { type Lacpdu, type LacpPortInfo, LacpState } from "../packet/lacp.ts";
+import { macEquals } from "../packet/mac.ts";
 
 /** Receive machine states (§6.4.12). */
 export type RxState = "INITIALIZE" | "PORT_DISABLED" | "EXPIRED" | "DEFAULTED" | "CURRENT";
@@ -92,14 +93,10 @@ export function adminPartner(): LacpPortInfo {
   };
 }
 
-function sameMac(a: Uint8Array, b: Uint8Array): boolean {
-  for (let i = 0; i < 6; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
-
 /** Whether two port descriptions name the same port of the same system (§6.4.9 comparisons). */
 function sameIdentity(a: LacpPortInfo, b: LacpPortInfo): boolean {
-  return a.port === b.port && a.portPriority === b.portPriority && sameMac(a.system, b.system) &&
+  return a.port === b.port && a.portPriority === b.portPriority &&
+    macEquals(a.system, 0, b.system, 0) &&
     a.systemPriority === b.systemPriority && a.key === b.key;
 }
 

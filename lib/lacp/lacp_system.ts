@@ -31,7 +31,7 @@ import {
   SlowSubtype,
   slowSubtypeAt,
 } from "../packet/lacp.ts";
-import { formatMac } from "../packet/mac.ts";
+import { formatMac, macEquals } from "../packet/mac.ts";
 import { MalformedPacketError } from "../packet/errors.ts";
 
 const log = getLogger(["netkit", "lacp"]);
@@ -61,11 +61,6 @@ export interface LacpSystemOptions {
 /** Most Marker responses per port per second: Slow Protocols allow 10 frames/s, LACP takes 3. */
 const MARKER_RESPONSES_PER_SECOND = 5;
 
-function sameMac(a: Uint8Array, b: Uint8Array): boolean {
-  for (let i = 0; i < 6; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
-
 /** "A:ATG|P:F": the states as the original lacpd logs them. */
 export function formatStatePair(actor: number, partner: number): string {
   return `A:${formatStateLetters(actor)}|P:${formatStateLetters(partner)}`;
@@ -91,6 +86,7 @@ export class LacpSystem {
   readonly #injectedOn = new Set<number>();
   /** The partner part of the LAG ID the aggregated ports share, or null while none is chosen. */
   #aggregatorLag: string | null = null;
+  readonly #observers = new Set<(now: number) => void>();
 
   /** Creates the actor; nothing runs until {@linkcode begin}. */
   constructor(options: LacpSystemOptions) {
@@ -162,7 +158,7 @@ export class LacpSystem {
 
   #receiveLacpdu(index: number, pdu: Lacpdu, now: number): void {
     const port = this.ports[index]!;
-    const loopback = sameMac(pdu.actor.system, this.#actor.system);
+    const loopback = macEquals(pdu.actor.system, 0, this.#actor.system, 0);
     if (loopback && !port.loopback) {
       log.warn(
         "{port} loopback detected: the partner's system {system} is our own; not aggregating",
@@ -225,6 +221,17 @@ export class LacpSystem {
     this.ports.forEach((_, i) => this.#noticeInjectionChange(i));
     this.ports.forEach((_, i) => this.#transmitLacpdu(i, now));
     this.ports.forEach((_, i) => this.#logStateChange(i));
+    for (const observer of this.#observers) observer(now);
+  }
+
+  /**
+   * Calls `observer` each time the machines come to rest after an input (start, timer, frame,
+   * carrier), so it sees every state, even one that lasts a millisecond. It must not throw.
+   * Returns a function that removes it.
+   */
+  observe(observer: (now: number) => void): () => void {
+    this.#observers.add(observer);
+    return () => this.#observers.delete(observer);
   }
 
   /** The partner half of a port's LAG ID (§6.4.14): who it would aggregate with. */

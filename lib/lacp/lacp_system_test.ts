@@ -493,3 +493,18 @@ Deno.test("injectionComplete() holds once every port where a rule fired has sent
   assert.equal(a.system.injectionComplete(), true);
   assert.deepEqual(a.system.injectedPorts(), ["p1", "p2"]);
 });
+
+Deno.test("LacpSystem.observe() sees every settled state, even one that lasts a millisecond", () => {
+  const { lab, a } = pair();
+  const seen: string[] = [];
+  const stop = a.system.observe(() => seen.push(a.system.ports[0]!.muxState));
+  lab.advance(5000);
+  assert.ok(
+    seen.includes("WAITING") && seen.includes("ATTACHED") &&
+      seen.includes("COLLECTING_DISTRIBUTING"),
+  );
+  const count = seen.length;
+  stop();
+  lab.advance(8000);
+  assert.equal(seen.length, count, "no calls after removal");
+});
