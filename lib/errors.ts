@@ -8,8 +8,11 @@
 
 import { errnoMessage, errnoName } from "../ffi/errno.ts";
 
-/** Process exit codes, as iproute2 users expect: 1 for runtime failures, 2 for usage errors. */
-export const ExitCode = { OK: 0, RUNTIME: 1, USAGE: 2 } as const;
+/**
+ * Process exit codes, as iproute2 users expect: 1 for runtime failures, 2 for usage errors;
+ * 141 (128 + SIGPIPE) when whoever read our output stopped reading.
+ */
+export const ExitCode = { OK: 0, RUNTIME: 1, USAGE: 2, BROKEN_PIPE: 141 } as const;
 
 /** Options for {@linkcode NetkitError}. */
 export interface NetkitErrorOptions {

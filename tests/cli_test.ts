@@ -149,3 +149,15 @@ Deno.test("./netkit --log-format json --log-file writes JSON lines to the file",
     Deno.removeSync(file);
   }
 });
+
+Deno.test("a reader that stops reading ends netkit quietly with 141, as SIGPIPE would", async () => {
+  const io: CliIo = {
+    out: () => {
+      throw new Deno.errors.BrokenPipe("Broken pipe (os error 32)");
+    },
+    err: () => {
+      throw new Error("nothing may be written to stderr");
+    },
+  };
+  assert.equal(await run(["version"], io), 141);
+});

@@ -140,6 +140,8 @@ export async function run(args: readonly string[], io: CliIo = PROCESS_IO): Prom
       // Help and --version also arrive here, with exit code 0; the rest are usage errors.
       return err.exitCode === 0 ? ExitCode.OK : ExitCode.USAGE;
     }
+    // The reader of our output went away (`| head`): stop quietly, as SIGPIPE would.
+    if (err instanceof Deno.errors.BrokenPipe) return ExitCode.BROKEN_PIPE;
     const message = err instanceof Error ? err.message : String(err);
     io.err(`netkit: error: ${message}\n`);
     const debug = program?.opts<GlobalOptions>().logLevel === "debug";
