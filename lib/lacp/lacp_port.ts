@@ -334,10 +334,14 @@ export class LacpPort {
       this.periodicState = want;
       this.timers.periodic = now + interval;
     } else if (expired || (this.periodicState === "SLOW_PERIODIC" && fast)) {
-      // PERIODIC_TX, then back to the interval the partner now asks for.
+      // PERIODIC_TX, then back to the interval the partner now asks for. The next deadline
+      // counts from this one, not from when we woke, so wake-up latency (poll's timeout slack
+      // is 0.1%) does not lengthen every interval; after a long stall, count from now.
+      const due = this.timers.periodic;
+      const from = expired && due !== null && now - due < interval ? due : now;
       this.ntt = true;
       this.periodicState = want;
-      this.timers.periodic = now + interval;
+      this.timers.periodic = from + interval;
     }
   }
 

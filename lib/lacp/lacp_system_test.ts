@@ -47,6 +47,8 @@ interface Side {
 class Lab {
   now = 0;
   readonly latency = 1;
+  /** How late every wake-up is, as with a slow poll(2). */
+  lateByMs = 0;
   readonly #queue: InFlight[] = [];
   readonly sides: Side[] = [];
 
@@ -83,8 +85,8 @@ class Lab {
         d !== null
       );
       const next = Math.min(...deadlines, ...this.#queue.map((f) => f.at));
-      if (!Number.isFinite(next) || next > until) break;
-      this.now = Math.max(this.now, next);
+      if (!Number.isFinite(next) || next + this.lateByMs > until) break;
+      this.now = Math.max(this.now, next + this.lateByMs);
       const due = this.#queue.filter((f) => f.at <= this.now);
       this.#queue.splice(0, this.#queue.length, ...this.#queue.filter((f) => f.at > this.now));
       for (const f of due) f.to.system.receive(f.port, f.frame, this.now);
@@ -92,7 +94,10 @@ class Lab {
         s.system.tick(this.now);
         // A deadline that does not move past now would make a real daemon spin.
         const next = s.system.nextDeadline();
-        assert.ok(next === null || next > this.now, `deadline ${next} not after now ${this.now}`);
+        assert.ok(
+          next === null || next > this.now - this.lateByMs,
+          `deadline ${next} not after now ${this.now}`,
+        );
       }
     }
     this.now = until;
@@ -507,4 +512,19 @@ Deno.test("LacpSystem.observe() sees every settled state, even one that lasts a 
   stop();
   lab.advance(8000);
   assert.equal(seen.length, count, "no calls after removal");
+});
+
+Deno.test("LacpSystem periodic LACPDUs keep a 1 s cadence when every wake-up is late", () => {
+  const { lab, a } = pair();
+  lab.advance(6000);
+  // From now on every wake-up comes 3 ms after its deadline, as a slow poll would make it.
+  lab.lateByMs = 3;
+  const start = lab.now;
+  lab.advance(40000);
+  // The lab's last tick, at 40000 exactly, is not late: leave it out.
+  const times = lacpdus(a, 0).map((s) => s.at).filter((t) => t > start && t < 40000);
+  const gaps = times.slice(1).map((t, i) => t - times[i]!);
+  assert.ok(gaps.length >= 30, `${gaps.length} gaps`);
+  for (const gap of gaps) assert.equal(gap, LacpTimes.FAST_PERIODIC, `gaps ${gaps}`);
+  assert.ok(a.system.isAggregated(0));
 });
