@@ -21,3 +21,18 @@ export function skipUnlessRoot(): boolean {
   }
   return !IS_ROOT;
 }
+
+/** Whether to skip tests that need Open vSwitch (and root); prints the reason when skipping. */
+export function skipUnlessOvs(): boolean {
+  if (skipUnlessRoot()) return true;
+  try {
+    new Deno.Command("ovs-vswitchd", { args: ["--version"], stdout: "null", stderr: "null" })
+      .outputSync();
+    return false;
+  } catch {
+    Deno.stderr.writeSync(
+      new TextEncoder().encode("SKIP: Open vSwitch is not installed (ovs-vswitchd)\n"),
+    );
+    return true;
+  }
+}

@@ -3,18 +3,9 @@ import { NamespaceLab } from "../../lib/lab/namespace_lab.ts";
 import { OvsPeer } from "../../lib/lab/ovs_peer.ts";
 import { formatMac } from "../../lib/packet/mac.ts";
 import { interfaceState, LacpProcess, netkit, tshark } from "./_lacp.ts";
-import { skipUnlessRoot } from "./_root.ts";
+import { skipUnlessOvs } from "./_root.ts";
 
-const ignore = skipUnlessRoot() || (() => {
-  try {
-    new Deno.Command("ovs-vswitchd", { args: ["--version"], stdout: "null", stderr: "null" })
-      .outputSync();
-    return false;
-  } catch {
-    Deno.stderr.writeSync(new TextEncoder().encode("SKIP: Open vSwitch is not installed\n"));
-    return true;
-  }
-})();
+const ignore = skipUnlessOvs();
 
 /** Open vSwitch in `peer` with an active fast LACP bond on p1,p2, facing e1,e2 in `dut`. */
 async function ovsLab(lab: NamespaceLab) {

@@ -9,9 +9,9 @@ import {
   parseLacpShow,
   parseLacpStats,
 } from "../../lib/lab/ovs_peer.ts";
-import { skipUnlessRoot } from "./_root.ts";
+import { skipUnlessOvs } from "./_root.ts";
 
-const ignore = skipUnlessRoot();
+const ignore = skipUnlessOvs();
 
 // Output recorded from Open vSwitch 3.1.0 (two userspace peers over veth pairs), trimmed to one
 // member where the second adds nothing; one unknown line added to prove it is tolerated.

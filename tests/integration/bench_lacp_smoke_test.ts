@@ -1,0 +1,63 @@
+import assert from "node:assert/strict";
+import { benchLacp, formatLacpReport } from "../../bench/lacp.ts";
+import { skipUnlessOvs } from "./_root.ts";
+
+const ignore = skipUnlessOvs();
+
+Deno.test({
+  name: "bench/lacp measures convergence, transmit intervals and idle CPU against Open vSwitch",
+  ignore,
+  async fn() {
+    const report = await benchLacp({ rounds: 1, ports: 2, seconds: 3, cpuSeconds: 2, cpuPorts: 2 });
+
+    const convergence = report.convergence.results;
+    assert.deepEqual(convergence.map((r) => r.pair), [
+      "netkit <-> netkit",
+      "netkit <-> OVS",
+      "OVS <-> OVS (baseline)",
+    ]);
+    assert.equal(convergence[2]!.ratio, 1);
+    for (const r of convergence) {
+      assert.equal(r.seconds.length, 1);
+      assert.ok(r.medianSeconds > 0 && r.medianSeconds < 15, `${r.pair}: ${r.medianSeconds} s`);
+      assert.equal(r.maxExcessSeconds, r.maxSeconds - report.waitWhileSeconds);
+    }
+    // netkit attaches only after the 2 s wait_while, so anything faster was not measured right.
+    for (const r of convergence.slice(0, 2)) {
+      assert.ok(r.medianSeconds >= report.waitWhileSeconds, `${r.pair}: ${r.medianSeconds} s`);
+    }
+    assert.ok(report.convergence.ovsProbeMs > 0);
+
+    const intervals = report.interval.results;
+    assert.deepEqual(intervals.map((r) => [r.sender, r.timestamps]), [
+      ["netkit", "peer capture"],
+      ["netkit A only", "sender pcap"],
+      ["OVS (baseline)", "peer capture"],
+    ]);
+    assert.equal(intervals[2]!.ratio, 1);
+    for (const r of intervals) {
+      assert.ok(r.intervals >= 2, `${r.sender} (${r.timestamps}): ${r.intervals} intervals`);
+      // Fast rate: one LACPDU a second; a slow-rate or doubled sender would be far off.
+      assert.ok(Math.abs(r.meanIntervalMs - 1000) < 100, `${r.sender}: ${r.meanIntervalMs} ms`);
+      assert.ok(r.p50ErrorMs <= r.p99ErrorMs && r.p99ErrorMs <= r.maxErrorMs);
+    }
+    assert.equal(report.interval.goalMet, intervals[0]!.p99ErrorMs <= report.interval.goalP99Ms);
+
+    const cpu = report.cpu.results;
+    assert.equal(cpu.length, 4);
+    assert.equal(cpu[1]!.ratio, 1);
+    for (const r of cpu) {
+      assert.ok(
+        r.cpuMsPerSecond > 0 && r.cpuMsPerSecond < 500,
+        `${r.process}: ${r.cpuMsPerSecond}`,
+      );
+      assert.equal(r.ports, 2);
+    }
+    assert.ok(Number.isFinite(report.cpu.netkitVsOvs) && report.cpu.netkitVsOvs > 0);
+
+    const text = formatLacpReport(report);
+    assert.match(text, /vs OVS<->OVS\n/);
+    assert.match(text, /p99 vs OVS\n/);
+    assert.match(text, /vs netkit peer\n/);
+  },
+});
