@@ -24,7 +24,7 @@
 
 import { parseArgs } from "node:util";
 import { controlSocketPath, request } from "../lib/ipc/mod.ts";
-import { controlSocketPrefix, LacpDaemon, type LacpDaemonOptions } from "../lib/lacp/daemon.ts";
+import { controlSocketPrefix, LacpDaemon, lacpDaemonOptions } from "../lib/lacp/daemon.ts";
 import { LacpTimes } from "../lib/lacp/lacp_port.ts";
 import type { DaemonStatus } from "../lib/lacp/status.ts";
 import { NamespaceLab } from "../lib/lab/namespace_lab.ts";
@@ -204,27 +204,13 @@ function names(prefix: string, count: number): string[] {
   return Array.from({ length: count }, (_, i) => `${prefix}${i}`);
 }
 
-function daemonOptions(netns: string, interfaces: string[]): LacpDaemonOptions {
-  return {
-    interfaces,
-    netns,
-    active: true,
-    fast: true,
-    systemPriority: 32768,
-    key: 1,
-    portPriority: 32768,
-    rules: [],
-    exitAfterInject: false,
-  };
-}
-
 /** Starts an in-process daemon whose stop, run and close are undone by `stack`. */
 async function startInProcess(
   stack: AsyncDisposableStack,
   netns: string,
   interfaces: string[],
 ): Promise<LacpDaemon> {
-  const daemon = await LacpDaemon.start(daemonOptions(netns, interfaces));
+  const daemon = await LacpDaemon.start(lacpDaemonOptions(interfaces, { netns }));
   const running = daemon.run();
   stack.defer(async () => {
     daemon.stop();

@@ -11,7 +11,13 @@ import { nk } from "../../ffi/native.ts";
 import { NetkitError, unwrap, UsageError } from "../errors.ts";
 import { DaemonUnreachableError, listControlSockets, request } from "../ipc/mod.ts";
 import { parseInjectRule } from "../lacp/inject_rule.ts";
-import { controlSocketPrefix, LacpDaemon, type LacpDaemonOptions } from "../lacp/daemon.ts";
+import {
+  controlSocketPrefix,
+  LACP_DEFAULTS,
+  LacpDaemon,
+  type LacpDaemonOptions,
+  lacpDaemonOptions,
+} from "../lacp/daemon.ts";
 import { type DaemonStatus, formatDaemonStatus } from "../lacp/status.ts";
 import { validateInterfaceName } from "../net/interfaces.ts";
 import { currentNetnsId } from "../net/netns.ts";
@@ -137,22 +143,22 @@ export function parseLacpOptions(
   if (options.exitAfterInject && options.inject.length === 0) {
     throw new UsageError("--exit-after-inject needs at least one --inject rule");
   }
-  const daemon: LacpDaemonOptions = {
-    interfaces,
+  const number = (value: string | undefined, option: string) =>
+    value === undefined ? undefined : parseIntegerOption(value, option, 0, 65535);
+  const systemPriority = number(options.systemPriority, "--system-priority");
+  const key = number(options.key, "--key");
+  const portPriority = number(options.portPriority, "--port-priority");
+  const daemon = lacpDaemonOptions(interfaces, {
     active: !options.passive,
     fast: (options.rate ?? "fast") === "fast",
-    systemPriority: options.systemPriority === undefined
-      ? 32768
-      : parseIntegerOption(options.systemPriority, "--system-priority", 0, 65535),
-    key: options.key === undefined ? 1 : parseIntegerOption(options.key, "--key", 0, 65535),
-    portPriority: options.portPriority === undefined
-      ? 32768
-      : parseIntegerOption(options.portPriority, "--port-priority", 0, 65535),
     rules: options.inject.map(parseInjectRule),
     exitAfterInject: options.exitAfterInject === true,
+    ...(systemPriority === undefined ? {} : { systemPriority }),
+    ...(key === undefined ? {} : { key }),
+    ...(portPriority === undefined ? {} : { portPriority }),
     ...(systemId === undefined ? {} : { systemId }),
     ...(options.pcap === undefined ? {} : { pcap: options.pcap }),
-  };
+  });
   return {
     kind: "start",
     daemon,
@@ -200,9 +206,12 @@ export function register(program: Command, io: CliIo, args: readonly string[]): 
     )
     .option("-d, --daemon", "detach, returning once the daemon serves its control socket")
     .option("--system-id <mac>", "system id (default: MAC of the first interface)")
-    .option("--system-priority <n>", "system priority (default: 32768)")
-    .option("--key <n>", "aggregation key (default: 1)")
-    .option("--port-priority <n>", "port priority of every port (default: 32768)")
+    .option("--system-priority <n>", `system priority (default: ${LACP_DEFAULTS.systemPriority})`)
+    .option("--key <n>", `aggregation key (default: ${LACP_DEFAULTS.key})`)
+    .option(
+      "--port-priority <n>",
+      `port priority of every port (default: ${LACP_DEFAULTS.portPriority})`,
+    )
     .option("--inject <rule>", "change outgoing LACPDUs (repeatable; see below)", collect, [])
     .option("--exit-after-inject", "exit once injected LACPDUs have been sent (see below)")
     .option("--pcap <file>", "record every LACPDU and Marker PDU sent and received")

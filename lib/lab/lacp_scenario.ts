@@ -36,7 +36,7 @@ import {
   parseInjectRule,
   type StateCondition,
 } from "../lacp/inject_rule.ts";
-import { LacpDaemon, type LacpDaemonOptions } from "../lacp/daemon.ts";
+import { LacpDaemon, lacpDaemonOptions } from "../lacp/daemon.ts";
 import type { LacpPort } from "../lacp/lacp_port.ts";
 import { formatStateLetters } from "../packet/lacp.ts";
 import { formatMac } from "../packet/mac.ts";
@@ -155,24 +155,6 @@ export interface LacpLabRunOptions {
 
 /** The veth pairs: A's ends, then B's. */
 const LINKS: [string, string][] = [["a1", "b1"], ["a2", "b2"]];
-
-function daemonOptions(
-  netns: string,
-  interfaces: string[],
-  rules: InjectRule[],
-): LacpDaemonOptions {
-  return {
-    interfaces,
-    netns,
-    active: true,
-    fast: true,
-    systemPriority: 32768,
-    key: 1,
-    portPriority: 32768,
-    rules,
-    exitAfterInject: false,
-  };
-}
 
 /** The injection rule without its condition and limit: what it does, whenever it fires. */
 function effectOf(rule: InjectRule, port: LacpPort): string {
@@ -295,7 +277,7 @@ export class LacpLab implements AsyncDisposable {
       }
     };
     for (const [name, netns, interfaces, rules] of specs) {
-      const daemon = await LacpDaemon.start(daemonOptions(netns, interfaces, rules));
+      const daemon = await LacpDaemon.start(lacpDaemonOptions(interfaces, { netns, rules }));
       daemon.system.observe(observe);
       this.#actors.push({
         name,

@@ -50,6 +50,25 @@ export interface LacpDaemonOptions {
   netns?: string;
 }
 
+/** lacpd's defaults: active, fast rate, priorities 32768, key 1, no rules. */
+export const LACP_DEFAULTS = {
+  active: true,
+  fast: true,
+  systemPriority: 32768,
+  key: 1,
+  portPriority: 32768,
+  rules: [],
+  exitAfterInject: false,
+} as const satisfies Omit<LacpDaemonOptions, "interfaces">;
+
+/** Options for a daemon on `interfaces` with {@linkcode LACP_DEFAULTS} and `overrides`. */
+export function lacpDaemonOptions(
+  interfaces: readonly string[],
+  overrides: Partial<Omit<LacpDaemonOptions, "interfaces">> = {},
+): LacpDaemonOptions {
+  return { ...LACP_DEFAULTS, ...overrides, interfaces };
+}
+
 /** Control socket names of LACP daemons in network namespace `netnsId` start with this. */
 export function controlSocketPrefix(netnsId: number): string {
   return `lacp-ns${netnsId}-`;

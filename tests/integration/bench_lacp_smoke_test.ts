@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { benchLacp, formatLacpReport } from "../../bench/lacp.ts";
-import { skipUnlessOvs } from "./_root.ts";
+import { skipUnlessOvs } from "../skip.ts";
 
 const ignore = skipUnlessOvs();
 

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { benchPacketIo, formatPacketIoReport } from "../../bench/packet_io.ts";
-import { skipUnlessRoot } from "./_root.ts";
+import { skipUnlessRoot } from "../skip.ts";
 
 const ignore = skipUnlessRoot();
 

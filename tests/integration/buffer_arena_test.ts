@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { BufferArena, hugepageStatus } from "../../lib/net/buffer_arena.ts";
-import { skipUnlessRoot } from "./_root.ts";
+import { skipUnlessRoot } from "../skip.ts";
 
 const ignore = skipUnlessRoot();
 const NR_HUGEPAGES = "/proc/sys/vm/nr_hugepages";

@@ -14,7 +14,7 @@ import {
 } from "../../lib/net/interfaces.ts";
 import { runInNetns } from "../../lib/net/netns.ts";
 import { formatMac, parseMac } from "../../lib/packet/mod.ts";
-import { skipUnlessRoot } from "./_root.ts";
+import { skipUnlessRoot } from "../skip.ts";
 
 const ignore = skipUnlessRoot();
 

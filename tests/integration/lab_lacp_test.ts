@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { ip } from "../../lib/lab/namespace_lab.ts";
 import { explainLacpLab, LacpLab, type LacpLabEvent } from "../../lib/lab/lacp_scenario.ts";
 import { parseInjectRule } from "../../lib/lacp/inject_rule.ts";
-import { skipUnlessRoot } from "./_root.ts";
+import { skipUnlessRoot } from "../skip.ts";
 
 const ignore = skipUnlessRoot();
 const decoder = new TextDecoder();

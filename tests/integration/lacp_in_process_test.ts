@@ -1,23 +1,9 @@
 import assert from "node:assert/strict";
 import { NamespaceLab } from "../../lib/lab/namespace_lab.ts";
-import { LacpDaemon, type LacpDaemonOptions } from "../../lib/lacp/daemon.ts";
-import { skipUnlessRoot } from "./_root.ts";
+import { LacpDaemon, lacpDaemonOptions } from "../../lib/lacp/daemon.ts";
+import { skipUnlessRoot } from "../skip.ts";
 
 const ignore = skipUnlessRoot();
-
-function options(netns: string, interfaces: string[]): LacpDaemonOptions {
-  return {
-    interfaces,
-    netns,
-    active: true,
-    fast: true,
-    systemPriority: 32768,
-    key: 1,
-    portPriority: 32768,
-    rules: [],
-    exitAfterInject: false,
-  };
-}
 
 Deno.test({
   name: "LacpDaemon runs on other namespaces' interfaces from one process (netns option)",
@@ -27,8 +13,8 @@ Deno.test({
     const a = lab.netns("a");
     const b = lab.netns("b");
     lab.veth({ netns: a, name: "a1" }, { netns: b, name: "b1" });
-    await using da = await LacpDaemon.start(options(a, ["a1"]));
-    await using db = await LacpDaemon.start(options(b, ["b1"]));
+    await using da = await LacpDaemon.start(lacpDaemonOptions(["a1"], { netns: a }));
+    await using db = await LacpDaemon.start(lacpDaemonOptions(["b1"], { netns: b }));
     const runs = [da.run(), db.run()];
     try {
       const deadline = Date.now() + 6000;

@@ -3,7 +3,7 @@ import { NamespaceLab } from "../../lib/lab/namespace_lab.ts";
 import { OvsPeer } from "../../lib/lab/ovs_peer.ts";
 import { formatMac } from "../../lib/packet/mac.ts";
 import { interfaceState, LacpProcess, netkit, tshark } from "./_lacp.ts";
-import { skipUnlessOvs } from "./_root.ts";
+import { skipUnlessOvs } from "../skip.ts";
 
 const ignore = skipUnlessOvs();
 

@@ -5,7 +5,7 @@ import { PacketSocket } from "../../lib/net/packet_socket.ts";
 import { encodeLacpdu, type Lacpdu, LacpState } from "../../lib/packet/lacp.ts";
 import { formatMac } from "../../lib/packet/mac.ts";
 import { interfaceState, LacpProcess, netkit, tshark, waitUntil } from "./_lacp.ts";
-import { skipUnlessRoot } from "./_root.ts";
+import { skipUnlessRoot } from "../skip.ts";
 
 const ignore = skipUnlessRoot();
 

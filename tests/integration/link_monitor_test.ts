@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { type LinkEvent, LinkMonitor } from "../../lib/net/link_monitor.ts";
 import { runInNetns } from "../../lib/net/netns.ts";
 import { ip, ipJson, NamespaceLab } from "../../lib/lab/namespace_lab.ts";
-import { skipUnlessRoot } from "./_root.ts";
+import { skipUnlessRoot } from "../skip.ts";
 
 const ignore = skipUnlessRoot();
 

@@ -9,7 +9,7 @@ import {
   parseLacpShow,
   parseLacpStats,
 } from "../../lib/lab/ovs_peer.ts";
-import { skipUnlessOvs } from "./_root.ts";
+import { skipUnlessOvs } from "../skip.ts";
 
 const ignore = skipUnlessOvs();
 

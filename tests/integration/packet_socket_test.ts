@@ -8,7 +8,7 @@ import { PacketSocket, PacketType } from "../../lib/net/packet_socket.ts";
 import { Poller } from "../../lib/net/poller.ts";
 import { BROADCAST_MAC, encodeEthernet, formatMac, parseMac } from "../../lib/packet/mod.ts";
 import { ip, ipJson, NamespaceLab, type VethEnd } from "../../lib/lab/namespace_lab.ts";
-import { skipUnlessRoot } from "./_root.ts";
+import { skipUnlessRoot } from "../skip.ts";
 
 const ignore = skipUnlessRoot();
 const TEST_TYPE = 0x88b5; // IEEE local experimental EtherType

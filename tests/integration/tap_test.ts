@@ -11,7 +11,7 @@ import {
   parseMac,
 } from "../../lib/packet/mod.ts";
 import { ip, ipJson, NamespaceLab } from "../../lib/lab/namespace_lab.ts";
-import { skipUnlessRoot } from "./_root.ts";
+import { skipUnlessRoot } from "../skip.ts";
 
 const ignore = skipUnlessRoot();
 

@@ -15,23 +15,9 @@ import {
   PcapWriter,
   type VlanTagInit,
 } from "../../lib/packet/mod.ts";
+import { skipUnlessTshark } from "../skip.ts";
 
-/** Whether tshark is unusable here; prints why the tests are skipped when it is. */
-function tsharkMissing(): boolean {
-  let reason: string | null = null;
-  try {
-    const out = new Deno.Command("tshark", { args: ["--version"], stdout: "null", stderr: "null" })
-      .outputSync();
-    if (!out.success) reason = `"tshark --version" exited with status ${out.code}`;
-  } catch (err) {
-    if (!(err instanceof Deno.errors.NotFound)) throw err;
-    reason = "tshark is not installed (apt-get install tshark)";
-  }
-  if (reason !== null) Deno.stderr.writeSync(new TextEncoder().encode(`SKIP: ${reason}\n`));
-  return reason !== null;
-}
-
-const ignore = tsharkMissing();
+const ignore = skipUnlessTshark();
 
 const SRC = parseMac("02:00:00:00:00:01");
 const DST = parseMac("02:00:00:00:00:02");
