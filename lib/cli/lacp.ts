@@ -181,7 +181,8 @@ Injection rules (--inject, repeatable) change what we send, never our state mach
   TARGET   A:VALUE / P:VALUE replace the state byte; A:+S / A:-CD set / clear bits;
            key=N system=MAC sysprio=N port=N portprio=N version=N override our fields;
            drop sends nothing
-  #N       fire at most N times on each port (default: every LACPDU while COND holds)
+  #N       fire at most N times on each port (default: every LACPDU while COND holds);
+           a rule fires when it changes or drops the LACPDU
   e.g.  --inject "P:ATGSCD -> A:ATG"   --inject "A:+S -> A:-S | key=7 #3"
 
 --exit-after-inject: exit 0 as soon as at least one rule has fired and every port on
