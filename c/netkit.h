@@ -100,6 +100,30 @@ int nk_iface_set_up(const char *name, uint8_t up);
 /* NETLINK_ROUTE socket bound to the RTMGRP_* bitmask `groups`; rcvbuf 0 keeps the default. */
 int nk_netlink_open(uint32_t groups, uint32_t rcvbuf);
 
+/* ---- mroute.c: multicast routing sockets ------------------------------------------- */
+
+/*
+ * A nonblocking, close-on-exec raw socket for multicast routing: family 4 is AF_INET/IPPROTO_IGMP
+ * (setsockopt level IPPROTO_IP), 6 is AF_INET6/IPPROTO_ICMPV6 (level IPPROTO_IPV6, with every
+ * ICMPv6 type filtered out so that only upcalls are queued). `table` 0 keeps the default table,
+ * otherwise MRT_TABLE selects it. With `owner`, MRT_INIT makes the socket the table's router
+ * (-EADDRINUSE when another socket is) and MRT_ASSERT=1, MRT_PIM=0 are set, since the table keeps
+ * whatever an earlier owner left. Without `owner` the socket can still change the table with
+ * CAP_NET_ADMIN; what it installs is static and survives the owner. rcvbuf 0 keeps the default.
+ */
+int nk_mroute_open(uint8_t family, uint32_t table, uint8_t owner, uint32_t rcvbuf);
+/* setsockopt(2) with a caller-built value. */
+int nk_sockopt_set(int fd, int level, int name, const uint8_t *buf, uint32_t len);
+/*
+ * One setsockopt(2) per record of `record_len` bytes at `records` (e.g. thousands of
+ * MRT_ADD_MFC). errnos[i] is set to 0 or the record's errno (errnos may be NULL). Returns how
+ * many succeeded; a failure does not stop the batch.
+ */
+int nk_sockopt_set_batch(int fd, int level, int name, const uint8_t *records, uint32_t record_len,
+			 uint32_t count, int32_t *errnos);
+/* ioctl(2) whose argument is a caller-owned struct (SIOCGETSGCNT, SIOCGETVIFCNT, ...). */
+int nk_ioctl_buf(int fd, uint32_t request, uint8_t *buf);
+
 /* ---- netns.c ----------------------------------------------------------------------- */
 
 /* setns(2) the calling thread into the network namespace at `path` (/run/netns/NAME). */

@@ -85,6 +85,40 @@ export const SYMBOLS = {
   // netlink.c
   nk_netlink_open: { parameters: ["u32", "u32"], result: "i32" }, // uint32_t groups, uint32_t rcvbuf
 
+  // mroute.c
+  nk_mroute_open: {
+    parameters: [
+      "u8", // uint8_t family (4 or 6)
+      "u32", // uint32_t table (0: the default)
+      "u8", // uint8_t owner (MRT_INIT)
+      "u32", // uint32_t rcvbuf (0: the default)
+    ],
+    result: "i32",
+  },
+  nk_sockopt_set: {
+    parameters: [
+      "i32", // int fd
+      "i32", // int level
+      "i32", // int name
+      "buffer", // const uint8_t *buf
+      "u32", // uint32_t len
+    ],
+    result: "i32",
+  },
+  nk_sockopt_set_batch: {
+    parameters: [
+      "i32", // int fd
+      "i32", // int level
+      "i32", // int name
+      "buffer", // const uint8_t *records
+      "u32", // uint32_t record_len
+      "u32", // uint32_t count
+      "buffer", // int32_t *errnos (count entries, or NULL)
+    ],
+    result: "i32",
+  },
+  nk_ioctl_buf: { parameters: ["i32", "u32", "buffer"], result: "i32" }, // int fd, uint32_t request, uint8_t *buf
+
   // netns.c
   nk_netns_enter: { parameters: ["buffer"], result: "i32" }, // const char *path
   nk_netns_current: { parameters: [], result: "i32" },
