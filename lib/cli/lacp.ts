@@ -7,8 +7,7 @@
  */
 
 import { type Command, Option } from "commander";
-import { nk } from "../../ffi/native.ts";
-import { NetkitError, unwrap, UsageError } from "../errors.ts";
+import { NetkitError, UsageError } from "../errors.ts";
 import { DaemonUnreachableError, listControlSockets, request } from "../ipc/mod.ts";
 import { parseInjectRule } from "../lacp/inject_rule.ts";
 import {
@@ -25,7 +24,7 @@ import { isMulticastMac, parseMac } from "../packet/mac.ts";
 import type { CliIo } from "./io.ts";
 import { printResult } from "./output.ts";
 import type { GlobalOptions } from "./program.ts";
-import { DETACHED_READY, selfExecutable } from "./self.ts";
+import { announceDetached, runDetached } from "./self.ts";
 
 /** Raw commander options of `netkit lacp`. */
 export interface LacpCliOptions {
@@ -225,13 +224,9 @@ export function register(program: Command, io: CliIo, args: readonly string[]): 
       const action = parseLacpOptions(options, globals);
       if (action.kind === "status") return await showStatus(io, globals, action.interfaces);
       if (action.kind === "kill") return await killDaemons(io, action.interfaces);
-      if (action.detach && !action.detachedChild) return await detach(io, args);
+      if (action.detach && !action.detachedChild) return await runDetached(io, args);
       await using daemon = await LacpDaemon.start(action.daemon);
-      if (action.detachedChild) {
-        // Tell the parent we serve, then let go of its pipe.
-        Deno.stderr.writeSync(new TextEncoder().encode(`${DETACHED_READY}\n`));
-        unwrap(nk.nk_stdio_to_devnull(), "redirect standard streams to /dev/null");
-      }
+      if (action.detachedChild) announceDetached();
       await daemon.run();
     });
 }
@@ -309,35 +304,4 @@ async function killDaemons(io: CliIo, interfaces: string[]): Promise<void> {
       } did not stop within 5 s of SIGTERM; stop it with kill -9`,
     );
   }
-}
-
-/**
- * `-d`: run this command again as a detached child in a new session, wait until it serves (it
- * writes {@linkcode DETACHED_READY} and closes its stderr) or fails (its error is ours).
- */
-async function detach(io: CliIo, args: readonly string[]): Promise<void> {
-  const child = new Deno.Command(selfExecutable(), {
-    args: [...args, "--detached-child"],
-    stdin: "null",
-    stdout: "null",
-    stderr: "piped",
-    detached: true,
-  }).spawn();
-  const text = await new Response(child.stderr).text();
-  const ready = text.split("\n").includes(DETACHED_READY);
-  const before = text.slice(0, Math.max(0, text.indexOf(DETACHED_READY)));
-  if (ready) {
-    child.unref();
-    if (before) io.err(before);
-    return;
-  }
-  const status = await child.status;
-  io.err(text.replace(/^netkit: error: .*\n?/m, ""));
-  const line = /^netkit: error: (.*)$/m.exec(text)?.[1];
-  throw new NetkitError(
-    line ?? `The detached daemon exited with code ${status.code} before serving`,
-    {
-      exitCode: status.code === 0 ? 1 : status.code,
-    },
-  );
 }

@@ -90,3 +90,4 @@ export {
   SOCKET_SUFFIX,
 } from "./run_dir.ts";
 export { InstanceLock, type InstanceLockOptions, LOCK_SUFFIX } from "./instance_lock.ts";
+export { type Delivery, EventHub } from "./event_hub.ts";
