@@ -49,6 +49,11 @@ export const COMMANDS: readonly CommandEntry[] = [
     load: () => import("./lacp.ts"),
   },
   {
+    name: "mroute",
+    summary: "multicast routing daemon and its iproute2-style CLI",
+    load: () => import("./mroute.ts"),
+  },
+  {
     name: "version",
     summary: "show the netkit, Deno and libnetkit versions",
     load: () => import("./version.ts"),

@@ -1,0 +1,409 @@
+/**
+ * `netkit mroute`: the multicast routing daemon and an iproute2-style CLI that talks to it over
+ * its control socket (`add`, `del`, `show`, `vif`, `flush`, `apply`, `monitor`, `daemon`).
+ *
+ * @module
+ */
+
+import { type Command, Option } from "commander";
+import { NetkitError, UsageError } from "../errors.ts";
+import { controlSocketPath, DaemonUnreachableError, request, subscribe } from "../ipc/mod.ts";
+import { defaultStatePath, MrouteDaemon, mrouteSocketName } from "../mroute/daemon.ts";
+import type { RouteJsonOut, ShowJson, VifJson } from "../mroute/protocol.ts";
+import { currentNetnsId } from "../net/netns.ts";
+import type { CliIo } from "./io.ts";
+import { formatTable, printResult } from "./output.ts";
+import type { GlobalOptions } from "./program.ts";
+import { announceDetached, runDetached } from "./self.ts";
+
+/** Options every mroute subcommand takes to find its daemon. */
+interface DaemonAddress {
+  socket?: string;
+  table?: string;
+}
+
+function parseTable(value: string | undefined): number {
+  if (value === undefined) return 0;
+  if (!/^[0-9]+$/.test(value) || Number(value) > 999_999_999) {
+    throw new UsageError(
+      `Invalid value "${value}" for --table: expected a table id from 0 to 999999999`,
+    );
+  }
+  return Number(value);
+}
+
+function socketPath(options: DaemonAddress): string {
+  return options.socket ??
+    controlSocketPath(mrouteSocketName(currentNetnsId(), parseTable(options.table)));
+}
+
+/** Sends one request; a daemon that is not there is explained with how to start it. */
+async function call(
+  options: DaemonAddress,
+  globals: GlobalOptions,
+  message: unknown,
+): Promise<Record<string, unknown>> {
+  try {
+    return await request(socketPath(options), message, { timeoutMs: 30000 }) as Record<
+      string,
+      unknown
+    >;
+  } catch (err) {
+    if (err instanceof DaemonUnreachableError) throw unreachable(err, globals, options);
+    throw err;
+  }
+}
+
+function unreachable(
+  err: DaemonUnreachableError,
+  globals: GlobalOptions,
+  options: DaemonAddress,
+): NetkitError {
+  const netns = globals.netns === undefined ? "" : ` -n ${globals.netns}`;
+  const where = options.socket === undefined
+    ? (options.table ? ` --table ${options.table}` : "")
+    : ` --socket ${options.socket}`;
+  return new NetkitError(`${err.message}; start it with "netkit${netns} mroute daemon -d${where}"`);
+}
+
+function addressOptions(command: Command): Command {
+  return command
+    .option(
+      "--socket <path>",
+      "the daemon's control socket (default: /run/netkit/mroute-ns<netns>[-t<table>].sock)",
+    )
+    .option("--table <id>", "talk to the daemon of this multicast routing table");
+}
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+function sourceOf(source: string | undefined): string | null {
+  return source === undefined || source === "*" ? null : source;
+}
+
+function oifText(o: { name: string; ttl: number }, family: number): string {
+  return family === 4 && o.ttl !== 1 ? `${o.name}(ttl ${o.ttl})` : o.name;
+}
+
+function formatRoutes(routes: RouteJsonOut[], stats: boolean): string {
+  if (routes.length === 0) return "No multicast routes\n";
+  const rows = routes.map((r) => {
+    const row = [
+      `(${r.source}, ${r.group})`,
+      `Iif: ${r.iif}`,
+      `Oifs: ${r.oifs.map((o) => oifText(o, r.family)).join(" ")}`,
+      `State: ${r.state}`,
+    ];
+    if (stats) row.push(`${r.packets} packets, ${r.bytes} bytes, ${r.wrong_if} wrong_if`);
+    return row;
+  });
+  return formatTable(rows);
+}
+
+function formatVifs(vifs: VifJson[], stats: boolean): string {
+  if (vifs.length === 0) return "No VIFs\n";
+  const header = ["VIF", "Family", "Interface", "Ifindex", "Flags", "Pinned"];
+  if (stats) header.push("Packets in", "Bytes in", "Packets out", "Bytes out");
+  const rows = vifs.map((v) => {
+    const row = [
+      String(v.vif),
+      `IPv${v.family}`,
+      v.name,
+      v.ifindex === null ? "gone" : String(v.ifindex),
+      `0x${v.flags.toString(16)}`,
+      v.pinned ? "yes" : "no",
+    ];
+    if (stats) {
+      row.push(
+        String(v.packets_in ?? "-"),
+        String(v.bytes_in ?? "-"),
+        String(v.packets_out ?? "-"),
+        String(v.bytes_out ?? "-"),
+      );
+    }
+    return row;
+  });
+  return formatTable([header, ...rows]);
+}
+
+/** The human form of `show`. */
+export function formatShow(show: ShowJson, stats: boolean): string {
+  return `${formatVifs(show.vifs, stats)}\n${formatRoutes(show.routes, stats)}`;
+}
+
+interface PlanRoute {
+  source: string;
+  group: string;
+  iif: string;
+  oifs: { name: string; ttl: number }[];
+  family: number;
+}
+
+function planLine(mark: string, r: PlanRoute): string {
+  return `${mark} (${r.source}, ${r.group}) iif ${r.iif} oifs ${
+    r.oifs.map((o) => oifText(o, r.family)).join(" ")
+  }`;
+}
+
+/** The human form of an APPLY reply: the message, then one line per change. */
+export function formatApply(reply: Record<string, unknown>): string {
+  const plan = reply.plan as {
+    add: PlanRoute[];
+    change: { from: PlanRoute; to: PlanRoute }[];
+    remove: PlanRoute[];
+    pin: string[];
+    unpin: string[];
+  };
+  const lines = [String(reply.message)];
+  for (const r of plan.add) lines.push(planLine("+", r));
+  for (const c of plan.change) {
+    lines.push(
+      planLine("~", c.to) +
+        ` (was iif ${c.from.iif} oifs ${c.from.oifs.map((o) => o.name).join(" ")})`,
+    );
+  }
+  for (const r of plan.remove) lines.push(planLine("-", r));
+  for (const n of plan.pin) lines.push(`+ vif ${n}`);
+  for (const n of plan.unpin) lines.push(`- vif ${n}`);
+  return lines.join("\n") + "\n";
+}
+
+/** One subscription event as a line of text. */
+export function formatEvent(event: Record<string, unknown>): string {
+  const route = event.route as PlanRoute | undefined;
+  switch (event.event) {
+    case "upcall":
+      return `upcall ${event.kind} (${event.source}, ${event.group}) on ${
+        event.iif ?? `vif ${event.vif}`
+      }`;
+    case "route_added":
+    case "route_changed":
+    case "route_removed":
+      return `${String(event.event).replace("_", " ")}: ${planLine("", route!).slice(1)}`;
+    case "vif_added":
+    case "vif_removed":
+      return `${
+        String(event.event).replace("_", " ")
+      }: IPv${event.family} vif ${event.vif} ${event.name}`;
+    case "interface_gone":
+      return `interface ${event.name} gone; waiting: ${
+        (event.routes as string[]).join(" ") || "no routes"
+      }`;
+    case "interface_back":
+      return `interface ${event.name} back; reinstalled: ${
+        (event.routes as string[]).join(" ") || "no routes"
+      }`;
+    case "dropped":
+      return `(${event.count} events dropped: this reader was too slow)`;
+    default:
+      return JSON.stringify(event);
+  }
+}
+
+/** Adds `netkit mroute` and its subcommands. */
+export function register(program: Command, io: CliIo, args: readonly string[]): void {
+  const mroute = program.command("mroute").description(
+    "multicast routing daemon and its iproute2-style CLI",
+  );
+  const globals = (command: Command) => command.optsWithGlobals<GlobalOptions>();
+
+  addressOptions(
+    mroute.command("add").description("add a route: (S,G), or (*,G) without --source"),
+  )
+    .option("--source <address>", "source address (omit for (*,G): every source)")
+    .requiredOption("--group <address>", "multicast group")
+    .requiredOption("--iif <interface>", "input interface")
+    .option(
+      "--oif <interface[:ttl]>",
+      "output interface, optional TTL threshold (repeatable)",
+      collect,
+      [],
+    )
+    .option("--oifs <list>", "output interfaces, comma separated")
+    .option("--replace", "replace an existing route for (S,G) instead of adding outputs to it")
+    .action(
+      async (
+        options: DaemonAddress & {
+          source?: string;
+          group: string;
+          iif: string;
+          oif: string[];
+          oifs?: string;
+          replace?: boolean;
+        },
+        command: Command,
+      ) => {
+        const oifs = [...options.oif, ...(options.oifs?.split(",").filter(Boolean) ?? [])];
+        if (oifs.length === 0) {
+          throw new UsageError(
+            "At least one output interface is needed: --oif IF[:TTL] or --oifs A,B",
+          );
+        }
+        const reply = await call(options, globals(command), {
+          action: "ADD_MFC",
+          payload: {
+            source: sourceOf(options.source),
+            group: options.group,
+            iif: options.iif,
+            oifs,
+            ...(options.replace ? { mode: "replace" } : {}),
+          },
+        });
+        printResult(io, globals(command), reply, () => String(reply.message));
+      },
+    );
+
+  addressOptions(mroute.command("del").description("delete the route for (S,G) or (*,G)"))
+    .option("--source <address>", "source address (omit for (*,G))")
+    .requiredOption("--group <address>", "multicast group")
+    .action(
+      async (options: DaemonAddress & { source?: string; group: string }, command: Command) => {
+        const reply = await call(options, globals(command), {
+          action: "DEL_MFC",
+          payload: { source: sourceOf(options.source), group: options.group },
+        });
+        printResult(io, globals(command), reply, () => String(reply.message));
+      },
+    );
+
+  addressOptions(mroute.command("show").description("VIFs and routes (-s: with kernel counters)"))
+    .option("-s, --stats", "add packet, byte and wrong-interface counters")
+    .action(async (options: DaemonAddress & { stats?: boolean }, command: Command) => {
+      const stats = options.stats === true;
+      const reply = await call(options, globals(command), { action: "SHOW", payload: { stats } });
+      const show = { vifs: reply.vifs as VifJson[], routes: reply.routes as RouteJsonOut[] };
+      printResult(io, globals(command), show, () => formatShow(show, stats));
+    });
+
+  const vif = mroute.command("vif").description("pin or release an interface's VIF");
+  for (
+    const [verb, action, what] of [["add", "ADD_VIF", "give IF a VIF even without routes"], [
+      "del",
+      "DEL_VIF",
+      "release IF's VIF",
+    ]] as const
+  ) {
+    addressOptions(vif.command(verb).description(what).argument("<interface>"))
+      .action(async (name: string, options: DaemonAddress, command: Command) => {
+        const reply = await call(options, globals(command), {
+          action,
+          payload: { interface: name },
+        });
+        printResult(io, globals(command), reply, () => String(reply.message));
+      });
+  }
+
+  addressOptions(mroute.command("flush").description("remove every route and VIF"))
+    .action(async (options: DaemonAddress, command: Command) => {
+      const reply = await call(options, globals(command), { action: "FLUSH" });
+      printResult(io, globals(command), reply, () => String(reply.message));
+    });
+
+  addressOptions(
+    mroute.command("apply").description(
+      "make FILE (JSON desired state) the whole routing state, all or nothing",
+    ),
+  )
+    .argument("<file>", 'desired state: {"vifs": [...], "routes": [...]}')
+    .option("--dry-run", "print the changes without making them")
+    .action(
+      async (file: string, options: DaemonAddress & { dryRun?: boolean }, command: Command) => {
+        let state: unknown;
+        try {
+          state = JSON.parse(await Deno.readTextFile(file));
+        } catch (err) {
+          throw new NetkitError(
+            `Cannot read "${file}" as JSON: ${err instanceof Error ? err.message : String(err)}`,
+          );
+        }
+        const reply = await call(options, globals(command), {
+          action: "APPLY",
+          payload: { state, dry_run: options.dryRun === true },
+        });
+        printResult(io, globals(command), reply, () => formatApply(reply));
+      },
+    );
+
+  addressOptions(
+    mroute.command("monitor").description(
+      "live upcalls and route/interface events (-j: JSON lines)",
+    ),
+  )
+    .action(async (options: DaemonAddress, command: Command) => {
+      const g = globals(command);
+      const controller = new AbortController();
+      const stop = () => controller.abort();
+      Deno.addSignalListener("SIGINT", stop);
+      Deno.addSignalListener("SIGTERM", stop);
+      try {
+        for await (
+          const event of subscribe(socketPath(options), { action: "SUBSCRIBE" }, {
+            signal: controller.signal,
+          })
+        ) {
+          const e = event as Record<string, unknown>;
+          if (e.status === "success") continue;
+          io.out(
+            g.json || g.pretty
+              ? JSON.stringify(e, null, g.pretty ? 2 : undefined) + "\n"
+              : formatEvent(e) + "\n",
+          );
+        }
+      } catch (err) {
+        if (err instanceof DaemonUnreachableError) throw unreachable(err, g, options);
+        if (!controller.signal.aborted) throw err;
+      } finally {
+        Deno.removeSignalListener("SIGINT", stop);
+        Deno.removeSignalListener("SIGTERM", stop);
+      }
+    });
+
+  mroute.command("daemon").description(
+    "run the multicast routing daemon (owner of the kernel's table)",
+  )
+    .option(
+      "--socket <path>",
+      "control socket (default: /run/netkit/mroute-ns<netns>[-t<table>].sock)",
+    )
+    .option("--table <id>", "multicast routing table id (default: the kernel's default tables)")
+    .option(
+      "--state <file>",
+      "desired state file (default: /var/lib/netkit/mroute[-<netns>][-t<table>].json)",
+    )
+    .option(
+      "--keep-kernel-state",
+      "install entries that survive the daemon; adopt them at the next start",
+    )
+    .option("-d, --daemon", "detach, returning once the daemon serves its control socket")
+    .addOption(new Option("--detached-child").hideHelp())
+    .action(
+      async (
+        options: {
+          socket?: string;
+          table?: string;
+          state?: string;
+          keepKernelState?: boolean;
+          daemon?: boolean;
+          detachedChild?: boolean;
+        },
+        command: Command,
+      ) => {
+        const g = globals(command);
+        if (g.json || g.pretty) {
+          throw new UsageError("-j/--json and -p/--pretty do not apply to the daemon");
+        }
+        const table = parseTable(options.table);
+        if (options.daemon && !options.detachedChild) return await runDetached(io, args);
+        await using daemon = await MrouteDaemon.start({
+          socketPath: socketPath(options),
+          statePath: options.state ?? defaultStatePath(g.netns ?? null, table),
+          table,
+          keepKernelState: options.keepKernelState === true,
+        });
+        if (options.detachedChild) announceDetached();
+        await daemon.run();
+      },
+    );
+}

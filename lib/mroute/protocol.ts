@@ -1,0 +1,207 @@
+/**
+ * The multicast routing daemon's control protocol, compatible with the Python MFC service it
+ * replaces: requests `{"action": "ADD_MFC", "payload": {...}}`, replies
+ * `{"status": "success", "message": "MFC entry for (10.1.1.5, 239.10.20.30) added."}` or
+ * `{"status": "error", "message": "Invalid argument: Interface 'eth99' not found."}`.
+ * See docs/mroute-protocol.md.
+ *
+ * @module
+ */
+
+// JSON field names are snake_case by house rule.
+// deno-lint-ignore-file camelcase
+
+import { z } from "zod";
+import type { Delivery } from "../ipc/mod.ts";
+import {
+  InvalidRouteError,
+  type IpFamily,
+  parseAddress,
+  parseRoute,
+  type Route,
+  routeKey,
+  routeName,
+} from "./route.ts";
+import type { AddMode, ApplyPlan, MulticastRouter, RouteState } from "./router.ts";
+import { desiredStateFromJson, DesiredStateJson, RouteJson } from "./state_file.ts";
+
+const Interface = z.object({ interface: z.string() });
+const RouteKeyPayload = z.object({ source: z.string().nullable().optional(), group: z.string() });
+
+/** Every request the daemon accepts. */
+export const MrouteRequest = z.discriminatedUnion("action", [
+  z.object({
+    action: z.literal("ADD_MFC"),
+    payload: RouteJson.extend({ mode: z.enum(["merge", "replace", "create"]).optional() }),
+  }),
+  z.object({ action: z.literal("DEL_MFC"), payload: RouteKeyPayload }),
+  z.object({ action: z.literal("ADD_VIF"), payload: Interface }),
+  z.object({ action: z.literal("DEL_VIF"), payload: Interface }),
+  z.object({
+    action: z.literal("SHOW"),
+    payload: z.object({ stats: z.boolean().optional() }).optional(),
+  }),
+  z.object({ action: z.literal("FLUSH"), payload: z.object({}).optional() }),
+  z.object({
+    action: z.literal("APPLY"),
+    payload: z.object({ state: DesiredStateJson, dry_run: z.boolean().optional() }),
+  }),
+  z.object({ action: z.literal("SUBSCRIBE"), payload: z.object({}).optional() }),
+]);
+
+/** A validated request. */
+export type MrouteRequest = z.infer<typeof MrouteRequest>;
+
+/** One VIF in a SHOW reply (field names of `netkit mroute show -j`). */
+export interface VifJson {
+  family: IpFamily;
+  vif: number;
+  name: string;
+  ifindex: number | null;
+  flags: number;
+  pinned: boolean;
+  packets_in: number | null;
+  bytes_in: number | null;
+  packets_out: number | null;
+  bytes_out: number | null;
+}
+
+/** One route in a SHOW reply. */
+export interface RouteJsonOut {
+  family: IpFamily;
+  /** "*" for (*,G). */
+  source: string;
+  group: string;
+  iif: string;
+  oifs: { name: string; ttl: number }[];
+  state: RouteState;
+  packets: number | null;
+  bytes: number | null;
+  wrong_if: number | null;
+}
+
+/** The SHOW reply's content (and `show -j`'s output). */
+export interface ShowJson {
+  vifs: VifJson[];
+  routes: RouteJsonOut[];
+}
+
+/** What the handler needs from the daemon besides the router. */
+export interface ProtocolHooks {
+  /** Saves the desired state after a change. */
+  save(): void;
+  /** The SHOW content, with kernel counters when `stats`. */
+  show(stats: boolean): ShowJson;
+  /** An event stream for SUBSCRIBE. */
+  subscribe(signal: AbortSignal): AsyncGenerator<Delivery<unknown>>;
+}
+
+function success(message: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return { status: "success", message, ...extra };
+}
+
+function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? "" : "s"}`;
+}
+
+function planJson(plan: ApplyPlan) {
+  const route = (r: Route) => ({ ...r, source: r.source ?? "*" });
+  return {
+    add: plan.add.map(route),
+    change: plan.change.map((c) => ({ from: route(c.from), to: route(c.to) })),
+    remove: plan.remove.map(route),
+    pin: plan.pin,
+    unpin: plan.unpin,
+  };
+}
+
+function describePlan(plan: ApplyPlan): string {
+  return `${
+    plural(plan.add.length, "route")
+  } added, ${plan.change.length} changed, ${plan.remove.length} removed` +
+    (plan.pin.length + plan.unpin.length > 0
+      ? `; ${plan.pin.length} VIF(s) pinned, ${plan.unpin.length} unpinned`
+      : "");
+}
+
+/** The key of the route a DEL_MFC names. */
+function keyOf(payload: z.infer<typeof RouteKeyPayload>): string {
+  const group = parseAddress(payload.group, "Group");
+  const source =
+    payload.source === undefined || payload.source === null || payload.source === "*" ||
+      payload.source === ""
+      ? null
+      : parseAddress(payload.source, "Source").text;
+  return routeKey({ family: group.family, source, group: group.text });
+}
+
+/** Answers one request against `router`; changes are saved through `hooks.save`. */
+export function handleRequest(
+  request: MrouteRequest,
+  router: MulticastRouter,
+  hooks: ProtocolHooks,
+  signal: AbortSignal,
+): unknown {
+  switch (request.action) {
+    case "ADD_MFC": {
+      const { mode, ...input } = request.payload;
+      const route = parseRoute(input);
+      const outcome = router.addRoute(route, (mode ?? "merge") as AddMode);
+      if (outcome !== "unchanged") hooks.save();
+      const verb = outcome === "unchanged" ? "already up to date" : outcome;
+      return success(`MFC entry for ${routeName(route)} ${verb}.`);
+    }
+    case "DEL_MFC": {
+      const route = router.deleteRoute(keyOf(request.payload));
+      hooks.save();
+      return success(`MFC entry for ${routeName(route)} deleted.`);
+    }
+    case "ADD_VIF": {
+      router.addVif(checkedName(request.payload.interface));
+      hooks.save();
+      return success(`VIF for ${request.payload.interface} added.`);
+    }
+    case "DEL_VIF": {
+      router.deleteVif(checkedName(request.payload.interface));
+      hooks.save();
+      return success(`VIF for ${request.payload.interface} deleted.`);
+    }
+    case "SHOW":
+      return { status: "success", ...hooks.show(request.payload?.stats ?? false) };
+    case "FLUSH": {
+      const routes = router.routes().length;
+      const vifs = router.vifs().length;
+      router.flush();
+      hooks.save();
+      return success(`Flushed ${plural(routes, "route")} and ${plural(vifs, "VIF")}.`);
+    }
+    case "APPLY": {
+      const { state } = desiredStateFromJson(request.payload.state, "The state");
+      if (request.payload.dry_run) {
+        const plan = router.plan(state);
+        return success(`Dry run: ${describePlan(plan)}.`, { dry_run: true, plan: planJson(plan) });
+      }
+      const plan = router.apply(state);
+      hooks.save();
+      return success(`Applied: ${describePlan(plan)}.`, { dry_run: false, plan: planJson(plan) });
+    }
+    case "SUBSCRIBE":
+      return subscription(hooks, signal);
+  }
+}
+
+function checkedName(name: string): string {
+  if (name.length === 0 || name.length > 15 || /[\s/:]/.test(name)) {
+    throw new InvalidRouteError(`'${name}' is not a valid interface name.`);
+  }
+  return name;
+}
+
+function subscription(hooks: ProtocolHooks, signal: AbortSignal): AsyncGenerator<unknown> {
+  // Subscribe before acknowledging: whatever happens after the ack is delivered.
+  const events = hooks.subscribe(signal);
+  return (async function* () {
+    yield { status: "success", message: "Subscribed to multicast routing events." };
+    yield* events;
+  })();
+}

@@ -1,0 +1,220 @@
+/**
+ * Multicast routes as users give them: names and text addresses, checked for everything the
+ * kernel does not check (reference §3.3): the group must be multicast and routable, the source a
+ * unicast address of the same family, outputs distinct from the input, TTL thresholds in range.
+ * Pure: interface existence is checked against the live table by the router.
+ *
+ * @module
+ */
+
+import { NetkitError } from "../errors.ts";
+import {
+  formatIpv4,
+  isIpv4LinkLocalMulticast,
+  isIpv4Multicast,
+  parseIpv4,
+} from "../packet/ipv4.ts";
+import { formatIpv6, ipv6MulticastScope, isIpv6Multicast, parseIpv6 } from "../packet/ipv6.ts";
+
+/** IPv4 or IPv6. */
+export type IpFamily = 4 | 6;
+
+/** One output interface of a route, with its TTL threshold (forward when TTL > threshold). */
+export interface Oif {
+  name: string;
+  ttl: number;
+}
+
+/** A route, normalized: canonical address text, family known, outputs sorted by name. */
+export interface Route {
+  family: IpFamily;
+  /** Canonical source address, or null for (*,G): every source. */
+  source: string | null;
+  group: string;
+  iif: string;
+  oifs: Oif[];
+}
+
+/** A route as a request gives it, before checking. */
+export interface RouteInput {
+  source?: string | null | undefined;
+  group: string;
+  iif: string;
+  /** Interface names, `name:ttl` strings, or objects. */
+  oifs: readonly (string | { name: string; ttl?: number | undefined })[];
+}
+
+/** A request the daemon refuses: the message is the reply's, as the Python service worded it. */
+export class InvalidRouteError extends NetkitError {
+  override name = "InvalidRouteError";
+
+  /** `problem` goes after "Invalid argument: ". */
+  constructor(problem: string) {
+    super(`Invalid argument: ${problem}`);
+  }
+}
+
+/** The default TTL threshold: forward every packet that may still be routed (TTL > 1). */
+export const DEFAULT_TTL = 1;
+
+/** Interface-local (1) and link-local (2) IPv6 multicast is never routed. */
+const MIN_ROUTABLE_IPV6_SCOPE = 3;
+
+interface ParsedAddress {
+  family: IpFamily;
+  bytes: Uint8Array;
+  text: string;
+}
+
+/** Parses an IPv4 or IPv6 address into its family, bytes and canonical text. */
+export function parseAddress(text: string, what: string): ParsedAddress {
+  const value = text.trim();
+  try {
+    if (value.includes(":")) {
+      const bytes = parseIpv6(value);
+      return { family: 6, bytes, text: formatIpv6(bytes) };
+    }
+    const bytes = parseIpv4(value);
+    return { family: 4, bytes, text: formatIpv4(bytes) };
+  } catch {
+    throw new InvalidRouteError(`${what} '${text}' is not an IPv4 or IPv6 address.`);
+  }
+}
+
+function checkGroup(group: ParsedAddress): void {
+  if (group.family === 4) {
+    if (!isIpv4Multicast(group.bytes)) {
+      throw new InvalidRouteError(
+        `Group '${group.text}' is not a multicast address (224.0.0.0/4).`,
+      );
+    }
+    if (isIpv4LinkLocalMulticast(group.bytes)) {
+      throw new InvalidRouteError(
+        `Group '${group.text}' is link-local (224.0.0.0/24); the kernel never routes it.`,
+      );
+    }
+  } else {
+    if (!isIpv6Multicast(group.bytes)) {
+      throw new InvalidRouteError(`Group '${group.text}' is not a multicast address (ff00::/8).`);
+    }
+    if (ipv6MulticastScope(group.bytes) < MIN_ROUTABLE_IPV6_SCOPE) {
+      throw new InvalidRouteError(
+        `Group '${group.text}' has interface- or link-local scope (ff01::/16, ff02::/16); the kernel never routes it.`,
+      );
+    }
+  }
+}
+
+function checkSource(source: ParsedAddress, group: ParsedAddress): void {
+  if (source.family !== group.family) {
+    throw new InvalidRouteError(
+      `Source '${source.text}' and group '${group.text}' are not of the same address family.`,
+    );
+  }
+  const multicast = source.family === 4
+    ? isIpv4Multicast(source.bytes)
+    : isIpv6Multicast(source.bytes);
+  if (
+    multicast || source.bytes.every((b) => b === 0) ||
+    (source.family === 4 && source.bytes.every((b) => b === 255))
+  ) {
+    throw new InvalidRouteError(`Source '${source.text}' must be a unicast address.`);
+  }
+}
+
+function checkName(name: string, what: string): string {
+  if (typeof name !== "string" || name.length === 0 || name.length > 15 || /[\s/:]/.test(name)) {
+    throw new InvalidRouteError(`${what} '${name}' is not a valid interface name.`);
+  }
+  return name;
+}
+
+function parseOif(oif: RouteInput["oifs"][number], family: IpFamily): Oif {
+  let name: string;
+  let ttl: number | undefined;
+  if (typeof oif === "string") {
+    const at = oif.lastIndexOf(":");
+    name = at < 0 ? oif : oif.slice(0, at);
+    if (at >= 0) {
+      const text = oif.slice(at + 1);
+      ttl = /^[0-9]+$/.test(text) ? Number(text) : NaN;
+    }
+  } else {
+    name = oif.name;
+    ttl = oif.ttl;
+  }
+  checkName(name, "Output interface");
+  if (ttl !== undefined) {
+    if (!Number.isInteger(ttl) || ttl < 1 || ttl > 254) {
+      throw new InvalidRouteError(
+        `TTL threshold of '${name}' must be 1 to 254 (forward when the packet's TTL is higher).`,
+      );
+    }
+    if (family === 6 && ttl !== DEFAULT_TTL) {
+      throw new InvalidRouteError(
+        `IPv6 multicast routing has no per-route TTL threshold (output '${name}'); omit it.`,
+      );
+    }
+  }
+  return { name, ttl: ttl ?? DEFAULT_TTL };
+}
+
+/** Checks and normalizes a route; throws {@linkcode InvalidRouteError} naming the problem. */
+export function parseRoute(input: RouteInput): Route {
+  if (typeof input.group !== "string") throw new InvalidRouteError("A group address is required.");
+  const group = parseAddress(input.group, "Group");
+  checkGroup(group);
+  let source: string | null = null;
+  if (
+    input.source !== undefined && input.source !== null && input.source !== "" &&
+    input.source !== "*"
+  ) {
+    const parsed = parseAddress(input.source, "Source");
+    checkSource(parsed, group);
+    source = parsed.text;
+  }
+  const iif = checkName(input.iif, "Input interface");
+  if (!Array.isArray(input.oifs) || input.oifs.length === 0) {
+    throw new InvalidRouteError("At least one output interface is required.");
+  }
+  const oifs = input.oifs.map((o) => parseOif(o, group.family));
+  const names = new Set<string>();
+  for (const oif of oifs) {
+    if (oif.name === iif) {
+      throw new InvalidRouteError(`Output interface '${iif}' is also the input interface.`);
+    }
+    if (names.has(oif.name)) {
+      throw new InvalidRouteError(`Output interface '${oif.name}' is given twice.`);
+    }
+    names.add(oif.name);
+  }
+  oifs.sort((a, b) => a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
+  return { family: group.family, source, group: group.text, iif, oifs };
+}
+
+/** The identity of a route: family, source (or "*") and group. */
+export function routeKey(route: Pick<Route, "family" | "source" | "group">): string {
+  return `${route.family}|${route.source ?? "*"}|${route.group}`;
+}
+
+/** "(10.1.1.5, 239.10.20.30)" or "(*, 239.10.20.30)": how messages name a route. */
+export function routeName(route: Pick<Route, "source" | "group">): string {
+  return `(${route.source ?? "*"}, ${route.group})`;
+}
+
+/** Whether two normalized routes are the same in every field. */
+export function sameRoute(a: Route, b: Route): boolean {
+  return routeKey(a) === routeKey(b) && a.iif === b.iif && a.oifs.length === b.oifs.length &&
+    a.oifs.every((o, i) => o.name === b.oifs[i]!.name && o.ttl === b.oifs[i]!.ttl);
+}
+
+/** The address bytes of a normalized route's source (zeros for (*,G)) and group. */
+export function routeAddresses(route: Route): { source: Uint8Array; group: Uint8Array } {
+  const size = route.family === 4 ? 4 : 16;
+  return {
+    source: route.source === null
+      ? new Uint8Array(size)
+      : parseAddress(route.source, "Source").bytes,
+    group: parseAddress(route.group, "Group").bytes,
+  };
+}

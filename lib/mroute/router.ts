@@ -1,0 +1,590 @@
+/**
+ * The multicast router's model: the desired routes, VIFs allocated lazily per family (by
+ * interface name, lowest free index first, released when nothing uses them), and the kernel
+ * changes that make the kernel match, applied as one transaction that is undone on failure.
+ * Interfaces that disappear leave their routes waiting; when an interface of that name comes
+ * back, its VIF and routes are installed again.
+ *
+ * The kernel is reached through {@linkcode KernelOps} and interfaces through a lookup function,
+ * so the model is tested without root against a fake kernel.
+ *
+ * @module
+ */
+
+import { NetkitError, NetkitOsError } from "../errors.ts";
+import {
+  DEFAULT_TTL,
+  InvalidRouteError,
+  type IpFamily,
+  type Route,
+  routeAddresses,
+  routeKey,
+  routeName,
+  sameRoute,
+} from "./route.ts";
+
+/** VIFs (MIFs) per table per family: the kernel's MAXVIFS. */
+export const MAX_VIFS = 32;
+
+/** A route as the kernel takes it: addresses, the input VIF and a TTL per VIF (0: not an output). */
+export interface MfcEntry {
+  family: IpFamily;
+  source: Uint8Array;
+  group: Uint8Array;
+  parent: number;
+  ttls: Uint8Array;
+}
+
+/** What the router needs from the kernel. Each call throws on failure (NetkitOsError). */
+export interface KernelOps {
+  addVif(family: IpFamily, vif: number, ifindex: number): void;
+  delVif(family: IpFamily, vif: number): void;
+  /** Adds or updates entries; returns the indexes that failed with their errno. */
+  addMfcs(family: IpFamily, entries: readonly MfcEntry[]): { index: number; errno: number }[];
+  /** Deletes entries; returns the indexes that failed with their errno. */
+  delMfcs(family: IpFamily, entries: readonly MfcEntry[]): { index: number; errno: number }[];
+}
+
+/** An interface as the router needs to know it. */
+export interface InterfaceState {
+  ifindex: number;
+  multicast: boolean;
+}
+
+/** Finds an interface by name in the router's namespace. */
+export type InterfaceLookup = (name: string) => InterfaceState | undefined;
+
+/** A VIF: an interface with an index in one family's table. */
+export interface Vif {
+  family: IpFamily;
+  vif: number;
+  name: string;
+  /** The interface's index while it exists, null while it is gone. */
+  ifindex: number | null;
+  /** Added explicitly (ADD_VIF): kept even when no route uses it. */
+  pinned: boolean;
+}
+
+/** How a route stands in the kernel. */
+export type RouteState = "installed" | "partial" | "waiting";
+
+/** Something the router did or saw, for subscribers. */
+export type RouterEvent =
+  | { event: "route_added" | "route_changed" | "route_removed"; route: Route }
+  | { event: "vif_added" | "vif_removed"; family: IpFamily; vif: number; name: string }
+  | { event: "interface_gone" | "interface_back"; name: string; routes: string[] };
+
+/** The desired state, as the state file and APPLY carry it. */
+export interface DesiredState {
+  vifs: string[];
+  routes: Route[];
+}
+
+/** The changes an APPLY makes (what `--dry-run` prints). */
+export interface ApplyPlan {
+  add: Route[];
+  change: { from: Route; to: Route }[];
+  remove: Route[];
+  pin: string[];
+  unpin: string[];
+}
+
+/** How ADD_MFC treats an existing route for the same (S,G). */
+export type AddMode = "create" | "merge" | "replace";
+
+const FAMILIES: readonly IpFamily[] = [4, 6];
+
+/** A batch of kernel changes and their undo, run as one unit. */
+class Transaction {
+  readonly #undo: (() => void)[] = [];
+
+  constructor(readonly kernel: KernelOps) {}
+
+  /** Runs `apply`; on success remembers `undo` for a rollback. */
+  step(apply: () => void, undo: () => void): void {
+    apply();
+    this.#undo.push(undo);
+  }
+
+  /** Undoes every step so far, newest first; errors while undoing are collected, not thrown. */
+  rollback(): unknown[] {
+    const errors: unknown[] = [];
+    for (const undo of this.#undo.splice(0).reverse()) {
+      try {
+        undo();
+      } catch (err) {
+        errors.push(err);
+      }
+    }
+    return errors;
+  }
+}
+
+function kernelFailure(
+  action: string,
+  failures: { index: number; errno: number }[],
+  routes: Route[],
+): NetkitError {
+  const first = failures[0]!;
+  const route = routes[first.index];
+  const more = failures.length > 1 ? ` and ${failures.length - 1} more` : "";
+  return new NetkitOsError(
+    `Kernel refused to ${action} ${route ? routeName(route) : `entry ${first.index}`}${more}`,
+    first.errno,
+  );
+}
+
+/** The router model. */
+export class MulticastRouter {
+  readonly #kernel: KernelOps;
+  readonly #lookup: InterfaceLookup;
+  readonly #routes = new Map<string, Route>();
+  readonly #vifs = new Map<IpFamily, Map<string, Vif>>([[4, new Map()], [6, new Map()]]);
+  readonly #families: ReadonlySet<IpFamily>;
+  readonly #listeners = new Set<(event: RouterEvent) => void>();
+
+  /**
+   * Creates an empty router. `families` are those the kernel supports here (a kernel without
+   * IPv6 multicast routing serves IPv4 only).
+   */
+  constructor(
+    kernel: KernelOps,
+    lookup: InterfaceLookup,
+    families: readonly IpFamily[] = FAMILIES,
+  ) {
+    this.#kernel = kernel;
+    this.#lookup = lookup;
+    this.#families = new Set(families);
+  }
+
+  /** Calls `listener` for every event; returns a function that removes it. */
+  onEvent(listener: (event: RouterEvent) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  #emit(event: RouterEvent): void {
+    for (const listener of this.#listeners) listener(event);
+  }
+
+  /** Every route, sorted by family, group and source. */
+  routes(): Route[] {
+    return [...this.#routes.values()].sort((a, b) =>
+      a.family - b.family || a.group.localeCompare(b.group) ||
+      (a.source ?? "").localeCompare(b.source ?? "")
+    );
+  }
+
+  /** The route with this key, if any. */
+  route(key: string): Route | undefined {
+    return this.#routes.get(key);
+  }
+
+  /** Every VIF, by family and index. */
+  vifs(): Vif[] {
+    return FAMILIES.flatMap((f) => [...this.#vifs.get(f)!.values()].sort((a, b) => a.vif - b.vif));
+  }
+
+  /** The VIF of interface `name` in `family`, if allocated. */
+  vif(family: IpFamily, name: string): Vif | undefined {
+    return this.#vifs.get(family)!.get(name);
+  }
+
+  /** How `route` stands in the kernel right now. */
+  routeState(route: Route): RouteState {
+    const present = (name: string) => (this.vif(route.family, name)?.ifindex ?? null) !== null;
+    if (!present(route.iif)) return "waiting";
+    return route.oifs.every((o) => present(o.name)) ? "installed" : "partial";
+  }
+
+  /** The desired state: pinned VIFs and every route. */
+  desiredState(): DesiredState {
+    const pinned = new Set(this.vifs().filter((v) => v.pinned).map((v) => v.name));
+    return { vifs: [...pinned].sort(), routes: this.routes() };
+  }
+
+  /** The VIF index each interface has, per family (kept in the state file for restarts). */
+  vifIndexes(): Record<"4" | "6", Record<string, number>> {
+    const out = { "4": {} as Record<string, number>, "6": {} as Record<string, number> };
+    for (const v of this.vifs()) out[`${v.family}`][v.name] = v.vif;
+    return out;
+  }
+
+  #checkFamily(family: IpFamily): void {
+    if (!this.#families.has(family)) {
+      throw new NetkitError(`IPv${family} multicast routing is not available in this kernel`);
+    }
+  }
+
+  /** Checks that interface `name` exists and is multicast-capable. */
+  #checkInterface(name: string): InterfaceState {
+    const iface = this.#lookup(name);
+    if (iface === undefined) throw new InvalidRouteError(`Interface '${name}' not found.`);
+    if (!iface.multicast) {
+      throw new InvalidRouteError(
+        `Interface '${name}' is not multicast-capable (no MULTICAST flag).`,
+      );
+    }
+    return iface;
+  }
+
+  /** The kernel entry for `route` with the VIF indexes of `vifs`. */
+  #entry(route: Route, vifs: Map<string, Vif>): MfcEntry {
+    const { source, group } = routeAddresses(route);
+    const ttls = new Uint8Array(MAX_VIFS);
+    for (const oif of route.oifs) ttls[vifs.get(oif.name)!.vif] = oif.ttl;
+    const parent = vifs.get(route.iif)!.vif;
+    // A kernel-native (*,G) entry lists its input among the outputs (reference §3.6 (d)); the
+    // kernel never sends a packet back out the interface it came in on.
+    if (route.source === null) ttls[parent] = DEFAULT_TTL;
+    return { family: route.family, source, group, parent, ttls };
+  }
+
+  /** Whether the kernel can hold `route` now (its input has a live VIF). */
+  #installable(route: Route, vifs: Map<string, Vif>): boolean {
+    return (vifs.get(route.iif)?.ifindex ?? null) !== null;
+  }
+
+  /** The interfaces a set of routes and pins needs, per family. */
+  #needed(routes: Iterable<Route>, pins: Iterable<string>): Map<IpFamily, Set<string>> {
+    const needed = new Map<IpFamily, Set<string>>(FAMILIES.map((f) => [f, new Set<string>()]));
+    for (const r of routes) {
+      needed.get(r.family)!.add(r.iif);
+      for (const o of r.oifs) needed.get(r.family)!.add(o.name);
+    }
+    for (const name of pins) for (const f of this.#families) needed.get(f)!.add(name);
+    return needed;
+  }
+
+  /**
+   * Makes the router hold exactly `routes` and `pins` (validated routes), changing the kernel
+   * in one transaction: if any kernel change fails, every change made is undone and the model
+   * is left as it was. `requireInterfaces`: interfaces must exist (requests); at start-up a
+   * route whose interfaces are missing waits for them instead.
+   */
+  #transition(routes: Route[], pins: Set<string>, requireInterfaces: boolean): void {
+    for (const r of routes) this.#checkFamily(r.family);
+    const needed = this.#needed(routes, pins);
+    if (requireInterfaces) {
+      for (const names of needed.values()) for (const n of names) this.#checkInterface(n);
+    }
+    // The next VIF tables: keep what stays, free what goes, allocate what is new (lowest index).
+    const next = new Map<IpFamily, Map<string, Vif>>();
+    for (const family of FAMILIES) {
+      const current = this.#vifs.get(family)!;
+      const table = new Map<string, Vif>();
+      for (const [name, v] of current) {
+        if (needed.get(family)!.has(name)) table.set(name, { ...v, pinned: pins.has(name) });
+      }
+      // Indexes freed in this transaction stay busy until its end (VIFs go after the routes).
+      const used = new Set([...current.values()].map((v) => v.vif));
+      for (const name of [...needed.get(family)!].sort()) {
+        if (table.has(name)) continue;
+        let vif = 0;
+        while (used.has(vif)) vif++;
+        if (vif >= MAX_VIFS) {
+          throw new InvalidRouteError(
+            `No free VIF for interface '${name}': IPv${family} allows ${MAX_VIFS} interfaces per table, all in use.`,
+          );
+        }
+        used.add(vif);
+        table.set(name, {
+          family,
+          vif,
+          name,
+          ifindex: this.#lookup(name)?.ifindex ?? null,
+          pinned: pins.has(name),
+        });
+      }
+      next.set(family, table);
+    }
+    const nextRoutes = new Map(routes.map((r) => [routeKey(r), r]));
+    const tx = new Transaction(this.#kernel);
+    try {
+      for (const family of FAMILIES) {
+        const before = this.#vifs.get(family)!;
+        const after = next.get(family)!;
+        // New VIFs first: routes need them.
+        for (const v of after.values()) {
+          if (before.has(v.name) || v.ifindex === null) continue;
+          tx.step(
+            () => this.#kernel.addVif(family, v.vif, v.ifindex!),
+            () => this.#kernel.delVif(family, v.vif),
+          );
+        }
+        // Routes to install: new ones, and changed ones (MRT_ADD_MFC updates an entry in place).
+        const add = [...nextRoutes.values()].filter((r) => {
+          if (r.family !== family || !this.#installable(r, after)) return false;
+          const old = this.#routes.get(routeKey(r));
+          return old === undefined || !sameRoute(old, r) || !this.#installable(old, before);
+        });
+        if (add.length > 0) {
+          const entries = add.map((r) => this.#entry(r, after));
+          const previous = add.map((r) => {
+            const old = this.#routes.get(routeKey(r));
+            return old !== undefined && this.#installable(old, before)
+              ? this.#entry(old, before)
+              : null;
+          });
+          // Undo per entry: delete what was new, put back the previous version of what changed.
+          const undo = (indexes: number[]) => {
+            const fresh = indexes.filter((i) => previous[i] === null).map((i) => entries[i]!);
+            const restore = indexes.flatMap((i) => previous[i] === null ? [] : [previous[i]!]);
+            if (fresh.length > 0) this.#kernel.delMfcs(family, fresh);
+            if (restore.length > 0) this.#kernel.addMfcs(family, restore);
+          };
+          tx.step(() => {
+            const failures = this.#kernel.addMfcs(family, entries);
+            if (failures.length === 0) return;
+            const failed = new Set(failures.map((f) => f.index));
+            undo(entries.map((_, i) => i).filter((i) => !failed.has(i)));
+            throw kernelFailure("install", failures, add);
+          }, () => undo(entries.map((_, i) => i)));
+        }
+        const remove = [...this.#routes.values()].filter((r) =>
+          r.family === family && !nextRoutes.has(routeKey(r)) && this.#installable(r, before)
+        );
+        if (remove.length > 0) {
+          const entries = remove.map((r) => this.#entry(r, before));
+          tx.step(() => {
+            const failures = this.#kernel.delMfcs(family, entries);
+            if (failures.length === 0) return;
+            const failed = new Set(failures.map((f) => f.index));
+            this.#kernel.addMfcs(family, entries.filter((_, i) => !failed.has(i)));
+            throw kernelFailure("remove", failures, remove);
+          }, () => this.#kernel.addMfcs(family, entries));
+        }
+        // Freed VIFs last: nothing refers to them any more.
+        for (const v of before.values()) {
+          if (after.has(v.name) || v.ifindex === null) continue;
+          tx.step(
+            () => this.#kernel.delVif(family, v.vif),
+            () => this.#kernel.addVif(family, v.vif, v.ifindex!),
+          );
+        }
+      }
+    } catch (err) {
+      const undoErrors = tx.rollback();
+      if (undoErrors.length > 0) {
+        throw new NetkitError(
+          `${
+            err instanceof Error ? err.message : String(err)
+          }; undoing the partial change also failed: ${String(undoErrors[0])}`,
+          { cause: err },
+        );
+      }
+      throw err;
+    }
+    // Committed: report the differences, then take the new model.
+    const events: RouterEvent[] = [];
+    for (const [key, r] of nextRoutes) {
+      const old = this.#routes.get(key);
+      if (old === undefined) events.push({ event: "route_added", route: r });
+      else if (!sameRoute(old, r)) events.push({ event: "route_changed", route: r });
+    }
+    for (const [key, r] of this.#routes) {
+      if (!nextRoutes.has(key)) events.push({ event: "route_removed", route: r });
+    }
+    for (const family of FAMILIES) {
+      for (const v of next.get(family)!.values()) {
+        if (!this.#vifs.get(family)!.has(v.name)) {
+          events.push({ event: "vif_added", family, vif: v.vif, name: v.name });
+        }
+      }
+      for (const v of this.#vifs.get(family)!.values()) {
+        if (!next.get(family)!.has(v.name)) {
+          events.push({ event: "vif_removed", family, vif: v.vif, name: v.name });
+        }
+      }
+    }
+    this.#routes.clear();
+    for (const [key, r] of nextRoutes) this.#routes.set(key, r);
+    for (const family of FAMILIES) this.#vifs.set(family, next.get(family)!);
+    for (const e of events) this.#emit(e);
+  }
+
+  /** ADD_MFC: adds `route`, or merges/replaces an existing route for the same (S,G). */
+  addRoute(route: Route, mode: AddMode = "merge"): "added" | "updated" | "unchanged" {
+    const key = routeKey(route);
+    const old = this.#routes.get(key);
+    let next = route;
+    if (old !== undefined) {
+      if (mode === "create") {
+        throw new InvalidRouteError(`MFC entry for ${routeName(route)} already exists.`);
+      }
+      if (old.iif !== route.iif && mode !== "replace") {
+        throw new InvalidRouteError(
+          `MFC entry for ${
+            routeName(route)
+          } already exists with input interface '${old.iif}'; replace it to change the input.`,
+        );
+      }
+      if (mode === "merge") {
+        const oifs = new Map(old.oifs.map((o) => [o.name, o]));
+        for (const o of route.oifs) oifs.set(o.name, o);
+        next = { ...route, oifs: [...oifs.values()].sort((a, b) => a.name < b.name ? -1 : 1) };
+      }
+      if (sameRoute(old, next)) return "unchanged";
+    }
+    const routes = [...this.#routes.values()].filter((r) => routeKey(r) !== key);
+    routes.push(next);
+    this.#transition(routes, this.#pins(), true);
+    return old === undefined ? "added" : "updated";
+  }
+
+  /** DEL_MFC: removes the route for (S,G); throws when there is none. */
+  deleteRoute(key: string): Route {
+    const old = this.#routes.get(key);
+    if (old === undefined) {
+      throw new InvalidRouteError(`No MFC entry for ${key.split("|").slice(1).join(", ")}.`);
+    }
+    this.#transition(
+      [...this.#routes.values()].filter((r) => routeKey(r) !== key),
+      this.#pins(),
+      false,
+    );
+    return old;
+  }
+
+  #pins(): Set<string> {
+    return new Set(this.vifs().filter((v) => v.pinned).map((v) => v.name));
+  }
+
+  /** ADD_VIF: gives interface `name` a VIF in every family and keeps it. */
+  addVif(name: string): void {
+    const pins = this.#pins();
+    pins.add(name);
+    this.#transition(this.routes(), pins, true);
+  }
+
+  /** DEL_VIF: releases the VIFs of `name`; refused while routes use it. */
+  deleteVif(name: string): void {
+    const users = this.routes().filter((r) =>
+      r.iif === name || r.oifs.some((o) => o.name === name)
+    );
+    if (users.length > 0) {
+      throw new InvalidRouteError(
+        `Interface '${name}' is used by ${users.length} route(s), e.g. ${
+          routeName(users[0]!)
+        }; delete them first.`,
+      );
+    }
+    if (!this.vifs().some((v) => v.name === name)) {
+      throw new InvalidRouteError(`Interface '${name}' has no VIF.`);
+    }
+    const pins = this.#pins();
+    pins.delete(name);
+    this.#transition(this.routes(), pins, false);
+  }
+
+  /** FLUSH: removes every route and VIF. */
+  flush(): void {
+    this.#transition([], new Set(), false);
+  }
+
+  /** The changes APPLY of `desired` would make. */
+  plan(desired: DesiredState): ApplyPlan {
+    const next = new Map(desired.routes.map((r) => [routeKey(r), r]));
+    const plan: ApplyPlan = { add: [], change: [], remove: [], pin: [], unpin: [] };
+    for (const [key, r] of next) {
+      const old = this.#routes.get(key);
+      if (old === undefined) plan.add.push(r);
+      else if (!sameRoute(old, r)) plan.change.push({ from: old, to: r });
+    }
+    for (const [key, r] of this.#routes) if (!next.has(key)) plan.remove.push(r);
+    const pinned = this.#pins();
+    const wanted = new Set(desired.vifs);
+    plan.pin = [...wanted].filter((n) => !pinned.has(n)).sort();
+    plan.unpin = [...pinned].filter((n) => !wanted.has(n)).sort();
+    return plan;
+  }
+
+  /**
+   * APPLY: makes `desired` the whole state, all or nothing. `atStart`: routes whose interfaces
+   * are missing wait for them instead of failing (re-applying the state file).
+   */
+  apply(desired: DesiredState, options: { atStart?: boolean } = {}): ApplyPlan {
+    const keys = new Set<string>();
+    for (const r of desired.routes) {
+      const key = routeKey(r);
+      if (keys.has(key)) {
+        throw new InvalidRouteError(`MFC entry for ${routeName(r)} is given twice.`);
+      }
+      keys.add(key);
+    }
+    const plan = this.plan(desired);
+    this.#transition(desired.routes, new Set(desired.vifs), !options.atStart);
+    return plan;
+  }
+
+  /**
+   * Interface `name` disappeared: the kernel dropped its VIFs; its routes wait. Returns the
+   * affected routes.
+   */
+  interfaceGone(name: string): Route[] {
+    let touched = false;
+    for (const family of FAMILIES) {
+      const v = this.#vifs.get(family)!.get(name);
+      if (v !== undefined && v.ifindex !== null) {
+        v.ifindex = null;
+        touched = true;
+      }
+    }
+    if (!touched) return [];
+    const affected = this.routes().filter((r) =>
+      r.iif === name || r.oifs.some((o) => o.name === name)
+    );
+    this.#emit({ event: "interface_gone", name, routes: affected.map(routeName) });
+    return affected;
+  }
+
+  /**
+   * An interface named `name` appeared (again) with index `ifindex`: its VIFs are added back and
+   * every route using it is installed again (the kernel only counts outputs whose VIF existed
+   * when the entry was added). Returns the routes re-installed.
+   */
+  interfaceBack(name: string, ifindex: number): Route[] {
+    const restored: Route[] = [];
+    for (const family of FAMILIES) {
+      const v = this.#vifs.get(family)!.get(name);
+      if (v === undefined || v.ifindex !== null) continue;
+      this.#kernel.addVif(family, v.vif, ifindex);
+      v.ifindex = ifindex;
+      const routes = this.routes().filter((r) =>
+        r.family === family && (r.iif === name || r.oifs.some((o) => o.name === name)) &&
+        this.#installable(r, this.#vifs.get(family)!)
+      );
+      const failures = this.#kernel.addMfcs(
+        family,
+        routes.map((r) => this.#entry(r, this.#vifs.get(family)!)),
+      );
+      const failed = new Set(failures.map((f) => f.index));
+      restored.push(...routes.filter((_, i) => !failed.has(i)));
+    }
+    if (restored.length > 0 || this.vifs().some((v) => v.name === name)) {
+      this.#emit({ event: "interface_back", name, routes: restored.map(routeName) });
+    }
+    return restored;
+  }
+
+  /** Adopts VIF indexes from a previous run (`--keep-kernel-state`), before the first apply. */
+  presetVifs(
+    indexes: Partial<Record<"4" | "6", Record<string, number>>>,
+    pins: readonly string[],
+  ): void {
+    for (const family of FAMILIES) {
+      const table = this.#vifs.get(family)!;
+      for (const [name, vif] of Object.entries(indexes[`${family}`] ?? {})) {
+        if (!Number.isInteger(vif) || vif < 0 || vif >= MAX_VIFS) continue;
+        if ([...table.values()].some((v) => v.vif === vif)) continue;
+        table.set(name, {
+          family,
+          vif,
+          name,
+          ifindex: this.#lookup(name)?.ifindex ?? null,
+          pinned: pins.includes(name),
+        });
+      }
+    }
+  }
+}

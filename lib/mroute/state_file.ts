@@ -1,0 +1,149 @@
+/**
+ * The multicast router's desired state on disk: the routes and pinned VIFs, plus the VIF index
+ * each interface had (so a restart with `--keep-kernel-state` can adopt the kernel's entries).
+ * The same JSON shape, without `vif_indexes`, is what `netkit mroute apply FILE` reads.
+ * Written atomically: a temporary file, fsync, rename, fsync of the directory.
+ *
+ * @module
+ */
+
+import { z } from "zod";
+import { NetkitError } from "../errors.ts";
+import { summarizeIssues } from "../ipc/mod.ts";
+import { type Oif, parseRoute, type Route } from "./route.ts";
+import type { DesiredState } from "./router.ts";
+
+/** One route in a state file or an APPLY request. */
+export const RouteJson = z.object({
+  source: z.string().nullable().optional(),
+  group: z.string(),
+  iif: z.string(),
+  oifs: z.array(
+    z.union([z.string(), z.object({ name: z.string(), ttl: z.number().int().optional() })]),
+  ).min(1),
+});
+
+/** A desired state: what `apply` takes and the daemon saves. */
+export const DesiredStateJson = z.object({
+  version: z.literal(1).optional(),
+  vifs: z.array(z.string()).optional(),
+  routes: z.array(RouteJson),
+  vif_indexes: z.object({
+    "4": z.record(z.string(), z.number().int()).optional(),
+    "6": z.record(z.string(), z.number().int()).optional(),
+  }).optional(),
+});
+
+/** What a state file holds. */
+export interface StateFile {
+  state: DesiredState;
+  vifIndexes: Partial<Record<"4" | "6", Record<string, number>>>;
+}
+
+function routeJson(route: Route): z.infer<typeof RouteJson> {
+  return {
+    source: route.source,
+    group: route.group,
+    iif: route.iif,
+    oifs: route.oifs.map((o: Oif) => ({ name: o.name, ttl: o.ttl })),
+  };
+}
+
+/** The JSON text of a desired state (routes in their normalized form). */
+export function formatDesiredState(
+  state: DesiredState,
+  vifIndexes?: Record<"4" | "6", Record<string, number>>,
+): string {
+  const json: z.infer<typeof DesiredStateJson> = {
+    version: 1,
+    vifs: state.vifs,
+    routes: state.routes.map(routeJson),
+    ...(vifIndexes === undefined ? {} : { vif_indexes: vifIndexes }),
+  };
+  return JSON.stringify(json, null, 2) + "\n";
+}
+
+/** Checks a parsed JSON value as a desired state; `where` names it in errors. */
+export function desiredStateFromJson(value: unknown, where: string): StateFile {
+  const parsed = DesiredStateJson.safeParse(value);
+  if (!parsed.success) {
+    throw new NetkitError(
+      `${where} is not a valid multicast routing state: ${summarizeIssues(parsed.error.issues)}`,
+    );
+  }
+  const routes = parsed.data.routes.map((r, i) => {
+    try {
+      return parseRoute(r);
+    } catch (err) {
+      throw new NetkitError(
+        `${where}: route ${i + 1}: ${err instanceof Error ? err.message : String(err)}`,
+      );
+    }
+  });
+  const indexes = parsed.data.vif_indexes ?? {};
+  return {
+    state: { vifs: [...new Set(parsed.data.vifs ?? [])].sort(), routes },
+    vifIndexes: {
+      ...(indexes["4"] === undefined ? {} : { "4": indexes["4"] }),
+      ...(indexes["6"] === undefined ? {} : { "6": indexes["6"] }),
+    },
+  };
+}
+
+/** Reads a state file; null when it does not exist or is empty. Requires `--allow-read`. */
+export function readStateFile(path: string): StateFile | null {
+  let text: string;
+  try {
+    text = Deno.readTextFileSync(path);
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return null;
+    throw new NetkitError(
+      `Cannot read state file "${path}": ${err instanceof Error ? err.message : String(err)}`,
+    );
+  }
+  if (text.trim() === "") return null;
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (err) {
+    throw new NetkitError(
+      `State file "${path}" is not JSON: ${err instanceof Error ? err.message : String(err)}`,
+    );
+  }
+  return desiredStateFromJson(value, `State file "${path}"`);
+}
+
+/**
+ * Replaces `path` with `text` atomically: readers see the old file or the new one, never a part,
+ * and the new one survives a crash once this returns. Requires `--allow-read` and `--allow-write`.
+ */
+export function writeFileAtomic(path: string, text: string): void {
+  const slash = path.lastIndexOf("/");
+  const dir = slash <= 0 ? (slash === 0 ? "/" : ".") : path.slice(0, slash);
+  Deno.mkdirSync(dir, { recursive: true });
+  const temp = `${path}.tmp-${Deno.pid}`;
+  try {
+    using file = Deno.openSync(temp, { write: true, create: true, truncate: true, mode: 0o644 });
+    const bytes = new TextEncoder().encode(text);
+    let offset = 0;
+    while (offset < bytes.length) offset += file.writeSync(bytes.subarray(offset));
+    file.syncSync();
+    Deno.renameSync(temp, path);
+  } catch (err) {
+    try {
+      Deno.removeSync(temp);
+    } catch {
+      // Never created, or already renamed.
+    }
+    throw new NetkitError(
+      `Cannot write state file "${path}": ${err instanceof Error ? err.message : String(err)}`,
+    );
+  }
+  try {
+    // The rename is durable once the directory entry is.
+    using dirHandle = Deno.openSync(dir, { read: true });
+    dirHandle.syncSync();
+  } catch {
+    // Some filesystems cannot sync a directory; the rename is still atomic.
+  }
+}
