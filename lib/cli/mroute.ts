@@ -147,24 +147,33 @@ function planLine(mark: string, r: PlanRoute): string {
   }`;
 }
 
+/** A route in an APPLY plan: the form APPLY takes (outputs as "name" or "name:ttl"). */
+interface ApplyRoute {
+  source?: string;
+  group: string;
+  iif: string;
+  oifs: string[];
+}
+
+function applyLine(mark: string, r: ApplyRoute): string {
+  return `${mark} (${r.source ?? "*"}, ${r.group}) iif ${r.iif} oifs ${r.oifs.join(" ")}`;
+}
+
 /** The human form of an APPLY reply: the message, then one line per change. */
 export function formatApply(reply: Record<string, unknown>): string {
   const plan = reply.plan as {
-    add: PlanRoute[];
-    change: { from: PlanRoute; to: PlanRoute }[];
-    remove: PlanRoute[];
+    add: ApplyRoute[];
+    change: { from: ApplyRoute; to: ApplyRoute }[];
+    remove: ApplyRoute[];
     pin: string[];
     unpin: string[];
   };
   const lines = [String(reply.message)];
-  for (const r of plan.add) lines.push(planLine("+", r));
+  for (const r of plan.add) lines.push(applyLine("+", r));
   for (const c of plan.change) {
-    lines.push(
-      planLine("~", c.to) +
-        ` (was iif ${c.from.iif} oifs ${c.from.oifs.map((o) => o.name).join(" ")})`,
-    );
+    lines.push(applyLine("~", c.to) + ` (was iif ${c.from.iif} oifs ${c.from.oifs.join(" ")})`);
   }
-  for (const r of plan.remove) lines.push(planLine("-", r));
+  for (const r of plan.remove) lines.push(applyLine("-", r));
   for (const n of plan.pin) lines.push(`+ vif ${n}`);
   for (const n of plan.unpin) lines.push(`- vif ${n}`);
   return lines.join("\n") + "\n";

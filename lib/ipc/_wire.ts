@@ -122,21 +122,57 @@ export function decodeJson(bytes: Uint8Array): Decoded {
   }
 }
 
+const FIRST_READ_BYTES = 64 * 1024;
+const MAX_READ_BYTES = 1024 * 1024;
+
+/**
+ * The buffer a connection reads into. It starts at 64 KiB and grows fourfold, up to 1 MiB,
+ * whenever a read fills it: a large message then arrives in a few reads instead of dozens.
+ */
+export class ReadBuffer {
+  #bytes = new Uint8Array(FIRST_READ_BYTES);
+
+  /** Where the next read goes. */
+  get bytes(): Uint8Array {
+    return this.#bytes;
+  }
+
+  /** The `n` bytes the last read put into {@linkcode bytes}; valid until the next read. */
+  filled(n: number): Uint8Array {
+    const got = this.#bytes.subarray(0, n);
+    if (n === this.#bytes.length && n < MAX_READ_BYTES) this.#bytes = new Uint8Array(n * 4);
+    return got;
+  }
+}
+
+/** Bytes a complete JSON value can end with, apart from digits: `}` `]` `"` and true/false/null. */
+const VALUE_ENDS = new Set([0x7d, 0x5d, 0x22, 0x65, 0x6c]);
+
 /**
  * Decodes bytes that arrived without a newline if they already form one complete JSON value.
  * A trailing digit could still be the start of a longer number, so such input waits for more.
+ * Only input that ends like a value is parsed: a large request arrives in many reads, and
+ * parsing each partial buffer to the end would cost time growing with the square of its size.
  */
 export function decodeIfComplete(bytes: Uint8Array): Decoded | null {
-  if (isBlank(bytes)) return null;
-  const last = bytes[bytes.length - 1];
-  if (last !== undefined && last >= 0x30 && last <= 0x39) return null;
+  let end = bytes.length;
+  while (end > 0 && isBlank(bytes.subarray(end - 1, end))) end--;
+  if (end === 0 || !VALUE_ENDS.has(bytes[end - 1]!)) return null;
   const decoded = decodeJson(bytes);
   return decoded.ok ? decoded : null;
 }
 
+/**
+ * A reply already encoded as JSON text (one line), sent as is. For replies assembled from parts
+ * the daemon keeps encoded, such as thousands of routes.
+ */
+export class JsonText {
+  constructor(readonly text: string) {}
+}
+
 /** Encodes `value` as one JSON line, or returns `null` when it has no JSON form. */
 export function encodeLine(value: unknown): Uint8Array | null {
-  const text = JSON.stringify(value);
+  const text = value instanceof JsonText ? value.text : JSON.stringify(value);
   // JSON.stringify returns undefined for functions, symbols and undefined.
   if (typeof text !== "string") return null;
   return encoder.encode(text + "\n");

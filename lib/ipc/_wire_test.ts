@@ -5,7 +5,9 @@ import {
   encodeLine,
   errorReplyMessage,
   type Frame,
+  JsonText,
   LineFramer,
+  ReadBuffer,
 } from "./_wire.ts";
 
 const encoder = new TextEncoder();
@@ -69,6 +71,11 @@ Deno.test("decodeIfComplete waits for a value that may continue and parses a com
     ok: true,
     value: { cmd: "show" },
   });
+  assert.deepEqual(decodeIfComplete(encoder.encode('["a", true] \t')), {
+    ok: true,
+    value: ["a", true],
+  });
+  assert.equal(decodeIfComplete(encoder.encode('[{"a": 1}, ')), null);
   // A multi-byte character split across reads is incomplete, not an error.
   assert.equal(decodeIfComplete(encoder.encode('{"name":"é"}').subarray(0, 10)), null);
 });
@@ -95,4 +102,25 @@ Deno.test("errorReplyMessage recognises only the error reply shape", () => {
   assert.equal(errorReplyMessage({ status: "ok" }), null);
   assert.equal(errorReplyMessage({ status: "error", message: 3 }), null);
   assert.equal(errorReplyMessage([]), null);
+});
+
+Deno.test("ReadBuffer grows fourfold while reads fill it, up to 1 MiB", () => {
+  const buffer = new ReadBuffer();
+  const sizes = [buffer.bytes.length];
+  for (let i = 0; i < 5; i++) {
+    buffer.bytes.fill(7);
+    const got = buffer.filled(buffer.bytes.length);
+    assert.equal(got[got.length - 1], 7, "what was read stays readable");
+    sizes.push(buffer.bytes.length);
+  }
+  assert.deepEqual(sizes, [65536, 262144, 1048576, 1048576, 1048576, 1048576]);
+  buffer.filled(10);
+  assert.equal(buffer.bytes.length, 1048576, "a short read keeps the size");
+});
+
+Deno.test("encodeLine sends JsonText as it is", () => {
+  assert.equal(
+    new TextDecoder().decode(encodeLine(new JsonText('{"status":"success","n":[1,2]}'))!),
+    '{"status":"success","n":[1,2]}\n',
+  );
 });

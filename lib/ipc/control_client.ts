@@ -14,6 +14,7 @@ import {
   errorReplyMessage,
   isBlank,
   LineFramer,
+  ReadBuffer,
   writeAll,
 } from "./_wire.ts";
 
@@ -21,8 +22,6 @@ import {
 export const DEFAULT_TIMEOUT_MS = 5000;
 /** Default cap on one reply line, in bytes. */
 export const DEFAULT_MAX_REPLY_BYTES = 64 * 1024 * 1024;
-
-const READ_CHUNK_BYTES = 64 * 1024;
 
 /** Why a daemon could not be reached. */
 export type UnreachableReason = "no such socket" | "connection refused";
@@ -133,7 +132,7 @@ async function connectTo(path: string): Promise<Deno.UnixConn> {
 async function readLine(
   conn: Deno.UnixConn,
   framer: LineFramer,
-  chunk: Uint8Array,
+  buffer: ReadBuffer,
   path: string,
 ): Promise<Uint8Array | null> {
   while (true) {
@@ -150,7 +149,7 @@ async function readLine(
     }
     let n: number | null;
     try {
-      n = await conn.read(chunk);
+      n = await conn.read(buffer.bytes);
     } catch (err) {
       // Linux resets rather than ends a connection that its peer closed with input unread, as
       // a daemon does after refusing an over-long request; the reply sent before still counts.
@@ -161,7 +160,7 @@ async function readLine(
       const rest = framer.takeRest();
       return isBlank(rest) ? null : rest;
     }
-    framer.push(chunk.subarray(0, n));
+    framer.push(buffer.filled(n));
   }
 }
 
@@ -225,7 +224,7 @@ export async function request(
     conn = connected;
     await writeAll(conn, line);
     const framer = new LineFramer(options.maxReplyBytes ?? DEFAULT_MAX_REPLY_BYTES);
-    const reply = await readLine(conn, framer, new Uint8Array(READ_CHUNK_BYTES), path);
+    const reply = await readLine(conn, framer, new ReadBuffer(), path);
     if (reply === null) {
       throw new NetkitError(
         `The netkit daemon at "${path}" closed the connection without replying; check its log`,
@@ -272,9 +271,9 @@ export async function* subscribe(
     if (signal?.aborted) return;
     await writeAll(conn, line);
     const framer = new LineFramer(options.maxLineBytes ?? DEFAULT_MAX_REPLY_BYTES);
-    const chunk = new Uint8Array(READ_CHUNK_BYTES);
+    const buffer = new ReadBuffer();
     while (true) {
-      const bytes = await readLine(conn, framer, chunk, path);
+      const bytes = await readLine(conn, framer, buffer, path);
       if (bytes === null) return;
       yield decodeReply(path, bytes);
     }

@@ -20,6 +20,7 @@ import {
   isBlank,
   LineFramer,
   oneLine,
+  ReadBuffer,
   writeAll,
 } from "./_wire.ts";
 
@@ -32,7 +33,6 @@ export const DEFAULT_MAX_CONNECTIONS = 256;
 /** The reply sent for a handler that returns `undefined`. */
 export const OK_REPLY: Readonly<{ status: "ok" }> = Object.freeze({ status: "ok" });
 
-const READ_CHUNK_BYTES = 64 * 1024;
 /** How long a subscription source may take to finish after `return()` before it is abandoned. */
 const RETURN_GRACE_MS = 1000;
 /** Pause after a failed accept (e.g. out of file descriptors) before trying again. */
@@ -148,7 +148,7 @@ class ControlConnection<Req> {
   #conn: Deno.UnixConn;
   #config: ServiceConfig<Req>;
   #framer: LineFramer;
-  #chunk = new Uint8Array(READ_CHUNK_BYTES);
+  readonly #buffer = new ReadBuffer();
   #abort = new AbortController();
   #aborted: Promise<typeof ABORTED>;
   #reading: Promise<number | null> | null = null;
@@ -228,7 +228,7 @@ class ControlConnection<Req> {
 
   /** Reads once; returns false at end of input or when the connection failed. */
   async #read(discard: boolean): Promise<boolean> {
-    this.#reading = this.#conn.read(this.#chunk).catch((err) => {
+    this.#reading = this.#conn.read(this.#buffer.bytes).catch((err) => {
       if (!this.#abort.signal.aborted) {
         log.debug("{peer} read failed: {error}", { peer: this.peer, error: errorMessage(err) });
       }
@@ -237,7 +237,8 @@ class ControlConnection<Req> {
     const n = await this.#reading;
     this.#reading = null;
     if (n === null) return false;
-    if (!discard) this.#framer.push(this.#chunk.subarray(0, n));
+    const bytes = this.#buffer.filled(n);
+    if (!discard) this.#framer.push(bytes);
     return true;
   }
 

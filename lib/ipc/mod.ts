@@ -91,3 +91,4 @@ export {
 } from "./run_dir.ts";
 export { InstanceLock, type InstanceLockOptions, LOCK_SUFFIX } from "./instance_lock.ts";
 export { type Delivery, EventHub } from "./event_hub.ts";
+export { JsonText } from "./_wire.ts";

@@ -24,14 +24,13 @@ import {
   DEFAULT_TABLE,
   dumpKernelRoutes,
   dumpKernelVifs,
-  type KernelMfc,
   MrouteSocket,
   MrtFlush,
   type Upcall,
 } from "./kernel.ts";
 import { handleRequest, MrouteRequest, type ShowJson } from "./protocol.ts";
 import { type IpFamily, type Route, routeKey } from "./route.ts";
-import { type KernelOps, type MfcEntry, MulticastRouter, type RouterEvent } from "./router.ts";
+import { type KernelOps, MulticastRouter, type RouterEvent } from "./router.ts";
 import { formatDesiredState, readStateFile, writeFileAtomic } from "./state_file.ts";
 
 const log = getLogger(["netkit", "mroute"]);
@@ -113,7 +112,10 @@ export class MrouteDaemon implements AsyncDisposable {
         ? undefined
         : { ifindex: link.ifindex, multicast: (link.flags & InterfaceFlag.MULTICAST) !== 0 };
     }, [...owners.keys()]);
-    this.#router.onEvent((event) => this.#events.publish(eventJson(event)));
+    this.#router.onEvent((event) => {
+      // An APPLY makes thousands of events; build them only for someone listening.
+      if (this.#events.size > 0) this.#events.publish(eventJson(event));
+    });
   }
 
   /**
@@ -187,17 +189,11 @@ export class MrouteDaemon implements AsyncDisposable {
 
   #kernelOps(): KernelOps {
     const socket = (family: IpFamily) => this.#installers.get(family)!;
-    const mfc = (e: MfcEntry): KernelMfc => ({
-      source: e.source,
-      group: e.group,
-      parent: e.parent,
-      ttls: e.ttls,
-    });
     return {
       addVif: (family, vif, ifindex) => socket(family).addVif(vif, ifindex),
       delVif: (family, vif) => socket(family).delVif(vif),
-      addMfcs: (family, entries) => socket(family).addMfcBatch(entries.map(mfc)),
-      delMfcs: (family, entries) => socket(family).delMfcBatch(entries.map(mfc)),
+      addMfcs: (family, entries) => socket(family).addMfcBatch(entries),
+      delMfcs: (family, entries) => socket(family).delMfcBatch(entries),
     };
   }
 

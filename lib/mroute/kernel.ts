@@ -176,9 +176,9 @@ export interface KernelMfc {
    * TTL threshold per VIF (at most 32 entries; missing ones are 0): 0 = not an output, N = forward
    * when the packet's TTL > N (1 is usual). For (*,G) the parent must be included with a non-zero
    * TTL so that the kernel forwards every source natively. IPv6 has no per-output TTL: any value
-   * > 0 makes the VIF an output.
+   * > 0 makes the VIF an output. A plain array will do: the daemon builds one per route.
    */
-  ttls: Uint8Array;
+  ttls: ArrayLike<number>;
 }
 
 /** The key of a kernel route: the kernel matches (S,G) only, `parent` is passed along. */
@@ -259,11 +259,17 @@ function describeRoute(mfc: KernelMfcKey): string {
   return `(${formatAddress(mfc.source)}, ${formatAddress(mfc.group)})`;
 }
 
-function checkTtls(ttls: Uint8Array): void {
+function checkTtls(ttls: ArrayLike<number>): void {
   if (ttls.length > MAXVIFS) {
     throw new RangeError(
       `Invalid TTL vector: expected at most ${MAXVIFS} entries, got ${ttls.length}`,
     );
+  }
+  for (let vif = 0; vif < ttls.length; vif++) {
+    const ttl = ttls[vif]!;
+    if (!(ttl >= 0 && ttl <= 255 && Number.isInteger(ttl))) {
+      checkInt(ttl, 0, 255, `TTL of VIF ${vif}`);
+    }
   }
 }
 
@@ -298,30 +304,52 @@ export function encodeMif6ctl(vif: number, ifindex: number, threshold: number): 
   return bytes;
 }
 
-/** Writes `struct mfcctl` (60 bytes) at `offset` of `view`, which must be zeroed there. */
-function writeMfcctl(view: DataView, offset: number, mfc: KernelMfcKey, ttls: Uint8Array): void {
+/**
+ * A buffer of zeroed records and a view on it. Records are written in place at their offset:
+ * a batch holds thousands, and a view per record would cost more than the record.
+ */
+interface RecordBuffer {
+  bytes: Uint8Array;
+  view: DataView;
+}
+
+function recordBuffer(size: number): RecordBuffer {
+  const bytes = new Uint8Array(size);
+  return { bytes, view: new DataView(bytes.buffer) };
+}
+
+/** Writes `struct mfcctl` (60 bytes) at `offset`, which must be zeroed. */
+function writeMfcctl(
+  { bytes, view }: RecordBuffer,
+  offset: number,
+  mfc: KernelMfcKey,
+  ttls: ArrayLike<number>,
+): void {
   checkAddress(mfc.source, 4, "IPv4 source address");
   checkAddress(mfc.group, 4, "IPv4 group address");
   checkInt(mfc.parent, 0, MAXVIFS - 1, "parent VIF");
-  const bytes = new Uint8Array(view.buffer, view.byteOffset + offset, MFCCTL.size);
-  bytes.set(mfc.source, MFCCTL.origin);
-  bytes.set(mfc.group, MFCCTL.group);
   checkTtls(ttls);
+  bytes.set(mfc.source, offset + MFCCTL.origin);
+  bytes.set(mfc.group, offset + MFCCTL.group);
   view.setUint16(offset + MFCCTL.parent, mfc.parent, true);
-  bytes.set(ttls, MFCCTL.ttls);
+  bytes.set(ttls, offset + MFCCTL.ttls);
 }
 
-/** Writes `struct mf6cctl` (92 bytes) at `offset` of `view`, which must be zeroed there. */
-function writeMf6cctl(view: DataView, offset: number, mfc: KernelMfcKey, ttls: Uint8Array): void {
+/** Writes `struct mf6cctl` (92 bytes) at `offset`, which must be zeroed. */
+function writeMf6cctl(
+  { bytes, view }: RecordBuffer,
+  offset: number,
+  mfc: KernelMfcKey,
+  ttls: ArrayLike<number>,
+): void {
   checkAddress(mfc.source, 16, "IPv6 source address");
   checkAddress(mfc.group, 16, "IPv6 group address");
   checkInt(mfc.parent, 0, MAXVIFS - 1, "parent VIF");
   checkTtls(ttls);
-  const bytes = new Uint8Array(view.buffer, view.byteOffset + offset, MF6CCTL.size);
   view.setUint16(offset + MF6CCTL.origin + SOCKADDR_IN6.family, AF_INET6, true);
-  bytes.set(mfc.source, MF6CCTL.origin + SOCKADDR_IN6.addr);
+  bytes.set(mfc.source, offset + MF6CCTL.origin + SOCKADDR_IN6.addr);
   view.setUint16(offset + MF6CCTL.group + SOCKADDR_IN6.family, AF_INET6, true);
-  bytes.set(mfc.group, MF6CCTL.group + SOCKADDR_IN6.addr);
+  bytes.set(mfc.group, offset + MF6CCTL.group + SOCKADDR_IN6.addr);
   view.setUint16(offset + MF6CCTL.parent, mfc.parent, true);
   // if_set: MIF n is bit n % 32 of the host-order word n / 32; MAXMIFS keeps it in word 0.
   let word = 0;
@@ -333,16 +361,16 @@ const NO_TTLS = new Uint8Array(0);
 
 /** Encodes `struct mfcctl` (60 bytes) for `MRT_ADD_MFC`/`MRT_DEL_MFC`. */
 export function encodeMfcctl(mfc: KernelMfc): Uint8Array {
-  const bytes = new Uint8Array(MFCCTL.size);
-  writeMfcctl(new DataView(bytes.buffer), 0, mfc, mfc.ttls);
-  return bytes;
+  const record = recordBuffer(MFCCTL.size);
+  writeMfcctl(record, 0, mfc, mfc.ttls);
+  return record.bytes;
 }
 
 /** Encodes `struct mf6cctl` (92 bytes): `ttls[i] > 0` sets bit i of the output set. */
 export function encodeMf6cctl(mfc: KernelMfc): Uint8Array {
-  const bytes = new Uint8Array(MF6CCTL.size);
-  writeMf6cctl(new DataView(bytes.buffer), 0, mfc, mfc.ttls);
-  return bytes;
+  const record = recordBuffer(MF6CCTL.size);
+  writeMf6cctl(record, 0, mfc, mfc.ttls);
+  return record.bytes;
 }
 
 /**
@@ -518,19 +546,24 @@ export class MrouteSocket extends OwnedFd {
     }
   }
 
-  #encodeMfc(mfc: KernelMfcKey, ttls: Uint8Array): Uint8Array {
-    const bytes = new Uint8Array(this.#mfcSize());
-    this.#writeMfc(new DataView(bytes.buffer), 0, mfc, ttls);
-    return bytes;
+  #encodeMfc(mfc: KernelMfcKey, ttls: ArrayLike<number>): Uint8Array {
+    const record = recordBuffer(this.#mfcSize());
+    this.#writeMfc(record, 0, mfc, ttls);
+    return record.bytes;
   }
 
   #mfcSize(): number {
     return this.family === 4 ? MFCCTL.size : MF6CCTL.size;
   }
 
-  #writeMfc(view: DataView, offset: number, mfc: KernelMfcKey, ttls: Uint8Array): void {
-    if (this.family === 4) writeMfcctl(view, offset, mfc, ttls);
-    else writeMf6cctl(view, offset, mfc, ttls);
+  #writeMfc(
+    records: RecordBuffer,
+    offset: number,
+    mfc: KernelMfcKey,
+    ttls: ArrayLike<number>,
+  ): void {
+    if (this.family === 4) writeMfcctl(records, offset, mfc, ttls);
+    else writeMf6cctl(records, offset, mfc, ttls);
   }
 
   /**
@@ -552,18 +585,17 @@ export class MrouteSocket extends OwnedFd {
   #batch(name: number, mfcs: readonly KernelMfcKey[], withTtls: boolean): BatchFailure[] {
     if (mfcs.length === 0) return [];
     const size = this.#mfcSize();
-    const records = new Uint8Array(size * mfcs.length);
-    const view = new DataView(records.buffer);
+    const records = recordBuffer(size * mfcs.length);
     mfcs.forEach((mfc, i) => {
       const ttls = withTtls ? (mfc as KernelMfc).ttls : NO_TTLS;
-      this.#writeMfc(view, i * size, mfc, ttls);
+      this.#writeMfc(records, i * size, mfc, ttls);
     });
     const errnos = new Int32Array(mfcs.length);
     const rc = nk.nk_sockopt_set_batch(
       this.fd,
       this.#level,
       name,
-      records,
+      records.bytes,
       size,
       mfcs.length,
       new Uint8Array(errnos.buffer),

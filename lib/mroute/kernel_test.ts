@@ -168,6 +168,12 @@ Deno.test("encodeMfcctl refuses wrong address lengths, parents and TTL vectors",
   assert.throws(() => encodeMfcctl({ ...ok, source: new Uint8Array(16) }), /IPv4 source address/);
   assert.throws(() => encodeMfcctl({ ...ok, parent: 32 }), /parent VIF "32"/);
   assert.throws(() => encodeMfcctl({ ...ok, ttls: new Uint8Array(33) }), /at most 32 entries/);
+  assert.throws(() => encodeMfcctl({ ...ok, ttls: [0, 256] }), /TTL of VIF 1 "256"/);
+  assert.deepEqual(
+    [...encodeMfcctl({ ...ok, ttls: [0, 1, 5] }).subarray(MFCCTL.ttls, MFCCTL.ttls + 4)],
+    [0, 1, 5, 0],
+    "a plain array is a TTL vector too",
+  );
 });
 
 Deno.test("encodeMf6cctl writes two sockaddr_in6, the parent at 56, padding at 58, VIF bits at 60", () => {

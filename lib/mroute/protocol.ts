@@ -12,7 +12,7 @@
 // deno-lint-ignore-file camelcase
 
 import { z } from "zod";
-import type { Delivery } from "../ipc/mod.ts";
+import { type Delivery, JsonText } from "../ipc/mod.ts";
 import {
   InvalidRouteError,
   type IpFamily,
@@ -23,7 +23,8 @@ import {
   routeName,
 } from "./route.ts";
 import type { AddMode, ApplyPlan, MulticastRouter, RouteState } from "./router.ts";
-import { desiredStateFromJson, DesiredStateJson, RouteJson } from "./state_file.ts";
+import { desiredState, DesiredStateJson, RouteJson, routeJsonLine } from "./state_file.ts";
+import { plural } from "../text.ts";
 
 const Interface = z.object({ interface: z.string() });
 const RouteKeyPayload = z.object({ source: z.string().nullable().optional(), group: z.string() });
@@ -100,19 +101,22 @@ function success(message: string, extra: Record<string, unknown> = {}): Record<s
   return { status: "success", message, ...extra };
 }
 
-function plural(n: number, word: string): string {
-  return `${n} ${word}${n === 1 ? "" : "s"}`;
-}
-
-function planJson(plan: ApplyPlan) {
-  const route = (r: Route) => ({ ...r, source: r.source ?? "*" });
-  return {
-    add: plan.add.map(route),
-    change: plan.change.map((c) => ({ from: route(c.from), to: route(c.to) })),
-    remove: plan.remove.map(route),
-    pin: plan.pin,
-    unpin: plan.unpin,
-  };
+/**
+ * The reply to APPLY: the message and the plan, its routes in the form APPLY takes. Assembled
+ * from the routes' kept JSON lines (the state file uses the same): encoding thousands of routes
+ * again would cost as much as installing them.
+ */
+function applyReply(message: string, dryRun: boolean, plan: ApplyPlan): JsonText {
+  const routes = (list: Route[]) => `[${list.map(routeJsonLine).join(",")}]`;
+  const change = plan.change.map((c) =>
+    `{"from":${routeJsonLine(c.from)},"to":${routeJsonLine(c.to)}}`
+  );
+  return new JsonText(
+    `{"status":"success","message":${JSON.stringify(message)},"dry_run":${dryRun},` +
+      `"plan":{"add":${routes(plan.add)},"change":[${change.join(",")}],` +
+      `"remove":${routes(plan.remove)},"pin":${JSON.stringify(plan.pin)},` +
+      `"unpin":${JSON.stringify(plan.unpin)}}}`,
+  );
 }
 
 function describePlan(plan: ApplyPlan): string {
@@ -176,14 +180,14 @@ export function handleRequest(
       return success(`Flushed ${plural(routes, "route")} and ${plural(vifs, "VIF")}.`);
     }
     case "APPLY": {
-      const { state } = desiredStateFromJson(request.payload.state, "The state");
+      const { state } = desiredState(request.payload.state, "The state");
       if (request.payload.dry_run) {
         const plan = router.plan(state);
-        return success(`Dry run: ${describePlan(plan)}.`, { dry_run: true, plan: planJson(plan) });
+        return applyReply(`Dry run: ${describePlan(plan)}.`, true, plan);
       }
       const plan = router.apply(state);
       hooks.save();
-      return success(`Applied: ${describePlan(plan)}.`, { dry_run: false, plan: planJson(plan) });
+      return applyReply(`Applied: ${describePlan(plan)}.`, false, plan);
     }
     case "SUBSCRIBE":
       return subscription(hooks, signal);

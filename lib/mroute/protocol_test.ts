@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { encodeLine } from "../ipc/_wire.ts";
 import { handleRequest, MrouteRequest, type ProtocolHooks } from "./protocol.ts";
 import { type KernelOps, MulticastRouter } from "./router.ts";
 
@@ -23,10 +24,9 @@ function setup() {
   };
   const call = (request: unknown) => {
     const parsed = MrouteRequest.parse(request);
-    return handleRequest(parsed, router, hooks, new AbortController().signal) as Record<
-      string,
-      unknown
-    >;
+    const reply = handleRequest(parsed, router, hooks, new AbortController().signal);
+    // What a client receives: some replies are sent as JSON text already.
+    return JSON.parse(new TextDecoder().decode(encodeLine(reply)!)) as Record<string, unknown>;
   };
   return { router, call, saves: () => saves };
 }
@@ -66,22 +66,55 @@ Deno.test("APPLY with dry_run plans without changing anything; without it applie
   const { router, call } = setup();
   const state = {
     routes: [{ group: "239.1.1.1", iif: "eth1", oifs: ["eth2"] }, {
+      source: "10.0.0.1",
       group: "239.1.1.2",
       iif: "eth1",
-      oifs: ["eth3"],
+      oifs: [{ name: "eth3", ttl: 4 }, "eth2"],
     }],
   };
   const dry = call({ action: "APPLY", payload: { state, dry_run: true } });
   assert.equal(dry.message, "Dry run: 2 routes added, 0 changed, 0 removed.");
+  assert.equal(dry.dry_run, true);
   assert.equal(router.routes().length, 0);
   const done = call({ action: "APPLY", payload: { state } });
-  assert.equal(done.message, "Applied: 2 routes added, 0 changed, 0 removed.");
-  assert.deepEqual((done.plan as { add: { source: string }[] }).add.map((r) => r.source), [
-    "*",
-    "*",
-  ]);
+  assert.deepEqual(done, {
+    status: "success",
+    message: "Applied: 2 routes added, 0 changed, 0 removed.",
+    dry_run: false,
+    plan: {
+      // The routes as APPLY takes them, normalized.
+      add: [{ group: "239.1.1.1", iif: "eth1", oifs: ["eth2"] }, {
+        source: "10.0.0.1",
+        group: "239.1.1.2",
+        iif: "eth1",
+        oifs: ["eth2", "eth3:4"],
+      }],
+      change: [],
+      remove: [],
+      pin: [],
+      unpin: [],
+    },
+  });
+  const changed = call({
+    action: "APPLY",
+    payload: { state: { vifs: ["eth3"], routes: [{ ...state.routes[0]!, oifs: ["eth3"] }] } },
+  });
+  assert.deepEqual(changed.plan, {
+    add: [],
+    change: [{
+      from: { group: "239.1.1.1", iif: "eth1", oifs: ["eth2"] },
+      to: { group: "239.1.1.1", iif: "eth1", oifs: ["eth3"] },
+    }],
+    remove: [{ source: "10.0.0.1", group: "239.1.1.2", iif: "eth1", oifs: ["eth2", "eth3:4"] }],
+    pin: ["eth3"],
+    unpin: [],
+  });
   const flush = call({ action: "FLUSH" });
-  assert.equal(flush.message, "Flushed 2 routes and 3 VIFs.");
+  assert.equal(
+    flush.message,
+    "Flushed 1 route and 3 VIFs.",
+    "eth1, and eth3 pinned in both families",
+  );
 });
 
 Deno.test("MrouteRequest refuses unknown actions and malformed payloads", () => {

@@ -8,12 +8,7 @@
  */
 
 import { NetkitError } from "../errors.ts";
-import {
-  formatIpv4,
-  isIpv4LinkLocalMulticast,
-  isIpv4Multicast,
-  parseIpv4,
-} from "../packet/ipv4.ts";
+import { isIpv4LinkLocalMulticast, isIpv4Multicast, parseIpv4 } from "../packet/ipv4.ts";
 import { formatIpv6, ipv6MulticastScope, isIpv6Multicast, parseIpv6 } from "../packet/ipv6.ts";
 
 /** IPv4 or IPv6. */
@@ -74,8 +69,8 @@ export function parseAddress(text: string, what: string): ParsedAddress {
       const bytes = parseIpv6(value);
       return { family: 6, bytes, text: formatIpv6(bytes) };
     }
-    const bytes = parseIpv4(value);
-    return { family: 4, bytes, text: formatIpv4(bytes) };
+    // A strict dotted quad (no leading zeros, no shorthand) is already canonical.
+    return { family: 4, bytes: parseIpv4(value), text: value };
   } catch {
     throw new InvalidRouteError(`${what} '${text}' is not an IPv4 or IPv6 address.`);
   }
@@ -159,12 +154,18 @@ function parseOif(oif: RouteInput["oifs"][number], family: IpFamily): Oif {
   return { name, ttl: ttl ?? DEFAULT_TTL };
 }
 
+/** Orders outputs by interface name, as a normalized route keeps them. */
+export function byName(a: Oif, b: Oif): number {
+  return a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
+}
+
 /** Checks and normalizes a route; throws {@linkcode InvalidRouteError} naming the problem. */
 export function parseRoute(input: RouteInput): Route {
   if (typeof input.group !== "string") throw new InvalidRouteError("A group address is required.");
   const group = parseAddress(input.group, "Group");
   checkGroup(group);
   let source: string | null = null;
+  let sourceBytes: Uint8Array | null = null;
   if (
     input.source !== undefined && input.source !== null && input.source !== "" &&
     input.source !== "*"
@@ -172,24 +173,30 @@ export function parseRoute(input: RouteInput): Route {
     const parsed = parseAddress(input.source, "Source");
     checkSource(parsed, group);
     source = parsed.text;
+    sourceBytes = parsed.bytes;
   }
   const iif = checkName(input.iif, "Input interface");
   if (!Array.isArray(input.oifs) || input.oifs.length === 0) {
     throw new InvalidRouteError("At least one output interface is required.");
   }
-  const oifs = input.oifs.map((o) => parseOif(o, group.family));
-  const names = new Set<string>();
-  for (const oif of oifs) {
-    if (oif.name === iif) {
+  const oifs: Oif[] = [];
+  for (const o of input.oifs) oifs.push(parseOif(o, group.family));
+  oifs.sort(byName);
+  for (let i = 0; i < oifs.length; i++) {
+    const name = oifs[i]!.name;
+    if (name === iif) {
       throw new InvalidRouteError(`Output interface '${iif}' is also the input interface.`);
     }
-    if (names.has(oif.name)) {
-      throw new InvalidRouteError(`Output interface '${oif.name}' is given twice.`);
+    if (i > 0 && name === oifs[i - 1]!.name) {
+      throw new InvalidRouteError(`Output interface '${name}' is given twice.`);
     }
-    names.add(oif.name);
   }
-  oifs.sort((a, b) => a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
-  return { family: group.family, source, group: group.text, iif, oifs };
+  const route: Route = { family: group.family, source, group: group.text, iif, oifs };
+  addressCache.set(route, {
+    source: sourceBytes ?? new Uint8Array(group.bytes.length),
+    group: group.bytes,
+  });
+  return route;
 }
 
 /** The identity of a route: family, source (or "*") and group. */
@@ -204,17 +211,31 @@ export function routeName(route: Pick<Route, "source" | "group">): string {
 
 /** Whether two normalized routes are the same in every field. */
 export function sameRoute(a: Route, b: Route): boolean {
-  return routeKey(a) === routeKey(b) && a.iif === b.iif && a.oifs.length === b.oifs.length &&
+  return a.family === b.family && a.source === b.source && a.group === b.group &&
+    a.iif === b.iif && a.oifs.length === b.oifs.length &&
     a.oifs.every((o, i) => o.name === b.oifs[i]!.name && o.ttl === b.oifs[i]!.ttl);
 }
 
-/** The address bytes of a normalized route's source (zeros for (*,G)) and group. */
-export function routeAddresses(route: Route): { source: Uint8Array; group: Uint8Array } {
-  const size = route.family === 4 ? 4 : 16;
-  return {
+/** The address bytes of a route's source and group, kept from parsing so they are not parsed again. */
+interface RouteAddresses {
+  /** Zeros for (*,G). */
+  source: Uint8Array;
+  group: Uint8Array;
+}
+
+const addressCache = new WeakMap<Route, RouteAddresses>();
+
+/** The address bytes of a normalized route's source (zeros for (*,G)) and group. Read-only. */
+export function routeAddresses(route: Route): RouteAddresses {
+  const cached = addressCache.get(route);
+  if (cached !== undefined) return cached;
+  const group = parseAddress(route.group, "Group").bytes;
+  const addresses = {
     source: route.source === null
-      ? new Uint8Array(size)
+      ? new Uint8Array(group.length)
       : parseAddress(route.source, "Source").bytes,
-    group: parseAddress(route.group, "Group").bytes,
+    group,
   };
+  addressCache.set(route, addresses);
+  return addresses;
 }

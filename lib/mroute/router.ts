@@ -13,6 +13,7 @@
 
 import { NetkitError, NetkitOsError } from "../errors.ts";
 import {
+  byName,
   DEFAULT_TTL,
   InvalidRouteError,
   type IpFamily,
@@ -22,6 +23,7 @@ import {
   routeName,
   sameRoute,
 } from "./route.ts";
+import { plural } from "../text.ts";
 
 /** VIFs (MIFs) per table per family: the kernel's MAXVIFS. */
 export const MAX_VIFS = 32;
@@ -32,7 +34,8 @@ export interface MfcEntry {
   source: Uint8Array;
   group: Uint8Array;
   parent: number;
-  ttls: Uint8Array;
+  /** Up to the highest VIF in use; a plain array, as the kernel layer accepts. */
+  ttls: number[];
 }
 
 /** What the router needs from the kernel. Each call throws on failure (NetkitOsError). */
@@ -134,12 +137,62 @@ function kernelFailure(
   );
 }
 
+/** A route to install under `key`, new or replacing `old`. */
+interface Put {
+  key: string;
+  route: Route;
+  old: Route | undefined;
+}
+
+/** Routes to put, and keys of routes to drop (never the key of a route put). */
+interface Delta {
+  put: Put[];
+  drop: string[];
+}
+
+/** The interfaces `route` uses: its input, then its outputs. */
+function interfacesOf(route: Route): string[] {
+  return [route.iif, ...route.oifs.map((o) => o.name)];
+}
+
+function countUse(uses: Map<string, number>, name: string, by: 1 | -1): void {
+  const n = (uses.get(name) ?? 0) + by;
+  if (n === 0) uses.delete(name);
+  else uses.set(name, n);
+}
+
+/** Adds `by` to the use count of every interface of `route`. */
+function countUses(uses: Map<string, number>, route: Route, by: 1 | -1): void {
+  countUse(uses, route.iif, by);
+  for (const oif of route.oifs) countUse(uses, oif.name, by);
+}
+
+function compareBytes(a: Uint8Array, b: Uint8Array): number {
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return a[i]! - b[i]!;
+  return 0;
+}
+
+/** `routes` sorted by family, group and source (by address, so (*,G) first). */
+function sortRoutes(routes: Iterable<Route>): Route[] {
+  // The addresses are looked up once per route, not once per comparison.
+  const keyed = Array.from(routes, (route) => ({ route, at: routeAddresses(route) }));
+  keyed.sort((a, b) =>
+    a.route.family - b.route.family || compareBytes(a.at.group, b.at.group) ||
+    compareBytes(a.at.source, b.at.source)
+  );
+  return keyed.map((k) => k.route);
+}
+
 /** The router model. */
 export class MulticastRouter {
   readonly #kernel: KernelOps;
   readonly #lookup: InterfaceLookup;
   readonly #routes = new Map<string, Route>();
-  readonly #vifs = new Map<IpFamily, Map<string, Vif>>([[4, new Map()], [6, new Map()]]);
+  /** `routes()`'s order, computed again after a change. */
+  #sorted: Route[] | null = null;
+  #vifs = new Map<IpFamily, Map<string, Vif>>([[4, new Map()], [6, new Map()]]);
+  /** Per family, how many times each interface appears in routes (as input or output). */
+  #uses = new Map<IpFamily, Map<string, number>>([[4, new Map()], [6, new Map()]]);
   readonly #families: ReadonlySet<IpFamily>;
   readonly #listeners = new Set<(event: RouterEvent) => void>();
 
@@ -167,12 +220,10 @@ export class MulticastRouter {
     for (const listener of this.#listeners) listener(event);
   }
 
-  /** Every route, sorted by family, group and source. */
+  /** Every route, sorted by family, group and source (by address, (*,G) first). */
   routes(): Route[] {
-    return [...this.#routes.values()].sort((a, b) =>
-      a.family - b.family || a.group.localeCompare(b.group) ||
-      (a.source ?? "").localeCompare(b.source ?? "")
-    );
+    this.#sorted ??= sortRoutes(this.#routes.values());
+    return [...this.#sorted];
   }
 
   /** The route with this key, if any. */
@@ -231,9 +282,11 @@ export class MulticastRouter {
   /** The kernel entry for `route` with the VIF indexes of `vifs`. */
   #entry(route: Route, vifs: Map<string, Vif>): MfcEntry {
     const { source, group } = routeAddresses(route);
-    const ttls = new Uint8Array(MAX_VIFS);
-    for (const oif of route.oifs) ttls[vifs.get(oif.name)!.vif] = oif.ttl;
     const parent = vifs.get(route.iif)!.vif;
+    let size = parent + 1;
+    for (const oif of route.oifs) size = Math.max(size, vifs.get(oif.name)!.vif + 1);
+    const ttls = new Array<number>(size).fill(0);
+    for (const oif of route.oifs) ttls[vifs.get(oif.name)!.vif] = oif.ttl;
     // A kernel-native (*,G) entry lists its input among the outputs (reference §3.6 (d)); the
     // kernel never sends a packet back out the interface it came in on.
     if (route.source === null) ttls[parent] = DEFAULT_TTL;
@@ -245,40 +298,51 @@ export class MulticastRouter {
     return (vifs.get(route.iif)?.ifindex ?? null) !== null;
   }
 
-  /** The interfaces a set of routes and pins needs, per family. */
-  #needed(routes: Iterable<Route>, pins: Iterable<string>): Map<IpFamily, Set<string>> {
-    const needed = new Map<IpFamily, Set<string>>(FAMILIES.map((f) => [f, new Set<string>()]));
-    for (const r of routes) {
-      needed.get(r.family)!.add(r.iif);
-      for (const o of r.oifs) needed.get(r.family)!.add(o.name);
-    }
-    for (const name of pins) for (const f of this.#families) needed.get(f)!.add(name);
-    return needed;
-  }
-
   /**
-   * Makes the router hold exactly `routes` and `pins` (validated routes), changing the kernel
-   * in one transaction: if any kernel change fails, every change made is undone and the model
-   * is left as it was. `requireInterfaces`: interfaces must exist (requests); at start-up a
-   * route whose interfaces are missing waits for them instead.
+   * Applies `delta` (with `pins` as the new pinned interfaces), changing the kernel in one
+   * transaction: if any kernel change fails, every change made is undone and the model is left
+   * as it was. Only the routes in the delta are looked at, so one change to a large table costs
+   * the same as to a small one. `requireInterfaces`: the interfaces the delta adds must exist
+   * (requests); at start-up a route whose interfaces are missing waits for them instead.
    */
-  #transition(routes: Route[], pins: Set<string>, requireInterfaces: boolean): void {
-    for (const r of routes) this.#checkFamily(r.family);
-    const needed = this.#needed(routes, pins);
+  #transition(delta: Delta, pins: Set<string>, requireInterfaces: boolean): void {
+    const { put } = delta;
+    const dropped = delta.drop.flatMap((key) => {
+      const old = this.#routes.get(key);
+      return old === undefined ? [] : [old];
+    });
+    const families = new Set<IpFamily>();
+    for (const { route } of put) families.add(route.family);
+    for (const family of families) this.#checkFamily(family);
     if (requireInterfaces) {
-      for (const names of needed.values()) for (const n of names) this.#checkInterface(n);
+      const names = new Set<string>();
+      for (const { route: r } of put) {
+        names.add(r.iif);
+        for (const oif of r.oifs) names.add(oif.name);
+      }
+      const pinned = this.#pins();
+      for (const name of pins) if (!pinned.has(name)) names.add(name);
+      for (const name of names) this.#checkInterface(name);
+    }
+    const uses = new Map(FAMILIES.map((f) => [f, new Map(this.#uses.get(f)!)]));
+    for (const r of dropped) countUses(uses.get(r.family)!, r, -1);
+    for (const { route, old } of put) {
+      if (old !== undefined) countUses(uses.get(old.family)!, old, -1);
+      countUses(uses.get(route.family)!, route, 1);
     }
     // The next VIF tables: keep what stays, free what goes, allocate what is new (lowest index).
     const next = new Map<IpFamily, Map<string, Vif>>();
     for (const family of FAMILIES) {
+      const needed = new Set(uses.get(family)!.keys());
+      if (this.#families.has(family)) { for (const name of pins) needed.add(name); }
       const current = this.#vifs.get(family)!;
       const table = new Map<string, Vif>();
       for (const [name, v] of current) {
-        if (needed.get(family)!.has(name)) table.set(name, { ...v, pinned: pins.has(name) });
+        if (needed.has(name)) table.set(name, { ...v, pinned: pins.has(name) });
       }
       // Indexes freed in this transaction stay busy until its end (VIFs go after the routes).
       const used = new Set([...current.values()].map((v) => v.vif));
-      for (const name of [...needed.get(family)!].sort()) {
+      for (const name of [...needed].sort()) {
         if (table.has(name)) continue;
         let vif = 0;
         while (used.has(vif)) vif++;
@@ -298,7 +362,6 @@ export class MulticastRouter {
       }
       next.set(family, table);
     }
-    const nextRoutes = new Map(routes.map((r) => [routeKey(r), r]));
     const tx = new Transaction(this.#kernel);
     try {
       for (const family of FAMILIES) {
@@ -313,19 +376,23 @@ export class MulticastRouter {
           );
         }
         // Routes to install: new ones, and changed ones (MRT_ADD_MFC updates an entry in place).
-        const add = [...nextRoutes.values()].filter((r) => {
-          if (r.family !== family || !this.#installable(r, after)) return false;
-          const old = this.#routes.get(routeKey(r));
-          return old === undefined || !sameRoute(old, r) || !this.#installable(old, before);
-        });
+        // Entries to remove: dropped routes, and replaced ones the kernel can no longer hold.
+        const add: Route[] = [];
+        const previous: (MfcEntry | null)[] = [];
+        const remove = dropped.filter((r) => r.family === family && this.#installable(r, before));
+        for (const { route: r, old } of put) {
+          if (r.family !== family) continue;
+          const wasInstalled = old !== undefined && this.#installable(old, before);
+          if (!this.#installable(r, after)) {
+            if (wasInstalled) remove.push(old);
+            continue;
+          }
+          if (wasInstalled && sameRoute(old, r)) continue;
+          add.push(r);
+          previous.push(wasInstalled ? this.#entry(old, before) : null);
+        }
         if (add.length > 0) {
           const entries = add.map((r) => this.#entry(r, after));
-          const previous = add.map((r) => {
-            const old = this.#routes.get(routeKey(r));
-            return old !== undefined && this.#installable(old, before)
-              ? this.#entry(old, before)
-              : null;
-          });
           // Undo per entry: delete what was new, put back the previous version of what changed.
           const undo = (indexes: number[]) => {
             const fresh = indexes.filter((i) => previous[i] === null).map((i) => entries[i]!);
@@ -341,9 +408,6 @@ export class MulticastRouter {
             throw kernelFailure("install", failures, add);
           }, () => undo(entries.map((_, i) => i)));
         }
-        const remove = [...this.#routes.values()].filter((r) =>
-          r.family === family && !nextRoutes.has(routeKey(r)) && this.#installable(r, before)
-        );
         if (remove.length > 0) {
           const entries = remove.map((r) => this.#entry(r, before));
           tx.step(() => {
@@ -377,14 +441,11 @@ export class MulticastRouter {
     }
     // Committed: report the differences, then take the new model.
     const events: RouterEvent[] = [];
-    for (const [key, r] of nextRoutes) {
-      const old = this.#routes.get(key);
-      if (old === undefined) events.push({ event: "route_added", route: r });
-      else if (!sameRoute(old, r)) events.push({ event: "route_changed", route: r });
+    for (const { route, old } of put) {
+      if (old === undefined) events.push({ event: "route_added", route });
+      else if (!sameRoute(old, route)) events.push({ event: "route_changed", route });
     }
-    for (const [key, r] of this.#routes) {
-      if (!nextRoutes.has(key)) events.push({ event: "route_removed", route: r });
-    }
+    for (const r of dropped) events.push({ event: "route_removed", route: r });
     for (const family of FAMILIES) {
       for (const v of next.get(family)!.values()) {
         if (!this.#vifs.get(family)!.has(v.name)) {
@@ -397,9 +458,11 @@ export class MulticastRouter {
         }
       }
     }
-    this.#routes.clear();
-    for (const [key, r] of nextRoutes) this.#routes.set(key, r);
-    for (const family of FAMILIES) this.#vifs.set(family, next.get(family)!);
+    for (const r of dropped) this.#routes.delete(routeKey(r));
+    for (const { key, route } of put) this.#routes.set(key, route);
+    if (put.length + dropped.length > 0) this.#sorted = null;
+    this.#uses = uses;
+    this.#vifs = next;
     for (const e of events) this.#emit(e);
   }
 
@@ -422,13 +485,11 @@ export class MulticastRouter {
       if (mode === "merge") {
         const oifs = new Map(old.oifs.map((o) => [o.name, o]));
         for (const o of route.oifs) oifs.set(o.name, o);
-        next = { ...route, oifs: [...oifs.values()].sort((a, b) => a.name < b.name ? -1 : 1) };
+        next = { ...route, oifs: [...oifs.values()].sort(byName) };
       }
       if (sameRoute(old, next)) return "unchanged";
     }
-    const routes = [...this.#routes.values()].filter((r) => routeKey(r) !== key);
-    routes.push(next);
-    this.#transition(routes, this.#pins(), true);
+    this.#transition({ put: [{ key, route: next, old }], drop: [] }, this.#pins(), true);
     return old === undefined ? "added" : "updated";
   }
 
@@ -438,11 +499,7 @@ export class MulticastRouter {
     if (old === undefined) {
       throw new InvalidRouteError(`No MFC entry for ${key.split("|").slice(1).join(", ")}.`);
     }
-    this.#transition(
-      [...this.#routes.values()].filter((r) => routeKey(r) !== key),
-      this.#pins(),
-      false,
-    );
+    this.#transition({ put: [], drop: [key] }, this.#pins(), false);
     return old;
   }
 
@@ -454,18 +511,17 @@ export class MulticastRouter {
   addVif(name: string): void {
     const pins = this.#pins();
     pins.add(name);
-    this.#transition(this.routes(), pins, true);
+    this.#transition({ put: [], drop: [] }, pins, true);
   }
 
   /** DEL_VIF: releases the VIFs of `name`; refused while routes use it. */
   deleteVif(name: string): void {
-    const users = this.routes().filter((r) =>
-      r.iif === name || r.oifs.some((o) => o.name === name)
-    );
-    if (users.length > 0) {
+    const users = FAMILIES.reduce((n, f) => n + (this.#uses.get(f)!.get(name) ?? 0), 0);
+    if (users > 0) {
+      const example = this.routes().find((r) => interfacesOf(r).includes(name))!;
       throw new InvalidRouteError(
-        `Interface '${name}' is used by ${users.length} route(s), e.g. ${
-          routeName(users[0]!)
+        `Interface '${name}' is used by ${plural(users, "route")}, e.g. ${
+          routeName(example)
         }; delete them first.`,
       );
     }
@@ -474,29 +530,48 @@ export class MulticastRouter {
     }
     const pins = this.#pins();
     pins.delete(name);
-    this.#transition(this.routes(), pins, false);
+    this.#transition({ put: [], drop: [] }, pins, false);
   }
 
   /** FLUSH: removes every route and VIF. */
   flush(): void {
-    this.#transition([], new Set(), false);
+    this.#transition({ put: [], drop: [...this.#routes.keys()] }, new Set(), false);
   }
 
-  /** The changes APPLY of `desired` would make. */
+  /** The changes APPLY of `desired` would make; throws when a route is given twice. */
   plan(desired: DesiredState): ApplyPlan {
-    const next = new Map(desired.routes.map((r) => [routeKey(r), r]));
+    return this.#plan(desired).plan;
+  }
+
+  #plan(desired: DesiredState): { plan: ApplyPlan; put: Put[]; drop: string[] } {
+    const next = new Map<string, Route>();
+    for (const r of desired.routes) {
+      const key = routeKey(r);
+      if (next.has(key)) {
+        throw new InvalidRouteError(`MFC entry for ${routeName(r)} is given twice.`);
+      }
+      next.set(key, r);
+    }
     const plan: ApplyPlan = { add: [], change: [], remove: [], pin: [], unpin: [] };
+    const put: Put[] = [];
+    const drop: string[] = [];
     for (const [key, r] of next) {
       const old = this.#routes.get(key);
       if (old === undefined) plan.add.push(r);
       else if (!sameRoute(old, r)) plan.change.push({ from: old, to: r });
+      else continue;
+      put.push({ key, route: r, old });
     }
-    for (const [key, r] of this.#routes) if (!next.has(key)) plan.remove.push(r);
+    for (const [key, r] of this.#routes) {
+      if (next.has(key)) continue;
+      plan.remove.push(r);
+      drop.push(key);
+    }
     const pinned = this.#pins();
     const wanted = new Set(desired.vifs);
     plan.pin = [...wanted].filter((n) => !pinned.has(n)).sort();
     plan.unpin = [...pinned].filter((n) => !wanted.has(n)).sort();
-    return plan;
+    return { plan, put, drop };
   }
 
   /**
@@ -504,16 +579,8 @@ export class MulticastRouter {
    * are missing wait for them instead of failing (re-applying the state file).
    */
   apply(desired: DesiredState, options: { atStart?: boolean } = {}): ApplyPlan {
-    const keys = new Set<string>();
-    for (const r of desired.routes) {
-      const key = routeKey(r);
-      if (keys.has(key)) {
-        throw new InvalidRouteError(`MFC entry for ${routeName(r)} is given twice.`);
-      }
-      keys.add(key);
-    }
-    const plan = this.plan(desired);
-    this.#transition(desired.routes, new Set(desired.vifs), !options.atStart);
+    const { plan, put, drop } = this.#plan(desired);
+    this.#transition({ put, drop }, new Set(desired.vifs), !options.atStart);
     return plan;
   }
 
@@ -531,9 +598,7 @@ export class MulticastRouter {
       }
     }
     if (!touched) return [];
-    const affected = this.routes().filter((r) =>
-      r.iif === name || r.oifs.some((o) => o.name === name)
-    );
+    const affected = this.routes().filter((r) => interfacesOf(r).includes(name));
     this.#emit({ event: "interface_gone", name, routes: affected.map(routeName) });
     return affected;
   }
@@ -551,7 +616,7 @@ export class MulticastRouter {
       this.#kernel.addVif(family, v.vif, ifindex);
       v.ifindex = ifindex;
       const routes = this.routes().filter((r) =>
-        r.family === family && (r.iif === name || r.oifs.some((o) => o.name === name)) &&
+        r.family === family && interfacesOf(r).includes(name) &&
         this.#installable(r, this.#vifs.get(family)!)
       );
       const failures = this.#kernel.addMfcs(

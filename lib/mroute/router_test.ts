@@ -108,7 +108,7 @@ Deno.test("MulticastRouter allocates VIFs lazily, lowest index first, and instal
   assert.deepEqual(kernel.calls.slice(0, 3), ["addVif 4 0 10", "addVif 4 1 11", "addVif 4 2 12"]);
   const entry = installed(kernel, 4, [239, 10, 20, 30], [10, 1, 1, 5])!;
   assert.equal(entry.parent, 0);
-  assert.deepEqual([...entry.ttls.slice(0, 4)], [0, 1, 5, 0]);
+  assert.deepEqual(entry.ttls, [0, 1, 5]);
   // A second route reuses the VIFs it shares.
   router.addRoute(route({ group: "239.10.20.31", iif: "r2", oifs: ["r4"] }));
   assert.deepEqual(router.vifs().map((v) => [v.name, v.vif]), [["r1", 0], ["r2", 1], ["r3", 2], [
@@ -289,7 +289,7 @@ Deno.test("MulticastRouter pins VIFs, refuses to delete one in use, and keeps fa
   assert.equal(kernel.mfcs.get(4)!.size, 0);
   assert.throws(
     () => router.deleteVif("r4"),
-    /is used by 1 route\(s\), e\.g\. \(2001:db8::1, ff0e::1:2:3\); delete them first/,
+    /is used by 1 route, e\.g\. \(2001:db8::1, ff0e::1:2:3\); delete them first/,
   );
   router.flush();
   assert.deepEqual([router.routes(), router.vifs()], [[], []]);
@@ -304,4 +304,26 @@ Deno.test("MulticastRouter.presetVifs adopts the VIF indexes of a previous run",
   assert.deepEqual(router.vifIndexes()["4"], { r1: 3, r2: 5 });
   assert.equal(installed(kernel, 4, [239, 8, 8, 8])!.parent, 3);
   assert.ok(!kernel.calls.some((c) => c.startsWith("addVif")), "adopted VIFs are not added again");
+});
+
+Deno.test("MulticastRouter changes only what a request names, even with another route's interface gone", () => {
+  const links = new Map(interfaces);
+  const kernel = new FakeKernel();
+  const router = new MulticastRouter(kernel, (name) => links.get(name));
+  router.apply({
+    vifs: [],
+    routes: Array.from({ length: 300 }, (_, i) => route({ group: `239.6.${i >> 8}.${i & 255}` })),
+  });
+  router.addRoute(route({ group: "239.6.9.9", iif: "r3", oifs: ["r4"] }));
+  links.delete("r4");
+  router.interfaceGone("r4");
+  kernel.calls.length = 0;
+  assert.equal(router.addRoute(route({ group: "239.6.9.10" })), "added");
+  assert.deepEqual(kernel.calls, ["addMfcs 4 1"], "one entry, nothing else touched");
+  assert.deepEqual(router.routes().map((r) => r.group).slice(254, 258), [
+    "239.6.0.254",
+    "239.6.0.255",
+    "239.6.1.0",
+    "239.6.1.1",
+  ], "sorted by address, not as text");
 });

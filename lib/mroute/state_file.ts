@@ -10,7 +10,7 @@
 import { z } from "zod";
 import { NetkitError } from "../errors.ts";
 import { summarizeIssues } from "../ipc/mod.ts";
-import { type Oif, parseRoute, type Route } from "./route.ts";
+import { DEFAULT_TTL, parseRoute, type Route } from "./route.ts";
 import type { DesiredState } from "./router.ts";
 
 /** One route in a state file or an APPLY request. */
@@ -40,27 +40,45 @@ export interface StateFile {
   vifIndexes: Partial<Record<"4" | "6", Record<string, number>>>;
 }
 
-function routeJson(route: Route): z.infer<typeof RouteJson> {
-  return {
-    source: route.source,
-    group: route.group,
-    iif: route.iif,
-    oifs: route.oifs.map((o: Oif) => ({ name: o.name, ttl: o.ttl })),
-  };
+const routeLines = new WeakMap<Route, string>();
+
+/**
+ * A route as one line of JSON, in the form APPLY takes (no source for (*,G); outputs as
+ * `"name"`, or `"name:ttl"` for a TTL threshold other than 1). Kept per route: the state file is
+ * rewritten after every change and an APPLY reply lists its routes.
+ */
+export function routeJsonLine(route: Route): string {
+  let line = routeLines.get(route);
+  if (line === undefined) {
+    const json: z.infer<typeof RouteJson> = {
+      ...(route.source === null ? {} : { source: route.source }),
+      group: route.group,
+      iif: route.iif,
+      oifs: route.oifs.map((o) => o.ttl === DEFAULT_TTL ? o.name : `${o.name}:${o.ttl}`),
+    };
+    line = JSON.stringify(json);
+    routeLines.set(route, line);
+  }
+  return line;
 }
 
-/** The JSON text of a desired state (routes in their normalized form). */
+/** The JSON text of a desired state (routes in their normalized form), one route per line. */
 export function formatDesiredState(
   state: DesiredState,
   vifIndexes?: Record<"4" | "6", Record<string, number>>,
 ): string {
-  const json: z.infer<typeof DesiredStateJson> = {
+  const head: Omit<z.infer<typeof DesiredStateJson>, "routes"> = {
     version: 1,
     vifs: state.vifs,
-    routes: state.routes.map(routeJson),
     ...(vifIndexes === undefined ? {} : { vif_indexes: vifIndexes }),
   };
-  return JSON.stringify(json, null, 2) + "\n";
+  const fields = Object.entries(head).map(([k, v]) =>
+    `  ${JSON.stringify(k)}: ${JSON.stringify(v)}`
+  );
+  const routes = state.routes.length === 0
+    ? "[]"
+    : `[\n    ${state.routes.map(routeJsonLine).join(",\n    ")}\n  ]`;
+  return `{\n${fields.join(",\n")},\n  "routes": ${routes}\n}\n`;
 }
 
 /** Checks a parsed JSON value as a desired state; `where` names it in errors. */
@@ -71,7 +89,12 @@ export function desiredStateFromJson(value: unknown, where: string): StateFile {
       `${where} is not a valid multicast routing state: ${summarizeIssues(parsed.error.issues)}`,
     );
   }
-  const routes = parsed.data.routes.map((r, i) => {
+  return desiredState(parsed.data, where);
+}
+
+/** Checks and normalizes the routes of a state whose shape is already checked. */
+export function desiredState(data: z.infer<typeof DesiredStateJson>, where: string): StateFile {
+  const routes = data.routes.map((r, i) => {
     try {
       return parseRoute(r);
     } catch (err) {
@@ -80,9 +103,9 @@ export function desiredStateFromJson(value: unknown, where: string): StateFile {
       );
     }
   });
-  const indexes = parsed.data.vif_indexes ?? {};
+  const indexes = data.vif_indexes ?? {};
   return {
-    state: { vifs: [...new Set(parsed.data.vifs ?? [])].sort(), routes },
+    state: { vifs: [...new Set(data.vifs ?? [])].sort(), routes },
     vifIndexes: {
       ...(indexes["4"] === undefined ? {} : { "4": indexes["4"] }),
       ...(indexes["6"] === undefined ? {} : { "6": indexes["6"] }),

@@ -76,3 +76,21 @@ Deno.test("desiredStateFromJson() accepts the apply file form: no version, oifs 
   assert.deepEqual(state.routes[0]!.oifs, [{ name: "b", ttl: 1 }, { name: "c", ttl: 2 }]);
   assert.deepEqual(state.vifs, []);
 });
+
+Deno.test("formatDesiredState() writes one route per line and valid JSON with no routes", () => {
+  const routes = ["239.1.1.1", "239.1.1.2"].map((group) =>
+    parseRoute({ source: "10.0.0.1", group, iif: "a", oifs: ["b"] })
+  );
+  const text = formatDesiredState({ vifs: [], routes });
+  const lines = text.split("\n").filter((l) => l.includes('"group"'));
+  assert.deepEqual(lines.map((l) => JSON.parse(l.trim().replace(/,$/, "")).group), [
+    "239.1.1.1",
+    "239.1.1.2",
+  ]);
+  assert.deepEqual(JSON.parse(text).routes.length, 2);
+  assert.deepEqual(JSON.parse(formatDesiredState({ vifs: ["x"], routes: [] })), {
+    version: 1,
+    vifs: ["x"],
+    routes: [],
+  });
+});

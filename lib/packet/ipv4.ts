@@ -215,22 +215,43 @@ function octetProblem(octet: string): string | undefined {
  * ```
  */
 export function parseIpv4(text: string): Uint8Array<ArrayBuffer> {
+  // One pass over the characters: daemons parse tens of thousands of addresses per request.
+  const address = new Uint8Array(IPV4_ADDRESS_LEN);
+  let octet = 0;
+  let value = 0;
+  let digits = 0;
+  for (let i = 0; i <= text.length; i++) {
+    const c = i < text.length ? text.charCodeAt(i) : 0x2e;
+    if (c >= 0x30 && c <= 0x39) {
+      value = value * 10 + c - 0x30;
+      digits++;
+      if (value > 255 || (digits === 2 && value < 10)) break;
+    } else if (c === 0x2e && digits > 0 && octet < IPV4_ADDRESS_LEN) {
+      address[octet++] = value;
+      value = 0;
+      digits = 0;
+    } else break;
+    if (i === text.length && octet === IPV4_ADDRESS_LEN) return address;
+  }
+  return explainIpv4(text);
+}
+
+/** Throws the error that says why `text` is not a dotted quad. */
+function explainIpv4(text: string): never {
   const octets = text.split(".");
   if (octets.length !== IPV4_ADDRESS_LEN) {
     throw new TypeError(
       `Invalid IPv4 address "${text}": expected 4 dot-separated decimal octets like 192.0.2.1, got ${octets.length}`,
     );
   }
-  const address = new Uint8Array(IPV4_ADDRESS_LEN);
   for (let i = 0; i < IPV4_ADDRESS_LEN; i++) {
     const octet = octets[i]!;
     const problem = octetProblem(octet);
     if (problem !== undefined) {
       throw new TypeError(`Invalid IPv4 address "${text}": octet ${i + 1} ${problem}`);
     }
-    address[i] = Number(octet);
   }
-  return address;
+  throw new TypeError(`Invalid IPv4 address "${text}"`);
 }
 
 /**

@@ -156,6 +156,81 @@ Deno.test({
 
 Deno.test({
   name:
+    "netkit mroute apply prints its plan, changes all or nothing, and takes the daemon's state file",
+  ignore,
+  async fn() {
+    using lab = new MrouteLab();
+    const state = stateFile();
+    const desired = stateFile();
+    const write = (routes: unknown[]) =>
+      Deno.writeTextFileSync(desired, JSON.stringify({ routes }));
+    // A kernel-native (*,G) entry lists its input among its outputs.
+    const groups = () =>
+      lab.kernelRoutes(4).map((r) =>
+        `${r.dst} ${(r.multipath as { oif: string }[]).map((o) => o.oif).sort().join(",")}`
+      ).sort();
+    try {
+      await using _daemon = await MrouteDaemonProcess.start(lab, ["--state", state]);
+      const sg = { source: ADDR.sender4, group: "239.40.0.1", iif: "r1", oifs: ["r2"] };
+      const star = { group: "239.40.0.2", iif: "r1", oifs: [{ name: "r2", ttl: 3 }] };
+      write([sg, star]);
+
+      const dry = lab.mroute("apply", desired, "--dry-run");
+      assert.equal(dry.code, 0, dry.err);
+      assert.equal(
+        dry.out,
+        "Dry run: 2 routes added, 0 changed, 0 removed.\n" +
+          `+ (${ADDR.sender4}, 239.40.0.1) iif r1 oifs r2\n` +
+          "+ (*, 239.40.0.2) iif r1 oifs r2:3\n",
+      );
+      assert.deepEqual(groups(), [], "a dry run changes nothing");
+
+      const applied = lab.mroute("apply", desired);
+      assert.equal(applied.code, 0, applied.err);
+      assert.match(applied.out, /^Applied: 2 routes added, 0 changed, 0 removed\.\n/);
+      assert.deepEqual(groups(), ["239.40.0.1 r2", "239.40.0.2 r1,r2"]);
+      using rx = await lab.listen("239.40.0.1");
+      lab.send("239.40.0.1", { count: 2, tag: "applied" });
+      assert.deepEqual((await rx.collect(2)).sort(), ["applied-0", "applied-1"]);
+
+      // One bad route refuses the whole state: nothing changes.
+      write([{ ...star, oifs: ["r2"] }, { group: "239.40.0.3", iif: "r1", oifs: ["eth99"] }]);
+      const refused = lab.mroute("apply", desired);
+      assert.equal(refused.code, 1);
+      assert.match(refused.err, /Interface 'eth99' not found/);
+      assert.deepEqual(groups(), ["239.40.0.1 r2", "239.40.0.2 r1,r2"]);
+      assert.deepEqual(find(lab.show().routes, "239.40.0.2")!.oifs, [{ name: "r2", ttl: 3 }]);
+
+      write([{ ...star, oifs: ["r2"] }]);
+      const changed = lab.mroute("apply", desired);
+      assert.equal(changed.code, 0, changed.err);
+      assert.equal(
+        changed.out,
+        "Applied: 0 routes added, 1 changed, 1 removed.\n" +
+          "~ (*, 239.40.0.2) iif r1 oifs r2 (was iif r1 oifs r2:3)\n" +
+          `- (${ADDR.sender4}, 239.40.0.1) iif r1 oifs r2\n`,
+      );
+      assert.deepEqual(groups(), ["239.40.0.2 r1,r2"]);
+
+      // The daemon's own state file is a desired state: applying it changes nothing.
+      const same = lab.mroute("apply", state, "-j");
+      assert.equal(same.code, 0, same.err);
+      assert.deepEqual(JSON.parse(same.out).plan, {
+        add: [],
+        change: [],
+        remove: [],
+        pin: [],
+        unpin: [],
+      });
+    } finally {
+      Deno.removeSync(state);
+      Deno.removeSync(desired);
+    }
+  },
+});
+
+Deno.test({
+  name:
     "netkit mroute --keep-kernel-state leaves routes in the kernel and forwards again at once after a restart",
   ignore,
   async fn() {

@@ -1,0 +1,10 @@
+/**
+ * Wording shared by messages.
+ *
+ * @module
+ */
+
+/** "1 route", "2 routes": `n` with the noun in the number it needs. */
+export function plural(n: number, one: string, many = `${one}s`): string {
+  return `${n} ${n === 1 ? one : many}`;
+}
