@@ -23,13 +23,12 @@
  */
 
 import { parseArgs } from "node:util";
-import { controlSocketPath, request } from "../lib/ipc/mod.ts";
-import { controlSocketPrefix, LacpDaemon, lacpDaemonOptions } from "../lib/lacp/daemon.ts";
+import { LacpDaemon, lacpDaemonOptions } from "../lib/lacp/daemon.ts";
 import { LacpTimes } from "../lib/lacp/lacp_port.ts";
-import type { DaemonStatus } from "../lib/lacp/status.ts";
+import { LacpProcess } from "../lib/lab/lacp_process.ts";
 import { NamespaceLab } from "../lib/lab/namespace_lab.ts";
 import { type OvsLacpStatus, OvsPeer } from "../lib/lab/ovs_peer.ts";
-import { netnsId, runInNetns } from "../lib/net/netns.ts";
+import { runInNetns } from "../lib/net/netns.ts";
 import { PacketSocket, PacketType } from "../lib/net/packet_socket.ts";
 import { Poller } from "../lib/net/poller.ts";
 import {
@@ -41,6 +40,7 @@ import {
 } from "../lib/packet/lacp.ts";
 import { macEquals } from "../lib/packet/mac.ts";
 import { readPcap } from "../lib/packet/pcap.ts";
+import { median, percentile, runBenchmark, sleep, table, verdict } from "./_shared.ts";
 
 /** What to run; the defaults give a run of about two minutes. */
 export interface LacpBenchOptions {
@@ -165,39 +165,19 @@ const OVS_SETTLE_MS = 500;
 const STEADY_SETTLE_MS = 1500;
 /** After convergence, before CPU sampling, so that negotiation is not counted. */
 const CPU_SETTLE_MS = 2000;
-/** How long a netkit process gets to exit after SIGTERM before SIGKILL. */
-const STOP_TIMEOUT_MS = 5000;
 const STEADY = LacpState.SYNCHRONIZATION | LacpState.COLLECTING | LacpState.DISTRIBUTING;
 /** The Open vSwitch bridge every bond is added to. */
 const BRIDGE = "br0";
 const NETKIT = new URL("../netkit", import.meta.url).pathname;
 
-/** Resolves after `ms`, or rejects with the signal's reason when it aborts first. */
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal!.reason);
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener("abort", onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener("abort", onAbort, { once: true });
-  });
+/** A `./netkit -n NETNS lacp -i ...` process with the default (fast, active) settings. */
+function startLacp(netns: string, args: string[]): LacpProcess {
+  return LacpProcess.start(netns, args, { executable: NETKIT });
 }
 
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-}
-
-/** Nearest-rank percentile: with fewer than 100 samples, p99 is the maximum. */
-function percentile(values: readonly number[], p: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.max(0, Math.ceil(p * sorted.length) - 1)] ?? NaN;
+/** `-i NAME` for every port. */
+function ports(names: readonly string[]): string[] {
+  return names.flatMap((name) => ["-i", name]);
 }
 
 function names(prefix: string, count: number): string[] {
@@ -281,115 +261,6 @@ async function addBond(ovs: OvsPeer, bond: string, members: string[]): Promise<v
 /** Removes `bond`, which resets Open vSwitch's LACP state for its members. */
 async function deleteBond(ovs: OvsPeer, bond: string): Promise<void> {
   await ovs.vsctl("--", "--if-exists", "del-port", BRIDGE, bond);
-}
-
-/** A `./netkit -n NETNS lacp` process, logging to a temporary file. */
-class NetkitLacpProcess implements AsyncDisposable {
-  readonly #child: Deno.ChildProcess;
-  readonly #stderr: Promise<string>;
-  readonly #logFile: string;
-  readonly netns: string;
-  #exit: Deno.CommandStatus | null = null;
-  #stopped = false;
-
-  private constructor(child: Deno.ChildProcess, netns: string, logFile: string) {
-    this.#child = child;
-    this.netns = netns;
-    this.#logFile = logFile;
-    this.#stderr = new Response(child.stderr).text();
-    child.status.then((status) => this.#exit = status);
-  }
-
-  /** Starts the daemon on `interfaces` with the default (fast, active) settings. */
-  static async spawn(
-    netns: string,
-    interfaces: readonly string[],
-    extra: string[] = [],
-  ): Promise<NetkitLacpProcess> {
-    const logFile = await Deno.makeTempFile({ prefix: "netkit-bench-lacp-", suffix: ".log" });
-    const child = new Deno.Command(NETKIT, {
-      args: [
-        "-n",
-        netns,
-        "--log-file",
-        logFile,
-        "lacp",
-        ...interfaces.flatMap((name) => ["-i", name]),
-        ...extra,
-      ],
-      stdin: "null",
-      stdout: "null",
-      stderr: "piped",
-    }).spawn();
-    return new NetkitLacpProcess(child, netns, logFile);
-  }
-
-  get pid(): number {
-    return this.#child.pid;
-  }
-
-  async #status(): Promise<DaemonStatus> {
-    const path = controlSocketPath(`${controlSocketPrefix(netnsId(this.netns))}${this.pid}`);
-    return await request(path, { action: "status" }, { timeoutMs: 2000 }) as DaemonStatus;
-  }
-
-  /** Waits until every port is collecting and distributing with an in-sync partner. */
-  async aggregated(signal?: AbortSignal): Promise<void> {
-    const deadline = performance.now() + CONVERGE_TIMEOUT_MS;
-    let last = "nothing yet";
-    for (;;) {
-      if (this.#exit !== null) {
-        throw new Error(
-          `./netkit lacp in "${this.netns}" exited with code ${this.#exit.code}: ${
-            (await this
-              .#stderr).trim()
-          }`,
-        );
-      }
-      try {
-        const status = await this.#status();
-        if (
-          status.ports.every((p) =>
-            p.mux_state === "COLLECTING_DISTRIBUTING" &&
-            p.partner.state_flags.includes("SYNCHRONIZATION")
-          )
-        ) return;
-        last = status.ports.map((p) => `${p.interface} ${p.mux_state}`).join(", ");
-      } catch (err) {
-        // Not serving yet.
-        last = String(err);
-      }
-      if (performance.now() > deadline) {
-        throw new Error(`Timed out waiting for ./netkit lacp in "${this.netns}"; last: ${last}`);
-      }
-      await sleep(50, signal);
-    }
-  }
-
-  /** SIGTERM, SIGKILL if it is still running after 5 s, then waits; safe to call twice. */
-  async stop(): Promise<void> {
-    if (this.#stopped) return;
-    this.#stopped = true;
-    const signal = (name: Deno.Signal) => {
-      try {
-        this.#child.kill(name);
-      } catch {
-        // Already gone.
-      }
-    };
-    if (this.#exit === null) signal("SIGTERM");
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const late = new Promise<"late">((r) => timer = setTimeout(() => r("late"), STOP_TIMEOUT_MS));
-    if (await Promise.race([this.#child.status, late]) === "late") signal("SIGKILL");
-    clearTimeout(timer);
-    await this.#child.status;
-    await this.#stderr;
-    await Deno.remove(this.#logFile).catch(() => {});
-  }
-
-  [Symbol.asyncDispose](): Promise<void> {
-    return this.stop();
-  }
 }
 
 /** netkit ↔ netkit, in process: from the first start until all ports of both are aggregated. */
@@ -754,16 +625,16 @@ export async function benchLacp(options: LacpBenchOptions): Promise<LacpBenchRep
     const pcap = await Deno.makeTempFile({ prefix: "netkit-bench-lacp-", suffix: ".pcap" });
     phase.defer(() => Deno.remove(pcap).catch(() => {}));
     // Only A records a pcap: its own send times are the cross-check for the capture's noise.
-    const a = phase.use(await NetkitLacpProcess.spawn(nkA, xPorts, ["--pcap", pcap]));
-    const b = phase.use(await NetkitLacpProcess.spawn(nkB, yPorts));
+    const a = phase.use(startLacp(nkA, [...ports(xPorts), "--pcap", pcap]));
+    const b = phase.use(startLacp(nkB, ports(yPorts)));
     phase.defer(() => deleteBond(peerA, "bondp"));
     phase.defer(() => deleteBond(peerB, "bondp"));
     await addBond(peerA, "bondp", pPorts);
     await addBond(peerB, "bondp", pPorts);
     const unused: number[] = [];
     await Promise.all([
-      a.aggregated(signal),
-      b.aggregated(signal),
+      a.aggregated(CONVERGE_TIMEOUT_MS, signal),
+      b.aggregated(CONVERGE_TIMEOUT_MS, signal),
       pollOvs(peerA, "bondp", pPorts, unused, signal),
       pollOvs(peerB, "bondp", pPorts, unused, signal),
     ]);
@@ -797,16 +668,16 @@ export async function benchLacp(options: LacpBenchOptions): Promise<LacpBenchRep
     const qPorts = names("q", options.cpuPorts);
     cPorts.forEach((c) => lab.veth({ netns: nkA, name: c }, { netns: nkB, name: c }));
     qPorts.forEach((q) => lab.veth({ netns: ovsA, name: q }, { netns: nkB, name: q }));
-    const a = phase.use(await NetkitLacpProcess.spawn(nkA, cPorts));
-    const b = phase.use(await NetkitLacpProcess.spawn(nkB, cPorts));
-    const d = phase.use(await NetkitLacpProcess.spawn(nkB, qPorts));
+    const a = phase.use(startLacp(nkA, ports(cPorts)));
+    const b = phase.use(startLacp(nkB, ports(cPorts)));
+    const d = phase.use(startLacp(nkB, ports(qPorts)));
     phase.defer(() => deleteBond(peerA, "bondq"));
     await addBond(peerA, "bondq", qPorts);
     const unused: number[] = [];
     await Promise.all([
-      a.aggregated(signal),
-      b.aggregated(signal),
-      d.aggregated(signal),
+      a.aggregated(CONVERGE_TIMEOUT_MS, signal),
+      b.aggregated(CONVERGE_TIMEOUT_MS, signal),
+      d.aggregated(CONVERGE_TIMEOUT_MS, signal),
       pollOvs(peerA, "bondq", qPorts, unused, signal),
     ]);
     await sleep(CPU_SETTLE_MS, signal);
@@ -862,18 +733,6 @@ export async function benchLacp(options: LacpBenchOptions): Promise<LacpBenchRep
       results: cpu,
     },
   };
-}
-
-/** Columns padded like packet_io's table: the first left-aligned, the rest right-aligned. */
-function table(header: string[], rows: string[][]): string[] {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const line = (r: string[]) =>
-    r.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join("  ");
-  return [line(header), ...rows.map(line)];
-}
-
-function verdict(met: boolean, what: string): string {
-  return `${met ? "met" : "MISSED"} (${what})`;
 }
 
 /** The report as tables, in the style of packet_io's. */
@@ -973,29 +832,18 @@ if (import.meta.main) {
       json: { type: "boolean", default: false },
     },
   });
-  // Ctrl-C must not end the process before the lab, the daemons and Open vSwitch are gone:
-  // it aborts the run, whose cleanup then runs as for any error.
-  const abort = new AbortController();
-  const interrupt = () => abort.abort(new Error("Interrupted"));
-  Deno.addSignalListener("SIGINT", interrupt);
-  Deno.addSignalListener("SIGTERM", interrupt);
-  try {
-    const report = await benchLacp({
-      rounds: Number(values.rounds),
-      ports: Number(values.ports),
-      seconds: Number(values.seconds),
-      cpuSeconds: Number(values["cpu-seconds"]),
-      cpuPorts: Number(values["cpu-ports"]),
-      signal: abort.signal,
-    });
-    const text = values.json ? JSON.stringify(report, null, 2) + "\n" : formatLacpReport(report);
-    Deno.stdout.writeSync(new TextEncoder().encode(text));
-  } catch (err) {
-    if (!abort.signal.aborted) throw err;
-    Deno.stderr.writeSync(new TextEncoder().encode("bench/lacp: interrupted; cleaned up\n"));
-    Deno.exitCode = 130;
-  } finally {
-    Deno.removeSignalListener("SIGINT", interrupt);
-    Deno.removeSignalListener("SIGTERM", interrupt);
-  }
+  await runBenchmark(
+    "lacp",
+    values.json,
+    (signal) =>
+      benchLacp({
+        rounds: Number(values.rounds),
+        ports: Number(values.ports),
+        seconds: Number(values.seconds),
+        cpuSeconds: Number(values["cpu-seconds"]),
+        cpuPorts: Number(values["cpu-ports"]),
+        signal,
+      }),
+    formatLacpReport,
+  );
 }

@@ -21,6 +21,7 @@ import { FrameBatch } from "../lib/net/frame_batch.ts";
 import { runInNetns } from "../lib/net/netns.ts";
 import { PacketSocket } from "../lib/net/packet_socket.ts";
 import { encodeEthernet } from "../lib/packet/mod.ts";
+import { median, runBenchmark, table } from "./_shared.ts";
 
 /** One method's result. */
 export interface MethodResult {
@@ -44,11 +45,6 @@ export interface PacketIoReport {
 
 const ETHERTYPE = 0x88b5;
 const BATCH = 64;
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)]!;
-}
 
 /** Runs the benchmark and returns the report. Requires root. */
 export async function benchPacketIo(
@@ -176,15 +172,10 @@ export function formatPacketIoReport(report: PacketIoReport): string {
     String(r.nsPerFrame),
     `${r.ratio.toFixed(2)}x`,
   ]);
-  const header = ["method", "frames/s", "ns/frame", "vs C loop"];
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const line = (r: string[]) =>
-    r.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join("  ");
   return [
     `packet_io: drain ${report.frames} queued ${report.frameBytes}-byte frames from a veth, median of ${report.rounds}`,
     `kernel ${report.kernel}, ${report.cpus} CPUs`,
-    line(header),
-    ...rows.map(line),
+    ...table(["method", "frames/s", "ns/frame", "vs C loop"], rows),
   ].join("\n") + "\n";
 }
 
@@ -198,11 +189,15 @@ if (import.meta.main) {
       json: { type: "boolean", default: false },
     },
   });
-  const report = await benchPacketIo({
-    frames: Number(values.frames),
-    rounds: Number(values.rounds),
-    hugepages: values.hugepages,
-  });
-  const text = values.json ? JSON.stringify(report, null, 2) + "\n" : formatPacketIoReport(report);
-  Deno.stdout.writeSync(new TextEncoder().encode(text));
+  await runBenchmark(
+    "packet_io",
+    values.json,
+    () =>
+      benchPacketIo({
+        frames: Number(values.frames),
+        rounds: Number(values.rounds),
+        hugepages: values.hugepages,
+      }),
+    formatPacketIoReport,
+  );
 }

@@ -15,6 +15,7 @@ import type { CliIo } from "./io.ts";
 import { formatTable, printResult } from "./output.ts";
 import type { GlobalOptions } from "./program.ts";
 import { announceDetached, runDetached } from "./self.ts";
+import { eventText, oifText } from "../mroute/event_text.ts";
 
 /** Options every mroute subcommand takes to find its daemon. */
 interface DaemonAddress {
@@ -83,10 +84,6 @@ function sourceOf(source: string | undefined): string | null {
   return source === undefined || source === "*" ? null : source;
 }
 
-function oifText(o: { name: string; ttl: number }, family: number): string {
-  return family === 4 && o.ttl !== 1 ? `${o.name}(ttl ${o.ttl})` : o.name;
-}
-
 function formatRoutes(routes: RouteJsonOut[], stats: boolean): string {
   if (routes.length === 0) return "No multicast routes\n";
   const rows = routes.map((r) => {
@@ -133,20 +130,6 @@ export function formatShow(show: ShowJson, stats: boolean): string {
   return `${formatVifs(show.vifs, stats)}\n${formatRoutes(show.routes, stats)}`;
 }
 
-interface PlanRoute {
-  source: string;
-  group: string;
-  iif: string;
-  oifs: { name: string; ttl: number }[];
-  family: number;
-}
-
-function planLine(mark: string, r: PlanRoute): string {
-  return `${mark} (${r.source}, ${r.group}) iif ${r.iif} oifs ${
-    r.oifs.map((o) => oifText(o, r.family)).join(" ")
-  }`;
-}
-
 /** A route in an APPLY plan: the form APPLY takes (outputs as "name" or "name:ttl"). */
 interface ApplyRoute {
   source?: string;
@@ -177,38 +160,6 @@ export function formatApply(reply: Record<string, unknown>): string {
   for (const n of plan.pin) lines.push(`+ vif ${n}`);
   for (const n of plan.unpin) lines.push(`- vif ${n}`);
   return lines.join("\n") + "\n";
-}
-
-/** One subscription event as a line of text. */
-export function formatEvent(event: Record<string, unknown>): string {
-  const route = event.route as PlanRoute | undefined;
-  switch (event.event) {
-    case "upcall":
-      return `upcall ${event.kind} (${event.source}, ${event.group}) on ${
-        event.iif ?? `vif ${event.vif}`
-      }`;
-    case "route_added":
-    case "route_changed":
-    case "route_removed":
-      return `${String(event.event).replace("_", " ")}: ${planLine("", route!).slice(1)}`;
-    case "vif_added":
-    case "vif_removed":
-      return `${
-        String(event.event).replace("_", " ")
-      }: IPv${event.family} vif ${event.vif} ${event.name}`;
-    case "interface_gone":
-      return `interface ${event.name} gone; waiting: ${
-        (event.routes as string[]).join(" ") || "no routes"
-      }`;
-    case "interface_back":
-      return `interface ${event.name} back; reinstalled: ${
-        (event.routes as string[]).join(" ") || "no routes"
-      }`;
-    case "dropped":
-      return `(${event.count} events dropped: this reader was too slow)`;
-    default:
-      return JSON.stringify(event);
-  }
 }
 
 /** Adds `netkit mroute` and its subcommands. */
@@ -357,7 +308,7 @@ export function register(program: Command, io: CliIo, args: readonly string[]): 
           io.out(
             g.json || g.pretty
               ? JSON.stringify(e, null, g.pretty ? 2 : undefined) + "\n"
-              : formatEvent(e) + "\n",
+              : eventText(e) + "\n",
           );
         }
       } catch (err) {

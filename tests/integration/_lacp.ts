@@ -5,10 +5,7 @@
  * @module
  */
 
-import { controlSocketPath, request } from "../../lib/ipc/mod.ts";
-import { controlSocketPrefix } from "../../lib/lacp/daemon.ts";
-import type { DaemonStatus, PortStatus } from "../../lib/lacp/status.ts";
-import { netnsId } from "../../lib/net/netns.ts";
+import { LacpProcess } from "../../lib/lab/lacp_process.ts";
 
 const decoder = new TextDecoder();
 
@@ -44,94 +41,9 @@ export async function waitUntil<T>(
   );
 }
 
-/** A `./netkit -n NETNS lacp ...` process run in the foreground, logging to a file. */
-export class LacpProcess implements AsyncDisposable {
-  readonly #child: Deno.ChildProcess;
-  readonly netns: string;
-  readonly logFile: string;
-  #exit: Deno.CommandStatus | null = null;
-
-  private constructor(child: Deno.ChildProcess, netns: string, logFile: string) {
-    this.#child = child;
-    this.netns = netns;
-    this.logFile = logFile;
-    child.status.then((s) => this.#exit = s);
-  }
-
-  /** Starts the daemon; `args` follow `lacp`. */
-  static start(netns: string, args: string[]): LacpProcess {
-    const logFile = Deno.makeTempFileSync({ prefix: "netkit-lacp-", suffix: ".log" });
-    const child = new Deno.Command("./netkit", {
-      args: ["-n", netns, "--log-level", "debug", "--log-file", logFile, "lacp", ...args],
-      stdin: "null",
-      stdout: "null",
-      stderr: "null",
-    }).spawn();
-    return new LacpProcess(child, netns, logFile);
-  }
-
-  get pid(): number {
-    return this.#child.pid;
-  }
-
-  /** The exit status once the process has ended, else null. */
-  get exit(): Deno.CommandStatus | null {
-    return this.#exit;
-  }
-
-  /** Resolves when the process ends. */
-  get done(): Promise<Deno.CommandStatus> {
-    return this.#child.status;
-  }
-
-  /** The daemon's status from its control socket. */
-  async status(): Promise<DaemonStatus> {
-    const path = controlSocketPath(`${controlSocketPrefix(netnsId(this.netns))}${this.pid}`);
-    return await request(path, { action: "status" }, { timeoutMs: 2000 }) as DaemonStatus;
-  }
-
-  /** The status of port `name`. */
-  async port(name: string): Promise<PortStatus> {
-    const port = (await this.status()).ports.find((p) => p.interface === name);
-    if (port === undefined) throw new Error(`no port ${name}`);
-    return port;
-  }
-
-  /** Waits until every port is collecting and distributing with a partner in sync. */
-  async aggregated(timeoutMs = 8000): Promise<DaemonStatus> {
-    return await waitUntil(
-      () => this.status(),
-      (s) =>
-        s.ports.every((p) =>
-          p.mux_state === "COLLECTING_DISTRIBUTING" &&
-          p.partner.state_flags.includes("SYNCHRONIZATION")
-        ),
-      timeoutMs,
-      `netkit in ${this.netns} to aggregate`,
-    );
-  }
-
-  /** The log written so far. */
-  log(): string {
-    return Deno.readTextFileSync(this.logFile);
-  }
-
-  /** SIGTERM, then the exit status. */
-  async stop(): Promise<Deno.CommandStatus> {
-    if (this.#exit === null) {
-      try {
-        this.#child.kill("SIGTERM");
-      } catch {
-        // Already gone.
-      }
-    }
-    return await this.#child.status;
-  }
-
-  async [Symbol.asyncDispose](): Promise<void> {
-    await this.stop();
-    Deno.removeSync(this.logFile);
-  }
+/** A `./netkit -n NETNS lacp ...` daemon logging at debug level, as the tests run it. */
+export function startLacp(netns: string, args: string[]): LacpProcess {
+  return LacpProcess.start(netns, args, { logLevel: "debug" });
 }
 
 /** What about an interface must be the same before netkit runs and after it exits. */

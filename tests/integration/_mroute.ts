@@ -5,6 +5,7 @@
  */
 
 import { controlSocketPath, request } from "../../lib/ipc/mod.ts";
+import { ChildDaemon } from "../../lib/lab/child_daemon.ts";
 import { MulticastLab } from "../../lib/lab/multicast_lab.ts";
 import { mrouteSocketName } from "../../lib/mroute/daemon.ts";
 import { netnsId } from "../../lib/net/netns.ts";
@@ -34,27 +35,21 @@ export class MrouteLab extends MulticastLab {
 
 /** `./netkit -n NETNS mroute daemon ARGS` run in the foreground as a real process. */
 export class MrouteDaemonProcess implements AsyncDisposable {
-  readonly #child: Deno.ChildProcess;
+  readonly #daemon: ChildDaemon;
   readonly socketPath: string;
   readonly logFile: string;
-  #stopped: Promise<Deno.CommandStatus> | null = null;
-  #exitStatus: Deno.CommandStatus | null = null;
-  /** What the daemon printed on stderr (errors before logging starts). */
-  readonly #stderr: Promise<string>;
 
-  private constructor(child: Deno.ChildProcess, socketPath: string, logFile: string) {
-    this.#child = child;
+  private constructor(daemon: ChildDaemon, socketPath: string, logFile: string) {
+    this.#daemon = daemon;
     this.socketPath = socketPath;
     this.logFile = logFile;
-    this.#stderr = new Response(child.stderr).text();
-    child.status.then((s) => this.#exitStatus = s);
   }
 
   /** Starts the daemon and waits until it answers SHOW. */
   static async start(lab: MrouteLab, args: string[]): Promise<MrouteDaemonProcess> {
     const logFile = Deno.makeTempFileSync({ prefix: "netkit-mroute-", suffix: ".log" });
-    const child = new Deno.Command("./netkit", {
-      args: [
+    const daemon = new MrouteDaemonProcess(
+      ChildDaemon.spawn("netkit mroute daemon", "./netkit", [
         "-n",
         lab.router,
         "--log-level",
@@ -64,49 +59,30 @@ export class MrouteDaemonProcess implements AsyncDisposable {
         "mroute",
         "daemon",
         ...args,
-      ],
-      stdin: "null",
-      stdout: "null",
-      stderr: "piped",
-    }).spawn();
-    const daemon = new MrouteDaemonProcess(child, lab.socketPath, logFile);
-    const deadline = Date.now() + 8000;
-    for (;;) {
-      try {
+      ]),
+      lab.socketPath,
+      logFile,
+    );
+    try {
+      await daemon.#daemon.waitUntil(async () => {
         await request(lab.socketPath, { action: "SHOW" }, { timeoutMs: 1000 });
-        return daemon;
-      } catch (err) {
-        if (Date.now() > deadline) {
-          await daemon.stop();
-          throw new Error(
-            `mroute daemon did not start: ${err}; log: ${Deno.readTextFileSync(logFile)}`,
-          );
-        }
-        await new Promise((r) => setTimeout(r, 50));
-      }
+        return true;
+      }, { timeoutMs: 8000 });
+      return daemon;
+    } catch (err) {
+      const log = daemon.log();
+      await daemon[Symbol.asyncDispose]();
+      throw new Error(`${err instanceof Error ? err.message : err}; log: ${log}`);
     }
   }
 
   get pid(): number {
-    return this.#child.pid;
-  }
-
-  get #exited(): boolean {
-    return this.#exitStatus !== null;
+    return this.#daemon.pid;
   }
 
   /** SIGTERM and the exit status; safe to call again. */
   stop(): Promise<Deno.CommandStatus> {
-    this.#stopped ??= (async () => {
-      try {
-        this.#child.kill("SIGTERM");
-      } catch {
-        // Already gone.
-      }
-      await this.#stderr;
-      return await this.#child.status;
-    })();
-    return this.#stopped;
+    return this.#daemon.stop();
   }
 
   /** The daemon's log so far. */

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { NamespaceLab } from "../../lib/lab/namespace_lab.ts";
 import { OvsPeer } from "../../lib/lab/ovs_peer.ts";
 import { formatMac } from "../../lib/packet/mac.ts";
-import { interfaceState, LacpProcess, netkit, tshark } from "./_lacp.ts";
+import { interfaceState, netkit, startLacp, tshark } from "./_lacp.ts";
 import { skipUnlessOvs } from "../skip.ts";
 
 const ignore = skipUnlessOvs();
@@ -34,7 +34,7 @@ Deno.test({
     const before = [interfaceState(dut, "e1"), interfaceState(dut, "e2")];
     const pcap = Deno.makeTempFileSync({ suffix: ".pcap" });
     try {
-      await using netkitLacp = LacpProcess.start(dut, ["-i", "e1", "-i", "e2", "--pcap", pcap]);
+      await using netkitLacp = startLacp(dut, ["-i", "e1", "-i", "e2", "--pcap", pcap]);
       const ours = await netkitLacp.aggregated(10000);
       assert.deepEqual(ours.ports.map((p) => p.partner.state_letters), ["ATGSCD", "ATGSCD"]);
       const lacp = await ovs.waitFor(
@@ -96,7 +96,7 @@ Deno.test({
     using lab = new NamespaceLab();
     const { ovs, dut } = await ovsLab(lab);
     await using _ovs = ovs;
-    await using netkitLacp = LacpProcess.start(dut, [
+    await using netkitLacp = startLacp(dut, [
       "-i",
       "e1",
       "-i",

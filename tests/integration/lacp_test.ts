@@ -4,7 +4,7 @@ import { runInNetns } from "../../lib/net/netns.ts";
 import { PacketSocket } from "../../lib/net/packet_socket.ts";
 import { encodeLacpdu, type Lacpdu, LacpState } from "../../lib/packet/lacp.ts";
 import { formatMac } from "../../lib/packet/mac.ts";
-import { interfaceState, LacpProcess, netkit, tshark, waitUntil } from "./_lacp.ts";
+import { interfaceState, netkit, startLacp, tshark, waitUntil } from "./_lacp.ts";
 import { skipUnlessRoot } from "../skip.ts";
 
 const ignore = skipUnlessRoot();
@@ -40,8 +40,8 @@ Deno.test({
     const pcap = Deno.makeTempFileSync({ suffix: ".pcap" });
     try {
       const started = Date.now();
-      await using da = LacpProcess.start(a, ["-i", "a1", "-i", "a2", "--pcap", pcap]);
-      await using db = LacpProcess.start(b, ["-i", "b1", "-i", "b2"]);
+      await using da = startLacp(a, ["-i", "a1", "-i", "a2", "--pcap", pcap]);
+      await using db = startLacp(b, ["-i", "b1", "-i", "b2"]);
       const status = await da.aggregated();
       await db.aggregated();
       const elapsed = Date.now() - started;
@@ -116,8 +116,8 @@ Deno.test({
   async fn() {
     using lab = new NamespaceLab();
     const { a, b } = twoLinks(lab);
-    await using da = LacpProcess.start(a, ["-i", "a1", "-i", "a2"]);
-    await using db = LacpProcess.start(b, ["-i", "b1", "-i", "b2"]);
+    await using da = startLacp(a, ["-i", "a1", "-i", "a2"]);
+    await using db = startLacp(b, ["-i", "b1", "-i", "b2"]);
     await da.aggregated();
     ip("-n", b, "link", "set", "b1", "down");
     const down = await waitUntil(
@@ -140,7 +140,7 @@ Deno.test({
     ip("-n", a, "link", "del", "a2");
     const gone = await waitUntil(() => da.port("a2"), (p) => !p.link_up, 3000, "a2 to go away");
     assert.equal(gone.mux_state, "DETACHED");
-    assert.equal(da.exit, null);
+    assert.equal(da.exited, false);
     assert.match(
       da.log(),
       /a2 disappeared; its port is disabled until an interface of that name returns/,
@@ -160,7 +160,7 @@ Deno.test({
   async fn() {
     using lab = new NamespaceLab();
     const { a } = twoLinks(lab);
-    await using first = LacpProcess.start(a, ["-i", "a1"]);
+    await using first = startLacp(a, ["-i", "a1"]);
     await waitUntil(() => first.status(), () => true, 5000, "the first daemon to serve");
     const second = netkit(["-n", a, "lacp", "-i", "a2", "-i", "a1"]);
     assert.equal(second.code, 1);
@@ -187,7 +187,7 @@ Deno.test({
     const killed = netkit(["-n", a, "lacp", "-k", "-i", "a2"]);
     assert.equal(killed.code, 0);
     assert.equal(killed.out, `Stopped netkit lacp daemon ${daemonPid} (a2)\n`);
-    assert.equal(first.exit, null, "-k -i a2 leaves the daemon on a1 alone");
+    assert.equal(first.exited, false, "-k -i a2 leaves the daemon on a1 alone");
   },
 });
 
@@ -198,8 +198,8 @@ Deno.test({
   async fn() {
     using lab = new NamespaceLab();
     const { a, b } = twoLinks(lab);
-    await using _partner = LacpProcess.start(b, ["-i", "b1", "-i", "b2"]);
-    await using da = LacpProcess.start(a, [
+    await using _partner = startLacp(b, ["-i", "b1", "-i", "b2"]);
+    await using da = startLacp(a, [
       "-i",
       "a1",
       "-i",
@@ -228,8 +228,8 @@ Deno.test({
   async fn() {
     using lab = new NamespaceLab();
     const { a, b, ends } = twoLinks(lab);
-    await using _partner = LacpProcess.start(b, ["-i", "b1", "-i", "b2"]);
-    await using da = LacpProcess.start(a, ["-i", "a1", "-i", "a2"]);
+    await using _partner = startLacp(b, ["-i", "b1", "-i", "b2"]);
+    await using da = startLacp(a, ["-i", "a1", "-i", "a2"]);
     await da.aggregated();
     const b1 = ends[1]!;
     const good: Lacpdu = {
@@ -279,7 +279,7 @@ Deno.test({
     );
     assert.ok(port.counters.malformed_rx + port.counters.kernel_drops <= sent + 20);
     await da.aggregated(5000);
-    assert.equal(da.exit, null);
+    assert.equal(da.exited, false);
     assert.equal(
       (await da.port("a1")).partner.port,
       1,
