@@ -87,6 +87,7 @@ test: netkit $(BENCH_LIB)
 bench: netkit $(BENCH_LIB)
 	$(DENO) run -P=test bench/packet_io.ts
 	$(DENO) run -P=test bench/lacp.ts
+	$(DENO) run -P=test bench/mroute.ts
 
 clean:
 	rm -rf build dist netkit cov

@@ -41,6 +41,25 @@ export function skipUnlessOvs(): boolean {
       skip("Open vSwitch is not installed (apt-get install openvswitch-switch)"));
 }
 
+/**
+ * Skip unless root and smcroute (`smcrouted` and `smcroutectl`) is installed. Neither takes
+ * `--version`, so each is probed with its own version or help option.
+ */
+export function skipUnlessSmcroute(): boolean {
+  if (skipUnlessRoot()) return true;
+  const runs = (command: string, option: string) => {
+    try {
+      return new Deno.Command(command, { args: [option], stdout: "null", stderr: "null" })
+        .outputSync().success;
+    } catch (err) {
+      if (err instanceof Deno.errors.NotFound) return false;
+      throw err;
+    }
+  };
+  return (!runs("smcrouted", "-v") || !runs("smcroutectl", "-h")) &&
+    skip("smcroute is not installed (apt-get install smcroute)");
+}
+
 /** Skip unless tshark is installed. */
 export function skipUnlessTshark(): boolean {
   return missing("tshark") && skip("tshark is not installed (apt-get install tshark)");
