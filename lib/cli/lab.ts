@@ -1,10 +1,13 @@
 /**
- * `netkit lab lacp`: the LACP lab of {@linkcode LacpLab}, shown live. On a terminal a compact
- * table of every port is redrawn every 250 ms under the timeline, which scrolls above it;
+ * `netkit lab`: throwaway namespace labs, shown live. `lacp` runs the LACP lab of
+ * {@linkcode LacpLab}; `mroute` the multicast routing lab of {@linkcode MrouteScenario}.
+ *
+ * Every lab is shown the same way ({@linkcode LabConsole}): on a terminal a compact block (a
+ * table, the lab's state) is redrawn every 250 ms under the timeline, which scrolls above it;
  * otherwise (pipes, tests) only the timeline lines are printed as they happen, then the final
- * table. `-j` prints the timeline as JSON lines instead, ending with a summary object. Every run
- * ends with a plain-English explanation. The namespaces go away on every exit: the end of the
- * duration, an error, Ctrl-C or SIGTERM (both exit 0, like ping, after the summary).
+ * state. `-j` prints the timeline as JSON lines instead, ending with a summary object. Every
+ * run ends with a plain-English explanation. The namespaces go away on every exit: the end of
+ * the run, an error, Ctrl-C or SIGTERM (both exit 0, like ping, after the summary).
  *
  * @module
  */
@@ -20,10 +23,21 @@ import {
   LacpLab,
   type LacpLabEvent,
 } from "../lab/lacp_scenario.ts";
+import {
+  ANY_GROUP,
+  explainMrouteLab,
+  formatMrouteTimelineLine,
+  type MrouteLabEvent,
+  type MrouteLabSnapshot,
+  MrouteScenario,
+  SECOND_SOURCE,
+  SG_GROUP,
+} from "../lab/mroute_scenario.ts";
 import { setupLogging } from "../log.ts";
 import type { CliIo } from "./io.ts";
 import { formatTable } from "./output.ts";
 import type { GlobalOptions } from "./program.ts";
+import { selfExecutable } from "./self.ts";
 
 /** Raw commander options of `netkit lab lacp`. */
 export interface LabLacpCliOptions {
@@ -31,8 +45,19 @@ export interface LabLacpCliOptions {
   rule: string;
 }
 
+/** Raw commander options of `netkit lab mroute`. */
+export interface LabMrouteCliOptions {
+  count: string;
+  interval: string;
+}
+
 /** The longest `--duration`: one day. */
 const MAX_DURATION_SECONDS = 86400;
+/** The most datagrams `--count` gives the (S,G) route. */
+const MAX_COUNT = 1000;
+/** The shortest and longest `--interval`, in seconds. */
+const MIN_INTERVAL_SECONDS = 0.05;
+const MAX_INTERVAL_SECONDS = 60;
 /** How often the live view redraws. */
 const REDRAW_MS = 250;
 /** Ports reporting the same change within this window share a timeline line. */
@@ -49,6 +74,28 @@ export function parseDuration(value: string): number {
   return Math.round(seconds * 1000);
 }
 
+/** `--count`: datagrams for the (S,G) route, or a usage error. */
+export function parseCount(value: string): number {
+  const count = /^[0-9]+$/.test(value) ? Number(value) : NaN;
+  if (!(count >= 1 && count <= MAX_COUNT)) {
+    throw new UsageError(
+      `Invalid value "${value}" for --count: expected a number of datagrams from 1 to ${MAX_COUNT}`,
+    );
+  }
+  return count;
+}
+
+/** `--interval` in milliseconds, or a usage error. */
+export function parseInterval(value: string): number {
+  const seconds = /^[0-9]+(\.[0-9]+)?$/.test(value) ? Number(value) : NaN;
+  if (!(seconds >= MIN_INTERVAL_SECONDS && seconds <= MAX_INTERVAL_SECONDS)) {
+    throw new UsageError(
+      `Invalid value "${value}" for --interval: expected seconds from ${MIN_INTERVAL_SECONDS} to ${MAX_INTERVAL_SECONDS}`,
+    );
+  }
+  return Math.round(seconds * 1000);
+}
+
 const LAB_LACP_HELP = `
 The lab: namespaces <prefix>-a and <prefix>-b, veth pairs a1-b1 and a2-b2, actor A on a1, a2
 and actor B on b1, b2, both active with the fast rate, running in this process. B runs the
@@ -60,7 +107,27 @@ Ctrl-C (SIGINT) or SIGTERM ends the lab early: the summary is printed, everythin
 netkit exits 0. -j prints the timeline as JSON lines and a final summary object.
 `;
 
-/** Adds `netkit lab` and its `lacp` subcommand. */
+const LAB_MROUTE_HELP = `
+The lab: namespaces <prefix>-snd, <prefix>-rtr and <prefix>-rcv, veth pairs s0-r1 and r2-c0
+(192.0.2.0/24 and 198.51.100.0/24). The router runs "netkit mroute daemon" as a separate
+process; the lab talks to it over its control socket, as "netkit mroute" does, and follows its
+events, as "netkit mroute monitor" does. The steps:
+  1. start the daemon, subscribe to its events, join ${SG_GROUP} and ${ANY_GROUP} at the receiver,
+     pin r1 and r2 as VIFs
+  2. send datagrams for (192.0.2.2, ${SG_GROUP}) with no route: none arrive, the kernel
+     raises a NOCACHE upcall and holds them
+  3. add that (S,G) route: the held datagrams go out, then --count datagrams, one per
+     --interval, each arriving, with the route's packet and byte counters rising
+  4. add (*, ${ANY_GROUP}): datagrams from 192.0.2.2 and ${SECOND_SOURCE} arrive, one with TTL 1 does not
+  5. delete both routes: the traffic stops
+  6. stop the daemon (SIGTERM): the kernel's table is empty; then the namespaces go
+
+Ctrl-C (SIGINT) or SIGTERM ends the lab early: the daemon is stopped, the summary printed,
+everything removed and netkit exits 0. -j prints the timeline as JSON lines and a final summary
+object.
+`;
+
+/** Adds `netkit lab` and its `lacp` and `mroute` subcommands. */
 export function register(program: Command, io: CliIo): void {
   const lab = program
     .command("lab")
@@ -72,18 +139,41 @@ export function register(program: Command, io: CliIo): void {
     .option("--rule <rule>", "actor B's injection rule", DEFAULT_LAB_RULE)
     .addHelpText("after", LAB_LACP_HELP)
     .action(async (options: LabLacpCliOptions, command: Command) => {
-      const globals = command.optsWithGlobals<GlobalOptions>();
+      const globals = labGlobals(command);
       const durationMs = parseDuration(options.duration);
       const rule = parseInjectRule(options.rule);
-      // The timeline tells what the daemons' info logs would; keep them off the live view.
-      if (
-        command.getOptionValueSourceWithGlobals("logLevel") === "default" &&
-        globals.logFile === undefined
-      ) {
-        setupLogging({ level: "warning", format: globals.logFormat });
-      }
       await runLacpLab(io, globals, durationMs, rule);
     });
+  lab
+    .command("mroute")
+    .description(
+      "sender, router and receiver namespaces; starts a daemon, adds a route, sends multicast, " +
+        "shows it arriving and the counters rising, then removes everything",
+    )
+    .option("--count <n>", "datagrams sent while the (S,G) route exists", "5")
+    .option("--interval <seconds>", "pause between datagrams", "1")
+    .addHelpText("after", LAB_MROUTE_HELP)
+    .action(async (options: LabMrouteCliOptions, command: Command) => {
+      const globals = labGlobals(command);
+      const count = parseCount(options.count);
+      const intervalMs = parseInterval(options.interval);
+      await runMrouteLab(io, globals, count, intervalMs);
+    });
+}
+
+/**
+ * The global options of a lab command. The timeline tells what the daemons' info logs would,
+ * so they are kept off the live view unless a log level or file was asked for.
+ */
+function labGlobals(command: Command): GlobalOptions {
+  const globals = command.optsWithGlobals<GlobalOptions>();
+  if (
+    command.getOptionValueSourceWithGlobals("logLevel") === "default" &&
+    globals.logFile === undefined
+  ) {
+    setupLogging({ level: "warning", format: globals.logFormat });
+  }
+  return globals;
 }
 
 /** How the user runs netkit, for the commands the explanation suggests. */
@@ -93,46 +183,6 @@ function netkitCommand(): string {
   const cwd = Deno.cwd();
   return exe.startsWith(`${cwd}/`) ? `./${exe.slice(cwd.length + 1)}` : exe;
 }
-
-/** Seconds with one decimal, or "-". */
-function timer(value: number | null): string {
-  return value === null ? "-" : `${value.toFixed(1)}s`;
-}
-
-/**
- * The per-port table, plain text. The mux column keeps the width of its longest state, so the
- * live table does not jump; WAITING shows what is left of wait_while.
- */
-function portTable(snapshot: LabSnapshot): string {
-  return formatTable([
-    [
-      "port",
-      "mux".padEnd("COLLECTING_DISTRIBUTING".length),
-      "actor ",
-      "partner",
-      "rx     ",
-      "expires",
-      "rx/tx",
-      "fired",
-    ],
-    ...snapshot.ports.map((p) => [
-      p.interface,
-      p.wait_while === null ? p.mux_state : `${p.mux_state} ${timer(p.wait_while)}`,
-      p.actor_state,
-      p.partner_state,
-      p.rx_state,
-      timer(p.current_while),
-      `${p.lacpdu_rx}/${p.lacpdu_tx}`,
-      p.rule_fired === null ? "-" : String(p.rule_fired),
-    ]),
-  ]);
-}
-
-/** What the state letters and columns mean, under the table. */
-const TABLE_KEY = [
-  "states: A active, T short timeout, G aggregatable, S sync, C collecting, D distributing,",
-  "        F defaulted, E expired; expires: current_while; fired: B's rule on that port",
-];
 
 /** The terminal's width, or 80 when it cannot be read. */
 function terminalColumns(): number {
@@ -181,7 +231,163 @@ class LiveView {
   }
 }
 
-function liveBlock(
+/** The signals that end a lab early. */
+const STOP_SIGNALS: Deno.Signal[] = ["SIGINT", "SIGTERM", "SIGHUP"];
+
+/**
+ * What every lab run shares: the stop signals, turned into {@linkcode signal} for the lab; the
+ * output (JSON lines, or timeline lines under a live view on a terminal, or plain lines); and
+ * timers whose failure ends the run instead of the process. Create it before the lab, so that a
+ * signal always ends in cleanup, and dispose of it after the lab is gone.
+ */
+class LabConsole implements Disposable {
+  readonly #io: CliIo;
+  readonly #pretty: boolean;
+  /** `-j` or `-p`: events as JSON lines. */
+  readonly json: boolean;
+  readonly #abort = new AbortController();
+  readonly #onSignal = () => this.#abort.abort();
+  #view: LiveView | null = null;
+  #redraw: ReturnType<typeof setInterval> | undefined;
+  readonly #timers = new Set<ReturnType<typeof setTimeout>>();
+  readonly #failures: unknown[] = [];
+
+  constructor(io: CliIo, globals: GlobalOptions) {
+    this.#io = io;
+    this.#pretty = globals.pretty === true;
+    this.json = globals.json === true || this.#pretty;
+    // Listen before the lab exists: from here on a signal must end in cleanup, never in the
+    // default action, which would leave the namespaces behind.
+    for (const signal of STOP_SIGNALS) Deno.addSignalListener(signal, this.#onSignal);
+  }
+
+  /** Aborts on SIGINT, SIGTERM or SIGHUP, or when a timer callback failed. */
+  get signal(): AbortSignal {
+    return this.#abort.signal;
+  }
+
+  /** Whether the live view is showing. */
+  get live(): boolean {
+    return this.#view !== null;
+  }
+
+  /** Shows `block()` under the timeline, redrawn every 250 ms, when stdout is a terminal. */
+  startLiveView(block: () => string[]): void {
+    if (this.json || this.#view !== null || !Deno.stdout.isTerminal()) return;
+    const view = this.#view = new LiveView(this.#io);
+    this.#redraw = setInterval(this.#guarded(() => view.draw(block())), REDRAW_MS);
+  }
+
+  /** Prints `value` as one JSON line (indented with `-p`). */
+  print(value: unknown): void {
+    this.#io.out(`${this.#pretty ? JSON.stringify(value, null, 2) : JSON.stringify(value)}\n`);
+  }
+
+  /** Timeline lines: above the live view, or straight to stdout. */
+  show(lines: readonly string[]): void {
+    for (const line of lines) {
+      if (this.#view !== null) this.#view.event(line);
+      else this.#io.out(`${line}\n`);
+    }
+  }
+
+  /** Runs `fn` after `ms`, unless {@linkcode settle} or disposal comes first. */
+  later(fn: () => void, ms: number): void {
+    const timer = setTimeout(() => {
+      this.#timers.delete(timer);
+      this.#guarded(fn)();
+    }, ms);
+    this.#timers.add(timer);
+  }
+
+  /**
+   * Once the lab has run: throws what a timer callback threw (the lab is still removed on the
+   * way out), and stops the redraws and pending timers.
+   */
+  settle(): void {
+    if (this.#failures.length > 0) throw this.#failures[0];
+    this.#stopTimers();
+  }
+
+  /** Draws `block` one last time and ends the live view; the rest prints below it. */
+  endLiveView(block: string[]): void {
+    this.#stopTimers();
+    this.#view?.draw(block);
+    this.#view?.close();
+    this.#view = null;
+  }
+
+  /**
+   * A timer callback that throws (stdout gone, say) would end the process at once, skipping the
+   * cleanup: keep its error, end the run, and throw it from {@linkcode settle}.
+   */
+  #guarded(fn: () => void): () => void {
+    return () => {
+      try {
+        fn();
+      } catch (err) {
+        this.#failures.push(err);
+        clearInterval(this.#redraw);
+        this.#abort.abort();
+      }
+    };
+  }
+
+  #stopTimers(): void {
+    clearInterval(this.#redraw);
+    for (const timer of this.#timers) clearTimeout(timer);
+    this.#timers.clear();
+  }
+
+  [Symbol.dispose](): void {
+    this.#stopTimers();
+    this.#view?.close();
+    this.#view = null;
+    for (const signal of STOP_SIGNALS) Deno.removeSignalListener(signal, this.#onSignal);
+  }
+}
+
+/** Seconds with one decimal, or "-". */
+function timer(value: number | null): string {
+  return value === null ? "-" : `${value.toFixed(1)}s`;
+}
+
+/**
+ * The per-port table, plain text. The mux column keeps the width of its longest state, so the
+ * live table does not jump; WAITING shows what is left of wait_while.
+ */
+function portTable(snapshot: LabSnapshot): string {
+  return formatTable([
+    [
+      "port",
+      "mux".padEnd("COLLECTING_DISTRIBUTING".length),
+      "actor ",
+      "partner",
+      "rx     ",
+      "expires",
+      "rx/tx",
+      "fired",
+    ],
+    ...snapshot.ports.map((p) => [
+      p.interface,
+      p.wait_while === null ? p.mux_state : `${p.mux_state} ${timer(p.wait_while)}`,
+      p.actor_state,
+      p.partner_state,
+      p.rx_state,
+      timer(p.current_while),
+      `${p.lacpdu_rx}/${p.lacpdu_tx}`,
+      p.rule_fired === null ? "-" : String(p.rule_fired),
+    ]),
+  ]);
+}
+
+/** What the state letters and columns mean, under the table. */
+const TABLE_KEY = [
+  "states: A active, T short timeout, G aggregatable, S sync, C collecting, D distributing,",
+  "        F defaulted, E expired; expires: current_while; fired: B's rule on that port",
+];
+
+function lacpBlock(
   snapshot: LabSnapshot,
   lab: LacpLab,
   rule: string,
@@ -202,102 +408,121 @@ function liveBlock(
   ];
 }
 
-/** The signals that end the lab early. */
-const STOP_SIGNALS: Deno.Signal[] = ["SIGINT", "SIGTERM", "SIGHUP"];
-
 async function runLacpLab(
   io: CliIo,
   globals: GlobalOptions,
   durationMs: number,
   rule: InjectRule,
 ): Promise<void> {
-  const json = globals.json === true || globals.pretty === true;
-  const live = !json && Deno.stdout.isTerminal();
   const netkit = netkitCommand();
-  const print = (value: unknown) =>
-    io.out(`${globals.pretty ? JSON.stringify(value, null, 2) : JSON.stringify(value)}\n`);
-
-  // Listen before the lab exists: from here on a signal must end in cleanup, never in the
-  // default action, which would leave the namespaces behind.
-  const abort = new AbortController();
-  const onSignal = () => abort.abort();
-  for (const signal of STOP_SIGNALS) Deno.addSignalListener(signal, onSignal);
-  let view: LiveView | null = null;
-  let redraw: ReturnType<typeof setInterval> | undefined;
-  let flushTimer: ReturnType<typeof setTimeout> | undefined;
-  // A timer callback that throws (stdout gone, say) would end the process at once, skipping the
-  // cleanup: keep its error, end the run, and throw it once the lab is gone.
-  const failures: unknown[] = [];
-  const guarded = (fn: () => void) => () => {
-    try {
-      fn();
-    } catch (err) {
-      failures.push(err);
-      clearInterval(redraw);
-      abort.abort();
+  using session = new LabConsole(io, globals);
+  await using lab = LacpLab.create();
+  const timeline = new LabTimeline(TIMELINE_WINDOW_MS / 1000);
+  let flushing = false;
+  const onEvent = (event: LacpLabEvent) => {
+    if (session.json) return session.print(event);
+    session.show(timeline.add(event));
+    if (timeline.pending && !flushing) {
+      flushing = true;
+      session.later(() => {
+        flushing = false;
+        session.show(timeline.flush());
+      }, TIMELINE_WINDOW_MS);
     }
   };
-  try {
-    await using lab = LacpLab.create();
-    view = live ? new LiveView(io) : null;
-    const timeline = new LabTimeline(TIMELINE_WINDOW_MS / 1000);
-    const show = (lines: string[]) => {
-      for (const line of lines) {
-        if (view !== null) view.event(line);
-        else io.out(`${line}\n`);
-      }
-    };
-    const onEvent = (event: LacpLabEvent) => {
-      if (json) return print(event);
-      show(timeline.add(event));
-      if (timeline.pending && flushTimer === undefined) {
-        flushTimer = setTimeout(
-          guarded(() => {
-            flushTimer = undefined;
-            show(timeline.flush());
-          }),
-          TIMELINE_WINDOW_MS,
-        );
-      }
-    };
-    if (view !== null) {
-      const v = view;
-      redraw = setInterval(
-        guarded(() => v.draw(liveBlock(lab.snapshot(), lab, rule.text, durationMs, netkit, false))),
-        REDRAW_MS,
-      );
-    }
-    const report = await lab.run({ rule, durationMs, signal: abort.signal, onEvent });
-    if (failures.length > 0) throw failures[0];
-    clearInterval(redraw);
-    clearTimeout(flushTimer);
-    show(timeline.flush());
-    const explanation = explainLacpLab(report, { netkit });
-    if (json) {
-      print({
-        t: report.duration,
-        event: "summary",
-        rule: report.rule,
-        reason: report.reason,
-        ports: report.final.ports,
-        explanation,
-      });
-    } else if (view !== null) {
-      view.draw(liveBlock(report.final, lab, rule.text, durationMs, netkit, true));
-      view.close();
-      view = null;
-      io.out(`\n${explanation.join("\n")}\n`);
-    } else {
-      io.out(
-        `\nFinal state after ${report.duration.toFixed(1)} s:\n${portTable(report.final)}${
-          TABLE_KEY.join("\n")
-        }\n\n${explanation.join("\n")}\n`,
-      );
-    }
-  } finally {
-    clearInterval(redraw);
-    clearTimeout(flushTimer);
-    view?.close();
-    for (const signal of STOP_SIGNALS) Deno.removeSignalListener(signal, onSignal);
+  session.startLiveView(() => lacpBlock(lab.snapshot(), lab, rule.text, durationMs, netkit, false));
+  const report = await lab.run({ rule, durationMs, signal: session.signal, onEvent });
+  session.settle();
+  session.show(timeline.flush());
+  const explanation = explainLacpLab(report, { netkit });
+  if (session.json) {
+    session.print({
+      t: report.duration,
+      event: "summary",
+      rule: report.rule,
+      reason: report.reason,
+      ports: report.final.ports,
+      explanation,
+    });
+  } else if (session.live) {
+    session.endLiveView(lacpBlock(report.final, lab, rule.text, durationMs, netkit, true));
+    io.out(`\n${explanation.join("\n")}\n`);
+  } else {
+    io.out(
+      `\nFinal state after ${report.duration.toFixed(1)} s:\n${portTable(report.final)}${
+        TABLE_KEY.join("\n")
+      }\n\n${explanation.join("\n")}\n`,
+    );
   }
+}
+
+/** The routes the daemon last reported, with their counters, as a table. */
+function routeTable(snapshot: MrouteLabSnapshot): string[] {
+  if (snapshot.routes.length === 0) return ["no routes"];
+  return formatTable([
+    ["route", "iif", "oifs", "packets", "bytes", "wrong_if"],
+    ...snapshot.routes.map((r) => [
+      `(${r.source}, ${r.group})`,
+      r.iif,
+      r.oifs.map((o) => o.name).join(" "),
+      String(r.packets ?? "-"),
+      String(r.bytes ?? "-"),
+      String(r.wrong_if ?? "-"),
+    ]),
+  ]).trimEnd().split("\n");
+}
+
+function mrouteBlock(
+  snapshot: MrouteLabSnapshot,
+  lab: MrouteScenario,
+  netkit: string,
+  done: boolean,
+): string[] {
+  const status = done
+    ? `finished after ${snapshot.t.toFixed(1)} s`
+    : `${snapshot.t.toFixed(1)} s, step ${snapshot.step} of 6, Ctrl-C stops`;
+  const vifs = snapshot.vifs.map((v) => `${v.name} in ${v.packets_in} out ${v.packets_out}`);
+  return [
+    "",
+    `netkit lab mroute: ${status}`,
+    ...(done || snapshot.step === 0 ? [] : [`step ${snapshot.step}: ${snapshot.title}`]),
+    ...routeTable(snapshot),
+    `datagrams: ${snapshot.sent} sent, ${snapshot.arrived} arrived` +
+    (vifs.length === 0 ? "" : `; VIFs ${vifs.join(", ")}`),
+    ...(done || lab.daemonPid === null
+      ? []
+      : [`from another terminal: ${netkit} -n ${lab.netns.router} mroute show -s (or monitor)`]),
+  ];
+}
+
+async function runMrouteLab(
+  io: CliIo,
+  globals: GlobalOptions,
+  count: number,
+  intervalMs: number,
+): Promise<void> {
+  const netkit = netkitCommand();
+  // The daemon is another netkit process; fail before building anything when there is none.
+  const executable = selfExecutable();
+  using session = new LabConsole(io, globals);
+  await using lab = MrouteScenario.create();
+  const onEvent = (event: MrouteLabEvent) =>
+    session.json ? session.print(event) : session.show([formatMrouteTimelineLine(event)]);
+  session.startLiveView(() => mrouteBlock(lab.snapshot(), lab, netkit, false));
+  const report = await lab.run({ executable, count, intervalMs, signal: session.signal, onEvent });
+  session.settle();
+  const explanation = explainMrouteLab(report, { netkit });
+  if (session.json) {
+    session.print({
+      t: report.duration,
+      event: "summary",
+      reason: report.reason,
+      count: report.count,
+      interval: report.interval,
+      explanation,
+    });
+    return;
+  }
+  if (session.live) session.endLiveView(mrouteBlock(lab.snapshot(), lab, netkit, true));
+  io.out(`\n${explanation.join("\n")}\n`);
 }

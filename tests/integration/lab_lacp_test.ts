@@ -3,6 +3,7 @@ import { ip } from "../../lib/lab/namespace_lab.ts";
 import { explainLacpLab, LacpLab, type LacpLabEvent } from "../../lib/lab/lacp_scenario.ts";
 import { parseInjectRule } from "../../lib/lacp/inject_rule.ts";
 import { skipUnlessRoot } from "../skip.ts";
+import { interruptLab } from "./_lab.ts";
 
 const ignore = skipUnlessRoot();
 const decoder = new TextDecoder();
@@ -107,41 +108,10 @@ Deno.test({
   },
 });
 
-/**
- * Runs `./netkit lab lacp --duration 0`, sends `signal` once the output matches `when`, and
- * returns the exit code and the whole output.
- */
-async function interrupt(
-  signal: Deno.Signal,
-  when: RegExp,
-): Promise<{ code: number; out: string; prefix: string | undefined }> {
-  const child = new Deno.Command("./netkit", {
-    args: ["lab", "lacp", "--duration", "0"],
-    stdin: "null",
-    stdout: "piped",
-    stderr: "null",
-  }).spawn();
-  let out = "";
-  let sent = false;
-  // Never let a hung lab hang the test: kill it after 20 s (the assertions then fail).
-  const watchdog = setTimeout(() => child.kill("SIGKILL"), 20000);
-  try {
-    for await (const chunk of child.stdout.pipeThrough(new TextDecoderStream())) {
-      out += chunk;
-      if (!sent && when.test(out)) {
-        sent = true;
-        child.kill(signal);
-      }
-    }
-    const status = await child.status;
-    return {
-      code: status.code,
-      out,
-      prefix: /lab ready: (\S+)-a and/.exec(out)?.[1],
-    };
-  } finally {
-    clearTimeout(watchdog);
-  }
+/** `./netkit lab lacp --duration 0`, interrupted by `signal` once the output matches `when`. */
+async function interrupt(signal: Deno.Signal, when: RegExp) {
+  const { code, out } = await interruptLab(["lacp", "--duration", "0"], signal, when, 20000);
+  return { code, out, prefix: /lab ready: (\S+)-a and/.exec(out)?.[1] };
 }
 
 Deno.test({
