@@ -25,10 +25,11 @@ import type { CliIo } from "./io.ts";
 import { printResult } from "./output.ts";
 import type { GlobalOptions } from "./program.ts";
 import { announceDetached, runDetached } from "./self.ts";
+import { collect } from "./options.ts";
 
 /** Raw commander options of `netkit lacp`. */
 export interface LacpCliOptions {
-  interface: string[];
+  interface?: string[];
   passive?: boolean;
   rate?: string;
   daemon?: boolean;
@@ -36,7 +37,7 @@ export interface LacpCliOptions {
   systemPriority?: string;
   key?: string;
   portPriority?: string;
-  inject: string[];
+  inject?: string[];
   exitAfterInject?: boolean;
   pcap?: string;
   status?: boolean;
@@ -96,7 +97,7 @@ export function parseLacpOptions(
   if (options.status && options.kill) {
     throw new UsageError("-s/--status and -k/--kill cannot be used together");
   }
-  const interfaces = options.interface;
+  const interfaces = options.interface ?? [];
   const seen = new Set<string>();
   for (const name of interfaces) {
     validateInterfaceName(name);
@@ -139,7 +140,7 @@ export function parseLacpOptions(
       );
     }
   }
-  if (options.exitAfterInject && options.inject.length === 0) {
+  if (options.exitAfterInject && (options.inject ?? []).length === 0) {
     throw new UsageError("--exit-after-inject needs at least one --inject rule");
   }
   const number = (value: string | undefined, option: string) =>
@@ -150,7 +151,7 @@ export function parseLacpOptions(
   const daemon = lacpDaemonOptions(interfaces, {
     active: !options.passive,
     fast: (options.rate ?? "fast") === "fast",
-    rules: options.inject.map(parseInjectRule),
+    rules: (options.inject ?? []).map(parseInjectRule),
     exitAfterInject: options.exitAfterInject === true,
     ...(systemPriority === undefined ? {} : { systemPriority }),
     ...(key === undefined ? {} : { key }),
@@ -164,10 +165,6 @@ export function parseLacpOptions(
     detach: options.daemon === true,
     detachedChild: options.detachedChild === true,
   };
-}
-
-function collect(value: string, previous: string[]): string[] {
-  return [...previous, value];
 }
 
 const HELP_AFTER = `
@@ -196,7 +193,7 @@ export function register(program: Command, io: CliIo, args: readonly string[]): 
   program
     .command("lacp")
     .description("IEEE 802.1AX LACP actor and test peer")
-    .option("-i, --interface <name>", "run on interface NAME (repeat for more ports)", collect, [])
+    .option("-i, --interface <name>", "run on interface NAME (repeat for more ports)", collect)
     .option("--passive", "passive LACP: speak only when spoken to (default: active)")
     .addOption(
       new Option(
@@ -212,7 +209,7 @@ export function register(program: Command, io: CliIo, args: readonly string[]): 
       "--port-priority <n>",
       `port priority of every port (default: ${LACP_DEFAULTS.portPriority})`,
     )
-    .option("--inject <rule>", "change outgoing LACPDUs (repeatable; see below)", collect, [])
+    .option("--inject <rule>", "change outgoing LACPDUs (repeatable; see below)", collect)
     .option("--exit-after-inject", "exit once injected LACPDUs have been sent (see below)")
     .option("--pcap <file>", "record every LACPDU and Marker PDU sent and received")
     .option("-s, --status", "show every daemon's state (-j/-p for JSON)")

@@ -16,6 +16,7 @@ import { formatTable, printResult } from "./output.ts";
 import type { GlobalOptions } from "./program.ts";
 import { announceDetached, runDetached } from "./self.ts";
 import { eventText, oifText } from "../mroute/event_text.ts";
+import { collect } from "./options.ts";
 
 /** Options every mroute subcommand takes to find its daemon. */
 interface DaemonAddress {
@@ -74,10 +75,6 @@ function addressOptions(command: Command): Command {
       "the daemon's control socket (default: /run/netkit/mroute-ns<netns>[-t<table>].sock)",
     )
     .option("--table <id>", "talk to the daemon of this multicast routing table");
-}
-
-function collect(value: string, previous: string[]): string[] {
-  return [...previous, value];
 }
 
 function sourceOf(source: string | undefined): string | null {
@@ -179,7 +176,6 @@ export function register(program: Command, io: CliIo, args: readonly string[]): 
       "--oif <interface[:ttl]>",
       "output interface, optional TTL threshold (repeatable)",
       collect,
-      [],
     )
     .option("--oifs <list>", "output interfaces, comma separated")
     .option("--replace", "replace an existing route for (S,G) instead of adding outputs to it")
@@ -189,13 +185,13 @@ export function register(program: Command, io: CliIo, args: readonly string[]): 
           source?: string;
           group: string;
           iif: string;
-          oif: string[];
+          oif?: string[];
           oifs?: string;
           replace?: boolean;
         },
         command: Command,
       ) => {
-        const oifs = [...options.oif, ...(options.oifs?.split(",").filter(Boolean) ?? [])];
+        const oifs = [...(options.oif ?? []), ...(options.oifs?.split(",").filter(Boolean) ?? [])];
         if (oifs.length === 0) {
           throw new UsageError(
             "At least one output interface is needed: --oif IF[:TTL] or --oifs A,B",

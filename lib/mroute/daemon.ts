@@ -269,19 +269,21 @@ export class MrouteDaemon implements AsyncDisposable {
   show(stats: boolean): ShowJson {
     const counters = new Map<string, { packets: number; bytes: number; wrong_if: number }>();
     const vifFlags = new Map<string, number>();
-    if (stats) {
-      for (const family of this.#owners.keys()) {
-        for (const kr of dumpKernelRoutes(family, this.#table(family))) {
-          const source = kr.source.every((b) => b === 0) ? null : formatAddress(family, kr.source);
-          counters.set(routeKey({ family, source, group: formatAddress(family, kr.group) }), {
-            packets: Number(kr.packets),
-            bytes: Number(kr.bytes),
-            wrong_if: Number(kr.wrongIf),
-          });
-        }
+    for (const family of this.#owners.keys()) {
+      // The kernel lists IPv6 VIFs of its default table only (dumpKernelVifs).
+      if (family === 4 || this.#options.table === 0) {
         for (const kv of dumpKernelVifs(family, this.#table(family))) {
           vifFlags.set(`${family}|${kv.vif}`, kv.flags);
         }
+      }
+      if (!stats) continue;
+      for (const kr of dumpKernelRoutes(family, this.#table(family))) {
+        const source = kr.source.every((b) => b === 0) ? null : formatAddress(family, kr.source);
+        counters.set(routeKey({ family, source, group: formatAddress(family, kr.group) }), {
+          packets: Number(kr.packets),
+          bytes: Number(kr.bytes),
+          wrong_if: Number(kr.wrongIf),
+        });
       }
     }
     return {

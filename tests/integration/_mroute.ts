@@ -17,7 +17,12 @@ export { ADDR } from "../../lib/lab/multicast_lab.ts";
 export class MrouteLab extends MulticastLab {
   /** The default control socket of the router's daemon. */
   get socketPath(): string {
-    return controlSocketPath(mrouteSocketName(netnsId(this.router), 0));
+    return this.tableSocketPath(0);
+  }
+
+  /** The default control socket of the router's daemon for multicast routing table `table`. */
+  tableSocketPath(table: number): string {
+    return controlSocketPath(mrouteSocketName(netnsId(this.router), table));
   }
 
   /** `./netkit -n <router> mroute ARGS`. */
@@ -45,8 +50,9 @@ export class MrouteDaemonProcess implements AsyncDisposable {
     this.logFile = logFile;
   }
 
-  /** Starts the daemon and waits until it answers SHOW. */
-  static async start(lab: MrouteLab, args: string[]): Promise<MrouteDaemonProcess> {
+  /** Starts the daemon (for multicast routing table `table`) and waits until it answers SHOW. */
+  static async start(lab: MrouteLab, args: string[], table = 0): Promise<MrouteDaemonProcess> {
+    const socketPath = lab.tableSocketPath(table);
     const logFile = Deno.makeTempFileSync({ prefix: "netkit-mroute-", suffix: ".log" });
     const daemon = new MrouteDaemonProcess(
       ChildDaemon.spawn("netkit mroute daemon", "./netkit", [
@@ -58,14 +64,15 @@ export class MrouteDaemonProcess implements AsyncDisposable {
         logFile,
         "mroute",
         "daemon",
+        ...(table === 0 ? [] : ["--table", String(table)]),
         ...args,
       ]),
-      lab.socketPath,
+      socketPath,
       logFile,
     );
     try {
       await daemon.#daemon.waitUntil(async () => {
-        await request(lab.socketPath, { action: "SHOW" }, { timeoutMs: 1000 });
+        await request(socketPath, { action: "SHOW" }, { timeoutMs: 1000 });
         return true;
       }, { timeoutMs: 8000 });
       return daemon;

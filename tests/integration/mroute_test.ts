@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { request, subscribe } from "../../lib/ipc/mod.ts";
-import { ip } from "../../lib/lab/namespace_lab.ts";
+import { ip, ipJson } from "../../lib/lab/namespace_lab.ts";
 import { ADDR, MrouteDaemonProcess, MrouteLab } from "./_mroute.ts";
+import { netkit } from "./_lacp.ts";
 import { skipUnlessRoot } from "../skip.ts";
 
 const ignore = skipUnlessRoot();
@@ -225,6 +226,55 @@ Deno.test({
     } finally {
       Deno.removeSync(state);
       Deno.removeSync(desired);
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "netkit mroute --table runs a second router beside the default one, each owning its own table",
+  ignore,
+  async fn() {
+    using lab = new MrouteLab();
+    const state = stateFile();
+    const state7 = stateFile();
+    try {
+      await using _default = await MrouteDaemonProcess.start(lab, ["--state", state]);
+      await using _seven = await MrouteDaemonProcess.start(lab, ["--state", state7], 7);
+      const again = netkit(["-n", lab.router, "mroute", "daemon", "--table", "7"]);
+      assert.equal(again.code, 1);
+      assert.match(again.err, /already owns IPv4 table 7 .*\(EADDRINUSE\)/);
+
+      const add = (table: string, group: string) =>
+        lab.mroute("add", "--table", table, "--group", group, "--iif", "r1", "--oif", "r2");
+      assert.equal(add("7", "239.70.0.1").code, 0);
+      assert.equal(add("0", "239.70.0.2").code, 0);
+      assert.equal(
+        lab.mroute("add", "--table", "7", "--group", "ff0e::70", "--iif", "r1", "--oif", "r2").code,
+        0,
+      );
+      const dsts = (...args: string[]) =>
+        ipJson<{ dst: string }[]>("-n", lab.router, ...args, "mroute", "show", "table", "7").map((
+          r,
+        ) => r.dst);
+      assert.deepEqual(dsts(), ["239.70.0.1"]);
+      assert.deepEqual(dsts("-6"), ["ff0e::70"]);
+      assert.deepEqual(lab.kernelRoutes(4).map((r) => r.dst), ["239.70.0.2"]);
+      const shown = lab.mroute("show", "--table", "7", "-s", "-j");
+      assert.equal(shown.code, 0, shown.err);
+      assert.deepEqual(
+        (JSON.parse(shown.out).routes as { group: string }[]).map((r) => r.group),
+        ["239.70.0.1", "ff0e::70"],
+      );
+
+      // Traffic from r1 is looked up in table 7 once a rule says so.
+      ip("-n", lab.router, "mrule", "add", "iif", "r1", "lookup", "7");
+      using rx = await lab.listen("239.70.0.1");
+      lab.send("239.70.0.1", { count: 2, tag: "t7" });
+      assert.deepEqual((await rx.collect(2)).sort(), ["t7-0", "t7-1"]);
+    } finally {
+      Deno.removeSync(state);
+      Deno.removeSync(state7);
     }
   },
 });
