@@ -28,7 +28,7 @@ import { controlSocketPath, DEFAULT_MAX_MESSAGE_BYTES, request } from "../lib/ip
 import { ADDR } from "../lib/lab/multicast_lab.ts";
 import { ipJson, NamespaceLab } from "../lib/lab/namespace_lab.ts";
 import { type KernelMfc, MAXVIFS, MrouteSocket } from "../lib/mroute/kernel.ts";
-import { mrouteSocketName } from "../lib/mroute/daemon.ts";
+import { mrouteSocketName } from "../lib/mroute/paths.ts";
 import { netnsId, runInNetns } from "../lib/net/netns.ts";
 import { parseIpv4 } from "../lib/packet/ipv4.ts";
 import { median, percentile, runBenchmark, table, verdict } from "./_shared.ts";

@@ -8,7 +8,7 @@
 import { type Command, Option } from "commander";
 import { NetkitError, UsageError } from "../errors.ts";
 import { controlSocketPath, DaemonUnreachableError, request, subscribe } from "../ipc/mod.ts";
-import { defaultStatePath, MrouteDaemon, mrouteSocketName } from "../mroute/daemon.ts";
+import { defaultStatePath, mrouteSocketName } from "../mroute/paths.ts";
 import type { RouteJsonOut, ShowJson, VifJson } from "../mroute/protocol.ts";
 import { currentNetnsId } from "../net/netns.ts";
 import type { CliIo } from "./io.ts";
@@ -352,6 +352,8 @@ export function register(program: Command, io: CliIo, args: readonly string[]): 
         }
         const table = parseTable(options.table);
         if (options.daemon && !options.detachedChild) return await runDetached(io, args);
+        // Loaded here: the client subcommands need none of the daemon's modules.
+        const { MrouteDaemon } = await import("../mroute/daemon.ts");
         await using daemon = await MrouteDaemon.start({
           socketPath: socketPath(options),
           statePath: options.state ?? defaultStatePath(g.netns ?? null, table),

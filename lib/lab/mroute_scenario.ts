@@ -31,7 +31,7 @@
 
 import { NetkitError } from "../errors.ts";
 import { controlSocketPath, request, subscribe } from "../ipc/mod.ts";
-import { mrouteSocketName } from "../mroute/daemon.ts";
+import { mrouteSocketName } from "../mroute/paths.ts";
 import type { RouteJsonOut, ShowJson } from "../mroute/protocol.ts";
 import { netnsId, runInNetns } from "../net/netns.ts";
 import { PacketSocket } from "../net/packet_socket.ts";

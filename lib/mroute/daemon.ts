@@ -47,18 +47,6 @@ export interface MrouteDaemonOptions {
   keepKernelState: boolean;
 }
 
-/** The control socket name of the daemon for namespace `netnsId` and `table` (0: default). */
-export function mrouteSocketName(netnsId: number, table: number): string {
-  return `mroute-ns${netnsId}${table === 0 ? "" : `-t${table}`}`;
-}
-
-/** The default state file for namespace `netns` (null: the current one) and `table`. */
-export function defaultStatePath(netns: string | null, table: number): string {
-  return `/var/lib/netkit/mroute${netns === null ? "" : `-${netns}`}${
-    table === 0 ? "" : `-t${table}`
-  }.json`;
-}
-
 const FAMILIES: readonly IpFamily[] = [4, 6];
 
 /** Route events as subscribers see them. */

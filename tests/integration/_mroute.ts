@@ -7,7 +7,7 @@
 import { controlSocketPath, request } from "../../lib/ipc/mod.ts";
 import { ChildDaemon } from "../../lib/lab/child_daemon.ts";
 import { MulticastLab } from "../../lib/lab/multicast_lab.ts";
-import { mrouteSocketName } from "../../lib/mroute/daemon.ts";
+import { mrouteSocketName } from "../../lib/mroute/paths.ts";
 import { netnsId } from "../../lib/net/netns.ts";
 import { netkit } from "./_lacp.ts";
 
