@@ -222,7 +222,7 @@ export class MrouteDaemon implements AsyncDisposable {
     }
     if (this.#options.keepKernelState) {
       // Entries the kernel still has but the state no longer wants.
-      const wanted = new Set(this.#router.routes().map(routeKey));
+      const wanted = new Set(this.#router.routes().map((r) => r.key));
       for (const family of families) {
         const extra = dumpKernelRoutes(family, this.#table(family)).filter((kr) => {
           const source = kr.source.every((b) => b === 0) ? null : formatAddress(family, kr.source);
@@ -293,7 +293,7 @@ export class MrouteDaemon implements AsyncDisposable {
         };
       }),
       routes: this.#router.routes().map((r) => {
-        const c = counters.get(routeKey(r));
+        const c = counters.get(r.key);
         return {
           ...routeJson(r),
           state: this.#router.routeState(r),

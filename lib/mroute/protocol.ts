@@ -23,7 +23,7 @@ import {
   routeName,
 } from "./route.ts";
 import type { AddMode, ApplyPlan, MulticastRouter, RouteState } from "./router.ts";
-import { desiredState, DesiredStateJson, RouteJson, routeJsonLine } from "./state_file.ts";
+import { desiredState, DesiredStateJson, RouteJson } from "./state_file.ts";
 import { plural } from "../text.ts";
 
 const Interface = z.object({ interface: z.string() });
@@ -107,10 +107,8 @@ function success(message: string, extra: Record<string, unknown> = {}): Record<s
  * again would cost as much as installing them.
  */
 function applyReply(message: string, dryRun: boolean, plan: ApplyPlan): JsonText {
-  const routes = (list: Route[]) => `[${list.map(routeJsonLine).join(",")}]`;
-  const change = plan.change.map((c) =>
-    `{"from":${routeJsonLine(c.from)},"to":${routeJsonLine(c.to)}}`
-  );
+  const routes = (list: Route[]) => `[${list.map((r) => r.json).join(",")}]`;
+  const change = plan.change.map((c) => `{"from":${c.from.json},"to":${c.to.json}}`);
   return new JsonText(
     `{"status":"success","message":${JSON.stringify(message)},"dry_run":${dryRun},` +
       `"plan":{"add":${routes(plan.add)},"change":[${change.join(",")}],` +

@@ -20,7 +20,11 @@ export interface Oif {
   ttl: number;
 }
 
-/** A route, normalized: canonical address text, family known, outputs sorted by name. */
+/**
+ * A route, normalized: canonical address text, family known, outputs sorted by name. Made by
+ * {@linkcode parseRoute} (or {@linkcode withOifs}), which also work out once what every later
+ * use needs: its key, its address bytes and its JSON line.
+ */
 export interface Route {
   family: IpFamily;
   /** Canonical source address, or null for (*,G): every source. */
@@ -28,6 +32,15 @@ export interface Route {
   group: string;
   iif: string;
   oifs: Oif[];
+  /** Its identity, {@linkcode routeKey}. */
+  key: string;
+  /** Source (all zeros for (*,G)) and group as bytes, network order. */
+  addresses: { source: Uint8Array; group: Uint8Array };
+  /**
+   * The route as one line of JSON in the form APPLY takes: no source for (*,G), outputs as
+   * `"name"` or `"name:ttl"`. The state file and APPLY's reply are made of these lines.
+   */
+  json: string;
 }
 
 /** A route as a request gives it, before checking. */
@@ -110,11 +123,15 @@ function checkSource(source: ParsedAddress, group: ParsedAddress): void {
     ? isIpv4Multicast(source.bytes)
     : isIpv6Multicast(source.bytes);
   if (
-    multicast || source.bytes.every((b) => b === 0) ||
-    (source.family === 4 && source.bytes.every((b) => b === 255))
+    multicast || allBytes(source.bytes, 0) || (source.family === 4 && allBytes(source.bytes, 255))
   ) {
     throw new InvalidRouteError(`Source '${source.text}' must be a unicast address.`);
   }
+}
+
+function allBytes(bytes: Uint8Array, value: number): boolean {
+  for (let i = 0; i < bytes.length; i++) if (bytes[i] !== value) return false;
+  return true;
 }
 
 function checkName(name: string, what: string): string {
@@ -191,12 +208,50 @@ export function parseRoute(input: RouteInput): Route {
       throw new InvalidRouteError(`Output interface '${name}' is given twice.`);
     }
   }
-  const route: Route = { family: group.family, source, group: group.text, iif, oifs };
-  addressCache.set(route, {
+  return makeRoute(group.family, source, group.text, iif, oifs, {
     source: sourceBytes ?? new Uint8Array(group.bytes.length),
     group: group.bytes,
   });
-  return route;
+}
+
+/** `route` with outputs `oifs` instead (already checked), sorted by name. */
+export function withOifs(route: Route, oifs: Oif[]): Route {
+  return makeRoute(
+    route.family,
+    route.source,
+    route.group,
+    route.iif,
+    [...oifs].sort(byName),
+    route.addresses,
+  );
+}
+
+function makeRoute(
+  family: IpFamily,
+  source: string | null,
+  group: string,
+  iif: string,
+  oifs: Oif[],
+  addresses: Route["addresses"],
+): Route {
+  // Written out rather than stringified from a temporary object: an APPLY makes thousands.
+  let outputs = "";
+  for (let i = 0; i < oifs.length; i++) {
+    const { name, ttl } = oifs[i]!;
+    outputs += (i === 0 ? "" : ",") + JSON.stringify(ttl === DEFAULT_TTL ? name : `${name}:${ttl}`);
+  }
+  const json = `{${source === null ? "" : `"source":"${source}",`}"group":"${group}",` +
+    `"iif":${JSON.stringify(iif)},"oifs":[${outputs}]}`;
+  return {
+    family,
+    source,
+    group,
+    iif,
+    oifs,
+    key: routeKey({ family, source, group }),
+    addresses,
+    json,
+  };
 }
 
 /** The identity of a route: family, source (or "*") and group. */
@@ -214,28 +269,4 @@ export function sameRoute(a: Route, b: Route): boolean {
   return a.family === b.family && a.source === b.source && a.group === b.group &&
     a.iif === b.iif && a.oifs.length === b.oifs.length &&
     a.oifs.every((o, i) => o.name === b.oifs[i]!.name && o.ttl === b.oifs[i]!.ttl);
-}
-
-/** The address bytes of a route's source and group, kept from parsing so they are not parsed again. */
-interface RouteAddresses {
-  /** Zeros for (*,G). */
-  source: Uint8Array;
-  group: Uint8Array;
-}
-
-const addressCache = new WeakMap<Route, RouteAddresses>();
-
-/** The address bytes of a normalized route's source (zeros for (*,G)) and group. Read-only. */
-export function routeAddresses(route: Route): RouteAddresses {
-  const cached = addressCache.get(route);
-  if (cached !== undefined) return cached;
-  const group = parseAddress(route.group, "Group").bytes;
-  const addresses = {
-    source: route.source === null
-      ? new Uint8Array(group.length)
-      : parseAddress(route.source, "Source").bytes,
-    group,
-  };
-  addressCache.set(route, addresses);
-  return addresses;
 }

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { InvalidRouteError, parseRoute, routeKey, routeName } from "./route.ts";
+import { InvalidRouteError, parseRoute, routeKey, routeName, withOifs } from "./route.ts";
 
 Deno.test("parseRoute() normalizes addresses, defaults TTLs and sorts outputs", () => {
   const route = parseRoute({
@@ -14,7 +14,19 @@ Deno.test("parseRoute() normalizes addresses, defaults TTLs and sorts outputs", 
     group: "239.10.20.30",
     iif: "eth1",
     oifs: [{ name: "eth2", ttl: 1 }, { name: "eth3", ttl: 5 }],
+    key: "4|10.1.1.5|239.10.20.30",
+    addresses: {
+      source: new Uint8Array([10, 1, 1, 5]),
+      group: new Uint8Array([239, 10, 20, 30]),
+    },
+    json: '{"source":"10.1.1.5","group":"239.10.20.30","iif":"eth1","oifs":["eth2","eth3:5"]}',
   });
+  const star = parseRoute({ group: "ff0e::1", iif: "a", oifs: ["b"] });
+  assert.deepEqual(star.addresses.source, new Uint8Array(16), "(*,G): a zero source");
+  assert.equal(star.json, '{"group":"ff0e::1","iif":"a","oifs":["b"]}');
+  const merged = withOifs(route, [{ name: "eth0", ttl: 2 }, ...route.oifs]);
+  assert.deepEqual(merged.oifs.map((o) => o.name), ["eth0", "eth2", "eth3"]);
+  assert.match(merged.json, /"oifs":\["eth0:2","eth2","eth3:5"\]/);
   const v6 = parseRoute({
     source: "2001:DB8:0:0::1",
     group: "FF0E:0::1:2:3",

@@ -13,15 +13,13 @@
 
 import { NetkitError, NetkitOsError } from "../errors.ts";
 import {
-  byName,
   DEFAULT_TTL,
   InvalidRouteError,
   type IpFamily,
   type Route,
-  routeAddresses,
-  routeKey,
   routeName,
   sameRoute,
+  withOifs,
 } from "./route.ts";
 import { plural } from "../text.ts";
 
@@ -174,13 +172,10 @@ function compareBytes(a: Uint8Array, b: Uint8Array): number {
 
 /** `routes` sorted by family, group and source (by address, so (*,G) first). */
 function sortRoutes(routes: Iterable<Route>): Route[] {
-  // The addresses are looked up once per route, not once per comparison.
-  const keyed = Array.from(routes, (route) => ({ route, at: routeAddresses(route) }));
-  keyed.sort((a, b) =>
-    a.route.family - b.route.family || compareBytes(a.at.group, b.at.group) ||
-    compareBytes(a.at.source, b.at.source)
+  return [...routes].sort((a, b) =>
+    a.family - b.family || compareBytes(a.addresses.group, b.addresses.group) ||
+    compareBytes(a.addresses.source, b.addresses.source)
   );
-  return keyed.map((k) => k.route);
 }
 
 /** The router model. */
@@ -281,7 +276,7 @@ export class MulticastRouter {
 
   /** The kernel entry for `route` with the VIF indexes of `vifs`. */
   #entry(route: Route, vifs: Map<string, Vif>): MfcEntry {
-    const { source, group } = routeAddresses(route);
+    const { source, group } = route.addresses;
     const parent = vifs.get(route.iif)!.vif;
     let size = parent + 1;
     for (const oif of route.oifs) size = Math.max(size, vifs.get(oif.name)!.vif + 1);
@@ -311,22 +306,28 @@ export class MulticastRouter {
       const old = this.#routes.get(key);
       return old === undefined ? [] : [old];
     });
+    // Indexed loops over routes: this runs once per request, too rarely for the runtime to
+    // optimize it, and iterators cost several times more than indexes in unoptimized code.
     const families = new Set<IpFamily>();
-    for (const { route } of put) families.add(route.family);
+    const names = new Set<string>();
+    for (let i = 0; i < put.length; i++) {
+      const r = put[i]!.route;
+      families.add(r.family);
+      names.add(r.iif);
+      for (let o = 0; o < r.oifs.length; o++) names.add(r.oifs[o]!.name);
+    }
     for (const family of families) this.#checkFamily(family);
     if (requireInterfaces) {
-      const names = new Set<string>();
-      for (const { route: r } of put) {
-        names.add(r.iif);
-        for (const oif of r.oifs) names.add(oif.name);
-      }
       const pinned = this.#pins();
       for (const name of pins) if (!pinned.has(name)) names.add(name);
       for (const name of names) this.#checkInterface(name);
     }
     const uses = new Map(FAMILIES.map((f) => [f, new Map(this.#uses.get(f)!)]));
-    for (const r of dropped) countUses(uses.get(r.family)!, r, -1);
-    for (const { route, old } of put) {
+    for (let i = 0; i < dropped.length; i++) {
+      countUses(uses.get(dropped[i]!.family)!, dropped[i]!, -1);
+    }
+    for (let i = 0; i < put.length; i++) {
+      const { route, old } = put[i]!;
       if (old !== undefined) countUses(uses.get(old.family)!, old, -1);
       countUses(uses.get(route.family)!, route, 1);
     }
@@ -380,7 +381,8 @@ export class MulticastRouter {
         const add: Route[] = [];
         const previous: (MfcEntry | null)[] = [];
         const remove = dropped.filter((r) => r.family === family && this.#installable(r, before));
-        for (const { route: r, old } of put) {
+        for (let i = 0; i < put.length; i++) {
+          const { route: r, old } = put[i]!;
           if (r.family !== family) continue;
           const wasInstalled = old !== undefined && this.#installable(old, before);
           if (!this.#installable(r, after)) {
@@ -441,11 +443,14 @@ export class MulticastRouter {
     }
     // Committed: report the differences, then take the new model.
     const events: RouterEvent[] = [];
-    for (const { route, old } of put) {
+    for (let i = 0; i < put.length; i++) {
+      const { route, old } = put[i]!;
       if (old === undefined) events.push({ event: "route_added", route });
       else if (!sameRoute(old, route)) events.push({ event: "route_changed", route });
     }
-    for (const r of dropped) events.push({ event: "route_removed", route: r });
+    for (let i = 0; i < dropped.length; i++) {
+      events.push({ event: "route_removed", route: dropped[i]! });
+    }
     for (const family of FAMILIES) {
       for (const v of next.get(family)!.values()) {
         if (!this.#vifs.get(family)!.has(v.name)) {
@@ -458,17 +463,17 @@ export class MulticastRouter {
         }
       }
     }
-    for (const r of dropped) this.#routes.delete(routeKey(r));
-    for (const { key, route } of put) this.#routes.set(key, route);
+    for (let i = 0; i < dropped.length; i++) this.#routes.delete(dropped[i]!.key);
+    for (let i = 0; i < put.length; i++) this.#routes.set(put[i]!.key, put[i]!.route);
     if (put.length + dropped.length > 0) this.#sorted = null;
     this.#uses = uses;
     this.#vifs = next;
-    for (const e of events) this.#emit(e);
+    for (let i = 0; i < events.length; i++) this.#emit(events[i]!);
   }
 
   /** ADD_MFC: adds `route`, or merges/replaces an existing route for the same (S,G). */
   addRoute(route: Route, mode: AddMode = "merge"): "added" | "updated" | "unchanged" {
-    const key = routeKey(route);
+    const { key } = route;
     const old = this.#routes.get(key);
     let next = route;
     if (old !== undefined) {
@@ -485,7 +490,7 @@ export class MulticastRouter {
       if (mode === "merge") {
         const oifs = new Map(old.oifs.map((o) => [o.name, o]));
         for (const o of route.oifs) oifs.set(o.name, o);
-        next = { ...route, oifs: [...oifs.values()].sort(byName) };
+        next = withOifs(route, [...oifs.values()]);
       }
       if (sameRoute(old, next)) return "unchanged";
     }
@@ -545,28 +550,29 @@ export class MulticastRouter {
 
   #plan(desired: DesiredState): { plan: ApplyPlan; put: Put[]; drop: string[] } {
     const next = new Map<string, Route>();
-    for (const r of desired.routes) {
-      const key = routeKey(r);
-      if (next.has(key)) {
+    for (let i = 0; i < desired.routes.length; i++) {
+      const r = desired.routes[i]!;
+      if (next.has(r.key)) {
         throw new InvalidRouteError(`MFC entry for ${routeName(r)} is given twice.`);
       }
-      next.set(key, r);
+      next.set(r.key, r);
     }
     const plan: ApplyPlan = { add: [], change: [], remove: [], pin: [], unpin: [] };
     const put: Put[] = [];
     const drop: string[] = [];
-    for (const [key, r] of next) {
+    // forEach rather than for-of: see #transition.
+    next.forEach((r, key) => {
       const old = this.#routes.get(key);
       if (old === undefined) plan.add.push(r);
       else if (!sameRoute(old, r)) plan.change.push({ from: old, to: r });
-      else continue;
+      else return;
       put.push({ key, route: r, old });
-    }
-    for (const [key, r] of this.#routes) {
-      if (next.has(key)) continue;
+    });
+    this.#routes.forEach((r, key) => {
+      if (next.has(key)) return;
       plan.remove.push(r);
       drop.push(key);
-    }
+    });
     const pinned = this.#pins();
     const wanted = new Set(desired.vifs);
     plan.pin = [...wanted].filter((n) => !pinned.has(n)).sort();

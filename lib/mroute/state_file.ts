@@ -10,7 +10,7 @@
 import { z } from "zod";
 import { NetkitError } from "../errors.ts";
 import { summarizeIssues } from "../ipc/mod.ts";
-import { DEFAULT_TTL, parseRoute, type Route } from "./route.ts";
+import { parseRoute } from "./route.ts";
 import type { DesiredState } from "./router.ts";
 
 /** One route in a state file or an APPLY request. */
@@ -40,28 +40,6 @@ export interface StateFile {
   vifIndexes: Partial<Record<"4" | "6", Record<string, number>>>;
 }
 
-const routeLines = new WeakMap<Route, string>();
-
-/**
- * A route as one line of JSON, in the form APPLY takes (no source for (*,G); outputs as
- * `"name"`, or `"name:ttl"` for a TTL threshold other than 1). Kept per route: the state file is
- * rewritten after every change and an APPLY reply lists its routes.
- */
-export function routeJsonLine(route: Route): string {
-  let line = routeLines.get(route);
-  if (line === undefined) {
-    const json: z.infer<typeof RouteJson> = {
-      ...(route.source === null ? {} : { source: route.source }),
-      group: route.group,
-      iif: route.iif,
-      oifs: route.oifs.map((o) => o.ttl === DEFAULT_TTL ? o.name : `${o.name}:${o.ttl}`),
-    };
-    line = JSON.stringify(json);
-    routeLines.set(route, line);
-  }
-  return line;
-}
-
 /** The JSON text of a desired state (routes in their normalized form), one route per line. */
 export function formatDesiredState(
   state: DesiredState,
@@ -77,7 +55,7 @@ export function formatDesiredState(
   );
   const routes = state.routes.length === 0
     ? "[]"
-    : `[\n    ${state.routes.map(routeJsonLine).join(",\n    ")}\n  ]`;
+    : `[\n    ${state.routes.map((r) => r.json).join(",\n    ")}\n  ]`;
   return `{\n${fields.join(",\n")},\n  "routes": ${routes}\n}\n`;
 }
 
