@@ -1,0 +1,64 @@
+/**
+ * The client's stable MAC: the first start derives one (from the machine id and TAP name, so
+ * a reinstall gets the same one) and keeps it in the state directory, so DHCP leases and
+ * switch tables survive restarts even if the machine id changes.
+ *
+ * @module
+ */
+
+import { NetkitError } from "../errors.ts";
+import { formatMac, isMulticastMac, parseMac } from "../packet/mac.ts";
+
+/** Default TAP name: a fixed name keeps the derived MAC (and DHCP leases) stable. */
+export const DEFAULT_TAP = "netkit0";
+
+/** `NETKIT_STATE_DIR`, or `/var/lib/netkit`. Reads the environment with `--allow-env`. */
+export function stateDir(): string {
+  return Deno.env.get("NETKIT_STATE_DIR") || "/var/lib/netkit";
+}
+
+/** The file keeping the MAC of TAP `tap`. */
+export function clientMacPath(tap: string, dir: string = stateDir()): string {
+  return `${dir}/client-${tap}.mac`;
+}
+
+/** A locally administered unicast MAC from `seed` (SHA-256). */
+export async function deriveMac(seed: string): Promise<Uint8Array> {
+  const digest = new Uint8Array(
+    await crypto.subtle.digest("SHA-256", new TextEncoder().encode(seed)),
+  );
+  const mac = digest.slice(0, 6);
+  mac[0] = (mac[0]! & 0xfc) | 0x02; // unicast, locally administered
+  return mac;
+}
+
+/** The kept MAC of `tap`, created on first use. Requires read/write access to `dir`. */
+export async function stableClientMac(tap: string, dir: string = stateDir()): Promise<Uint8Array> {
+  const path = clientMacPath(tap, dir);
+  try {
+    const text = (await Deno.readTextFile(path)).trim();
+    const mac = parseMac(text);
+    if (isMulticastMac(mac)) throw new Error("multicast");
+    return mac;
+  } catch (err) {
+    if (!(err instanceof Deno.errors.NotFound)) {
+      throw new NetkitError(
+        `The kept client MAC in "${path}" is unusable (${
+          err instanceof Error ? err.message : err
+        }): fix or delete the file, or give --mac`,
+      );
+    }
+  }
+  let machine = "";
+  try {
+    machine = (await Deno.readTextFile("/etc/machine-id")).trim();
+  } catch {
+    machine = crypto.randomUUID();
+  }
+  const mac = await deriveMac(`netkit-client ${machine} ${tap}`);
+  await Deno.mkdir(dir, { recursive: true });
+  const temp = `${path}.tmp${Deno.pid}`;
+  await Deno.writeTextFile(temp, formatMac(mac) + "\n");
+  await Deno.rename(temp, path);
+  return mac;
+}
