@@ -25,7 +25,7 @@ import type { CliIo } from "./io.ts";
 import { printResult } from "./output.ts";
 import type { GlobalOptions } from "./program.ts";
 import { announceDetached, runDetached } from "./self.ts";
-import { collect } from "./options.ts";
+import { collect, parseIntegerOption } from "./options.ts";
 
 /** Raw commander options of `netkit lacp`. */
 export interface LacpCliOptions {
@@ -67,26 +67,6 @@ const DAEMON_ONLY: [keyof LacpCliOptions, string][] = [
 function given(options: LacpCliOptions, key: keyof LacpCliOptions): boolean {
   const value = options[key];
   return Array.isArray(value) ? value.length > 0 : value !== undefined && value !== false;
-}
-
-/** An integer option value (decimal or 0x hex) in [min, max], or a usage error naming the option. */
-export function parseIntegerOption(
-  value: string,
-  option: string,
-  min: number,
-  max: number,
-): number {
-  const n = /^0x[0-9a-f]+$/i.test(value)
-    ? parseInt(value, 16)
-    : /^[0-9]+$/.test(value)
-    ? Number(value)
-    : NaN;
-  if (!Number.isSafeInteger(n) || n < min || n > max) {
-    throw new UsageError(
-      `Invalid value "${value}" for ${option}: expected an integer from ${min} to ${max}`,
-    );
-  }
-  return n;
 }
 
 /** Turns parsed options (plus the global -j/-p) into one validated action; usage errors exit 2. */

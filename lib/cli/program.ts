@@ -34,9 +34,19 @@ export interface CommandEntry {
 /** Every top-level command, in the order `--help` lists them. */
 export const COMMANDS: readonly CommandEntry[] = [
   {
+    name: "client",
+    summary: "join a relay room through a TAP device",
+    load: () => import("./client.ts"),
+  },
+  {
     name: "doctor",
     summary: "check this machine for what netkit needs",
     load: () => import("./doctor.ts"),
+  },
+  {
+    name: "gateway",
+    summary: "bridge a wired LAN into a relay room",
+    load: () => import("./gateway.ts"),
   },
   {
     name: "lab",
@@ -52,6 +62,11 @@ export const COMMANDS: readonly CommandEntry[] = [
     name: "mroute",
     summary: "multicast routing daemon and its iproute2-style CLI",
     load: () => import("./mroute.ts"),
+  },
+  {
+    name: "relay",
+    summary: "QUIC relay that joins gateways and clients in rooms",
+    load: () => import("./relay.ts"),
   },
   {
     name: "version",

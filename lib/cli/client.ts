@@ -1,0 +1,70 @@
+/**
+ * `netkit client`: a TAP device that is a port of a relay room's LAN.
+ *
+ * @module
+ */
+
+import type { Command } from "commander";
+import { UsageError } from "../errors.ts";
+import { DEFAULT_TAP, stableClientMac } from "../l2/client_mac.ts";
+import { validateInterfaceName } from "../net/interfaces.ts";
+import { isMulticastMac, parseMac } from "../packet/mac.ts";
+import type { CliIo } from "./io.ts";
+import {
+  addPeerOptions,
+  parsePeerOptions,
+  type PeerCliOptions,
+  untilSignal,
+} from "./l2_options.ts";
+import type { GlobalOptions } from "./program.ts";
+
+interface ClientCliOptions extends PeerCliOptions {
+  tap: string;
+  mac?: string;
+}
+
+function parseClientMac(value: string): Uint8Array {
+  let mac: Uint8Array;
+  try {
+    mac = parseMac(value);
+  } catch {
+    throw new UsageError(
+      `Invalid value "${value}" for --mac: expected a MAC like 02:00:00:00:00:01`,
+    );
+  }
+  if (isMulticastMac(mac) || mac.every((b) => b === 0)) {
+    throw new UsageError(`Invalid value "${value}" for --mac: a client MAC must be unicast`);
+  }
+  return mac;
+}
+
+/** Adds `netkit client`. */
+export function register(program: Command, io: CliIo): void {
+  addPeerOptions(
+    program.command("client").description("join a relay room through a TAP device"),
+  )
+    .option("--tap <name>", "TAP device to create or attach", DEFAULT_TAP)
+    .option(
+      "--mac <mac>",
+      "the TAP's MAC (default: derived once, then kept in /var/lib/netkit/)",
+    )
+    .action(async (options: ClientCliOptions, command: Command) => {
+      const g = command.optsWithGlobals<GlobalOptions>();
+      if (g.json || g.pretty) throw new UsageError("-j/--json and -p/--pretty do not apply here");
+      validateInterfaceName(options.tap);
+      const given = options.mac === undefined ? undefined : parseClientMac(options.mac);
+      const peer = await parsePeerOptions(options);
+      const mac = given ?? await stableClientMac(options.tap);
+      const { Client } = await import("../l2/client.ts");
+      const client = await Client.start({ ...peer, tap: options.tap, mac });
+      const signal = await untilSignal(client.done);
+      await client.close(signal === null ? "error" : "signal", `caught ${signal ?? "an error"}`);
+      const c = client.counters;
+      io.err(
+        `netkit: client stopped: ${c.tapToRelay} frames TAP→relay, ${c.relayToTap} relay→TAP, ` +
+          `${client.session.counters.reconnects} reconnects, drops ${
+            JSON.stringify(client.session.drops.toJSON())
+          }\n`,
+      );
+    });
+}

@@ -1,0 +1,64 @@
+/**
+ * `netkit gateway`: puts the LAN behind `--iface` into a relay room.
+ *
+ * @module
+ */
+
+import type { Command } from "commander";
+import { UsageError } from "../errors.ts";
+import type { CliIo } from "./io.ts";
+import {
+  addPeerOptions,
+  parsePeerOptions,
+  type PeerCliOptions,
+  untilSignal,
+} from "./l2_options.ts";
+import { parseIntegerOption } from "./options.ts";
+import type { GlobalOptions } from "./program.ts";
+
+interface GatewayCliOptions extends PeerCliOptions {
+  iface?: string;
+  interface?: string;
+  camRefresh?: string;
+  clampMss?: boolean;
+}
+
+/** Adds `netkit gateway`. */
+export function register(program: Command, io: CliIo): void {
+  addPeerOptions(
+    program.command("gateway").description(
+      "bridge a wired LAN interface into a relay room (AF_PACKET ⇄ QUIC)",
+    ),
+  )
+    .option("--iface <name>", "the LAN interface (Ethernet, with carrier)")
+    .option("--interface <name>", "same as --iface")
+    .option("--cam-refresh <seconds>", "CAM-refresh period (default: the relay's, 60 s)")
+    .option("--clamp-mss", "rewrite the MSS of TCP SYNs to fit the room's MTU")
+    .action(async (options: GatewayCliOptions, command: Command) => {
+      const g = command.optsWithGlobals<GlobalOptions>();
+      if (g.json || g.pretty) throw new UsageError("-j/--json and -p/--pretty do not apply here");
+      const iface = options.iface ?? options.interface;
+      if (iface === undefined) throw new UsageError("Give the LAN interface with --iface");
+      const peer = await parsePeerOptions(options);
+      const camRefreshMs = options.camRefresh === undefined
+        ? undefined
+        : parseIntegerOption(options.camRefresh, "--cam-refresh", 1, 3600) * 1000;
+      const { Gateway } = await import("../l2/gateway.ts");
+      const gateway = await Gateway.start({
+        ...peer,
+        iface,
+        ...(camRefreshMs === undefined ? {} : { camRefreshMs }),
+        clampMss: options.clampMss === true,
+      });
+      const signal = await untilSignal(gateway.done);
+      await gateway.close(signal === null ? "error" : "signal", `caught ${signal ?? "an error"}`);
+      const c = gateway.counters;
+      const s = gateway.session.counters;
+      io.err(
+        `netkit: gateway stopped: ${c.lanToRelay} frames LAN→relay, ${c.relayToLan} relay→LAN, ` +
+          `${c.camRefreshes} CAM refreshes, ${s.reconnects} reconnects, drops ${
+            JSON.stringify(gateway.session.drops.toJSON())
+          }\n`,
+      );
+    });
+}

@@ -1,0 +1,218 @@
+/**
+ * The client: a TAP device that behaves as a port of the LAN behind the relay. Frames the
+ * kernel sends out of the TAP go to the relay; frames from the relay are written to it. The
+ * TAP's MAC is stable (given, or derived once and kept in the state directory) and its MTU
+ * follows the room's. Requires `--allow-ffi`, `--unstable-net` and CAP_NET_ADMIN.
+ *
+ * @module
+ */
+
+import { getLogger } from "@logtape/logtape";
+import { NetkitError } from "../errors.ts";
+import { setInterfaceMtu, setInterfaceUp } from "../net/interfaces.ts";
+import { Poller } from "../net/poller.ts";
+import { TapDevice } from "../net/tap.ts";
+import { formatMac, macKey } from "../packet/mac.ts";
+import type { Welcome } from "./control.ts";
+import { DEFAULT_TAP } from "./client_mac.ts";
+import { logFrame } from "./frame_log.ts";
+import { type RelayAddress, RelaySession } from "./relay_session.ts";
+import { classifyFrame } from "./safety.ts";
+
+const log = getLogger(["netkit", "client"]);
+
+/** Frames read from the TAP per wake-up before the loop yields to the relay side. */
+const READS_PER_ROUND = 256;
+
+/** Options for {@linkcode Client.start}. */
+export interface ClientOptions {
+  relay: RelayAddress;
+  room: string;
+  /** TAP device name (default {@linkcode DEFAULT_TAP}); an existing persistent TAP is attached. */
+  tap?: string;
+  /** The TAP's MAC (6 bytes). */
+  mac: Uint8Array;
+  /** Largest datagram to advertise to the relay. */
+  budget?: number;
+}
+
+/** Client counters (besides the session's). */
+export interface ClientCounters {
+  tapFrames: number;
+  tapToRelay: number;
+  relayToTap: number;
+}
+
+/** A running client. */
+export class Client implements AsyncDisposable {
+  readonly tap: TapDevice;
+  readonly mac: Uint8Array;
+  readonly counters: ClientCounters = { tapFrames: 0, tapToRelay: 0, relayToTap: 0 };
+  /** Resolves when the client has stopped. */
+  readonly done: Promise<void>;
+  readonly #macKey: number;
+  readonly #poller = new Poller();
+  readonly #debug = log.isEnabledFor("debug");
+  #session!: RelaySession;
+  #frameMax = 0;
+  #stopping = false;
+  #closing: Promise<void> | null = null;
+
+  private constructor(tap: TapDevice, mac: Uint8Array) {
+    this.tap = tap;
+    this.mac = mac;
+    this.#macKey = macKey(mac);
+    this.done = Promise.resolve();
+  }
+
+  /** Creates the TAP (refusing to start without it), joins the relay and bridges the two. */
+  static async start(options: ClientOptions): Promise<Client> {
+    const name = options.tap ?? DEFAULT_TAP;
+    let tap: TapDevice;
+    try {
+      // Down until the room's MTU is known.
+      tap = TapDevice.open({ name, mac: options.mac, up: false });
+    } catch (err) {
+      throw new NetkitError(
+        `Cannot create TAP device "${name}": ${
+          err instanceof Error ? err.message : err
+        } (the client needs CAP_NET_ADMIN and /dev/net/tun)`,
+      );
+    }
+    const client = new Client(tap, options.mac);
+    try {
+      client.#session = await RelaySession.connect(
+        {
+          relay: options.relay,
+          role: "client",
+          room: options.room,
+          mac: options.mac,
+          ...(options.budget === undefined ? {} : { budget: options.budget }),
+        },
+        {
+          welcome: (w) => client.#onWelcome(w),
+          peerJoined: () => {},
+          peerLeft: () => {},
+          frame: (frame, from) => client.#fromRelay(frame, from),
+          lost: () => {},
+        },
+      );
+    } catch (err) {
+      tap.close();
+      await client.#poller.close();
+      throw err;
+    }
+    (client as { done: Promise<void> }).done = client.#tapLoop();
+    log.info("Client on {tap} ({mac}) in room {room}", {
+      tap: tap.name,
+      mac: formatMac(options.mac),
+      room: options.room,
+    });
+    return client;
+  }
+
+  /** The session with the relay (counters, drops). */
+  get session(): RelaySession {
+    return this.#session;
+  }
+
+  #onWelcome(welcome: Welcome): void {
+    this.#frameMax = welcome.frame_max;
+    setInterfaceMtu(this.tap.name, welcome.tap_mtu);
+    setInterfaceUp(this.tap.name, true);
+    log.info("{tap}: MTU {mtu}, gateway {gateway}", {
+      tap: this.tap.name,
+      mtu: welcome.tap_mtu,
+      gateway: welcome.gateway.present ? `present (${welcome.gateway.mac})` : "absent",
+    });
+  }
+
+  #fromRelay(frame: Uint8Array, from: number): void {
+    try {
+      if (!this.tap.write(frame)) return this.#drop(frame, "relay_to_tap", from, "tap_busy");
+    } catch (err) {
+      log.warning("Writing to {tap} failed: {error}", {
+        tap: this.tap.name,
+        error: err instanceof Error ? err.message : String(err),
+      });
+      return this.#drop(frame, "relay_to_tap", from, "tap_error");
+    }
+    this.counters.relayToTap++;
+    if (this.#debug) {
+      logFrame(log, {
+        where: this.tap.name,
+        direction: "relay_to_tap",
+        peer: from,
+        frame,
+        action: "forward",
+        reason: null,
+      });
+    }
+  }
+
+  async #tapLoop(): Promise<void> {
+    const buffer = new Uint8Array(65536);
+    while (!this.#stopping) {
+      let read = 0;
+      for (; read < READS_PER_ROUND; read++) {
+        const n = this.tap.read(buffer);
+        if (n === null) break;
+        this.#fromTap(buffer.subarray(0, n));
+      }
+      if (read < READS_PER_ROUND) await this.#poller.wait([this.tap.fd], 1000);
+    }
+  }
+
+  /** A frame the kernel sent out of the TAP: to the relay, or dropped with a reason. */
+  #fromTap(frame: Uint8Array): void {
+    this.counters.tapFrames++;
+    if (frame.length < 14) return this.#drop(frame, "tap_to_relay", null, "runt");
+    // The relay would refuse it (and count it against us): a bridge or another MAC on the TAP.
+    if (macKey(frame, 6) !== this.#macKey) {
+      return this.#drop(frame, "tap_to_relay", null, "unauthorized_source_mac");
+    }
+    const unsafe = classifyFrame(frame, true, this.#frameMax);
+    if (unsafe !== null) return this.#drop(frame, "tap_to_relay", null, unsafe);
+    if (!this.#session.sendFrame(frame)) return;
+    this.counters.tapToRelay++;
+    if (this.#debug) {
+      logFrame(log, {
+        where: this.tap.name,
+        direction: "tap_to_relay",
+        peer: null,
+        frame,
+        action: "forward",
+        reason: null,
+      });
+    }
+  }
+
+  #drop(frame: Uint8Array, direction: string, peer: number | null, reason: string): void {
+    this.#session.drops.add(reason);
+    if (this.#debug) {
+      logFrame(log, { where: this.tap.name, direction, peer, frame, action: "drop", reason });
+    }
+  }
+
+  /** Disconnects from the relay (with `reason`) and removes the TAP. */
+  close(
+    reason: "shutdown" | "signal" | "error" = "shutdown",
+    text = "shutting down",
+  ): Promise<void> {
+    this.#closing ??= this.#close(reason, text);
+    return this.#closing;
+  }
+
+  async #close(reason: "shutdown" | "signal" | "error", text: string): Promise<void> {
+    this.#stopping = true;
+    await this.#session.close(reason, text);
+    this.#poller.wake();
+    await this.done;
+    await this.#poller.close();
+    this.tap.close();
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+}

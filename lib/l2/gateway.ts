@@ -1,0 +1,328 @@
+/**
+ * The gateway: bridges a wired LAN interface (AF_PACKET, promiscuous membership) and the
+ * relay. LAN frames for remote MACs, broadcast and multicast go to the relay; frames from the
+ * relay go onto the LAN; a CAM-refresh frame per remote MAC keeps the LAN switch pointing
+ * those MACs at the gateway's port. Requires `--allow-ffi`, `--unstable-net`, CAP_NET_RAW.
+ *
+ * @module
+ */
+
+import { getLogger } from "@logtape/logtape";
+import { NetkitError } from "../errors.ts";
+import { FrameBatch } from "../net/frame_batch.ts";
+import { getInterface, requireEthernet } from "../net/interfaces.ts";
+import { PacketSocket, PacketType } from "../net/packet_socket.ts";
+import { Poller } from "../net/poller.ts";
+import { ETH_MIN_FRAME } from "../packet/ethernet.ts";
+import { formatMac, isMulticastMac, macKey, parseMac } from "../packet/mac.ts";
+import type { PeerJoined, PeerLeft, Welcome } from "./control.ts";
+import { logFrame } from "./frame_log.ts";
+import { RemoteMacTable } from "./mac_table.ts";
+import { clampMss } from "./mss_clamp.ts";
+import { type RelayAddress, RelaySession } from "./relay_session.ts";
+import { classifyFrame } from "./safety.ts";
+import { sleep } from "./_timeout.ts";
+
+const log = getLogger(["netkit", "gateway"]);
+
+/** IEEE 802 local experimental EtherType 1, carried by CAM-refresh frames. */
+export const CAM_REFRESH_ETHERTYPE = 0x88b5;
+const CAM_REFRESH_TEXT = new TextEncoder().encode("netkit-cam-refresh");
+const BATCH_SLOTS = 64;
+/** Captures keep room beyond any room frame, so an oversize LAN frame is seen as such. */
+const SLOT_SIZE = 2048;
+const LAN_RCVBUF = 4 << 20;
+
+/** Options for {@linkcode Gateway.start}. */
+export interface GatewayOptions {
+  relay: RelayAddress;
+  room: string;
+  /** The LAN interface. */
+  iface: string;
+  /** Largest datagram to advertise to the relay. */
+  budget?: number;
+  /** CAM-refresh period in ms (default: the relay's `cam_refresh_ms`). */
+  camRefreshMs?: number;
+  /** Rewrite the MSS of TCP SYNs to fit the room MTU. */
+  clampMss?: boolean;
+}
+
+/** Gateway counters (besides the session's). */
+export interface GatewayCounters {
+  lanFrames: number;
+  lanToRelay: number;
+  relayToLan: number;
+  camRefreshes: number;
+  mssClamped: number;
+}
+
+/** The CAM-refresh frame for remote MAC `remote` towards the gateway NIC `nic`. */
+export function camRefreshFrame(remote: Uint8Array, nic: Uint8Array): Uint8Array {
+  const frame = new Uint8Array(ETH_MIN_FRAME);
+  frame.set(nic, 0);
+  frame.set(remote, 6);
+  frame[12] = CAM_REFRESH_ETHERTYPE >> 8;
+  frame[13] = CAM_REFRESH_ETHERTYPE & 0xff;
+  frame.set(CAM_REFRESH_TEXT, 14);
+  return frame;
+}
+
+/** A running gateway. */
+export class Gateway implements AsyncDisposable {
+  readonly iface: string;
+  readonly nicMac: Uint8Array;
+  readonly counters: GatewayCounters = {
+    lanFrames: 0,
+    lanToRelay: 0,
+    relayToLan: 0,
+    camRefreshes: 0,
+    mssClamped: 0,
+  };
+  readonly remotes = new RemoteMacTable();
+  /** Resolves when the gateway has stopped. */
+  readonly done: Promise<void>;
+  readonly #options: GatewayOptions;
+  readonly #poller = new Poller();
+  readonly #debug = log.isEnabledFor("debug");
+  #session!: RelaySession;
+  #socket: PacketSocket | null = null;
+  #frameMax = 0;
+  #tapMtu = 0;
+  #camTimer: ReturnType<typeof setInterval> | undefined;
+  #camPeriod = 0;
+  #stopping = false;
+  #closing: Promise<void> | null = null;
+  #resolveDone!: () => void;
+
+  private constructor(options: GatewayOptions, nicMac: Uint8Array) {
+    this.#options = options;
+    this.iface = options.iface;
+    this.nicMac = nicMac;
+    this.done = new Promise((resolve) => this.#resolveDone = resolve);
+  }
+
+  /**
+   * Checks the interface, joins the relay, and only then opens the LAN socket: a wrong
+   * certificate or a refused join leaves the LAN untouched.
+   */
+  static async start(options: GatewayOptions): Promise<Gateway> {
+    const info = getInterface(options.iface);
+    requireEthernet(info, "the gateway");
+    if (!info.carrier) {
+      throw new NetkitError(
+        `Interface "${info.name}" has no carrier: connect it to the LAN (and bring it up) first`,
+      );
+    }
+    const gateway = new Gateway(options, info.mac);
+    gateway.#session = await RelaySession.connect(
+      {
+        relay: options.relay,
+        role: "gateway",
+        room: options.room,
+        mac: info.mac,
+        ...(options.budget === undefined ? {} : { budget: options.budget }),
+      },
+      {
+        welcome: (w) => gateway.#onWelcome(w),
+        peerJoined: (e) => gateway.#onPeerJoined(e),
+        peerLeft: (e) => gateway.#onPeerLeft(e),
+        frame: (frame, from) => gateway.#fromRelay(frame, from),
+        lost: () => {},
+      },
+    );
+    try {
+      const socket = PacketSocket.open({ interface: info.ifindex, rcvbuf: LAN_RCVBUF });
+      gateway.#socket = socket;
+      try {
+        socket.addPromisc();
+      } catch (err) {
+        throw new NetkitError(
+          `The gateway needs a promiscuous membership on "${info.name}" to receive frames for remote MACs: ${
+            err instanceof Error ? err.message : err
+          }`,
+        );
+      }
+    } catch (err) {
+      await gateway.close("error", err instanceof Error ? err.message : String(err));
+      throw err;
+    }
+    log.info("Gateway on {iface} ({mac}) bridging to room {room}", {
+      iface: info.name,
+      mac: formatMac(info.mac),
+      room: options.room,
+    });
+    gateway.#refreshAll();
+    gateway.#lanLoop().then(() => gateway.#resolveDone());
+    return gateway;
+  }
+
+  /** The session with the relay (counters, drops). */
+  get session(): RelaySession {
+    return this.#session;
+  }
+
+  #onWelcome(welcome: Welcome): void {
+    this.#frameMax = welcome.frame_max;
+    this.#tapMtu = welcome.tap_mtu;
+    if (!welcome.resumed) this.remotes.clear();
+    const now = performance.now();
+    for (const peer of welcome.peers) {
+      if (peer.role === "client") this.remotes.add(peer.peer_id, parseMac(peer.mac), now);
+    }
+    const period = this.#options.camRefreshMs ?? welcome.cam_refresh_ms;
+    if (period !== this.#camPeriod) {
+      clearInterval(this.#camTimer);
+      this.#camPeriod = period;
+      this.#camTimer = setInterval(() => this.#refreshAll(), period);
+    }
+    this.#refreshAll();
+  }
+
+  #onPeerJoined(event: PeerJoined): void {
+    if (event.role !== "client") return;
+    const mac = parseMac(event.mac);
+    this.remotes.add(event.peer_id, mac, performance.now());
+    this.#refresh(mac);
+  }
+
+  #onPeerLeft(event: PeerLeft): void {
+    this.remotes.removePeer(event.peer_id);
+  }
+
+  #refreshAll(): void {
+    for (const entry of this.remotes.entries()) this.#refresh(entry.mac);
+  }
+
+  /** Sends the CAM-refresh frame for one remote MAC. */
+  #refresh(mac: Uint8Array): void {
+    if (this.#socket === null) return;
+    try {
+      if (this.#socket.send(camRefreshFrame(mac, this.nicMac))) this.counters.camRefreshes++;
+    } catch (err) {
+      log.warning("CAM refresh for {mac} failed: {error}", {
+        mac: formatMac(mac),
+        error: err instanceof Error ? err.message : String(err),
+      });
+    }
+  }
+
+  /** A frame from the relay, onto the LAN. */
+  #fromRelay(frame: Uint8Array, from: number): void {
+    const socket = this.#socket;
+    if (socket === null) return this.#drop(frame, "relay_to_lan", from, "lan_down");
+    // The relay vouches for a client's source MAC: learning it keeps the table right even
+    // if a peer_joined was missed.
+    if (from !== 0 && !this.remotes.has(frame, 6) && !isMulticastMac(frame, 6)) {
+      this.remotes.add(from, frame.slice(6, 12), performance.now());
+    }
+    if (this.#options.clampMss && clampMss(frame, this.#tapMtu)) this.counters.mssClamped++;
+    try {
+      if (!socket.send(frame)) return this.#drop(frame, "relay_to_lan", from, "lan_busy");
+    } catch (err) {
+      log.warning("Sending to {iface} failed: {error}", {
+        iface: this.iface,
+        error: err instanceof Error ? err.message : String(err),
+      });
+      return this.#drop(frame, "relay_to_lan", from, "lan_error");
+    }
+    this.counters.relayToLan++;
+    if (this.#debug) {
+      logFrame(log, {
+        where: this.iface,
+        direction: "relay_to_lan",
+        peer: from,
+        frame,
+        action: "forward",
+        reason: null,
+      });
+    }
+  }
+
+  async #lanLoop(): Promise<void> {
+    const socket = this.#socket!;
+    const batch = new FrameBatch({ slots: BATCH_SLOTS, slotSize: SLOT_SIZE });
+    while (!this.#stopping) {
+      let n: number;
+      try {
+        n = socket.receiveBatch(batch);
+      } catch (err) {
+        // An interface that goes away or down: keep the session and try again.
+        log.warning("Receiving on {iface} failed: {error}", {
+          iface: this.iface,
+          error: err instanceof Error ? err.message : String(err),
+        });
+        await sleep(1000);
+        continue;
+      }
+      if (n === 0) {
+        await this.#poller.wait([socket.fd], 1000);
+        continue;
+      }
+      for (let i = 0; i < n; i++) {
+        if (batch.pktType(i) === PacketType.OUTGOING) continue; // our own, or the host's
+        this.#fromLan(batch.frame(i), batch.truncated(i));
+      }
+    }
+  }
+
+  /** A LAN frame: to the relay, or dropped with a reason. */
+  #fromLan(frame: Uint8Array, truncated: boolean): void {
+    this.counters.lanFrames++;
+    if (truncated || frame.length > this.#frameMax) {
+      return this.#drop(frame, "lan_to_relay", null, "mtu_exceeded");
+    }
+    if (isMulticastMac(frame, 6) || macKey(frame, 6) === 0) {
+      return this.#drop(frame, "lan_to_relay", null, "invalid_source_mac");
+    }
+    const unsafe = classifyFrame(frame, false, this.#frameMax);
+    if (unsafe !== null) return this.#drop(frame, "lan_to_relay", null, unsafe);
+    if (!isMulticastMac(frame, 0) && !this.remotes.has(frame, 0)) {
+      return this.#drop(frame, "lan_to_relay", null, "unknown_destination");
+    }
+    if (this.#options.clampMss && clampMss(frame, this.#tapMtu)) this.counters.mssClamped++;
+    if (!this.#session.sendFrame(frame)) return; // the session counted why
+    this.counters.lanToRelay++;
+    if (this.#debug) {
+      logFrame(log, {
+        where: this.iface,
+        direction: "lan_to_relay",
+        peer: null,
+        frame,
+        action: "forward",
+        reason: null,
+      });
+    }
+  }
+
+  #drop(frame: Uint8Array, direction: string, peer: number | null, reason: string): void {
+    this.#session.drops.add(reason);
+    if (this.#debug) {
+      logFrame(log, { where: this.iface, direction, peer, frame, action: "drop", reason });
+    }
+  }
+
+  /** Disconnects from the relay (with `reason`), stops the LAN loop and closes the socket. */
+  close(
+    reason: "shutdown" | "signal" | "error" = "shutdown",
+    text = "shutting down",
+  ): Promise<void> {
+    this.#closing ??= this.#close(reason, text);
+    return this.#closing;
+  }
+
+  async #close(reason: "shutdown" | "signal" | "error", text: string): Promise<void> {
+    this.#stopping = true;
+    clearInterval(this.#camTimer);
+    await this.#session?.close(reason, text);
+    this.#poller.wake();
+    if (this.#socket !== null) await this.done;
+    await this.#poller.close();
+    this.#socket?.close();
+    this.#socket = null;
+    this.#resolveDone();
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+}

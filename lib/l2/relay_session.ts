@@ -1,0 +1,499 @@
+/**
+ * A gateway's or client's session with the relay: the pinned QUIC connection, hello and
+ * welcome, the control stream (peer events, stats, ping, relay sequence checks), datagrams
+ * both ways, and reconnection with jittered backoff and resume (docs/l2-protocol.md §2.4).
+ * Requires `--unstable-net` and `--allow-net`.
+ *
+ * @module
+ */
+
+import { getLogger } from "@logtape/logtape";
+import { NetkitError } from "../errors.ts";
+import { formatMac } from "../packet/mac.ts";
+import { NETKIT_VERSION } from "../version.ts";
+import { Backoff } from "./backoff.ts";
+import {
+  ALPN,
+  CloseCode,
+  type ControlMessage,
+  ControlProtocolError,
+  ControlReader,
+  ControlWriter,
+  type PeerJoined,
+  type PeerLeft,
+  type RejectCode,
+  type Role,
+  type Welcome,
+} from "./control.ts";
+import {
+  checkDatagram,
+  DATAGRAM_HEADER_LEN,
+  datagramFrame,
+  datagramSequence,
+  datagramSourcePeer,
+  SequenceTracker,
+  writeDatagramHeader,
+} from "./datagram.ts";
+import { ReasonCounts } from "./reason_counts.ts";
+import { datagramSize, QUIC_TRANSPORT } from "./relay.ts";
+import { sleep, TimeoutError, withTimeout } from "./_timeout.ts";
+
+const log = getLogger(["netkit", "l2"]);
+
+const CONNECT_TIMEOUT_MS = 10_000;
+/** Datagrams to the relay in flight before frames are dropped (`congested`). */
+const MAX_IN_FLIGHT = 256;
+/** How long a closing peer waits for the relay to take its disconnect. */
+const DRAIN_MS = 500;
+/** Rejects worth retrying on a reconnect: the relay may still hold this peer's old place. */
+const RETRY_REJECTS: ReadonlySet<RejectCode> = new Set(["gateway_exists", "duplicate_mac"]);
+
+/** Where the relay is and how it is trusted. */
+export interface RelayAddress {
+  hostname: string;
+  port: number;
+  /** TLS server name the relay's certificate must carry. */
+  serverName: string;
+  /** The pinned certificate (PEM). */
+  pin: string;
+}
+
+/** Options for {@linkcode RelaySession.connect}. */
+export interface RelaySessionOptions {
+  relay: RelayAddress;
+  role: Role;
+  room: string;
+  /** This peer's MAC (a client's TAP, a gateway's NIC). */
+  mac: Uint8Array;
+  /** Largest datagram to advertise (default: what the connection allows). */
+  budget?: number;
+}
+
+/** What the owner of a session (gateway or client) reacts to. */
+export interface SessionHandlers {
+  /** Admitted (again): the room's parameters and the other peers. */
+  welcome(welcome: Welcome): void;
+  peerJoined(event: PeerJoined): void;
+  peerLeft(event: PeerLeft): void;
+  /** A valid frame from peer `from` (a view, valid during the call). */
+  frame(frame: Uint8Array, from: number): void;
+  /** The connection was lost; the session is reconnecting. */
+  lost(reason: string): void;
+}
+
+/** Counters the session keeps, reported to the relay in `stats`. */
+export interface SessionCounters {
+  framesToRelay: number;
+  framesFromRelay: number;
+  datagramsIn: number;
+  bytesToRelay: number;
+  bytesFromRelay: number;
+  malformed: number;
+  reconnects: number;
+}
+
+interface Connection {
+  conn: Deno.QuicConn;
+  reader: ControlReader;
+  writer: ControlWriter;
+  welcome: Welcome;
+  since: number;
+}
+
+/** A session with the relay that outlives connections. */
+export class RelaySession implements AsyncDisposable {
+  readonly #options: RelaySessionOptions;
+  readonly #handlers: SessionHandlers;
+  /** Drops by reason, of the session and its owner: reported in `stats`. */
+  readonly drops = new ReasonCounts();
+  readonly counters: SessionCounters = {
+    framesToRelay: 0,
+    framesFromRelay: 0,
+    datagramsIn: 0,
+    bytesToRelay: 0,
+    bytesFromRelay: 0,
+    malformed: 0,
+    reconnects: 0,
+  };
+  readonly #sequence = new SequenceTracker();
+  readonly #out = new Uint8Array(65536);
+  readonly #stop = new AbortController();
+  #current: Connection | null = null;
+  #resume: string | undefined;
+  #sendSeq = 0;
+  #inFlight = 0;
+  #closing: Promise<void> | null = null;
+  #running: Promise<void> = Promise.resolve();
+
+  private constructor(options: RelaySessionOptions, handlers: SessionHandlers) {
+    this.#options = options;
+    this.#handlers = handlers;
+  }
+
+  /**
+   * Connects and joins the room. The first connection's failure is the caller's error (a
+   * wrong certificate, an unreachable relay, a reject); later losses are reconnected.
+   */
+  static async connect(
+    options: RelaySessionOptions,
+    handlers: SessionHandlers,
+  ): Promise<RelaySession> {
+    const session = new RelaySession(options, handlers);
+    const first = await session.#join(false);
+    if (first === "retry") {
+      throw new NetkitError(`The relay at ${addressText(options.relay)} refused to admit us`);
+    }
+    session.#running = session.#run(first);
+    return session;
+  }
+
+  /** The current welcome, or null while disconnected. */
+  get welcome(): Welcome | null {
+    return this.#current?.welcome ?? null;
+  }
+
+  /** Datagram gaps seen on the relay → peer link. */
+  get seqGaps(): number {
+    return this.#sequence.gaps;
+  }
+
+  /**
+   * Sends one frame to the relay; false (and a counted drop) when disconnected or when too
+   * many datagrams are in flight.
+   */
+  sendFrame(frame: Uint8Array): boolean {
+    const current = this.#current;
+    if (current === null) {
+      this.drops.add("relay_down");
+      return false;
+    }
+    if (this.#inFlight >= MAX_IN_FLIGHT) {
+      this.drops.add("congested");
+      return false;
+    }
+    const welcome = current.welcome;
+    const out = this.#out;
+    writeDatagramHeader(out, welcome.peer_id, this.#sendSeq++, welcome.room_id & 0xffff);
+    out.set(frame, DATAGRAM_HEADER_LEN);
+    const length = DATAGRAM_HEADER_LEN + frame.length;
+    this.#inFlight++;
+    this.counters.framesToRelay++;
+    this.counters.bytesToRelay += length;
+    // sendDatagram copies the bytes before it returns: the buffer is free again at once.
+    current.conn.sendDatagram(out.subarray(0, length)).then(
+      () => this.#inFlight--,
+      () => {
+        this.#inFlight--;
+        this.drops.add("send_failed");
+      },
+    );
+    return true;
+  }
+
+  /** Connects, says hello and returns the connection, or "retry" for a retryable reject. */
+  async #join(reconnect: boolean): Promise<Connection | "retry"> {
+    const relay = this.#options.relay;
+    let conn: Deno.QuicConn;
+    try {
+      conn = await withTimeout(
+        Promise.resolve(Deno.connectQuic({
+          hostname: relay.hostname,
+          port: relay.port,
+          serverName: relay.serverName,
+          alpnProtocols: [ALPN],
+          caCerts: [relay.pin],
+          ...QUIC_TRANSPORT,
+        })),
+        CONNECT_TIMEOUT_MS,
+        `No answer from the relay at ${addressText(relay)} within 10 s`,
+      );
+    } catch (err) {
+      throw connectError(err, relay);
+    }
+    conn.closed.catch(() => {});
+    try {
+      const stream = await conn.createBidirectionalStream();
+      const reader = new ControlReader(stream.readable);
+      const writer = new ControlWriter(stream.writable);
+      const wanted = this.#options.budget ?? 65535;
+      const budget = Math.min(wanted, await datagramSize(conn, wanted));
+      await writer.send({
+        v: 1,
+        type: "hello",
+        role: this.#options.role,
+        room: this.#options.room,
+        mac: formatMac(this.#options.mac),
+        budget,
+        sw: `netkit/${NETKIT_VERSION}`,
+        ...(this.#resume === undefined ? {} : { resume: this.#resume }),
+      });
+      const answer = await withTimeout(
+        reader.read(),
+        CONNECT_TIMEOUT_MS,
+        "The relay did not answer hello within 10 s",
+      );
+      if (answer === null) throw new NetkitError("The relay closed the control stream");
+      if (answer.type === "reject") {
+        conn.close({ closeCode: CloseCode.NORMAL, reason: "rejected" });
+        if (reconnect && RETRY_REJECTS.has(answer.code)) {
+          log.info("Relay refused the resume ({code}): {reason}; retrying", {
+            code: answer.code,
+            reason: answer.reason,
+          });
+          return "retry";
+        }
+        throw new NetkitError(`The relay rejected us (${answer.code}): ${answer.reason}`);
+      }
+      if (answer.type !== "welcome") {
+        throw new ControlProtocolError(`Expected welcome, got ${answer.type}`);
+      }
+      if (answer.seq !== 1) throw new ControlProtocolError(`welcome has seq ${answer.seq}`);
+      this.#resume = answer.resume;
+      this.#sendSeq = 0;
+      this.#sequence.reset();
+      log.info(
+        "{action} room {room} as peer {peer}: frames up to {frameMax} bytes, gateway {gateway}",
+        {
+          action: answer.resumed ? "Resumed in" : "Joined",
+          room: this.#options.room,
+          peer: answer.peer_id,
+          frameMax: answer.frame_max,
+          gateway: answer.gateway.present ? "present" : "absent",
+        },
+      );
+      const connection = { conn, reader, writer, welcome: answer, since: performance.now() };
+      this.#current = connection;
+      this.#handlers.welcome(answer);
+      return connection;
+    } catch (err) {
+      conn.close({ closeCode: CloseCode.PROTOCOL_VIOLATION, reason: "handshake" });
+      throw err;
+    }
+  }
+
+  /** Serves connections until closed, reconnecting after each loss. */
+  async #run(first: Connection): Promise<void> {
+    const backoff = new Backoff();
+    let connection: Connection | "retry" = first;
+    while (!this.#stop.signal.aborted) {
+      if (connection !== "retry") {
+        const reason = await this.#serve(connection);
+        this.#current = null;
+        if (this.#stop.signal.aborted) return;
+        if (performance.now() - connection.since > 60_000) backoff.reset();
+        log.warning("Lost the relay: {reason}; reconnecting", { reason });
+        this.#handlers.lost(reason);
+      }
+      await sleep(backoff.next(), this.#stop.signal);
+      if (this.#stop.signal.aborted) return;
+      try {
+        connection = await this.#join(true);
+        if (connection !== "retry") this.counters.reconnects++;
+      } catch (err) {
+        log.info("Reconnect failed: {error}", { error: errText(err) });
+        connection = "retry";
+      }
+    }
+  }
+
+  /** Runs one connection until it ends; returns why. */
+  async #serve(connection: Connection): Promise<string> {
+    const { conn } = connection;
+    const stats = setInterval(
+      () => this.#sendStats(connection).catch(() => {}),
+      connection.welcome.stats_interval_ms,
+    );
+    try {
+      const ended = await Promise.race([
+        this.#controlLoop(connection),
+        this.#datagramLoop(connection),
+        conn.closed.then(
+          (info) => `closed by the relay (code ${info.closeCode}: ${info.reason})`,
+          (err) => errText(err),
+        ),
+      ]);
+      try {
+        conn.close({ closeCode: CloseCode.PROTOCOL_VIOLATION, reason: "ended" });
+      } catch {
+        // already closed
+      }
+      return ended;
+    } finally {
+      clearInterval(stats);
+    }
+  }
+
+  async #controlLoop(connection: Connection): Promise<string> {
+    let expected = 2;
+    try {
+      while (true) {
+        const message: ControlMessage | null = await connection.reader.read();
+        if (message === null) return "the relay ended the control stream";
+        if ("seq" in message && typeof message.seq === "number") {
+          if (message.seq !== expected) {
+            throw new ControlProtocolError(
+              `relay message seq ${message.seq}, expected ${expected}`,
+            );
+          }
+          expected++;
+        }
+        switch (message.type) {
+          case "peer_joined":
+            this.#handlers.peerJoined(message);
+            break;
+          case "peer_left":
+            this.#handlers.peerLeft(message);
+            break;
+          case "disconnect":
+            return `the relay disconnected us (${message.reason}): ${message.text}`;
+          case "error":
+            log.warning("Relay error {code}: {text}", { code: message.code, text: message.text });
+            if (message.fatal) return `relay error ${message.code}`;
+            break;
+          case "ping":
+            await connection.writer.send({
+              v: 1,
+              type: "pong",
+              nonce: message.nonce,
+              t: message.t,
+            });
+            break;
+          default:
+            break;
+        }
+      }
+    } catch (err) {
+      if (this.#stop.signal.aborted) return "closing";
+      if (err instanceof ControlProtocolError) {
+        try {
+          connection.conn.close({
+            closeCode: CloseCode.PROTOCOL_VIOLATION,
+            reason: err.message.slice(0, 100),
+          });
+        } catch {
+          // already closed
+        }
+        return `protocol violation: ${err.message}`;
+      }
+      return errText(err);
+    }
+  }
+
+  async #datagramLoop(connection: Connection): Promise<string> {
+    const { conn, welcome } = connection;
+    const tag = welcome.room_id & 0xffff;
+    const counters = this.counters;
+    while (true) {
+      let datagram: Uint8Array;
+      try {
+        datagram = await conn.readDatagram();
+      } catch (err) {
+        return errText(err);
+      }
+      counters.datagramsIn++;
+      counters.bytesFromRelay += datagram.length;
+      const malformed = checkDatagram(datagram, tag, welcome.frame_max, -1);
+      if (malformed !== null) {
+        counters.malformed++;
+        this.drops.add(malformed);
+        continue;
+      }
+      this.#sequence.observe(datagramSequence(datagram));
+      counters.framesFromRelay++;
+      this.#handlers.frame(datagramFrame(datagram), datagramSourcePeer(datagram));
+    }
+  }
+
+  #sendStats(connection: Connection): Promise<void> {
+    const c = this.counters;
+    return connection.writer.send({
+      v: 1,
+      type: "stats",
+      frames_to_relay: c.framesToRelay,
+      frames_from_relay: c.framesFromRelay,
+      datagrams_in: c.datagramsIn,
+      bytes_to_relay: c.bytesToRelay,
+      bytes_from_relay: c.bytesFromRelay,
+      malformed: c.malformed,
+      seq_gaps: this.#sequence.gaps,
+      dropped: this.drops.toJSON(),
+    });
+  }
+
+  /**
+   * Leaves: final stats, `disconnect` with the reason, a short drain, then close. Safe to
+   * call twice.
+   */
+  close(
+    reason: "shutdown" | "signal" | "error" = "shutdown",
+    text = "shutting down",
+  ): Promise<void> {
+    this.#closing ??= this.#close(reason, text);
+    return this.#closing;
+  }
+
+  async #close(reason: "shutdown" | "signal" | "error", text: string): Promise<void> {
+    this.#stop.abort();
+    const current = this.#current;
+    if (current !== null) {
+      try {
+        await withTimeout(
+          (async () => {
+            await this.#sendStats(current);
+            await current.writer.send({ v: 1, type: "disconnect", reason, text });
+            await current.writer.close();
+            await current.conn.closed;
+          })(),
+          DRAIN_MS,
+          "drain",
+        );
+      } catch (err) {
+        if (!(err instanceof TimeoutError)) {
+          log.debug("Disconnect: {error}", { error: errText(err) });
+        }
+      }
+      try {
+        current.conn.close({ closeCode: CloseCode.NORMAL, reason });
+      } catch {
+        // already closed
+      }
+    }
+    await this.#running;
+    this.#current = null;
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+}
+
+function addressText(relay: RelayAddress): string {
+  return relay.hostname.includes(":")
+    ? `[${relay.hostname}]:${relay.port}`
+    : `${relay.hostname}:${relay.port}`;
+}
+
+/** A connection failure, explained: certificate problems name the options to check. */
+function connectError(err: unknown, relay: RelayAddress): Error {
+  if (err instanceof NetkitError || err instanceof TimeoutError) {
+    return err instanceof NetkitError ? err : new NetkitError(err.message);
+  }
+  const text = errText(err);
+  if (/certificate|BadSignature|UnknownIssuer/i.test(text)) {
+    return new NetkitError(
+      `The relay at ${
+        addressText(relay)
+      } is not the pinned one (${text}): check --relay-cert and --server-name "${relay.serverName}"`,
+    );
+  }
+  if (/peer doesn't support any known protocol/i.test(text)) {
+    return new NetkitError(
+      `The relay at ${addressText(relay)} does not speak ${ALPN} (${text})`,
+    );
+  }
+  return new NetkitError(`Cannot connect to the relay at ${addressText(relay)}: ${text}`);
+}
+
+function errText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
