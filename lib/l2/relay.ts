@@ -414,11 +414,15 @@ export class Relay implements AsyncDisposable {
         }
         case "disconnect":
           link.ending = "disconnect";
-          log.info("{remote}: peer {peer} disconnects ({reason}): {text}", {
+          // The peer sends its final stats first, on the same ordered stream.
+          log.info("{remote}: peer {peer} disconnects ({reason}): {text}; final stats: {stats}", {
             remote: link.remote,
             peer: link.peer?.peerId,
             reason: message.reason,
             text: message.text,
+            stats: link.reported === null
+              ? "none"
+              : `${link.reported.frames_to_relay} frames to the relay, ${link.reported.frames_from_relay} from it`,
           });
           // The peer closes; closing here as well ends a peer that does not.
           setTimeout(() => link.close(CloseCode.NORMAL, "disconnect"), 1000);

@@ -69,8 +69,16 @@ export function interfaceState(netns: string, name: string): unknown {
   };
 }
 
-/** Runs tshark over a capture: one line of `fields` per frame, and any expert messages. */
-export function tshark(pcap: string, fields: string[]): { rows: string[][]; expert: string[] } {
+/**
+ * Runs tshark over a capture: one line of `fields` per frame (of those matching display
+ * filter `filter`, when given), and any expert messages of those frames.
+ */
+export function tshark(
+  pcap: string,
+  fields: string[],
+  filter?: string,
+): { rows: string[][]; expert: string[] } {
+  const only = filter === undefined ? [] : ["-Y", filter];
   const run = (args: string[]) =>
     decoder.decode(
       new Deno.Command("tshark", { args, stdout: "piped", stderr: "null" }).outputSync().stdout,
@@ -78,6 +86,7 @@ export function tshark(pcap: string, fields: string[]): { rows: string[][]; expe
   const rows = run([
     "-r",
     pcap,
+    ...only,
     "-T",
     "fields",
     "-E",
@@ -85,8 +94,9 @@ export function tshark(pcap: string, fields: string[]): { rows: string[][]; expe
     ...fields.flatMap((f) => ["-e", f]),
   ])
     .split("\n").filter(Boolean).map((l) => l.split(","));
-  const expert = run(["-r", pcap, "-T", "fields", "-e", "_ws.expert.message"]).split("\n").filter(
-    Boolean,
-  );
+  const expert = run(["-r", pcap, ...only, "-T", "fields", "-e", "_ws.expert.message"]).split("\n")
+    .filter(
+      Boolean,
+    );
   return { rows, expert };
 }

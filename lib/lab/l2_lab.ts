@@ -1,0 +1,271 @@
+/**
+ * An L2 gateway lab: a LAN (a bridge with two hosts and the gateway's port), a WAN where the
+ * relay, the gateway and each client meet, and netkit's relay, gateway and clients run as
+ * real processes in their namespaces. Used by the tests, `bench/l2` and `netkit lab gateway`.
+ * Requires root.
+ *
+ * ```
+ *  h1 ─┐                                    ┌─ c1 (TAP nk0)
+ *  h2 ─┼─ br0 (lan) ── eth0 gw ── wan ── relay ── c2 (TAP nk0)
+ * ```
+ *
+ * @module
+ */
+
+import { request } from "../ipc/mod.ts";
+import type { RelayStatus } from "../l2/relay.ts";
+import { ChildDaemon } from "./child_daemon.ts";
+import { ip, NamespaceLab, sh } from "./namespace_lab.ts";
+
+/** The lab's addresses and names. */
+export const L2 = {
+  room: "LAB1",
+  lanPrefix: "192.168.50",
+  h1: "192.168.50.11",
+  h2: "192.168.50.12",
+  relay: "10.99.0.1",
+  port: 4433,
+  serverName: "relay.netkit.invalid",
+  tap: "nk0",
+} as const;
+
+/** The static LAN address of client `i` (1-based). */
+export function clientLanAddress(i: number): string {
+  return `${L2.lanPrefix}.${100 + i}`;
+}
+
+/** The MAC of client `i` (1-based). */
+export function clientMac(i: number): string {
+  return `02:00:00:00:01:${i.toString(16).padStart(2, "0")}`;
+}
+
+/** Options for {@linkcode L2Lab}. */
+export interface L2LabOptions {
+  /** Number of client namespaces (default 1). */
+  clients?: number;
+  /** The netkit to run (default `./netkit`). */
+  executable?: string;
+  /** Log level of the processes (default `info`). */
+  logLevel?: string;
+}
+
+/** The namespaces, links and processes of one lab. */
+export class L2Lab implements AsyncDisposable {
+  readonly lab = new NamespaceLab();
+  readonly lan: string;
+  readonly h1: string;
+  readonly h2: string;
+  readonly gw: string;
+  readonly relayNs: string;
+  readonly clientNs: string[] = [];
+  readonly dir: string;
+  readonly statusSocket: string;
+  readonly #executable: string;
+  readonly #logLevel: string;
+  relay: ChildDaemon | null = null;
+  gateway: ChildDaemon | null = null;
+  readonly clients: (ChildDaemon | null)[] = [];
+
+  constructor(options: L2LabOptions = {}) {
+    this.#executable = options.executable ?? "./netkit";
+    this.#logLevel = options.logLevel ?? "info";
+    this.dir = Deno.makeTempDirSync({ prefix: "netkit-l2lab-" });
+    this.statusSocket = `${this.dir}/relay.sock`;
+    try {
+      this.lan = this.lab.netns("lan");
+      this.h1 = this.lab.netns("h1");
+      this.h2 = this.lab.netns("h2");
+      this.gw = this.lab.netns("gw");
+      this.relayNs = this.lab.netns("rly");
+      ip("-n", this.lan, "link", "add", "br0", "type", "bridge");
+      ip("-n", this.lan, "link", "set", "br0", "up");
+      for (const [ns, port, addr] of [[this.h1, "p1", L2.h1], [this.h2, "p2", L2.h2]] as const) {
+        this.lab.veth({ netns: this.lan, name: port }, { netns: ns, name: "eth0" });
+        ip("-n", this.lan, "link", "set", port, "master", "br0");
+        ip("-n", ns, "addr", "add", `${addr}/24`, "dev", "eth0");
+      }
+      this.lab.veth({ netns: this.lan, name: "pgw" }, { netns: this.gw, name: "eth0" });
+      ip("-n", this.lan, "link", "set", "pgw", "master", "br0");
+      ip("-n", this.relayNs, "link", "add", "wan", "type", "bridge");
+      ip("-n", this.relayNs, "link", "set", "wan", "up");
+      ip("-n", this.relayNs, "addr", "add", `${L2.relay}/24`, "dev", "wan");
+      this.#wan(this.gw, "w-gw", 2);
+      for (let i = 1; i <= (options.clients ?? 1); i++) {
+        const ns = this.lab.netns(`c${i}`);
+        this.clientNs.push(ns);
+        this.#wan(ns, `w-c${i}`, 10 + i);
+        this.clients.push(null);
+      }
+    } catch (err) {
+      this.lab[Symbol.dispose]();
+      Deno.removeSync(this.dir, { recursive: true });
+      throw err;
+    }
+  }
+
+  /** A WAN link from `ns` to the relay's bridge, address 10.99.0.`host`. */
+  #wan(ns: string, port: string, host: number): void {
+    this.lab.veth({ netns: this.relayNs, name: port }, { netns: ns, name: "wan" });
+    ip("-n", this.relayNs, "link", "set", port, "master", "wan");
+    ip("-n", ns, "addr", "add", `10.99.0.${host}/24`, "dev", "wan");
+  }
+
+  /** The pinned certificate the relay's `--dev-cert` writes. */
+  get pin(): string {
+    return `${this.dir}/certs/ca.pem`;
+  }
+
+  /** Log file of a process of the lab. */
+  logFile(name: string): string {
+    return `${this.dir}/${name}.log`;
+  }
+
+  /** The log of `name` so far. */
+  log(name: string): string {
+    try {
+      return Deno.readTextFileSync(this.logFile(name));
+    } catch {
+      return "";
+    }
+  }
+
+  #spawn(name: string, ns: string, args: string[]): ChildDaemon {
+    return ChildDaemon.spawn(`netkit ${name}`, this.#executable, [
+      "-n",
+      ns,
+      "--log-level",
+      this.#logLevel,
+      "--log-file",
+      this.logFile(name),
+      ...args,
+    ]);
+  }
+
+  /** Starts the relay and waits until its status socket answers. */
+  async startRelay(extra: string[] = []): Promise<ChildDaemon> {
+    const relay = this.#spawn("relay", this.relayNs, [
+      "relay",
+      "--listen",
+      `${L2.relay}:${L2.port}`,
+      "--dev-cert",
+      `${this.dir}/certs`,
+      "--status-socket",
+      this.statusSocket,
+      ...extra,
+    ]);
+    this.relay = relay;
+    await relay.waitUntil(async () => (await this.status(), true), { timeoutMs: 10_000 });
+    return relay;
+  }
+
+  /** The options that point a peer at the lab's relay. */
+  peerArgs(room: string = L2.room): string[] {
+    return [
+      "--relay",
+      `${L2.relay}:${L2.port}`,
+      "--server-name",
+      L2.serverName,
+      "--relay-cert",
+      this.pin,
+      "--room",
+      room,
+    ];
+  }
+
+  /** Starts the gateway on the LAN and waits until the relay lists it. */
+  async startGateway(extra: string[] = []): Promise<ChildDaemon> {
+    const gateway = this.#spawn("gateway", this.gw, [
+      "gateway",
+      ...this.peerArgs(),
+      "--iface",
+      "eth0",
+      ...extra,
+    ]);
+    this.gateway = gateway;
+    await gateway.waitUntil(() => this.#hasPeer("gateway", null), { timeoutMs: 15_000 });
+    return gateway;
+  }
+
+  /**
+   * Starts client `i` (1-based) with its fixed MAC, waits until the relay lists it and its
+   * TAP is up, and gives the TAP the static LAN address unless `address` is false.
+   */
+  async startClient(
+    i: number,
+    options: { extra?: string[]; address?: boolean } = {},
+  ): Promise<ChildDaemon> {
+    const ns = this.clientNs[i - 1]!;
+    const client = this.#spawn(`client${i}`, ns, [
+      "client",
+      ...this.peerArgs(),
+      "--tap",
+      L2.tap,
+      "--mac",
+      clientMac(i),
+      ...(options.extra ?? []),
+    ]);
+    this.clients[i - 1] = client;
+    await client.waitUntil(async () => {
+      if (!(await this.#hasPeer("client", clientMac(i)))) return false;
+      const [link] = JSON.parse(ip("-j", "-n", ns, "link", "show", L2.tap));
+      return (link?.flags ?? []).includes("UP");
+    }, { timeoutMs: 15_000 });
+    if (options.address ?? true) {
+      ip("-n", ns, "addr", "add", `${clientLanAddress(i)}/24`, "dev", L2.tap);
+    }
+    return client;
+  }
+
+  async #hasPeer(role: string, mac: string | null): Promise<boolean> {
+    const status = await this.status();
+    return status.rooms.some((r) =>
+      r.peers.some((p) =>
+        p.role === role && p.state === "active" && (mac === null || p.mac === mac)
+      )
+    );
+  }
+
+  /** The relay's status. */
+  async status(): Promise<RelayStatus> {
+    return await request(this.statusSocket, { cmd: "status" }, { timeoutMs: 2000 }) as RelayStatus;
+  }
+
+  /** `ping -c count` from namespace `ns`; true when every reply came. */
+  ping(ns: string, address: string, count = 3, extra: string[] = []): boolean {
+    try {
+      sh(
+        "ip",
+        "netns",
+        "exec",
+        ns,
+        "ping",
+        "-q",
+        "-c",
+        String(count),
+        "-i",
+        "0.2",
+        "-W",
+        "2",
+        ...extra,
+        address,
+      );
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** Stops every process (SIGTERM first), removes the namespaces and the lab's files. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await Promise.all(
+      [...this.clients, this.gateway].map((p) => p?.stop()),
+    );
+    await this.relay?.stop();
+    this.lab[Symbol.dispose]();
+    try {
+      Deno.removeSync(this.dir, { recursive: true });
+    } catch {
+      // Already gone.
+    }
+  }
+}

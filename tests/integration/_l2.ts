@@ -1,0 +1,89 @@
+/**
+ * Test helpers for the L2 gateway: captures with tshark inside a lab namespace.
+ *
+ * @module
+ */
+
+import { tshark } from "./_lacp.ts";
+
+/** A tshark capture on one interface of a namespace, written to a pcap file. */
+export class Capture implements AsyncDisposable {
+  readonly pcap: string;
+  readonly #child: Deno.ChildProcess;
+  #stopped = false;
+
+  private constructor(pcap: string, child: Deno.ChildProcess) {
+    this.pcap = pcap;
+    this.#child = child;
+  }
+
+  /** Starts capturing and returns once tshark says it captures. */
+  static async start(netns: string, iface: string, filter?: string): Promise<Capture> {
+    const pcap = Deno.makeTempFileSync({ prefix: "netkit-l2-", suffix: ".pcap" });
+    Deno.chmodSync(pcap, 0o666); // tshark's dumpcap may drop privileges
+    const child = new Deno.Command("ip", {
+      args: [
+        "netns",
+        "exec",
+        netns,
+        "tshark",
+        "-i",
+        iface,
+        "-w",
+        pcap,
+        ...(filter === undefined ? [] : ["-f", filter]),
+      ],
+      stdout: "null",
+      stderr: "piped",
+    }).spawn();
+    const capture = new Capture(pcap, child);
+    const reader = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
+    let seen = "";
+    const deadline = Date.now() + 10_000;
+    while (!seen.includes("Capturing on") && Date.now() < deadline) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      seen += value;
+    }
+    // Keep draining stderr so tshark never blocks on it.
+    (async () => {
+      try {
+        while (!(await reader.read()).done) { /* discard */ }
+      } catch {
+        // closed
+      }
+    })();
+    if (!seen.includes("Capturing on")) {
+      await capture.stop();
+      throw new Error(`tshark did not start on ${iface} in ${netns}: ${seen.trim()}`);
+    }
+    return capture;
+  }
+
+  /** Stops the capture (SIGINT, so the pcap is complete). */
+  async stop(): Promise<void> {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    try {
+      this.#child.kill("SIGINT");
+    } catch {
+      // Already exited.
+    }
+    await this.#child.status;
+  }
+
+  /** Stops the capture and decodes `fields` of every frame matching display filter `filter`. */
+  async rows(fields: string[], filter?: string): Promise<{ rows: string[][]; expert: string[] }> {
+    await this.stop();
+    return tshark(this.pcap, fields, filter);
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.stop();
+    try {
+      Deno.removeSync(this.pcap);
+    } catch {
+      // Already gone.
+    }
+  }
+}

@@ -1,0 +1,347 @@
+/**
+ * netkit relay, gateway and client end to end: real processes in namespaces, a Linux bridge
+ * for a LAN, the kernel's ARP/ICMP/DHCP clients and servers, tshark as the judge of frames.
+ */
+
+import assert from "node:assert/strict";
+import { writeDevCerts } from "../../lib/l2/certs.ts";
+import { ALPN, CloseCode, ControlReader, ControlWriter } from "../../lib/l2/control.ts";
+import { writeDatagramHeader } from "../../lib/l2/datagram.ts";
+import { clientLanAddress, clientMac, L2, L2Lab } from "../../lib/lab/l2_lab.ts";
+import { ip, sh } from "../../lib/lab/namespace_lab.ts";
+import { ChildDaemon } from "../../lib/lab/child_daemon.ts";
+import { runInNetns } from "../../lib/net/netns.ts";
+import { parseMac } from "../../lib/packet/mac.ts";
+import { skipUnlessRoot, skipUnlessTshark } from "../skip.ts";
+import { Capture } from "./_l2.ts";
+import { netkit, waitUntil } from "./_lacp.ts";
+
+const ignore = skipUnlessRoot() || skipUnlessTshark();
+
+function neighbours(ns: string, dev: string): string {
+  return ip("-n", ns, "neigh", "show", "dev", dev);
+}
+
+Deno.test({
+  name: "gateway, relay and two clients: ping both ways, ARP, client to client, DHCP, CAM refresh",
+  ignore,
+  async fn() {
+    await using lab = new L2Lab({ clients: 2 });
+    await lab.startRelay();
+    await lab.startGateway(["--cam-refresh", "1"]);
+    // The bridge port of the gateway: where CAM-refresh frames enter the LAN switch.
+    await using cam = await Capture.start(lab.lan, "pgw", "ether proto 0x88b5");
+    await lab.startClient(1);
+    await lab.startClient(2);
+    const [c1, c2] = lab.clientNs as [string, string];
+
+    assert.ok(lab.ping(lab.h1, clientLanAddress(1)), "LAN host h1 → client 1");
+    assert.ok(lab.ping(c1, L2.h2), "client 1 → LAN host h2");
+    assert.ok(lab.ping(c1, clientLanAddress(2)), "client 1 → client 2");
+    // ARP from the LAN reached the client: it knows h1's MAC from h1's request.
+    assert.match(neighbours(c1, L2.tap), new RegExp(`^${L2.h1.replaceAll(".", "\\.")} `, "m"));
+
+    // A lease from a DHCP server on the LAN, through the tunnel, by busybox's client.
+    const conf = `${lab.dir}/udhcpd.conf`;
+    Deno.writeTextFileSync(
+      conf,
+      [
+        "start 192.168.50.150",
+        "end 192.168.50.160",
+        "interface eth0",
+        `lease_file ${lab.dir}/udhcpd.leases`,
+        `pidfile ${lab.dir}/udhcpd.pid`,
+        "opt subnet 255.255.255.0",
+        "opt lease 600",
+        "",
+      ].join("\n"),
+    );
+    Deno.writeTextFileSync(`${lab.dir}/udhcpd.leases`, "");
+    await using _server = ChildDaemon.spawn("udhcpd", "ip", [
+      "netns",
+      "exec",
+      lab.h1,
+      "busybox",
+      "udhcpd",
+      "-f",
+      conf,
+    ]);
+    const lease = new Deno.Command("ip", {
+      args: [
+        "netns",
+        "exec",
+        c2,
+        "busybox",
+        "udhcpc",
+        "-i",
+        L2.tap,
+        "-n",
+        "-q",
+        "-t",
+        "5",
+        "-T",
+        "1",
+        "-s",
+        "/bin/true",
+      ],
+      stdout: "piped",
+      stderr: "piped",
+    }).outputSync();
+    const said = new TextDecoder().decode(lease.stdout) + new TextDecoder().decode(lease.stderr);
+    assert.equal(lease.code, 0, `udhcpc: ${said}`);
+    assert.match(said, /lease of 192\.168\.50\.1(5[0-9]|60) obtained/);
+
+    // CAM refresh: one padded frame per client MAC, to the gateway NIC, EtherType 0x88b5.
+    const gwMac = lab.lab.link(lab.gw, "eth0").mac;
+    await new Promise((r) => setTimeout(r, 1500));
+    const { rows, expert } = await cam.rows(["eth.src", "eth.dst", "eth.type", "frame.len"]);
+    for (const i of [1, 2]) {
+      const mine = rows.filter((r) => r[0] === clientMac(i));
+      assert.ok(mine.length >= 2, `CAM refreshes for client ${i}: ${JSON.stringify(rows)}`);
+      for (const r of mine) {
+        assert.deepEqual(r.slice(1), [
+          [...gwMac].map((b) => b.toString(16).padStart(2, "0")).join(":"),
+          "0x88b5",
+          "60",
+        ]);
+      }
+    }
+    assert.deepEqual(expert, []);
+    // The LAN switch learned both client MACs on the gateway's port.
+    const fdb = sh("ip", "netns", "exec", lab.lan, "bridge", "fdb", "show", "dev", "pgw");
+    for (const i of [1, 2]) assert.match(fdb, new RegExp(clientMac(i)));
+
+    // Graceful shutdown of client 2, as the relay saw it: final stats, disconnect, left.
+    await lab.clients[1]!.stop();
+    lab.clients[1] = null;
+    await waitUntil(
+      () => lab.log("relay"),
+      (log) => /Peer \d+ left room LAB1 \(disconnect\)/.test(log),
+      5000,
+      "client 2 to leave",
+    );
+    const log = lab.log("relay");
+    const disconnect = log.search(
+      /disconnects \(signal\): caught SIGTERM; final stats: \d+ frames/,
+    );
+    const left = log.search(/Peer \d+ left room LAB1 \(disconnect\)/);
+    assert.ok(disconnect >= 0 && disconnect < left, log);
+  },
+});
+
+Deno.test({
+  name: "a client's rogue DHCP offer never reaches the LAN, and a spoofing peer is cut off",
+  ignore,
+  async fn() {
+    await using lab = new L2Lab({ clients: 2 });
+    await lab.startRelay(["--malformed-limit", "12"]);
+    await lab.startGateway();
+    await lab.startClient(1);
+    const [c1, c2] = lab.clientNs as [string, string];
+    await using lan = await Capture.start(lab.h1, "eth0");
+
+    // udhcpd on the client's TAP answers nobody on the LAN: its offers die in the client.
+    const conf = `${lab.dir}/rogue.conf`;
+    Deno.writeTextFileSync(
+      conf,
+      `start 192.168.50.200\nend 192.168.50.210\ninterface ${L2.tap}\n` +
+        `lease_file ${lab.dir}/rogue.leases\npidfile ${lab.dir}/rogue.pid\n`,
+    );
+    Deno.writeTextFileSync(`${lab.dir}/rogue.leases`, "");
+    await using _rogue = ChildDaemon.spawn("rogue udhcpd", "ip", [
+      "netns",
+      "exec",
+      c1,
+      "busybox",
+      "udhcpd",
+      "-f",
+      conf,
+    ]);
+    // A LAN client asks; the rogue server hears it through the tunnel and offers.
+    new Deno.Command("ip", {
+      args: [
+        "netns",
+        "exec",
+        lab.h2,
+        "busybox",
+        "udhcpc",
+        "-i",
+        "eth0",
+        "-n",
+        "-q",
+        "-t",
+        "2",
+        "-T",
+        "1",
+        "-s",
+        "/bin/true",
+      ],
+      stdout: "null",
+      stderr: "null",
+    }).outputSync();
+
+    // A hand-made peer in namespace c2: admitted as a client, then misbehaves.
+    const pin = await Deno.readTextFile(lab.pin);
+    const endpoint = runInNetns(c2, () => new Deno.QuicEndpoint({ hostname: "0.0.0.0", port: 0 }));
+    try {
+      const conn = await Deno.connectQuic({
+        hostname: L2.relay,
+        port: L2.port,
+        serverName: L2.serverName,
+        alpnProtocols: [ALPN],
+        caCerts: [pin],
+        endpoint,
+      });
+      const closed = conn.closed.catch(() => ({ closeCode: -1, reason: "error" }));
+      const stream = await conn.createBidirectionalStream();
+      const writer = new ControlWriter(stream.writable);
+      const reader = new ControlReader(stream.readable);
+      const mac = "02:00:00:00:00:66";
+      await writer.send({
+        v: 1,
+        type: "hello",
+        role: "client",
+        room: L2.room,
+        mac,
+        budget: 1500,
+        sw: "test",
+      });
+      const welcome = await reader.read();
+      assert.equal(welcome?.type, "welcome");
+      if (welcome?.type !== "welcome") return;
+      const tag = welcome.room_id & 0xffff;
+      const frame = (src: string) => {
+        const d = new Uint8Array(8 + 60);
+        writeDatagramHeader(d, welcome.peer_id, 0, tag);
+        d.set(parseMac("ff:ff:ff:ff:ff:ff"), 8);
+        d.set(parseMac(src), 14);
+        d[20] = 0x08;
+        d[21] = 0x06;
+        return d;
+      };
+      const sends: Uint8Array[] = [];
+      for (let i = 0; i < 4; i++) sends.push(new Uint8Array([0x11, 0, 0])); // runts
+      for (let i = 0; i < 4; i++) {
+        const d = frame(mac);
+        d[6] = d[6]! ^ 0xff; // wrong room tag
+        sends.push(d);
+      }
+      for (let i = 0; i < 4; i++) sends.push(frame("02:00:00:00:00:77")); // spoofed source
+      for (const d of sends) await conn.sendDatagram(d).catch(() => {});
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const info = await Promise.race([
+        closed,
+        new Promise<{ closeCode: number }>((r) =>
+          timer = setTimeout(() => r({ closeCode: -2 }), 5000)
+        ),
+      ]).finally(() => clearTimeout(timer));
+      assert.equal(info.closeCode, CloseCode.MALFORMED_THRESHOLD);
+      await reader.cancel();
+    } finally {
+      endpoint.close();
+    }
+
+    const status = await lab.status();
+    const drops = status.drops;
+    assert.equal(drops.runt, 4, JSON.stringify(drops));
+    assert.equal(drops.wrong_room, 4);
+    assert.equal(drops.unauthorized_source_mac, 4);
+    assert.ok(!status.rooms[0]!.peers.some((p) => p.mac === "02:00:00:00:00:66"));
+
+    // Nothing of the rogue server or the spoofing peer reached the LAN.
+    const client1 = lab.clients[0]!;
+    await client1.stop();
+    lab.clients[0] = null;
+    const seen = await lan.rows(["eth.src", "udp.srcport"]);
+    assert.ok(
+      !seen.rows.some((r) => r[1] === "67"),
+      `DHCP server frames on the LAN: ${JSON.stringify(seen.rows)}`,
+    );
+    assert.ok(!seen.rows.some((r) => r[0] === "02:00:00:00:00:66" || r[0] === "02:00:00:00:00:77"));
+    assert.match(
+      client1.output,
+      /drops \{[^}]*"rogue_dhcp_server":[1-9]/,
+    );
+  },
+});
+
+Deno.test({
+  name: "gateway and client reconnect to a relay that was killed and restarted",
+  ignore,
+  async fn() {
+    await using lab = new L2Lab({ clients: 1 });
+    await lab.startRelay();
+    await lab.startGateway();
+    await lab.startClient(1);
+    const c1 = lab.clientNs[0]!;
+    assert.ok(lab.ping(c1, L2.h1, 2));
+    Deno.kill(lab.relay!.pid, "SIGKILL"); // no goodbye to anyone
+    await lab.relay!.stop();
+    assert.ok(!lab.ping(c1, L2.h1, 1), "traffic must stop with the relay");
+    await lab.startRelay();
+    // The peers notice within the idle timeout (15 s), then back off and rejoin.
+    await waitUntil(
+      () => lab.status(),
+      (s) => s.rooms.some((r) => r.peers.filter((p) => p.state === "active").length === 2),
+      40_000,
+      "gateway and client back in the room",
+    );
+    await waitUntil(() => lab.ping(c1, L2.h1, 1), (ok) => ok, 10_000, "ping after the restart");
+    assert.ok(lab.ping(lab.h2, clientLanAddress(1), 2), "LAN → client after the restart");
+  },
+});
+
+Deno.test({
+  name:
+    "gateway and client refuse a wrong certificate, loopback, no carrier and a TAP they cannot make",
+  ignore,
+  async fn() {
+    await using lab = new L2Lab({ clients: 0 });
+    await lab.startRelay();
+    const other = `${lab.dir}/other`;
+    await writeDevCerts(other);
+    const before = lab.lab.link(lab.gw, "eth0");
+    const args = (cert: string, iface: string) => [
+      "-n",
+      lab.gw,
+      "gateway",
+      ...lab.peerArgs().map((a) => a === lab.pin ? cert : a),
+      "--iface",
+      iface,
+    ];
+    const wrong = netkit(args(`${other}/ca.pem`, "eth0"));
+    assert.equal(wrong.code, 1, wrong.err);
+    assert.match(wrong.err, /is not the pinned one .*check --relay-cert and --server-name/);
+    const promiscuity =
+      JSON.parse(ip("-j", "-d", "-n", lab.gw, "link", "show", "eth0"))[0].promiscuity;
+    assert.equal(promiscuity, 0);
+    assert.equal(lab.lab.link(lab.gw, "eth0").ifindex, before.ifindex);
+
+    const lo = netkit(args(lab.pin, "lo"));
+    assert.equal(lo.code, 1);
+    assert.match(lo.err, /Interface "lo" is not Ethernet \(link type loopback\)/);
+
+    ip("-n", lab.gw, "link", "add", "dark", "type", "veth", "peer", "name", "dark-peer");
+    ip("-n", lab.gw, "link", "set", "dark", "up"); // its peer stays down: no carrier
+    const dark = netkit(args(lab.pin, "dark"));
+    assert.equal(dark.code, 1);
+    assert.match(dark.err, /Interface "dark" has no carrier/);
+    // A client whose TAP cannot be made says why and never joins.
+    const ns = lab.lab.netns("cx");
+    ip("-n", ns, "link", "add", "taken", "type", "veth", "peer", "name", "taken-peer");
+    const client = netkit([
+      "-n",
+      ns,
+      "client",
+      ...lab.peerArgs(),
+      "--tap",
+      "taken",
+      "--mac",
+      clientMac(9),
+    ]);
+    assert.equal(client.code, 1, client.err);
+    assert.match(client.err, /Cannot create TAP device "taken": .*CAP_NET_ADMIN/);
+    // None of these reached the relay.
+    assert.equal((await lab.status()).peers_total, 0);
+  },
+});
