@@ -88,6 +88,7 @@ bench: netkit $(BENCH_LIB)
 	$(DENO) run -P=test bench/packet_io.ts
 	$(DENO) run -P=test bench/lacp.ts
 	$(DENO) run -P=test bench/mroute.ts
+	$(DENO) run -P=test bench/l2.ts
 
 clean:
 	rm -rf build dist netkit cov

@@ -1,0 +1,34 @@
+import assert from "node:assert/strict";
+import { benchL2, formatL2Report } from "../../bench/l2.ts";
+import { skipUnlessRoot } from "../skip.ts";
+
+const ignore = skipUnlessRoot();
+
+Deno.test({
+  name: "bench/l2 pushes frames through the tunnel and the kernel path and reports both",
+  ignore,
+  async fn() {
+    const report = await benchL2({ seconds: 0.5, rates: [5000], pings: 10 });
+    assert.deepEqual(
+      report.throughput.map((r) => `${r.path} ${r.frameBytes}`),
+      ["tunnel 64", "kernel 64", "tunnel 1000", "kernel 1000"],
+    );
+    for (const r of report.throughput) {
+      assert.equal(r.sent, 2500, `${r.path}: ${r.sent} sent`);
+      // A light load: the tunnel delivers (nearly) all, counted by the LAN host's kernel.
+      assert.ok(
+        r.received >= 0.98 * r.sent,
+        `${r.path} ${r.frameBytes} B: ${r.received} of ${r.sent}`,
+      );
+      assert.ok(r.received <= r.sent + 20, `${r.path}: ${r.received} > ${r.sent}`);
+    }
+    for (const l of report.latency) {
+      assert.equal(l.lost, 0, `${l.path} ${l.frameBytes} B lost ${l.lost}`);
+      assert.ok(l.medianMs > 0 && l.medianMs < 50, `${l.path}: ${l.medianMs} ms`);
+    }
+    const tunnel = report.latency.find((l) => l.path === "tunnel" && l.frameBytes === 64)!;
+    const kernel = report.latency.find((l) => l.path === "kernel" && l.frameBytes === 64)!;
+    assert.ok(tunnel.medianMs > kernel.medianMs, "the tunnel cannot beat the kernel path");
+    assert.match(formatL2Report(report), /goal added median latency ≤ 0\.3 ms: (met|MISSED)/);
+  },
+});
