@@ -435,31 +435,41 @@ export class RelaySession implements AsyncDisposable {
   async #close(reason: "shutdown" | "signal" | "error", text: string): Promise<void> {
     this.#stop.abort();
     const current = this.#current;
-    if (current !== null) {
-      try {
-        await withTimeout(
-          (async () => {
-            await this.#sendStats(current);
-            await current.writer.send({ v: 1, type: "disconnect", reason, text });
-            await current.writer.close();
-            await current.conn.closed;
-          })(),
-          DRAIN_MS,
-          "drain",
-        );
-      } catch (err) {
-        if (!(err instanceof TimeoutError)) {
-          log.debug("Disconnect: {error}", { error: errText(err) });
-        }
-      }
-      try {
-        current.conn.close({ closeCode: CloseCode.NORMAL, reason });
-      } catch {
-        // already closed
+    if (current !== null) await this.#leave(current, reason, text);
+    await this.#running;
+    // A reconnect under way when close() was called may have been admitted since: leave it too.
+    const late = this.#current;
+    if (late !== null && late !== current) await this.#leave(late, reason, text);
+    this.#current = null;
+  }
+
+  /** Final stats, `disconnect`, a short drain, then close. */
+  async #leave(
+    current: Connection,
+    reason: "shutdown" | "signal" | "error",
+    text: string,
+  ): Promise<void> {
+    try {
+      await withTimeout(
+        (async () => {
+          await this.#sendStats(current);
+          await current.writer.send({ v: 1, type: "disconnect", reason, text });
+          await current.writer.close();
+          await current.conn.closed;
+        })(),
+        DRAIN_MS,
+        "drain",
+      );
+    } catch (err) {
+      if (!(err instanceof TimeoutError)) {
+        log.debug("Disconnect: {error}", { error: errText(err) });
       }
     }
-    await this.#running;
-    this.#current = null;
+    try {
+      current.conn.close({ closeCode: CloseCode.NORMAL, reason });
+    } catch {
+      // already closed
+    }
   }
 
   [Symbol.asyncDispose](): Promise<void> {

@@ -1,0 +1,680 @@
+import assert from "node:assert/strict";
+import { NetkitError } from "../errors.ts";
+import { parseMac } from "../packet/mac.ts";
+import {
+  DEV_SERVER_NAME,
+  loadServerIdentity,
+  type ServerIdentity,
+  writeDevCerts,
+} from "./certs.ts";
+import {
+  ALPN,
+  CloseCode,
+  type ControlMessage,
+  ControlReader,
+  ControlWriter,
+  type Hello,
+  type PeerJoined,
+  type PeerLeft,
+  type Role,
+  type Welcome,
+} from "./control.ts";
+import { DATAGRAM_HEADER_LEN, writeDatagramHeader } from "./datagram.ts";
+import { Relay, type RelayOptions, type RelayStatus } from "./relay.ts";
+import { type RelayAddress, RelaySession, type SessionHandlers } from "./relay_session.ts";
+
+const ROOM = "LAN42";
+/** Datagram budget every peer advertises: under loopback's path MTU, so no PMTU wait. */
+const BUDGET = 1400;
+const GATEWAY_MAC = "02:00:00:00:00:0a";
+const CLIENT_A_MAC = "02:00:00:00:00:01";
+const CLIENT_B_MAC = "02:00:00:00:00:02";
+const LAN_HOST_MAC = "02:00:00:00:00:99";
+const BROADCAST = "ff:ff:ff:ff:ff:ff";
+/** IEEE local experimental EtherType: no safety rule matches it. */
+const EXPERIMENTAL = 0x88b5;
+
+/** Polls `condition` every 10 ms; fails with `what` after `ms`. */
+async function until(condition: () => boolean, what: string, ms = 3000): Promise<void> {
+  const deadline = performance.now() + ms;
+  while (!condition()) {
+    if (performance.now() > deadline) assert.fail(`Timed out after ${ms} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+/** An Ethernet frame padded to 60 bytes; `tag` (the first payload byte) identifies it. */
+function ethernet(
+  dst: string,
+  src: string,
+  etherType: number,
+  payload: ArrayLike<number> = [],
+): Uint8Array {
+  const frame = new Uint8Array(Math.max(60, 14 + payload.length));
+  frame.set(parseMac(dst), 0);
+  frame.set(parseMac(src), 6);
+  frame[12] = etherType >> 8;
+  frame[13] = etherType & 0xff;
+  frame.set(payload, 14);
+  return frame;
+}
+
+/** A frame nothing filters, told apart from others by `tag`. */
+function plain(dst: string, src: string, tag: number): Uint8Array {
+  return ethernet(dst, src, EXPERIMENTAL, [tag]);
+}
+
+/** A DHCPv4 server reply (IPv4 UDP 67 → 68) broadcast by `src`. */
+function dhcpOffer(src: string): Uint8Array {
+  const ip = [
+    0x45,
+    0,
+    0,
+    28 + 8,
+    0,
+    1,
+    0,
+    0,
+    64,
+    17,
+    0,
+    0, // version/IHL ... protocol UDP, checksum
+    10,
+    0,
+    0,
+    5,
+    255,
+    255,
+    255,
+    255, // 10.0.0.5 → 255.255.255.255
+  ];
+  const udp = [0, 67, 0, 68, 0, 16, 0, 0, 2, 1, 6, 0, 0, 0, 0, 1]; // ports 67 → 68, BOOTREPLY
+  return ethernet(BROADCAST, src, 0x0800, [...ip, ...udp]);
+}
+
+/** An ICMPv6 router advertisement from `src` to all nodes (ff02::1). */
+function routerAdvertisement(src: string): Uint8Array {
+  const ip = new Uint8Array(40);
+  ip.set([0x60, 0, 0, 0, 0, 16, 58, 255]); // payload 16 bytes, next header ICMPv6, hop limit 255
+  ip.set([0xfe, 0x80], 8);
+  ip[23] = 1; // fe80::1
+  ip.set([0xff, 0x02], 24);
+  ip[39] = 1; // ff02::1
+  const ra = [134, 0, 0, 0, 64, 0, 0x07, 0x08, 0, 0, 0, 0, 0, 0, 0, 0];
+  return ethernet("33:33:00:00:00:01", src, 0x86dd, [...ip, ...ra]);
+}
+
+/** A spanning-tree BPDU: an 802.3 length and LLC header, so only its address marks it. */
+function stpBpdu(src: string): Uint8Array {
+  return ethernet("01:80:c2:00:00:00", src, 38, [0x42, 0x42, 0x03, 0, 0, 0]);
+}
+
+/** An LLDP frame to the nearest-bridge group address. */
+function lldp(src: string): Uint8Array {
+  return ethernet("01:80:c2:00:00:0e", src, 0x88cc, [0x02, 0x07, 0x04]);
+}
+
+/** Records what a RelaySession tells its owner; `order` is shared to compare peers. */
+class Recorder implements SessionHandlers {
+  readonly welcomes: Welcome[] = [];
+  readonly joined: PeerJoined[] = [];
+  readonly left: PeerLeft[] = [];
+  readonly frames: { frame: Uint8Array; from: number }[] = [];
+  readonly lostReasons: string[] = [];
+  readonly #name: string;
+  readonly #order: string[];
+
+  constructor(name: string, order: string[] = []) {
+    this.#name = name;
+    this.#order = order;
+  }
+
+  welcome(welcome: Welcome): void {
+    this.welcomes.push(welcome);
+  }
+  peerJoined(event: PeerJoined): void {
+    this.joined.push(event);
+    this.#order.push(`${this.#name} saw peer_joined ${event.mac}`);
+  }
+  peerLeft(event: PeerLeft): void {
+    this.left.push(event);
+  }
+  frame(frame: Uint8Array, from: number): void {
+    this.frames.push({ frame: frame.slice(), from });
+  }
+  lost(reason: string): void {
+    this.lostReasons.push(reason);
+  }
+
+  /** Frames received whose tag (first payload byte) is `tag`. */
+  tagged(tag: number): { frame: Uint8Array; from: number }[] {
+    return this.frames.filter((f) => f.frame[14] === tag);
+  }
+}
+
+/** A hand-made peer: hello on the control stream, datagrams written byte by byte. */
+class RawPeer {
+  readonly conn: Deno.QuicConn;
+  readonly reader: ControlReader;
+  readonly writer: ControlWriter;
+  /** The relay's answer to hello: welcome or reject. */
+  readonly answer: ControlMessage;
+  /** Relay messages after the answer. */
+  readonly messages: ControlMessage[] = [];
+  closeInfo: Deno.QuicCloseInfo | null = null;
+  readonly #reading: Promise<void>;
+  #seq = 0;
+
+  private constructor(
+    conn: Deno.QuicConn,
+    reader: ControlReader,
+    writer: ControlWriter,
+    answer: ControlMessage,
+  ) {
+    this.conn = conn;
+    this.reader = reader;
+    this.writer = writer;
+    this.answer = answer;
+    conn.closed.then((info) => this.closeInfo = info, () => {});
+    this.#reading = this.#readLoop();
+  }
+
+  static async join(address: RelayAddress, hello: Partial<Hello>): Promise<RawPeer> {
+    const conn = await Deno.connectQuic({
+      hostname: address.hostname,
+      port: address.port,
+      serverName: address.serverName,
+      alpnProtocols: [ALPN],
+      caCerts: [address.pin],
+    });
+    conn.closed.catch(() => {});
+    try {
+      const stream = await conn.createBidirectionalStream();
+      const reader = new ControlReader(stream.readable);
+      const writer = new ControlWriter(stream.writable);
+      await writer.send({
+        v: 1,
+        type: "hello",
+        role: "client",
+        room: ROOM,
+        mac: CLIENT_A_MAC,
+        budget: BUDGET,
+        sw: "netkit/test",
+        ...hello,
+      } as Hello);
+      const answer = await reader.read();
+      assert.ok(answer !== null, "the relay answers hello");
+      return new RawPeer(conn, reader, writer, answer);
+    } catch (err) {
+      conn.close();
+      throw err;
+    }
+  }
+
+  get welcome(): Welcome {
+    assert.equal(this.answer.type, "welcome", `welcomed, not ${JSON.stringify(this.answer)}`);
+    return this.answer as Welcome;
+  }
+
+  /** Sends `frame` behind a header: by default a correct one (own peer id, room tag). */
+  sendFrame(frame: Uint8Array, header: { peerId?: number; roomTag?: number } = {}): void {
+    const welcome = this.welcome;
+    const datagram = new Uint8Array(DATAGRAM_HEADER_LEN + frame.length);
+    writeDatagramHeader(
+      datagram,
+      header.peerId ?? welcome.peer_id,
+      this.#seq++,
+      header.roomTag ?? welcome.room_id & 0xffff,
+    );
+    datagram.set(frame, DATAGRAM_HEADER_LEN);
+    this.sendDatagram(datagram);
+  }
+
+  sendDatagram(datagram: Uint8Array): void {
+    this.conn.sendDatagram(datagram).catch(() => {});
+  }
+
+  async #readLoop(): Promise<void> {
+    try {
+      while (true) {
+        const message = await this.reader.read();
+        if (message === null) return;
+        this.messages.push(message);
+      }
+    } catch {
+      // The connection closed.
+    }
+  }
+
+  /** Closes the connection with `code` (no disconnect message); safe to call twice. */
+  async close(code: number = CloseCode.NORMAL, reason = "test"): Promise<void> {
+    try {
+      this.conn.close({ closeCode: code, reason });
+    } catch {
+      // Already closed.
+    }
+    await this.conn.closed.catch(() => {});
+    await this.#reading;
+  }
+}
+
+/** Counts `Deno.connectQuic` calls (and runs `onCall` at each) until disposed. */
+function spyConnectQuic(onCall: () => void = () => {}): Disposable & { calls: number } {
+  const original = Deno.connectQuic;
+  const spy = {
+    calls: 0,
+    [Symbol.dispose]() {
+      Deno.connectQuic = original;
+    },
+  };
+  Deno.connectQuic = ((options: Parameters<typeof original>[0]) => {
+    spy.calls++;
+    onCall();
+    return original(options);
+  }) as typeof original;
+  return spy;
+}
+
+interface RelayTest {
+  relay: Relay;
+  address: RelayAddress;
+  identity: ServerIdentity;
+  /** A RelaySession, closed at the end of the test. */
+  session(role: Role, mac: string, handlers: SessionHandlers): Promise<RelaySession>;
+  /** A raw peer, closed at the end of the test. */
+  raw(hello?: Partial<Hello>): Promise<RawPeer>;
+}
+
+/**
+ * Runs `body` against an in-process relay on 127.0.0.1 with fresh dev certificates; closes
+ * every peer it made, the relay and the certificates' directory afterwards.
+ */
+async function withRelay(
+  options: Partial<Omit<RelayOptions, "hostname" | "port" | "cert" | "key">>,
+  body: (t: RelayTest) => Promise<void>,
+): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: "netkit-relay-test-" });
+  const sessions: RelaySession[] = [];
+  const raws: RawPeer[] = [];
+  let relay: Relay | undefined;
+  try {
+    const dev = await writeDevCerts(dir);
+    const identity = await loadServerIdentity(dev.cert, dev.key);
+    const pin = await Deno.readTextFile(dev.pin);
+    relay = Relay.start({ hostname: "127.0.0.1", port: 0, ...identity, ...options });
+    const address = {
+      hostname: "127.0.0.1",
+      port: relay.addr.port,
+      serverName: DEV_SERVER_NAME,
+      pin,
+    };
+    await body({
+      relay,
+      address,
+      identity,
+      async session(role, mac, handlers) {
+        const session = await RelaySession.connect(
+          { relay: address, role, room: ROOM, mac: parseMac(mac), budget: BUDGET },
+          handlers,
+        );
+        sessions.push(session);
+        return session;
+      },
+      async raw(hello = {}) {
+        const peer = await RawPeer.join(address, hello);
+        raws.push(peer);
+        return peer;
+      },
+    });
+  } finally {
+    await Promise.all([...sessions.map((s) => s.close()), ...raws.map((r) => r.close())]);
+    await relay?.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+function peersOf(status: RelayStatus): RelayStatus["rooms"][number]["peers"] {
+  return status.rooms.find((room) => room.room === ROOM)?.peers ?? [];
+}
+
+function framesOut(relay: Relay, peerId: number): number {
+  return peersOf(relay.status()).find((p) => p.peer_id === peerId)?.frames_out ?? -1;
+}
+
+Deno.test("Relay announces a client to the gateway before welcoming it, and lists the gateway in the welcome", async () => {
+  await withRelay({}, async (t) => {
+    const order: string[] = [];
+    const gateway = new Recorder("gateway", order);
+    await t.session("gateway", GATEWAY_MAC, gateway);
+    const gatewayWelcome = gateway.welcomes[0]!;
+    assert.equal(gatewayWelcome.gateway.present, true);
+    assert.equal(gatewayWelcome.gateway.peer_id, gatewayWelcome.peer_id);
+    assert.deepEqual(gatewayWelcome.peers, []);
+
+    const client = new Recorder("client", order);
+    const session = await t.session("client", CLIENT_A_MAC, client);
+    order.push("client connected");
+
+    assert.deepEqual(order, [`gateway saw peer_joined ${CLIENT_A_MAC}`, "client connected"]);
+    const welcome = session.welcome!;
+    assert.equal(client.welcomes.length, 1);
+    assert.equal(welcome.resumed, false);
+    assert.deepEqual(welcome.gateway, {
+      present: true,
+      peer_id: gatewayWelcome.peer_id,
+      mac: GATEWAY_MAC,
+    });
+    assert.deepEqual(welcome.peers, [
+      { peer_id: gatewayWelcome.peer_id, role: "gateway", mac: GATEWAY_MAC },
+    ]);
+    assert.deepEqual(gateway.joined.map((e) => [e.peer_id, e.role, e.mac]), [
+      [welcome.peer_id, "client", CLIENT_A_MAC],
+    ]);
+    assert.notEqual(welcome.peer_id, gatewayWelcome.peer_id);
+    assert.equal(welcome.room_id, gatewayWelcome.room_id);
+    assert.equal(welcome.frame_max, BUDGET - 8);
+    assert.equal(welcome.tap_mtu, welcome.frame_max - 14);
+    const [room] = t.relay.status().rooms;
+    assert.equal(room?.frame_max, BUDGET - 8);
+    assert.deepEqual(room?.peers.map((p) => [p.role, p.mac, p.state]), [
+      ["gateway", GATEWAY_MAC, "active"],
+      ["client", CLIENT_A_MAC, "active"],
+    ]);
+  });
+});
+
+Deno.test("Relay switches frames: broadcast to every other peer, unicast to its client, unknown unicast from a client to the gateway", async () => {
+  await withRelay({}, async (t) => {
+    const gateway = new Recorder("gateway");
+    const a = new Recorder("a");
+    const b = new Recorder("b");
+    const gatewaySession = await t.session("gateway", GATEWAY_MAC, gateway);
+    const aSession = await t.session("client", CLIENT_A_MAC, a);
+    const bSession = await t.session("client", CLIENT_B_MAC, b);
+    const gatewayId = gatewaySession.welcome!.peer_id;
+    const aId = aSession.welcome!.peer_id;
+    const bId = bSession.welcome!.peer_id;
+
+    // Broadcast from A: the gateway and B, never back to A.
+    aSession.sendFrame(plain(BROADCAST, CLIENT_A_MAC, 1));
+    await until(
+      () => gateway.tagged(1).length === 1 && b.tagged(1).length === 1,
+      "the broadcast at the gateway and B",
+    );
+    assert.deepEqual(gateway.tagged(1).map((f) => f.from), [aId]);
+    assert.deepEqual(b.tagged(1).map((f) => f.from), [aId]);
+    assert.deepEqual(gateway.tagged(1)[0]!.frame, plain(BROADCAST, CLIENT_A_MAC, 1));
+    assert.equal(framesOut(t.relay, aId), 0);
+
+    // Unicast from A to B's MAC: only B.
+    const gatewayOut = framesOut(t.relay, gatewayId);
+    aSession.sendFrame(plain(CLIENT_B_MAC, CLIENT_A_MAC, 2));
+    await until(() => b.tagged(2).length === 1, "the unicast at B");
+    assert.equal(b.tagged(2)[0]!.from, aId);
+    assert.equal(framesOut(t.relay, gatewayId), gatewayOut);
+
+    // Unicast from A to a MAC the relay does not know: the LAN, so only the gateway.
+    const bOut = framesOut(t.relay, bId);
+    aSession.sendFrame(plain(LAN_HOST_MAC, CLIENT_A_MAC, 3));
+    await until(() => gateway.tagged(3).length === 1, "the LAN unicast at the gateway");
+    assert.equal(gateway.tagged(3)[0]!.from, aId);
+    assert.equal(framesOut(t.relay, bId), bOut);
+
+    // Unicast from the gateway to a MAC the relay does not know: dropped.
+    gatewaySession.sendFrame(plain(LAN_HOST_MAC, GATEWAY_MAC, 4));
+    await until(
+      () => t.relay.status().drops.unknown_destination === 1,
+      "the unknown_destination drop",
+    );
+    // The gateway's unicast to A reaches A with the gateway's peer id.
+    gatewaySession.sendFrame(plain(CLIENT_A_MAC, GATEWAY_MAC, 5));
+    await until(() => a.tagged(5).length === 1, "the gateway's unicast at A");
+    assert.equal(a.tagged(5)[0]!.from, gatewayId);
+    assert.equal(framesOut(t.relay, aId), 1);
+    assert.deepEqual(a.frames.map((f) => f.frame[14]), [5]);
+    assert.deepEqual(b.frames.map((f) => f.frame[14]), [1, 2]);
+    assert.deepEqual(gateway.frames.map((f) => f.frame[14]), [1, 3]);
+  });
+});
+
+Deno.test("Relay rejects a second gateway with gateway_exists", async () => {
+  await withRelay({}, async (t) => {
+    await t.session("gateway", GATEWAY_MAC, new Recorder("gateway"));
+    await assert.rejects(
+      t.session("gateway", "02:00:00:00:00:0b", new Recorder("second")),
+      (err) => err instanceof NetkitError && /\(gateway_exists\)/.test(err.message),
+    );
+    assert.deepEqual(t.relay.status().rejected, { gateway_exists: 1 });
+    assert.equal(peersOf(t.relay.status()).length, 1);
+  });
+});
+
+Deno.test("Relay rejects a client whose MAC another client of the room uses with duplicate_mac", async () => {
+  await withRelay({}, async (t) => {
+    await t.session("client", CLIENT_A_MAC, new Recorder("a"));
+    await assert.rejects(
+      t.session("client", CLIENT_A_MAC, new Recorder("copy")),
+      (err) => err instanceof NetkitError && /\(duplicate_mac\)/.test(err.message),
+    );
+    assert.deepEqual(t.relay.status().rejected, { duplicate_mac: 1 });
+  });
+});
+
+Deno.test("Relay rejects a client beyond roomClients with room_full", async () => {
+  await withRelay({ roomClients: 1 }, async (t) => {
+    await t.session("gateway", GATEWAY_MAC, new Recorder("gateway"));
+    await t.session("client", CLIENT_A_MAC, new Recorder("a"));
+    await assert.rejects(
+      t.session("client", CLIENT_B_MAC, new Recorder("b")),
+      (err) => err instanceof NetkitError && /\(room_full\)/.test(err.message),
+    );
+    assert.deepEqual(t.relay.status().rejected, { room_full: 1 });
+    assert.equal(peersOf(t.relay.status()).length, 2);
+  });
+});
+
+Deno.test("Relay rejects a hello whose budget cannot carry the room's frames with mtu_too_small", async () => {
+  await withRelay({}, async (t) => {
+    await t.session("gateway", GATEWAY_MAC, new Recorder("gateway"));
+    const small = await t.raw({ budget: 1000 });
+    assert.equal(small.answer.type, "reject");
+    assert.equal(small.answer.type === "reject" && small.answer.code, "mtu_too_small");
+    await until(() => small.closeInfo !== null, "the rejected connection to close");
+    assert.equal(small.closeInfo!.closeCode, CloseCode.REJECTED);
+    // Below the smallest room frame, even a room's first peer is refused.
+    const tiny = await t.raw({ room: "OTHER1", budget: 500 });
+    assert.equal(tiny.answer.type === "reject" && tiny.answer.code, "mtu_too_small");
+    assert.deepEqual(t.relay.status().rejected, { mtu_too_small: 2 });
+  });
+});
+
+Deno.test("Relay drops rogue DHCP servers, router advertisements, LLDP and STP from a client", async () => {
+  await withRelay({}, async (t) => {
+    const gateway = new Recorder("gateway");
+    await t.session("gateway", GATEWAY_MAC, gateway);
+    const client = await t.raw({ mac: CLIENT_A_MAC });
+    client.sendFrame(dhcpOffer(CLIENT_A_MAC));
+    client.sendFrame(routerAdvertisement(CLIENT_A_MAC));
+    client.sendFrame(lldp(CLIENT_A_MAC));
+    client.sendFrame(stpBpdu(CLIENT_A_MAC));
+    client.sendFrame(plain(BROADCAST, CLIENT_A_MAC, 7));
+    await until(() => {
+      const drops = t.relay.status().drops;
+      return drops.rogue_dhcp_server === 1 && drops.rogue_router_advertisement === 1 &&
+        drops.l2_control === 2 && gateway.tagged(7).length === 1;
+    }, "four safety drops and the harmless frame");
+    assert.equal(gateway.frames.length, 1);
+    const [gatewayStatus, clientStatus] = peersOf(t.relay.status());
+    assert.equal(gatewayStatus?.frames_out, 1);
+    assert.deepEqual(clientStatus?.drops, {
+      rogue_dhcp_server: 1,
+      rogue_router_advertisement: 1,
+      l2_control: 2,
+    });
+    assert.equal(clientStatus?.malformed, 0);
+    assert.equal(client.closeInfo, null, "safety drops do not disconnect");
+  });
+});
+
+Deno.test("Relay disconnects a client after malformedLimit malformed or spoofed datagrams", async () => {
+  await withRelay({ malformedLimit: 5 }, async (t) => {
+    const gateway = new Recorder("gateway");
+    await t.session("gateway", GATEWAY_MAC, gateway);
+    const client = await t.raw({ mac: CLIENT_A_MAC });
+    const peerId = client.welcome.peer_id;
+    const good = plain(BROADCAST, CLIENT_A_MAC, 8);
+    client.sendDatagram(new Uint8Array(10)); // runt
+    client.sendDatagram(new Uint8Array(DATAGRAM_HEADER_LEN + 13)); // runt by one byte
+    client.sendFrame(good, { roomTag: (client.welcome.room_id + 1) & 0xffff });
+    client.sendFrame(plain(BROADCAST, "02:00:00:00:00:77", 8)); // spoofed source MAC
+    await until(() => {
+      const drops = t.relay.status().drops;
+      return drops.runt === 2 && drops.wrong_room === 1 && drops.unauthorized_source_mac === 1;
+    }, "four violations counted");
+    const clientStatus = peersOf(t.relay.status()).find((p) => p.peer_id === peerId);
+    assert.equal(clientStatus?.malformed, 3);
+    assert.equal(clientStatus?.state, "active");
+    assert.equal(client.closeInfo, null, "still connected below the limit");
+    assert.equal(gateway.frames.length, 0);
+
+    client.sendFrame(good, { peerId: peerId + 1 }); // the fifth: wrong source peer
+    await until(() => client.closeInfo !== null, "the relay to close the connection");
+    assert.equal(client.closeInfo!.closeCode, CloseCode.MALFORMED_THRESHOLD);
+    await until(() => gateway.left.length === 1, "peer_left at the gateway");
+    assert.deepEqual(gateway.left.map((e) => [e.peer_id, e.reason]), [[peerId, "malformed"]]);
+    assert.equal(t.relay.status().drops.wrong_source_peer, 1);
+    assert.deepEqual(peersOf(t.relay.status()).map((p) => p.role), ["gateway"]);
+  });
+});
+
+Deno.test("Relay tells the gateway a client left with disconnect when it closes gracefully", async () => {
+  await withRelay({}, async (t) => {
+    const gateway = new Recorder("gateway");
+    await t.session("gateway", GATEWAY_MAC, gateway);
+    const client = await t.session("client", CLIENT_A_MAC, new Recorder("a"));
+    const peerId = client.welcome!.peer_id;
+    assert.equal(peersOf(t.relay.status()).length, 2);
+    await client.close("signal", "bye");
+    await until(() => gateway.left.length === 1, "peer_left at the gateway");
+    assert.deepEqual(gateway.left.map((e) => [e.peer_id, e.reason]), [[peerId, "disconnect"]]);
+    assert.deepEqual(peersOf(t.relay.status()).map((p) => p.role), ["gateway"]);
+  });
+});
+
+Deno.test("Relay resumes a client on a new connection with its token: same peer id, old connection replaced, no peer_left", async () => {
+  await withRelay({}, async (t) => {
+    const gateway = new Recorder("gateway");
+    await t.session("gateway", GATEWAY_MAC, gateway);
+    const first = await t.raw({ mac: CLIENT_A_MAC });
+    await until(() => gateway.joined.length === 1, "peer_joined at the gateway");
+    const second = await t.raw({ mac: CLIENT_A_MAC, resume: first.welcome.resume });
+    assert.equal(second.welcome.peer_id, first.welcome.peer_id);
+    assert.equal(second.welcome.resumed, true);
+    assert.equal(second.welcome.room_id, first.welcome.room_id);
+    await until(() => first.closeInfo !== null, "the first connection to close");
+    assert.equal(first.closeInfo!.closeCode, CloseCode.REPLACED);
+    // The resumed connection carries frames.
+    second.sendFrame(plain(BROADCAST, CLIENT_A_MAC, 9));
+    await until(() => gateway.tagged(9).length === 1, "a frame over the resumed connection");
+    assert.equal(gateway.tagged(9)[0]!.from, first.welcome.peer_id);
+    assert.equal(gateway.left.length, 0);
+    assert.equal(gateway.joined.length, 1);
+    assert.deepEqual(peersOf(t.relay.status()).map((p) => [p.role, p.state]), [
+      ["gateway", "active"],
+      ["client", "active"],
+    ]);
+  });
+});
+
+Deno.test("Relay holds a lost client away for the resume window, then tells the gateway it timed out", async () => {
+  await withRelay({ resumeWindowMs: 300 }, async (t) => {
+    const gateway = new Recorder("gateway");
+    await t.session("gateway", GATEWAY_MAC, gateway);
+    const client = await t.raw({ mac: CLIENT_A_MAC });
+    const peerId = client.welcome.peer_id;
+    await client.close(CloseCode.PROTOCOL_VIOLATION, "gone");
+    await until(
+      () => peersOf(t.relay.status()).find((p) => p.peer_id === peerId)?.state === "away",
+      "the client to be away",
+    );
+    assert.equal(gateway.left.length, 0, "no peer_left while away");
+    await until(() => gateway.left.length === 1, "peer_left at the gateway", 3000);
+    assert.deepEqual(gateway.left.map((e) => [e.peer_id, e.reason]), [[peerId, "timeout"]]);
+    assert.deepEqual(peersOf(t.relay.status()).map((p) => p.role), ["gateway"]);
+  });
+});
+
+Deno.test("Relay limits a client's broadcasts to its burst and counts broadcast_rate", async () => {
+  await withRelay({ bcastPps: 10, bcastBurst: 5 }, async (t) => {
+    const gateway = new Recorder("gateway");
+    await t.session("gateway", GATEWAY_MAC, gateway);
+    const client = await t.session("client", CLIENT_A_MAC, new Recorder("a"));
+    for (let i = 0; i < 20; i++) client.sendFrame(plain(BROADCAST, CLIENT_A_MAC, 10));
+    await until(
+      () => gateway.tagged(10).length + (t.relay.status().drops.broadcast_rate ?? 0) === 20,
+      "20 broadcasts forwarded or dropped",
+    );
+    const received = gateway.tagged(10).length;
+    assert.ok(received === 5 || received === 6, `the gateway received ${received}`);
+    assert.equal(t.relay.status().drops.broadcast_rate, 20 - received);
+  });
+});
+
+Deno.test("Relay shutdown closes its peers with code shutdown; a session keeps trying to reconnect and still closes cleanly", async () => {
+  await withRelay({}, async (t) => {
+    const events = new Recorder("client");
+    const session = await t.session("client", CLIENT_A_MAC, events);
+    const raw = await t.raw({ mac: CLIENT_B_MAC });
+    using attempts = spyConnectQuic();
+    await t.relay.close();
+    await until(() => raw.closeInfo !== null, "the raw peer's connection to close");
+    assert.equal(raw.closeInfo!.closeCode, CloseCode.SHUTDOWN);
+    // The disconnect message races the close; either tells the session why.
+    await until(() => events.lostReasons.length === 1, "the session to notice");
+    assert.match(events.lostReasons[0]!, /\(shutdown\)|code 8: shutdown/);
+    assert.equal(session.welcome, null);
+    assert.equal(session.sendFrame(plain(BROADCAST, CLIENT_A_MAC, 11)), false);
+    assert.equal(session.drops.get("relay_down"), 1);
+    // The first reconnect comes within the first backoff step (0.5 s) and fails at once: Deno's
+    // closed endpoint keeps its UDP port (the port cannot be bound again in this process) and
+    // refuses new connections.
+    await until(() => attempts.calls >= 1, "a reconnect attempt", 2000);
+    const started = performance.now();
+    await session.close();
+    assert.ok(performance.now() - started < 1000, "close() does not wait for a reconnect");
+    assert.equal(session.welcome, null);
+    assert.equal(session.counters.reconnects, 0);
+    assert.equal(events.welcomes.length, 1);
+  });
+});
+
+Deno.test("RelaySession closed while it reconnects leaves the room instead of keeping the new connection", async () => {
+  await withRelay({ malformedLimit: 1 }, async (t) => {
+    const gateway = new Recorder("gateway");
+    await t.session("gateway", GATEWAY_MAC, gateway);
+    const events = new Recorder("client");
+    const session = await t.session("client", CLIENT_A_MAC, events);
+    const firstId = session.welcome!.peer_id;
+    let closing: Promise<void> | undefined;
+    using _attempts = spyConnectQuic(() => closing ??= session.close());
+    // A spoofed source MAC over the limit: the relay cuts the session off, and it reconnects.
+    session.sendFrame(plain(BROADCAST, "02:00:00:00:00:77", 12));
+    await until(() => events.lostReasons.length === 1, "the session to be cut off");
+    assert.match(events.lostReasons[0]!, /code 3/);
+    await until(() => closing !== undefined, "a reconnect attempt", 2000);
+    await closing;
+    assert.equal(session.welcome, null);
+    // Whatever the reconnect got, the relay must not keep the client.
+    await until(
+      () => peersOf(t.relay.status()).every((p) => p.role === "gateway"),
+      "the client gone from the relay",
+    );
+    // If the reconnect was admitted, the client left again with disconnect, not by timing out.
+    await until(() => gateway.left.length === gateway.joined.length, "peer_left for every join");
+    assert.deepEqual(
+      gateway.left.map((e) => [e.peer_id, e.reason]),
+      gateway.joined.map((e, i) => [e.peer_id, i === 0 ? "malformed" : "disconnect"]),
+    );
+    assert.equal(gateway.left[0]!.peer_id, firstId);
+  });
+});
