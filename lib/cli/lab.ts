@@ -1,6 +1,7 @@
 /**
  * `netkit lab`: throwaway namespace labs, shown live. `lacp` runs the LACP lab of
- * {@linkcode LacpLab}; `mroute` the multicast routing lab of {@linkcode MrouteScenario}.
+ * {@linkcode LacpLab}; `mroute` the multicast routing lab of {@linkcode MrouteScenario};
+ * `gateway` the L2 gateway lab of {@linkcode GatewayScenario}.
  *
  * Every lab is shown the same way ({@linkcode LabConsole}): on a terminal a compact block (a
  * table, the lab's state) is redrawn every 250 ms under the timeline, which scrolls above it;
@@ -33,10 +34,18 @@ import {
   SECOND_SOURCE,
   SG_GROUP,
 } from "../lab/mroute_scenario.ts";
+import {
+  explainGatewayLab,
+  formatGatewayTimelineLine,
+  type GatewayLabEvent,
+  type GatewayLabSnapshot,
+  GatewayScenario,
+} from "../lab/gateway_scenario.ts";
 import { setupLogging } from "../log.ts";
 import type { CliIo } from "./io.ts";
 import { formatTable } from "./output.ts";
 import type { GlobalOptions } from "./program.ts";
+import { formatRelayStatus } from "./relay.ts";
 import { selfExecutable } from "./self.ts";
 
 /** Raw commander options of `netkit lab lacp`. */
@@ -49,6 +58,11 @@ export interface LabLacpCliOptions {
 export interface LabMrouteCliOptions {
   count: string;
   interval: string;
+}
+
+/** Raw commander options of `netkit lab gateway`. */
+export interface LabGatewayCliOptions {
+  duration: string;
 }
 
 /** The longest `--duration`: one day. */
@@ -127,7 +141,26 @@ everything removed and netkit exits 0. -j prints the timeline as JSON lines and 
 object.
 `;
 
-/** Adds `netkit lab` and its `lacp` and `mroute` subcommands. */
+const LAB_GATEWAY_HELP = `
+The lab: a LAN (bridge br0 in <prefix>-lan with hosts <prefix>-h1 192.168.50.11 and
+<prefix>-h2 192.168.50.12, and the gateway's eth0 in <prefix>-gw) and a WAN (bridge wan in
+<prefix>-rly, 10.99.0.0/24) where the relay, the gateway and client <prefix>-c1 meet. The relay,
+the gateway and the client are "netkit relay", "netkit gateway" and "netkit client" run as
+separate processes. The steps:
+  1. build the namespaces, bridges and veth pairs
+  2. start the relay with a development certificate (--dev-cert)
+  3. start the gateway on the LAN's eth0 (--iface eth0)
+  4. start a client with TAP nk0 and give it the static LAN address 192.168.50.101
+  5. ping h1 -> client and client -> h2 through the tunnel
+  6. show the relay's status and every peer's counters
+  7. keep it all running until Ctrl-C (or for --duration seconds)
+  8. stop the client, the gateway and the relay, delete the namespaces
+
+Ctrl-C (SIGINT) or SIGTERM ends the lab: everything is removed, the summary printed and netkit
+exits 0. -j prints the timeline as JSON lines and a final summary object.
+`;
+
+/** Adds `netkit lab` and its `lacp`, `mroute` and `gateway` subcommands. */
 export function register(program: Command, io: CliIo): void {
   const lab = program
     .command("lab")
@@ -158,6 +191,23 @@ export function register(program: Command, io: CliIo): void {
       const count = parseCount(options.count);
       const intervalMs = parseInterval(options.interval);
       await runMrouteLab(io, globals, count, intervalMs);
+    });
+  lab
+    .command("gateway")
+    .description(
+      "LAN with two hosts, relay, gateway and a client; pings through the tunnel, shows relay " +
+        "status and counters, removes everything on exit",
+    )
+    .option(
+      "--duration <seconds>",
+      "keep it running SECONDS after the status; 0: until Ctrl-C",
+      "0",
+    )
+    .addHelpText("after", LAB_GATEWAY_HELP)
+    .action(async (options: LabGatewayCliOptions, command: Command) => {
+      const globals = labGlobals(command);
+      const durationMs = parseDuration(options.duration);
+      await runGatewayLab(io, globals, durationMs);
     });
 }
 
@@ -524,5 +574,87 @@ async function runMrouteLab(
     return;
   }
   if (session.live) session.endLiveView(mrouteBlock(lab.snapshot(), lab, netkit, true));
+  io.out(`\n${explanation.join("\n")}\n`);
+}
+
+/** The relay's status as `netkit relay status` prints it, as lines. */
+function relayStatusLines(snapshot: GatewayLabSnapshot): string[] {
+  return snapshot.status === null
+    ? ["the relay has not answered yet"]
+    : formatRelayStatus(snapshot.status).trimEnd().split("\n");
+}
+
+function gatewayBlock(
+  snapshot: GatewayLabSnapshot,
+  lab: GatewayScenario,
+  durationMs: number,
+  netkit: string,
+  done: boolean,
+): string[] {
+  const running = snapshot.step === 7 && durationMs > 0 ? ` (for ${durationMs / 1000} s)` : "";
+  const status = done
+    ? `finished after ${snapshot.t.toFixed(1)} s`
+    : `${snapshot.t.toFixed(1)} s, step ${snapshot.step} of 8${running}, Ctrl-C stops`;
+  const relay = lab.relay;
+  return [
+    "",
+    `netkit lab gateway: ${status}`,
+    ...(done || snapshot.step === 0 ? [] : [`step ${snapshot.step}: ${snapshot.title}`]),
+    ...relayStatusLines(snapshot),
+    ...(done || relay === null || snapshot.status === null ? [] : [
+      `from another terminal: ${netkit} -n ${relay.netns} relay status --status-socket ${relay.socket}`,
+    ]),
+  ];
+}
+
+/** Indents the status table under the timeline's subjects. */
+const STATUS_INDENT = " ".repeat(10);
+
+async function runGatewayLab(
+  io: CliIo,
+  globals: GlobalOptions,
+  durationMs: number,
+): Promise<void> {
+  const netkit = netkitCommand();
+  // The relay, gateway and client are other netkit processes: fail before building anything
+  // when there is none.
+  const executable = selfExecutable();
+  using session = new LabConsole(io, globals);
+  await using lab = GatewayScenario.create();
+  const onEvent = (event: GatewayLabEvent) => {
+    if (session.json) return session.print(event);
+    session.show([formatGatewayTimelineLine(event)]);
+    // The table `netkit relay status` prints, under its timeline line.
+    if (event.event === "status") {
+      session.show(
+        formatRelayStatus(event.status).trimEnd().split("\n").map((l) =>
+          l === "" ? "" : `${STATUS_INDENT}${l}`
+        ),
+      );
+    }
+  };
+  session.startLiveView(() => gatewayBlock(lab.snapshot(), lab, durationMs, netkit, false));
+  const report = await lab.run({
+    executable,
+    durationMs,
+    logLevel: globals.logLevel,
+    signal: session.signal,
+    onEvent,
+  });
+  session.settle();
+  const explanation = explainGatewayLab(report, { netkit });
+  if (session.json) {
+    session.print({
+      t: report.duration,
+      event: "summary",
+      reason: report.reason,
+      prefix: report.prefix,
+      explanation,
+    });
+    return;
+  }
+  if (session.live) {
+    session.endLiveView(gatewayBlock(lab.snapshot(), lab, durationMs, netkit, true));
+  }
   io.out(`\n${explanation.join("\n")}\n`);
 }

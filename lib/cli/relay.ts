@@ -13,6 +13,7 @@ import type { PeerStatus, Relay, RelayStatus } from "../l2/relay.ts";
 import { currentNetnsId } from "../net/netns.ts";
 import type { CliIo } from "./io.ts";
 import { parseHostPort } from "./l2_options.ts";
+import { plural } from "../text.ts";
 import { parseIntegerOption } from "./options.ts";
 import { formatTable, printResult } from "./output.ts";
 import type { GlobalOptions } from "./program.ts";
@@ -177,9 +178,9 @@ function dropsText(drops: Record<string, number>): string {
 /** The human form of `relay status`. */
 export function formatRelayStatus(status: RelayStatus): string {
   const peers = status.rooms.reduce((n, r) => n + r.peers.length, 0);
-  let text = `relay ${status.listen} up ${
-    duration(status.uptime_ms)
-  }, ${status.rooms.length} rooms, ${peers} peers\n`;
+  let text = `relay ${status.listen} up ${duration(status.uptime_ms)}, ${
+    plural(status.rooms.length, "room")
+  }, ${plural(peers, "peer")}\n`;
   for (const room of status.rooms) {
     text +=
       `\nroom ${room.room} id ${room.room_id} frame_max ${room.frame_max} tap_mtu ${room.tap_mtu}\n`;

@@ -514,7 +514,7 @@ export class Relay implements AsyncDisposable {
       () => link.inFlight--,
       () => {
         link.inFlight--;
-        link.drops.add("send_failed");
+        from.drops.add("send_failed");
         this.#drops.add("send_failed");
       },
     );

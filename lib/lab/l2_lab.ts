@@ -138,7 +138,7 @@ export class L2Lab implements AsyncDisposable {
       "--log-file",
       this.logFile(name),
       ...args,
-    ]);
+    ], { detached: true }); // Ctrl-C reaches the lab, which stops them in order
   }
 
   /** Starts the relay and waits until its status socket answers. */
