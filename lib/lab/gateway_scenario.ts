@@ -30,6 +30,7 @@
  * @module
  */
 
+import { type EventOf as TimelineEventOf, eventsOfKind, timelineLine } from "./timeline.ts";
 import { NetkitError } from "../errors.ts";
 import type { PeerStatus, RelayStatus } from "../l2/relay.ts";
 import { plural } from "../text.ts";
@@ -893,9 +894,7 @@ export function describeGatewayLabEvent(event: GatewayLabEvent): GatewayLabEvent
 /** `   3.41s  ping      h1 → 192.168.50.101 ...`: one timeline line. */
 export function formatGatewayTimelineLine(event: GatewayLabEvent): string {
   const { subject, text } = describeGatewayLabEvent(event);
-  return `${event.t.toFixed(2).padStart(7)}s  ${
-    subject === null ? "" : `${subject.padEnd(8)}  `
-  }${text}`;
+  return timelineLine(event.t, subject, text);
 }
 
 /** Options for {@linkcode explainGatewayLab}. */
@@ -904,14 +903,7 @@ export interface GatewayExplainOptions {
   netkit?: string;
 }
 
-type EventOf<K extends GatewayLabEvent["event"]> = Extract<GatewayLabEvent, { event: K }>;
-
-function ofKind<K extends GatewayLabEvent["event"]>(
-  events: readonly GatewayLabEvent[],
-  kind: K,
-): EventOf<K>[] {
-  return events.filter((e): e is EventOf<K> => e.event === kind);
-}
+type EventOf<K extends GatewayLabEvent["event"]> = TimelineEventOf<GatewayLabEvent, K>;
 
 function pingSentence(p: EventOf<"ping">): string {
   return `${p.from} → ${p.target} (${p.to}): ${p.received} of ${p.sent} replies` +
@@ -932,7 +924,7 @@ export function explainGatewayLab(
   const point = (text: string) => lines.push(`  - ${text}`);
   const events = report.events;
 
-  const lan = ofKind(events, "network").find((e) => e.name === "lan");
+  const lan = eventsOfKind(events, "network").find((e) => e.name === "lan");
   if (lan === undefined) {
     lines.push("  The lab stopped before it built anything.");
   } else {
@@ -944,7 +936,7 @@ export function explainGatewayLab(
         "link to the LAN at all.",
     );
   }
-  const ready = ofKind(events, "relay_ready")[0];
+  const ready = eventsOfKind(events, "relay_ready")[0];
   if (ready !== undefined) {
     point(
       `The relay listens on ${ready.listen} for QUIC. With --dev-cert it wrote a private CA and ` +
@@ -952,7 +944,7 @@ export function explainGatewayLab(
         `CA (--relay-cert ${ready.pin}) and nothing else.`,
     );
   }
-  const joined = ofKind(events, "joined");
+  const joined = eventsOfKind(events, "joined");
   const gw = joined.find((e) => e.role === "gateway");
   if (gw !== undefined) {
     point(
@@ -963,7 +955,7 @@ export function explainGatewayLab(
   }
   const cl = joined.find((e) => e.role === "client");
   if (cl !== undefined) {
-    const address = ofKind(events, "address")[0];
+    const address = eventsOfKind(events, "address")[0];
     point(
       `The client created TAP ${L2.tap} with MAC ${cl.mac} and joined the same room as peer ` +
         `${cl.peer_id}` +
@@ -973,7 +965,7 @@ export function explainGatewayLab(
             "the client is a host of that LAN as far as anyone can tell."),
     );
   }
-  const pings = ofKind(events, "ping");
+  const pings = eventsOfKind(events, "ping");
   if (pings.length > 0) {
     const ok = pings.every((p) => p.received > 0);
     point(
@@ -986,7 +978,7 @@ export function explainGatewayLab(
             "tell on which hop."),
     );
   }
-  const counters = ofKind(events, "counters");
+  const counters = eventsOfKind(events, "counters");
   if (counters.length > 0) {
     const gateway = counters.find((c) => c.role === "gateway");
     const client = counters.find((c) => c.role === "client");
@@ -1007,10 +999,10 @@ export function explainGatewayLab(
           : "."),
     );
   }
-  const stopped = ofKind(events, "process_stopped");
-  const removed = ofKind(events, "removed")[0];
+  const stopped = eventsOfKind(events, "process_stopped");
+  const removed = eventsOfKind(events, "removed")[0];
   if (report.reason === "signal") {
-    const reached = ofKind(events, "step").filter((e) => e.step < STEP_COUNT).at(-1);
+    const reached = eventsOfKind(events, "step").filter((e) => e.step < STEP_COUNT).at(-1);
     point(
       `The lab was interrupted${reached === undefined ? "" : ` during step ${reached.step}`}; ` +
         "it removed everything all the same.",

@@ -29,6 +29,7 @@
  * @module
  */
 
+import { type EventOf as TimelineEventOf, eventsOfKind, timelineLine } from "./timeline.ts";
 import { NetkitError } from "../errors.ts";
 import { controlSocketPath, request, subscribe } from "../ipc/mod.ts";
 import { mrouteSocketName } from "../mroute/paths.ts";
@@ -1026,9 +1027,7 @@ export function describeMrouteLabEvent(event: MrouteLabEvent): MrouteLabEventTex
 /** `   3.41s  receiver  #4 from 192.0.2.2 ...`: one timeline line. */
 export function formatMrouteTimelineLine(event: MrouteLabEvent): string {
   const { subject, text } = describeMrouteLabEvent(event);
-  return `${event.t.toFixed(2).padStart(7)}s  ${
-    subject === null ? "" : `${subject.padEnd(8)}  `
-  }${text}`;
+  return timelineLine(event.t, subject, text);
 }
 
 /** Options for {@linkcode explainMrouteLab}. */
@@ -1037,14 +1036,7 @@ export interface MrouteExplainOptions {
   netkit?: string;
 }
 
-type EventOf<K extends MrouteLabEvent["event"]> = Extract<MrouteLabEvent, { event: K }>;
-
-function ofKind<K extends MrouteLabEvent["event"]>(
-  events: readonly MrouteLabEvent[],
-  kind: K,
-): EventOf<K>[] {
-  return events.filter((e): e is EventOf<K> => e.event === kind);
-}
+type EventOf<K extends MrouteLabEvent["event"]> = TimelineEventOf<MrouteLabEvent, K>;
 
 function at(t: number): string {
   return `${t.toFixed(2)}s`;
@@ -1062,7 +1054,7 @@ function byStep(events: readonly MrouteLabEvent[]): Map<number, MrouteLabEvent[]
 }
 
 function upcallsFor(events: readonly MrouteLabEvent[], group: string): EventOf<"daemon_event">[] {
-  return ofKind(events, "daemon_event").filter((e) =>
+  return eventsOfKind(events, "daemon_event").filter((e) =>
     e.daemon.event === "upcall" && e.daemon.kind === "nocache" && e.daemon.group === group
   );
 }
@@ -1078,7 +1070,7 @@ function countersInStep(
   group: string,
   before: { packets: number; bytes: number },
 ): boolean {
-  const sizes = new Map(ofKind(all, "sent").map((e) => [e.seq, e.ip_bytes]));
+  const sizes = new Map(eventsOfKind(all, "sent").map((e) => [e.seq, e.ip_bytes]));
   let packets = before.packets;
   let bytes = before.bytes;
   let checked = 0;
@@ -1111,11 +1103,11 @@ export function explainMrouteLab(
   const sg = routeName(ADDR.sender4, SG_GROUP);
   const any = routeName(null, ANY_GROUP);
 
-  const started = ofKind(report.events, "daemon_started")[0];
+  const started = eventsOfKind(report.events, "daemon_started")[0];
   if (started === undefined) {
     lines.push("  The lab stopped before the daemon started.");
   } else {
-    const ready = ofKind(report.events, "daemon_ready")[0];
+    const ready = eventsOfKind(report.events, "daemon_ready")[0];
     point(
       `The daemon: netkit mroute daemon ran in ${report.netns.router} as pid ${started.pid} and ` +
         "took the kernel's multicast routing table there (MRT_INIT: one owner per namespace and " +
@@ -1127,7 +1119,7 @@ export function explainMrouteLab(
             "followed its events as netkit mroute monitor does."),
     );
   }
-  if (ofKind(step(1), "request").length > 0) {
+  if (eventsOfKind(step(1), "request").length > 0) {
     point(
       "VIFs: the kernel's multicast routing only looks at traffic arriving on one of its " +
         "virtual interfaces (VIFs). The lab pinned r1 and r2 first (mroute vif add) so that it " +
@@ -1135,12 +1127,12 @@ export function explainMrouteLab(
     );
   }
 
-  const early = ofKind(step(2), "sent");
+  const early = eventsOfKind(step(2), "sent");
   if (early.length > 0) {
-    const tally = ofKind(step(2), "tally")[0];
+    const tally = eventsOfKind(step(2), "tally")[0];
     const upcalls = upcallsFor(step(2), SG_GROUP);
-    const counters = ofKind(step(2), "counters")[0];
-    const arrived = tally?.arrived ?? ofKind(step(2), "received").length;
+    const counters = eventsOfKind(step(2), "counters")[0];
+    const arrived = tally?.arrived ?? eventsOfKind(step(2), "received").length;
     point(
       `No route: ${arrived === 0 ? "none" : arrived} of the ${
         plural(early.length, "datagram")
@@ -1159,14 +1151,14 @@ export function explainMrouteLab(
     );
   }
 
-  const add = ofKind(step(3), "request")[0];
+  const add = eventsOfKind(step(3), "request")[0];
   if (add !== undefined) {
     const earlySeqs = new Set(early.map((e) => e.seq));
-    const held = ofKind(step(3), "received").filter((e) => earlySeqs.has(e.seq));
-    const sent = ofKind(step(3), "sent");
+    const held = eventsOfKind(step(3), "received").filter((e) => earlySeqs.has(e.seq));
+    const sent = eventsOfKind(step(3), "sent");
     const sentSeqs = new Set(sent.map((e) => e.seq));
-    const arrived = ofKind(step(3), "received").filter((e) => sentSeqs.has(e.seq));
-    const last = ofKind(step(3), "counters").at(-1);
+    const arrived = eventsOfKind(step(3), "received").filter((e) => sentSeqs.has(e.seq));
+    const last = eventsOfKind(step(3), "counters").at(-1);
     const worst = Math.max(0, ...arrived.map((e) => e.after));
     const inStep = countersInStep(step(3), report.events, sg, SG_GROUP, { packets: 0, bytes: 0 });
     point(
@@ -1191,16 +1183,16 @@ export function explainMrouteLab(
     );
   }
 
-  const starSent = ofKind(step(4), "sent");
+  const starSent = eventsOfKind(step(4), "sent");
   if (starSent.length > 0) {
-    const received = ofKind(step(4), "received").filter((e) => e.group === ANY_GROUP);
+    const received = eventsOfKind(step(4), "received").filter((e) => e.group === ANY_GROUP);
     const sources = [...new Set(received.map((e) => e.from))];
     const ttl1 = starSent.find((e) => e.ttl === 1);
     // The counters just before and just after the TTL 1 datagram.
     const events4 = step(4);
     const ttl1At = ttl1 === undefined ? -1 : events4.indexOf(ttl1);
-    const beforeTtl1 = ofKind(events4.slice(0, Math.max(0, ttl1At)), "counters").at(-1);
-    const afterTtl1 = ttl1At < 0 ? undefined : ofKind(events4.slice(ttl1At), "counters")[0];
+    const beforeTtl1 = eventsOfKind(events4.slice(0, Math.max(0, ttl1At)), "counters").at(-1);
+    const afterTtl1 = ttl1At < 0 ? undefined : eventsOfKind(events4.slice(ttl1At), "counters")[0];
     const r2Out = (c: EventOf<"counters"> | undefined) =>
       c?.vifs.find((v) => v.name === "r2")?.packets_out;
     const countedOnly = afterTtl1 !== undefined && beforeTtl1 !== undefined &&
@@ -1228,9 +1220,9 @@ export function explainMrouteLab(
     );
   }
 
-  const after = ofKind(step(5), "sent");
-  if (ofKind(step(5), "request").length > 0) {
-    const arrived = ofKind(step(5), "received").length;
+  const after = eventsOfKind(step(5), "sent");
+  if (eventsOfKind(step(5), "request").length > 0) {
+    const arrived = eventsOfKind(step(5), "received").length;
     const upcalls = upcallsFor(step(5), SG_GROUP);
     point(
       "Deleting the routes (mroute del) took them out of the kernel at once" +
@@ -1243,9 +1235,9 @@ export function explainMrouteLab(
     );
   }
 
-  const stopped = ofKind(report.events, "daemon_stopped")[0];
+  const stopped = eventsOfKind(report.events, "daemon_stopped")[0];
   if (stopped !== undefined) {
-    const kernel = ofKind(report.events, "kernel_routes")[0];
+    const kernel = eventsOfKind(report.events, "kernel_routes")[0];
     point(
       `Stopping the daemon (SIGTERM to pid ${stopped.pid}; exit code ${stopped.code}) closed ` +
         "its MRT_INIT socket, and the kernel dropped every route and VIF that socket owned" +
@@ -1260,7 +1252,7 @@ export function explainMrouteLab(
     );
   }
   if (report.reason === "signal") {
-    const reached = ofKind(report.events, "step").filter((e) => e.step < 6).at(-1);
+    const reached = eventsOfKind(report.events, "step").filter((e) => e.step < 6).at(-1);
     point(
       `The lab was interrupted${
         reached === undefined ? "" : ` during step ${reached.step}`
