@@ -21,7 +21,6 @@ import { RemoteMacTable } from "./mac_table.ts";
 import { clampMss } from "./mss_clamp.ts";
 import { type RelayAddress, RelaySession } from "./relay_session.ts";
 import { classifyFrame } from "./safety.ts";
-import { sleep } from "./_timeout.ts";
 
 const log = getLogger(["netkit", "gateway"]);
 
@@ -54,6 +53,22 @@ export interface GatewayCounters {
   relayToLan: number;
   camRefreshes: number;
   mssClamped: number;
+}
+
+/** Opens the LAN socket: every frame on `iface`, through a promiscuous membership. */
+function openLan(iface: string): PacketSocket {
+  const socket = PacketSocket.open({ interface: iface, rcvbuf: LAN_RCVBUF });
+  try {
+    socket.addPromisc();
+  } catch (err) {
+    socket.close();
+    throw new NetkitError(
+      `The gateway needs a promiscuous membership on "${iface}" to receive frames for remote MACs: ${
+        err instanceof Error ? err.message : err
+      }`,
+    );
+  }
+  return socket;
 }
 
 /** The CAM-refresh frame for remote MAC `remote` towards the gateway NIC `nic`. */
@@ -91,6 +106,7 @@ export class Gateway implements AsyncDisposable {
   #camTimer: ReturnType<typeof setInterval> | undefined;
   #camPeriod = 0;
   #stopping = false;
+  #started = false;
   #closing: Promise<void> | null = null;
   #resolveDone!: () => void;
 
@@ -131,17 +147,7 @@ export class Gateway implements AsyncDisposable {
       },
     );
     try {
-      const socket = PacketSocket.open({ interface: info.ifindex, rcvbuf: LAN_RCVBUF });
-      gateway.#socket = socket;
-      try {
-        socket.addPromisc();
-      } catch (err) {
-        throw new NetkitError(
-          `The gateway needs a promiscuous membership on "${info.name}" to receive frames for remote MACs: ${
-            err instanceof Error ? err.message : err
-          }`,
-        );
-      }
+      gateway.#socket = openLan(info.name);
     } catch (err) {
       await gateway.close("error", err instanceof Error ? err.message : String(err));
       throw err;
@@ -152,6 +158,7 @@ export class Gateway implements AsyncDisposable {
       room: options.room,
     });
     gateway.#refreshAll();
+    gateway.#started = true;
     gateway.#lanLoop().then(() => gateway.#resolveDone());
     return gateway;
   }
@@ -239,19 +246,15 @@ export class Gateway implements AsyncDisposable {
   }
 
   async #lanLoop(): Promise<void> {
-    const socket = this.#socket!;
     const batch = new FrameBatch({ slots: BATCH_SLOTS, slotSize: SLOT_SIZE });
     while (!this.#stopping) {
+      const socket = this.#socket;
+      if (socket === null) break;
       let n: number;
       try {
         n = socket.receiveBatch(batch);
       } catch (err) {
-        // An interface that goes away or down: keep the session and try again.
-        log.warning("Receiving on {iface} failed: {error}", {
-          iface: this.iface,
-          error: err instanceof Error ? err.message : String(err),
-        });
-        await sleep(1000);
+        await this.#reopen(err);
         continue;
       }
       if (n === 0) {
@@ -262,6 +265,32 @@ export class Gateway implements AsyncDisposable {
         if (batch.pktType(i) === PacketType.OUTGOING) continue; // our own, or the host's
         this.#fromLan(batch.frame(i), batch.truncated(i));
       }
+    }
+  }
+
+  /**
+   * The LAN interface went down or away (the socket reports ENETDOWN once): opens a new
+   * socket on the interface of that name every second until it is back, keeping the relay
+   * session and the remote MAC table meanwhile. A re-created interface has a new index.
+   */
+  async #reopen(cause: unknown): Promise<void> {
+    log.warning("Lost {iface}: {error}; reopening it every second", {
+      iface: this.iface,
+      error: cause instanceof Error ? cause.message : String(cause),
+    });
+    this.#socket?.close();
+    this.#socket = null;
+    while (!this.#stopping) {
+      await this.#poller.wait([], 1000); // a wait close() can end early
+      if (this.#stopping) break;
+      try {
+        this.#socket = openLan(this.iface);
+      } catch {
+        continue;
+      }
+      log.info("Bridging {iface} again", { iface: this.iface });
+      this.#refreshAll();
+      return;
     }
   }
 
@@ -315,7 +344,7 @@ export class Gateway implements AsyncDisposable {
     clearInterval(this.#camTimer);
     await this.#session?.close(reason, text);
     this.#poller.wake();
-    if (this.#socket !== null) await this.done;
+    if (this.#started) await this.done;
     await this.#poller.close();
     this.#socket?.close();
     this.#socket = null;

@@ -266,6 +266,28 @@ Deno.test({
 });
 
 Deno.test({
+  name: "the gateway keeps its session while its LAN interface is deleted and bridges it again",
+  ignore,
+  async fn() {
+    await using lab = new L2Lab({ clients: 1 });
+    await lab.startRelay();
+    await lab.startGateway();
+    await lab.startClient(1);
+    const c1 = lab.clientNs[0]!;
+    assert.ok(lab.ping(c1, L2.h1, 2));
+    ip("-n", lab.lan, "link", "del", "pgw"); // takes the gateway's eth0 with it
+    assert.ok(!lab.ping(c1, L2.h1, 1), "no LAN, no reply");
+    lab.lab.veth({ netns: lab.lan, name: "pgw" }, { netns: lab.gw, name: "eth0" });
+    ip("-n", lab.lan, "link", "set", "pgw", "master", "br0");
+    await waitUntil(() => lab.ping(c1, L2.h1, 1), (ok) => ok, 10_000, "ping over the new eth0");
+    assert.ok(!lab.gateway!.exited, "the gateway kept running");
+    const status = await lab.status();
+    assert.equal(status.peers_total, 2, "the gateway never left the room");
+    assert.match(lab.log("gateway"), /Lost eth0: .*ENETDOWN[\s\S]*Bridging eth0 again/);
+  },
+});
+
+Deno.test({
   name: "gateway and client reconnect to a relay that was killed and restarted",
   ignore,
   async fn() {
