@@ -60,6 +60,7 @@ struct nk_frame_meta {
 
 #define NK_FRAME_VLAN 0x01      /* the kernel had stripped a tag; it is back in the frame */
 #define NK_FRAME_TRUNCATED 0x02 /* the slot was too small */
+#define NK_FRAME_CSUM_PENDING 0x04 /* TP_STATUS_CSUMNOTREADY: the L4 checksum is not filled in */
 #define NK_VLAN_HEADROOM 4      /* every receive slot keeps this much room for a tag */
 #define NK_BATCH_MAX 256
 

@@ -115,6 +115,8 @@ static void describe_frame(uint8_t *slot, uint32_t slot_size, struct msghdr *msg
 		    c->cmsg_len < CMSG_LEN(sizeof(aux)))
 			continue;
 		memcpy(&aux, CMSG_DATA(c), sizeof(aux));
+		if (aux.tp_status & TP_STATUS_CSUMNOTREADY)
+			m->flags |= NK_FRAME_CSUM_PENDING;
 		if ((aux.tp_status & TP_STATUS_VLAN_VALID) || aux.tp_vlan_tci != 0)
 			restore_vlan_tag(slot, m, &aux);
 	}

@@ -15,6 +15,7 @@ import { PacketSocket, PacketType } from "../net/packet_socket.ts";
 import { Poller } from "../net/poller.ts";
 import { ETH_MIN_FRAME } from "../packet/ethernet.ts";
 import { formatMac, isMulticastMac, macKey, parseMac } from "../packet/mac.ts";
+import { completeTransportChecksum } from "../packet/transport_checksum.ts";
 import type { PeerJoined, PeerLeft, Welcome } from "./control.ts";
 import { logFrame } from "./frame_log.ts";
 import { RemoteMacTable } from "./mac_table.ts";
@@ -53,6 +54,8 @@ export interface GatewayCounters {
   relayToLan: number;
   camRefreshes: number;
   mssClamped: number;
+  /** LAN frames whose TCP/UDP checksum the sender had left to offload. */
+  checksumsCompleted: number;
 }
 
 /** Opens the LAN socket: every frame on `iface`, through a promiscuous membership. */
@@ -92,6 +95,7 @@ export class Gateway implements AsyncDisposable {
     relayToLan: 0,
     camRefreshes: 0,
     mssClamped: 0,
+    checksumsCompleted: 0,
   };
   readonly remotes = new RemoteMacTable();
   /** Resolves when the gateway has stopped. */
@@ -263,7 +267,7 @@ export class Gateway implements AsyncDisposable {
       }
       for (let i = 0; i < n; i++) {
         if (batch.pktType(i) === PacketType.OUTGOING) continue; // our own, or the host's
-        this.#fromLan(batch.frame(i), batch.truncated(i));
+        this.#fromLan(batch.frame(i), batch.truncated(i), batch.checksumPending(i));
       }
     }
   }
@@ -295,7 +299,7 @@ export class Gateway implements AsyncDisposable {
   }
 
   /** A LAN frame: to the relay, or dropped with a reason. */
-  #fromLan(frame: Uint8Array, truncated: boolean): void {
+  #fromLan(frame: Uint8Array, truncated: boolean, checksumPending: boolean): void {
     this.counters.lanFrames++;
     if (truncated || frame.length > this.#frameMax) {
       return this.#drop(frame, "lan_to_relay", null, "mtu_exceeded");
@@ -308,6 +312,9 @@ export class Gateway implements AsyncDisposable {
     if (!isMulticastMac(frame, 0) && !this.remotes.has(frame, 0)) {
       return this.#drop(frame, "lan_to_relay", null, "unknown_destination");
     }
+    // Sent with checksum offload (by this host, or a VM or veth peer): complete it, or the
+    // client's kernel drops the segment as corrupt.
+    if (checksumPending && completeTransportChecksum(frame)) this.counters.checksumsCompleted++;
     if (this.#options.clampMss && clampMss(frame, this.#tapMtu)) this.counters.mssClamped++;
     if (!this.#session.sendFrame(frame)) return; // the session counted why
     this.counters.lanToRelay++;

@@ -29,6 +29,7 @@ export const VLAN_HEADROOM = 4;
 
 const FLAG_VLAN = 0x01;
 const FLAG_TRUNCATED = 0x02;
+const FLAG_CSUM_PENDING = 0x04;
 
 /** Options for {@linkcode FrameBatch}. */
 export interface FrameBatchOptions {
@@ -121,6 +122,15 @@ export class FrameBatch {
   /** True when slot `i` was too small for its frame. */
   truncated(i: number): boolean {
     return (this.#view.getUint8(i * FRAME_META.size + FRAME_META.flags) & FLAG_TRUNCATED) !== 0;
+  }
+
+  /**
+   * True when the kernel left the TCP/UDP checksum of slot `i` for hardware to fill in
+   * (`TP_STATUS_CSUMNOTREADY`: sent by this host or a veth peer with checksum offload): the
+   * field holds only the pseudo-header sum, and a frame forwarded elsewhere needs it completed.
+   */
+  checksumPending(i: number): boolean {
+    return (this.#view.getUint8(i * FRAME_META.size + FRAME_META.flags) & FLAG_CSUM_PENDING) !== 0;
   }
 
   /** Source MAC of slot `i` as the kernel reported it (a view). */

@@ -57,13 +57,16 @@ export class Capture implements AsyncDisposable {
       await capture.stop();
       throw new Error(`tshark did not start on ${iface} in ${netns}: ${seen.trim()}`);
     }
+    // tshark says so a moment before its capture process has the socket open.
+    await new Promise((resolve) => setTimeout(resolve, 500));
     return capture;
   }
 
-  /** Stops the capture (SIGINT, so the pcap is complete). */
+  /** Stops the capture (SIGINT, so the pcap is complete) after frames in flight arrive. */
   async stop(): Promise<void> {
     if (this.#stopped) return;
     this.#stopped = true;
+    await new Promise((resolve) => setTimeout(resolve, 300));
     try {
       this.#child.kill("SIGINT");
     } catch {

@@ -288,6 +288,48 @@ Deno.test({
 });
 
 Deno.test({
+  name: "gateway completes offloaded checksums and --clamp-mss fits a TCP SYN to the room's MTU",
+  ignore,
+  async fn() {
+    await using lab = new L2Lab({ clients: 1 });
+    await lab.startRelay();
+    await lab.startGateway(["--clamp-mss"]);
+    await lab.startClient(1);
+    const c1 = lab.clientNs[0]!;
+    const tapMtu = (await lab.status()).rooms[0]!.tap_mtu;
+    await using tcp = await Capture.start(c1, L2.tap, "tcp");
+    // h1 (MTU 1500, checksum offload on its veth) opens a connection to the client, where
+    // nothing listens: the client's kernel answers the SYN with a reset only if the gateway
+    // completed the SYN's checksum.
+    const socat = new Deno.Command("ip", {
+      args: [
+        "netns",
+        "exec",
+        lab.h1,
+        "socat",
+        "-T2",
+        "-",
+        `TCP:${clientLanAddress(1)}:9,connect-timeout=3`,
+      ],
+      stdin: "null",
+      stdout: "null",
+      stderr: "piped",
+    }).outputSync();
+    assert.match(new TextDecoder().decode(socat.stderr), /Connection refused/);
+    const { rows } = await tcp.rows([
+      "ip.src",
+      "tcp.flags.syn",
+      "tcp.flags.reset",
+      "tcp.options.mss_val",
+    ]);
+    assert.deepEqual(rows, [
+      [L2.h1, "1", "0", String(tapMtu - 40)],
+      [clientLanAddress(1), "0", "1", ""],
+    ]);
+  },
+});
+
+Deno.test({
   name: "gateway and client reconnect to a relay that was killed and restarted",
   ignore,
   async fn() {
