@@ -330,6 +330,45 @@ Deno.test({
 });
 
 Deno.test({
+  name:
+    "a gateway that loses its WAN link resumes its place: same peer, no peer_left, LAN state kept",
+  ignore,
+  async fn() {
+    await using lab = new L2Lab({ clients: 1 });
+    await lab.startRelay();
+    await lab.startGateway();
+    await lab.startClient(1);
+    const c1 = lab.clientNs[0]!;
+    assert.ok(lab.ping(c1, L2.h1, 2));
+    const gatewayId = (await lab.status()).rooms[0]!.peers.find((p) => p.role === "gateway")!
+      .peer_id;
+    ip("-n", lab.gw, "link", "set", "wan", "down");
+    // Both ends notice within the 15 s idle timeout; the relay holds the gateway as away.
+    await waitUntil(
+      () => lab.status(),
+      (s) => s.rooms[0]!.peers.some((p) => p.role === "gateway" && p.state === "away"),
+      20_000,
+      "the relay to hold the gateway as away",
+    );
+    ip("-n", lab.gw, "link", "set", "wan", "up");
+    await waitUntil(
+      () => lab.status(),
+      (s) => s.rooms[0]!.peers.some((p) => p.role === "gateway" && p.state === "active"),
+      20_000,
+      "the gateway back",
+    );
+    const status = await lab.status();
+    const gateway = status.rooms[0]!.peers.find((p) => p.role === "gateway")!;
+    assert.equal(gateway.peer_id, gatewayId);
+    assert.equal(status.peers_total, 2, "a resume is not a new peer");
+    assert.match(lab.log("gateway"), /Resumed in room LAB1 as peer /);
+    assert.doesNotMatch(lab.log("relay"), /left room/);
+    // The remote MAC table survived: LAN → client unicast flows without a new peer_joined.
+    await waitUntil(() => lab.ping(lab.h2, clientLanAddress(1), 1), (ok) => ok, 10_000, "ping");
+  },
+});
+
+Deno.test({
   name: "gateway and client reconnect to a relay that was killed and restarted",
   ignore,
   async fn() {
