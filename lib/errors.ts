@@ -72,3 +72,8 @@ export function unwrap(rc: number, op: string): number {
   if (rc < 0) throw new NetkitOsError(op, -rc);
   return rc;
 }
+
+/** The message of anything thrown, for one-line reports. */
+export function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

@@ -7,7 +7,7 @@
 
 import type { Command } from "commander";
 import { z } from "zod";
-import { NetkitError, UsageError } from "../errors.ts";
+import { errorMessage, NetkitError, UsageError } from "../errors.ts";
 import { controlSocketPath, listControlSockets, request } from "../ipc/mod.ts";
 import type { PeerStatus, Relay, RelayStatus } from "../l2/relay.ts";
 import { currentNetnsId } from "../net/netns.ts";
@@ -86,7 +86,7 @@ export function register(program: Command, io: CliIo): void {
       try {
         server = RelayServer.start({ ...listen, ...identity, ...limits });
       } catch (err) {
-        const text = err instanceof Error ? err.message : String(err);
+        const text = errorMessage(err);
         throw new NetkitError(
           /KeyMismatch|keys may not be consistent/.test(text)
             ? `The key in "${options.key}" does not belong to the certificate in "${options.cert}"`

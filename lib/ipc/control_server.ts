@@ -8,7 +8,7 @@
 
 import { getLogger } from "@logtape/logtape";
 import type { z } from "zod";
-import { NetkitError } from "../errors.ts";
+import { errorMessage, NetkitError } from "../errors.ts";
 import { InstanceLock } from "./instance_lock.ts";
 import {
   closeQuietly,
@@ -87,10 +87,6 @@ async function settle<T>(run: () => T | Promise<T>): Promise<Settled<T>> {
   } catch (error) {
     return { ok: false, error };
   }
-}
-
-function errorMessage(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }
 
 function isAsyncIterable(value: unknown): value is AsyncIterable<unknown> {

@@ -29,7 +29,7 @@
  * @module
  */
 
-import { NetkitError, UsageError } from "../errors.ts";
+import { errorMessage, NetkitError, UsageError } from "../errors.ts";
 
 /**
  * The server name in development certificates. `.invalid` is reserved (RFC 2606), so no public
@@ -151,7 +151,7 @@ export async function writeDevCerts(dir: string, serverName = DEV_SERVER_NAME): 
     await Deno.writeTextFile(paths.caCert, derToPem(caDer));
   } catch (err) {
     throw new NetkitError(
-      `Cannot write development certificates to "${dir}": ${errorText(err)}`,
+      `Cannot write development certificates to "${dir}": ${errorMessage(err)}`,
       { cause: err },
     );
   }
@@ -272,7 +272,7 @@ async function readInput(path: string, what: string): Promise<Bytes> {
         cause: err,
       });
     }
-    throw new NetkitError(`Cannot read ${what} "${path}": ${errorText(err)}`, { cause: err });
+    throw new NetkitError(`Cannot read ${what} "${path}": ${errorMessage(err)}`, { cause: err });
   }
 }
 
@@ -338,10 +338,6 @@ async function writePrivateFile(path: string, text: string): Promise<void> {
     await Deno.remove(temp).catch(() => {});
     throw err;
   }
-}
-
-function errorText(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }
 
 // ---------------------------------------------------------------------------------------------

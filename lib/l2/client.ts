@@ -8,7 +8,7 @@
  */
 
 import { getLogger } from "@logtape/logtape";
-import { NetkitError } from "../errors.ts";
+import { errorMessage, NetkitError } from "../errors.ts";
 import { setInterfaceMtu, setInterfaceUp } from "../net/interfaces.ts";
 import { Poller } from "../net/poller.ts";
 import { TapDevice } from "../net/tap.ts";
@@ -75,7 +75,7 @@ export class Client implements AsyncDisposable {
     } catch (err) {
       throw new NetkitError(
         `Cannot create TAP device "${name}": ${
-          err instanceof Error ? err.message : err
+          errorMessage(err)
         } (the client needs CAP_NET_ADMIN and /dev/net/tun)`,
       );
     }
@@ -133,7 +133,7 @@ export class Client implements AsyncDisposable {
     } catch (err) {
       log.warning("Writing to {tap} failed: {error}", {
         tap: this.tap.name,
-        error: err instanceof Error ? err.message : String(err),
+        error: errorMessage(err),
       });
       return this.#drop(frame, "relay_to_tap", from, "tap_error");
     }

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { NetkitError } from "../errors.ts";
+import { errorMessage, NetkitError } from "../errors.ts";
 import { formatMac, isMulticastMac, parseMac } from "../packet/mac.ts";
 
 /** Default TAP name: a fixed name keeps the derived MAC (and DHCP leases) stable. */
@@ -44,7 +44,7 @@ export async function stableClientMac(tap: string, dir: string = stateDir()): Pr
     if (!(err instanceof Deno.errors.NotFound)) {
       throw new NetkitError(
         `The kept client MAC in "${path}" is unusable (${
-          err instanceof Error ? err.message : err
+          errorMessage(err)
         }): fix or delete the file, or give --mac`,
       );
     }

@@ -33,6 +33,7 @@
 // deno-lint-ignore-file camelcase
 
 import { z } from "zod";
+import { errorMessage } from "../errors.ts";
 import { summarizeIssues } from "../ipc/mod.ts";
 import { isMulticastMac, macKey, parseMac } from "../packet/mac.ts";
 
@@ -337,8 +338,7 @@ export function parseControl(json: Uint8Array): ControlMessage | null {
   try {
     value = JSON.parse(text);
   } catch (err) {
-    const reason = err instanceof Error ? err.message : String(err);
-    throw new ControlProtocolError(`Control message is not valid JSON: ${reason}`);
+    throw new ControlProtocolError(`Control message is not valid JSON: ${errorMessage(err)}`);
   }
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
     throw new ControlProtocolError("Control message is not a JSON object");

@@ -8,7 +8,7 @@
  */
 
 import { getLogger } from "@logtape/logtape";
-import { NetkitError } from "../errors.ts";
+import { errorMessage, NetkitError } from "../errors.ts";
 import { FrameBatch } from "../net/frame_batch.ts";
 import { getInterface, requireEthernet } from "../net/interfaces.ts";
 import { PacketSocket, PacketType } from "../net/packet_socket.ts";
@@ -67,7 +67,7 @@ function openLan(iface: string): PacketSocket {
     socket.close();
     throw new NetkitError(
       `The gateway needs a promiscuous membership on "${iface}" to receive frames for remote MACs: ${
-        err instanceof Error ? err.message : err
+        errorMessage(err)
       }`,
     );
   }
@@ -153,7 +153,7 @@ export class Gateway implements AsyncDisposable {
     try {
       gateway.#socket = openLan(info.name);
     } catch (err) {
-      await gateway.close("error", err instanceof Error ? err.message : String(err));
+      await gateway.close("error", errorMessage(err));
       throw err;
     }
     log.info("Gateway on {iface} ({mac}) bridging to room {room}", {
@@ -212,7 +212,7 @@ export class Gateway implements AsyncDisposable {
     } catch (err) {
       log.warning("CAM refresh for {mac} failed: {error}", {
         mac: formatMac(mac),
-        error: err instanceof Error ? err.message : String(err),
+        error: errorMessage(err),
       });
     }
   }
@@ -232,7 +232,7 @@ export class Gateway implements AsyncDisposable {
     } catch (err) {
       log.warning("Sending to {iface} failed: {error}", {
         iface: this.iface,
-        error: err instanceof Error ? err.message : String(err),
+        error: errorMessage(err),
       });
       return this.#drop(frame, "relay_to_lan", from, "lan_error");
     }
@@ -280,7 +280,7 @@ export class Gateway implements AsyncDisposable {
   async #reopen(cause: unknown): Promise<void> {
     log.warning("Lost {iface}: {error}; reopening it every second", {
       iface: this.iface,
-      error: cause instanceof Error ? cause.message : String(cause),
+      error: errorMessage(cause),
     });
     this.#socket?.close();
     this.#socket = null;

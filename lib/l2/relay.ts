@@ -9,6 +9,7 @@
  */
 
 import { getLogger } from "@logtape/logtape";
+import { errorMessage } from "../errors.ts";
 import { formatMac, isMulticastMac, parseMac } from "../packet/mac.ts";
 import { NETKIT_VERSION } from "../version.ts";
 import {
@@ -245,7 +246,7 @@ export class Relay implements AsyncDisposable {
       }
     } catch (err) {
       if (!this.#closed) {
-        log.error("Accepting connections failed: {error}", { error: errText(err) });
+        log.error("Accepting connections failed: {error}", { error: errorMessage(err) });
       }
     }
   }
@@ -260,7 +261,7 @@ export class Relay implements AsyncDisposable {
     try {
       conn = await incoming.accept();
     } catch (err) {
-      log.info("Handshake failed: {error}", { error: errText(err) });
+      log.info("Handshake failed: {error}", { error: errorMessage(err) });
       return;
     }
     conn.closed.catch(() => {});
@@ -295,7 +296,7 @@ export class Relay implements AsyncDisposable {
       } else if (!this.#closed) {
         log.info("{remote}: connection ended: {error}", {
           remote: link?.remote ?? "peer",
-          error: errText(err),
+          error: errorMessage(err),
         });
         link?.close(CloseCode.PROTOCOL_VIOLATION, "error");
       }
@@ -404,7 +405,7 @@ export class Relay implements AsyncDisposable {
         log.info("{remote}: {type} not delivered: {error}", {
           remote: link.remote,
           type: message.type,
-          error: errText(err),
+          error: errorMessage(err),
         })
       );
     }
@@ -698,8 +699,4 @@ export async function datagramSize(conn: Deno.QuicConn, wanted: number): Promise
     }
   }
   return conn.maxDatagramSize;
-}
-
-function errText(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }

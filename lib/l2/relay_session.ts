@@ -8,7 +8,7 @@
  */
 
 import { getLogger } from "@logtape/logtape";
-import { NetkitError } from "../errors.ts";
+import { errorMessage, NetkitError } from "../errors.ts";
 import { formatMac } from "../packet/mac.ts";
 import { NETKIT_VERSION } from "../version.ts";
 import { Backoff } from "./backoff.ts";
@@ -290,7 +290,7 @@ export class RelaySession implements AsyncDisposable {
         connection = await this.#join(true);
         if (connection !== "retry") this.counters.reconnects++;
       } catch (err) {
-        log.info("Reconnect failed: {error}", { error: errText(err) });
+        log.info("Reconnect failed: {error}", { error: errorMessage(err) });
         connection = "retry";
       }
     }
@@ -309,7 +309,7 @@ export class RelaySession implements AsyncDisposable {
         this.#datagramLoop(connection),
         conn.closed.then(
           (info) => `closed by the relay (code ${info.closeCode}: ${info.reason})`,
-          (err) => errText(err),
+          (err) => errorMessage(err),
         ),
       ]);
       try {
@@ -375,7 +375,7 @@ export class RelaySession implements AsyncDisposable {
         }
         return `protocol violation: ${err.message}`;
       }
-      return errText(err);
+      return errorMessage(err);
     }
   }
 
@@ -388,7 +388,7 @@ export class RelaySession implements AsyncDisposable {
       try {
         datagram = await conn.readDatagram();
       } catch (err) {
-        return errText(err);
+        return errorMessage(err);
       }
       counters.datagramsIn++;
       counters.bytesFromRelay += datagram.length;
@@ -462,7 +462,7 @@ export class RelaySession implements AsyncDisposable {
       );
     } catch (err) {
       if (!(err instanceof TimeoutError)) {
-        log.debug("Disconnect: {error}", { error: errText(err) });
+        log.debug("Disconnect: {error}", { error: errorMessage(err) });
       }
     }
     try {
@@ -488,7 +488,7 @@ function connectError(err: unknown, relay: RelayAddress): Error {
   if (err instanceof NetkitError || err instanceof TimeoutError) {
     return err instanceof NetkitError ? err : new NetkitError(err.message);
   }
-  const text = errText(err);
+  const text = errorMessage(err);
   if (/certificate|BadSignature|UnknownIssuer/i.test(text)) {
     return new NetkitError(
       `The relay at ${
@@ -502,8 +502,4 @@ function connectError(err: unknown, relay: RelayAddress): Error {
     );
   }
   return new NetkitError(`Cannot connect to the relay at ${addressText(relay)}: ${text}`);
-}
-
-function errText(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }
