@@ -4,6 +4,8 @@
  * @module
  */
 
+import { ip } from "../../lib/lab/namespace_lab.ts";
+
 /**
  * Runs `./netkit lab ARGS`, sends `signal` once its output matches `when`, and returns the exit
  * code and the whole output. A lab that hangs is killed after `watchdogMs` (the assertions then
@@ -35,5 +37,37 @@ export async function interruptLab(
     return { code: (await child.status).code, out };
   } finally {
     clearTimeout(watchdog);
+  }
+}
+
+/** The namespaces whose names start with `<prefix>-` (a lab's). */
+export function namespacesWith(prefix: string): string[] {
+  return ip("netns", "list").split("\n").map((l) => l.split(" ")[0]!).filter((n) =>
+    n.startsWith(`${prefix}-`)
+  );
+}
+
+/** Removes whatever a failed run left behind, so one failure does not leak namespaces. */
+export function removeNamespaces(prefix: string | undefined): void {
+  if (prefix === undefined) return;
+  for (const name of namespacesWith(prefix)) ip("netns", "del", name);
+}
+
+/** Whether anything exists at `path`. */
+export function exists(path: string): boolean {
+  try {
+    Deno.lstatSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Whether process `pid` still runs (a zombie counts as gone). */
+export function running(pid: number): boolean {
+  try {
+    return !/^State:\s+Z/m.test(Deno.readTextFileSync(`/proc/${pid}/status`));
+  } catch {
+    return false;
   }
 }

@@ -1,8 +1,7 @@
 import assert from "node:assert/strict";
-import { ip } from "../../lib/lab/namespace_lab.ts";
 import { parsePingSummary } from "../../lib/lab/gateway_scenario.ts";
 import { skipUnlessRoot } from "../skip.ts";
-import { interruptLab } from "./_lab.ts";
+import { exists, interruptLab, namespacesWith, removeNamespaces, running } from "./_lab.ts";
 
 const ignore = skipUnlessRoot();
 const decoder = new TextDecoder();
@@ -22,30 +21,6 @@ function traces(out: string): RunTraces {
   };
 }
 
-function namespacesWith(prefix: string): string[] {
-  return ip("netns", "list").split("\n").map((l) => l.split(" ")[0]!).filter((n) =>
-    n.startsWith(`${prefix}-`)
-  );
-}
-
-function exists(path: string): boolean {
-  try {
-    Deno.lstatSync(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** Whether process `pid` still runs (a zombie counts as gone). */
-function running(pid: number): boolean {
-  try {
-    return !/^State:\s+Z/m.test(Deno.readTextFileSync(`/proc/${pid}/status`));
-  } catch {
-    return false;
-  }
-}
-
 /** Asserts that nothing of the run is left: namespaces, processes, files. */
 function assertGone(t: RunTraces, out: string): void {
   assert.ok(t.prefix, `no lan line in:\n${out}`);
@@ -58,9 +33,7 @@ function assertGone(t: RunTraces, out: string): void {
 /** Removes whatever a failed run left behind, so one failure does not leak into the next. */
 function cleanUp(t: RunTraces): void {
   for (const pid of t.pids) if (running(pid)) Deno.kill(pid, "SIGKILL");
-  if (t.prefix !== undefined) {
-    for (const name of namespacesWith(t.prefix)) ip("netns", "del", name);
-  }
+  removeNamespaces(t.prefix);
   if (t.dir !== undefined && exists(t.dir)) Deno.removeSync(t.dir, { recursive: true });
 }
 

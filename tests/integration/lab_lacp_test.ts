@@ -3,7 +3,7 @@ import { ip } from "../../lib/lab/namespace_lab.ts";
 import { explainLacpLab, LacpLab, type LacpLabEvent } from "../../lib/lab/lacp_scenario.ts";
 import { parseInjectRule } from "../../lib/lacp/inject_rule.ts";
 import { skipUnlessRoot } from "../skip.ts";
-import { interruptLab } from "./_lab.ts";
+import { interruptLab, namespacesWith, removeNamespaces } from "./_lab.ts";
 
 const ignore = skipUnlessRoot();
 const decoder = new TextDecoder();
@@ -13,18 +13,6 @@ function labPrefix(out: string): string {
   const prefix = /lab ready: (\S+)-a and \1-b,/.exec(out)?.[1];
   assert.ok(prefix, `no "lab ready" line in:\n${out}`);
   return prefix;
-}
-
-function namespacesWith(prefix: string): string[] {
-  return ip("netns", "list").split("\n").map((l) => l.split(" ")[0]!).filter((n) =>
-    n.startsWith(`${prefix}-`)
-  );
-}
-
-/** Removes whatever a failed run left behind, so one failure does not leak namespaces. */
-function removeNamespaces(prefix: string | undefined): void {
-  if (prefix === undefined) return;
-  for (const name of namespacesWith(prefix)) ip("netns", "del", name);
 }
 
 /** A timeline line: time, the ports it concerns, what happened. */

@@ -6,7 +6,7 @@ import {
   MrouteScenario,
 } from "../../lib/lab/mroute_scenario.ts";
 import { skipUnlessRoot } from "../skip.ts";
-import { interruptLab } from "./_lab.ts";
+import { exists, interruptLab, namespacesWith, removeNamespaces, running } from "./_lab.ts";
 
 const ignore = skipUnlessRoot();
 const decoder = new TextDecoder();
@@ -50,30 +50,6 @@ function traces(out: string): RunTraces {
   };
 }
 
-function namespacesWith(prefix: string): string[] {
-  return ip("netns", "list").split("\n").map((l) => l.split(" ")[0]!).filter((n) =>
-    n.startsWith(`${prefix}-`)
-  );
-}
-
-function exists(path: string): boolean {
-  try {
-    Deno.lstatSync(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** Whether process `pid` still runs (a zombie counts as gone). */
-function running(pid: number): boolean {
-  try {
-    return !/^State:\s+Z/m.test(Deno.readTextFileSync(`/proc/${pid}/status`));
-  } catch {
-    return false;
-  }
-}
-
 /** Asserts that nothing of the run is left: namespaces, daemon process, socket, state. */
 function assertGone(t: RunTraces, out: string): void {
   assert.ok(t.prefix, `no lab line in:\n${out}`);
@@ -86,9 +62,7 @@ function assertGone(t: RunTraces, out: string): void {
 /** Removes whatever a failed run left behind, so one failure does not leak into the next. */
 function cleanUp(t: RunTraces): void {
   if (t.pid !== undefined && running(t.pid)) Deno.kill(t.pid, "SIGKILL");
-  if (t.prefix !== undefined) {
-    for (const name of namespacesWith(t.prefix)) ip("netns", "del", name);
-  }
+  removeNamespaces(t.prefix);
 }
 
 /** The route counters a timeline line reports: `(S, G): 4 packets, 120 bytes, ...; r2 out 4`. */
