@@ -48,8 +48,7 @@ export class Client implements AsyncDisposable {
   readonly tap: TapDevice;
   readonly mac: Uint8Array;
   readonly counters: ClientCounters = { tapFrames: 0, tapToRelay: 0, relayToTap: 0 };
-  /** Resolves when the client has stopped. */
-  readonly done: Promise<void>;
+  #done: Promise<void> = Promise.resolve();
   readonly #macKey: number;
   readonly #poller = new Poller();
   readonly #debug = log.isEnabledFor("debug");
@@ -62,7 +61,6 @@ export class Client implements AsyncDisposable {
     this.tap = tap;
     this.mac = mac;
     this.#macKey = macKey(mac);
-    this.done = Promise.resolve();
   }
 
   /** Creates the TAP (refusing to start without it), joins the relay and bridges the two. */
@@ -102,13 +100,18 @@ export class Client implements AsyncDisposable {
       await client.#poller.close();
       throw err;
     }
-    (client as { done: Promise<void> }).done = client.#tapLoop();
+    client.#done = client.#tapLoop();
     log.info("Client on {tap} ({mac}) in room {room}", {
       tap: tap.name,
       mac: formatMac(options.mac),
       room: options.room,
     });
     return client;
+  }
+
+  /** Resolves when the client has stopped (rejects if its TAP failed). */
+  get done(): Promise<void> {
+    return this.#done;
   }
 
   /** The session with the relay (counters, drops). */
