@@ -6,11 +6,14 @@ import { parseHostPort, parseRoom } from "../lib/cli/l2_options.ts";
 import { run } from "../lib/cli/program.ts";
 import { formatRelayStatus } from "../lib/cli/relay.ts";
 import { UsageError } from "../lib/errors.ts";
+import { ControlServer } from "../lib/ipc/mod.ts";
+import { z } from "zod";
 
-async function cli(...args: string[]): Promise<{ code: number; err: string }> {
+async function cli(...args: string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = "";
   let err = "";
-  const io: CliIo = { out: () => {}, err: (t) => err += t };
-  return { code: await run(args, io), err };
+  const io: CliIo = { out: (t) => out += t, err: (t) => err += t };
+  return { code: await run(args, io), out, err };
 }
 
 Deno.test("parseHostPort reads names, IPv4 and bracketed IPv6 and refuses the rest", () => {
@@ -69,6 +72,31 @@ Deno.test("netkit client with an unreadable pinned certificate fails before touc
   );
   assert.equal(code, 1);
   assert.match(err, /Certificate file "\/nonexistent\/ca.pem" does not exist/);
+});
+
+Deno.test("netkit relay status --status-socket asks that socket, before or after status", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "netkit-relay-status-" });
+  const status = { listen: "127.0.0.1:4433", version: "test", uptime_ms: 5, rooms: [] };
+  try {
+    await using _server = await ControlServer.listen({
+      path: `${dir}/relay.sock`,
+      schema: z.object({ cmd: z.literal("status") }),
+      handle: () => status,
+    });
+    for (
+      const args of [
+        ["relay", "status", "-j", "--status-socket", `${dir}/relay.sock`],
+        ["relay", "--status-socket", `${dir}/relay.sock`, "status", "-j"],
+      ]
+    ) {
+      const result = await cli(...args);
+      assert.equal(result.err, "", args.join(" "));
+      assert.equal(result.code, 0);
+      assert.deepEqual(JSON.parse(result.out), status);
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
 
 Deno.test("formatRelayStatus shows each room's peers with their counters and drops", () => {

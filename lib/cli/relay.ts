@@ -107,9 +107,10 @@ export function register(program: Command, io: CliIo): void {
   relay.command("status")
     .description("show a running relay's rooms, peers and counters")
     .option("--status-socket <path>", "the relay's status socket (default: the only relay here)")
-    .action(async (options: { statusSocket?: string }, command: Command) => {
-      const g = command.optsWithGlobals<GlobalOptions>();
-      const path = options.statusSocket ?? await findRelaySocket();
+    .action(async (_options: unknown, command: Command) => {
+      // optsWithGlobals: `relay` has --status-socket too, and takes it wherever it is given.
+      const g = command.optsWithGlobals<GlobalOptions & { statusSocket?: string }>();
+      const path = g.statusSocket ?? await findRelaySocket();
       const status = await request(path, { cmd: "status" }) as RelayStatus;
       printResult(io, g, status, () => formatRelayStatus(status));
     });
