@@ -21,8 +21,8 @@ import { classifyFrame } from "./safety.ts";
 
 const log = getLogger(["netkit", "client"]);
 
-/** Frames read from the TAP per wake-up before the loop yields to the relay side. */
-const READS_PER_ROUND = 256;
+/** Frames read from the TAP before the loop lets the event loop turn (QUIC, the relay side). */
+const READS_PER_ROUND = 64;
 
 /** Options for {@linkcode Client.start}. */
 export interface ClientOptions {
@@ -156,13 +156,15 @@ export class Client implements AsyncDisposable {
   async #tapLoop(): Promise<void> {
     const buffer = new Uint8Array(65536);
     while (!this.#stopping) {
+      if (this.#session.congested) await this.#session.drain();
       let read = 0;
       for (; read < READS_PER_ROUND; read++) {
         const n = this.tap.read(buffer);
         if (n === null) break;
         this.#fromTap(buffer.subarray(0, n));
       }
-      if (read < READS_PER_ROUND) await this.#poller.wait([this.tap.fd], 1000);
+      // After a full round, a zero-timeout poll is the turn the event loop needs.
+      await this.#poller.wait([this.tap.fd], read < READS_PER_ROUND ? 1000 : 0);
     }
   }
 

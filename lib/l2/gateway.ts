@@ -254,6 +254,7 @@ export class Gateway implements AsyncDisposable {
     while (!this.#stopping) {
       const socket = this.#socket;
       if (socket === null) break;
+      if (this.#session.congested) await this.#session.drain();
       let n: number;
       try {
         n = socket.receiveBatch(batch);
@@ -269,6 +270,8 @@ export class Gateway implements AsyncDisposable {
         if (batch.pktType(i) === PacketType.OUTGOING) continue; // our own, or the host's
         this.#fromLan(batch.frame(i), batch.truncated(i), batch.checksumPending(i));
       }
+      // After a full batch, a zero-timeout poll is the turn the event loop needs.
+      if (n === BATCH_SLOTS) await this.#poller.wait([socket.fd], 0);
     }
   }
 

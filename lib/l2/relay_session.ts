@@ -43,6 +43,8 @@ const log = getLogger(["netkit", "l2"]);
 const CONNECT_TIMEOUT_MS = 10_000;
 /** Datagrams to the relay in flight before frames are dropped (`congested`). */
 const MAX_IN_FLIGHT = 256;
+/** In flight at most, for a reader to take another round of frames (see `congested`). */
+const ROUND_IN_FLIGHT = MAX_IN_FLIGHT - 64;
 /** How long a closing peer waits for the relay to take its disconnect. */
 const DRAIN_MS = 500;
 /** Rejects worth retrying on a reconnect: the relay may still hold this peer's old place. */
@@ -122,6 +124,8 @@ export class RelaySession implements AsyncDisposable {
   #resume: string | undefined;
   #sendSeq = 0;
   #inFlight = 0;
+  /** Resolved when a reader paused by {@linkcode drain} may go on. */
+  #drained: PromiseWithResolvers<void> | null = null;
   #closing: Promise<void> | null = null;
   #running: Promise<void> = Promise.resolve();
 
@@ -158,6 +162,29 @@ export class RelaySession implements AsyncDisposable {
   }
 
   /**
+   * True when a reader should not take another round of (up to 64) frames from its kernel
+   * queue before {@linkcode drain}: frames wait there, rather than being dropped here.
+   */
+  get congested(): boolean {
+    return this.#inFlight > ROUND_IN_FLIGHT;
+  }
+
+  /** Resolves once the session is no longer {@linkcode congested}. */
+  drain(): Promise<void> {
+    if (!this.congested) return Promise.resolve();
+    this.#drained ??= Promise.withResolvers();
+    return this.#drained.promise;
+  }
+
+  #sent(): void {
+    this.#inFlight--;
+    if (this.#drained !== null && !this.congested) {
+      this.#drained.resolve();
+      this.#drained = null;
+    }
+  }
+
+  /**
    * Sends one frame to the relay; false (and a counted drop) when disconnected or when too
    * many datagrams are in flight.
    */
@@ -181,9 +208,9 @@ export class RelaySession implements AsyncDisposable {
     this.counters.bytesToRelay += length;
     // sendDatagram copies the bytes before it returns: the buffer is free again at once.
     current.conn.sendDatagram(out.subarray(0, length)).then(
-      () => this.#inFlight--,
+      () => this.#sent(),
       () => {
-        this.#inFlight--;
+        this.#sent();
         this.drops.add("send_failed");
       },
     );

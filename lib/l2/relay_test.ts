@@ -437,6 +437,32 @@ Deno.test("Relay switches frames: broadcast to every other peer, unicast to its 
   });
 });
 
+Deno.test("RelaySession is congested after a burst sent without yielding, drain() waits until QUIC took it, and it drops beyond 256 in flight", async () => {
+  await withRelay({}, async (t) => {
+    const gateway = new Recorder("gateway");
+    await t.session("gateway", GATEWAY_MAC, gateway);
+    const client = await t.session("client", CLIENT_A_MAC, new Recorder("a"));
+    assert.equal(client.congested, false);
+    for (let i = 0; i < 200; i++) {
+      assert.equal(client.sendFrame(plain(LAN_HOST_MAC, CLIENT_A_MAC, 7)), true);
+    }
+    // Sends complete only when the event loop turns: a reader that does not wait floods.
+    assert.equal(client.congested, true);
+    await client.drain();
+    assert.equal(client.congested, false);
+    await until(() => gateway.tagged(7).length === 200, "200 frames at the gateway");
+
+    let refused = 0;
+    for (let i = 0; i < 300; i++) {
+      if (!client.sendFrame(plain(LAN_HOST_MAC, CLIENT_A_MAC, 8))) refused++;
+    }
+    assert.equal(refused, 300 - 256);
+    assert.equal(client.drops.get("congested"), 300 - 256);
+    await client.drain();
+    await until(() => gateway.tagged(8).length === 256, "the 256 frames in flight at the gateway");
+  });
+});
+
 Deno.test("Relay rejects a second gateway with gateway_exists", async () => {
   await withRelay({}, async (t) => {
     await t.session("gateway", GATEWAY_MAC, new Recorder("gateway"));
