@@ -6,6 +6,8 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <stdlib.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -90,6 +92,40 @@ int nk_set_rcvbuf(int fd, uint32_t bytes)
 	if (getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, &len) < 0)
 		return -errno;
 	return size;
+}
+
+int nk_udp_fd_by_port(uint16_t port)
+{
+	DIR *dir = opendir("/proc/self/fd");
+	struct dirent *entry;
+	int found = -ENOENT;
+
+	/* Runtimes do not hand out their sockets' descriptors (Deno's QUIC does not): find it. */
+	if (dir == NULL)
+		return -errno;
+	while (found < 0 && (entry = readdir(dir)) != NULL) {
+		struct sockaddr_storage addr;
+		socklen_t len = sizeof(addr);
+		int fd = atoi(entry->d_name), type;
+		socklen_t type_len = sizeof(type);
+		uint16_t bound;
+
+		if (entry->d_name[0] < '0' || entry->d_name[0] > '9' || fd == dirfd(dir))
+			continue;
+		if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &type_len) < 0 || type != SOCK_DGRAM ||
+		    getsockname(fd, (struct sockaddr *)&addr, &len) < 0)
+			continue;
+		if (addr.ss_family == AF_INET)
+			bound = ntohs(((struct sockaddr_in *)&addr)->sin_port);
+		else if (addr.ss_family == AF_INET6)
+			bound = ntohs(((struct sockaddr_in6 *)&addr)->sin6_port);
+		else
+			continue;
+		if (bound == port)
+			found = fd;
+	}
+	closedir(dir);
+	return found;
 }
 
 int nk_stdio_to_devnull(void)

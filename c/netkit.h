@@ -34,6 +34,8 @@ int nk_eventfd_signal(int fd);
 int nk_eventfd_drain(int fd);
 /* SO_RCVBUF, forced past rmem_max when privileged. Returns the size the kernel granted. */
 int nk_set_rcvbuf(int fd, uint32_t bytes);
+/* The descriptor of this process's UDP socket bound to `port` (-ENOENT: none). */
+int nk_udp_fd_by_port(uint16_t port);
 /* Points stdin, stdout and stderr, and every duplicate of them that is a pipe, socket or terminal,
  * at /dev/null: a detached daemon's last step of startup. */
 int nk_stdio_to_devnull(void);

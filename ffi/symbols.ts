@@ -29,6 +29,7 @@ export const SYMBOLS = {
   nk_eventfd_signal: { parameters: ["i32"], result: "i32" }, // int fd
   nk_eventfd_drain: { parameters: ["i32"], result: "i32" }, // int fd
   nk_set_rcvbuf: { parameters: ["i32", "u32"], result: "i32" }, // int fd, uint32_t bytes
+  nk_udp_fd_by_port: { parameters: ["u16"], result: "i32" }, // uint16_t port
   nk_stdio_to_devnull: { parameters: [], result: "i32" },
 
   // packet.c

@@ -34,6 +34,7 @@ import { FLOOD, type Room, type RoomPeer, RoomRegistry, switchFrame } from "./ro
 import { classifyFrame } from "./safety.ts";
 import { TokenBucket } from "./token_bucket.ts";
 import { sleep, withTimeout } from "./_timeout.ts";
+import { openQuicEndpoint } from "./quic_socket.ts";
 
 const log = getLogger(["netkit", "relay"]);
 
@@ -213,7 +214,7 @@ export class Relay implements AsyncDisposable {
 
   /** Starts listening. */
   static start(options: RelayOptions): Relay {
-    const endpoint = new Deno.QuicEndpoint({ hostname: options.hostname, port: options.port });
+    const endpoint = openQuicEndpoint(options.hostname, options.port);
     const listener = endpoint.listen({
       alpnProtocols: [ALPN],
       cert: options.cert,

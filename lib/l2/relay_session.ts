@@ -35,6 +35,7 @@ import {
   writeDatagramHeader,
 } from "./datagram.ts";
 import { ReasonCounts } from "./reason_counts.ts";
+import { openQuicEndpoint } from "./quic_socket.ts";
 import { datagramSize, QUIC_TRANSPORT } from "./relay.ts";
 import { sleep, TimeoutError, withTimeout } from "./_timeout.ts";
 
@@ -120,6 +121,8 @@ export class RelaySession implements AsyncDisposable {
   readonly #sequence = new SequenceTracker();
   readonly #out = new Uint8Array(65536);
   readonly #stop = new AbortController();
+  /** One endpoint for every connection of the session (its socket's buffer is set once). */
+  #endpoint: Deno.QuicEndpoint | null = null;
   #current: Connection | null = null;
   #resume: string | undefined;
   #sendSeq = 0;
@@ -222,8 +225,11 @@ export class RelaySession implements AsyncDisposable {
     const relay = this.#options.relay;
     let conn: Deno.QuicConn;
     try {
+      // An IPv4 relay needs an IPv4 socket; "::" takes IPv6 and names (IPv4-mapped too).
+      this.#endpoint ??= openQuicEndpoint(/^[0-9.]+$/.test(relay.hostname) ? "0.0.0.0" : "::");
       conn = await withTimeout(
         Promise.resolve(Deno.connectQuic({
+          endpoint: this.#endpoint,
           hostname: relay.hostname,
           port: relay.port,
           serverName: relay.serverName,
@@ -468,6 +474,7 @@ export class RelaySession implements AsyncDisposable {
     const late = this.#current;
     if (late !== null && late !== current) await this.#leave(late, reason, text);
     this.#current = null;
+    this.#endpoint?.close();
   }
 
   /** Final stats, `disconnect`, a short drain, then close. */
