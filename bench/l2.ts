@@ -14,6 +14,12 @@
  *    medians and the difference at 10 ms (the tunnel's added latency). The two spacings tell
  *    the cost of waking idle processes from the cost of the work.
  *
+ * 3. The floor: bench/quic_floor.ts, two bare Deno processes in the relay's and the client's
+ *    namespaces, echoes QUIC datagrams (round trip) and sends 1000-byte ones at the goal rate
+ *    (CPU time per datagram sent and received), with nothing of netkit in between. The tunnel's
+ *    round trip crosses two such round trips, and each frame is sent and received twice; with
+ *    the tunnel processes' own CPU use per rate, this tells netkit's cost from the transport's.
+ *
  * Run as root: `make bench`, or `deno run -P=test bench/l2.ts [--seconds S] [--pings N]
  * [--json]`. Everything is removed at the end, also on Ctrl-C.
  *
@@ -27,6 +33,7 @@ import { FrameBatch } from "../lib/net/frame_batch.ts";
 import { runInNetns } from "../lib/net/netns.ts";
 import { PacketSocket } from "../lib/net/packet_socket.ts";
 import { median, runBenchmark, sleep, table, verdict } from "./_shared.ts";
+import { cpuMs, type FloorDrive, type FloorServe } from "./quic_floor.ts";
 
 /** What to run. */
 export interface L2BenchOptions {
@@ -48,6 +55,14 @@ export interface RateResult {
   received: number;
   lossPercent: number;
   receivedPerSecond: number;
+  /** CPU use of the tunnel's processes meanwhile, in % of one core (tunnel only). */
+  cpuPercent?: { client: number; relay: number; gateway: number };
+}
+
+/** Bare Deno QUIC between the client's and the relay's namespaces (bench/quic_floor.ts). */
+export interface QuicFloor extends FloorDrive, FloorServe {
+  /** The datagrams/s the CPU figures were measured at. */
+  rate: number;
 }
 
 /** Latency of one path and frame size. */
@@ -68,6 +83,7 @@ export interface L2Report {
   latency: LatencyResult[];
   /** Tunnel median − kernel median per frame size (ms). */
   addedLatencyMs: { frameBytes: number; ms: number }[];
+  floor: QuicFloor;
   goals: { sustained1000: boolean; addedLatency: boolean };
 }
 
@@ -76,6 +92,66 @@ const GOAL_RATE = 100_000;
 const GOAL_ADDED_MS = 0.3;
 const DIRECT = "direct";
 const KERNEL_PREFIX = "192.168.60";
+const FLOOR_PORT = 4434;
+const decoder = new TextDecoder();
+
+/** Runs bench/quic_floor.ts: its server in the relay's namespace, its driver in the client's. */
+async function quicFloor(
+  lab: L2Lab,
+  rate: number,
+  seconds: number,
+  pings: number,
+): Promise<QuicFloor> {
+  const script = new URL("./quic_floor.ts", import.meta.url).pathname;
+  const deno = (netns: string, args: string[]) =>
+    new Deno.Command("ip", {
+      args: ["netns", "exec", netns, Deno.execPath(), "run", "--quiet", "-A", "--unstable-net"]
+        .concat(script, args),
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+  const certs = `${lab.dir}/certs`;
+  const server = deno(lab.relayNs, [
+    "serve",
+    String(FLOOR_PORT),
+    `${certs}/relay.pem`,
+    `${certs}/relay-key.pem`,
+  ]);
+  const serverOut = new Response(server.stdout).text();
+  const serverErr = new Response(server.stderr).text();
+  try {
+    // The server needs a moment to listen: the driver tries 3 times.
+    let drive: Deno.CommandOutput | null = null;
+    for (let attempt = 0; attempt < 3 && drive?.success !== true; attempt++) {
+      await sleep(attempt === 0 ? 300 : 1000);
+      drive = await deno(lab.clientNs[0]!, [
+        "drive",
+        L2.relay,
+        String(FLOOR_PORT),
+        L2.serverName,
+        lab.pin,
+        String(rate),
+        String(seconds),
+        String(pings),
+      ]).output();
+    }
+    if (!drive!.success) {
+      throw new Error(`bench/quic_floor.ts drive failed: ${decoder.decode(drive!.stderr)}`);
+    }
+    const status = await server.status;
+    if (!status.success) throw new Error(`bench/quic_floor.ts serve failed: ${await serverErr}`);
+    const served: FloorServe = JSON.parse(await serverOut);
+    const driven: FloorDrive = JSON.parse(decoder.decode(drive!.stdout));
+    return { rate, ...driven, ...served };
+  } finally {
+    try {
+      server.kill();
+    } catch {
+      // exited
+    }
+  }
+}
 
 function rxPackets(netns: string, dev: string): number {
   const [link] = ipJson<{ stats64: { rx: { packets: number } } }[]>(
@@ -179,6 +255,12 @@ export async function benchL2(options: L2BenchOptions): Promise<L2Report> {
   };
   // Warm up both paths (ARP, the JIT of every process on the way).
   for (const path of Object.values(paths)) pingMedian(c1, path.target, 20, 64);
+  const floor = await quicFloor(lab, GOAL_RATE, options.seconds, Math.min(options.pings, 100));
+  const processes = {
+    client: lab.clients[0]!.pid,
+    relay: lab.relay!.pid,
+    gateway: lab.gateway!.pid,
+  };
 
   const throughput: RateResult[] = [];
   for (const frameBytes of [64, 1000]) {
@@ -193,8 +275,13 @@ export async function benchL2(options: L2BenchOptions): Promise<L2Report> {
         await sleep(250, options.signal);
         const idle = (rxPackets(lab.h1, "eth0") - idleStart) * options.seconds * 4;
         const before = rxPackets(lab.h1, "eth0");
+        const cpuBefore = Object.values(processes).map(cpuMs);
+        const blastStart = performance.now();
         const sent = await blast(socket, frame, rate, options.seconds);
         await sleep(300, options.signal); // let the last frames arrive
+        const cpu = Object.values(processes).map((pid, i) =>
+          (cpuMs(pid) - cpuBefore[i]!) / (performance.now() - blastStart) * 100
+        );
         const received = Math.max(0, rxPackets(lab.h1, "eth0") - before - idle);
         const lost = Math.max(0, sent - received);
         throughput.push({
@@ -205,6 +292,9 @@ export async function benchL2(options: L2BenchOptions): Promise<L2Report> {
           received,
           lossPercent: sent === 0 ? 100 : (lost / sent) * 100,
           receivedPerSecond: received / options.seconds,
+          ...(name === "tunnel"
+            ? { cpuPercent: { client: cpu[0]!, relay: cpu[1]!, gateway: cpu[2]! } }
+            : {}),
         });
         if (sent === 0 || lost / sent >= MAX_LOSS * 10) break; // far past saturation
       }
@@ -251,6 +341,7 @@ export async function benchL2(options: L2BenchOptions): Promise<L2Report> {
     sustained,
     latency,
     addedLatencyMs,
+    floor,
     goals: {
       sustained1000: tunnel1000.framesPerSecond >= GOAL_RATE,
       addedLatency: addedLatencyMs.every((a) => a.ms <= GOAL_ADDED_MS),
@@ -268,7 +359,7 @@ export function formatL2Report(report: L2Report): string {
     "bench/l2: client → relay → gateway → LAN host, against the kernel path (veth + bridge)",
     "",
     ...table(
-      ["path", "frame", "offered/s", "sent", "received", "loss", "received/s"],
+      ["path", "frame", "offered/s", "sent", "received", "loss", "received/s", "CPU c/r/g"],
       report.throughput.map((r) => [
         r.path,
         `${r.frameBytes} B`,
@@ -277,8 +368,15 @@ export function formatL2Report(report: L2Report): string {
         String(r.received),
         `${r.lossPercent.toFixed(3)} %`,
         k(r.receivedPerSecond),
+        r.cpuPercent === undefined
+          ? ""
+          : `${
+            [r.cpuPercent.client, r.cpuPercent.relay, r.cpuPercent.gateway].map((c) => c.toFixed(0))
+              .join("/")
+          } %`,
       ]),
     ),
+    "  (CPU: the client's, relay's and gateway's processes, in % of one core)",
     "",
     "sustained (< 0.1 % loss):",
     ...[64, 1000].map((bytes) => {
@@ -309,6 +407,8 @@ export function formatL2Report(report: L2Report): string {
       }x the kernel path's round trip)`;
     }),
     "",
+    ...formatFloor(report),
+    "",
     `goal ≥ ${k(GOAL_RATE)} frames/s of 1000 B with < 0.1 % loss: ${
       verdict(
         report.goals.sustained1000,
@@ -328,6 +428,32 @@ export function formatL2Report(report: L2Report): string {
     }`,
   ];
   return lines.join("\n") + "\n";
+}
+
+/** The floor Deno's QUIC sets, and what it leaves of each goal. */
+function formatFloor(report: L2Report): string[] {
+  const f = report.floor;
+  const kernel = report.latency.find((l) =>
+    l.path === "kernel" && l.frameBytes === 1000 && l.intervalMs === 10
+  )!;
+  const rtt = f.rttMs["1000"]!;
+  const perFrameUs = 2 * (f.sendCpuUs + f.receiveCpuUs);
+  const cores = navigator.hardwareConcurrency;
+  return [
+    "the floor: bare Deno QUIC datagrams between the client's and the relay's namespaces",
+    `  echo round trip, one every 10 ms: 64 B ${f.rttMs["64"]!.toFixed(3)} ms, 1000 B ${
+      rtt.toFixed(3)
+    } ms; the tunnel's round trip crosses two (client ⇄ relay ⇄ gateway):`,
+    `  ≥ ${(2 * rtt).toFixed(3)} ms, ${
+      (2 * rtt - kernel.medianMs).toFixed(3)
+    } ms more than the kernel path before netkit does anything (goal: ≤ ${GOAL_ADDED_MS} ms)`,
+    `  1000 B at ${k(f.rate)}/s: ${f.sendCpuUs.toFixed(2)} µs of CPU to send one, ${
+      f.receiveCpuUs.toFixed(2)
+    } µs to receive one (${f.sent} sent, ${f.received} received);`,
+    `  a frame is sent and received twice: ${perFrameUs.toFixed(1)} µs, ${
+      (perFrameUs * GOAL_RATE / 1e4).toFixed(0)
+    } % of one core at ${k(GOAL_RATE)} frames/s, of the ${cores * 100} % this machine has`,
+  ];
 }
 
 if (import.meta.main) {
