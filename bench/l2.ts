@@ -32,8 +32,8 @@ import { ip, ipJson } from "../lib/lab/namespace_lab.ts";
 import { FrameBatch } from "../lib/net/frame_batch.ts";
 import { runInNetns } from "../lib/net/netns.ts";
 import { PacketSocket } from "../lib/net/packet_socket.ts";
-import { median, runBenchmark, sleep, table, verdict } from "./_shared.ts";
-import { cpuMs, type FloorDrive, type FloorServe } from "./quic_floor.ts";
+import { cpuMs, median, runBenchmark, sleep, table, verdict } from "./_shared.ts";
+import type { FloorDrive, FloorServe } from "./quic_floor.ts";
 
 /** What to run. */
 export interface L2BenchOptions {
@@ -275,7 +275,7 @@ export async function benchL2(options: L2BenchOptions): Promise<L2Report> {
         await sleep(250, options.signal);
         const idle = (rxPackets(lab.h1, "eth0") - idleStart) * options.seconds * 4;
         const before = rxPackets(lab.h1, "eth0");
-        const cpuBefore = Object.values(processes).map(cpuMs);
+        const cpuBefore = Object.values(processes).map((pid) => cpuMs(pid));
         const blastStart = performance.now();
         const sent = await blast(socket, frame, rate, options.seconds);
         await sleep(300, options.signal); // let the last frames arrive

@@ -13,6 +13,8 @@
  * @module
  */
 
+import { cpuMs, median, sleep } from "./_shared.ts";
+
 const ALPN = "netkit-floor";
 const ECHO = 1;
 const SINK = 2;
@@ -31,17 +33,6 @@ export interface FloorServe {
   received: number;
   /** CPU time of the receiving process per datagram received (µs). */
   receiveCpuUs: number;
-}
-
-/** CPU time (user + system) of process `pid` (default: this one) in ms. */
-export function cpuMs(pid: number | "self" = "self"): number {
-  const fields = Deno.readTextFileSync(`/proc/${pid}/stat`).split(") ")[1]!.split(" ");
-  return (Number(fields[11]) + Number(fields[12])) * 10; // clock ticks of 10 ms
-}
-
-function medianOf(values: number[]): number {
-  const sorted = values.toSorted((a, b) => a - b);
-  return sorted[sorted.length >> 1] ?? NaN;
 }
 
 async function serve(port: number, certFile: string, keyFile: string): Promise<FloorServe> {
@@ -97,9 +88,9 @@ async function drive(
       await conn.sendDatagram(datagram);
       await conn.readDatagram();
       times.push(performance.now() - start);
-      await new Promise((resolve) => setTimeout(resolve, 10));
+      await sleep(10);
     }
-    rttMs[size] = medianOf(times.slice(5)); // the first ones compile the path
+    rttMs[size] = median(times.slice(5)); // the first ones compile the path
   }
   // Paced like the tunnel's sender: what is due every millisecond, at most 256 in flight.
   const datagram = new Uint8Array(1000);
@@ -117,11 +108,11 @@ async function drive(
       sent++;
       conn.sendDatagram(datagram).then(() => inFlight--, () => inFlight--);
     }
-    await new Promise((resolve) => setTimeout(resolve, 1));
+    await sleep(1);
   }
-  while (inFlight > 0) await new Promise((resolve) => setTimeout(resolve, 1));
+  while (inFlight > 0) await sleep(1);
   const cpu = cpuMs() - cpuStart;
-  await new Promise((resolve) => setTimeout(resolve, 200)); // let the last ones arrive
+  await sleep(200); // let the last ones arrive
   conn.close({ closeCode: 0, reason: "done" });
   return { rttMs, sent, sendCpuUs: (cpu * 1000) / Math.max(1, sent) };
 }
