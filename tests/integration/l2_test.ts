@@ -22,6 +22,21 @@ function neighbours(ns: string, dev: string): string {
   return ip("-n", ns, "neigh", "show", "dev", dev);
 }
 
+/** A lab with relay, gateway and one client whose tunnel carried a ping to h1. */
+async function bridgedLab(): Promise<L2Lab> {
+  const lab = new L2Lab({ clients: 1 });
+  try {
+    await lab.startRelay();
+    await lab.startGateway();
+    await lab.startClient(1);
+    assert.ok(lab.ping(lab.clientNs[0]!, L2.h1, 2), "the tunnel carries a ping to h1");
+    return lab;
+  } catch (err) {
+    await lab[Symbol.asyncDispose]();
+    throw err;
+  }
+}
+
 Deno.test({
   name: "gateway, relay and two clients: ping both ways, ARP, client to client, DHCP, CAM refresh",
   ignore,
@@ -269,12 +284,8 @@ Deno.test({
   name: "the gateway keeps its session while its LAN interface is deleted and bridges it again",
   ignore,
   async fn() {
-    await using lab = new L2Lab({ clients: 1 });
-    await lab.startRelay();
-    await lab.startGateway();
-    await lab.startClient(1);
+    await using lab = await bridgedLab();
     const c1 = lab.clientNs[0]!;
-    assert.ok(lab.ping(c1, L2.h1, 2));
     ip("-n", lab.lan, "link", "del", "pgw"); // takes the gateway's eth0 with it
     assert.ok(!lab.ping(c1, L2.h1, 1), "no LAN, no reply");
     lab.lab.veth({ netns: lab.lan, name: "pgw" }, { netns: lab.gw, name: "eth0" });
@@ -334,12 +345,7 @@ Deno.test({
     "a gateway that loses its WAN link resumes its place: same peer, no peer_left, LAN state kept",
   ignore,
   async fn() {
-    await using lab = new L2Lab({ clients: 1 });
-    await lab.startRelay();
-    await lab.startGateway();
-    await lab.startClient(1);
-    const c1 = lab.clientNs[0]!;
-    assert.ok(lab.ping(c1, L2.h1, 2));
+    await using lab = await bridgedLab();
     const gatewayId = (await lab.status()).rooms[0]!.peers.find((p) => p.role === "gateway")!
       .peer_id;
     ip("-n", lab.gw, "link", "set", "wan", "down");
@@ -378,12 +384,8 @@ Deno.test({
   name: "gateway and client reconnect to a relay that was killed and restarted",
   ignore,
   async fn() {
-    await using lab = new L2Lab({ clients: 1 });
-    await lab.startRelay();
-    await lab.startGateway();
-    await lab.startClient(1);
+    await using lab = await bridgedLab();
     const c1 = lab.clientNs[0]!;
-    assert.ok(lab.ping(c1, L2.h1, 2));
     Deno.kill(lab.relay!.pid, "SIGKILL"); // no goodbye to anyone
     await lab.relay!.stop();
     assert.ok(!lab.ping(c1, L2.h1, 1), "traffic must stop with the relay");
