@@ -17,7 +17,8 @@ BENCH_LIB := build/libnetkit_bench.so
 # dl.deno.land; use DENORT_BIN, or the archive deno caches after a download elsewhere.
 DENORT_ZIP := dl/release/v$(DENO_VERSION)/denort-x86_64-unknown-linux-gnu.zip
 DENORT_CACHED := $(firstword $(wildcard $(DENO_DIR)/$(DENORT_ZIP) $(HOME)/.cache/deno/$(DENORT_ZIP)))
-COMPILE_FLAGS := --quiet -P=netkit --include $(LIB)
+# The package list is read at run time by `netkit doctor` (lib/doctor/tools.ts).
+COMPILE_FLAGS := --quiet -P=netkit --include $(LIB) --include tools/debian-packages.txt
 
 TS_SRC := $(shell find main.ts lib ffi -name '*.ts' 2>/dev/null)
 

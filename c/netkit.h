@@ -135,6 +135,8 @@ int nk_netns_enter(const char *path);
 int nk_netns_current(void);
 /* setns(2) the calling thread into the namespace `fd` refers to. */
 int nk_netns_set(int fd);
+/* unshare(2) the calling thread into a new, empty network namespace (gone once unreferenced). */
+int nk_netns_unshare(void);
 
 /* ---- tap.c ------------------------------------------------------------------------- */
 

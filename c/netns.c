@@ -1,4 +1,4 @@
-/* Entering a named network namespace. */
+/* Entering a named network namespace, or a new one. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -31,4 +31,10 @@ int nk_netns_current(void)
 int nk_netns_set(int fd)
 {
 	return setns(fd, CLONE_NEWNET) < 0 ? -errno : 0;
+}
+
+int nk_netns_unshare(void)
+{
+	/* Like setns, CLONE_NEWNET moves only the calling thread (its nsproxy), not the process. */
+	return unshare(CLONE_NEWNET) < 0 ? -errno : 0;
 }

@@ -124,6 +124,7 @@ export const SYMBOLS = {
   nk_netns_enter: { parameters: ["buffer"], result: "i32" }, // const char *path
   nk_netns_current: { parameters: [], result: "i32" },
   nk_netns_set: { parameters: ["i32"], result: "i32" }, // int fd
+  nk_netns_unshare: { parameters: [], result: "i32" },
 
   // tap.c
   nk_tap_open: { parameters: ["buffer", "buffer"], result: "i32" }, // const char *name, char name_out[16]

@@ -2,7 +2,10 @@ import assert from "node:assert/strict";
 // Loaded before any test runs, as in the CLI, so the sanitizers do not see it as a leak.
 import "../ffi/native.ts";
 import type { CliIo } from "../lib/cli/io.ts";
+import { formatChecks } from "../lib/cli/doctor.ts";
 import { run } from "../lib/cli/program.ts";
+import { checkResult } from "../lib/doctor/result.ts";
+import { tools } from "../lib/doctor/tools.ts";
 import { NETKIT_VERSION } from "../lib/version.ts";
 
 /** Runs the CLI in-process and captures what it prints. */
@@ -95,24 +98,52 @@ Deno.test("-p prints indented JSON, before or after the command", async () => {
   assert.match(before.out, /^\{\n {2}"netkit": /);
 });
 
-Deno.test("netkit doctor -j reports every check with a status", async () => {
+Deno.test("netkit doctor -j reports every check with its group and a status", async () => {
   const { out } = await cli("doctor", "-j");
-  const checks = JSON.parse(out) as { check: string; status: string; detail: string }[];
-  assert.deepEqual(checks.map((c) => c.check), [
-    "library",
-    "privileges",
-    "af_packet",
-    "rtnetlink",
+  const checks = JSON.parse(out) as { check: string; group: string; status: string }[];
+  const keys = (group: string) => checks.filter((c) => c.group === group).map((c) => c.check);
+  assert.deepEqual(keys("netkit"), ["library", "privileges", "af_packet", "rtnetlink", "quic"]);
+  assert.deepEqual(keys("kernel"), [
+    "netns",
+    "veth",
+    "bridge",
     "tun",
     "ipv4_mroute",
     "ipv6_mroute",
+    "ipv4_mroute_tables",
+    "ipv6_mroute_tables",
+    "hugetlb",
     "hugepages",
-    "netns",
-    "quic",
   ]);
-  for (const c of checks) assert.ok(["ok", "warn", "fail"].includes(c.status), c.check);
+  assert.deepEqual(keys("tools"), tools().map((t) => t.command));
+  assert.equal(checks.length, 15 + tools().length);
+  for (const c of checks) assert.ok(["ok", "warn", "missing", "fail"].includes(c.status), c.check);
   assert.equal(checks[0]!.status, "ok", "library loads");
   assert.equal(checks.find((c) => c.check === "quic")?.status, "ok");
+});
+
+Deno.test("netkit doctor prints a table by group, then a hint for each problem", () => {
+  const text = formatChecks([
+    checkResult("library", "netkit", "ok", "libnetkit 0.1.0"),
+    checkResult("ipv4_mroute", "kernel", "missing", "no IPv4 multicast routing", "no mroute"),
+    checkResult("tshark", "tools", "ok", "/usr/bin/tshark (tshark)", "never shown when ok"),
+  ]);
+  assert.equal(
+    text,
+    "GROUP   CHECK        STATUS   DETAIL\n" +
+      "netkit  library      ok       libnetkit 0.1.0\n" +
+      "kernel  ipv4_mroute  missing  no IPv4 multicast routing\n" +
+      "tools   tshark       ok       /usr/bin/tshark (tshark)\n" +
+      "\nhints:\n  ipv4_mroute: missing: no mroute\n",
+  );
+});
+
+Deno.test("netkit doctor exits 1 only when a check fails, not for a missing feature", () => {
+  const { code, out, err } = netkit(["doctor", "-j"]);
+  const checks = JSON.parse(out) as { check: string; status: string }[];
+  const failed = checks.filter((c) => c.status === "fail").map((c) => c.check);
+  assert.equal(code, failed.length > 0 ? 1 : 0, err);
+  if (failed.length > 0) assert.match(err, new RegExp(`check\\(s\\) failed: ${failed.join(", ")}`));
 });
 
 Deno.test("./netkit prints the same help as main.ts run in-process", async () => {

@@ -13,6 +13,7 @@
  * @module
  */
 
+import { requireCapabilities } from "../doctor/require.ts";
 import type { Command } from "commander";
 import { UsageError } from "../errors.ts";
 import { type InjectRule, parseInjectRule } from "../lacp/inject_rule.ts";
@@ -464,6 +465,7 @@ async function runLacpLab(
   durationMs: number,
   rule: InjectRule,
 ): Promise<void> {
+  requireCapabilities("netkit lab lacp", ["netns", "veth"]);
   const netkit = netkitCommand();
   using session = new LabConsole(io, globals);
   await using lab = LacpLab.create();
@@ -551,6 +553,7 @@ async function runMrouteLab(
   count: number,
   intervalMs: number,
 ): Promise<void> {
+  requireCapabilities("netkit lab mroute", ["netns", "veth", "ipv4_mroute"]);
   const netkit = netkitCommand();
   // The daemon is another netkit process; fail before building anything when there is none.
   const executable = selfExecutable();
@@ -615,6 +618,7 @@ async function runGatewayLab(
   globals: GlobalOptions,
   durationMs: number,
 ): Promise<void> {
+  requireCapabilities("netkit lab gateway", ["netns", "veth", "bridge", "tun", "ping"]);
   const netkit = netkitCommand();
   // The relay, gateway and client are other netkit processes: fail before building anything
   // when there is none.

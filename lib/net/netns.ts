@@ -51,11 +51,32 @@ export function enterNetns(name: string): void {
  */
 export function runInNetns<T>(name: string, fn: () => T): T {
   validateNetnsName(name);
+  return runAway(() => {
+    const rc = nk.nk_netns_enter(cString(`${NETNS_DIR}/${name}`));
+    if (rc < 0) throw new NetkitOsError(`enter network namespace "${name}"`, -rc);
+  }, fn);
+}
+
+/**
+ * Runs `fn` with the JS thread in a new, empty network namespace (only a `lo` that is down),
+ * then returns to the namespace it was in. The namespace is gone once `fn`'s sockets are closed,
+ * which makes it the place for probes that must not disturb the real one (kernel tables created
+ * there die with it). Same rules as {@linkcode runInNetns}. Requires `--allow-ffi` and
+ * CAP_SYS_ADMIN.
+ */
+export function runInNewNetns<T>(fn: () => T): T {
+  return runAway(() => {
+    const rc = nk.nk_netns_unshare();
+    if (rc < 0) throw new NetkitOsError("create a network namespace", -rc);
+  }, fn);
+}
+
+/** Leaves the current namespace with `leave`, runs `fn`, and always comes back. */
+function runAway<T>(leave: () => void, fn: () => T): T {
   const home = nk.nk_netns_current();
   if (home < 0) throw new NetkitOsError("open current network namespace", -home);
   try {
-    const rc = nk.nk_netns_enter(cString(`${NETNS_DIR}/${name}`));
-    if (rc < 0) throw new NetkitOsError(`enter network namespace "${name}"`, -rc);
+    leave();
     let outcome: { value: T } | { error: unknown };
     try {
       outcome = { value: fn() };
