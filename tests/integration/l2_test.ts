@@ -12,11 +12,12 @@ import { ip, sh } from "../../lib/lab/namespace_lab.ts";
 import { ChildDaemon } from "../../lib/lab/child_daemon.ts";
 import { runInNetns } from "../../lib/net/netns.ts";
 import { parseMac } from "../../lib/packet/mac.ts";
-import { skipUnlessRoot, skipUnlessTshark } from "../skip.ts";
+import { needs, type Requirement } from "../skip.ts";
 import { Capture } from "./_l2.ts";
 import { netkit, waitUntil } from "./_lacp.ts";
 
-const ignore = skipUnlessRoot() || skipUnlessTshark();
+/** What every L2Lab needs: a LAN bridge, veth links, and TAP devices for the clients. */
+const LAB: Requirement[] = ["root", "netns", "veth", "bridge", "tun"];
 
 function neighbours(ns: string, dev: string): string {
   return ip("-n", ns, "neigh", "show", "dev", dev);
@@ -39,7 +40,7 @@ async function bridgedLab(): Promise<L2Lab> {
 
 Deno.test({
   name: "gateway, relay and two clients: ping both ways, ARP, client to client, DHCP, CAM refresh",
-  ignore,
+  ignore: needs(...LAB, "ping", "busybox", "tshark"),
   async fn() {
     await using lab = new L2Lab({ clients: 2 });
     await lab.startRelay();
@@ -146,7 +147,7 @@ Deno.test({
 
 Deno.test({
   name: "a client's rogue DHCP offer never reaches the LAN, and a spoofing peer is cut off",
-  ignore,
+  ignore: needs(...LAB, "busybox", "tshark"),
   async fn() {
     await using lab = new L2Lab({ clients: 2 });
     await lab.startRelay(["--malformed-limit", "12"]);
@@ -282,7 +283,7 @@ Deno.test({
 
 Deno.test({
   name: "the gateway keeps its session while its LAN interface is deleted and bridges it again",
-  ignore,
+  ignore: needs(...LAB, "ping"),
   async fn() {
     await using lab = await bridgedLab();
     const c1 = lab.clientNs[0]!;
@@ -300,7 +301,7 @@ Deno.test({
 
 Deno.test({
   name: "gateway completes offloaded checksums and --clamp-mss fits a TCP SYN to the room's MTU",
-  ignore,
+  ignore: needs(...LAB, "socat", "tshark"),
   async fn() {
     await using lab = new L2Lab({ clients: 1 });
     await lab.startRelay();
@@ -343,7 +344,7 @@ Deno.test({
 Deno.test({
   name:
     "a gateway that loses its WAN link resumes its place: same peer, no peer_left, LAN state kept",
-  ignore,
+  ignore: needs(...LAB, "ping"),
   async fn() {
     await using lab = await bridgedLab();
     const gatewayId = (await lab.status()).rooms[0]!.peers.find((p) => p.role === "gateway")!
@@ -382,7 +383,7 @@ Deno.test({
 
 Deno.test({
   name: "gateway and client reconnect to a relay that was killed and restarted",
-  ignore,
+  ignore: needs(...LAB, "ping"),
   async fn() {
     await using lab = await bridgedLab();
     const c1 = lab.clientNs[0]!;
@@ -405,7 +406,7 @@ Deno.test({
 Deno.test({
   name:
     "gateway and client refuse a wrong certificate, loopback, no carrier and a TAP they cannot make",
-  ignore,
+  ignore: needs(...LAB),
   async fn() {
     await using lab = new L2Lab({ clients: 0 });
     await lab.startRelay();

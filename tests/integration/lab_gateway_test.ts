@@ -1,9 +1,8 @@
 import assert from "node:assert/strict";
 import { parsePingSummary } from "../../lib/lab/gateway_scenario.ts";
-import { skipUnlessRoot } from "../skip.ts";
+import { needs } from "../skip.ts";
 import { exists, interruptLab, namespacesWith, removeNamespaces, running } from "./_lab.ts";
 
-const ignore = skipUnlessRoot();
 const decoder = new TextDecoder();
 
 /** What a run left to check afterwards: its namespaces, processes and files. */
@@ -82,7 +81,7 @@ function steps(out: string): number[] {
 Deno.test({
   name:
     "netkit lab gateway exits 0 on SIGINT (Ctrl-C) once the pings and status are shown, stopping every process and removing everything",
-  ignore,
+  ignore: needs("root", "netns", "veth", "bridge", "tun", "ping"),
   async fn() {
     const { code, out } = await interruptLab(
       ["gateway"],
@@ -128,7 +127,7 @@ Deno.test({
 Deno.test({
   name:
     "netkit lab gateway --duration ends by itself, exits 0 with nothing on stderr and removes everything",
-  ignore,
+  ignore: needs("root", "netns", "veth", "bridge", "tun", "ping"),
   async fn() {
     let t: RunTraces = { prefix: undefined, pids: [], dir: undefined };
     try {
@@ -157,7 +156,7 @@ Deno.test({
 Deno.test({
   name:
     "netkit lab gateway exits 0 on SIGTERM while the relay starts, stops it and removes everything",
-  ignore,
+  ignore: needs("root", "netns", "veth", "bridge", "tun", "ping"),
   async fn() {
     const { code, out } = await interruptLab(
       ["gateway"],

@@ -2,10 +2,9 @@ import assert from "node:assert/strict";
 import { ip } from "../../lib/lab/namespace_lab.ts";
 import { explainLacpLab, LacpLab, type LacpLabEvent } from "../../lib/lab/lacp_scenario.ts";
 import { parseInjectRule } from "../../lib/lacp/inject_rule.ts";
-import { skipUnlessRoot } from "../skip.ts";
+import { needs } from "../skip.ts";
 import { interruptLab, namespacesWith, removeNamespaces } from "./_lab.ts";
 
-const ignore = skipUnlessRoot();
 const decoder = new TextDecoder();
 
 /** The lab's namespace prefix, from the timeline's first line. */
@@ -37,7 +36,7 @@ function first(lines: TimelineLine[], port: string, pattern: RegExp): TimelineLi
 Deno.test({
   name:
     "netkit lab lacp (not a terminal) prints the timeline: aggregation, B's rule, A's expiry; explains it and removes the lab",
-  ignore,
+  ignore: needs("root", "netns", "veth"),
   async fn() {
     let prefix: string | undefined;
     try {
@@ -105,7 +104,7 @@ async function interrupt(signal: Deno.Signal, when: RegExp) {
 Deno.test({
   name:
     "netkit lab lacp exits 0 on SIGINT (Ctrl-C) once aggregated, after the summary, and removes the lab",
-  ignore,
+  ignore: needs("root", "netns", "veth"),
   async fn() {
     const { code, out, prefix } = await interrupt("SIGINT", /-> COLLECTING_DISTRIBUTING/);
     try {
@@ -123,7 +122,7 @@ Deno.test({
 
 Deno.test({
   name: "netkit lab lacp exits 0 on SIGTERM right after building the lab and removes it",
-  ignore,
+  ignore: needs("root", "netns", "veth"),
   async fn() {
     const { code, out, prefix } = await interrupt("SIGTERM", /lab ready: /);
     try {
@@ -140,7 +139,7 @@ Deno.test({
 Deno.test({
   name:
     "LacpLab in process: with B hiding C and D, A keeps distributing (coupled control) and the lab is removed on close",
-  ignore,
+  ignore: needs("root", "netns", "veth"),
   async fn() {
     const events: LacpLabEvent[] = [];
     let netns: readonly string[] = [];

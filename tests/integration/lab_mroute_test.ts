@@ -5,10 +5,9 @@ import {
   type MrouteLabEvent,
   MrouteScenario,
 } from "../../lib/lab/mroute_scenario.ts";
-import { skipUnlessRoot } from "../skip.ts";
+import { needs } from "../skip.ts";
 import { exists, interruptLab, namespacesWith, removeNamespaces, running } from "./_lab.ts";
 
-const ignore = skipUnlessRoot();
 const decoder = new TextDecoder();
 
 /** One timeline line: time, the step it belongs to, who it concerns and what happened. */
@@ -85,7 +84,7 @@ function arrival(line: TimelineLine): { payload: string; from: string; group: st
 Deno.test({
   name:
     "netkit lab mroute (not a terminal): nothing before the route, arrivals and counters in step after add, nothing after del; explains it and removes everything",
-  ignore,
+  ignore: needs("root", "netns", "veth", "ipv4_mroute"),
   async fn() {
     let t: RunTraces = {
       prefix: undefined,
@@ -201,7 +200,7 @@ function interrupt(signal: Deno.Signal, when: RegExp) {
 Deno.test({
   name:
     "netkit lab mroute exits 0 on SIGINT (Ctrl-C) while the route forwards, stopping the daemon and removing everything",
-  ignore,
+  ignore: needs("root", "netns", "veth", "ipv4_mroute"),
   async fn() {
     const { code, out } = await interrupt(
       "SIGINT",
@@ -228,7 +227,7 @@ Deno.test({
 Deno.test({
   name:
     "netkit lab mroute exits 0 on SIGTERM while the daemon starts, lets it start, stops it and removes everything",
-  ignore,
+  ignore: needs("root", "netns", "veth", "ipv4_mroute"),
   async fn() {
     const { code, out } = await interrupt("SIGTERM", /daemon +started as pid [0-9]+:/);
     const t = traces(out);
@@ -247,7 +246,7 @@ Deno.test({
 Deno.test({
   name:
     "MrouteScenario in process: the report holds every step's events, the explanation follows them, and close removes everything",
-  ignore,
+  ignore: needs("root", "netns", "veth", "ipv4_mroute"),
   async fn() {
     const events: MrouteLabEvent[] = [];
     let netns: string[] = [];

@@ -1,13 +1,11 @@
 import assert from "node:assert/strict";
 import { NamespaceLab } from "../../lib/lab/namespace_lab.ts";
 import { LacpDaemon, lacpDaemonOptions } from "../../lib/lacp/daemon.ts";
-import { skipUnlessRoot } from "../skip.ts";
-
-const ignore = skipUnlessRoot();
+import { needs } from "../skip.ts";
 
 Deno.test({
   name: "LacpDaemon runs on other namespaces' interfaces from one process (netns option)",
-  ignore,
+  ignore: needs("root", "netns", "veth"),
   async fn() {
     using lab = new NamespaceLab();
     const a = lab.netns("a");

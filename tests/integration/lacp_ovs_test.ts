@@ -3,9 +3,7 @@ import { NamespaceLab } from "../../lib/lab/namespace_lab.ts";
 import { OvsPeer } from "../../lib/lab/ovs_peer.ts";
 import { formatMac } from "../../lib/packet/mac.ts";
 import { interfaceState, netkit, startLacp, tshark } from "./_lacp.ts";
-import { skipUnlessOvs } from "../skip.ts";
-
-const ignore = skipUnlessOvs();
+import { needs } from "../skip.ts";
 
 /** Open vSwitch in `peer` with an active fast LACP bond on p1,p2, facing e1,e2 in `dut`. */
 async function ovsLab(lab: NamespaceLab) {
@@ -26,7 +24,7 @@ async function ovsLab(lab: NamespaceLab) {
 Deno.test({
   name:
     "netkit lacp negotiates with Open vSwitch, which expires us 3 s and defaults us 6 s after -k",
-  ignore,
+  ignore: needs("root", "netns", "veth", "tun", "ovs-vswitchd", "tshark"),
   async fn() {
     using lab = new NamespaceLab();
     const { ovs, dut, e1, e2 } = await ovsLab(lab);
@@ -91,7 +89,7 @@ Deno.test({
 
 Deno.test({
   name: "an injected LACPDU field shows in what Open vSwitch reports about us",
-  ignore,
+  ignore: needs("root", "netns", "veth", "tun", "ovs-vswitchd"),
   async fn() {
     using lab = new NamespaceLab();
     const { ovs, dut } = await ovsLab(lab);

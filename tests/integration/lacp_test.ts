@@ -5,9 +5,7 @@ import { PacketSocket } from "../../lib/net/packet_socket.ts";
 import { encodeLacpdu, type Lacpdu, LacpState } from "../../lib/packet/lacp.ts";
 import { formatMac } from "../../lib/packet/mac.ts";
 import { interfaceState, netkit, startLacp, tshark, waitUntil } from "./_lacp.ts";
-import { skipUnlessRoot } from "../skip.ts";
-
-const ignore = skipUnlessRoot();
+import { needs } from "../skip.ts";
 
 /** Namespaces a and b joined by two veth pairs: a1-b1 and a2-b2. */
 function twoLinks(lab: NamespaceLab): { a: string; b: string; ends: VethEnd[] } {
@@ -32,7 +30,7 @@ function runDirFiles(netnsName: string): string[] {
 Deno.test({
   name:
     "two netkit lacp daemons over two veth pairs aggregate both ports and leave the interfaces as found",
-  ignore,
+  ignore: needs("root", "netns", "veth", "tshark"),
   async fn() {
     using lab = new NamespaceLab();
     const { a, b, ends } = twoLinks(lab);
@@ -112,7 +110,7 @@ Deno.test({
 
 Deno.test({
   name: "netkit lacp ports follow carrier and survive an interface that vanishes and returns",
-  ignore,
+  ignore: needs("root", "netns", "veth"),
   async fn() {
     using lab = new NamespaceLab();
     const { a, b } = twoLinks(lab);
@@ -156,7 +154,7 @@ Deno.test({
 Deno.test({
   name:
     "netkit lacp refuses a second daemon on an interface, and -d reports startup errors and detaches",
-  ignore,
+  ignore: needs("root", "netns", "veth"),
   async fn() {
     using lab = new NamespaceLab();
     const { a } = twoLinks(lab);
@@ -195,7 +193,7 @@ Deno.test({
 Deno.test({
   name:
     "netkit lacp --exit-after-inject exits 0 once the injected LACPDU is sent on each firing port",
-  ignore,
+  ignore: needs("root", "netns", "veth"),
   async fn() {
     using lab = new NamespaceLab();
     const { a, b } = twoLinks(lab);
@@ -225,7 +223,7 @@ Deno.test({
 
 Deno.test({
   name: "netkit lacp counts a flood of malformed PDUs and keeps serving and negotiating",
-  ignore,
+  ignore: needs("root", "netns", "veth"),
   async fn() {
     using lab = new NamespaceLab();
     const { a, b, ends } = twoLinks(lab);

@@ -2,9 +2,7 @@ import assert from "node:assert/strict";
 import { type LinkEvent, LinkMonitor } from "../../lib/net/link_monitor.ts";
 import { runInNetns } from "../../lib/net/netns.ts";
 import { ip, ipJson, NamespaceLab } from "../../lib/lab/namespace_lab.ts";
-import { skipUnlessRoot } from "../skip.ts";
-
-const ignore = skipUnlessRoot();
+import { needs } from "../skip.ts";
 
 /** A short description of an event, for comparing event streams. */
 function describe(event: LinkEvent): string {
@@ -40,7 +38,7 @@ async function collect(
 
 Deno.test({
   name: "LinkMonitor reports veth add, admin and carrier changes, rename, MTU and removal in order",
-  ignore,
+  ignore: needs("root", "netns", "veth"),
   async fn() {
     using lab = new NamespaceLab();
     const ns = lab.netns("mon");
@@ -74,7 +72,7 @@ Deno.test({
 
 Deno.test({
   name: "LinkMonitor re-reads the table after the kernel drops notifications (ENOBUFS)",
-  ignore,
+  ignore: needs("root", "netns", "veth"),
   async fn() {
     using lab = new NamespaceLab();
     const ns = lab.netns("ovr");
@@ -101,7 +99,7 @@ Deno.test({
 
 Deno.test({
   name: "LinkMonitor.events() yields changes as they happen and stops on abort",
-  ignore,
+  ignore: needs("root", "netns", "veth"),
   async fn() {
     using lab = new NamespaceLab();
     const ns = lab.netns("evt");

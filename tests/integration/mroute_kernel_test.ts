@@ -20,9 +20,7 @@ import { encodeEthernet } from "../../lib/packet/ethernet.ts";
 import { encodeIpv4, formatIpv4, ipv4MulticastMac, parseIpv4 } from "../../lib/packet/ipv4.ts";
 import { formatIpv6, parseIpv6 } from "../../lib/packet/ipv6.ts";
 import { decodeUdpFrame, encodeUdpMulticastFrame } from "../../lib/packet/udp_frame.ts";
-import { skipUnlessRoot } from "../skip.ts";
-
-const ignore = skipUnlessRoot();
+import { mrouteProbe, needs } from "../skip.ts";
 
 /**
  * A router namespace "r" with three veths r1..r3 whose peers p1..p3 sit in namespace "p"
@@ -123,7 +121,7 @@ for (const family of [4, 6] as const) {
   Deno.test({
     name:
       `MrouteSocket (${v}) installs VIFs by ifindex and (S,G) and (*,G) routes that ip mroute and the netlink dump show, and closing the owner removes them`,
-    ignore,
+    ignore: needs("root", "netns", "veth", mrouteProbe(family)),
     fn() {
       using lab = new NamespaceLab();
       const { router, links } = routerLab(lab);
@@ -210,7 +208,7 @@ for (const family of [4, 6] as const) {
   Deno.test({
     name:
       `MrouteSocket (${v}) refuses a second owner of a table with a clear EADDRINUSE error, while other tables take owners of their own and bad table ids are explained`,
-    ignore,
+    ignore: needs("root", "netns", mrouteProbe(family), mrouteProbe(family, true)),
     fn() {
       using lab = new NamespaceLab();
       const router = lab.netns("r");
@@ -243,7 +241,7 @@ for (const family of [4, 6] as const) {
   Deno.test({
     name:
       `MrouteSocket (${v}) non-owner entries are static: they outlive the owner and MRT_FLUSH with the static flags removes them`,
-    ignore,
+    ignore: needs("root", "netns", "veth", mrouteProbe(family)),
     fn() {
       using lab = new NamespaceLab();
       const { router, links } = routerLab(lab);
@@ -315,7 +313,7 @@ function manyRoutes(count: number, parent: number, out: Uint8Array): KernelMfc[]
 Deno.test({
   name:
     "MrouteSocket.addMfcBatch installs 10,000 routes in one call, the dump returns them all, and delMfcBatch removes them",
-  ignore,
+  ignore: needs("root", "netns", "veth", mrouteProbe(4)),
   fn() {
     using lab = new NamespaceLab();
     const { router, links } = routerLab(lab);
@@ -425,7 +423,7 @@ for (const family of [4, 6] as const) {
   Deno.test({
     name:
       `MrouteSocket (IPv${family}) reports NOCACHE for an unknown (S,G), forwards it once routed with counters, and reports WRONGVIF for traffic on another VIF`,
-    ignore,
+    ignore: needs("root", "netns", "veth", mrouteProbe(family)),
     async fn() {
       using lab = new NamespaceLab();
       const { router, links } = routerLab(lab);

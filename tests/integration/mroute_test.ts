@@ -3,9 +3,7 @@ import { request, subscribe } from "../../lib/ipc/mod.ts";
 import { ip, ipJson } from "../../lib/lab/namespace_lab.ts";
 import { ADDR, MrouteDaemonProcess, MrouteLab } from "./_mroute.ts";
 import { netkit } from "./_lacp.ts";
-import { skipUnlessRoot } from "../skip.ts";
-
-const ignore = skipUnlessRoot();
+import { needs } from "../skip.ts";
 
 function stateFile(): string {
   return Deno.makeTempFileSync({ prefix: "netkit-mroute-", suffix: ".json" });
@@ -19,7 +17,7 @@ function find(routes: Record<string, unknown>[], group: string, field = "group")
 Deno.test({
   name:
     "netkit mroute forwards IPv4 (S,G) and (*,G) only while the route exists, and agrees with ip mroute",
-  ignore,
+  ignore: needs("root", "netns", "veth", "ipv4_mroute"),
   async fn() {
     using lab = new MrouteLab();
     const state = stateFile();
@@ -84,7 +82,7 @@ Deno.test({
 
 Deno.test({
   name: "netkit mroute forwards IPv6 (S,G) and (*,G)",
-  ignore,
+  ignore: needs("root", "netns", "veth", "ipv4_mroute", "ipv6_mroute"),
   async fn() {
     using lab = new MrouteLab();
     const state = stateFile();
@@ -127,7 +125,7 @@ Deno.test({
 
 Deno.test({
   name: "netkit mroute restores its routes from the state file after a restart",
-  ignore,
+  ignore: needs("root", "netns", "veth", "ipv4_mroute"),
   async fn() {
     using lab = new MrouteLab();
     const state = stateFile();
@@ -158,7 +156,7 @@ Deno.test({
 Deno.test({
   name:
     "netkit mroute apply prints its plan, changes all or nothing, and takes the daemon's state file",
-  ignore,
+  ignore: needs("root", "netns", "veth", "ipv4_mroute"),
   async fn() {
     using lab = new MrouteLab();
     const state = stateFile();
@@ -233,7 +231,7 @@ Deno.test({
 Deno.test({
   name:
     "netkit mroute --table runs a second router beside the default one, each owning its own table",
-  ignore,
+  ignore: needs("root", "netns", "veth", "ipv4_mroute_tables", "ipv6_mroute_tables"),
   async fn() {
     using lab = new MrouteLab();
     const state = stateFile();
@@ -282,7 +280,7 @@ Deno.test({
 Deno.test({
   name:
     "netkit mroute --keep-kernel-state leaves routes in the kernel and forwards again at once after a restart",
-  ignore,
+  ignore: needs("root", "netns", "veth", "ipv4_mroute"),
   async fn() {
     using lab = new MrouteLab();
     const state = stateFile();
@@ -327,7 +325,7 @@ Deno.test({
 
 Deno.test({
   name: "netkit mroute loses none of 50 routes added by concurrent CLI processes",
-  ignore,
+  ignore: needs("root", "netns", "veth", "ipv4_mroute"),
   async fn() {
     using lab = new MrouteLab();
     const state = stateFile();
@@ -386,7 +384,7 @@ async function raw(path: string, text: string): Promise<string> {
 
 Deno.test({
   name: "netkit mroute answers every bad request with its error and keeps serving",
-  ignore,
+  ignore: needs("root", "netns", "veth", "ipv4_mroute"),
   async fn() {
     using lab = new MrouteLab();
     // 33 interfaces that could be VIFs.
@@ -482,7 +480,7 @@ Deno.test({
 Deno.test({
   name:
     "netkit mroute reports upcalls and interface churn, and reinstalls routes when the interface returns",
-  ignore,
+  ignore: needs("root", "netns", "veth", "ipv4_mroute"),
   async fn() {
     using lab = new MrouteLab();
     const state = stateFile();

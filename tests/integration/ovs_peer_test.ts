@@ -9,9 +9,7 @@ import {
   parseLacpShow,
   parseLacpStats,
 } from "../../lib/lab/ovs_peer.ts";
-import { skipUnlessOvs } from "../skip.ts";
-
-const ignore = skipUnlessOvs();
+import { needs } from "../skip.ts";
 
 // Output recorded from Open vSwitch 3.1.0 (two userspace peers over veth pairs), trimmed to one
 // member where the second adds nothing; one unknown line added to prove it is tolerated.
@@ -260,7 +258,7 @@ function everyMember(
 Deno.test({
   name:
     "OvsPeer pair negotiates LACP over two veth pairs and counts expiry then defaulting when one stops",
-  ignore,
+  ignore: needs("root", "netns", "veth", "tun", "ovs-vswitchd"),
   async fn() {
     using lab = new NamespaceLab();
     const nsA = lab.netns("ovsa");
@@ -352,7 +350,7 @@ Deno.test({
 
 Deno.test({
   name: "OvsPeer single-member LACP port negotiates with a passive peer",
-  ignore,
+  ignore: needs("root", "netns", "veth", "tun", "ovs-vswitchd"),
   async fn() {
     using lab = new NamespaceLab();
     const nsA = lab.netns("ovsa");
@@ -396,7 +394,7 @@ Deno.test({
 
 Deno.test({
   name: "OvsPeer.close stops OVS and removes its tap devices after ovs-vswitchd was killed",
-  ignore,
+  ignore: needs("root", "netns", "veth", "tun", "ovs-vswitchd"),
   async fn() {
     using lab = new NamespaceLab();
     const ns = lab.netns("ovsk");
@@ -418,7 +416,7 @@ Deno.test({
 
 Deno.test({
   name: "OvsPeer.addBond refuses a member that does not exist in the namespace",
-  ignore,
+  ignore: needs("root", "netns", "veth", "tun", "ovs-vswitchd"),
   async fn() {
     using lab = new NamespaceLab();
     const ns = lab.netns("ovsm");
@@ -436,7 +434,7 @@ Deno.test({
 
 Deno.test({
   name: "OvsPeer.start in a missing namespace fails with the reason and leaves nothing behind",
-  ignore,
+  ignore: needs("root", "ovs-vswitchd"),
   async fn() {
     const tmp = Deno.env.get("TMPDIR") ?? "/tmp";
     const ours = () =>

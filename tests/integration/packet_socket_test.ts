@@ -8,9 +8,8 @@ import { PacketSocket, PacketType } from "../../lib/net/packet_socket.ts";
 import { Poller } from "../../lib/net/poller.ts";
 import { BROADCAST_MAC, encodeEthernet, formatMac, parseMac } from "../../lib/packet/mod.ts";
 import { ip, ipJson, NamespaceLab, type VethEnd } from "../../lib/lab/namespace_lab.ts";
-import { skipUnlessRoot } from "../skip.ts";
+import { needs } from "../skip.ts";
 
-const ignore = skipUnlessRoot();
 const TEST_TYPE = 0x88b5; // IEEE local experimental EtherType
 const LACP_MAC = parseMac("01:80:c2:00:00:02");
 
@@ -59,7 +58,7 @@ const hasMarker = (marker: number) => (frame: Uint8Array) =>
 
 Deno.test({
   name: "PacketSocket delivers a frame from namespace A to B with its sockaddr_ll metadata",
-  ignore,
+  ignore: needs("root", "netns", "veth"),
   async fn() {
     using lab = new NamespaceLab();
     const [a, b] = pair(lab);
@@ -85,7 +84,7 @@ Deno.test({
 
 Deno.test({
   name: "PacketSocket sees transmissions of other sockets on the host as PACKET_OUTGOING",
-  ignore,
+  ignore: needs("root", "netns", "veth"),
   async fn() {
     using lab = new NamespaceLab();
     const [a, b] = pair(lab);
@@ -102,7 +101,7 @@ Deno.test({
 
 Deno.test({
   name: "PacketSocket restores the 802.1Q tag the kernel strips on receive",
-  ignore,
+  ignore: needs("root", "netns", "veth"),
   async fn() {
     using lab = new NamespaceLab();
     const [a, b] = pair(lab);
@@ -131,7 +130,7 @@ Deno.test({
 
 Deno.test({
   name: "PacketSocket memberships show in the kernel and leave interface flags untouched",
-  ignore,
+  ignore: needs("root", "netns", "veth"),
   async fn() {
     using lab = new NamespaceLab();
     const [a, b] = pair(lab);
@@ -162,7 +161,7 @@ Deno.test({
 
 Deno.test({
   name: "PacketSocket batched path carries 20000 paced frames complete and in order",
-  ignore,
+  ignore: needs("root", "netns", "veth"),
   async fn() {
     using lab = new NamespaceLab();
     const [a, b] = pair(lab);
@@ -210,7 +209,7 @@ Deno.test({
 
 Deno.test({
   name: "PacketSocket marks frames larger than the slot as truncated",
-  ignore,
+  ignore: needs("root", "netns", "veth"),
   async fn() {
     using lab = new NamespaceLab();
     const [a, b] = pair(lab);
@@ -235,7 +234,7 @@ Deno.test({
 
 Deno.test({
   name: "PacketSocket.open names the interface and errno when it does not exist",
-  ignore,
+  ignore: needs("root", "netns"),
   fn() {
     using lab = new NamespaceLab();
     const ns = lab.netns("x");

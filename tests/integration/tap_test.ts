@@ -11,9 +11,7 @@ import {
   parseMac,
 } from "../../lib/packet/mod.ts";
 import { ip, ipJson, NamespaceLab } from "../../lib/lab/namespace_lab.ts";
-import { skipUnlessRoot } from "../skip.ts";
-
-const ignore = skipUnlessRoot();
+import { needs } from "../skip.ts";
 
 /** An ARP request "who has `target`? tell `sender`" (RFC 826, Ethernet/IPv4). */
 function arpRequest(senderMac: Uint8Array, senderIp: number[], targetIp: number[]): Uint8Array {
@@ -37,7 +35,7 @@ function arpRequest(senderMac: Uint8Array, senderIp: number[], targetIp: number[
 
 Deno.test({
   name: "TapDevice carries a frame to the kernel and the kernel's answer back",
-  ignore,
+  ignore: needs("root", "netns", "tun"),
   async fn() {
     using lab = new NamespaceLab();
     const ns = lab.netns("tap");
@@ -91,7 +89,7 @@ Deno.test({
 
 Deno.test({
   name: "TapDevice disappears when closed",
-  ignore,
+  ignore: needs("root", "netns", "tun"),
   fn() {
     using lab = new NamespaceLab();
     const ns = lab.netns("tapgone");
@@ -105,7 +103,7 @@ Deno.test({
 
 Deno.test({
   name: "TapDevice attaches to an existing persistent TAP and leaves it in place",
-  ignore,
+  ignore: needs("root", "netns", "tun"),
   fn() {
     using lab = new NamespaceLab();
     const ns = lab.netns("tappersist");

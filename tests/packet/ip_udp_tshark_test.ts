@@ -26,9 +26,7 @@ import {
   PcapWriter,
   type UdpMulticastFrameInit,
 } from "../../lib/packet/mod.ts";
-import { skipUnlessTshark } from "../skip.ts";
-
-const ignore = skipUnlessTshark();
+import { needs } from "../skip.ts";
 
 const SRC_MAC = parseMac("02:00:00:00:00:01");
 const DST_MAC = parseMac("02:00:00:00:00:02");
@@ -344,7 +342,7 @@ function ourFields(frame: Uint8Array): Record<string, string> {
 
 Deno.test({
   name: "tshark decodes UDP over IPv4 and IPv6 field by field with valid checksums and no warnings",
-  ignore,
+  ignore: needs("tshark"),
   fn() {
     withTempPcap(GOOD_FRAMES, (path) => {
       const rows = tsharkFields(path);
@@ -365,7 +363,7 @@ Deno.test({
 
 Deno.test({
   name: "tshark and decodeUdpFrame() both flag the frames with a wrong UDP or IPv4 checksum",
-  ignore,
+  ignore: needs("tshark"),
   fn() {
     const reasons = CONTROL_FRAMES.map((frame) => {
       try {

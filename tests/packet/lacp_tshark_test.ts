@@ -20,9 +20,7 @@ import {
   parseMac,
   PcapWriter,
 } from "../../lib/packet/mod.ts";
-import { skipUnlessTshark } from "../skip.ts";
-
-const ignore = skipUnlessTshark();
+import { needs } from "../skip.ts";
 
 const SRC = parseMac("02:a1:b2:c3:d4:01");
 const T0 = 1_700_000_000_000_000_000n;
@@ -236,7 +234,7 @@ function expectedMarkerRow(pdu: MarkerPdu): Record<string, string> {
 
 Deno.test({
   name: "tshark decodes LACPDUs and Marker PDUs field by field with no expert warnings",
-  ignore,
+  ignore: needs("tshark"),
   fn() {
     const frames = [
       ...LACPDUS.map((pdu) => encodeLacpdu(pdu, SRC)),
@@ -264,7 +262,7 @@ Deno.test({
 
 Deno.test({
   name: "tshark flags the malformed PDUs decodeLacpdu() and decodeMarker() reject",
-  ignore,
+  ignore: needs("tshark"),
   fn() {
     // Controls for the expert check above: corrupt one TLV of a good PDU each and make sure both
     // tshark and our decoders notice.

@@ -15,9 +15,7 @@ import {
   PcapWriter,
   type VlanTagInit,
 } from "../../lib/packet/mod.ts";
-import { skipUnlessTshark } from "../skip.ts";
-
-const ignore = skipUnlessTshark();
+import { needs } from "../skip.ts";
 
 const SRC = parseMac("02:00:00:00:00:01");
 const DST = parseMac("02:00:00:00:00:02");
@@ -130,7 +128,7 @@ function withTempPcap(fn: (path: string) => void): void {
 
 Deno.test({
   name: "tshark decodes Ethernet, VLAN, QinQ, ARP, UDP and ICMPv6 frames written by PcapWriter",
-  ignore,
+  ignore: needs("tshark"),
   fn() {
     withTempPcap((path) => {
       const frames = [
@@ -244,7 +242,7 @@ Deno.test({
 Deno.test({
   name:
     "tshark reads microsecond captures and keeps the original length of snaplen-truncated frames",
-  ignore,
+  ignore: needs("tshark"),
   fn() {
     withTempPcap((path) => {
       {
