@@ -41,9 +41,12 @@ function check(requirement: Requirement): CheckResult {
   if (requirement !== "root") return checkCapability(requirement);
   const privileges = checkPrivileges();
   // A warning (no CAP_SYS_ADMIN) is not enough: the tests make network namespaces.
-  return privileges.status === "ok"
-    ? privileges
-    : { ...privileges, status: "fail", hint: "the integration tests need root" };
+  return privileges.status === "ok" ? privileges : {
+    ...privileges,
+    check: "root",
+    status: "fail",
+    detail: `${privileges.detail}, and the integration tests need root`,
+  };
 }
 
 /** The reason a test that needs `result` is skipped. */

@@ -283,6 +283,14 @@ function checkHugetlb(): CheckResult {
 
 function checkHugepages(): CheckResult {
   const pages = hugepageStatus();
+  if (pages.sizeKiB === 0) {
+    return checkResult(
+      "hugepages",
+      "kernel",
+      "warn",
+      `none: this kernel has no huge pages; arenas use normal pages, transparent huge pages: ${pages.thp}`,
+    );
+  }
   if (pages.total === 0) {
     return checkResult(
       "hugepages",
