@@ -22,7 +22,6 @@ import { dumpLinks } from "../net/rtnetlink.ts";
 import { TapDevice } from "../net/tap.ts";
 import { checkPrivileges } from "./privileges.ts";
 import {
-  type CheckGroup,
   type CheckResult,
   checkResult,
   type CheckStatus,
@@ -41,13 +40,8 @@ function isPermissionError(err: unknown): boolean {
  * Turns an exception from a probe into a result: a permission error says nothing about the
  * kernel, so it is a `fail` with the root hint; anything else is `missing` with `hint`.
  */
-function failure(
-  key: ProbeKey,
-  group: CheckGroup,
-  err: unknown,
-  detail: string,
-  hint: string,
-): CheckResult {
+function failure(key: ProbeKey, err: unknown, detail: string, hint: string): CheckResult {
+  const group = probeGroup(key);
   if (isPermissionError(err)) {
     return checkResult(key, group, "fail", `cannot tell: ${errorMessage(err)}`, ROOT_HINT);
   }
@@ -113,16 +107,15 @@ function checkNetns(): CheckResult {
     runInNewNetns(() => {});
     return checkResult("netns", "kernel", "ok", "a new network namespace can be created");
   } catch (err) {
-    if (err instanceof NetkitOsError && err.errno === Errno.EINVAL) {
-      return checkResult(
-        "netns",
-        "kernel",
-        "missing",
-        "no network namespaces: the kernel lacks CONFIG_NET_NS (unshare: EINVAL)",
-        "`-n NETNS`, `netkit lab` and the integration tests cannot run here",
-      );
-    }
-    return failure("netns", "kernel", err, errorMessage(err), ROOT_HINT);
+    const kernel = err instanceof NetkitOsError && err.errno === Errno.EINVAL;
+    return failure(
+      "netns",
+      err,
+      kernel
+        ? "no network namespaces: the kernel lacks CONFIG_NET_NS (unshare: EINVAL)"
+        : `no network namespaces: ${errorMessage(err)}`,
+      "`-n NETNS`, `netkit lab` and the integration tests cannot run here",
+    );
   }
 }
 
@@ -179,7 +172,6 @@ function checkTun(): CheckResult {
   } catch (err) {
     return failure(
       "tun",
-      "kernel",
       err,
       `no TAP devices: the kernel lacks CONFIG_TUN, or the tun module is not loaded (${
         errorMessage(err)
@@ -187,6 +179,12 @@ function checkTun(): CheckResult {
       "`netkit client` cannot run here; try modprobe tun",
     );
   }
+}
+
+/** Whether the kernel refused an option it was built without (rather than, say, IPv6 off). */
+function kernelLacks(err: unknown): err is NetkitOsError {
+  return err instanceof NetkitOsError &&
+    (err.errno === Errno.ENOPROTOOPT || err.errno === Errno.EOPNOTSUPP);
 }
 
 /** Becomes the multicast router of `table` (default: the family's main one) and lets go. */
@@ -212,11 +210,10 @@ function checkMroute(family: IpFamily): CheckResult {
   } catch (err) {
     return failure(
       key,
-      "kernel",
       err,
-      `no ${name} multicast routing: the kernel lacks ${config} (MRT_INIT: ${
-        err instanceof NetkitOsError ? err.code : errorMessage(err)
-      })`,
+      kernelLacks(err)
+        ? `no ${name} multicast routing: the kernel lacks ${config} (MRT_INIT: ${err.code})`
+        : `no ${name} multicast routing: ${errorMessage(err)}`,
       `\`netkit mroute\` cannot route ${name} here`,
     );
   }
@@ -241,11 +238,10 @@ function checkMrouteTables(family: IpFamily): CheckResult {
   } catch (err) {
     return failure(
       key,
-      "kernel",
       err,
-      `no ${name} multicast routing tables besides the default: the kernel lacks ${config} (MRT_TABLE: ${
-        err instanceof NetkitOsError ? err.code : errorMessage(err)
-      })`,
+      `no ${name} multicast routing tables besides the default: ${
+        kernelLacks(err) ? `the kernel lacks ${config} (MRT_TABLE: ${err.code})` : errorMessage(err)
+      }`,
       hint,
     );
   }
