@@ -60,9 +60,10 @@ Deno.test({
       "added m1",
       "added m2",
     ]);
-    await step(["link", "set", "m1", "up"], ["admin m1 up"]);
-    await step(["link", "set", "m2", "up"], ["admin m2 up", "carrier m1 up", "carrier m2 up"]);
+    // Renamed while down: kernels before 6.2 refuse to rename a link that is up (EBUSY).
     await step(["link", "set", "m1", "name", "w1"], ["renamed m1->w1"]);
+    await step(["link", "set", "w1", "up"], ["admin w1 up"]);
+    await step(["link", "set", "m2", "up"], ["admin m2 up", "carrier w1 up", "carrier m2 up"]);
     await step(["link", "set", "m2", "down"], ["admin m2 down", "carrier w1 down"]);
     await step(["link", "set", "w1", "mtu", "1400"], ["mtu w1 1500->1400"]);
     await step(["link", "del", "w1"], ["removed w1", "removed m2"]);
