@@ -351,12 +351,6 @@ export function register(program: Command, io: CliIo, args: readonly string[]): 
           throw new UsageError("-j/--json and -p/--pretty do not apply to the daemon");
         }
         const table = parseTable(options.table);
-        // Before detaching, so the user sees why; IPv6 is optional (served when the kernel has it).
-        const { requireCapabilities } = await import("../doctor/require.ts");
-        requireCapabilities(
-          "netkit mroute daemon",
-          table === 0 ? ["ipv4_mroute"] : ["ipv4_mroute", "ipv4_mroute_tables"],
-        );
         if (options.daemon && !options.detachedChild) return await runDetached(io, args);
         // Loaded here: the client subcommands need none of the daemon's modules.
         const { MrouteDaemon } = await import("../mroute/daemon.ts");

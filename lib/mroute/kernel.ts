@@ -441,6 +441,7 @@ function openError(family: IpFamily, table: number, owner: boolean, errno: numbe
         : `This kernel has no ${
           familyName(family)
         } multicast routing tables other than the default (${err.code}): they need ${config}_MULTIPLE_TABLES`;
+      err.message += '; "netkit doctor" checks this machine';
       break;
     case Errno.EAFNOSUPPORT:
       err.message = `This kernel has ${familyName(family)} disabled (EAFNOSUPPORT)`;

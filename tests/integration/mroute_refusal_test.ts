@@ -47,20 +47,20 @@ Deno.test({
       "the kernel has IPv4 multicast routing: there is no refusal to see",
     ),
   fn() {
-    const why =
-      "no IPv4 multicast routing: the kernel lacks CONFIG_IP_MROUTE (MRT_INIT: ENOPROTOOPT)";
     const daemon = (
       dir: string,
     ) => ["mroute", "daemon", "--socket", `${dir}/s`, "--state", `${dir}/j`];
     for (const args of [daemon, (dir: string) => [...daemon(dir), "-d"]]) {
       assert.equal(
         refused(args),
-        `netkit: error: netkit mroute daemon cannot run here: ${why}${DOCTOR}`,
+        "netkit: error: This kernel has no IPv4 multicast routing (ENOPROTOOPT): it needs " +
+          `CONFIG_IP_MROUTE${DOCTOR}`,
       );
     }
     assert.equal(
       refused(() => ["lab", "mroute"]),
-      `netkit: error: netkit lab mroute cannot run here: ${why}${DOCTOR}`,
+      "netkit: error: netkit lab mroute cannot run here: no IPv4 multicast routing: the kernel " +
+        `lacks CONFIG_IP_MROUTE (MRT_INIT: ENOPROTOOPT)${DOCTOR}`,
     );
   },
 });
@@ -78,9 +78,8 @@ Deno.test({
       refused((
         dir,
       ) => ["mroute", "daemon", "--table", "7", "--socket", `${dir}/s`, "--state", `${dir}/j`]),
-      "netkit: error: netkit mroute daemon cannot run here: no IPv4 multicast routing tables " +
-        "besides the default: the kernel lacks CONFIG_IP_MROUTE_MULTIPLE_TABLES (MRT_TABLE: " +
-        `ENOPROTOOPT)${DOCTOR}`,
+      "netkit: error: This kernel has no IPv4 multicast routing tables other than the default " +
+        `(ENOPROTOOPT): they need CONFIG_IP_MROUTE_MULTIPLE_TABLES${DOCTOR}`,
     );
   },
 });
