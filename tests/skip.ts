@@ -18,7 +18,7 @@
 
 import { checkPrivileges } from "../lib/doctor/privileges.ts";
 import { type Capability, checkCapability } from "../lib/doctor/require.ts";
-import { type CheckResult, type ProbeKey, usable } from "../lib/doctor/result.ts";
+import { type CheckResult, usable } from "../lib/doctor/result.ts";
 
 /**
  * `root` (uid 0 with every capability netkit uses), a probe key such as `ipv4_mroute`, or a
@@ -118,9 +118,4 @@ export function needs(...requirements: Requirement[]): boolean {
 /** True (ignore the test) unless `condition` holds; `reason` says what is missing. */
 export function skipUnless(condition: boolean, reason: string): boolean {
   return !condition && skip(reason);
-}
-
-/** The probe of `family`'s multicast routing, or of its tables other than the default one. */
-export function mrouteProbe(family: 4 | 6, tables = false): ProbeKey {
-  return `ipv${family}_mroute${tables ? "_tables" : ""}`;
 }

@@ -12,6 +12,8 @@
  * @module
  */
 
+import { errorMessage } from "../lib/errors.ts";
+import { plural } from "../lib/text.ts";
 import type { SkipRecord } from "../tests/skip.ts";
 
 /** One `<testcase>` of deno's JUnit report. */
@@ -92,7 +94,7 @@ export function summarize(cases: readonly TestCase[], records: readonly SkipReco
 
 /** The summary as printed: one block, reasons by count, then the modules of each. */
 export function formatSummary(summary: SkipSummary): string {
-  const tests = (n: number) => `${n} test${n === 1 ? "" : "s"}`;
+  const tests = (n: number) => plural(n, "test");
   if (summary.skipped === 0) return `skipped: none of ${tests(summary.total)}\n`;
   const lines = [`skipped ${summary.skipped} of ${tests(summary.total)}:`];
   const groups = [...summary.byReason].sort((a, b) => b[1].length - a[1].length);
@@ -129,7 +131,7 @@ if (import.meta.main) {
     // deno test writes no report when it could not run at all; it said why already.
     write(
       Deno.stderr,
-      `skip_summary: no test report: ${err instanceof Error ? err.message : err}\n`,
+      `skip_summary: no test report: ${errorMessage(err)}\n`,
     );
     Deno.exit(1);
   }

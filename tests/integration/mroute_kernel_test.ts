@@ -20,7 +20,13 @@ import { encodeEthernet } from "../../lib/packet/ethernet.ts";
 import { encodeIpv4, formatIpv4, ipv4MulticastMac, parseIpv4 } from "../../lib/packet/ipv4.ts";
 import { formatIpv6, parseIpv6 } from "../../lib/packet/ipv6.ts";
 import { decodeUdpFrame, encodeUdpMulticastFrame } from "../../lib/packet/udp_frame.ts";
-import { mrouteProbe, needs } from "../skip.ts";
+import type { ProbeKey } from "../../lib/doctor/result.ts";
+import { needs } from "../skip.ts";
+
+/** The probe of `family`'s multicast routing, or of its tables other than the default one. */
+function mrouteProbe(family: 4 | 6, tables = false): ProbeKey {
+  return `ipv${family}_mroute${tables ? "_tables" : ""}`;
+}
 
 /**
  * A router namespace "r" with three veths r1..r3 whose peers p1..p3 sit in namespace "p"

@@ -10,15 +10,7 @@ import { probe } from "../../lib/doctor/probes.ts";
 import { PROBES } from "../../lib/doctor/result.ts";
 import { currentNetnsId } from "../../lib/net/netns.ts";
 import { needs } from "../skip.ts";
-
-function exists(path: string): boolean {
-  try {
-    Deno.statSync(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
+import { exists } from "./_lab.ts";
 
 Deno.test({
   name: "multicast routing probes agree with /proc/net/ip_mr_vif and ip6_mr_vif, and ip mrule",
