@@ -22,6 +22,8 @@ export interface TestCase {
   file: string;
   line: number;
   skipped: boolean;
+  /** Left out by `--filter`: deno reports it as skipped too, but without a `time`. */
+  filtered: boolean;
 }
 
 const ENTITIES: Record<string, string> = {
@@ -40,13 +42,15 @@ function unescapeXml(text: string): string {
 export function parseJunit(xml: string): TestCase[] {
   const cases: TestCase[] = [];
   const pattern =
-    /<testcase name="([^"]*)" classname="([^"]*)"[^>]*?line="(\d+)"[^>]*?(\/>|>([\s\S]*?)<\/testcase>)/g;
+    /<testcase name="([^"]*)" classname="([^"]*)"([^>]*?)line="(\d+)"[^>]*?(\/>|>([\s\S]*?)<\/testcase>)/g;
   for (const match of xml.matchAll(pattern)) {
+    const skipped = /<skipped\s*\/>/.test(match[6] ?? "");
     cases.push({
       name: unescapeXml(match[1]!),
       file: unescapeXml(match[2]!),
-      line: Number(match[3]),
-      skipped: /<skipped\s*\/>/.test(match[5] ?? ""),
+      line: Number(match[4]),
+      skipped,
+      filtered: skipped && !/\btime="/.test(match[3]!),
     });
   }
   return cases;
@@ -84,12 +88,13 @@ export function summarize(cases: readonly TestCase[], records: readonly SkipReco
   }
   const byReason = new Map<string, TestCase[]>();
   const silent: TestCase[] = [];
-  for (const test of cases.filter((c) => c.skipped)) {
+  const ran = cases.filter((c) => !c.filtered);
+  for (const test of ran.filter((c) => c.skipped)) {
     const reason = reasons.get(`${test.file}:${test.line}`)?.shift();
     if (reason === undefined) silent.push(test);
     else byReason.set(reason, [...byReason.get(reason) ?? [], test]);
   }
-  return { total: cases.length, skipped: cases.filter((c) => c.skipped).length, byReason, silent };
+  return { total: ran.length, skipped: ran.filter((c) => c.skipped).length, byReason, silent };
 }
 
 /** The summary as printed: one block, reasons by count, then the modules of each. */

@@ -17,12 +17,15 @@ const JUNIT = `<?xml version="1.0" encoding="UTF-8"?>
             <skipped/>
         </testcase>
     </testsuite>
-    <testsuite name="./tests/t_test.ts" tests="2" disabled="1" errors="0" failures="1">
+    <testsuite name="./tests/t_test.ts" tests="3" disabled="1" errors="0" failures="1">
         <testcase name="needs tshark" classname="./tests/t_test.ts" time="0.000" line="5" col="6">
             <skipped/>
         </testcase>
         <testcase name="fails" classname="./tests/t_test.ts" time="0.001" line="9" col="6">
             <failure message="Uncaught Error: x">Error: x &lt;here&gt;</failure>
+        </testcase>
+        <testcase name="filtered out" classname="./tests/t_test.ts" line="20" col="6">
+            <skipped/>
         </testcase>
     </testsuite>
 </testsuites>
@@ -49,14 +52,15 @@ const RECORDS = [
 Deno.test("parseJunit reads every test case with its module, line and whether it was skipped", () => {
   const cases = parseJunit(JUNIT);
   assert.deepEqual(
-    cases.map((c) => [c.file, c.line, c.skipped, c.name]),
+    cases.map((c) => [c.file, c.line, c.skipped, c.filtered, c.name]),
     [
-      ["./tests/integration/m_test.ts", 10, true, "MrouteSocket (IPv4) works"],
-      ["./tests/integration/m_test.ts", 10, true, "MrouteSocket (IPv6) works"],
-      ["./tests/integration/m_test.ts", 30, false, 'a "quoted" & plain test'],
-      ["./tests/integration/m_test.ts", 40, true, "ignored with no reason"],
-      ["./tests/t_test.ts", 5, true, "needs tshark"],
-      ["./tests/t_test.ts", 9, false, "fails"],
+      ["./tests/integration/m_test.ts", 10, true, false, "MrouteSocket (IPv4) works"],
+      ["./tests/integration/m_test.ts", 10, true, false, "MrouteSocket (IPv6) works"],
+      ["./tests/integration/m_test.ts", 30, false, false, 'a "quoted" & plain test'],
+      ["./tests/integration/m_test.ts", 40, true, false, "ignored with no reason"],
+      ["./tests/t_test.ts", 5, true, false, "needs tshark"],
+      ["./tests/t_test.ts", 9, false, false, "fails"],
+      ["./tests/t_test.ts", 20, true, true, "filtered out"],
     ],
   );
 });
