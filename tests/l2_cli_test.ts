@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import "../ffi/native.ts";
 import type { CliIo } from "../lib/cli/io.ts";
-import { parseHostPort, parseRoom } from "../lib/cli/l2_options.ts";
+import { parseHostPort } from "../lib/cli/l2_options.ts";
 import { run } from "../lib/cli/program.ts";
 import { formatRelayStatus } from "../lib/cli/relay.ts";
 import { UsageError } from "../lib/errors.ts";
@@ -31,16 +31,8 @@ Deno.test("parseHostPort reads names, IPv4 and bracketed IPv6 and refuses the re
   }
 });
 
-Deno.test("parseRoom accepts 4 to 16 capitals and digits only", () => {
-  assert.equal(parseRoom("LAN1"), "LAN1");
-  assert.equal(parseRoom("A".repeat(16)), "A".repeat(16));
-  for (const bad of ["LAN", "lan1", "LAN-1", "A".repeat(17)]) {
-    assert.throws(() => parseRoom(bad), /Invalid room/);
-  }
-});
-
 Deno.test("netkit gateway, client and relay report bad options as usage errors (exit 2)", async () => {
-  const peer = ["--server-name", "r", "--relay-cert", "/nonexistent", "--room", "LAN1"];
+  const peer = ["--relay-cert", "/nonexistent"];
   const noIface = await cli("gateway", "--relay", "r:1", ...peer);
   assert.equal(noIface.code, 2);
   assert.equal(noIface.err, "netkit: error: Give the LAN interface with --iface\n");
@@ -57,21 +49,26 @@ Deno.test("netkit gateway, client and relay report bad options as usage errors (
 });
 
 Deno.test("netkit client with an unreadable pinned certificate fails before touching anything", async () => {
-  const { code, err } = await cli(
-    "client",
-    "--relay",
-    "127.0.0.1:9",
-    "--server-name",
-    "r",
-    "--relay-cert",
-    "/nonexistent/ca.pem",
-    "--room",
-    "LAN1",
-    "--mac",
-    "02:00:00:00:00:01",
-  );
-  assert.equal(code, 1);
-  assert.match(err, /Certificate file "\/nonexistent\/ca.pem" does not exist/);
+  const dir = await Deno.makeTempDir({ prefix: "netkit-client-" });
+  try {
+    const credential = `${dir}/client.cred`;
+    await Deno.writeTextFile(credential, `nk1:LAN1:alice:${"A".repeat(43)}\n`, { mode: 0o600 });
+    const { code, err } = await cli(
+      "client",
+      "--relay",
+      "127.0.0.1:9",
+      "--relay-cert",
+      "/nonexistent/ca.pem",
+      "--credential-file",
+      credential,
+      "--mac",
+      "02:00:00:00:00:01",
+    );
+    assert.equal(code, 1);
+    assert.match(err, /Certificate file "\/nonexistent\/ca.pem" does not exist/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
 
 Deno.test("netkit relay status --status-socket asks that socket, before or after status", async () => {
@@ -119,10 +116,14 @@ Deno.test("formatRelayStatus shows each room's peers with their counters and dro
       room_id: 1,
       frame_max: 1406,
       tap_mtu: 1392,
+      clients: 3,
+      address_guard: true,
+      bindings: { dhcpv4: 1 },
       peers: [
         {
           ...peer,
           peer_id: 1,
+          credential: "gateway",
           role: "gateway",
           mac: "02:00:00:00:00:01",
           state: "active",
@@ -132,6 +133,7 @@ Deno.test("formatRelayStatus shows each room's peers with their counters and dro
         {
           ...peer,
           peer_id: 2,
+          credential: "alice",
           role: "client",
           mac: "02:00:00:00:00:02",
           state: "away",
@@ -142,14 +144,145 @@ Deno.test("formatRelayStatus shows each room's peers with their counters and dro
     }],
     drops: { runt: 1, broadcast_rate: 2 },
     peers_total: 2,
-    rejected: {},
+    rejected: { unauthorized: 3 },
+    refused: { auth_failures: 2 },
+    auth_failures: 3,
+    connections: 2,
+    handshakes: 0,
+    sources: 2,
+    limits: {
+      max_rooms: 1024,
+      room_clients: 32,
+      max_connections: 1024,
+      max_connections_per_source: 16,
+      max_handshakes: 64,
+      max_handshakes_per_source: 8,
+      handshake_timeout_ms: 5000,
+      auth_failures_per_minute: 10,
+    },
+    rooms_file: { path: "/var/lib/netkit/relay-rooms.json", loaded_ms: 3000, error: null },
   });
   assert.match(text, /^relay 0\.0\.0\.0:443 up 1m5s, 1 room, 2 peers$/m);
-  assert.match(text, /^room LAN1 id 1 frame_max 1406 tap_mtu 1392$/m);
   assert.match(
     text,
-    /^2\s+client\s+02:00:00:00:00:02\s+away\s+-\s+10\s+9\s+7\s+1\s+runt=1,broadcast_rate=2$/m,
+    /^room LAN1 id 1 frame_max 1406 tap_mtu 1392 clients 3 address_guard on bindings dhcpv4=1$/m,
+  );
+  assert.match(
+    text,
+    /^2\s+alice\s+client\s+02:00:00:00:00:02\s+away\s+-\s+10\s+9\s+7\s+1\s+runt=1,broadcast_rate=2$/m,
   );
   assert.match(text, /^drops: runt=1,broadcast_rate=2$/m);
-  assert.match(text, /^rejected: -$/m);
+  assert.match(text, /^rejected: unauthorized=3$/m);
+  assert.match(text, /^auth failures: 3$/m);
+  assert.match(text, /^refused before handshake: auth_failures=2$/m);
+  assert.match(text, /^connections 2\/1024 \(per source 16\), handshakes 0\/64 /m);
+  assert.match(text, /^rooms file \/var\/lib\/netkit\/relay-rooms.json, read 3s ago$/m);
+});
+
+Deno.test("netkit relay room: credentials are printed or written once, listed by name only, revoked and rotated in the rooms file", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "netkit-rooms-" });
+  const rooms = `${dir}/rooms.json`;
+  try {
+    const added = await cli("relay", "room", "add", "LAN1", "--rooms", rooms, "--tap-mtu", "1300");
+    assert.equal(added.code, 0, added.err);
+    assert.match(added.out, /^nk1:LAN1:gateway:[A-Za-z0-9_-]{43}\n$/);
+    assert.match(added.err, /shown only now/);
+    assert.equal((await Deno.stat(rooms)).mode! & 0o777, 0o600);
+    const file = `${dir}/alice.cred`;
+    const client = await cli(
+      "relay",
+      "room",
+      "add-client",
+      "LAN1",
+      "alice",
+      "--address",
+      "192.168.1.5",
+      "--rooms",
+      rooms,
+      "-o",
+      file,
+    );
+    assert.equal(client.code, 0, client.err);
+    assert.equal(client.out, "");
+    assert.equal((await Deno.stat(file)).mode! & 0o777, 0o600);
+    const alice = (await Deno.readTextFile(file)).trim();
+    assert.match(alice, /^nk1:LAN1:alice:/);
+    const stored = await Deno.readTextFile(rooms);
+    for (const secret of [added.out.trim(), alice].map((c) => c.split(":")[3]!)) {
+      assert.ok(!stored.includes(secret), "the rooms file keeps hashes, not secrets");
+    }
+    const list = await cli("relay", "room", "list", "--rooms", rooms, "-j");
+    assert.deepEqual(
+      JSON.parse(list.out).map((r: { credentials: { name: string; addresses: string[] }[] }) =>
+        r.credentials.map((c) => [c.name, c.addresses])
+      ),
+      [[["gateway", []], ["alice", ["192.168.1.5"]]]],
+    );
+    assert.ok(!list.out.includes(alice.split(":")[3]!));
+    const rotated = await cli("relay", "room", "rotate", "LAN1", "alice", "--rooms", rooms);
+    assert.match(rotated.out, /^nk1:LAN1:alice:/);
+    assert.notEqual(rotated.out.trim(), alice);
+    assert.equal(
+      (await cli("relay", "room", "del-client", "LAN1", "alice", "--rooms", rooms)).code,
+      0,
+    );
+    const gone = await cli("relay", "room", "del-client", "LAN1", "alice", "--rooms", rooms);
+    assert.equal(gone.code, 1);
+    assert.equal(gone.err, 'netkit: error: Room "LAN1" has no client "alice"\n');
+    const bad = await cli("relay", "room", "add", "lan1", "--rooms", rooms);
+    assert.equal(bad.code, 2);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("netkit relay room -o never writes through an existing file or a planted symlink, and changes nothing then", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "netkit-rooms-" });
+  const rooms = `${dir}/rooms.json`;
+  try {
+    const target = `${dir}/victim`;
+    await Deno.writeTextFile(target, "precious\n");
+    await Deno.symlink(target, `${dir}/link.cred`);
+    for (const output of [`${dir}/link.cred`, target]) {
+      const result = await cli("relay", "room", "add", "LAN1", "--rooms", rooms, "-o", output);
+      assert.equal(result.code, 1);
+      assert.match(result.err, /Cannot create ".*" for the credential: .*give a new file/);
+    }
+    assert.equal(await Deno.readTextFile(target), "precious\n");
+    await assert.rejects(Deno.stat(rooms), Deno.errors.NotFound);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("netkit relay refuses a rooms file others may write, and a peer a credential file others may read", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "netkit-rooms-" });
+  try {
+    const rooms = `${dir}/rooms.json`;
+    const added = await cli("relay", "room", "add", "LAN1", "--rooms", rooms);
+    await Deno.chmod(rooms, 0o620);
+    const list = await cli("relay", "room", "list", "--rooms", rooms);
+    assert.equal(list.code, 1);
+    assert.match(list.err, /is writable by group or others: chmod 600/);
+    const credential = `${dir}/gw.cred`;
+    await Deno.writeTextFile(credential, added.out, { mode: 0o644 });
+    await Deno.chmod(credential, 0o644);
+    const peer = [
+      "gateway",
+      "--relay",
+      "127.0.0.1:9",
+      "--relay-cert",
+      "/nonexistent",
+      "--iface",
+      "lo",
+    ];
+    const open = await cli(...peer, "--credential-file", credential);
+    assert.equal(open.code, 1);
+    assert.match(open.err, /is readable by group or others: chmod 600/);
+    const none = await cli(...peer);
+    assert.equal(none.code, 2);
+    assert.match(none.err, /--credential-file FILE or in \$NETKIT_CREDENTIAL/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });

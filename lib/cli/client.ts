@@ -5,7 +5,7 @@
  */
 
 import type { Command } from "commander";
-import { UsageError } from "../errors.ts";
+import { NetkitError, UsageError } from "../errors.ts";
 import { DEFAULT_TAP, stableClientMac } from "../l2/client_mac.ts";
 import { validateInterfaceName } from "../net/interfaces.ts";
 import { isMulticastMac, parseMac } from "../packet/mac.ts";
@@ -57,7 +57,9 @@ export function register(program: Command, io: CliIo): void {
       const mac = given ?? await stableClientMac(options.tap);
       const { Client } = await import("../l2/client.ts");
       const client = await Client.start({ ...peer, tap: options.tap, mac });
-      const signal = await untilSignal(client.done);
+      let refused: string | null = null;
+      client.session.ended.then((reason) => refused = reason);
+      const signal = await untilSignal(Promise.race([client.done, client.session.ended]));
       await client.close(signal === null ? "error" : "signal", `caught ${signal ?? "an error"}`);
       const c = client.counters;
       io.err(
@@ -66,5 +68,6 @@ export function register(program: Command, io: CliIo): void {
             JSON.stringify(client.session.drops.toJSON())
           }\n`,
       );
+      if (refused !== null) throw new NetkitError(refused);
     });
 }

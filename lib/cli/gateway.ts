@@ -5,7 +5,7 @@
  */
 
 import type { Command } from "commander";
-import { UsageError } from "../errors.ts";
+import { NetkitError, UsageError } from "../errors.ts";
 import type { CliIo } from "./io.ts";
 import {
   addPeerOptions,
@@ -50,7 +50,9 @@ export function register(program: Command, io: CliIo): void {
         ...(camRefreshMs === undefined ? {} : { camRefreshMs }),
         clampMss: options.clampMss === true,
       });
-      const signal = await untilSignal(gateway.done);
+      let refused: string | null = null;
+      gateway.session.ended.then((reason) => refused = reason);
+      const signal = await untilSignal(Promise.race([gateway.done, gateway.session.ended]));
       await gateway.close(signal === null ? "error" : "signal", `caught ${signal ?? "an error"}`);
       const c = gateway.counters;
       const s = gateway.session.counters;
@@ -60,5 +62,6 @@ export function register(program: Command, io: CliIo): void {
             JSON.stringify(gateway.session.drops.toJSON())
           }\n`,
       );
+      if (refused !== null) throw new NetkitError(refused);
     });
 }

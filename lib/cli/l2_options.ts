@@ -6,8 +6,9 @@
  */
 
 import type { Command } from "commander";
-import { UsageError } from "../errors.ts";
-import { loadPinnedCert } from "../l2/certs.ts";
+import { errorMessage, NetkitError, UsageError } from "../errors.ts";
+import { DEV_SERVER_NAME, loadPinnedCert } from "../l2/certs.ts";
+import { parseCredential } from "../l2/credentials.ts";
 import type { RelayAddress } from "../l2/relay_session.ts";
 import { parseIntegerOption } from "./options.ts";
 
@@ -16,9 +17,12 @@ export interface PeerCliOptions {
   relay: string;
   serverName: string;
   relayCert: string;
-  room: string;
+  credentialFile?: string;
   budget?: string;
 }
+
+/** The environment variable a peer's credential may come in instead of a file. */
+export const CREDENTIAL_ENV = "NETKIT_CREDENTIAL";
 
 /** `HOST:PORT`, `[IPv6]:PORT`: the hostname and port, or a usage error naming `option`. */
 export function parseHostPort(value: string, option: string): { hostname: string; port: number } {
@@ -31,44 +35,73 @@ export function parseHostPort(value: string, option: string): { hostname: string
   return { hostname: match[1]!, port: parseIntegerOption(match[2]!, option, 1, 65535) };
 }
 
-/** A room code, or a usage error. */
-export function parseRoom(value: string): string {
-  if (!/^[A-Z0-9]{4,16}$/.test(value)) {
-    throw new UsageError(
-      `Invalid room "${value}": expected 4 to 16 characters, capital letters and digits`,
-    );
-  }
-  return value;
-}
-
 /** Adds the options every relay peer takes. */
 export function addPeerOptions(command: Command): Command {
   return command
     .requiredOption("--relay <host:port>", "the relay's address")
-    .requiredOption("--server-name <name>", "TLS server name of the relay's certificate")
     .requiredOption(
       "--relay-cert <file>",
-      "the only certificate (PEM or DER) trusted for the relay",
+      "the relay's own certificate (PEM or DER): the only one accepted, by its SHA-256",
     )
-    .requiredOption("--room <code>", "room code (4 to 16 capital letters and digits)")
+    .option(
+      "--credential-file <file>",
+      `this peer's room credential (mode 0600; or in $${CREDENTIAL_ENV})`,
+    )
+    .option("--server-name <name>", "TLS server name to send (SNI)", DEV_SERVER_NAME)
     .option("--budget <bytes>", "largest datagram to offer the relay (default: the path's)");
 }
 
 /** Validates the shared options and reads the pinned certificate. */
 export async function parsePeerOptions(
   options: PeerCliOptions,
-): Promise<{ relay: RelayAddress; room: string; budget?: number }> {
+): Promise<{ relay: RelayAddress; credential: string; budget?: number }> {
   const address = parseHostPort(options.relay, "--relay");
-  const room = parseRoom(options.room);
+  const credential = await readCredential(options.credentialFile);
   const budget = options.budget === undefined
     ? undefined
     : parseIntegerOption(options.budget, "--budget", 1200, 65535);
   const pin = await loadPinnedCert(options.relayCert);
   return {
     relay: { ...address, serverName: options.serverName, pin },
-    room,
+    credential,
     ...(budget === undefined ? {} : { budget }),
   };
+}
+
+/**
+ * The credential from `--credential-file` or the environment: never from an argument, which
+ * every local user could read in `ps`. A file others may read is refused, as ssh refuses keys.
+ */
+async function readCredential(path: string | undefined): Promise<string> {
+  let text: string;
+  if (path === undefined) {
+    const env = Deno.env.get(CREDENTIAL_ENV);
+    if (env === undefined) {
+      throw new UsageError(
+        `Give this peer's credential with --credential-file FILE or in $${CREDENTIAL_ENV} ` +
+          `(netkit relay room prints it)`,
+      );
+    }
+    text = env;
+  } else {
+    try {
+      using file = await Deno.open(path, { read: true });
+      const info = await file.stat();
+      if (((info.mode ?? 0) & 0o077) !== 0) {
+        throw new NetkitError(
+          `Credential file "${path}" is readable by group or others: chmod 600 "${path}"`,
+        );
+      }
+      // A credential is ~110 bytes; one read of the opened file is all it takes.
+      const buffer = new Uint8Array(1024);
+      text = new TextDecoder().decode(buffer.subarray(0, await file.read(buffer) ?? 0));
+    } catch (err) {
+      if (err instanceof NetkitError) throw err;
+      throw new NetkitError(`Cannot read credential file "${path}": ${errorMessage(err)}`);
+    }
+  }
+  parseCredential(text);
+  return text.trim();
 }
 
 /** Resolves with the first SIGINT or SIGTERM, or null when `done` settles first. */

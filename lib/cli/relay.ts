@@ -13,8 +13,9 @@ import type { PeerStatus, Relay, RelayStatus } from "../l2/relay.ts";
 import { currentNetnsId } from "../net/netns.ts";
 import type { CliIo } from "./io.ts";
 import { parseHostPort } from "./l2_options.ts";
+import { DEFAULT_ROOMS_FILE } from "../l2/rooms_file.ts";
 import { plural } from "../text.ts";
-import { parseIntegerOption } from "./options.ts";
+import { collect, parseIntegerOption } from "./options.ts";
 import { formatTable, printResult } from "./output.ts";
 import type { GlobalOptions } from "./program.ts";
 
@@ -23,6 +24,14 @@ interface RelayCliOptions {
   cert?: string;
   key?: string;
   devCert?: string;
+  rooms: string;
+  maxRooms?: string;
+  maxConns?: string;
+  maxConnsPerSource?: string;
+  maxHandshakes?: string;
+  maxHandshakesPerSource?: string;
+  handshakeTimeout?: string;
+  authFailures?: string;
   roomClients?: string;
   statusSocket?: string;
   bcastPps?: string;
@@ -49,7 +58,19 @@ export function register(program: Command, io: CliIo): void {
       "--dev-cert <dir>",
       "use (or first write) a private CA and relay certificate in DIR; prints the pin",
     )
+    .option("--rooms <file>", "the rooms and their credentials", DEFAULT_ROOMS_FILE)
+    .option("--max-rooms <n>", "most rooms in the rooms file", "1024")
     .option("--room-clients <n>", "most clients per room", "32")
+    .option("--max-conns <n>", "most connections in total, handshakes included", "1024")
+    .option("--max-conns-per-source <n>", "most connections per address (IPv6: per /64)", "16")
+    .option("--max-handshakes <n>", "most handshakes under way in total", "64")
+    .option("--max-handshakes-per-source <n>", "most handshakes under way per address", "8")
+    .option("--handshake-timeout <ms>", "time for a connection to say hello", "5000")
+    .option(
+      "--auth-failures <n>",
+      "failed authentications per minute per address before it is refused",
+      "10",
+    )
     .option(
       "--status-socket <path>",
       "status socket (default: /run/netkit/relay-ns<netns>-<port>.sock)",
@@ -72,20 +93,57 @@ export function register(program: Command, io: CliIo): void {
       }
       const listen = parseHostPort(options.listen, "--listen");
       const limits = {
+        maxRooms: parseIntegerOption(options.maxRooms!, "--max-rooms", 1, 65535),
         roomClients: parseIntegerOption(options.roomClients!, "--room-clients", 1, 65000),
+        maxConnections: parseIntegerOption(options.maxConns!, "--max-conns", 1, 1_000_000),
+        maxConnectionsPerSource: parseIntegerOption(
+          options.maxConnsPerSource!,
+          "--max-conns-per-source",
+          1,
+          1_000_000,
+        ),
+        maxHandshakes: parseIntegerOption(options.maxHandshakes!, "--max-handshakes", 1, 100_000),
+        maxHandshakesPerSource: parseIntegerOption(
+          options.maxHandshakesPerSource!,
+          "--max-handshakes-per-source",
+          1,
+          100_000,
+        ),
+        handshakeTimeoutMs: parseIntegerOption(
+          options.handshakeTimeout!,
+          "--handshake-timeout",
+          100,
+          60_000,
+        ),
+        authFailuresPerMinute: parseIntegerOption(options.authFailures!, "--auth-failures", 1, 1e6),
         bcastPps: parseIntegerOption(options.bcastPps!, "--bcast-pps", 0, 10_000_000),
         bcastBurst: parseIntegerOption(options.bcastBurst!, "--bcast-burst", 1, 10_000_000),
         peerBandwidth: parseIntegerOption(options.peerBandwidth!, "--peer-bandwidth", 0, 1e12),
         malformedLimit: parseIntegerOption(options.malformedLimit!, "--malformed-limit", 1, 1e6),
       };
       const identity = await serverIdentity(options, io);
+      const { readRoomsFile } = await import("../l2/rooms_file.ts");
+      const rooms = await readRoomsFile(options.rooms);
+      if (rooms.rooms.length === 0) {
+        io.err(
+          `netkit: no rooms in "${options.rooms}" yet: add one with ` +
+            `netkit relay room add NAME --rooms ${options.rooms}\n`,
+        );
+      }
       const { Relay: RelayServer } = await import("../l2/relay.ts");
       const { ControlServer } = await import("../ipc/mod.ts");
       const { untilSignal } = await import("./l2_options.ts");
       let server: Relay;
       try {
-        server = RelayServer.start({ ...listen, ...identity, ...limits });
+        server = await RelayServer.start({
+          ...listen,
+          ...identity,
+          ...limits,
+          rooms,
+          roomsFile: options.rooms,
+        });
       } catch (err) {
+        if (err instanceof NetkitError) throw err;
         const text = errorMessage(err);
         throw new NetkitError(
           /KeyMismatch|keys may not be consistent/.test(text)
@@ -104,6 +162,8 @@ export function register(program: Command, io: CliIo): void {
       await untilSignal(new Promise(() => {}));
     });
 
+  registerRooms(relay, io);
+
   relay.command("status")
     .description("show a running relay's rooms, peers and counters")
     .option("--status-socket <path>", "the relay's status socket (default: the only relay here)")
@@ -114,6 +174,197 @@ export function register(program: Command, io: CliIo): void {
       const status = await request(path, { cmd: "status" }) as RelayStatus;
       printResult(io, g, status, () => formatRelayStatus(status));
     });
+}
+
+interface RoomCliOptions {
+  output?: string;
+}
+
+/** The rooms file: `relay`'s `--rooms`, which commander takes wherever it is given. */
+function roomsFileOf(command: Command): string {
+  return command.optsWithGlobals<{ rooms: string }>().rooms;
+}
+
+/**
+ * `netkit relay room ...`: the operator's rooms and credentials, edited in the rooms file. A
+ * running relay rereads the file within a second: a revoked credential ends its session.
+ * Credentials are printed once (or written to a new 0600 file with -o) and never stored.
+ */
+function registerRooms(relay: Command, io: CliIo): void {
+  const room = relay.command("room")
+    .description("create, list, revoke and rotate rooms and their credentials");
+  const withOutput = (command: Command) =>
+    command.option("-o, --output <file>", "write the credential to a new 0600 file");
+
+  withOutput(room.command("add <room>"))
+    .description("create a room; prints its gateway credential")
+    .option("--tap-mtu <bytes>", "the room's TAP MTU (frames are 14 bytes more)")
+    .option("--no-address-guard", "let clients claim any IP address in ARP and NDP")
+    .action(async (
+      code: string,
+      options: RoomCliOptions & {
+        tapMtu?: string;
+        addressGuard: boolean;
+      },
+      command: Command,
+    ) => {
+      const rooms = await import("../l2/rooms_file.ts");
+      const tapMtu = options.tapMtu === undefined
+        ? undefined
+        : parseIntegerOption(options.tapMtu, "--tap-mtu", rooms.MIN_TAP_MTU, rooms.MAX_TAP_MTU);
+      await issue(
+        io,
+        options.output,
+        `room ${code}, gateway`,
+        () =>
+          rooms.editRoomsFile(roomsFileOf(command), (config) =>
+            rooms.addRoom(config, code, {
+              ...(tapMtu === undefined ? {} : { tapMtu }),
+              addressGuard: options.addressGuard,
+            })),
+      );
+    });
+
+  room.command("del <room>")
+    .description("remove a room; its peers are disconnected")
+    .action(async (code: string, _options: unknown, command: Command) => {
+      const rooms = await import("../l2/rooms_file.ts");
+      await rooms.editRoomsFile(roomsFileOf(command), (config) => {
+        rooms.removeRoom(config, code);
+        return Promise.resolve();
+      });
+    });
+
+  withOutput(room.command("add-client <room> <name>"))
+    .description("give a client of the room a credential of its own; prints it")
+    .option(
+      "--address <ip>",
+      "an address the client may claim without a DHCP lease (repeatable)",
+      collect,
+    )
+    .action(async (
+      code: string,
+      name: string,
+      options: RoomCliOptions & {
+        address?: string[];
+      },
+      command: Command,
+    ) => {
+      const rooms = await import("../l2/rooms_file.ts");
+      await issue(
+        io,
+        options.output,
+        `room ${code}, client ${name}`,
+        () =>
+          rooms.editRoomsFile(
+            roomsFileOf(command),
+            (config) => rooms.addClient(config, code, name, options.address ?? []),
+          ),
+      );
+    });
+
+  room.command("del-client <room> <name>")
+    .description("revoke a client's credential; its session ends")
+    .action(async (code: string, name: string, _options: unknown, command: Command) => {
+      const rooms = await import("../l2/rooms_file.ts");
+      await rooms.editRoomsFile(roomsFileOf(command), (config) => {
+        rooms.removeClient(config, code, name);
+        return Promise.resolve();
+      });
+    });
+
+  withOutput(room.command("rotate <room> [name]"))
+    .description("give the gateway (or client NAME) a new credential; the old one stops working")
+    .action(async (
+      code: string,
+      name: string | undefined,
+      options: RoomCliOptions,
+      command: Command,
+    ) => {
+      const rooms = await import("../l2/rooms_file.ts");
+      await issue(
+        io,
+        options.output,
+        `room ${code}, ${name ?? "gateway"}`,
+        () =>
+          rooms.editRoomsFile(
+            roomsFileOf(command),
+            (config) => rooms.rotateCredential(config, code, name),
+          ),
+      );
+    });
+
+  room.command("list")
+    .description("show the rooms and their credentials (names only, never secrets)")
+    .action(async (_options: unknown, command: Command) => {
+      const g = command.optsWithGlobals<GlobalOptions>();
+      const { readRoomsFile } = await import("../l2/rooms_file.ts");
+      const config = await readRoomsFile(roomsFileOf(command));
+      const list = config.rooms.map((r) => ({
+        room: r.room,
+        tap_mtu: r.tap_mtu,
+        address_guard: r.address_guard,
+        credentials: r.credentials.map((c) => ({
+          name: c.name,
+          role: c.role,
+          addresses: c.addresses,
+          created: c.created,
+        })),
+      }));
+      printResult(io, g, list, () => {
+        const rows = [["ROOM", "TAP_MTU", "GUARD", "CREDENTIAL", "ROLE", "ADDRESSES", "CREATED"]];
+        for (const r of list) {
+          for (const c of r.credentials) {
+            rows.push([
+              r.room,
+              String(r.tap_mtu),
+              r.address_guard ? "on" : "off",
+              c.name,
+              c.role,
+              c.addresses.join(",") || "-",
+              c.created,
+            ]);
+          }
+        }
+        return list.length === 0 ? "no rooms\n" : formatTable(rows);
+      });
+    });
+}
+
+/**
+ * Makes a credential with `make` and hands it out: printed, or written to `output`, a new file
+ * created (O_CREAT|O_EXCL: never through a planted symlink, mode 0600) before anything is
+ * changed, so a bad path leaves the rooms as they were.
+ */
+async function issue(
+  io: CliIo,
+  output: string | undefined,
+  what: string,
+  make: () => Promise<string>,
+): Promise<void> {
+  if (output === undefined) {
+    io.out(`${await make()}\n`);
+    io.err(`netkit: credential for ${what}; it is shown only now: keep it in a 0600 file\n`);
+    return;
+  }
+  let file: Deno.FsFile;
+  try {
+    file = await Deno.open(output, { write: true, createNew: true, mode: 0o600 });
+  } catch (err) {
+    throw new NetkitError(
+      `Cannot create "${output}" for the credential: ${errorMessage(err)} (give a new file)`,
+    );
+  }
+  using _file = file;
+  let credential: string;
+  try {
+    credential = await make();
+  } catch (err) {
+    await Deno.remove(output).catch(() => {});
+    throw err;
+  }
+  await file.write(new TextEncoder().encode(`${credential}\n`));
+  io.err(`netkit: credential for ${what} written to ${output}\n`);
 }
 
 async function serverIdentity(
@@ -134,10 +385,10 @@ async function serverIdentity(
       await certs.writeDevCerts(dir);
     }
     const identity = await certs.loadServerIdentity(`${dir}/relay.pem`, `${dir}/relay-key.pem`);
-    const fingerprint = await certs.certFingerprint(await Deno.readTextFile(`${dir}/ca.pem`));
+    const fingerprint = await certs.certFingerprint(identity.cert);
     io.out(
       `${reused ? "using" : "wrote"} development certificates in ${dir}\n` +
-        `pin: ${dir}/ca.pem (SHA-256 ${fingerprint})\n` +
+        `pin: ${dir}/relay.pem (SHA-256 ${fingerprint})\n` +
         `server name: ${certs.DEV_SERVER_NAME}\n`,
     );
     return identity;
@@ -184,9 +435,15 @@ export function formatRelayStatus(status: RelayStatus): string {
   }, ${plural(peers, "peer")}\n`;
   for (const room of status.rooms) {
     text +=
-      `\nroom ${room.room} id ${room.room_id} frame_max ${room.frame_max} tap_mtu ${room.tap_mtu}\n`;
+      `\nroom ${room.room} id ${room.room_id} frame_max ${room.frame_max} tap_mtu ${room.tap_mtu}` +
+      ` clients ${room.clients} address_guard ${room.address_guard ? "on" : "off"}` +
+      ` bindings ${
+        dropsText(Object.fromEntries(Object.entries(room.bindings).filter(([, n]) => n > 0)))
+      }\n`;
+    if (room.peers.length === 0) continue;
     const rows: string[][] = [[
       "PEER",
+      "CREDENTIAL",
       "ROLE",
       "MAC",
       "STATE",
@@ -200,6 +457,7 @@ export function formatRelayStatus(status: RelayStatus): string {
     for (const p of room.peers as PeerStatus[]) {
       rows.push([
         String(p.peer_id),
+        p.credential,
         p.role,
         p.mac,
         p.state,
@@ -213,6 +471,20 @@ export function formatRelayStatus(status: RelayStatus): string {
     }
     text += formatTable(rows);
   }
-  text += `\ndrops: ${dropsText(status.drops)}\nrejected: ${dropsText(status.rejected)}\n`;
+  const l = status.limits;
+  text += `\ndrops: ${dropsText(status.drops)}\nrejected: ${dropsText(status.rejected)}\n` +
+    `auth failures: ${status.auth_failures}\nrefused before handshake: ${
+      dropsText(status.refused)
+    }\n` +
+    `connections ${status.connections}/${l.max_connections} (per source ${l.max_connections_per_source}), ` +
+    `handshakes ${status.handshakes}/${l.max_handshakes} (per source ${l.max_handshakes_per_source}, ` +
+    `timeout ${l.handshake_timeout_ms} ms), sources ${status.sources}, ` +
+    `auth failures per source ${l.auth_failures_per_minute}/min, rooms ${status.rooms.length}/${l.max_rooms}, ` +
+    `clients per room ${l.room_clients}\n`;
+  if (status.rooms_file !== null) {
+    text += `rooms file ${status.rooms_file.path}, read ${
+      duration(status.rooms_file.loaded_ms)
+    } ago${status.rooms_file.error === null ? "" : `; not reread: ${status.rooms_file.error}`}\n`;
+  }
   return text;
 }

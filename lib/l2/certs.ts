@@ -3,27 +3,22 @@
  * WebCrypto and a small DER encoder (no openssl needed), loading the certificate a peer pins
  * (`--relay-cert`, PEM or DER), and loading the relay's own `--cert`/`--key`.
  *
- * Pinning with Deno's QUIC client: `Deno.connectQuic({ caCerts: [pem] })` adds `pem` as a
- * trust anchor to rustls (webpki), *in addition to* the default roots, so a pin only means
- * something together with a server name no public CA issues ({@linkcode DEV_SERVER_NAME}).
- * webpki uses an anchor only as an issuer: it never compares the server's certificate with
- * the anchors. Tested on Deno 2.9.6 (see `certs_test.ts`):
- *
- * - pinning the CA-signed relay certificate itself fails with
- *   `invalid peer certificate: UnknownIssuer` (its issuer is the CA, not itself);
- * - pinning the CA certificate works; so does pinning a self-signed relay certificate
- *   (issuer = subject, tried with an openssl-made one): either way the pin must be the
- *   certificate that signed the relay's.
- *
- * So {@linkcode writeDevCerts} pins the CA, and makes that as strict as pinning the relay
- * certificate by throwing the CA's private key away once it has signed the one relay
- * certificate: nothing else can ever chain to that CA.
+ * Pinning with Deno's QUIC client: `caCerts` only adds trust anchors to the default roots
+ * (Mozilla's, or the system's with `DENO_TLS_CA_STORE`, plus `DENO_CERT`), so a publicly
+ * trusted certificate for the same name would pass. Peers therefore pin the relay's own
+ * certificate by its SHA-256 ({@linkcode certificateHash}) through `serverCertificateHashes`,
+ * which Deno honours for `connectQuic` too: with it rustls asks no certificate store at all,
+ * only whether the relay's end-entity certificate has that hash and is within its validity
+ * (the handshake signature still proves the relay holds the key). Tested on Deno 2.9.6 in
+ * `relay_test.ts`: a relay presenting another certificate for the same name is refused even
+ * when that certificate's CA is in the trusted store.
  *
  * @example Development certificates for a relay, and what a peer gives `connectQuic`
  * ```ts ignore
  * const dev = await writeDevCerts("/var/lib/netkit/relay");
  * // relay:  loadServerIdentity(dev.cert, dev.key) -> endpoint.listen({ cert, key, ... })
- * // peer:   caCerts: [await loadPinnedCert(dev.pin)], serverName: DEV_SERVER_NAME
+ * // peer:   serverCertificateHashes: [{ algorithm: "sha-256",
+ * //           value: await certificateHash(await loadPinnedCert(dev.pin)) }]
  * ```
  *
  * @module
@@ -32,9 +27,8 @@
 import { errorMessage, NetkitError, UsageError } from "../errors.ts";
 
 /**
- * The server name in development certificates. `.invalid` is reserved (RFC 2606), so no public
- * CA will ever issue a certificate for it: a pinned certificate is then the only one Deno's
- * QUIC client accepts for this name, even though it also trusts the default roots.
+ * The server name in development certificates. `.invalid` is reserved (RFC 6761), so no public
+ * CA may issue a certificate for it: a second line of defence behind the pin by hash.
  */
 export const DEV_SERVER_NAME = "relay.netkit.invalid";
 
@@ -46,11 +40,7 @@ export interface DevCerts {
   cert: string;
   /** Path of the relay's private key (`relay-key.pem`, PKCS#8, mode 0600): the relay's `--key`. */
   key: string;
-  /**
-   * Path of the certificate a peer pins with `--relay-cert`: the CA certificate, the same path
-   * as {@linkcode DevCerts.caCert}. Deno's rustls accepts a pinned certificate only as the
-   * issuer of the relay's certificate, not as the relay's certificate itself.
-   */
+  /** Path of the certificate a peer pins with `--relay-cert`: the relay's own, `relay.pem`. */
   pin: string;
   /** SHA-256 of the relay certificate's DER, upper-case hex with colons (as openssl prints it). */
   fingerprint: string;
@@ -79,11 +69,11 @@ type Bytes = Uint8Array<ArrayBuffer>;
  * Writes a development CA and a relay certificate it signs to `dir` (created with mode 0700 if
  * missing), replacing earlier files of the same names:
  *
- * - `ca.pem`: the CA certificate (ECDSA P-256, `CA:TRUE`). This is the file to pin: give it to
- *   peers as `--relay-cert` (see {@linkcode DevCerts.pin}). The CA's private key is generated
+ * - `ca.pem`: the CA certificate (ECDSA P-256, `CA:TRUE`). The CA's private key is generated
  *   in memory, signs the relay certificate and is dropped, so the CA can never sign anything
  *   else.
- * - `relay.pem`: the relay's certificate for `serverName` (`CA:FALSE`, serverAuth).
+ * - `relay.pem`: the relay's certificate for `serverName` (`CA:FALSE`, serverAuth). This is
+ *   the file to pin: give it to peers as `--relay-cert` (see {@linkcode DevCerts.pin}).
  * - `relay-key.pem`: its PKCS#8 private key, mode 0600 from the moment it exists (written to a
  *   temporary file in `dir`, then renamed).
  *
@@ -155,7 +145,7 @@ export async function writeDevCerts(dir: string, serverName = DEV_SERVER_NAME): 
       { cause: err },
     );
   }
-  return { ...paths, pin: paths.caCert, fingerprint: await fingerprintOf(relayDer) };
+  return { ...paths, pin: paths.cert, fingerprint: await fingerprintOf(relayDer) };
 }
 
 /**
@@ -170,7 +160,7 @@ export async function writeDevCerts(dir: string, serverName = DEV_SERVER_NAME): 
 export async function loadPinnedCert(path: string): Promise<string> {
   const bytes = await readInput(path, "certificate file");
   if (bytes.length === 0) {
-    throw new NetkitError(`Certificate file "${path}" is empty: give the relay's CA certificate`);
+    throw new NetkitError(`Certificate file "${path}" is empty: give the relay's own certificate`);
   }
   const text = new TextDecoder().decode(bytes);
   if (text.includes(CERT_BEGIN)) {
@@ -186,13 +176,13 @@ export async function loadPinnedCert(path: string): Promise<string> {
   const label = PEM_LABEL.exec(text)?.[1];
   if (label !== undefined) {
     throw new NetkitError(
-      `File "${path}" holds no certificate (found a PEM "${label}"): give the relay's CA ` +
+      `File "${path}" holds no certificate (found a PEM "${label}"): give the relay's own ` +
         `certificate`,
     );
   }
   if (!isDerCertificate(bytes)) {
     throw new NetkitError(
-      `File "${path}" is not a certificate (neither PEM nor DER): give the relay's CA ` +
+      `File "${path}" is not a certificate (neither PEM nor DER): give the relay's own ` +
         `certificate`,
     );
   }
@@ -528,4 +518,14 @@ async function fingerprintOf(der: Bytes): Promise<string> {
 
 function hex(bytes: Uint8Array, separator: string): string {
   return [...bytes].map((b) => b.toString(16).padStart(2, "0").toUpperCase()).join(separator);
+}
+
+/**
+ * SHA-256 of the one certificate in `pem` (as {@linkcode loadPinnedCert} returns it), over its
+ * DER bytes: what a peer pins the relay by.
+ */
+export async function certificateHash(pem: string): Promise<ArrayBuffer> {
+  const der = pemCertificates(pem, "the given PEM text")[0];
+  if (der === undefined) throw new NetkitError("The given PEM text holds no certificate");
+  return await crypto.subtle.digest("SHA-256", der);
 }

@@ -16,6 +16,7 @@ import { formatMac, macKey } from "../packet/mac.ts";
 import type { Welcome } from "./control.ts";
 import { DEFAULT_TAP } from "./client_mac.ts";
 import { logFrame } from "./frame_log.ts";
+import { parseCredential } from "./credentials.ts";
 import { type RelayAddress, RelaySession } from "./relay_session.ts";
 import { classifyFrame } from "./safety.ts";
 
@@ -27,7 +28,8 @@ const READS_PER_ROUND = 64;
 /** Options for {@linkcode Client.start}. */
 export interface ClientOptions {
   relay: RelayAddress;
-  room: string;
+  /** `nk1:ROOM:NAME:SECRET`, from `netkit relay room`. */
+  credential: string;
   /** TAP device name (default {@linkcode DEFAULT_TAP}); an existing persistent TAP is attached. */
   tap?: string;
   /** The TAP's MAC (6 bytes). */
@@ -83,7 +85,7 @@ export class Client implements AsyncDisposable {
         {
           relay: options.relay,
           role: "client",
-          room: options.room,
+          credential: options.credential,
           mac: options.mac,
           ...(options.budget === undefined ? {} : { budget: options.budget }),
         },
@@ -104,7 +106,7 @@ export class Client implements AsyncDisposable {
     log.info("Client on {tap} ({mac}) in room {room}", {
       tap: tap.name,
       mac: formatMac(options.mac),
-      room: options.room,
+      room: parseCredential(options.credential).room,
     });
     return client;
   }

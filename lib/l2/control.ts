@@ -18,7 +18,7 @@
  *   v: 1,
  *   type: "hello",
  *   role: "client",
- *   room: "LAN1",
+ *   credential: "nk1:LAN1:alice:" + "A".repeat(43),
  *   mac: "02:00:00:00:00:01",
  *   budget: 1400,
  *   sw: "netkit/0.1.0",
@@ -36,6 +36,7 @@ import { z } from "zod";
 import { errorMessage } from "../errors.ts";
 import { summarizeIssues } from "../ipc/mod.ts";
 import { isMulticastMac, macKey, parseMac } from "../packet/mac.ts";
+import { CREDENTIAL_TEXT } from "./credentials.ts";
 
 /** The TLS ALPN of netkit-l2 version 1: the major version lives here, not in the messages. */
 export const ALPN = "netkit-l2/1";
@@ -43,7 +44,7 @@ export const ALPN = "netkit-l2/1";
 /** Largest JSON body of one control message, in bytes. */
 export const MAX_CONTROL_MESSAGE = 65536;
 
-/** QUIC application close codes (§1); 5 and 7 are unassigned. */
+/** QUIC application close codes (§1); 7 is unassigned. */
 export const CloseCode = {
   /** Graceful, after `disconnect`. */
   NORMAL: 0,
@@ -55,7 +56,9 @@ export const CloseCode = {
   MALFORMED_THRESHOLD: 3,
   /** The same peer resumed on a new connection. */
   REPLACED: 4,
-  /** Reserved. */
+  /** The peer's credential was revoked or rotated, or its room removed or changed. */
+  REVOKED: 5,
+  /** The peer's address holds too many connections or failed too many authentications. */
   RATE_LIMITED: 6,
   /** The relay is exiting. */
   SHUTDOWN: 8,
@@ -87,9 +90,8 @@ export type Role = z.infer<typeof Role>;
 
 /** Why the relay refused a `hello`. */
 export const RejectCode = z.enum([
-  "bad_room",
+  "unauthorized",
   "room_full",
-  "gateway_exists",
   "duplicate_mac",
   "mtu_too_small",
   "invalid_mac",
@@ -99,7 +101,13 @@ export const RejectCode = z.enum([
 export type RejectCode = z.infer<typeof RejectCode>;
 
 /** Why a peer left a room. */
-export const PeerLeftReason = z.enum(["disconnect", "timeout", "malformed", "replaced"]);
+export const PeerLeftReason = z.enum([
+  "disconnect",
+  "timeout",
+  "malformed",
+  "replaced",
+  "revoked",
+]);
 /** Why a peer left a room. */
 export type PeerLeftReason = z.infer<typeof PeerLeftReason>;
 
@@ -113,7 +121,8 @@ export const Hello = z.object({
   v: z.literal(1),
   type: z.literal("hello"),
   role: Role,
-  room: z.string().regex(/^[A-Z0-9]{4,16}$/, "Expected 4 to 16 uppercase letters or digits"),
+  /** `nk1:ROOM:NAME:SECRET` (lib/l2/credentials.ts): the room and who the peer is. */
+  credential: z.string().regex(CREDENTIAL_TEXT, "Expected nk1:ROOM:NAME:SECRET"),
   /** A client's TAP MAC or the gateway's NIC MAC: unicast and nonzero either way. */
   mac: UnicastMac,
   /** Largest datagram the peer can send. */

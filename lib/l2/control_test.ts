@@ -16,7 +16,7 @@ const HELLO: Hello = {
   v: 1,
   type: "hello",
   role: "client",
-  room: "LAN42",
+  credential: `nk1:LAN42:alice:${"Ab-_".repeat(10)}xyz`,
   mac: "02:00:00:AA:bb:01",
   budget: 1400,
   sw: "netkit/0.1.0",
@@ -374,14 +374,14 @@ Deno.test("parseControl reports one issue for a MAC that is not colon-separated 
   }
 });
 
-Deno.test("parseControl checks room names and budgets in hello", () => {
+Deno.test("parseControl checks credentials and budgets in hello", () => {
   assertProtocolError(
-    () => parseText(JSON.stringify({ ...HELLO, room: "lan42" })),
-    'Invalid "hello" message: "room": Expected 4 to 16 uppercase letters or digits',
+    () => parseText(JSON.stringify({ ...HELLO, credential: "nk1:lan42:alice:x" })),
+    'Invalid "hello" message: "credential": Expected nk1:ROOM:NAME:SECRET',
   );
   assertProtocolError(
-    () => parseText(JSON.stringify({ ...HELLO, room: "A".repeat(17) })),
-    /^Invalid "hello" message: "room": /,
+    () => parseText(JSON.stringify({ ...HELLO, credential: undefined })),
+    /^Invalid "hello" message: "credential": /,
   );
   assertProtocolError(
     () => parseText(JSON.stringify({ ...HELLO, budget: 63 })),

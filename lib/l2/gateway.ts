@@ -20,6 +20,7 @@ import type { PeerJoined, PeerLeft, Welcome } from "./control.ts";
 import { logFrame } from "./frame_log.ts";
 import { RemoteMacTable } from "./mac_table.ts";
 import { clampMss } from "./mss_clamp.ts";
+import { parseCredential } from "./credentials.ts";
 import { type RelayAddress, RelaySession } from "./relay_session.ts";
 import { classifyFrame } from "./safety.ts";
 
@@ -36,7 +37,8 @@ const LAN_RCVBUF = 4 << 20;
 /** Options for {@linkcode Gateway.start}. */
 export interface GatewayOptions {
   relay: RelayAddress;
-  room: string;
+  /** `nk1:ROOM:NAME:SECRET`, from `netkit relay room`. */
+  credential: string;
   /** The LAN interface. */
   iface: string;
   /** Largest datagram to advertise to the relay. */
@@ -138,7 +140,7 @@ export class Gateway implements AsyncDisposable {
       {
         relay: options.relay,
         role: "gateway",
-        room: options.room,
+        credential: options.credential,
         mac: info.mac,
         ...(options.budget === undefined ? {} : { budget: options.budget }),
       },
@@ -159,7 +161,7 @@ export class Gateway implements AsyncDisposable {
     log.info("Gateway on {iface} ({mac}) bridging to room {room}", {
       iface: info.name,
       mac: formatMac(info.mac),
-      room: options.room,
+      room: parseCredential(options.credential).room,
     });
     gateway.#refreshAll();
     gateway.#started = true;

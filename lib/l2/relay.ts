@@ -9,7 +9,7 @@
  */
 
 import { getLogger } from "@logtape/logtape";
-import { errorMessage } from "../errors.ts";
+import { errorMessage, NetkitError } from "../errors.ts";
 import { formatMac, isMulticastMac, parseMac } from "../packet/mac.ts";
 import { NETKIT_VERSION } from "../version.ts";
 import {
@@ -21,6 +21,7 @@ import {
   ControlWriter,
   type Hello,
   type PeerLeftReason,
+  type RejectCode,
 } from "./control.ts";
 import {
   checkDatagram,
@@ -30,7 +31,18 @@ import {
 } from "./datagram.ts";
 import { logFrame } from "./frame_log.ts";
 import { ReasonCounts } from "./reason_counts.ts";
-import { FLOOD, type Room, type RoomPeer, RoomRegistry, switchFrame } from "./room.ts";
+import { AddressGuard } from "./address_guard.ts";
+import { parseCredential } from "./credentials.ts";
+import {
+  FLOOD,
+  type Room,
+  type RoomPeer,
+  RoomRegistry,
+  switchFrame,
+  UNAUTHORIZED_REASON,
+} from "./room.ts";
+import { readRoomsFile, type RoomsConfig } from "./rooms_file.ts";
+import { sourceKey, SourceLimits } from "./source_limits.ts";
 import { classifyFrame } from "./safety.ts";
 import { TokenBucket } from "./token_bucket.ts";
 import { sleep, withTimeout } from "./_timeout.ts";
@@ -42,7 +54,8 @@ const log = getLogger(["netkit", "relay"]);
 export const QUIC_TRANSPORT = { keepAliveInterval: 5_000, maxIdleTimeout: 15_000 } as const;
 /** Datagrams a peer may have in flight towards it before the relay drops (`congested`). */
 const MAX_IN_FLIGHT = 256;
-const HELLO_TIMEOUT_MS = 10_000;
+/** How often the relay looks whether its rooms file changed, and expires away peers. */
+const HOUSEKEEPING_MS = 1000;
 /** How long the relay waits for path MTU discovery to raise a new connection's datagram size. */
 const PMTU_WAIT_MS = 500;
 /** How long the datagram size must hold before discovery counts as done. */
@@ -55,8 +68,26 @@ export interface RelayOptions {
   /** PEM certificate chain and key. */
   cert: string;
   key: string;
+  /** The rooms, their settings and credentials. */
+  rooms: RoomsConfig;
+  /** The rooms file to reread whenever it changes (none: `rooms` stay as given). */
+  roomsFile?: string;
+  /** Most rooms (default 1024): a rooms file with more is refused. */
+  maxRooms?: number;
   /** Most clients per room (default 32). */
   roomClients?: number;
+  /** Most connections in total, handshakes included (default 1024). */
+  maxConnections?: number;
+  /** Most connections from one source address (an IPv6 /64) (default 16). */
+  maxConnectionsPerSource?: number;
+  /** Most handshakes under way in total (default 64). */
+  maxHandshakes?: number;
+  /** Most handshakes under way from one source (default 8). */
+  maxHandshakesPerSource?: number;
+  /** Time from a connection's first packet to its hello being answered (default 5000 ms). */
+  handshakeTimeoutMs?: number;
+  /** Failed authentications per minute a source may make before it is refused (default 10). */
+  authFailuresPerMinute?: number;
   /** Broadcast and multicast frames per second a client may send (default 1000; 0: no limit). */
   bcastPps?: number;
   /** Burst of the broadcast limit (default 200). */
@@ -69,6 +100,18 @@ export interface RelayOptions {
   resumeWindowMs?: number;
   /** Milliseconds since some epoch (tests inject a fake clock). */
   clock?: () => number;
+}
+
+/** The limits a relay enforces, as `relay status` shows them. */
+export interface RelayLimits {
+  max_rooms: number;
+  room_clients: number;
+  max_connections: number;
+  max_connections_per_source: number;
+  max_handshakes: number;
+  max_handshakes_per_source: number;
+  handshake_timeout_ms: number;
+  auth_failures_per_minute: number;
 }
 
 /** Counters of one peer, as `relay status` shows them. */
@@ -86,6 +129,8 @@ export interface PeerCounters {
 export interface PeerStatus extends PeerCounters {
   peer_id: number;
   role: "gateway" | "client";
+  /** The name of the credential it joined with. */
+  credential: string;
   mac: string;
   state: "active" | "away";
   remote: string | null;
@@ -104,12 +149,29 @@ export interface RelayStatus {
     room_id: number;
     frame_max: number;
     tap_mtu: number;
+    /** Client credentials configured. */
+    clients: number;
+    address_guard: boolean;
+    /** The address guard's bindings, by kind. */
+    bindings: Record<string, number>;
     peers: PeerStatus[];
   }[];
   /** Every drop since start, by reason, including peers that left. */
   drops: Record<string, number>;
   peers_total: number;
+  /** Hellos refused, by reject code. */
   rejected: Record<string, number>;
+  /** Connections refused before hello (before the handshake for the totals), by limit. */
+  refused: Record<string, number>;
+  /** Hellos with an unknown room or credential or a wrong secret. */
+  auth_failures: number;
+  /** Connections (handshakes included), handshakes under way, sources tracked. */
+  connections: number;
+  handshakes: number;
+  sources: number;
+  limits: RelayLimits;
+  /** When the rooms file was last read, and the error if rereading it failed since. */
+  rooms_file: { path: string; loaded_ms: number; error: string | null } | null;
 }
 
 /** The relay's side of one peer connection. */
@@ -117,6 +179,8 @@ class PeerLink {
   readonly conn: Deno.QuicConn;
   readonly writer: ControlWriter;
   readonly remote: string;
+  /** {@linkcode sourceKey} of the remote address. */
+  readonly source: string;
   readonly since: number;
   peer: RoomPeer<PeerLink> | null = null;
   /** Sequence of the next relay → peer control message. */
@@ -134,18 +198,24 @@ class PeerLink {
   violations = 0;
   readonly drops = new ReasonCounts();
   reported: Record<string, unknown> | null = null;
+  /** Ends the connection's handshake accounting once hello is answered (set by the relay). */
+  answered: () => void = () => {};
   /** Why this connection ends, once known: decides what the other peers are told. */
-  ending: PeerLeftReason | "replaced" | "shutdown" | null = null;
+  ending: PeerLeftReason | "shutdown" | null = null;
   readonly broadcast: TokenBucket;
   readonly bandwidth: TokenBucket;
 
-  constructor(conn: Deno.QuicConn, stream: Deno.QuicBidirectionalStream, limits: Limits) {
+  constructor(
+    conn: Deno.QuicConn,
+    stream: Deno.QuicBidirectionalStream,
+    remote: string,
+    source: string,
+    limits: Limits,
+  ) {
     this.conn = conn;
     this.writer = new ControlWriter(stream.writable);
-    const addr = conn.remoteAddr;
-    this.remote = addr.hostname.includes(":")
-      ? `[${addr.hostname}]:${addr.port}`
-      : `${addr.hostname}:${addr.port}`;
+    this.remote = remote;
+    this.source = source;
     this.since = limits.now;
     this.broadcast = new TokenBucket(limits.bcastPps, limits.bcastBurst, limits.now);
     this.bandwidth = new TokenBucket(limits.peerBandwidth, limits.peerBandwidth, limits.now);
@@ -165,11 +235,7 @@ class PeerLink {
 
   /** Closes the connection (no-op when already closed). */
   close(code: number, reason: string): void {
-    try {
-      this.conn.close({ closeCode: code, reason });
-    } catch {
-      // Already closed.
-    }
+    closeQuietly(this.conn, code, reason);
   }
 }
 
@@ -185,15 +251,28 @@ export class Relay implements AsyncDisposable {
   readonly #endpoint: Deno.QuicEndpoint;
   readonly #listener: Deno.QuicListener;
   readonly #registry: RoomRegistry<PeerLink>;
-  readonly #options: Required<Omit<RelayOptions, "cert" | "key">>;
+  readonly #options: Required<Omit<RelayOptions, "cert" | "key" | "rooms" | "roomsFile">>;
+  readonly #sources: SourceLimits;
+  /** One address guard per room code. */
+  readonly #guards = new Map<string, AddressGuard>();
+  /** Where each peer was last connected from, to notice an identity moving. */
+  readonly #lastRemote = new WeakMap<RoomPeer<PeerLink>, string>();
   readonly #links = new Set<PeerLink>();
   readonly #tasks = new Set<Promise<void>>();
   readonly #drops = new ReasonCounts();
   readonly #rejected = new ReasonCounts();
+  readonly #refused = new ReasonCounts();
   readonly #started: number;
-  readonly #expiry: ReturnType<typeof setInterval>;
+  readonly #housekeeping: ReturnType<typeof setInterval>;
   /** Per-frame logs are on (checked once: the hot path must not ask per frame). */
   readonly #debug = log.isEnabledFor("debug");
+  readonly #roomsFile: string | null;
+  /** The rooms file as last seen (inode, size, mtime), its load time, and a reload error. */
+  #roomsStamp = "";
+  #roomsLoaded = 0;
+  #roomsError: string | null = null;
+  #reloading = false;
+  #authFailures = 0;
   #peersTotal = 0;
   #closed = false;
   #accepting: Promise<void>;
@@ -201,19 +280,39 @@ export class Relay implements AsyncDisposable {
   private constructor(
     endpoint: Deno.QuicEndpoint,
     listener: Deno.QuicListener,
-    options: Required<Omit<RelayOptions, "cert" | "key">>,
+    options: Required<Omit<RelayOptions, "cert" | "key" | "rooms" | "roomsFile">>,
+    rooms: RoomsConfig,
+    roomsFile: string | null,
+    roomsStamp: string,
   ) {
     this.#endpoint = endpoint;
     this.#listener = listener;
     this.#options = options;
     this.#registry = new RoomRegistry({ maxClients: options.roomClients });
+    this.#sources = new SourceLimits({
+      maxConnections: options.maxConnections,
+      maxConnectionsPerSource: options.maxConnectionsPerSource,
+      maxHandshakes: options.maxHandshakes,
+      maxHandshakesPerSource: options.maxHandshakesPerSource,
+      authFailuresPerMinute: options.authFailuresPerMinute,
+    });
+    this.#roomsFile = roomsFile;
+    this.#roomsStamp = roomsStamp;
     this.#started = options.clock();
-    this.#expiry = setInterval(() => this.#expireAway(), 1000);
+    this.#roomsLoaded = this.#started;
+    this.#configure(rooms);
+    this.#housekeeping = setInterval(() => this.#housekeep(), HOUSEKEEPING_MS);
     this.#accepting = this.#acceptLoop();
   }
 
-  /** Starts listening. */
-  static start(options: RelayOptions): Relay {
+  /**
+   * Starts listening with `options.rooms`. Throws a NetkitError when there are more rooms than
+   * `maxRooms`.
+   */
+  static async start(options: RelayOptions): Promise<Relay> {
+    const maxRooms = options.maxRooms ?? 1024;
+    checkRoomCount(options.rooms, maxRooms);
+    const roomsStamp = options.roomsFile === undefined ? "" : await fileStamp(options.roomsFile);
     const endpoint = openQuicEndpoint(options.hostname, options.port);
     const listener = endpoint.listen({
       alpnProtocols: [ALPN],
@@ -221,17 +320,31 @@ export class Relay implements AsyncDisposable {
       key: options.key,
       ...QUIC_TRANSPORT,
     });
-    return new Relay(endpoint, listener, {
-      hostname: options.hostname,
-      port: options.port,
-      roomClients: options.roomClients ?? 32,
-      bcastPps: options.bcastPps ?? 1000,
-      bcastBurst: options.bcastBurst ?? 200,
-      peerBandwidth: options.peerBandwidth ?? 125_000_000,
-      malformedLimit: options.malformedLimit ?? 20,
-      resumeWindowMs: options.resumeWindowMs ?? 120_000,
-      clock: options.clock ?? (() => performance.now()),
-    });
+    return new Relay(
+      endpoint,
+      listener,
+      {
+        hostname: options.hostname,
+        port: options.port,
+        maxRooms,
+        roomClients: options.roomClients ?? 32,
+        maxConnections: options.maxConnections ?? 1024,
+        maxConnectionsPerSource: options.maxConnectionsPerSource ?? 16,
+        maxHandshakes: options.maxHandshakes ?? 64,
+        maxHandshakesPerSource: options.maxHandshakesPerSource ?? 8,
+        handshakeTimeoutMs: options.handshakeTimeoutMs ?? 5000,
+        authFailuresPerMinute: options.authFailuresPerMinute ?? 10,
+        bcastPps: options.bcastPps ?? 1000,
+        bcastBurst: options.bcastBurst ?? 200,
+        peerBandwidth: options.peerBandwidth ?? 125_000_000,
+        malformedLimit: options.malformedLimit ?? 20,
+        resumeWindowMs: options.resumeWindowMs ?? 120_000,
+        clock: options.clock ?? (() => performance.now()),
+      },
+      options.rooms,
+      options.roomsFile ?? null,
+      roomsStamp,
+    );
   }
 
   /** The address the relay listens on. */
@@ -242,6 +355,18 @@ export class Relay implements AsyncDisposable {
   async #acceptLoop(): Promise<void> {
     try {
       for await (const incoming of this.#listener) {
+        // The totals only: reading who is calling would make `incoming` unusable (Deno 2.9.6).
+        const refused = this.#sources.open();
+        if (refused !== null) {
+          this.#refused.add(refused);
+          log.debug("A connection refused before its handshake ({reason})", { reason: refused });
+          try {
+            incoming.refuse();
+          } catch {
+            // Already gone.
+          }
+          continue;
+        }
         // Each handshake runs on its own, so one slow or bad peer never stalls the others.
         this.#track(this.#serve(incoming));
       }
@@ -258,26 +383,51 @@ export class Relay implements AsyncDisposable {
   }
 
   async #serve(incoming: Deno.QuicIncoming): Promise<void> {
+    // One deadline for the whole handshake: QUIC, the control stream, hello, the answer.
+    const deadline = this.#options.clock() + this.#options.handshakeTimeoutMs;
+    const remaining = () => Math.max(0, deadline - this.#options.clock());
+    const timeoutText = `No hello within ${this.#options.handshakeTimeoutMs} ms`;
+    let source: string | null = null;
+    let handshaking = true;
+    const handshakeDone = () => {
+      if (handshaking) this.#sources.handshakeDone(source);
+      handshaking = false;
+    };
     let conn: Deno.QuicConn;
     try {
-      conn = await incoming.accept();
+      const accepting = incoming.accept<false>();
+      // A handshake that completes after its deadline is closed at once.
+      accepting.then((late) => handshaking ? undefined : late.close(), () => {});
+      conn = await withTimeout(accepting, remaining(), timeoutText);
     } catch (err) {
-      log.info("Handshake failed: {error}", { error: errorMessage(err) });
+      handshakeDone();
+      this.#sources.closed(null, this.#options.clock());
+      log.info("A handshake failed: {error}", { error: errorMessage(err) });
       return;
     }
     conn.closed.catch(() => {});
+    const remote = addressText(conn.remoteAddr);
     let link: PeerLink | null = null;
     try {
-      const stream = await withTimeout(
-        firstStream(conn),
-        HELLO_TIMEOUT_MS,
-        "No control stream within 10 s",
-      );
+      const key = sourceKey(conn.remoteAddr.hostname);
+      const refused = this.#sources.attach(key, this.#options.clock());
+      if (refused !== null) {
+        this.#refused.add(refused);
+        log.debug("{remote}: refused ({reason})", { remote, reason: refused });
+        closeQuietly(conn, CloseCode.RATE_LIMITED, refused);
+        return;
+      }
+      source = key;
+      const stream = await withTimeout(firstStream(conn), remaining(), timeoutText);
       if (stream === null) return;
-      link = new PeerLink(conn, stream, { ...this.#limits(), now: this.#options.clock() });
+      link = new PeerLink(conn, stream, remote, key, {
+        ...this.#limits(),
+        now: this.#options.clock(),
+      });
+      link.answered = handshakeDone;
       this.#links.add(link);
       const reader = new ControlReader(stream.readable);
-      const hello = await withTimeout(reader.read(), HELLO_TIMEOUT_MS, "No hello within 10 s");
+      const hello = await withTimeout(reader.read(), remaining(), timeoutText);
       if (hello === null || hello.type !== "hello") {
         throw new ControlProtocolError(
           hello === null
@@ -285,35 +435,50 @@ export class Relay implements AsyncDisposable {
             : `Expected hello, got ${hello.type}`,
         );
       }
-      if (!(await this.#admit(link, hello))) return;
+      const admitted = await withTimeout(this.#admit(link, hello), remaining(), timeoutText);
+      handshakeDone();
+      if (!admitted) return;
       await Promise.all([this.#controlLoop(link, reader), this.#datagramLoop(link)]);
     } catch (err) {
       if (err instanceof ControlProtocolError) {
-        log.warning("{remote}: protocol violation: {error}", {
-          remote: link?.remote ?? "peer",
-          error: err.message,
-        });
-        link?.close(CloseCode.PROTOCOL_VIOLATION, err.message.slice(0, 100));
+        log.warning("{remote}: protocol violation: {error}", { remote, error: err.message });
+        closeQuietly(conn, CloseCode.PROTOCOL_VIOLATION, err.message.slice(0, 100));
       } else if (!this.#closed) {
-        log.info("{remote}: connection ended: {error}", {
-          remote: link?.remote ?? "peer",
-          error: errorMessage(err),
-        });
-        link?.close(CloseCode.PROTOCOL_VIOLATION, "error");
+        log.info("{remote}: connection ended: {error}", { remote, error: errorMessage(err) });
+        closeQuietly(conn, CloseCode.PROTOCOL_VIOLATION, "error");
       }
     } finally {
+      handshakeDone();
       await conn.closed.catch(() => {});
+      this.#sources.closed(source, this.#options.clock());
       if (link !== null) this.#onClosed(link);
     }
   }
 
-  /** Admits the peer (sending welcome) or rejects it; true when admitted. */
+  /** Authenticates and admits the peer (sending welcome) or rejects it; true when admitted. */
   async #admit(link: PeerLink, hello: Hello): Promise<boolean> {
+    const credential = parseCredential(hello.credential);
+    const name = await this.#registry.authenticate(credential, hello.role);
+    if (name === null) {
+      this.#authFailures++;
+      this.#sources.authFailed(link.source, this.#options.clock());
+      // The room and name are the peer's claim, shown so an operator recognises a stale
+      // credential; the secret never appears.
+      log.warning("{remote}: authentication failed for a {role} claiming {room}:{name}", {
+        remote: link.remote,
+        role: hello.role,
+        room: credential.room,
+        name: credential.name,
+      });
+      await this.#reject(link, "unauthorized", UNAUTHORIZED_REASON);
+      return false;
+    }
     const budget = Math.min(hello.budget, await datagramSize(link.conn, hello.budget));
     const result = this.#registry.join(
       {
         role: hello.role,
-        room: hello.room,
+        room: credential.room,
+        credential: name,
         mac: parseMac(hello.mac),
         budget,
         resume: hello.resume,
@@ -321,28 +486,42 @@ export class Relay implements AsyncDisposable {
       link,
     );
     if (!result.ok) {
-      this.#rejected.add(result.code);
-      log.info("{remote}: rejected {role} for room {room}: {reason}", {
+      log.info("{remote}: rejected {role} {room}:{name}: {reason}", {
         remote: link.remote,
         role: hello.role,
-        room: hello.room,
+        room: credential.room,
+        name,
         reason: result.reason,
       });
-      await link.send({ type: "reject", code: result.code, reason: result.reason }).catch(() => {});
-      await link.writer.close();
-      await sleep(100); // let the reject reach the peer before the close does
-      link.ending = "shutdown";
-      link.close(CloseCode.REJECTED, result.code);
+      await this.#reject(link, result.code, result.reason);
       return false;
     }
-    const { peer, resumed, replaced } = result;
+    const { peer, resumed, replaced, evicted } = result;
     link.peer = peer;
+    const previous = this.#lastRemote.get(evicted ?? peer);
+    this.#lastRemote.set(peer, link.remote);
+    if (previous !== undefined && hostOf(previous) !== hostOf(link.remote)) {
+      log.warning(
+        "{remote}: {room}:{name} {action} from a new address (it was at {previous})",
+        {
+          remote: link.remote,
+          room: peer.room.code,
+          name,
+          action: resumed ? "resumed" : "started a new session",
+          previous,
+        },
+      );
+    }
     if (replaced !== null) {
       replaced.ending = "replaced";
       replaced.close(CloseCode.REPLACED, "replaced");
     }
+    if (evicted !== null) this.#evicted(evicted, "replaced", peer);
     const room = peer.room;
     if (!resumed) this.#peersTotal++;
+    if (peer.role === "client") {
+      this.#guard(room).configure(peer.macKey, room.credential(name)?.addresses ?? []);
+    }
     const joined = { type: "peer_joined", peer_id: peer.peerId, role: peer.role, mac: hello.mac };
     // A client is announced before it is welcomed, so the gateway knows its MAC before the
     // client's first frame; a gateway is welcomed first and then announced.
@@ -373,16 +552,58 @@ export class Relay implements AsyncDisposable {
       throw err;
     }
     if (!resumed && peer.role === "gateway") this.#broadcastControl(room, peer, joined);
-    log.info("{remote}: {role} {mac} {action} room {room} as peer {peer} (frames up to {max})", {
-      remote: link.remote,
-      role: peer.role,
-      mac: hello.mac,
-      action: resumed ? "resumed in" : "joined",
-      room: room.code,
-      peer: peer.peerId,
-      max: room.frameMax,
-    });
+    log.info(
+      "{remote}: {role} {room}:{name} ({mac}) {action} as peer {peer} (frames up to {max})",
+      {
+        remote: link.remote,
+        role: peer.role,
+        room: room.code,
+        name,
+        mac: hello.mac,
+        action: resumed ? "resumed" : "joined",
+        peer: peer.peerId,
+        max: room.frameMax,
+      },
+    );
     return true;
+  }
+
+  /** Sends `reject` and closes: the peer learns why before the connection goes. */
+  async #reject(link: PeerLink, code: RejectCode, reason: string): Promise<void> {
+    this.#rejected.add(code);
+    await link.send({ type: "reject", code, reason }).catch(() => {});
+    link.answered();
+    await link.writer.close();
+    await sleep(100); // let the reject reach the peer before the close does
+    link.ending = "shutdown";
+    link.close(CloseCode.REJECTED, code);
+  }
+
+  /**
+   * A peer that lost its place while it may still be connected: a newer session of its
+   * credential replaced it, or the operator revoked it. The others hear it left.
+   */
+  #evicted(
+    peer: RoomPeer<PeerLink>,
+    reason: "replaced" | "revoked",
+    successor: RoomPeer<PeerLink> | null = null,
+  ): void {
+    const link = peer.link;
+    if (link !== null) {
+      link.ending = reason;
+      link.close(reason === "replaced" ? CloseCode.REPLACED : CloseCode.REVOKED, reason);
+    }
+    this.#left(peer, reason, successor);
+  }
+
+  /** The guard of `room`, made on first use. */
+  #guard(room: Room<PeerLink>): AddressGuard {
+    let guard = this.#guards.get(room.code);
+    if (guard === undefined) {
+      guard = new AddressGuard();
+      this.#guards.set(room.code, guard);
+    }
+    return guard;
   }
 
   #limits(): Omit<Limits, "now"> {
@@ -483,14 +704,23 @@ export class Relay implements AsyncDisposable {
     if (typeof target === "string") {
       return this.#drop(link, target, datagram, target === "unauthorized_source_mac");
     }
+    const guard = this.#guards.get(room.code);
     if (peer.role === "client") {
       const now = this.#options.clock();
+      if (room.config.address_guard && guard !== undefined) {
+        const spoof = guard.check(peer.macKey, peer.mac, frame, now);
+        if (spoof !== null) return this.#drop(link, spoof, datagram, false);
+      }
       if (!link.bandwidth.take(datagram.length, now)) {
         return this.#drop(link, "bandwidth", datagram, false);
       }
       if (isMulticastMac(frame, 0) && !link.broadcast.take(1, now)) {
         return this.#drop(link, "broadcast_rate", datagram, false);
       }
+    }
+    // Leases and the LAN's own addresses are learnt from what the gateway sends on.
+    if (peer.role === "gateway" && guard !== undefined) {
+      guard.observe(frame, true, this.#options.clock());
     }
     link.framesForwarded++;
     if (target === FLOOD) {
@@ -560,7 +790,8 @@ export class Relay implements AsyncDisposable {
     const peer = link.peer;
     // Close codes a peer sees when the relay ends the connection decide nothing here: only
     // what the relay itself decided (link.ending) does.
-    if (peer === null || peer.link !== link) return; // never admitted, or replaced
+    if (peer === null || peer.link !== link) return; // never admitted, or resumed elsewhere
+    if (link.ending === "replaced" || link.ending === "revoked") return; // already out
     if (link.ending === "disconnect" || link.ending === "malformed") {
       this.#leave(peer, link.ending);
     } else if (!this.#closed) {
@@ -574,52 +805,125 @@ export class Relay implements AsyncDisposable {
   }
 
   #leave(peer: RoomPeer<PeerLink>, reason: PeerLeftReason): void {
-    this.#registry.remove(peer);
-    this.#broadcastControl(peer.room, peer, {
+    if (this.#registry.remove(peer)) this.#left(peer, reason);
+  }
+
+  /**
+   * Tells the room that `peer`, already out of the registry, left; not `successor`, the new
+   * session of the same credential, which learns the room from its welcome.
+   */
+  #left(
+    peer: RoomPeer<PeerLink>,
+    reason: PeerLeftReason,
+    successor: RoomPeer<PeerLink> | null = null,
+  ): void {
+    this.#broadcastControl(peer.room, successor ?? peer, {
       type: "peer_left",
       peer_id: peer.peerId,
       reason,
     });
-    log.info("Peer {peer} left room {room} ({reason})", {
-      peer: peer.peerId,
-      room: peer.room.code,
-      reason,
-    });
+    const guard = this.#guards.get(peer.room.code);
+    if (peer.role === "client" && guard !== undefined) {
+      guard.configure(peer.macKey, []);
+      guard.forget(peer.macKey);
+    }
+    const text = "Peer {peer} ({room}:{name}) left ({reason})";
+    const fields = { peer: peer.peerId, room: peer.room.code, name: peer.credential, reason };
+    if (reason === "revoked") log.warning(text, fields);
+    else log.info(text, fields);
   }
 
-  #expireAway(): void {
+  #housekeep(): void {
     const gone = this.#registry.expire(this.#options.clock(), this.#options.resumeWindowMs);
-    for (const peer of gone) {
-      this.#broadcastControl(peer.room, peer, {
-        type: "peer_left",
-        peer_id: peer.peerId,
-        reason: "timeout",
-      });
-      log.info("Peer {peer} of room {room} did not come back", {
-        peer: peer.peerId,
-        room: peer.room.code,
-      });
+    for (const peer of gone) this.#left(peer, "timeout");
+    if (this.#roomsFile !== null && !this.#reloading) {
+      this.#reloading = true;
+      this.#reloadRooms(this.#roomsFile).finally(() => this.#reloading = false);
+    }
+  }
+
+  /** Rereads the rooms file when it changed; a bad file keeps the rooms as they were. */
+  async #reloadRooms(path: string): Promise<void> {
+    let stamp: string;
+    let rooms: RoomsConfig;
+    try {
+      stamp = await fileStamp(path);
+      if (stamp === this.#roomsStamp) return;
+      rooms = await readRoomsFile(path);
+      checkRoomCount(rooms, this.#options.maxRooms);
+    } catch (err) {
+      const error = errorMessage(err);
+      if (error !== this.#roomsError) {
+        log.error("Keeping the rooms as they were: {error}", { error });
+      }
+      this.#roomsError = error;
+      return;
+    }
+    if (this.#closed) return;
+    this.#roomsStamp = stamp;
+    this.#roomsError = null;
+    this.#roomsLoaded = this.#options.clock();
+    this.#configure(rooms);
+    log.info("Rooms file {path} reread: {rooms} rooms", { path, rooms: rooms.rooms.length });
+  }
+
+  /** Applies the operator's rooms: revoked peers go, guards learn configured addresses. */
+  #configure(rooms: RoomsConfig): void {
+    for (const peer of this.#registry.configure(rooms)) this.#evicted(peer, "revoked");
+    const codes = new Set(rooms.rooms.map((r) => r.room));
+    for (const code of this.#guards.keys()) if (!codes.has(code)) this.#guards.delete(code);
+    for (const room of this.#registry.rooms()) {
+      for (const client of room.clients.values()) {
+        this.#guard(room).configure(
+          client.macKey,
+          room.credential(client.credential)?.addresses ?? [],
+        );
+      }
     }
   }
 
   /** Rooms, peers and counters. */
   status(): RelayStatus {
     const now = this.#options.clock();
+    const o = this.#options;
     const rooms = [...this.#registry.rooms()].map((room) => ({
       room: room.code,
       room_id: room.id,
       frame_max: room.frameMax,
       tap_mtu: room.frameMax - 14,
+      clients: room.config.credentials.filter((c) => c.role === "client").length,
+      address_guard: room.config.address_guard,
+      bindings: this.#guards.get(room.code)?.status() ?? {},
       peers: room.members.map((peer) => peerStatus(peer, now)),
     }));
     return {
-      listen: `${this.addr.hostname}:${this.addr.port}`,
+      listen: addressText(this.addr),
       version: NETKIT_VERSION,
       uptime_ms: Math.round(now - this.#started),
       rooms,
       drops: this.#drops.toJSON(),
       peers_total: this.#peersTotal,
       rejected: this.#rejected.toJSON(),
+      refused: this.#refused.toJSON(),
+      auth_failures: this.#authFailures,
+      connections: this.#sources.connections,
+      handshakes: this.#sources.handshakes,
+      sources: this.#sources.sources,
+      limits: {
+        max_rooms: o.maxRooms,
+        room_clients: o.roomClients,
+        max_connections: o.maxConnections,
+        max_connections_per_source: o.maxConnectionsPerSource,
+        max_handshakes: o.maxHandshakes,
+        max_handshakes_per_source: o.maxHandshakesPerSource,
+        handshake_timeout_ms: o.handshakeTimeoutMs,
+        auth_failures_per_minute: o.authFailuresPerMinute,
+      },
+      rooms_file: this.#roomsFile === null ? null : {
+        path: this.#roomsFile,
+        loaded_ms: Math.round(now - this.#roomsLoaded),
+        error: this.#roomsError,
+      },
     };
   }
 
@@ -627,7 +931,7 @@ export class Relay implements AsyncDisposable {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    clearInterval(this.#expiry);
+    clearInterval(this.#housekeeping);
     await Promise.all(
       [...this.#links].map(async (link) => {
         link.ending = "shutdown";
@@ -654,6 +958,7 @@ function peerStatus(peer: RoomPeer<PeerLink>, now: number): PeerStatus {
   return {
     peer_id: peer.peerId,
     role: peer.role,
+    credential: peer.credential,
     mac: formatMac(peer.mac),
     state: link === null ? "away" : "active",
     remote: link?.remote ?? null,
@@ -667,6 +972,45 @@ function peerStatus(peer: RoomPeer<PeerLink>, now: number): PeerStatus {
     drops: link?.drops.toJSON() ?? {},
     reported: link?.reported ?? null,
   };
+}
+
+/** `host:port`, `[v6]:port`. */
+function addressText(addr: Deno.NetAddr): string {
+  return addr.hostname.includes(":")
+    ? `[${addr.hostname}]:${addr.port}`
+    : `${addr.hostname}:${addr.port}`;
+}
+
+/** The host part of {@linkcode addressText}. */
+function hostOf(remote: string): string {
+  return remote.slice(0, remote.lastIndexOf(":"));
+}
+
+function closeQuietly(conn: Deno.QuicConn, code: number, reason: string): void {
+  try {
+    conn.close({ closeCode: code, reason });
+  } catch {
+    // Already closed.
+  }
+}
+
+function checkRoomCount(rooms: RoomsConfig, maxRooms: number): void {
+  if (rooms.rooms.length > maxRooms) {
+    throw new NetkitError(
+      `The rooms file has ${rooms.rooms.length} rooms, more than --max-rooms ${maxRooms}`,
+    );
+  }
+}
+
+/** What changes when a file is replaced or rewritten: inode, size, modification time. */
+async function fileStamp(path: string): Promise<string> {
+  try {
+    const info = await Deno.stat(path);
+    return `${info.ino}:${info.size}:${info.mtime?.getTime()}`;
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return "missing";
+    throw err;
+  }
 }
 
 /** The first bidirectional stream the peer opens: its control stream. */

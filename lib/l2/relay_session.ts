@@ -12,6 +12,7 @@ import { errorMessage, NetkitError } from "../errors.ts";
 import { formatMac } from "../packet/mac.ts";
 import { NETKIT_VERSION } from "../version.ts";
 import { Backoff } from "./backoff.ts";
+import { certificateHash } from "./certs.ts";
 import {
   ALPN,
   CloseCode,
@@ -25,6 +26,7 @@ import {
   type Role,
   type Welcome,
 } from "./control.ts";
+import { parseCredential } from "./credentials.ts";
 import {
   checkDatagram,
   DATAGRAM_HEADER_LEN,
@@ -48,16 +50,14 @@ const MAX_IN_FLIGHT = 256;
 const ROUND_IN_FLIGHT = MAX_IN_FLIGHT - 64;
 /** How long a closing peer waits for the relay to take its disconnect. */
 const DRAIN_MS = 500;
-/** Rejects worth retrying on a reconnect: the relay may still hold this peer's old place. */
-const RETRY_REJECTS: ReadonlySet<RejectCode> = new Set(["gateway_exists", "duplicate_mac"]);
 
 /** Where the relay is and how it is trusted. */
 export interface RelayAddress {
   hostname: string;
   port: number;
-  /** TLS server name the relay's certificate must carry. */
+  /** TLS server name sent to the relay (SNI). */
   serverName: string;
-  /** The pinned certificate (PEM). */
+  /** The relay's own certificate (PEM): the only certificate the relay may present. */
   pin: string;
 }
 
@@ -65,7 +65,8 @@ export interface RelayAddress {
 export interface RelaySessionOptions {
   relay: RelayAddress;
   role: Role;
-  room: string;
+  /** `nk1:ROOM:NAME:SECRET`, from `netkit relay room`. */
+  credential: string;
   /** This peer's MAC (a client's TAP, a gateway's NIC). */
   mac: Uint8Array;
   /** Largest datagram to advertise (default: what the connection allows). */
@@ -124,6 +125,10 @@ export class RelaySession implements AsyncDisposable {
   /** One endpoint for every connection of the session (its socket's buffer is set once). */
   #endpoint: Deno.QuicEndpoint | null = null;
   #current: Connection | null = null;
+  readonly #room: string;
+  /** The SHA-256 of the pinned certificate, computed once. */
+  #pinHash: Promise<ArrayBuffer> | null = null;
+  readonly #ended = Promise.withResolvers<string>();
   #resume: string | undefined;
   #sendSeq = 0;
   #inFlight = 0;
@@ -135,6 +140,15 @@ export class RelaySession implements AsyncDisposable {
   private constructor(options: RelaySessionOptions, handlers: SessionHandlers) {
     this.#options = options;
     this.#handlers = handlers;
+    this.#room = parseCredential(options.credential).room;
+  }
+
+  /**
+   * Resolves with the reason when the session gives up for good: the relay no longer accepts
+   * its credential (revoked or rotated) or its room. Never rejects.
+   */
+  get ended(): Promise<string> {
+    return this.#ended.promise;
   }
 
   /**
@@ -146,10 +160,7 @@ export class RelaySession implements AsyncDisposable {
     handlers: SessionHandlers,
   ): Promise<RelaySession> {
     const session = new RelaySession(options, handlers);
-    const first = await session.#join(false);
-    if (first === "retry") {
-      throw new NetkitError(`The relay at ${addressText(options.relay)} refused to admit us`);
-    }
+    const first = await session.#join();
     session.#running = session.#run(first);
     return session;
   }
@@ -220,21 +231,18 @@ export class RelaySession implements AsyncDisposable {
     return true;
   }
 
-  /** Connects, says hello and returns the connection, or "retry" for a retryable reject. */
-  async #join(reconnect: boolean): Promise<Connection | "retry"> {
+  /** Connects, says hello and returns the connection; throws on failure or a reject. */
+  async #join(): Promise<Connection> {
     const relay = this.#options.relay;
     let conn: Deno.QuicConn;
     try {
       // An IPv4 relay needs an IPv4 socket; "::" takes IPv6 and names (IPv4-mapped too).
       this.#endpoint ??= openQuicEndpoint(/^[0-9.]+$/.test(relay.hostname) ? "0.0.0.0" : "::");
+      this.#pinHash ??= certificateHash(relay.pin);
       conn = await withTimeout(
         Promise.resolve(Deno.connectQuic({
+          ...pinnedConnectOptions(relay, await this.#pinHash),
           endpoint: this.#endpoint,
-          hostname: relay.hostname,
-          port: relay.port,
-          serverName: relay.serverName,
-          alpnProtocols: [ALPN],
-          caCerts: [relay.pin],
           ...QUIC_TRANSPORT,
         })),
         CONNECT_TIMEOUT_MS,
@@ -254,7 +262,7 @@ export class RelaySession implements AsyncDisposable {
         v: 1,
         type: "hello",
         role: this.#options.role,
-        room: this.#options.room,
+        credential: this.#options.credential,
         mac: formatMac(this.#options.mac),
         budget,
         sw: `netkit/${NETKIT_VERSION}`,
@@ -268,14 +276,7 @@ export class RelaySession implements AsyncDisposable {
       if (answer === null) throw new NetkitError("The relay closed the control stream");
       if (answer.type === "reject") {
         conn.close({ closeCode: CloseCode.NORMAL, reason: "rejected" });
-        if (reconnect && RETRY_REJECTS.has(answer.code)) {
-          log.info("Relay refused the resume ({code}): {reason}; retrying", {
-            code: answer.code,
-            reason: answer.reason,
-          });
-          return "retry";
-        }
-        throw new NetkitError(`The relay rejected us (${answer.code}): ${answer.reason}`);
+        throw new RelayRejected(answer.code, answer.reason);
       }
       if (answer.type !== "welcome") {
         throw new ControlProtocolError(`Expected welcome, got ${answer.type}`);
@@ -288,7 +289,7 @@ export class RelaySession implements AsyncDisposable {
         "{action} room {room} as peer {peer}: frames up to {frameMax} bytes, gateway {gateway}",
         {
           action: answer.resumed ? "Resumed in" : "Joined",
-          room: this.#options.room,
+          room: this.#room,
           peer: answer.peer_id,
           frameMax: answer.frame_max,
           gateway: answer.gateway.present ? "present" : "absent",
@@ -307,9 +308,9 @@ export class RelaySession implements AsyncDisposable {
   /** Serves connections until closed, reconnecting after each loss. */
   async #run(first: Connection): Promise<void> {
     const backoff = new Backoff();
-    let connection: Connection | "retry" = first;
+    let connection: Connection | null = first;
     while (!this.#stop.signal.aborted) {
-      if (connection !== "retry") {
+      if (connection !== null) {
         const reason = await this.#serve(connection);
         this.#current = null;
         if (this.#stop.signal.aborted) return;
@@ -320,11 +321,17 @@ export class RelaySession implements AsyncDisposable {
       await sleep(backoff.next(), this.#stop.signal);
       if (this.#stop.signal.aborted) return;
       try {
-        connection = await this.#join(true);
-        if (connection !== "retry") this.counters.reconnects++;
+        connection = await this.#join();
+        this.counters.reconnects++;
       } catch (err) {
+        if (err instanceof RelayRejected && err.code === "unauthorized") {
+          // Revoked, rotated or removed: retrying would only count as an attack.
+          log.error("{error}", { error: err.message });
+          this.#ended.resolve(err.message);
+          return;
+        }
         log.info("Reconnect failed: {error}", { error: errorMessage(err) });
-        connection = "retry";
+        connection = null;
       }
     }
   }
@@ -511,6 +518,40 @@ export class RelaySession implements AsyncDisposable {
   }
 }
 
+/**
+ * How to reach `relay` and trust it: exactly the certificate whose SHA-256 is `pinHash`
+ * ({@linkcode certificateHash} of `relay.pin`). `serverCertificateHashes` is not in Deno's types
+ * for `connectQuic`, but it is honoured: rustls then asks no certificate store (Mozilla's, the
+ * system's, `DENO_CERT`) at all.
+ */
+export function pinnedConnectOptions(
+  relay: RelayAddress,
+  pinHash: ArrayBuffer,
+): Deno.ConnectQuicOptions<false> {
+  return {
+    hostname: relay.hostname,
+    port: relay.port,
+    serverName: relay.serverName,
+    alpnProtocols: [ALPN],
+    serverCertificateHashes: [{ algorithm: "sha-256", value: pinHash }],
+  } as Deno.ConnectQuicOptions<false>;
+}
+
+/** The relay refused the hello. */
+export class RelayRejected extends NetkitError {
+  override name = "RelayRejected";
+  readonly code: RejectCode;
+
+  constructor(code: RejectCode, reason: string) {
+    super(
+      code === "unauthorized"
+        ? `The relay refused our credential (${reason}): ask its operator for a new one`
+        : `The relay rejected us (${code}): ${reason}`,
+    );
+    this.code = code;
+  }
+}
+
 function addressText(relay: RelayAddress): string {
   return relay.hostname.includes(":")
     ? `[${relay.hostname}]:${relay.port}`
@@ -527,7 +568,7 @@ function connectError(err: unknown, relay: RelayAddress): Error {
     return new NetkitError(
       `The relay at ${
         addressText(relay)
-      } is not the pinned one (${text}): check --relay-cert and --server-name "${relay.serverName}"`,
+      } does not present the pinned certificate (${text}): check --relay-cert`,
     );
   }
   if (/peer doesn't support any known protocol/i.test(text)) {

@@ -1,7 +1,9 @@
 import assert from "node:assert/strict";
 import { NetkitError } from "../errors.ts";
 import { parseMac } from "../packet/mac.ts";
+import { writeFileAtomic } from "../mroute/state_file.ts";
 import {
+  certificateHash,
   DEV_SERVER_NAME,
   loadServerIdentity,
   type ServerIdentity,
@@ -16,12 +18,26 @@ import {
   type Hello,
   type PeerJoined,
   type PeerLeft,
-  type Role,
   type Welcome,
 } from "./control.ts";
 import { DATAGRAM_HEADER_LEN, writeDatagramHeader } from "./datagram.ts";
 import { Relay, type RelayOptions, type RelayStatus } from "./relay.ts";
-import { type RelayAddress, RelaySession, type SessionHandlers } from "./relay_session.ts";
+import {
+  pinnedConnectOptions,
+  type RelayAddress,
+  RelaySession,
+  type SessionHandlers,
+} from "./relay_session.ts";
+import {
+  addClient,
+  addRoom,
+  editRoomsFile,
+  emptyRooms,
+  removeClient,
+  type RoomsConfig,
+  rotateCredential,
+} from "./rooms_file.ts";
+import { withTimeout } from "./_timeout.ts";
 
 const ROOM = "LAN42";
 /** Datagram budget every peer advertises: under loopback's path MTU, so no PMTU wait. */
@@ -180,13 +196,7 @@ class RawPeer {
   }
 
   static async join(address: RelayAddress, hello: Partial<Hello>): Promise<RawPeer> {
-    const conn = await Deno.connectQuic({
-      hostname: address.hostname,
-      port: address.port,
-      serverName: address.serverName,
-      alpnProtocols: [ALPN],
-      caCerts: [address.pin],
-    });
+    const conn = await connectRaw(address);
     conn.closed.catch(() => {});
     try {
       const stream = await conn.createBidirectionalStream();
@@ -196,7 +206,6 @@ class RawPeer {
         v: 1,
         type: "hello",
         role: "client",
-        room: ROOM,
         mac: CLIENT_A_MAC,
         budget: BUDGET,
         sw: "netkit/test",
@@ -275,22 +284,54 @@ function spyConnectQuic(onCall: () => void = () => {}): Disposable & { calls: nu
   return spy;
 }
 
+/** A QUIC connection to the relay, pinned as a peer pins it. */
+async function connectRaw(address: RelayAddress): Promise<Deno.QuicConn> {
+  return await Deno.connectQuic(
+    pinnedConnectOptions(address, await certificateHash(address.pin)),
+  );
+}
+
 interface RelayTest {
   relay: Relay;
   address: RelayAddress;
   identity: ServerIdentity;
-  /** A RelaySession, closed at the end of the test. */
-  session(role: Role, mac: string, handlers: SessionHandlers): Promise<RelaySession>;
-  /** A raw peer, closed at the end of the test. */
+  /** The test room's rooms file (written only when the test asked for one). */
+  roomsFile: string;
+  /** The test room's credentials, by name: `gateway`, `a`, `b`, `c`. */
+  credentials: Record<string, string>;
+  /**
+   * A RelaySession with credential `name` (`gateway` joins as the gateway), closed at the end
+   * of the test.
+   */
+  session(name: string, mac: string, handlers: SessionHandlers): Promise<RelaySession>;
+  /** A raw peer (by default client `a`), closed at the end of the test. */
   raw(hello?: Partial<Hello>): Promise<RawPeer>;
 }
 
+/** Room {@linkcode ROOM} and its credentials: the gateway's and clients `a`, `b`, `c`. */
+async function testRooms(
+  addresses: Record<string, string[]> = {},
+): Promise<{ rooms: RoomsConfig; credentials: Record<string, string> }> {
+  const rooms = emptyRooms();
+  // The room's frames fit the budget every test peer offers.
+  const credentials: Record<string, string> = {
+    gateway: await addRoom(rooms, ROOM, { tapMtu: BUDGET - 8 - 14 }),
+  };
+  for (const name of ["a", "b", "c"]) {
+    credentials[name] = await addClient(rooms, ROOM, name, addresses[name] ?? []);
+  }
+  return { rooms, credentials };
+}
+
 /**
- * Runs `body` against an in-process relay on 127.0.0.1 with fresh dev certificates; closes
- * every peer it made, the relay and the certificates' directory afterwards.
+ * Runs `body` against an in-process relay on 127.0.0.1 with fresh dev certificates and the
+ * rooms of {@linkcode testRooms} (from a rooms file when `roomsFile` is true); closes every
+ * peer it made, the relay and the temporary directory afterwards.
  */
 async function withRelay(
-  options: Partial<Omit<RelayOptions, "hostname" | "port" | "cert" | "key">>,
+  options: Partial<Omit<RelayOptions, "hostname" | "port" | "cert" | "key" | "roomsFile">> & {
+    roomsFile?: boolean;
+  },
   body: (t: RelayTest) => Promise<void>,
 ): Promise<void> {
   const dir = await Deno.makeTempDir({ prefix: "netkit-relay-test-" });
@@ -298,10 +339,21 @@ async function withRelay(
   const raws: RawPeer[] = [];
   let relay: Relay | undefined;
   try {
-    const dev = await writeDevCerts(dir);
+    const dev = await writeDevCerts(`${dir}/certs`);
     const identity = await loadServerIdentity(dev.cert, dev.key);
     const pin = await Deno.readTextFile(dev.pin);
-    relay = Relay.start({ hostname: "127.0.0.1", port: 0, ...identity, ...options });
+    const { rooms, credentials } = await testRooms();
+    const roomsFile = `${dir}/rooms.json`;
+    const { roomsFile: fromFile, ...relayOptions } = options;
+    if (fromFile === true) writeFileAtomic(roomsFile, JSON.stringify(rooms), 0o600);
+    relay = await Relay.start({
+      hostname: "127.0.0.1",
+      port: 0,
+      ...identity,
+      rooms,
+      ...(fromFile === true ? { roomsFile } : {}),
+      ...relayOptions,
+    });
     const address = {
       hostname: "127.0.0.1",
       port: relay.addr.port,
@@ -312,16 +364,24 @@ async function withRelay(
       relay,
       address,
       identity,
-      async session(role, mac, handlers) {
+      roomsFile,
+      credentials,
+      async session(name, mac, handlers) {
         const session = await RelaySession.connect(
-          { relay: address, role, room: ROOM, mac: parseMac(mac), budget: BUDGET },
+          {
+            relay: address,
+            role: name === "gateway" ? "gateway" : "client",
+            credential: credentials[name]!,
+            mac: parseMac(mac),
+            budget: BUDGET,
+          },
           handlers,
         );
         sessions.push(session);
         return session;
       },
       async raw(hello = {}) {
-        const peer = await RawPeer.join(address, hello);
+        const peer = await RawPeer.join(address, { credential: credentials.a!, ...hello });
         raws.push(peer);
         return peer;
       },
@@ -352,7 +412,7 @@ Deno.test("Relay announces a client to the gateway before welcoming it, and list
     assert.deepEqual(gatewayWelcome.peers, []);
 
     const client = new Recorder("client", order);
-    const session = await t.session("client", CLIENT_A_MAC, client);
+    const session = await t.session("a", CLIENT_A_MAC, client);
     order.push("client connected");
 
     assert.deepEqual(order, [`gateway saw peer_joined ${CLIENT_A_MAC}`, "client connected"]);
@@ -389,8 +449,8 @@ Deno.test("Relay switches frames: broadcast to every other peer, unicast to its 
     const a = new Recorder("a");
     const b = new Recorder("b");
     const gatewaySession = await t.session("gateway", GATEWAY_MAC, gateway);
-    const aSession = await t.session("client", CLIENT_A_MAC, a);
-    const bSession = await t.session("client", CLIENT_B_MAC, b);
+    const aSession = await t.session("a", CLIENT_A_MAC, a);
+    const bSession = await t.session("b", CLIENT_B_MAC, b);
     const gatewayId = gatewaySession.welcome!.peer_id;
     const aId = aSession.welcome!.peer_id;
     const bId = bSession.welcome!.peer_id;
@@ -441,7 +501,7 @@ Deno.test("RelaySession is congested after a burst sent without yielding, drain(
   await withRelay({}, async (t) => {
     const gateway = new Recorder("gateway");
     await t.session("gateway", GATEWAY_MAC, gateway);
-    const client = await t.session("client", CLIENT_A_MAC, new Recorder("a"));
+    const client = await t.session("a", CLIENT_A_MAC, new Recorder("a"));
     assert.equal(client.congested, false);
     for (let i = 0; i < 200; i++) {
       assert.equal(client.sendFrame(plain(LAN_HOST_MAC, CLIENT_A_MAC, 7)), true);
@@ -463,23 +523,11 @@ Deno.test("RelaySession is congested after a burst sent without yielding, drain(
   });
 });
 
-Deno.test("Relay rejects a second gateway with gateway_exists", async () => {
-  await withRelay({}, async (t) => {
-    await t.session("gateway", GATEWAY_MAC, new Recorder("gateway"));
-    await assert.rejects(
-      t.session("gateway", "02:00:00:00:00:0b", new Recorder("second")),
-      (err) => err instanceof NetkitError && /\(gateway_exists\)/.test(err.message),
-    );
-    assert.deepEqual(t.relay.status().rejected, { gateway_exists: 1 });
-    assert.equal(peersOf(t.relay.status()).length, 1);
-  });
-});
-
 Deno.test("Relay rejects a client whose MAC another client of the room uses with duplicate_mac", async () => {
   await withRelay({}, async (t) => {
-    await t.session("client", CLIENT_A_MAC, new Recorder("a"));
+    await t.session("a", CLIENT_A_MAC, new Recorder("a"));
     await assert.rejects(
-      t.session("client", CLIENT_A_MAC, new Recorder("copy")),
+      t.session("b", CLIENT_A_MAC, new Recorder("copy")),
       (err) => err instanceof NetkitError && /\(duplicate_mac\)/.test(err.message),
     );
     assert.deepEqual(t.relay.status().rejected, { duplicate_mac: 1 });
@@ -489,9 +537,9 @@ Deno.test("Relay rejects a client whose MAC another client of the room uses with
 Deno.test("Relay rejects a client beyond roomClients with room_full", async () => {
   await withRelay({ roomClients: 1 }, async (t) => {
     await t.session("gateway", GATEWAY_MAC, new Recorder("gateway"));
-    await t.session("client", CLIENT_A_MAC, new Recorder("a"));
+    await t.session("a", CLIENT_A_MAC, new Recorder("a"));
     await assert.rejects(
-      t.session("client", CLIENT_B_MAC, new Recorder("b")),
+      t.session("b", CLIENT_B_MAC, new Recorder("b")),
       (err) => err instanceof NetkitError && /\(room_full\)/.test(err.message),
     );
     assert.deepEqual(t.relay.status().rejected, { room_full: 1 });
@@ -507,10 +555,7 @@ Deno.test("Relay rejects a hello whose budget cannot carry the room's frames wit
     assert.equal(small.answer.type === "reject" && small.answer.code, "mtu_too_small");
     await until(() => small.closeInfo !== null, "the rejected connection to close");
     assert.equal(small.closeInfo!.closeCode, CloseCode.REJECTED);
-    // Below the smallest room frame, even a room's first peer is refused.
-    const tiny = await t.raw({ room: "OTHER1", budget: 500 });
-    assert.equal(tiny.answer.type === "reject" && tiny.answer.code, "mtu_too_small");
-    assert.deepEqual(t.relay.status().rejected, { mtu_too_small: 2 });
+    assert.deepEqual(t.relay.status().rejected, { mtu_too_small: 1 });
   });
 });
 
@@ -577,7 +622,7 @@ Deno.test("Relay tells the gateway a client left with disconnect when it closes 
   await withRelay({}, async (t) => {
     const gateway = new Recorder("gateway");
     await t.session("gateway", GATEWAY_MAC, gateway);
-    const client = await t.session("client", CLIENT_A_MAC, new Recorder("a"));
+    const client = await t.session("a", CLIENT_A_MAC, new Recorder("a"));
     const peerId = client.welcome!.peer_id;
     assert.equal(peersOf(t.relay.status()).length, 2);
     await client.close("signal", "bye");
@@ -634,7 +679,7 @@ Deno.test("Relay limits a client's broadcasts to its burst and counts broadcast_
   await withRelay({ bcastPps: 10, bcastBurst: 5 }, async (t) => {
     const gateway = new Recorder("gateway");
     await t.session("gateway", GATEWAY_MAC, gateway);
-    const client = await t.session("client", CLIENT_A_MAC, new Recorder("a"));
+    const client = await t.session("a", CLIENT_A_MAC, new Recorder("a"));
     for (let i = 0; i < 20; i++) client.sendFrame(plain(BROADCAST, CLIENT_A_MAC, 10));
     await until(
       () => gateway.tagged(10).length + (t.relay.status().drops.broadcast_rate ?? 0) === 20,
@@ -649,8 +694,8 @@ Deno.test("Relay limits a client's broadcasts to its burst and counts broadcast_
 Deno.test("Relay shutdown closes its peers with code shutdown; a session keeps trying to reconnect and still closes cleanly", async () => {
   await withRelay({}, async (t) => {
     const events = new Recorder("client");
-    const session = await t.session("client", CLIENT_A_MAC, events);
-    const raw = await t.raw({ mac: CLIENT_B_MAC });
+    const session = await t.session("a", CLIENT_A_MAC, events);
+    const raw = await t.raw({ mac: CLIENT_B_MAC, credential: t.credentials.b! });
     using attempts = spyConnectQuic();
     await t.relay.close();
     await until(() => raw.closeInfo !== null, "the raw peer's connection to close");
@@ -679,7 +724,7 @@ Deno.test("RelaySession closed while it reconnects leaves the room instead of ke
     const gateway = new Recorder("gateway");
     await t.session("gateway", GATEWAY_MAC, gateway);
     const events = new Recorder("client");
-    const session = await t.session("client", CLIENT_A_MAC, events);
+    const session = await t.session("a", CLIENT_A_MAC, events);
     const firstId = session.welcome!.peer_id;
     let closing: Promise<void> | undefined;
     using _attempts = spyConnectQuic(() => closing ??= session.close());
@@ -703,4 +748,280 @@ Deno.test("RelaySession closed while it reconnects leaves the room instead of ke
     );
     assert.equal(gateway.left[0]!.peer_id, firstId);
   });
+});
+
+/**
+ * An ARP request (or, with sender = target, a gratuitous ARP) from `mac` claiming `ip`; `sender`
+ * is the ARP sender hardware address (default `mac`).
+ */
+function arp(
+  mac: string,
+  ip: readonly number[],
+  target: readonly number[],
+  sender = mac,
+): Uint8Array {
+  return ethernet(BROADCAST, mac, 0x0806, [
+    0,
+    1,
+    8,
+    0,
+    6,
+    4,
+    0,
+    1, // Ethernet/IPv4, request
+    ...parseMac(sender),
+    ...ip,
+    0,
+    0,
+    0,
+    0,
+    0,
+    0,
+    ...target,
+  ]);
+}
+
+/** A hello's answer, or the code the connection closed with when there was none. */
+async function helloOutcome(
+  address: RelayAddress,
+  hello: Record<string, unknown>,
+): Promise<string> {
+  const conn = await connectRaw(address);
+  conn.closed.catch(() => {});
+  try {
+    const stream = await conn.createBidirectionalStream();
+    const reader = new ControlReader(stream.readable);
+    const writer = new ControlWriter(stream.writable);
+    await writer.send(
+      {
+        v: 1,
+        type: "hello",
+        role: "client",
+        mac: CLIENT_A_MAC,
+        budget: BUDGET,
+        sw: "t",
+        ...hello,
+      } as unknown as Hello,
+    );
+    const answer = await reader.read().catch(() => null);
+    if (answer?.type === "reject") return `${answer.code}: ${answer.reason}`;
+    if (answer !== null) return answer.type;
+    return `closed ${(await conn.closed.catch(() => null))?.closeCode}`;
+  } finally {
+    conn.close();
+  }
+}
+
+Deno.test("Relay refuses a stranger alike whether the room, the name or the secret is wrong, and a client credential as the gateway", async () => {
+  await withRelay({}, async (t) => {
+    const real = t.credentials.a!;
+    const secret = real.slice(real.lastIndexOf(":") + 1);
+    const other = t.credentials.b!.slice(t.credentials.b!.lastIndexOf(":") + 1);
+    const refused = "unauthorized: Unknown room or invalid credential";
+    assert.equal(await helloOutcome(t.address, { credential: `nk1:${ROOM}:a:${other}` }), refused);
+    assert.equal(await helloOutcome(t.address, { credential: `nk1:NOSUCH:a:${secret}` }), refused);
+    assert.equal(
+      await helloOutcome(t.address, { credential: `nk1:${ROOM}:zed:${secret}` }),
+      refused,
+    );
+    assert.equal(
+      await helloOutcome(t.address, { role: "gateway", mac: GATEWAY_MAC, credential: real }),
+      refused,
+    );
+    // No credential at all is not even a valid hello.
+    assert.equal(
+      await helloOutcome(t.address, {}),
+      `closed ${CloseCode.PROTOCOL_VIOLATION}`,
+    );
+    const status = t.relay.status();
+    assert.equal(status.auth_failures, 4);
+    assert.deepEqual(status.rejected, { unauthorized: 4 });
+    assert.deepEqual(peersOf(status), []);
+    // The real gateway is not squatted: it joins.
+    await t.session("gateway", GATEWAY_MAC, new Recorder("gateway"));
+    assert.deepEqual(peersOf(t.relay.status()).map((p) => [p.role, p.credential]), [
+      ["gateway", "gateway"],
+    ]);
+  });
+});
+
+Deno.test("Relay refuses an address that failed authentication too often, before it says anything", async () => {
+  await withRelay({ authFailuresPerMinute: 3 }, async (t) => {
+    const wrong = `nk1:${ROOM}:a:${"A".repeat(43)}`;
+    for (let i = 0; i < 3; i++) {
+      assert.match(await helloOutcome(t.address, { credential: wrong }), /^unauthorized/);
+    }
+    // Over its budget the address is cut off, even with a good credential.
+    assert.equal(
+      await helloOutcome(t.address, { credential: t.credentials.a! }),
+      `closed ${CloseCode.RATE_LIMITED}`,
+    );
+    const status = t.relay.status();
+    assert.equal(status.auth_failures, 3);
+    assert.deepEqual(status.refused, { auth_failures: 1 });
+    await until(() => t.relay.status().connections === 0, "every connection closed");
+  });
+});
+
+Deno.test("Relay bounds connections per address and in total, and closes one that never says hello", async () => {
+  await withRelay(
+    { maxConnectionsPerSource: 2, maxConnections: 3, handshakeTimeoutMs: 400 },
+    async (t) => {
+      const first = await connectRaw(t.address);
+      const second = await connectRaw(t.address);
+      first.closed.catch(() => {});
+      second.closed.catch(() => {});
+      const third = await connectRaw(t.address);
+      const thirdClosed = await third.closed.catch(() => null);
+      assert.equal(thirdClosed?.closeCode, CloseCode.RATE_LIMITED);
+      assert.deepEqual(t.relay.status().refused, { connections_per_source: 1 });
+      // Neither of the first two ever opens its control stream: both are closed in time.
+      const started = performance.now();
+      await Promise.all([first.closed.catch(() => {}), second.closed.catch(() => {})]);
+      assert.ok(performance.now() - started < 2000, "closed after the handshake timeout");
+      await until(() => t.relay.status().connections === 0, "no connection left");
+      // A legitimate peer is unaffected afterwards.
+      await t.session("gateway", GATEWAY_MAC, new Recorder("gateway"));
+    },
+  );
+});
+
+Deno.test("Relay refuses connections over its total before their handshake", async () => {
+  await withRelay({ maxConnections: 1 }, async (t) => {
+    const held = await connectRaw(t.address);
+    held.closed.catch(() => {});
+    await assert.rejects(connectRaw(t.address), /refused/);
+    assert.deepEqual(t.relay.status().refused, { connections: 1 });
+    held.close();
+  });
+});
+
+Deno.test("Relay lets a restarted client's new session replace its old one at once, and a MAC alone resumes nothing", async () => {
+  await withRelay({}, async (t) => {
+    const gateway = new Recorder("gateway");
+    await t.session("gateway", GATEWAY_MAC, gateway);
+    const first = await t.raw({ mac: CLIENT_A_MAC });
+    // Another client's credential with the first one's MAC and token gets nothing of it.
+    const thief = await t.raw({
+      mac: CLIENT_A_MAC,
+      credential: t.credentials.b!,
+      resume: first.welcome.resume,
+    });
+    assert.equal(thief.answer.type === "reject" && thief.answer.code, "duplicate_mac");
+    // The same client, restarted without its token: welcomed at once, the old session closed.
+    const again = await t.raw({ mac: CLIENT_A_MAC });
+    assert.equal(again.welcome.resumed, false);
+    await until(() => first.closeInfo !== null, "the old connection to close");
+    assert.equal(first.closeInfo!.closeCode, CloseCode.REPLACED);
+    await until(() => gateway.left.length === 1 && gateway.joined.length === 2, "the handover");
+    assert.deepEqual(gateway.left.map((e) => [e.peer_id, e.reason]), [
+      [first.welcome.peer_id, "replaced"],
+    ]);
+    assert.equal(gateway.joined[1]!.peer_id, again.welcome.peer_id);
+    assert.deepEqual(peersOf(t.relay.status()).map((p) => [p.credential, p.state]), [
+      ["gateway", "active"],
+      ["a", "active"],
+    ]);
+  });
+});
+
+Deno.test("Relay disconnects a peer whose credential the operator revokes or rotates, within a second or two", async () => {
+  await withRelay({ roomsFile: true }, async (t) => {
+    const gateway = new Recorder("gateway");
+    const gatewaySession = await t.session("gateway", GATEWAY_MAC, gateway);
+    const client = await t.raw({ mac: CLIENT_A_MAC });
+    await editRoomsFile(t.roomsFile, (config) => {
+      removeClient(config, ROOM, "a");
+      return Promise.resolve();
+    });
+    await until(() => client.closeInfo !== null, "the revoked client to be closed", 4000);
+    assert.equal(client.closeInfo!.closeCode, CloseCode.REVOKED);
+    await until(() => gateway.left.length === 1, "peer_left at the gateway");
+    assert.equal(gateway.left[0]!.reason, "revoked");
+    assert.match(
+      await helloOutcome(t.address, { credential: t.credentials.a! }),
+      /^unauthorized/,
+    );
+    // Rotating the gateway's credential ends its session for good.
+    await editRoomsFile(t.roomsFile, (config) => rotateCredential(config, ROOM));
+    const reason = await withTimeout(gatewaySession.ended, 8000, "the session to give up");
+    assert.match(reason, /refused our credential/);
+    assert.deepEqual(peersOf(t.relay.status()), []);
+    assert.equal(t.relay.status().rooms_file?.error, null);
+  });
+});
+
+Deno.test("Relay drops ARP from a client claiming an address not configured or leased for it", async () => {
+  await withRelay({}, async (t) => {
+    const gateway = new Recorder("gateway");
+    await t.session("gateway", GATEWAY_MAC, gateway);
+    // Client b has no address configured and no lease.
+    const client = await t.raw({ mac: CLIENT_B_MAC, credential: t.credentials.b! });
+    client.sendFrame(arp(CLIENT_B_MAC, [10, 0, 0, 9], [10, 0, 0, 9])); // gratuitous, poisoning
+    client.sendFrame(arp(CLIENT_B_MAC, [0, 0, 0, 0], [10, 0, 0, 1], CLIENT_A_MAC)); // forged
+    client.sendFrame(arp(CLIENT_B_MAC, [0, 0, 0, 0], [10, 0, 0, 1])); // a probe is fine
+    await until(() => {
+      const drops = t.relay.status().drops;
+      return drops.arp_sender_ip === 1 && drops.arp_sender_mac === 1 && gateway.frames.length === 1;
+    }, "two ARP drops and the probe forwarded");
+    assert.deepEqual([...gateway.frames[0]!.frame.subarray(28, 32)], [0, 0, 0, 0]);
+    assert.equal(client.closeInfo, null, "ARP drops do not disconnect");
+  });
+});
+
+Deno.test("RelaySession accepts only the pinned certificate, even when the system's roots trust another one for the relay's name", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "netkit-pin-test-" });
+  try {
+    const pinned = await writeDevCerts(`${dir}/pinned`);
+    const evil = await writeDevCerts(`${dir}/evil`);
+    const { rooms, credentials } = await testRooms();
+    await using relay = await Relay.start({
+      hostname: "127.0.0.1",
+      port: 0,
+      ...(await loadServerIdentity(evil.cert, evil.key)),
+      rooms,
+    });
+    // A child process whose root store is exactly the impostor's CA, as a public CA would be.
+    const script = `${dir}/connect.ts`;
+    await Deno.writeTextFile(
+      script,
+      `import { RelaySession } from ${JSON.stringify(import.meta.resolve("./relay_session.ts"))};
+const address = { hostname: "127.0.0.1", port: ${relay.addr.port}, serverName: "${DEV_SERVER_NAME}" };
+const ca = await Deno.connectQuic({ ...address, alpnProtocols: ["${ALPN}"],
+  caCerts: [Deno.readTextFileSync(${JSON.stringify(pinned.pin)})] }).then(
+  (c) => { c.close(); return "connected"; }, (e) => "refused: " + e.message);
+const pin = await RelaySession.connect({
+  relay: { ...address, pin: Deno.readTextFileSync(${JSON.stringify(pinned.pin)}) },
+  role: "client", credential: ${JSON.stringify(credentials.a)},
+  mac: new Uint8Array([2, 0, 0, 0, 0, 1]), budget: ${BUDGET},
+}, { welcome() {}, peerJoined() {}, peerLeft() {}, frame() {}, lost() {} }).then(
+  async (s) => { await s.close(); return "connected"; }, (e) => "refused: " + e.message);
+console.log(JSON.stringify({ ca, pin }));
+Deno.exit(0);
+`,
+    );
+    const output = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "-A",
+        "--cached-only",
+        "--frozen",
+        "--config",
+        new URL("../../deno.json", import.meta.url).pathname,
+        script,
+      ],
+      env: { DENO_TLS_CA_STORE: "system", SSL_CERT_FILE: evil.caCert },
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const text = new TextDecoder().decode(output.stdout).trim();
+    assert.ok(output.success, new TextDecoder().decode(output.stderr));
+    const result = JSON.parse(text) as { ca: string; pin: string };
+    // The control: pinning by caCerts, the impostor passes through the trusted store.
+    assert.equal(result.ca, "connected");
+    assert.match(result.pin, /^refused: .*does not present the pinned certificate/);
+    assert.equal(relay.status().peers_total, 0);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });

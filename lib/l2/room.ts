@@ -1,17 +1,18 @@
 /**
- * The relay's rooms: who is in each, admission (one gateway, a client limit, unique client
- * MACs, a room MTU fixed by its first peer), resume of a lost peer, and the switching decision
- * for one frame. Pure: the connection of a peer is an opaque `L` the relay attaches.
+ * The relay's rooms: the rooms the operator configured (lib/l2/rooms_file.ts), who is in each,
+ * admission (a credential per peer, one session per credential, unique client MACs, the room's
+ * MTU and client limit), resume of a lost peer, and the switching decision for one frame. Pure:
+ * the connection of a peer is an opaque `L` the relay attaches.
  *
  * @module
  */
 
 import { isMulticastMac, macKey } from "../packet/mac.ts";
 import type { RejectCode, Role } from "./control.ts";
+import { base64url, type Credential, secretMatches, UNMATCHABLE_HASH } from "./credentials.ts";
 import { DATAGRAM_HEADER_LEN } from "./datagram.ts";
+import type { CredentialConfig, RoomConfig, RoomsConfig } from "./rooms_file.ts";
 
-/** The smallest room frame a peer may bring: an IPv4 minimum MTU (576) plus the header. */
-export const MIN_FRAME_MAX = 576 + 14;
 /** Largest peer id; 0 means "none" (the relay) and 0xffff is reserved. */
 const MAX_PEER_ID = 0xfffe;
 
@@ -23,6 +24,8 @@ export interface RoomPeer<L> {
   /** {@linkcode macKey} of `mac`. */
   readonly macKey: number;
   readonly room: Room<L>;
+  /** The name of the credential it joined with: one session per credential. */
+  readonly credential: string;
   /** The connection, or null while the peer is away (lost, inside its resume window). */
   link: L | null;
   /** When the peer went away (ms), for the resume window. */
@@ -36,19 +39,27 @@ export class Room<L> {
   /** Relay-wide id; its low 16 bits are the datagram room tag. */
   readonly id: number;
   readonly tag: number;
-  /** Largest Ethernet frame, fixed by the first peer. */
-  readonly frameMax: number;
+  /** The operator's settings and credentials (replaced when the rooms file changes). */
+  config: RoomConfig;
   gateway: RoomPeer<L> | null = null;
   /** Clients by MAC key. */
   readonly clients = new Map<number, RoomPeer<L>>();
+  /** Peers by credential name. */
+  readonly byCredential = new Map<string, RoomPeer<L>>();
   /** Every peer, gateway first: the flooding order. */
   members: RoomPeer<L>[] = [];
+  #nextPeerId = 1;
 
-  constructor(code: string, id: number, frameMax: number) {
-    this.code = code;
+  constructor(config: RoomConfig, id: number) {
+    this.code = config.room;
     this.id = id;
     this.tag = id & 0xffff;
-    this.frameMax = frameMax;
+    this.config = config;
+  }
+
+  /** Largest Ethernet frame, header included: set by the operator's TAP MTU. */
+  get frameMax(): number {
+    return this.config.tap_mtu + 14;
   }
 
   /** Peers other than `except`, for `welcome.peers`. */
@@ -56,17 +67,52 @@ export class Room<L> {
     return this.members.filter((p) => p !== except);
   }
 
-  rebuildMembers(): void {
+  /** The credential named `name`, if the room has it. */
+  credential(name: string): CredentialConfig | undefined {
+    return this.config.credentials.find((c) => c.name === name);
+  }
+
+  add(peer: RoomPeer<L>): void {
+    if (peer.role === "gateway") this.gateway = peer;
+    else this.clients.set(peer.macKey, peer);
+    this.byCredential.set(peer.credential, peer);
+    this.#rebuildMembers();
+  }
+
+  /** Takes `peer` out; false when it was not (or no longer) here. */
+  delete(peer: RoomPeer<L>): boolean {
+    if (this.byCredential.get(peer.credential) !== peer) return false;
+    this.byCredential.delete(peer.credential);
+    if (this.gateway === peer) this.gateway = null;
+    else this.clients.delete(peer.macKey);
+    this.#rebuildMembers();
+    return true;
+  }
+
+  /** A peer id no member holds (ids are per room: the room tag tells rooms apart). */
+  allocatePeerId(): number {
+    const inUse = new Set(this.members.map((p) => p.peerId));
+    for (let i = 0; i < MAX_PEER_ID; i++) {
+      const id = this.#nextPeerId;
+      this.#nextPeerId = id >= MAX_PEER_ID ? 1 : id + 1;
+      if (!inUse.has(id)) return id;
+    }
+    return -1;
+  }
+
+  #rebuildMembers(): void {
     this.members = this.gateway === null
       ? [...this.clients.values()]
       : [this.gateway, ...this.clients.values()];
   }
 }
 
-/** What a hello asks of the registry. */
+/** What an authenticated hello asks of the registry. */
 export interface JoinRequest {
   role: Role;
   room: string;
+  /** The credential name {@linkcode RoomRegistry.authenticate} accepted. */
+  credential: string;
   mac: Uint8Array;
   /** The datagram size both the peer (its `budget`) and the relay's connection allow. */
   budget: number;
@@ -78,10 +124,15 @@ export type JoinResult<L> =
   | {
     ok: true;
     peer: RoomPeer<L>;
-    /** The peer kept its identity from an earlier connection. */
+    /** The peer kept its identity from an earlier connection (its resume token). */
     resumed: boolean;
     /** A connection the resumed peer had, which the relay must close (`replaced`). */
     replaced: L | null;
+    /**
+     * An earlier session of the same credential that did not resume (a restarted peer): it
+     * is out of the room now; the relay closes its connection and tells the others.
+     */
+    evicted: RoomPeer<L> | null;
   }
   | { ok: false; code: RejectCode; reason: string };
 
@@ -96,11 +147,9 @@ export interface RoomRegistryOptions {
 /** Every room of a relay. */
 export class RoomRegistry<L> {
   readonly #rooms = new Map<string, Room<L>>();
-  readonly #byToken = new Map<string, RoomPeer<L>>();
   readonly #maxClients: number;
   readonly #newToken: () => string;
   #nextRoomId = 1;
-  #nextPeerId = 1;
 
   constructor(options: RoomRegistryOptions) {
     this.#maxClients = options.maxClients;
@@ -112,87 +161,120 @@ export class RoomRegistry<L> {
     return this.#rooms.values();
   }
 
+  /** Room `code`, if configured. */
+  room(code: string): Room<L> | undefined {
+    return this.#rooms.get(code);
+  }
+
   /**
-   * Admits a peer, or resumes it: a resume token of a peer still held, or a hello of the same
-   * role and MAC as an away peer, gives back that peer. An active gateway or client MAC is
-   * refused unless the token proves the hello comes from the same peer.
+   * Applies the operator's rooms (at start and whenever the rooms file changes). Returns the
+   * peers that lost their right to be there, already removed: their room is gone, their
+   * credential was revoked or rotated, or their room's MTU changed (they must rejoin to learn
+   * it). A room that stays keeps its id.
+   */
+  configure(config: RoomsConfig): RoomPeer<L>[] {
+    const removed: RoomPeer<L>[] = [];
+    const wanted = new Map(config.rooms.map((r) => [r.room, r]));
+    for (const [code, room] of this.#rooms) {
+      const next = wanted.get(code);
+      for (const peer of room.members) {
+        const before = room.credential(peer.credential);
+        const after = next?.credentials.find((c) => c.name === peer.credential);
+        if (
+          next === undefined || after === undefined || after.hash !== before?.hash ||
+          next.tap_mtu !== room.config.tap_mtu
+        ) {
+          room.delete(peer);
+          removed.push(peer);
+        }
+      }
+      if (next === undefined) this.#rooms.delete(code);
+      else room.config = next;
+    }
+    for (const [code, roomConfig] of wanted) {
+      if (this.#rooms.has(code)) continue;
+      // Room ids only grow, so a datagram from before a reconnect carries a stale tag.
+      this.#rooms.set(code, new Room<L>(roomConfig, this.#nextRoomId++ >>> 0));
+    }
+    return removed;
+  }
+
+  /**
+   * The credential's name when `credential` is a valid one for `role` in its room, else null.
+   * Takes the same time whether the room or name is unknown or the secret is wrong: each
+   * case compares one hash in constant time.
+   */
+  async authenticate(credential: Credential, role: Role): Promise<string | null> {
+    const stored = this.#rooms.get(credential.room)?.credential(credential.name);
+    const matches = await secretMatches(credential.secret, stored?.hash ?? UNMATCHABLE_HASH);
+    return matches && stored !== undefined && stored.role === role ? stored.name : null;
+  }
+
+  /**
+   * Admits an authenticated peer, or resumes it. One session per credential: a hello with the
+   * resume token of the credential's session (same role and MAC) resumes it; any other hello
+   * of that credential replaces it (the peer restarted). A MAC alone resumes nothing.
    */
   join(request: JoinRequest, link: L): JoinResult<L> {
     if (request.role === "client" && isMulticastMac(request.mac)) {
       return { ok: false, code: "invalid_mac", reason: "A client MAC must be unicast" };
     }
     const room = this.#rooms.get(request.room);
+    if (room === undefined) {
+      return { ok: false, code: "unauthorized", reason: UNAUTHORIZED_REASON };
+    }
     const key = macKey(request.mac);
-    const held = room === undefined
-      ? undefined
-      : request.role === "gateway"
-      ? room.gateway ?? undefined
-      : room.clients.get(key);
-    if (held !== undefined) {
-      const sameIdentity = held.macKey === key && held.role === request.role;
-      const tokenMatches = request.resume !== undefined && request.resume === held.resumeToken;
-      if ((held.link === null && sameIdentity) || (tokenMatches && sameIdentity)) {
-        const replaced = held.link;
-        held.link = link;
-        return { ok: true, peer: held, resumed: true, replaced };
-      }
-      return request.role === "gateway"
-        ? {
-          ok: false,
-          code: "gateway_exists",
-          reason: `Room "${request.room}" already has a gateway`,
-        }
-        : {
-          ok: false,
-          code: "duplicate_mac",
-          reason: `Another client of room "${request.room}" uses this MAC`,
-        };
+    const held = room.byCredential.get(request.credential);
+    if (
+      held !== undefined && request.resume !== undefined &&
+      request.resume === held.resumeToken && held.macKey === key && held.role === request.role
+    ) {
+      const replaced = held.link;
+      held.link = link;
+      return { ok: true, peer: held, resumed: true, replaced, evicted: null };
+    }
+    const owner = request.role === "client" ? room.clients.get(key) : undefined;
+    if (owner !== undefined && owner !== held) {
+      return {
+        ok: false,
+        code: "duplicate_mac",
+        reason: `Another client of room "${room.code}" uses this MAC`,
+      };
     }
     const frameMax = request.budget - DATAGRAM_HEADER_LEN;
-    if (room !== undefined && frameMax < room.frameMax) {
+    if (frameMax < room.frameMax) {
       return {
         ok: false,
         code: "mtu_too_small",
-        reason: `Room "${room.code}" carries frames of ${room.frameMax} bytes; ` +
-          `this connection carries ${Math.max(0, frameMax)}`,
+        reason: `Room "${room.code}" carries frames of ${room.frameMax} bytes; this ` +
+          `connection carries ${Math.max(0, frameMax)}: lower the room's MTU ` +
+          `(netkit relay room add --tap-mtu) or raise the path's`,
       };
     }
-    if (room === undefined && frameMax < MIN_FRAME_MAX) {
-      return {
-        ok: false,
-        code: "mtu_too_small",
-        reason: `A datagram budget of ${request.budget} bytes is below the minimum of ${
-          MIN_FRAME_MAX + DATAGRAM_HEADER_LEN
-        }`,
-      };
-    }
-    if (
-      request.role === "client" && room !== undefined && room.clients.size >= this.#maxClients
-    ) {
+    const clients = room.clients.size - (held?.role === "client" ? 1 : 0);
+    if (request.role === "client" && clients >= this.#maxClients) {
       return {
         ok: false,
         code: "room_full",
         reason: `Room "${room.code}" is full (${this.#maxClients} clients)`,
       };
     }
-    const peerId = this.#allocatePeerId();
+    if (held !== undefined) room.delete(held);
+    const peerId = room.allocatePeerId();
     if (peerId < 0) return { ok: false, code: "internal", reason: "No free peer id" };
-    const target = room ?? this.#createRoom(request.room, frameMax);
     const peer: RoomPeer<L> = {
       peerId,
       role: request.role,
       mac: request.mac,
       macKey: key,
-      room: target,
+      room,
+      credential: request.credential,
       link,
       awaySince: 0,
       resumeToken: this.#newToken(),
     };
-    if (peer.role === "gateway") target.gateway = peer;
-    else target.clients.set(key, peer);
-    target.rebuildMembers();
-    this.#byToken.set(peer.resumeToken, peer);
-    return { ok: true, peer, resumed: false, replaced: null };
+    room.add(peer);
+    return { ok: true, peer, resumed: false, replaced: null, evicted: held ?? null };
   }
 
   /** Marks a peer whose connection was lost: it keeps its place until {@linkcode expire}. */
@@ -201,50 +283,29 @@ export class RoomRegistry<L> {
     peer.awaySince = now;
   }
 
-  /** Removes a peer; an empty room goes with its last peer. */
-  remove(peer: RoomPeer<L>): void {
-    const room = peer.room;
-    if (room.gateway === peer) room.gateway = null;
-    else if (room.clients.get(peer.macKey) === peer) room.clients.delete(peer.macKey);
-    else return;
-    room.rebuildMembers();
-    this.#byToken.delete(peer.resumeToken);
-    if (room.members.length === 0) this.#rooms.delete(room.code);
+  /** Removes a peer; false when it was already gone. */
+  remove(peer: RoomPeer<L>): boolean {
+    return peer.room.delete(peer);
   }
 
   /** Removes and returns the peers away for longer than `windowMs`. */
   expire(now: number, windowMs: number): RoomPeer<L>[] {
     const gone: RoomPeer<L>[] = [];
-    for (const peer of this.#byToken.values()) {
-      if (peer.link === null && now - peer.awaySince >= windowMs) gone.push(peer);
+    for (const room of this.#rooms.values()) {
+      for (const peer of room.members) {
+        if (peer.link === null && now - peer.awaySince >= windowMs) gone.push(peer);
+      }
     }
     for (const peer of gone) this.remove(peer);
     return gone;
   }
-
-  #createRoom(code: string, frameMax: number): Room<L> {
-    // Room ids only grow, so a datagram from before a reconnect carries a stale tag.
-    const room = new Room<L>(code, this.#nextRoomId++ >>> 0, frameMax);
-    this.#rooms.set(code, room);
-    return room;
-  }
-
-  #allocatePeerId(): number {
-    const inUse = new Set<number>();
-    for (const peer of this.#byToken.values()) inUse.add(peer.peerId);
-    for (let i = 0; i < MAX_PEER_ID; i++) {
-      const id = this.#nextPeerId;
-      this.#nextPeerId = id >= MAX_PEER_ID ? 1 : id + 1;
-      if (!inUse.has(id)) return id;
-    }
-    return -1;
-  }
 }
 
+/** The one answer to an unknown room, an unknown credential and a wrong secret alike. */
+export const UNAUTHORIZED_REASON = "Unknown room or invalid credential";
+
 function randomToken(): string {
-  const bytes = crypto.getRandomValues(new Uint8Array(32));
-  return btoa(String.fromCharCode(...bytes)).replaceAll("+", "-").replaceAll("/", "_")
-    .replace(/=+$/, "");
+  return base64url(crypto.getRandomValues(new Uint8Array(32)));
 }
 
 /** Why the relay does not forward a frame (safety drops come from the classifier). */

@@ -1,19 +1,41 @@
 import assert from "node:assert/strict";
 import { parseMac } from "../packet/mac.ts";
+import { parseCredential } from "./credentials.ts";
 import { FLOOD, type JoinRequest, type RoomPeer, RoomRegistry, switchFrame } from "./room.ts";
+import {
+  addClient,
+  addRoom,
+  emptyRooms,
+  type RoomsConfig,
+  rotateCredential,
+} from "./rooms_file.ts";
 
 const GW = parseMac("02:00:00:00:00:01");
 const C1 = parseMac("02:00:00:00:00:11");
 const C2 = parseMac("02:00:00:00:00:12");
 const LAN = parseMac("52:54:00:00:00:99");
 
-function registry(maxClients = 4): RoomRegistry<string> {
-  let n = 0;
-  return new RoomRegistry<string>({ maxClients, newToken: () => `token${++n}` });
+/** Room ABCD (TAP MTU 1392: frames of 1406) with the gateway and clients c1..c4. */
+async function rooms(): Promise<{ config: RoomsConfig; credentials: Record<string, string> }> {
+  const config = emptyRooms();
+  const credentials: Record<string, string> = { gateway: await addRoom(config, "ABCD") };
+  for (const name of ["c1", "c2", "c3", "c4"]) {
+    credentials[name] = await addClient(config, "ABCD", name);
+  }
+  return { config, credentials };
 }
 
-function request(role: "gateway" | "client", mac: Uint8Array, extra: Partial<JoinRequest> = {}) {
-  return { role, room: "ABCD", mac, budget: 1414, ...extra };
+async function registry(maxClients = 4): Promise<RoomRegistry<string>> {
+  let n = 0;
+  const reg = new RoomRegistry<string>({ maxClients, newToken: () => `token${++n}` });
+  reg.configure((await rooms()).config);
+  return reg;
+}
+
+/** A join of credential `name` (gateway or a client) of room ABCD. */
+function request(name: string, mac: Uint8Array, extra: Partial<JoinRequest> = {}): JoinRequest {
+  const role = name === "gateway" ? "gateway" : "client";
+  return { role, room: "ABCD", credential: name, mac, budget: 1414, ...extra };
 }
 
 function admit(reg: RoomRegistry<string>, req: JoinRequest, link: string): RoomPeer<string> {
@@ -30,114 +52,158 @@ function frame(dst: Uint8Array, src: Uint8Array): Uint8Array {
   return f;
 }
 
-Deno.test("RoomRegistry fixes the room MTU from its first peer", () => {
-  const reg = registry();
-  const gw = admit(reg, request("gateway", GW, { budget: 1300 }), "gw");
-  assert.equal(gw.room.frameMax, 1292);
-  const bigger = admit(reg, request("client", C1, { budget: 1414 }), "c1");
-  assert.equal(bigger.room.frameMax, 1292);
-  const result = reg.join(request("client", C2, { budget: 1200 }), "c2");
-  assert.equal(result.ok, false);
-  assert.equal(!result.ok && result.code, "mtu_too_small");
+Deno.test("RoomRegistry authenticates a credential only with its secret, room and role, and says nothing more", async () => {
+  const { config, credentials } = await rooms();
+  const reg = new RoomRegistry<string>({ maxClients: 4 });
+  reg.configure(config);
+  const c1 = parseCredential(credentials.c1!);
+  assert.equal(await reg.authenticate(c1, "client"), "c1");
+  assert.equal(await reg.authenticate(parseCredential(credentials.gateway!), "gateway"), "gateway");
+  const wrongSecret = { ...c1, secret: parseCredential(credentials.c2!).secret };
+  assert.equal(await reg.authenticate(wrongSecret, "client"), null);
+  assert.equal(await reg.authenticate({ ...c1, name: "nobody" }, "client"), null);
+  assert.equal(await reg.authenticate({ ...c1, room: "NOPE" }, "client"), null);
+  // A client's credential does not make a gateway: no squatting the LAN's side.
+  assert.equal(await reg.authenticate(c1, "gateway"), null);
 });
 
-Deno.test("RoomRegistry refuses a second gateway and a duplicate client MAC", () => {
-  const reg = registry();
-  admit(reg, request("gateway", GW), "gw");
-  admit(reg, request("client", C1), "c1");
-  const gw2 = reg.join(request("gateway", LAN), "gw2");
-  assert.equal(!gw2.ok && gw2.code, "gateway_exists");
-  const dup = reg.join(request("client", C1), "c1b");
-  assert.equal(!dup.ok && dup.code, "duplicate_mac");
-});
-
-Deno.test("RoomRegistry enforces the client limit per room", () => {
-  const reg = registry(1);
-  admit(reg, request("client", C1), "c1");
-  const full = reg.join(request("client", C2), "c2");
-  assert.equal(!full.ok && full.code, "room_full");
-  admit(reg, request("client", C2, { room: "OTHER" }), "c2");
-});
-
-Deno.test("RoomRegistry refuses a multicast client MAC and a budget below the minimum", () => {
-  const reg = registry();
-  const mc = reg.join(request("client", parseMac("01:00:5e:00:00:01")), "x");
-  assert.equal(!mc.ok && mc.code, "invalid_mac");
-  const small = reg.join(request("client", C1, { budget: 500 }), "x");
-  assert.equal(!small.ok && small.code, "mtu_too_small");
-});
-
-Deno.test("RoomRegistry resumes a peer with its token and hands back the old link", () => {
-  const reg = registry();
-  const c1 = admit(reg, request("client", C1), "old");
-  const result = reg.join(request("client", C1, { resume: c1.resumeToken }), "new");
-  assert.ok(result.ok);
-  assert.equal(result.peer, c1);
-  assert.equal(result.resumed, true);
-  assert.equal(result.replaced, "old");
-  assert.equal(c1.link, "new");
-});
-
-Deno.test("RoomRegistry gives an away peer back to a hello of the same role and MAC", () => {
-  const reg = registry();
+Deno.test("RoomRegistry gives a room the operator's MTU and refuses a peer whose path cannot carry it", async () => {
+  const reg = await registry();
   const gw = admit(reg, request("gateway", GW), "gw");
-  reg.markAway(gw, 1000);
-  const result = reg.join(request("gateway", GW), "gw2");
-  assert.ok(result.ok);
-  assert.equal(result.peer.peerId, gw.peerId);
-  assert.equal(result.replaced, null);
+  assert.equal(gw.room.frameMax, 1406);
+  const small = reg.join(request("c1", C1, { budget: 1300 }), "c1");
+  assert.equal(!small.ok && small.code, "mtu_too_small");
+  assert.match(!small.ok ? small.reason : "", /frames of 1406 bytes; this connection carries 1292/);
 });
 
-Deno.test("RoomRegistry expires away peers after the window and deletes the empty room", () => {
-  const reg = registry();
-  const c1 = admit(reg, request("client", C1), "c1");
+Deno.test("RoomRegistry refuses a client MAC another credential holds, even while that client is away", async () => {
+  const reg = await registry();
+  const c1 = admit(reg, request("c1", C1), "c1");
+  const dup = reg.join(request("c2", C1), "c2");
+  assert.equal(!dup.ok && dup.code, "duplicate_mac");
+  reg.markAway(c1, 0);
+  // A MAC alone never resumes anything.
+  const squat = reg.join(request("c2", C1), "c2");
+  assert.equal(!squat.ok && squat.code, "duplicate_mac");
+  assert.equal(c1.link, null);
+});
+
+Deno.test("RoomRegistry resumes a session only with its token, the same credential and the same MAC", async () => {
+  const reg = await registry();
+  const c1 = admit(reg, request("c1", C1), "c1");
+  const resumed = reg.join(request("c1", C1, { resume: c1.resumeToken }), "c1b");
+  assert.ok(resumed.ok);
+  assert.equal(resumed.peer, c1);
+  assert.equal(resumed.resumed, true);
+  assert.equal(resumed.replaced, "c1");
+  assert.equal(resumed.evicted, null);
+  assert.equal(c1.link, "c1b");
+  // Another credential with c1's token is just another client.
+  const other = reg.join(request("c2", C2, { resume: c1.resumeToken }), "c2");
+  assert.ok(other.ok);
+  assert.equal(other.resumed, false);
+  assert.notEqual(other.peer.peerId, c1.peerId);
+});
+
+Deno.test("RoomRegistry lets a restarted peer's new session replace its old one at once", async () => {
+  const reg = await registry();
+  const gw = admit(reg, request("gateway", GW), "gw");
+  const c1 = admit(reg, request("c1", C1), "c1");
+  // The old session still looks active (a client killed without a goodbye).
+  const again = reg.join(request("c1", C1), "c1-restarted");
+  assert.ok(again.ok);
+  assert.equal(again.resumed, false);
+  assert.equal(again.evicted, c1);
+  assert.notEqual(again.peer.peerId, c1.peerId);
+  assert.deepEqual(gw.room.members.map((p) => p.link), ["gw", "c1-restarted"]);
+  // The gateway too: its credential is the only way to the LAN's side of the room.
+  const gw2 = reg.join(request("gateway", LAN), "gw2");
+  assert.ok(gw2.ok);
+  assert.equal(gw2.evicted, gw);
+  assert.equal(gw.room.gateway?.link, "gw2");
+});
+
+Deno.test("RoomRegistry enforces the client limit per room, not counting the session being replaced", async () => {
+  const reg = await registry(1);
+  admit(reg, request("c1", C1), "c1");
+  const full = reg.join(request("c2", C2), "c2");
+  assert.equal(!full.ok && full.code, "room_full");
+  admit(reg, request("c1", C1), "c1-restarted");
+});
+
+Deno.test("RoomRegistry expires away peers after the window and keeps the room", async () => {
+  const reg = await registry();
+  const c1 = admit(reg, request("c1", C1), "c1");
   reg.markAway(c1, 1000);
-  assert.deepEqual(reg.expire(100_000, 120_000), []);
-  assert.deepEqual(reg.expire(121_000, 120_000), [c1]);
-  assert.equal([...reg.rooms()].length, 0);
-  // The MAC is free again, in a new room with a new id.
-  const again = admit(reg, request("client", C1), "c1b");
-  assert.notEqual(again.room.id, c1.room.id);
+  assert.deepEqual(reg.expire(1500, 1000), []);
+  assert.deepEqual(reg.expire(2000, 1000), [c1]);
+  const room = reg.room("ABCD");
+  assert.ok(room !== undefined);
+  assert.equal(room.members.length, 0);
+  assert.equal(admit(reg, request("c1", C1), "c1").room.id, room.id);
 });
 
-Deno.test("RoomRegistry never reuses a peer id that is still held", () => {
-  const reg = registry();
+Deno.test("RoomRegistry.configure removes the peers of a revoked or rotated credential, a removed room or a new MTU", async () => {
+  const { config } = await rooms();
+  const reg = new RoomRegistry<string>({ maxClients: 8 });
+  reg.configure(config);
+  const gw = admit(reg, request("gateway", GW), "gw");
+  const c1 = admit(reg, request("c1", C1), "c1");
+  const c2 = admit(reg, request("c2", C2), "c2");
+  const id = gw.room.id;
+  const next: RoomsConfig = structuredClone(config);
+  next.rooms[0]!.credentials = next.rooms[0]!.credentials.filter((c) => c.name !== "c1");
+  await rotateCredential(next, "ABCD", "c2");
+  assert.deepEqual(reg.configure(next), [c1, c2]);
+  assert.deepEqual(gw.room.members, [gw]);
+  assert.equal(reg.room("ABCD")?.id, id, "a room that stays keeps its id");
+  const smaller: RoomsConfig = structuredClone(next);
+  smaller.rooms[0]!.tap_mtu = 1300;
+  assert.deepEqual(reg.configure(smaller), [gw]);
+  assert.equal(reg.room("ABCD")?.frameMax, 1314);
+  reg.configure(emptyRooms());
+  assert.equal(reg.room("ABCD"), undefined);
+});
+
+Deno.test("RoomRegistry numbers peers per room and never reuses an id that is still held", async () => {
+  const reg = await registry();
   const ids = new Set<number>();
-  for (let i = 0; i < 4; i++) {
-    ids.add(admit(reg, request("client", parseMac(`02:00:00:00:01:0${i}`)), `c${i}`).peerId);
+  for (let i = 1; i <= 4; i++) {
+    ids.add(admit(reg, request(`c${i}`, parseMac(`02:00:00:00:01:0${i}`)), `c${i}`).peerId);
   }
   assert.equal(ids.size, 4);
+  assert.ok([...ids].every((id) => id >= 1 && id <= 4));
 });
 
-Deno.test("switchFrame floods broadcast and sends client unicast to its owner", () => {
-  const reg = registry();
+Deno.test("switchFrame floods broadcast and sends client unicast to its owner", async () => {
+  const reg = await registry();
   const gw = admit(reg, request("gateway", GW), "gw");
-  const c1 = admit(reg, request("client", C1), "c1");
-  const c2 = admit(reg, request("client", C2), "c2");
+  const c1 = admit(reg, request("c1", C1), "c1");
+  const c2 = admit(reg, request("c2", C2), "c2");
   assert.equal(switchFrame(c1, frame(parseMac("ff:ff:ff:ff:ff:ff"), C1)), FLOOD);
   assert.equal(switchFrame(gw, frame(parseMac("33:33:00:00:00:01"), LAN)), FLOOD);
   assert.equal(switchFrame(c1, frame(C2, C1)), c2);
   assert.equal(switchFrame(gw, frame(C1, LAN)), c1);
 });
 
-Deno.test("switchFrame sends client unknown unicast to the gateway only", () => {
-  const reg = registry();
+Deno.test("switchFrame sends client unknown unicast to the gateway only", async () => {
+  const reg = await registry();
   const gw = admit(reg, request("gateway", GW), "gw");
-  const c1 = admit(reg, request("client", C1), "c1");
+  const c1 = admit(reg, request("c1", C1), "c1");
   assert.equal(switchFrame(c1, frame(LAN, C1)), gw);
   assert.equal(switchFrame(gw, frame(parseMac("52:54:00:00:00:98"), LAN)), "unknown_destination");
 });
 
-Deno.test("switchFrame drops a spoofed client source MAC and reflection", () => {
-  const reg = registry();
+Deno.test("switchFrame drops a spoofed client source MAC and reflection", async () => {
+  const reg = await registry();
   admit(reg, request("gateway", GW), "gw");
-  const c1 = admit(reg, request("client", C1), "c1");
+  const c1 = admit(reg, request("c1", C1), "c1");
   assert.equal(switchFrame(c1, frame(LAN, C2)), "unauthorized_source_mac");
   assert.equal(switchFrame(c1, frame(C1, C1)), "reflection");
 });
 
-Deno.test("switchFrame without a gateway has nowhere to send client unknown unicast", () => {
-  const reg = registry();
-  const c1 = admit(reg, request("client", C1), "c1");
+Deno.test("switchFrame without a gateway has nowhere to send client unknown unicast", async () => {
+  const reg = await registry();
+  const c1 = admit(reg, request("c1", C1), "c1");
   assert.equal(switchFrame(c1, frame(LAN, C1)), "unknown_destination");
 });

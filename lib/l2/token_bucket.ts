@@ -51,6 +51,13 @@ export class TokenBucket {
    * did; a refusal takes nothing. Allocation-free, for per-frame use.
    */
   take(amount: number, now: number): boolean {
+    if (!this.holds(amount, now)) return false;
+    if (!this.#unlimited) this.#tokens -= amount;
+    return true;
+  }
+
+  /** Whether the bucket holds `amount` tokens at time `now` (ms), taking none. */
+  holds(amount: number, now: number): boolean {
     if (this.#unlimited) return true;
     // Only forward time refills. A clock that steps back refills nothing, and `#last` stays put
     // so the same interval is not credited twice when the clock comes forward again.
@@ -58,8 +65,6 @@ export class TokenBucket {
       this.#tokens = Math.min(this.#burst, this.#tokens + ((now - this.#last) * this.#rate) / 1000);
       this.#last = now;
     }
-    if (this.#tokens < amount) return false;
-    this.#tokens -= amount;
-    return true;
+    return this.#tokens >= amount;
   }
 }

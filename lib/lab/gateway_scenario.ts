@@ -460,7 +460,36 @@ export class GatewayScenario implements AsyncDisposable {
       ],
     });
 
-    this.#stepTo(2, `start the relay on ${L2.relay}:${L2.port} with a development certificate`);
+    this.#stepTo(
+      2,
+      `create room ${L2.room} with a credential for the gateway and one for the client, ` +
+        `and start the relay on ${L2.relay}:${L2.port} with a development certificate`,
+    );
+    this.#command("relay", [
+      "netkit",
+      "relay",
+      "room",
+      "add",
+      L2.room,
+      "--rooms",
+      lab.roomsFile,
+      "-o",
+      lab.credentialFile("gateway"),
+    ]);
+    this.#command("relay", [
+      "netkit",
+      "relay",
+      "room",
+      "add-client",
+      L2.room,
+      `client${CLIENT}`,
+      "--address",
+      lan,
+      "--rooms",
+      lab.roomsFile,
+      "-o",
+      lab.credentialFile(`client${CLIENT}`),
+    ]);
     this.#command("relay", [
       "netkit",
       "-n",
@@ -468,6 +497,8 @@ export class GatewayScenario implements AsyncDisposable {
       "relay",
       "--listen",
       `${L2.relay}:${L2.port}`,
+      "--rooms",
+      lab.roomsFile,
       "--dev-cert",
       `${lab.dir}/certs`,
       "--status-socket",
@@ -491,7 +522,7 @@ export class GatewayScenario implements AsyncDisposable {
       "-n",
       lab.gw,
       "gateway",
-      ...lab.peerArgs(),
+      ...lab.peerArgs("gateway"),
       "--iface",
       "eth0",
     ]);
@@ -504,7 +535,7 @@ export class GatewayScenario implements AsyncDisposable {
       "-n",
       client,
       "client",
-      ...lab.peerArgs(),
+      ...lab.peerArgs(`client${CLIENT}`),
       "--tap",
       L2.tap,
       "--mac",
@@ -939,9 +970,14 @@ export function explainGatewayLab(
   const ready = eventsOfKind(events, "relay_ready")[0];
   if (ready !== undefined) {
     point(
-      `The relay listens on ${ready.listen} for QUIC. With --dev-cert it wrote a private CA and ` +
-        `a certificate for ${ready.server_name}; the gateway and the client trust exactly that ` +
-        `CA (--relay-cert ${ready.pin}) and nothing else.`,
+      `The operator made room ${L2.room} with netkit relay room: the gateway and the client ` +
+        "each got a credential of their own, in a new 0600 file; the relay keeps only their " +
+        "SHA-256, so a stranger who knows the room's name is refused like a wrong secret. " +
+        `The client's credential allows it ${clientLanAddress(CLIENT)}: the relay drops ARP ` +
+        "and NDP from it that claim any other address. " +
+        `The relay listens on ${ready.listen} for QUIC. With --dev-cert it wrote a certificate ` +
+        `for ${ready.server_name}; the gateway and the client accept exactly that certificate ` +
+        `(--relay-cert ${ready.pin}, compared by its SHA-256) and no certificate authority.`,
     );
   }
   const joined = eventsOfKind(events, "joined");
@@ -1028,8 +1064,11 @@ export function explainGatewayLab(
   }
 
   const n = (ns: string, command: string) => `${netkit} -n gl-${ns} ${command}`;
-  const peer =
-    `--relay ${L2.relay}:${L2.port} --server-name ${L2.serverName} --relay-cert /tmp/gl-certs/ca.pem --room ${L2.room}`;
+  const peer = (name: string) =>
+    `--relay ${L2.relay}:${L2.port} --relay-cert /var/lib/netkit/gl/relay.pem ` +
+    `--credential-file /var/lib/netkit/gl/${name}.cred`;
+  const room = (command: string) =>
+    `${netkit} relay room ${command} --rooms /var/lib/netkit/gl/rooms.json`;
   lines.push(
     "",
     "Reproduce it by hand (as root):",
@@ -1043,16 +1082,32 @@ export function explainGatewayLab(
     "  ip -n gl-rly link add w-gw type veth peer name wan netns gl-gw      (w-c1 to gl-c1)",
     "  ip -n gl-rly link set w-gw master wan up; ip -n gl-gw link set wan up   (w-c1 likewise)",
     `  ip -n gl-gw addr add ${WAN.gateway}/24 dev wan; ip -n gl-c1 addr add ${WAN.client}/24 dev wan`,
-    `  terminal 1, relay:   ${
-      n("rly", `relay --listen ${L2.relay}:${L2.port} --dev-cert /tmp/gl-certs`)
+    "  install -d -m 700 /var/lib/netkit/gl",
+    `  ${room(`add ${L2.room} -o /var/lib/netkit/gl/gateway.cred`)}`,
+    `  ${
+      room(
+        `add-client ${L2.room} client1 --address ${
+          clientLanAddress(CLIENT)
+        } -o /var/lib/netkit/gl/client1.cred`,
+      )
     }`,
-    `  terminal 2, gateway: ${n("gw", `gateway ${peer} --iface eth0`)}`,
-    `  terminal 3, client:  ${n("c1", `client ${peer} --tap ${L2.tap}`)}`,
+    `  terminal 1, relay:   ${
+      n(
+        "rly",
+        `relay --listen ${L2.relay}:${L2.port} --rooms /var/lib/netkit/gl/rooms.json ` +
+          "--dev-cert /var/lib/netkit/gl",
+      )
+    }`,
+    `  terminal 2, gateway: ${n("gw", `gateway ${peer("gateway")} --iface eth0`)}`,
+    `  terminal 3, client:  ${n("c1", `client ${peer("client1")} --tap ${L2.tap}`)}`,
     `  then: ip -n gl-c1 addr add ${clientLanAddress(CLIENT)}/24 dev ${L2.tap}`,
     `  ping:   ip netns exec gl-h1 ping ${
       clientLanAddress(CLIENT)
     }; ip netns exec gl-c1 ping ${L2.h2}`,
     `  status: ${n("rly", "relay status")}`,
+    `  revoke the client (it is disconnected within a second): ${
+      room(`del-client ${L2.room} client1`)
+    }`,
     "  clean up: Ctrl-C in terminals 3, 2, 1; for ns in lan h1 h2 gw rly c1; do ip netns del gl-$ns; done",
   );
   return lines;

@@ -62,6 +62,7 @@ export class L2Lab implements AsyncDisposable {
   readonly statusSocket: string;
   readonly #executable: string;
   readonly #logLevel: string;
+  #roomCreated = false;
   relay: ChildDaemon | null = null;
   gateway: ChildDaemon | null = null;
   readonly clients: (ChildDaemon | null)[] = [];
@@ -110,9 +111,42 @@ export class L2Lab implements AsyncDisposable {
     ip("-n", ns, "addr", "add", `10.99.0.${host}/24`, "dev", "wan");
   }
 
-  /** The pinned certificate the relay's `--dev-cert` writes. */
+  /** The pinned certificate: the relay's own, which its `--dev-cert` writes. */
   get pin(): string {
-    return `${this.dir}/certs/ca.pem`;
+    return `${this.dir}/certs/relay.pem`;
+  }
+
+  /** The relay's rooms file, where {@linkcode createRoom} puts the lab's room. */
+  get roomsFile(): string {
+    return `${this.dir}/rooms.json`;
+  }
+
+  /** The credential file of `name` (`gateway` or `client<i>`), made by {@linkcode createRoom}. */
+  credentialFile(name: string): string {
+    return `${this.dir}/${name}.cred`;
+  }
+
+  /**
+   * Creates the lab's room the way an operator does, with `netkit relay room`: the gateway's
+   * credential, and one per client allowed its static LAN address. Each goes to a new 0600
+   * file. Done once, by the first {@linkcode startRelay}.
+   */
+  createRoom(): void {
+    this.#roomCreated = true;
+    const room = (...args: string[]) =>
+      sh(this.#executable, "relay", "room", ...args, "--rooms", this.roomsFile);
+    room("add", L2.room, "-o", this.credentialFile("gateway"));
+    for (let i = 1; i <= this.clientNs.length; i++) {
+      room(
+        "add-client",
+        L2.room,
+        `client${i}`,
+        "--address",
+        clientLanAddress(i),
+        "-o",
+        this.credentialFile(`client${i}`),
+      );
+    }
   }
 
   /** Log file of a process of the lab. */
@@ -143,10 +177,13 @@ export class L2Lab implements AsyncDisposable {
 
   /** Starts the relay and waits until its status socket answers. */
   async startRelay(extra: string[] = []): Promise<ChildDaemon> {
+    if (!this.#roomCreated) this.createRoom();
     const relay = this.#spawn("relay", this.relayNs, [
       "relay",
       "--listen",
       `${L2.relay}:${L2.port}`,
+      "--rooms",
+      this.roomsFile,
       "--dev-cert",
       `${this.dir}/certs`,
       "--status-socket",
@@ -158,8 +195,8 @@ export class L2Lab implements AsyncDisposable {
     return relay;
   }
 
-  /** The options that point a peer at the lab's relay. */
-  peerArgs(room: string = L2.room): string[] {
+  /** The options that point peer `name` (`gateway`, `client<i>`) at the lab's relay. */
+  peerArgs(name: string): string[] {
     return [
       "--relay",
       `${L2.relay}:${L2.port}`,
@@ -167,8 +204,8 @@ export class L2Lab implements AsyncDisposable {
       L2.serverName,
       "--relay-cert",
       this.pin,
-      "--room",
-      room,
+      "--credential-file",
+      this.credentialFile(name),
     ];
   }
 
@@ -176,7 +213,7 @@ export class L2Lab implements AsyncDisposable {
   async startGateway(extra: string[] = []): Promise<ChildDaemon> {
     const gateway = this.#spawn("gateway", this.gw, [
       "gateway",
-      ...this.peerArgs(),
+      ...this.peerArgs("gateway"),
       "--iface",
       "eth0",
       ...extra,
@@ -197,7 +234,7 @@ export class L2Lab implements AsyncDisposable {
     const ns = this.clientNs[i - 1]!;
     const client = this.#spawn(`client${i}`, ns, [
       "client",
-      ...this.peerArgs(),
+      ...this.peerArgs(`client${i}`),
       "--tap",
       L2.tap,
       "--mac",

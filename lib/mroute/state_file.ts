@@ -116,15 +116,16 @@ export function readStateFile(path: string): StateFile | null {
 
 /**
  * Replaces `path` with `text` atomically: readers see the old file or the new one, never a part,
- * and the new one survives a crash once this returns. Requires `--allow-read` and `--allow-write`.
+ * and the new one survives a crash once this returns, with permissions `mode`. Requires
+ * `--allow-read` and `--allow-write`.
  */
-export function writeFileAtomic(path: string, text: string): void {
+export function writeFileAtomic(path: string, text: string, mode = 0o644): void {
   const slash = path.lastIndexOf("/");
   const dir = slash <= 0 ? (slash === 0 ? "/" : ".") : path.slice(0, slash);
   Deno.mkdirSync(dir, { recursive: true });
   const temp = `${path}.tmp-${Deno.pid}`;
   try {
-    using file = Deno.openSync(temp, { write: true, create: true, truncate: true, mode: 0o644 });
+    using file = Deno.openSync(temp, { write: true, create: true, truncate: true, mode });
     const bytes = new TextEncoder().encode(text);
     let offset = 0;
     while (offset < bytes.length) offset += file.writeSync(bytes.subarray(offset));

@@ -4,8 +4,9 @@
  */
 
 import assert from "node:assert/strict";
-import { writeDevCerts } from "../../lib/l2/certs.ts";
-import { ALPN, CloseCode, ControlReader, ControlWriter } from "../../lib/l2/control.ts";
+import { certificateHash, writeDevCerts } from "../../lib/l2/certs.ts";
+import { CloseCode, ControlReader, ControlWriter } from "../../lib/l2/control.ts";
+import { pinnedConnectOptions } from "../../lib/l2/relay_session.ts";
 import { writeDatagramHeader } from "../../lib/l2/datagram.ts";
 import { clientLanAddress, clientMac, L2, L2Lab } from "../../lib/lab/l2_lab.ts";
 import { ip, sh } from "../../lib/lab/namespace_lab.ts";
@@ -132,7 +133,7 @@ Deno.test({
     lab.clients[1] = null;
     await waitUntil(
       () => lab.log("relay"),
-      (log) => /Peer \d+ left room LAB1 \(disconnect\)/.test(log),
+      (log) => /Peer \d+ \(LAB1:client2\) left \(disconnect\)/.test(log),
       5000,
       "client 2 to leave",
     );
@@ -140,7 +141,7 @@ Deno.test({
     const disconnect = log.search(
       /disconnects \(signal\): caught SIGTERM; final stats: \d+ frames/,
     );
-    const left = log.search(/Peer \d+ left room LAB1 \(disconnect\)/);
+    const left = log.search(/Peer \d+ \(LAB1:client2\) left \(disconnect\)/);
     assert.ok(disconnect >= 0 && disconnect < left, log);
   },
 });
@@ -200,12 +201,9 @@ Deno.test({
     const pin = await Deno.readTextFile(lab.pin);
     const endpoint = runInNetns(c2, () => new Deno.QuicEndpoint({ hostname: "0.0.0.0", port: 0 }));
     try {
+      const relay = { hostname: L2.relay, port: L2.port, serverName: L2.serverName, pin };
       const conn = await Deno.connectQuic({
-        hostname: L2.relay,
-        port: L2.port,
-        serverName: L2.serverName,
-        alpnProtocols: [ALPN],
-        caCerts: [pin],
+        ...pinnedConnectOptions(relay, await certificateHash(pin)),
         endpoint,
       });
       const closed = conn.closed.catch(() => ({ closeCode: -1, reason: "error" }));
@@ -217,7 +215,7 @@ Deno.test({
         v: 1,
         type: "hello",
         role: "client",
-        room: L2.room,
+        credential: Deno.readTextFileSync(lab.credentialFile("client2")).trim(),
         mac,
         budget: 1500,
         sw: "test",
@@ -417,13 +415,13 @@ Deno.test({
       "-n",
       lab.gw,
       "gateway",
-      ...lab.peerArgs().map((a) => a === lab.pin ? cert : a),
+      ...lab.peerArgs("gateway").map((a) => a === lab.pin ? cert : a),
       "--iface",
       iface,
     ];
-    const wrong = netkit(args(`${other}/ca.pem`, "eth0"));
+    const wrong = netkit(args(`${other}/relay.pem`, "eth0"));
     assert.equal(wrong.code, 1, wrong.err);
-    assert.match(wrong.err, /is not the pinned one .*check --relay-cert and --server-name/);
+    assert.match(wrong.err, /does not present the pinned certificate .*check --relay-cert/);
     const promiscuity =
       JSON.parse(ip("-j", "-d", "-n", lab.gw, "link", "show", "eth0"))[0].promiscuity;
     assert.equal(promiscuity, 0);
@@ -445,7 +443,7 @@ Deno.test({
       "-n",
       ns,
       "client",
-      ...lab.peerArgs(),
+      ...lab.peerArgs("gateway"),
       "--tap",
       "taken",
       "--mac",

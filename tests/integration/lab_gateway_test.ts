@@ -53,7 +53,7 @@ function assertPingsAndStatus(out: string): void {
   // The table `netkit relay status` prints, one row per peer.
   const row = (role: string) =>
     new RegExp(
-      `^ +([0-9]+) +${role} +([0-9a-f:]{17}) +active +10\\.99\\.0\\.[0-9]+:[0-9]+ +([0-9]+) +([0-9]+) +([0-9]+) +0 +-$`,
+      `^ +([0-9]+) +\\S+ +${role} +([0-9a-f:]{17}) +active +10\\.99\\.0\\.[0-9]+:[0-9]+ +([0-9]+) +([0-9]+) +([0-9]+) +0 +-$`,
       "m",
     )
       .exec(out);
@@ -64,7 +64,10 @@ function assertPingsAndStatus(out: string): void {
   // The client's frames went out to the gateway, every one, and the pings crossed both ways.
   assert.equal(Number(client[4]), Number(gateway[5]), `client FWD = gateway OUT:\n${out}`);
   assert.ok(Number(client[4]) >= 6 && Number(gateway[4]) >= 6, out);
-  assert.match(out, /^ +room LAB1 id [0-9]+ frame_max [0-9]+ tap_mtu [0-9]+$/m);
+  assert.match(
+    out,
+    /^ +room LAB1 id [0-9]+ frame_max [0-9]+ tap_mtu [0-9]+ clients 1 address_guard on /m,
+  );
   assert.match(
     out,
     /relay +status: 1 room, 2 peers \(gateway \S+ active, client 02:00:00:00:01:01 active\)$/m,
@@ -96,12 +99,17 @@ Deno.test({
       assert.deepEqual(steps(out), [1, 2, 3, 4, 5, 6, 7, 8], out);
       // The commands a user would type, with the lab's names.
       const p = t.prefix!;
+      assert.match(out, /\$ netkit relay room add LAB1 --rooms \S+ -o \S+\/gateway.cred$/m);
+      assert.match(
+        out,
+        /\$ netkit relay room add-client LAB1 client1 --address 192\.168\.50\.101 --rooms /,
+      );
       assert.ok(
-        out.includes(`$ netkit -n ${p}-rly relay --listen 10.99.0.1:4433 --dev-cert `),
+        out.includes(`$ netkit -n ${p}-rly relay --listen 10.99.0.1:4433 --rooms `),
         out,
       );
       assert.ok(out.includes(`$ netkit -n ${p}-gw gateway --relay 10.99.0.1:4433 `), out);
-      assert.match(out, / --room LAB1 --iface eth0$/m);
+      assert.match(out, / --credential-file \S+\/gateway.cred --iface eth0$/m);
       assert.match(out, / --tap nk0 --mac 02:00:00:00:01:01$/m);
       assert.ok(out.includes(`$ ip -n ${p}-c1 addr add 192.168.50.101/24 dev nk0`), out);
       assert.ok(out.includes(`$ ip netns exec ${p}-h1 ping -c 3 `), out);

@@ -1,0 +1,326 @@
+/**
+ * The relay's rooms file: which rooms exist, each room's MTU and address guard, and the hashes
+ * of its credentials (one gateway credential, any number of named client credentials, each
+ * revocable). The operator edits it with `netkit relay room ...`; a running relay rereads it
+ * when it changes, so a revoked credential ends its session within a second.
+ *
+ * The file is JSON, written atomically with mode 0600. It decides who may reach a LAN, so a
+ * relay refuses one that others could have written (see {@linkcode readRoomsFile}).
+ *
+ * @module
+ */
+
+import { z } from "zod";
+import { errorMessage, NetkitError, UsageError } from "../errors.ts";
+import { summarizeIssues } from "../ipc/mod.ts";
+import { writeFileAtomic } from "../mroute/state_file.ts";
+import { parseIpv4 } from "../packet/ipv4.ts";
+import { parseIpv6 } from "../packet/ipv6.ts";
+import { CREDENTIAL_NAME, GATEWAY_CREDENTIAL, newCredential, ROOM_CODE } from "./credentials.ts";
+
+/** Where the relay and `netkit relay room` look by default. */
+export const DEFAULT_ROOMS_FILE = "/var/lib/netkit/relay-rooms.json";
+/** The TAP MTU of a room whose operator did not choose one: 1392 fits a 1500-byte IPv4 path. */
+export const DEFAULT_TAP_MTU = 1392;
+/** Smallest room TAP MTU: IPv4's minimum datagram. */
+export const MIN_TAP_MTU = 576;
+/** Largest room TAP MTU: a QUIC datagram cannot exceed 65,535 bytes with our header. */
+export const MAX_TAP_MTU = 65535 - 8 - 14;
+/** Most credentials (gateway included) in one room. */
+export const MAX_ROOM_CREDENTIALS = 1024;
+/** Most addresses configured for one client. */
+export const MAX_CLIENT_ADDRESSES = 16;
+
+const Address = z.string().refine((text) => isIpAddress(text), {
+  message: "Expected an IPv4 or IPv6 address",
+});
+
+const CredentialConfig = z.object({
+  name: z.string().regex(CREDENTIAL_NAME),
+  role: z.enum(["gateway", "client"]),
+  hash: z.string().regex(/^sha256:[0-9a-f]{64}$/),
+  /** Addresses the client may claim besides DHCP leases (the address guard). */
+  addresses: z.array(Address).max(MAX_CLIENT_ADDRESSES),
+  created: z.string(),
+});
+/** One credential as the rooms file keeps it. */
+export type CredentialConfig = z.infer<typeof CredentialConfig>;
+
+const RoomConfig = z.object({
+  room: z.string().regex(ROOM_CODE),
+  tap_mtu: z.number().int().min(MIN_TAP_MTU).max(MAX_TAP_MTU),
+  address_guard: z.boolean(),
+  credentials: z.array(CredentialConfig).max(MAX_ROOM_CREDENTIALS),
+}).superRefine((room, ctx) => {
+  const names = new Set<string>();
+  for (const [i, credential] of room.credentials.entries()) {
+    if (names.has(credential.name)) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["credentials", i, "name"],
+        message: `Duplicate credential "${credential.name}"`,
+        input: credential.name,
+      });
+    }
+    names.add(credential.name);
+    if ((credential.name === GATEWAY_CREDENTIAL) !== (credential.role === "gateway")) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["credentials", i, "role"],
+        message: `Only the credential named "${GATEWAY_CREDENTIAL}" is a gateway's`,
+        input: credential.role,
+      });
+    }
+  }
+});
+/** One room as the rooms file keeps it. */
+export type RoomConfig = z.infer<typeof RoomConfig>;
+
+const RoomsConfig = z.object({
+  version: z.literal(1),
+  rooms: z.array(RoomConfig),
+}).superRefine((config, ctx) => {
+  const codes = new Set<string>();
+  for (const [i, room] of config.rooms.entries()) {
+    if (codes.has(room.room)) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["rooms", i, "room"],
+        message: `Duplicate room "${room.room}"`,
+        input: room.room,
+      });
+    }
+    codes.add(room.room);
+  }
+});
+/** The whole rooms file. */
+export type RoomsConfig = z.infer<typeof RoomsConfig>;
+
+function isIpAddress(text: string): boolean {
+  for (const parse of [parseIpv4, parseIpv6]) {
+    try {
+      parse(text);
+      return true;
+    } catch {
+      // try the other family
+    }
+  }
+  return false;
+}
+
+/** An empty rooms file. */
+export function emptyRooms(): RoomsConfig {
+  return { version: 1, rooms: [] };
+}
+
+/**
+ * Reads and validates the rooms file; a missing file is an empty one. Refuses (NetkitError) a
+ * file that is not a regular file, is owned by another user than netkit's, or that group or
+ * others may write: whoever can write it decides who joins the LAN.
+ */
+export async function readRoomsFile(path: string): Promise<RoomsConfig> {
+  let text: string;
+  try {
+    using file = await Deno.open(path, { read: true });
+    // Checked on the opened file, so what is checked is what is read.
+    const info = await file.stat();
+    checkOwnership(path, info);
+    text = new TextDecoder().decode(await readAll(file));
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return emptyRooms();
+    if (err instanceof NetkitError) throw err;
+    throw new NetkitError(`Cannot read the rooms file "${path}": ${errorMessage(err)}`);
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (err) {
+    throw new NetkitError(`The rooms file "${path}" is not JSON: ${errorMessage(err)}`);
+  }
+  const parsed = RoomsConfig.safeParse(value);
+  if (!parsed.success) {
+    throw new NetkitError(
+      `The rooms file "${path}" is invalid: ${summarizeIssues(parsed.error.issues)}`,
+    );
+  }
+  return parsed.data;
+}
+
+function checkOwnership(path: string, info: Deno.FileInfo): void {
+  if (!info.isFile) throw new NetkitError(`The rooms file "${path}" is not a regular file`);
+  const uid = Deno.uid();
+  if (info.uid !== uid) {
+    throw new NetkitError(
+      `The rooms file "${path}" belongs to uid ${info.uid}, not to netkit's (${uid}): ` +
+        `recreate it with netkit relay room`,
+    );
+  }
+  if (((info.mode ?? 0) & 0o022) !== 0) {
+    throw new NetkitError(
+      `The rooms file "${path}" is writable by group or others: chmod 600 "${path}"`,
+    );
+  }
+}
+
+async function readAll(file: Deno.FsFile): Promise<Uint8Array> {
+  const chunks: Uint8Array[] = [];
+  const buffer = new Uint8Array(65536);
+  let total = 0;
+  while (true) {
+    const n = await file.read(buffer);
+    if (n === null) break;
+    chunks.push(buffer.slice(0, n));
+    total += n;
+  }
+  const all = new Uint8Array(total);
+  let offset = 0;
+  for (const chunk of chunks) {
+    all.set(chunk, offset);
+    offset += chunk.length;
+  }
+  return all;
+}
+
+/**
+ * Applies `edit` to the rooms file under an exclusive lock on its directory (so two edits
+ * never lose one another) and writes the result atomically (mode 0600). Returns what `edit`
+ * returns.
+ */
+export async function editRoomsFile<T>(
+  path: string,
+  edit: (config: RoomsConfig) => Promise<T>,
+): Promise<T> {
+  const slash = path.lastIndexOf("/");
+  const dir = slash <= 0 ? (slash === 0 ? "/" : ".") : path.slice(0, slash);
+  await Deno.mkdir(dir, { recursive: true, mode: 0o700 });
+  using lock = await Deno.open(dir, { read: true });
+  await lock.lock(true);
+  const config = await readRoomsFile(path);
+  const result = await edit(config);
+  writeFileAtomic(path, JSON.stringify(config, null, 2) + "\n", 0o600);
+  return result;
+}
+
+/** Options of a new room. */
+export interface NewRoomOptions {
+  tapMtu?: number;
+  addressGuard?: boolean;
+}
+
+function findRoom(config: RoomsConfig, code: string): RoomConfig {
+  const room = config.rooms.find((r) => r.room === code);
+  if (room === undefined) throw new NetkitError(`No room "${code}" (see netkit relay room list)`);
+  return room;
+}
+
+function checkName(name: string): void {
+  if (!CREDENTIAL_NAME.test(name)) {
+    throw new UsageError(
+      `Invalid credential name "${name}": expected 1 to 32 lower-case letters, digits, - or _`,
+    );
+  }
+}
+
+/** Adds room `code` with its gateway credential; returns the credential text. */
+export async function addRoom(
+  config: RoomsConfig,
+  code: string,
+  options: NewRoomOptions = {},
+): Promise<string> {
+  if (!ROOM_CODE.test(code)) {
+    throw new UsageError(
+      `Invalid room "${code}": expected 4 to 16 characters, capital letters and digits`,
+    );
+  }
+  if (config.rooms.some((r) => r.room === code)) {
+    throw new NetkitError(
+      `Room "${code}" exists: rotate its credentials with netkit relay room rotate`,
+    );
+  }
+  const gateway = await newCredential(code, GATEWAY_CREDENTIAL);
+  config.rooms.push({
+    room: code,
+    tap_mtu: options.tapMtu ?? DEFAULT_TAP_MTU,
+    address_guard: options.addressGuard ?? true,
+    credentials: [{
+      name: GATEWAY_CREDENTIAL,
+      role: "gateway",
+      hash: gateway.hash,
+      addresses: [],
+      created: new Date().toISOString(),
+    }],
+  });
+  return gateway.text;
+}
+
+/** Removes room `code` and every credential of it. */
+export function removeRoom(config: RoomsConfig, code: string): void {
+  findRoom(config, code);
+  config.rooms = config.rooms.filter((r) => r.room !== code);
+}
+
+/** Adds client credential `name` to room `code`; returns the credential text. */
+export async function addClient(
+  config: RoomsConfig,
+  code: string,
+  name: string,
+  addresses: readonly string[] = [],
+): Promise<string> {
+  const room = findRoom(config, code);
+  checkName(name);
+  if (name === GATEWAY_CREDENTIAL) {
+    throw new UsageError(`"${GATEWAY_CREDENTIAL}" names the room's gateway credential`);
+  }
+  if (room.credentials.some((c) => c.name === name)) {
+    throw new NetkitError(`Room "${code}" has a client "${name}": rotate it, or remove it first`);
+  }
+  if (room.credentials.length >= MAX_ROOM_CREDENTIALS) {
+    throw new NetkitError(`Room "${code}" has ${MAX_ROOM_CREDENTIALS} credentials, the most`);
+  }
+  if (addresses.length > MAX_CLIENT_ADDRESSES) {
+    throw new UsageError(`At most ${MAX_CLIENT_ADDRESSES} addresses per client`);
+  }
+  for (const address of addresses) {
+    if (!isIpAddress(address)) {
+      throw new UsageError(`Invalid address "${address}": expected an IPv4 or IPv6 address`);
+    }
+  }
+  const credential = await newCredential(code, name);
+  room.credentials.push({
+    name,
+    role: "client",
+    hash: credential.hash,
+    addresses: [...addresses],
+    created: new Date().toISOString(),
+  });
+  return credential.text;
+}
+
+/** Revokes client credential `name` of room `code`. */
+export function removeClient(config: RoomsConfig, code: string, name: string): void {
+  const room = findRoom(config, code);
+  if (name === GATEWAY_CREDENTIAL) {
+    throw new UsageError("A room keeps its gateway credential: rotate it, or remove the room");
+  }
+  if (!room.credentials.some((c) => c.name === name)) {
+    throw new NetkitError(`Room "${code}" has no client "${name}"`);
+  }
+  room.credentials = room.credentials.filter((c) => c.name !== name);
+}
+
+/**
+ * Gives credential `name` (default: the gateway's) of room `code` a new secret; the old one
+ * stops working. Returns the new credential text.
+ */
+export async function rotateCredential(
+  config: RoomsConfig,
+  code: string,
+  name: string = GATEWAY_CREDENTIAL,
+): Promise<string> {
+  const credential = findRoom(config, code).credentials.find((c) => c.name === name);
+  if (credential === undefined) throw new NetkitError(`Room "${code}" has no credential "${name}"`);
+  const fresh = await newCredential(code, name);
+  credential.hash = fresh.hash;
+  credential.created = new Date().toISOString();
+  return fresh.text;
+}
