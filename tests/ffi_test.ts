@@ -5,6 +5,7 @@ import { libraryLocation, NetkitLibrary } from "../ffi/library.ts";
 import { library, nk } from "../ffi/native.ts";
 import { NetkitError } from "../lib/errors.ts";
 import { FRAME_META } from "../lib/net/frame_batch.ts";
+import { FILE_STAT_LAYOUT } from "../lib/net/safe_file.ts";
 import { NETKIT_VERSION } from "../lib/version.ts";
 
 Deno.test("libnetkit reports the same version as netkit", () => {
@@ -46,6 +47,13 @@ Deno.test("frame metadata offsets in TypeScript match the C layout", () => {
     ["nk_hugebuf.addr", 0],
     ["nk_hugebuf.len", 8],
     ["nk_hugebuf.backing", 16],
+    ["nk_file_stat.sizeof", FILE_STAT_LAYOUT.size],
+    ["nk_file_stat.dev", FILE_STAT_LAYOUT.dev],
+    ["nk_file_stat.ino", FILE_STAT_LAYOUT.ino],
+    ["nk_file_stat.mode", FILE_STAT_LAYOUT.mode],
+    ["nk_file_stat.uid", FILE_STAT_LAYOUT.uid],
+    ["nk_file_stat.gid", FILE_STAT_LAYOUT.gid],
+    ["nk_file_stat.nlink", FILE_STAT_LAYOUT.nlink],
   ];
   for (const [key, offset] of fields) assert.equal(nk.nk_layout(cString(key)), offset, key);
   assert.equal(nk.nk_layout(cString("nk_frame_meta.nope")), -2, "unknown keys are -ENOENT");
