@@ -126,21 +126,14 @@ async function serverIdentity(
       throw new UsageError("--dev-cert replaces --cert and --key: give one or the other");
     }
     const dir = options.devCert;
-    let reused = true;
-    try {
-      await Deno.stat(`${dir}/relay-key.pem`);
-    } catch {
-      reused = false;
-      await certs.writeDevCerts(dir);
-    }
-    const identity = await certs.loadServerIdentity(`${dir}/relay.pem`, `${dir}/relay-key.pem`);
-    const fingerprint = await certs.certFingerprint(await Deno.readTextFile(`${dir}/ca.pem`));
+    // Refuses a directory, key or certificate someone else could have planted.
+    const dev = await certs.devCertIdentity(dir);
     io.out(
-      `${reused ? "using" : "wrote"} development certificates in ${dir}\n` +
-        `pin: ${dir}/ca.pem (SHA-256 ${fingerprint})\n` +
+      `${dev.reused ? "using" : "wrote"} development certificates in ${dir}\n` +
+        `pin: ${dev.pin} (SHA-256 ${dev.pinFingerprint})\n` +
         `server name: ${certs.DEV_SERVER_NAME}\n`,
     );
-    return identity;
+    return { cert: dev.cert, key: dev.key };
   }
   if (options.cert === undefined || options.key === undefined) {
     throw new UsageError("Give --cert and --key, or --dev-cert DIR for a development certificate");

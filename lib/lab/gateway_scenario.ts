@@ -1028,8 +1028,10 @@ export function explainGatewayLab(
   }
 
   const n = (ns: string, command: string) => `${netkit} -n gl-${ns} ${command}`;
+  // The relay refuses a certificate directory others could write or plant files in.
+  const certDir = "/var/lib/netkit/relay";
   const peer =
-    `--relay ${L2.relay}:${L2.port} --server-name ${L2.serverName} --relay-cert /tmp/gl-certs/ca.pem --room ${L2.room}`;
+    `--relay ${L2.relay}:${L2.port} --server-name ${L2.serverName} --relay-cert ${certDir}/ca.pem --room ${L2.room}`;
   lines.push(
     "",
     "Reproduce it by hand (as root):",
@@ -1044,8 +1046,8 @@ export function explainGatewayLab(
     "  ip -n gl-rly link set w-gw master wan up; ip -n gl-gw link set wan up   (w-c1 likewise)",
     `  ip -n gl-gw addr add ${WAN.gateway}/24 dev wan; ip -n gl-c1 addr add ${WAN.client}/24 dev wan`,
     `  terminal 1, relay:   ${
-      n("rly", `relay --listen ${L2.relay}:${L2.port} --dev-cert /tmp/gl-certs`)
-    }`,
+      n("rly", `relay --listen ${L2.relay}:${L2.port} --dev-cert ${certDir}`)
+    }   (made mode 0700: a private directory, never one others can write such as /tmp)`,
     `  terminal 2, gateway: ${n("gw", `gateway ${peer} --iface eth0`)}`,
     `  terminal 3, client:  ${n("c1", `client ${peer} --tap ${L2.tap}`)}`,
     `  then: ip -n gl-c1 addr add ${clientLanAddress(CLIENT)}/24 dev ${L2.tap}`,
