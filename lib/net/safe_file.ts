@@ -184,6 +184,15 @@ function refusal(
   return null;
 }
 
+/** What to do about `reason` at `path`: take the extra mode bits away, or stop using it. */
+function remedy(path: string, reason: string, forbiddenModeBits: number): string {
+  if (!reason.startsWith("its mode")) return "remove it or give another path";
+  const who = (forbiddenModeBits & 0o070 ? "g" : "") + (forbiddenModeBits & 0o007 ? "o" : "");
+  const what = (forbiddenModeBits & 0o044 ? "r" : "") + (forbiddenModeBits & 0o022 ? "w" : "") +
+    (forbiddenModeBits & 0o011 ? "x" : "");
+  return `run "chmod ${who}-${what} ${path}", or give another path`;
+}
+
 /**
  * Why whatever is at `path` (looked at without following a link) is not ours to use, or null when
  * it is, or nothing is there.
@@ -230,7 +239,9 @@ function openFailure(
   if (reason !== null) {
     return new UnsafeFileError(
       path,
-      `Refusing to ${verb} ${what} "${path}": ${reason}; remove it or give another path`,
+      `Refusing to ${verb} ${what} "${path}": ${reason}; ${
+        remedy(path, reason, forbiddenModeBits)
+      }`,
     );
   }
   return new NetkitOsError(`${verb} ${what} "${path}"`, errno);
@@ -288,7 +299,9 @@ function adopt(
     if (reason !== null) {
       throw new UnsafeFileError(
         path,
-        `Refusing to ${verb} ${what} "${path}": ${reason}; remove it or give another path`,
+        `Refusing to ${verb} ${what} "${path}": ${reason}; ${
+          remedy(path, reason, forbiddenModeBits)
+        }`,
       );
     }
     const file = Deno.openSync(`/proc/self/fd/${opened.fd}`, access);

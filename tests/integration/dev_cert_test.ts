@@ -154,7 +154,7 @@ Deno.test({
     assert.equal(
       (await relayDevCert(dir)).err,
       `netkit: error: Refusing to read key file "${key}": its mode 0644 lets its group and ` +
-        "others read it; remove it or give another path\n",
+        `others read it; run "chmod go-rwx ${key}", or give another path\n`,
     );
     Deno.chmodSync(key, 0o600);
     Deno.chmodSync(`${dir}/ca.pem`, 0o666);
