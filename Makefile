@@ -18,7 +18,9 @@ BENCH_LIB := build/libnetkit_bench.so
 DENORT_ZIP := dl/release/v$(DENO_VERSION)/denort-x86_64-unknown-linux-gnu.zip
 DENORT_CACHED := $(firstword $(wildcard $(DENO_DIR)/$(DENORT_ZIP) $(HOME)/.cache/deno/$(DENORT_ZIP)))
 # The package list is read at run time by `netkit doctor` (lib/doctor/tools.ts).
-COMPILE_FLAGS := --quiet -P=netkit --include $(LIB) --include tools/debian-packages.txt
+# --expose-gc: the relay collects closed QUIC connections itself (see lib/l2/relay.ts).
+COMPILE_FLAGS := --quiet -P=netkit --v8-flags=--expose-gc --include $(LIB) \
+	--include tools/debian-packages.txt
 
 TS_SRC := $(shell find main.ts lib ffi -name '*.ts' 2>/dev/null)
 

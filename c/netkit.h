@@ -40,6 +40,32 @@ int nk_udp_fd_by_port(uint16_t port);
  * at /dev/null: a detached daemon's last step of startup. */
 int nk_stdio_to_devnull(void);
 
+/* ---- file.c: files written as root ---------------------------------------------- */
+
+#define NK_OPEN_READ 0x01
+#define NK_OPEN_WRITE 0x02
+#define NK_OPEN_APPEND 0x04
+#define NK_OPEN_CREATE 0x08    /* O_CREAT with `mode` */
+#define NK_OPEN_EXCLUSIVE 0x10 /* O_CREAT|O_EXCL: only a new file (never through a link) */
+#define NK_OPEN_DIRECTORY 0x20 /* O_DIRECTORY */
+
+/* What fstat(2) says about the file just opened (32 bytes). */
+struct nk_file_stat {
+	uint64_t dev;
+	uint64_t ino;
+	uint32_t mode;  /* st_mode: type and permission bits */
+	uint32_t uid;
+	uint32_t gid;
+	uint32_t nlink;
+};
+
+/*
+ * open(2) with O_NOFOLLOW|O_CLOEXEC|O_NOCTTY|O_NONBLOCK and never O_TRUNC: a symbolic link as the
+ * last component of `path` fails with -ELOOP. Fills `out` from fstat(2) of the opened file and
+ * returns the fd, which the caller checks (type, owner, links) before using or closing it.
+ */
+int nk_file_open(const char *path, uint32_t flags, uint32_t mode, struct nk_file_stat *out);
+
 /* ---- packet.c: AF_PACKET sockets ------------------------------------------------- */
 
 /*

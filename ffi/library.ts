@@ -4,6 +4,13 @@
  * is the copy embedded by `deno compile --include` in a compiled binary and the build
  * directory of a checkout.
  *
+ * `NETKIT_LIB` is a development switch. It is ignored, with a warning, when the process runs
+ * with privileges its caller may not have (setuid, setgid, or file capabilities such as a
+ * `setcap cap_net_raw,cap_net_admin+ep` netkit): the library's code runs with netkit's
+ * privileges, so honouring it there would give them to anyone who can start netkit. The kernel
+ * says so with `AT_SECURE` in the auxiliary vector, read here from `/proc/self/auxv` since
+ * the library (and with it `getauxval`) is what is being chosen.
+ *
  * @module
  */
 
@@ -18,9 +25,72 @@ export interface LibraryLocation {
   source: "env" | "embedded" | "build";
 }
 
+/** The auxiliary vector's key of the secure-execution flag (`<elf.h>`). */
+const AT_SECURE = 23n;
+const AT_NULL = 0n;
+
 /**
- * Decides which library file to load. Requires `--allow-env=NETKIT_LIB` (a denied read counts
- * as unset).
+ * Whether the kernel started this process in secure-execution mode (`AT_SECURE` non-zero): it
+ * gained privileges at exec (setuid, setgid, file capabilities). `auxv` is the content of
+ * `/proc/self/auxv`, pairs of 64-bit little-endian words (type, value) on x86-64, ending with
+ * `AT_NULL`. `null` (unreadable: the kernel makes `/proc/self` root's for a process it started
+ * that way) and a vector without `AT_SECURE` count as secure.
+ */
+export function secureExecution(auxv: Uint8Array | null): boolean {
+  if (auxv === null) return true;
+  const view = new DataView(auxv.buffer, auxv.byteOffset, auxv.byteLength);
+  for (let at = 0; at + 16 <= auxv.length; at += 16) {
+    const type = view.getBigUint64(at, true);
+    if (type === AT_NULL) break;
+    if (type === AT_SECURE) return view.getBigUint64(at + 8, true) !== 0n;
+  }
+  return true;
+}
+
+/** `/proc/self/auxv`, or null when it cannot be read. */
+function readAuxv(): Uint8Array | null {
+  try {
+    return Deno.readFileSync("/proc/self/auxv");
+  } catch {
+    return null;
+  }
+}
+
+/** Which library to load, and the warning to print about the choice, if any. */
+export interface LibraryChoice {
+  location: LibraryLocation;
+  warning?: string;
+}
+
+/**
+ * The choice itself: `override` (`NETKIT_LIB`) when set, unless `elevated()` (asked only then)
+ * says the process runs with elevated privileges; otherwise `builtIn`.
+ */
+export function chooseLibrary(
+  override: string | undefined,
+  elevated: () => boolean,
+  builtIn: LibraryLocation,
+): LibraryChoice {
+  if (!override) return { location: builtIn };
+  if (!elevated()) return { location: { path: override, source: "env" } };
+  return {
+    location: builtIn,
+    warning: `netkit: warning: NETKIT_LIB is ignored: netkit runs with elevated privileges ` +
+      `(setuid, setgid or file capabilities); loading "${builtIn.path}"`,
+  };
+}
+
+/** The library of this netkit: embedded in a compiled binary, or the checkout's build. */
+function builtInLocation(): LibraryLocation {
+  const path = new URL("../build/libnetkit.so", import.meta.url).pathname;
+  return { path, source: Deno.build.standalone ? "embedded" : "build" };
+}
+
+/**
+ * Decides which library file to load ({@linkcode chooseLibrary} with `NETKIT_LIB`, the kernel's
+ * `AT_SECURE` and the built-in library), printing its warning on stderr. Requires
+ * `--allow-env=NETKIT_LIB` (a denied read counts as unset) and, when it is set, a read of
+ * `/proc/self/auxv` (which Deno allows with `--allow-all`; a denied read counts as elevated).
  */
 export function libraryLocation(): LibraryLocation {
   let override: string | undefined;
@@ -29,9 +99,11 @@ export function libraryLocation(): LibraryLocation {
   } catch (err) {
     if (!(err instanceof Deno.errors.NotCapable)) throw err;
   }
-  if (override) return { path: override, source: "env" };
-  const path = new URL("../build/libnetkit.so", import.meta.url).pathname;
-  return { path, source: Deno.build.standalone ? "embedded" : "build" };
+  const choice = chooseLibrary(override, () => secureExecution(readAuxv()), builtInLocation());
+  if (choice.warning !== undefined) {
+    Deno.stderr.writeSync(new TextEncoder().encode(choice.warning + "\n"));
+  }
+  return choice.location;
 }
 
 /** An opened libnetkit; closing it is safe to repeat. Requires `--allow-ffi`. */

@@ -32,6 +32,17 @@ export const SYMBOLS = {
   nk_udp_fd_by_port: { parameters: ["u16"], result: "i32" }, // uint16_t port
   nk_stdio_to_devnull: { parameters: [], result: "i32" },
 
+  // file.c
+  nk_file_open: {
+    parameters: [
+      "buffer", // const char *path
+      "u32", // uint32_t flags (NK_OPEN_*)
+      "u32", // uint32_t mode (when created)
+      "buffer", // struct nk_file_stat *out
+    ],
+    result: "i32",
+  },
+
   // packet.c
   nk_packet_open: { parameters: ["u32", "u16"], result: "i32" }, // uint32_t ifindex, uint16_t ethertype
   nk_packet_membership: {

@@ -6,7 +6,6 @@
  * @module
  */
 
-import { getFileSink } from "@logtape/file";
 import {
   configureSync,
   getTextFormatter,
@@ -30,8 +29,12 @@ export type LogFormat = (typeof LOG_FORMATS)[number];
 export interface LoggingOptions {
   level: LogLevel;
   format: LogFormat;
-  /** Append to this file instead of writing to stderr. */
-  file?: string;
+  /**
+   * Write to this file, opened for appending, instead of stderr; logging owns it from then on
+   * and closes it at {@linkcode shutdownLogging}. The CLI opens `--log-file` with
+   * `openCheckedFile` (lib/net/safe_file.ts), so a planted symbolic link is refused.
+   */
+  file?: Deno.FsFile;
 }
 
 const LEVEL_MAP: Record<LogLevel, LogtapeLevel> = {
@@ -72,9 +75,20 @@ function stderrSink(formatter: TextFormatter): Sink {
   };
 }
 
+/** Each record appended to `file` with one write, synchronously; disposing closes the file. */
+function fileSink(file: Deno.FsFile, formatter: TextFormatter): Sink & Disposable {
+  const encoder = new TextEncoder();
+  const sink = (record: LogRecord) => {
+    const bytes = encoder.encode(formatter(record));
+    let offset = 0;
+    while (offset < bytes.length) offset += file.writeSync(bytes.subarray(offset));
+  };
+  return Object.assign(sink, { [Symbol.dispose]: () => file.close() });
+}
+
 /**
  * Routes every `netkit` logger to stderr or `options.file`. Calling it again replaces the
- * previous setup. Requires `--allow-write` for a log file.
+ * previous setup (and closes its file).
  */
 export function setupLogging(options: LoggingOptions): void {
   // Values render bare, so log lines read (and grep) like plain text: "eth0 state changed: ...".
@@ -83,7 +97,7 @@ export function setupLogging(options: LoggingOptions): void {
     : getTextFormatter({ timestamp: "date-time-timezone", level: "FULL", value: "bare" });
   const sink = options.file === undefined
     ? stderrSink(formatter)
-    : getFileSink(options.file, { formatter, bufferSize: 0, flushInterval: 0 });
+    : fileSink(options.file, formatter);
   configureSync({
     reset: true,
     sinks: { main: sink },

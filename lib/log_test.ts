@@ -1,11 +1,17 @@
 import assert from "node:assert/strict";
 import { getLogger } from "@logtape/logtape";
 import { setupLogging, shutdownLogging } from "./log.ts";
+import { openCheckedFile } from "./net/safe_file.ts";
+
+/** A log file opened as the CLI opens `--log-file`. */
+function openLog(path: string): Deno.FsFile {
+  return openCheckedFile(path, { what: "log file", write: true, append: true, create: true });
+}
 
 Deno.test("setupLogging() writes JSON lines at or above the chosen level to the log file", () => {
   const file = Deno.makeTempFileSync({ suffix: ".log" });
   try {
-    setupLogging({ level: "warning", format: "json", file });
+    setupLogging({ level: "warning", format: "json", file: openLog(file) });
     const log = getLogger(["netkit", "test"]);
     log.info("hidden {n}", { n: 1 });
     log.warn("port {port} expired", { port: "eth0" });
@@ -27,7 +33,7 @@ Deno.test("setupLogging() writes JSON lines at or above the chosen level to the 
 Deno.test("setupLogging() text format carries level, category and message", () => {
   const file = Deno.makeTempFileSync({ suffix: ".log" });
   try {
-    setupLogging({ level: "debug", format: "text", file });
+    setupLogging({ level: "debug", format: "text", file: openLog(file) });
     getLogger(["netkit", "lacp"]).debug("{port} state changed: {change}", {
       port: "eth0",
       change: "A:ATG|P:F -> A:ATGSCD|P:ATGSCD",

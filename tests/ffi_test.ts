@@ -1,10 +1,11 @@
 import assert from "node:assert/strict";
 import { cString } from "../ffi/c_string.ts";
 import { errnoMessage, errnoName, knownErrnos } from "../ffi/errno.ts";
-import { libraryLocation, NetkitLibrary } from "../ffi/library.ts";
+import { chooseLibrary, libraryLocation, NetkitLibrary, secureExecution } from "../ffi/library.ts";
 import { library, nk } from "../ffi/native.ts";
 import { NetkitError } from "../lib/errors.ts";
 import { FRAME_META } from "../lib/net/frame_batch.ts";
+import { FILE_STAT_LAYOUT } from "../lib/net/safe_file.ts";
 import { NETKIT_VERSION } from "../lib/version.ts";
 
 Deno.test("libnetkit reports the same version as netkit", () => {
@@ -46,6 +47,13 @@ Deno.test("frame metadata offsets in TypeScript match the C layout", () => {
     ["nk_hugebuf.addr", 0],
     ["nk_hugebuf.len", 8],
     ["nk_hugebuf.backing", 16],
+    ["nk_file_stat.sizeof", FILE_STAT_LAYOUT.size],
+    ["nk_file_stat.dev", FILE_STAT_LAYOUT.dev],
+    ["nk_file_stat.ino", FILE_STAT_LAYOUT.ino],
+    ["nk_file_stat.mode", FILE_STAT_LAYOUT.mode],
+    ["nk_file_stat.uid", FILE_STAT_LAYOUT.uid],
+    ["nk_file_stat.gid", FILE_STAT_LAYOUT.gid],
+    ["nk_file_stat.nlink", FILE_STAT_LAYOUT.nlink],
   ];
   for (const [key, offset] of fields) assert.equal(nk.nk_layout(cString(key)), offset, key);
   assert.equal(nk.nk_layout(cString("nk_frame_meta.nope")), -2, "unknown keys are -ENOENT");
@@ -94,4 +102,48 @@ Deno.test("NetkitLibrary.close can be called twice", () => {
   const lib = NetkitLibrary.open();
   lib.close();
   lib.close();
+});
+
+/** An auxiliary vector of (type, value) pairs, 64-bit little endian, ending with AT_NULL. */
+function auxv(...pairs: [number, number][]): Uint8Array {
+  const bytes = new Uint8Array((pairs.length + 1) * 16);
+  const view = new DataView(bytes.buffer);
+  pairs.forEach(([type, value], i) => {
+    view.setBigUint64(i * 16, BigInt(type), true);
+    view.setBigUint64(i * 16 + 8, BigInt(value), true);
+  });
+  return bytes;
+}
+
+Deno.test("secureExecution() reads AT_SECURE (23) from the auxiliary vector, failing safe", () => {
+  const AT_PAGESZ = 6;
+  assert.equal(secureExecution(auxv([AT_PAGESZ, 4096], [23, 0])), false);
+  assert.equal(secureExecution(auxv([AT_PAGESZ, 4096], [23, 1])), true);
+  // Unreadable (a process the kernel started with privileges cannot read it), or no AT_SECURE.
+  assert.equal(secureExecution(null), true);
+  assert.equal(secureExecution(auxv([AT_PAGESZ, 4096])), true);
+  const afterEnd = auxv([AT_PAGESZ, 4096]);
+  const padded = new Uint8Array(afterEnd.length + 16);
+  padded.set(afterEnd);
+  new DataView(padded.buffer).setBigUint64(afterEnd.length, 23n, true);
+  assert.equal(secureExecution(padded), true, "nothing after AT_NULL counts");
+  // This test process gained no privileges at exec.
+  assert.equal(secureExecution(Deno.readFileSync("/proc/self/auxv")), false);
+});
+
+Deno.test("chooseLibrary() honours NETKIT_LIB unless the process runs elevated, and then warns", () => {
+  const builtIn = { path: "/opt/netkit/build/libnetkit.so", source: "build" } as const;
+  let asked = 0;
+  const elevated = (answer: boolean) => () => (asked++, answer);
+  assert.deepEqual(chooseLibrary(undefined, elevated(true), builtIn), { location: builtIn });
+  assert.deepEqual(chooseLibrary("", elevated(true), builtIn), { location: builtIn });
+  assert.equal(asked, 0, "AT_SECURE is read only when NETKIT_LIB is set");
+  assert.deepEqual(chooseLibrary("/tmp/dev.so", elevated(false), builtIn), {
+    location: { path: "/tmp/dev.so", source: "env" },
+  });
+  assert.deepEqual(chooseLibrary("/tmp/evil.so", elevated(true), builtIn), {
+    location: builtIn,
+    warning: "netkit: warning: NETKIT_LIB is ignored: netkit runs with elevated privileges " +
+      '(setuid, setgid or file capabilities); loading "/opt/netkit/build/libnetkit.so"',
+  });
 });

@@ -5,4 +5,4 @@
 root=$(dirname -- "$(readlink -f -- "$0")")
 NETKIT_EXE="$root/$(basename -- "$0")" DENO_DIR="$root/.deno" DENO_NO_UPDATE_CHECK=1 \
   exec "$root/tools/deno/node_modules/@deno/linux-x64-glibc/deno" \
-  run --quiet --no-prompt --cached-only --frozen -P=netkit --config "$root/deno.json" "$root/main.ts" "$@"
+  run --quiet --no-prompt --cached-only --frozen -P=netkit --v8-flags=--expose-gc --config "$root/deno.json" "$root/main.ts" "$@"

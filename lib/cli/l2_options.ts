@@ -9,6 +9,7 @@ import type { Command } from "commander";
 import { errorMessage, NetkitError, UsageError } from "../errors.ts";
 import { DEV_SERVER_NAME, loadPinnedCert } from "../l2/certs.ts";
 import { parseCredential } from "../l2/credentials.ts";
+import { readCheckedFile } from "../net/safe_file.ts";
 import type { RelayAddress } from "../l2/relay_session.ts";
 import { parseIntegerOption } from "./options.ts";
 
@@ -56,7 +57,7 @@ export async function parsePeerOptions(
   options: PeerCliOptions,
 ): Promise<{ relay: RelayAddress; credential: string; budget?: number }> {
   const address = parseHostPort(options.relay, "--relay");
-  const credential = await readCredential(options.credentialFile);
+  const credential = readCredential(options.credentialFile);
   const budget = options.budget === undefined
     ? undefined
     : parseIntegerOption(options.budget, "--budget", 1200, 65535);
@@ -72,7 +73,7 @@ export async function parsePeerOptions(
  * The credential from `--credential-file` or the environment: never from an argument, which
  * every local user could read in `ps`. A file others may read is refused, as ssh refuses keys.
  */
-async function readCredential(path: string | undefined): Promise<string> {
+function readCredential(path: string | undefined): string {
   let text: string;
   if (path === undefined) {
     const env = Deno.env.get(CREDENTIAL_ENV);
@@ -85,16 +86,10 @@ async function readCredential(path: string | undefined): Promise<string> {
     text = env;
   } else {
     try {
-      using file = await Deno.open(path, { read: true });
-      const info = await file.stat();
-      if (((info.mode ?? 0) & 0o077) !== 0) {
-        throw new NetkitError(
-          `Credential file "${path}" is readable by group or others: chmod 600 "${path}"`,
-        );
-      }
-      // A credential is ~110 bytes; one read of the opened file is all it takes.
-      const buffer = new Uint8Array(1024);
-      text = new TextDecoder().decode(buffer.subarray(0, await file.read(buffer) ?? 0));
+      // A credential is a secret: a file others may read, or not ours, is refused.
+      text = new TextDecoder().decode(
+        readCheckedFile(path, { what: "credential file", forbiddenModeBits: 0o077 }),
+      );
     } catch (err) {
       if (err instanceof NetkitError) throw err;
       throw new NetkitError(`Cannot read credential file "${path}": ${errorMessage(err)}`);

@@ -103,6 +103,13 @@ function selectedCommand(args: readonly string[]): string | undefined {
   return operands[0] === "help" ? operands[1] : operands[0];
 }
 
+/** `--log-file`, opened for appending the way netkit opens every file it writes. */
+async function openLogFile(path: string): Promise<Deno.FsFile> {
+  // Loaded only here: it needs libnetkit, which `netkit doctor` must be able to do without.
+  const { openCheckedFile } = await import("../net/safe_file.ts");
+  return openCheckedFile(path, { what: "log file", write: true, append: true, create: true });
+}
+
 /** Builds the program for `args`, loading only the command they select. */
 export async function buildProgram(args: readonly string[], io: CliIo): Promise<Command> {
   const program = new Command("netkit")
@@ -130,7 +137,7 @@ export async function buildProgram(args: readonly string[], io: CliIo): Promise<
       setupLogging({
         level: options.logLevel,
         format: options.logFormat,
-        ...(options.logFile === undefined ? {} : { file: options.logFile }),
+        ...(options.logFile === undefined ? {} : { file: await openLogFile(options.logFile) }),
       });
       // Before the command opens any socket: see enterNetns().
       if (options.netns !== undefined) (await import("../net/netns.ts")).enterNetns(options.netns);

@@ -123,7 +123,7 @@ export function register(program: Command, io: CliIo): void {
       };
       const identity = await serverIdentity(options, io);
       const { readRoomsFile } = await import("../l2/rooms_file.ts");
-      const rooms = await readRoomsFile(options.rooms);
+      const rooms = readRoomsFile(options.rooms);
       if (rooms.rooms.length === 0) {
         io.err(
           `netkit: no rooms in "${options.rooms}" yet: add one with ` +
@@ -299,7 +299,7 @@ function registerRooms(relay: Command, io: CliIo): void {
     .action(async (_options: unknown, command: Command) => {
       const g = command.optsWithGlobals<GlobalOptions>();
       const { readRoomsFile } = await import("../l2/rooms_file.ts");
-      const config = await readRoomsFile(roomsFileOf(command));
+      const config = readRoomsFile(roomsFileOf(command));
       const list = config.rooms.map((r) => ({
         room: r.room,
         tap_mtu: r.tap_mtu,
@@ -377,21 +377,14 @@ async function serverIdentity(
       throw new UsageError("--dev-cert replaces --cert and --key: give one or the other");
     }
     const dir = options.devCert;
-    let reused = true;
-    try {
-      await Deno.stat(`${dir}/relay-key.pem`);
-    } catch {
-      reused = false;
-      await certs.writeDevCerts(dir);
-    }
-    const identity = await certs.loadServerIdentity(`${dir}/relay.pem`, `${dir}/relay-key.pem`);
-    const fingerprint = await certs.certFingerprint(identity.cert);
+    // Refuses a directory, key or certificate someone else could have planted.
+    const dev = await certs.devCertIdentity(dir);
     io.out(
-      `${reused ? "using" : "wrote"} development certificates in ${dir}\n` +
-        `pin: ${dir}/relay.pem (SHA-256 ${fingerprint})\n` +
+      `${dev.reused ? "using" : "wrote"} development certificates in ${dir}\n` +
+        `pin: ${dev.pin} (SHA-256 ${dev.pinFingerprint})\n` +
         `server name: ${certs.DEV_SERVER_NAME}\n`,
     );
-    return identity;
+    return { cert: dev.cert, key: dev.key };
   }
   if (options.cert === undefined || options.key === undefined) {
     throw new UsageError("Give --cert and --key, or --dev-cert DIR for a development certificate");

@@ -8,7 +8,7 @@
 
 import { getLogger } from "@logtape/logtape";
 import type { z } from "zod";
-import { errorMessage, NetkitError } from "../errors.ts";
+import { errorMessage, NetkitError, NetkitOsError } from "../errors.ts";
 import { InstanceLock } from "./instance_lock.ts";
 import {
   closeQuietly,
@@ -412,7 +412,8 @@ function parentDir(path: string): string {
 
 /** Turns OS permission failures into a message saying what to do. */
 function explain(err: unknown, what: string): unknown {
-  if (err instanceof Deno.errors.PermissionDenied) {
+  const denied = err instanceof NetkitOsError && (err.code === "EACCES" || err.code === "EPERM");
+  if (err instanceof Deno.errors.PermissionDenied || denied) {
     return new NetkitError(
       `Cannot ${what}: permission denied; run as root or set NETKIT_RUN_DIR to a writable directory`,
       { cause: err },

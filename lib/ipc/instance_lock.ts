@@ -9,6 +9,7 @@
 
 import { getLogger } from "@logtape/logtape";
 import { NetkitError } from "../errors.ts";
+import { openCheckedFile } from "../net/safe_file.ts";
 import { closeQuietly } from "./_wire.ts";
 
 const log = getLogger(["netkit", "ipc"]);
@@ -129,7 +130,9 @@ export class InstanceLock {
     options: InstanceLockOptions,
   ): Promise<InstanceLock> {
     for (let attempt = 0; attempt < LOCK_ATTEMPTS; attempt++) {
-      const file = await Deno.open(lockPath, {
+      // Never through a symbolic link, and only a lock file of ours: see lib/net/safe_file.ts.
+      const file = openCheckedFile(lockPath, {
+        what: "lock file",
         read: true,
         write: true,
         create: true,
@@ -147,7 +150,7 @@ export class InstanceLock {
         // The previous owner may have unlinked the file between our open and our lock; a lock
         // on an unlinked file guards nothing, so lock the file now at the path instead.
         const held = await file.stat();
-        const current = await statOrNull(lockPath);
+        const current = await statOrNull(lockPath, true);
         if (current !== null && current.ino === held.ino && current.dev === held.dev) {
           await writePid(file);
           return new InstanceLock(path, lockPath, file);

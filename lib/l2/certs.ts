@@ -25,6 +25,12 @@
  */
 
 import { errorMessage, NetkitError, UsageError } from "../errors.ts";
+import {
+  ensurePrivateDir,
+  readCheckedFile,
+  UnsafeFileError,
+  writeFileAtomic,
+} from "../net/safe_file.ts";
 
 /**
  * The server name in development certificates. `.invalid` is reserved (RFC 6761), so no public
@@ -67,7 +73,9 @@ type Bytes = Uint8Array<ArrayBuffer>;
 
 /**
  * Writes a development CA and a relay certificate it signs to `dir` (created with mode 0700 if
- * missing), replacing earlier files of the same names:
+ * missing; an existing one must be ours, not a symbolic link, and unwritable by group and
+ * others), replacing earlier files of the same names, each written atomically and never through
+ * a symbolic link (lib/net/safe_file.ts):
  *
  * - `ca.pem`: the CA certificate (ECDSA P-256, `CA:TRUE`). The CA's private key is generated
  *   in memory, signs the relay certificate and is dropped, so the CA can never sign anything
@@ -75,11 +83,11 @@ type Bytes = Uint8Array<ArrayBuffer>;
  * - `relay.pem`: the relay's certificate for `serverName` (`CA:FALSE`, serverAuth). This is
  *   the file to pin: give it to peers as `--relay-cert` (see {@linkcode DevCerts.pin}).
  * - `relay-key.pem`: its PKCS#8 private key, mode 0600 from the moment it exists (written to a
- *   temporary file in `dir`, then renamed).
+ *   temporary file in `dir`, then renamed), written last.
  *
  * Both certificates are valid from an hour ago (clock skew) for 825 days.
  *
- * Needs `--allow-write` (and `--allow-read`) for `dir`.
+ * Needs `--allow-ffi`, and `--allow-write` (and `--allow-read`) for `dir`.
  */
 export async function writeDevCerts(dir: string, serverName = DEV_SERVER_NAME): Promise<DevCerts> {
   const dnsName = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/i;
@@ -129,23 +137,73 @@ export async function writeDevCerts(dir: string, serverName = DEV_SERVER_NAME): 
   });
   const pkcs8 = new Uint8Array(await crypto.subtle.exportKey("pkcs8", relayKeys.privateKey));
 
-  const paths = {
-    caCert: `${dir}/ca.pem`,
-    cert: `${dir}/relay.pem`,
-    key: `${dir}/relay-key.pem`,
-  };
+  const paths = devCertPaths(dir);
   try {
-    await Deno.mkdir(dir, { recursive: true, mode: 0o700 });
-    await writePrivateFile(paths.key, pemBlock("PRIVATE KEY", pkcs8));
-    await Deno.writeTextFile(paths.cert, derToPem(relayDer));
-    await Deno.writeTextFile(paths.caCert, derToPem(caDer));
+    ensurePrivateDir(dir, DEV_CERT_DIR);
+    // The key last: a directory with a key holds a whole set (see devCertIdentity).
+    writeFileAtomic(paths.caCert, derToPem(caDer), { what: "certificate file", mode: 0o644 });
+    writeFileAtomic(paths.cert, derToPem(relayDer), { what: "certificate file", mode: 0o644 });
+    writeFileAtomic(paths.key, pemBlock("PRIVATE KEY", pkcs8), { what: "key file", mode: 0o600 });
   } catch (err) {
+    if (err instanceof UnsafeFileError) throw err;
     throw new NetkitError(
       `Cannot write development certificates to "${dir}": ${errorMessage(err)}`,
       { cause: err },
     );
   }
   return { ...paths, pin: paths.cert, fingerprint: await fingerprintOf(relayDer) };
+}
+
+/** What messages call a `--dev-cert` directory. */
+const DEV_CERT_DIR = "development certificate directory";
+
+function devCertPaths(dir: string): Pick<DevCerts, "caCert" | "cert" | "key"> {
+  return { caCert: `${dir}/ca.pem`, cert: `${dir}/relay.pem`, key: `${dir}/relay-key.pem` };
+}
+
+/** The relay's identity from a `--dev-cert` directory, and what a peer pins. */
+export interface DevCertIdentity extends ServerIdentity {
+  /** Path of the certificate peers pin: the relay's own, `relay.pem`. */
+  pin: string;
+  /** SHA-256 of the pinned certificate, as openssl prints it. */
+  pinFingerprint: string;
+  /** Whether the files were there already (false: {@linkcode writeDevCerts} just wrote them). */
+  reused: boolean;
+}
+
+/**
+ * The relay's identity for `--dev-cert DIR`: the certificates and key in `dir`, written first by
+ * {@linkcode writeDevCerts} when `dir` has no key. Since the relay runs as root and `dir` may be
+ * any path, nothing is used that someone else could have planted: `dir` must be a directory (not
+ * a symbolic link) owned by the effective uid that group and others cannot write (it is created
+ * with mode 0700 when absent), and each file a regular file of ours, never through a link, the key
+ * unreadable by group and others, the certificates unwritable by them. Anything else is refused
+ * with an {@linkcode UnsafeFileError} naming the path and what to do.
+ *
+ * Needs `--allow-ffi`, and `--allow-read` and `--allow-write` for `dir`.
+ */
+export async function devCertIdentity(dir: string): Promise<DevCertIdentity> {
+  ensurePrivateDir(dir, DEV_CERT_DIR);
+  const paths = devCertPaths(dir);
+  let reused = true;
+  try {
+    await Deno.lstat(paths.key);
+  } catch (err) {
+    if (!(err instanceof Deno.errors.NotFound)) throw err;
+    reused = false;
+    await writeDevCerts(dir);
+  }
+  const read = (path: string, what: string, forbiddenModeBits: number) =>
+    new TextDecoder().decode(readCheckedFile(path, { what, forbiddenModeBits }));
+  const key = read(paths.key, "key file", 0o077);
+  const cert = read(paths.cert, "certificate file", 0o022);
+  const identity = parseServerIdentity(cert, key, paths.cert, paths.key);
+  return {
+    ...identity,
+    pin: paths.cert,
+    pinFingerprint: await certFingerprint(cert),
+    reused,
+  };
 }
 
 /**
@@ -202,6 +260,17 @@ export async function loadServerIdentity(
   keyPath: string,
 ): Promise<ServerIdentity> {
   const cert = new TextDecoder().decode(await readInput(certPath, "certificate file"));
+  const key = new TextDecoder().decode(await readInput(keyPath, "key file"));
+  return parseServerIdentity(cert, key, certPath, keyPath);
+}
+
+/** Checks the PEM texts of a relay's certificate chain and key (read from the paths named). */
+function parseServerIdentity(
+  cert: string,
+  key: string,
+  certPath: string,
+  keyPath: string,
+): ServerIdentity {
   if (!cert.includes(CERT_BEGIN)) {
     const found = PEM_LABEL.exec(cert)?.[1];
     throw new NetkitError(
@@ -212,7 +281,6 @@ export async function loadServerIdentity(
   }
   pemCertificates(cert, certPath);
 
-  const key = new TextDecoder().decode(await readInput(keyPath, "key file"));
   const label = PEM_LABEL.exec(key)?.[1];
   if (label === "ENCRYPTED PRIVATE KEY") {
     throw new NetkitError(
@@ -314,20 +382,6 @@ function derHeader(
   for (let i = 0; i < count; i++) length = length * 256 + der[at + 2 + i]!;
   if (length < 0x80 || (count > 1 && der[at + 2] === 0)) return undefined; // not minimal: not DER
   return { tag, contentStart: at + 2 + count, end: at + 2 + count + length };
-}
-
-async function writePrivateFile(path: string, text: string): Promise<void> {
-  const dir = path.slice(0, path.lastIndexOf("/")) || "/";
-  // makeTempFile creates the file with mode 0600: the key is never readable by others.
-  const temp = await Deno.makeTempFile({ dir, prefix: ".relay-key-", suffix: ".tmp" });
-  try {
-    await Deno.chmod(temp, 0o600);
-    await Deno.writeTextFile(temp, text);
-    await Deno.rename(temp, path);
-  } catch (err) {
-    await Deno.remove(temp).catch(() => {});
-    throw err;
-  }
 }
 
 // ---------------------------------------------------------------------------------------------

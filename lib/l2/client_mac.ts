@@ -7,6 +7,7 @@
  */
 
 import { errorMessage, NetkitError } from "../errors.ts";
+import { isNotFound, readCheckedFile, writeFileAtomic } from "../net/safe_file.ts";
 import { formatMac, isMulticastMac, parseMac } from "../packet/mac.ts";
 
 /** Default TAP name: a fixed name keeps the derived MAC (and DHCP leases) stable. */
@@ -32,16 +33,25 @@ export async function deriveMac(seed: string): Promise<Uint8Array> {
   return mac;
 }
 
-/** The kept MAC of `tap`, created on first use. Requires read/write access to `dir`. */
+/**
+ * The kept MAC of `tap`, created on first use. The file is read and written as netkit treats
+ * every file it writes as root (lib/net/safe_file.ts): a symbolic link or a file that is not ours
+ * is refused, and the first one is written atomically. Requires read/write access to `dir`.
+ */
 export async function stableClientMac(tap: string, dir: string = stateDir()): Promise<Uint8Array> {
   const path = clientMacPath(tap, dir);
+  let text: string | null = null;
   try {
-    const text = (await Deno.readTextFile(path)).trim();
-    const mac = parseMac(text);
-    if (isMulticastMac(mac)) throw new Error("multicast");
-    return mac;
+    text = new TextDecoder().decode(readCheckedFile(path, { what: "client MAC file" })).trim();
   } catch (err) {
-    if (!(err instanceof Deno.errors.NotFound)) {
+    if (!isNotFound(err)) throw err;
+  }
+  if (text !== null) {
+    try {
+      const mac = parseMac(text);
+      if (isMulticastMac(mac)) throw new Error("multicast");
+      return mac;
+    } catch (err) {
       throw new NetkitError(
         `The kept client MAC in "${path}" is unusable (${
           errorMessage(err)
@@ -57,8 +67,6 @@ export async function stableClientMac(tap: string, dir: string = stateDir()): Pr
   }
   const mac = await deriveMac(`netkit-client ${machine} ${tap}`);
   await Deno.mkdir(dir, { recursive: true });
-  const temp = `${path}.tmp${Deno.pid}`;
-  await Deno.writeTextFile(temp, formatMac(mac) + "\n");
-  await Deno.rename(temp, path);
+  writeFileAtomic(path, formatMac(mac) + "\n", { what: "client MAC file", mode: 0o644 });
   return mac;
 }

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { NetkitError } from "../errors.ts";
 import { parseMac } from "../packet/mac.ts";
-import { writeFileAtomic } from "../mroute/state_file.ts";
+import { writeFileAtomic } from "../net/safe_file.ts";
 import {
   certificateHash,
   DEV_SERVER_NAME,
@@ -345,7 +345,9 @@ async function withRelay(
     const { rooms, credentials } = await testRooms();
     const roomsFile = `${dir}/rooms.json`;
     const { roomsFile: fromFile, ...relayOptions } = options;
-    if (fromFile === true) writeFileAtomic(roomsFile, JSON.stringify(rooms), 0o600);
+    if (fromFile === true) {
+      writeFileAtomic(roomsFile, JSON.stringify(rooms), { what: "rooms file", mode: 0o600 });
+    }
     relay = await Relay.start({
       hostname: "127.0.0.1",
       port: 0,

@@ -13,7 +13,12 @@
 import { z } from "zod";
 import { errorMessage, NetkitError, UsageError } from "../errors.ts";
 import { summarizeIssues } from "../ipc/mod.ts";
-import { writeFileAtomic } from "../mroute/state_file.ts";
+import {
+  ensurePrivateDir,
+  isNotFound,
+  readCheckedFile,
+  writeFileAtomic,
+} from "../net/safe_file.ts";
 import { parseIpv4 } from "../packet/ipv4.ts";
 import { parseIpv6 } from "../packet/ipv6.ts";
 import { CREDENTIAL_NAME, GATEWAY_CREDENTIAL, newCredential, ROOM_CODE } from "./credentials.ts";
@@ -115,19 +120,17 @@ export function emptyRooms(): RoomsConfig {
 
 /**
  * Reads and validates the rooms file; a missing file is an empty one. Refuses (NetkitError) a
- * file that is not a regular file, is owned by another user than netkit's, or that group or
- * others may write: whoever can write it decides who joins the LAN.
+ * symbolic link, a file owned by another user than netkit's, or one that group or others may
+ * write: whoever can write it decides who joins the LAN.
  */
-export async function readRoomsFile(path: string): Promise<RoomsConfig> {
+export function readRoomsFile(path: string): RoomsConfig {
   let text: string;
   try {
-    using file = await Deno.open(path, { read: true });
-    // Checked on the opened file, so what is checked is what is read.
-    const info = await file.stat();
-    checkOwnership(path, info);
-    text = new TextDecoder().decode(await readAll(file));
+    text = new TextDecoder().decode(
+      readCheckedFile(path, { what: "rooms file", forbiddenModeBits: 0o022 }),
+    );
   } catch (err) {
-    if (err instanceof Deno.errors.NotFound) return emptyRooms();
+    if (isNotFound(err)) return emptyRooms();
     if (err instanceof NetkitError) throw err;
     throw new NetkitError(`Cannot read the rooms file "${path}": ${errorMessage(err)}`);
   }
@@ -146,44 +149,10 @@ export async function readRoomsFile(path: string): Promise<RoomsConfig> {
   return parsed.data;
 }
 
-function checkOwnership(path: string, info: Deno.FileInfo): void {
-  if (!info.isFile) throw new NetkitError(`The rooms file "${path}" is not a regular file`);
-  const uid = Deno.uid();
-  if (info.uid !== uid) {
-    throw new NetkitError(
-      `The rooms file "${path}" belongs to uid ${info.uid}, not to netkit's (${uid}): ` +
-        `recreate it with netkit relay room`,
-    );
-  }
-  if (((info.mode ?? 0) & 0o022) !== 0) {
-    throw new NetkitError(
-      `The rooms file "${path}" is writable by group or others: chmod 600 "${path}"`,
-    );
-  }
-}
-
-async function readAll(file: Deno.FsFile): Promise<Uint8Array> {
-  const chunks: Uint8Array[] = [];
-  const buffer = new Uint8Array(65536);
-  let total = 0;
-  while (true) {
-    const n = await file.read(buffer);
-    if (n === null) break;
-    chunks.push(buffer.slice(0, n));
-    total += n;
-  }
-  const all = new Uint8Array(total);
-  let offset = 0;
-  for (const chunk of chunks) {
-    all.set(chunk, offset);
-    offset += chunk.length;
-  }
-  return all;
-}
-
 /**
  * Applies `edit` to the rooms file under an exclusive lock on its directory (so two edits
- * never lose one another) and writes the result atomically (mode 0600). Returns what `edit`
+ * never lose one another) and writes the result atomically (mode 0600). The directory is made
+ * private (0700) when missing, and refused when others could write it. Returns what `edit`
  * returns.
  */
 export async function editRoomsFile<T>(
@@ -192,12 +161,15 @@ export async function editRoomsFile<T>(
 ): Promise<T> {
   const slash = path.lastIndexOf("/");
   const dir = slash <= 0 ? (slash === 0 ? "/" : ".") : path.slice(0, slash);
-  await Deno.mkdir(dir, { recursive: true, mode: 0o700 });
+  ensurePrivateDir(dir, "rooms file directory");
   using lock = await Deno.open(dir, { read: true });
   await lock.lock(true);
-  const config = await readRoomsFile(path);
+  const config = readRoomsFile(path);
   const result = await edit(config);
-  writeFileAtomic(path, JSON.stringify(config, null, 2) + "\n", 0o600);
+  writeFileAtomic(path, JSON.stringify(config, null, 2) + "\n", {
+    what: "rooms file",
+    mode: 0o600,
+  });
   return result;
 }
 

@@ -29,18 +29,18 @@ Deno.test("readRoomsFile validates the file and names what is wrong", async () =
   const dir = await Deno.makeTempDir({ prefix: "netkit-rooms-" });
   try {
     const path = `${dir}/rooms.json`;
-    assert.deepEqual(await readRoomsFile(path), emptyRooms(), "a missing file has no rooms");
+    assert.deepEqual(readRoomsFile(path), emptyRooms(), "a missing file has no rooms");
     await editRoomsFile(path, (config) => addRoom(config, "LAN1"));
     const saved = JSON.parse(await Deno.readTextFile(path));
-    assert.equal((await readRoomsFile(path)).rooms[0]!.room, "LAN1");
+    assert.equal(readRoomsFile(path).rooms[0]!.room, "LAN1");
     saved.rooms[0].credentials.push({ ...saved.rooms[0].credentials[0], role: "client" });
     await Deno.writeTextFile(path, JSON.stringify(saved));
-    await assert.rejects(
-      readRoomsFile(path),
+    assert.throws(
+      () => readRoomsFile(path),
       /is invalid: .*Duplicate credential "gateway".*Only the credential named "gateway"/,
     );
     await Deno.writeTextFile(path, "{");
-    await assert.rejects(readRoomsFile(path), /is not JSON/);
+    assert.throws(() => readRoomsFile(path), /is not JSON/);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -1082,7 +1082,7 @@ export function explainGatewayLab(
     "  ip -n gl-rly link add w-gw type veth peer name wan netns gl-gw      (w-c1 to gl-c1)",
     "  ip -n gl-rly link set w-gw master wan up; ip -n gl-gw link set wan up   (w-c1 likewise)",
     `  ip -n gl-gw addr add ${WAN.gateway}/24 dev wan; ip -n gl-c1 addr add ${WAN.client}/24 dev wan`,
-    "  install -d -m 700 /var/lib/netkit/gl",
+    "  install -d -m 700 /var/lib/netkit/gl    # private: the relay refuses a directory others can write",
     `  ${room(`add ${L2.room} -o /var/lib/netkit/gl/gateway.cred`)}`,
     `  ${
       room(

@@ -19,6 +19,7 @@ import { type LinkEvent, LinkMonitor } from "../net/link_monitor.ts";
 import { currentNetnsId, netnsId, runInNetns } from "../net/netns.ts";
 import { PacketSocket, PacketType } from "../net/packet_socket.ts";
 import { Poller } from "../net/poller.ts";
+import { openCheckedFile } from "../net/safe_file.ts";
 import { ETHERTYPE_SLOW, SLOW_PROTOCOLS_MAC } from "../packet/lacp.ts";
 import { formatMac, macEquals } from "../packet/mac.ts";
 import { PcapWriter } from "../packet/pcap.ts";
@@ -196,7 +197,16 @@ export class LacpDaemon implements AsyncDisposable {
         });
       }
       monitor = inNetns(() => LinkMonitor.open());
-      if (options.pcap !== undefined) pcap = PcapWriter.create(options.pcap);
+      if (options.pcap !== undefined) {
+        const file = openCheckedFile(options.pcap, {
+          what: "pcap file",
+          write: true,
+          create: true,
+          truncate: true,
+          mode: 0o644,
+        });
+        pcap = PcapWriter.create(file, { name: options.pcap });
+      }
       const daemon = new LacpDaemon(options, ports, locks, monitor, pcap, nsId, inNetns);
       daemon.#system = new LacpSystem({
         actor: {

@@ -31,7 +31,7 @@ import {
 import { handleRequest, MrouteRequest, type ShowJson } from "./protocol.ts";
 import { type IpFamily, type Route, routeKey } from "./route.ts";
 import { type KernelOps, MulticastRouter, type RouterEvent } from "./router.ts";
-import { formatDesiredState, readStateFile, writeFileAtomic } from "./state_file.ts";
+import { formatDesiredState, readStateFile, writeStateFile } from "./state_file.ts";
 
 const log = getLogger(["netkit", "mroute"]);
 
@@ -239,7 +239,7 @@ export class MrouteDaemon implements AsyncDisposable {
   }
 
   #save(): void {
-    writeFileAtomic(
+    writeStateFile(
       this.#options.statePath,
       formatDesiredState(this.#router.desiredState(), this.#router.vifIndexes()),
     );

@@ -2,14 +2,15 @@
  * The multicast router's desired state on disk: the routes and pinned VIFs, plus the VIF index
  * each interface had (so a restart with `--keep-kernel-state` can adopt the kernel's entries).
  * The same JSON shape, without `vif_indexes`, is what `netkit mroute apply FILE` reads.
- * Written atomically: a temporary file, fsync, rename, fsync of the directory.
+ * Written atomically: a temporary file, fsync, rename, fsync of the directory (lib/net/safe_file.ts).
  *
  * @module
  */
 
 import { z } from "zod";
-import { NetkitError } from "../errors.ts";
+import { errorMessage, NetkitError } from "../errors.ts";
 import { summarizeIssues } from "../ipc/mod.ts";
+import { UnsafeFileError, writeFileAtomic } from "../net/safe_file.ts";
 import { parseRoute } from "./route.ts";
 import type { DesiredState } from "./router.ts";
 
@@ -115,37 +116,21 @@ export function readStateFile(path: string): StateFile | null {
 }
 
 /**
- * Replaces `path` with `text` atomically: readers see the old file or the new one, never a part,
- * and the new one survives a crash once this returns, with permissions `mode`. Requires
+ * Replaces the state file at `path` with `text` atomically (readers see the old file or the new
+ * one, never a part, and the new one survives a crash once this returns), creating its directory
+ * when missing. Written as every file netkit writes ({@linkcode writeFileAtomic}): never through a
+ * symbolic link, mode 0644. Throws a {@linkcode NetkitError} naming the file. Requires
  * `--allow-read` and `--allow-write`.
  */
-export function writeFileAtomic(path: string, text: string, mode = 0o644): void {
-  const slash = path.lastIndexOf("/");
-  const dir = slash <= 0 ? (slash === 0 ? "/" : ".") : path.slice(0, slash);
-  Deno.mkdirSync(dir, { recursive: true });
-  const temp = `${path}.tmp-${Deno.pid}`;
+export function writeStateFile(path: string, text: string): void {
   try {
-    using file = Deno.openSync(temp, { write: true, create: true, truncate: true, mode });
-    const bytes = new TextEncoder().encode(text);
-    let offset = 0;
-    while (offset < bytes.length) offset += file.writeSync(bytes.subarray(offset));
-    file.syncSync();
-    Deno.renameSync(temp, path);
+    const slash = path.lastIndexOf("/");
+    if (slash > 0) Deno.mkdirSync(path.slice(0, slash), { recursive: true });
+    writeFileAtomic(path, text, { what: "state file", mode: 0o644 });
   } catch (err) {
-    try {
-      Deno.removeSync(temp);
-    } catch {
-      // Never created, or already renamed.
-    }
-    throw new NetkitError(
-      `Cannot write state file "${path}": ${err instanceof Error ? err.message : String(err)}`,
-    );
-  }
-  try {
-    // The rename is durable once the directory entry is.
-    using dirHandle = Deno.openSync(dir, { read: true });
-    dirHandle.syncSync();
-  } catch {
-    // Some filesystems cannot sync a directory; the rename is still atomic.
+    if (err instanceof UnsafeFileError) throw err;
+    throw new NetkitError(`Cannot write state file "${path}": ${errorMessage(err)}`, {
+      cause: err,
+    });
   }
 }

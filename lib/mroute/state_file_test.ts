@@ -4,7 +4,7 @@ import {
   desiredStateFromJson,
   formatDesiredState,
   readStateFile,
-  writeFileAtomic,
+  writeStateFile,
 } from "./state_file.ts";
 
 Deno.test("a desired state survives a round trip through the state file, VIF indexes included", () => {
@@ -20,7 +20,7 @@ Deno.test("a desired state survives a round trip through the state file, VIF ind
       }),
       parseRoute({ group: "ff0e::7", iif: "eth1", oifs: ["eth2"] }),
     ];
-    writeFileAtomic(
+    writeStateFile(
       path,
       formatDesiredState({ vifs: ["eth9"], routes }, { "4": { eth1: 0, eth2: 2 }, "6": {} }),
     );

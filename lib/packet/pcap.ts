@@ -1,6 +1,7 @@
 /**
  * Classic libpcap capture files: pure encoders, a pure reader, and {@linkcode PcapWriter} for
- * writing captures Wireshark and tshark open directly.
+ * writing captures Wireshark and tshark open directly to an output its caller opened (netkit opens
+ * files with `lib/net/safe_file.ts`; this module does no file I/O of its own).
  *
  * We write little-endian files, version 2.4, with nanosecond timestamps by default (magic
  * 0xa1b23c4d). The reader accepts microsecond and nanosecond files in either byte order.
@@ -11,7 +12,7 @@
  *
  * const path = Deno.makeTempFileSync({ suffix: ".pcap" });
  * {
- *   using pcap = PcapWriter.create(path);
+ *   using pcap = PcapWriter.create(Deno.openSync(path, { write: true, truncate: true }));
  *   pcap.write(new Uint8Array(60), 1_700_000_000_123_456_789n);
  * }
  * const capture = readPcap(Deno.readFileSync(path));
@@ -281,21 +282,36 @@ function wallClockNs(): bigint {
   return BigInt(wholeMs) * 1_000_000n + BigInt(Math.floor((ms - wholeMs) * 1e6));
 }
 
+/** Where a {@linkcode PcapWriter} writes, e.g. a `Deno.FsFile` opened for writing. */
+export interface PcapOutput {
+  /** Writes some of `bytes`, returning how many. */
+  writeSync(bytes: Uint8Array): number;
+  /** Closes the output. */
+  close(): void;
+}
+
+/** Options of {@linkcode PcapWriter.create}. */
+export interface PcapWriterOptions extends PcapFileOptions {
+  /** What messages call the output, e.g. its path (default `"pcap output"`). */
+  name?: string;
+}
+
 /**
- * Writes frames to a classic pcap file as they come, one `write` system call per frame.
- * Requires `--allow-write` for the file.
+ * Writes frames to a classic pcap output as they come, one `write` system call per frame. The
+ * caller opens the output (a new or truncated file); the writer owns it from then on.
  *
  * @example
  * ```ts
  * import { PcapWriter } from "./pcap.ts";
  *
- * using pcap = PcapWriter.create("/tmp/lacp.pcap", { snaplen: 128 });
+ * const path = Deno.makeTempFileSync({ suffix: ".pcap" });
+ * using pcap = PcapWriter.create(Deno.openSync(path, { write: true }), { snaplen: 128, name: path });
  * pcap.write(new Uint8Array(60)); // stamped with the current wall clock
  * ```
  */
 export class PcapWriter implements Disposable {
-  #file: Deno.FsFile | null;
-  readonly #path: string;
+  #output: PcapOutput | null;
+  readonly #name: string;
   readonly #snaplen: number;
   readonly #nanosecond: boolean;
   // Reused record buffer, so each frame costs one write system call and no new buffer.
@@ -303,24 +319,29 @@ export class PcapWriter implements Disposable {
   #scratchView = new DataView(this.#scratch.buffer);
   #records = 0;
 
-  private constructor(file: Deno.FsFile, path: string, snaplen: number, nanosecond: boolean) {
-    this.#file = file;
-    this.#path = path;
+  private constructor(output: PcapOutput, name: string, snaplen: number, nanosecond: boolean) {
+    this.#output = output;
+    this.#name = name;
     this.#snaplen = snaplen;
     this.#nanosecond = nanosecond;
   }
 
   /**
-   * Creates (or truncates) the file at `path` and writes the file header. Throws a `RangeError`
-   * for bad options and Deno's file errors (e.g. `Deno.errors.NotFound`) when it cannot open it.
-   * Requires `--allow-write`.
+   * Takes ownership of `output` and writes the file header to it. Throws a `RangeError` for bad
+   * options (before writing anything) and whatever the output throws; either way `output` is
+   * closed.
    */
-  static create(path: string | URL, options: PcapFileOptions = {}): PcapWriter {
-    const header = encodePcapFileHeader(options);
-    const file = Deno.openSync(path, { write: true, create: true, truncate: true });
+  static create(output: PcapOutput, options: PcapWriterOptions = {}): PcapWriter {
+    let header: Uint8Array;
+    try {
+      header = encodePcapFileHeader(options);
+    } catch (err) {
+      output.close();
+      throw err;
+    }
     const writer = new PcapWriter(
-      file,
-      String(path),
+      output,
+      options.name ?? "pcap output",
       options.snaplen ?? DEFAULT_SNAPLEN,
       options.nanosecond ?? true,
     );
@@ -333,9 +354,9 @@ export class PcapWriter implements Disposable {
     return writer;
   }
 
-  /** The path (or URL string) given to {@linkcode PcapWriter.create}. */
-  get path(): string {
-    return this.#path;
+  /** What messages call the output: {@linkcode PcapWriterOptions.name}. */
+  get name(): string {
+    return this.#name;
   }
 
   /** How many records have been written. */
@@ -345,7 +366,7 @@ export class PcapWriter implements Disposable {
 
   /** Whether {@linkcode PcapWriter.close} has been called. */
   get closed(): boolean {
-    return this.#file === null;
+    return this.#output === null;
   }
 
   /**
@@ -353,8 +374,8 @@ export class PcapWriter implements Disposable {
    * Unix epoch; default now). Throws if the writer is closed or the timestamp is out of range.
    */
   write(frame: Uint8Array, timestampNs: bigint = wallClockNs()): void {
-    if (this.#file === null) {
-      throw new Error(`Cannot write to pcap file "${this.#path}": the writer is closed`);
+    if (this.#output === null) {
+      throw new Error(`Cannot write to pcap file "${this.#name}": the writer is closed`);
     }
     checkTimestamp(timestampNs);
     const capturedLength = Math.min(frame.length, this.#snaplen);
@@ -377,14 +398,14 @@ export class PcapWriter implements Disposable {
     this.#records++;
   }
 
-  /** Closes the file; safe to call more than once. */
+  /** Closes the output; safe to call more than once. */
   close(): void {
-    const file = this.#file;
-    this.#file = null;
-    file?.close();
+    const output = this.#output;
+    this.#output = null;
+    output?.close();
   }
 
-  /** Closes the file, as {@linkcode PcapWriter.close}. */
+  /** Closes the output, as {@linkcode PcapWriter.close}. */
   [Symbol.dispose](): void {
     this.close();
   }
@@ -392,6 +413,6 @@ export class PcapWriter implements Disposable {
   #writeAll(bytes: Uint8Array): void {
     // writeSync may write less than asked; loop until everything is on disk.
     let written = 0;
-    while (written < bytes.length) written += this.#file!.writeSync(bytes.subarray(written));
+    while (written < bytes.length) written += this.#output!.writeSync(bytes.subarray(written));
   }
 }

@@ -319,8 +319,8 @@ Deno.test("PcapWriter writes a file readPcap() decodes, truncating to the snaple
   try {
     const big = frameOf(9000, 4); // larger than the writer's initial buffer
     {
-      using pcap = PcapWriter.create(path, { snaplen: 9000 });
-      assert.equal(pcap.path, path);
+      using pcap = PcapWriter.create(openOutput(path), { snaplen: 9000, name: path });
+      assert.equal(pcap.name, path);
       pcap.write(frameOf(60, 1), T1);
       pcap.write(big, T2);
       pcap.write(frameOf(9500, 6), T2 + 1n);
@@ -349,7 +349,7 @@ Deno.test("PcapWriter stamps frames with the wall clock by default", () => {
   const path = Deno.makeTempFileSync({ prefix: "netkit_pcap_test_", suffix: ".pcap" });
   try {
     const before = BigInt(Date.now()) * 1_000_000n;
-    using pcap = PcapWriter.create(path, { nanosecond: false });
+    using pcap = PcapWriter.create(openOutput(path), { nanosecond: false });
     pcap.write(frameOf(60, 0));
     pcap.close();
     const after = BigInt(Date.now()) * 1_000_000n;
@@ -364,11 +364,11 @@ Deno.test("PcapWriter stamps frames with the wall clock by default", () => {
   }
 });
 
-Deno.test("PcapWriter truncates an existing file", () => {
+Deno.test("PcapWriter starts with the file header, where the caller's output is", () => {
   const path = Deno.makeTempFileSync({ prefix: "netkit_pcap_test_", suffix: ".pcap" });
   try {
     Deno.writeFileSync(path, new Uint8Array(1000).fill(0xee));
-    PcapWriter.create(path).close();
+    PcapWriter.create(openOutput(path)).close();
     assert.deepEqual(Deno.readFileSync(path), encodePcapFileHeader());
   } finally {
     Deno.removeSync(path);
@@ -378,7 +378,7 @@ Deno.test("PcapWriter truncates an existing file", () => {
 Deno.test("PcapWriter close() is safe to repeat and write() after it throws", () => {
   const path = Deno.makeTempFileSync({ prefix: "netkit_pcap_test_", suffix: ".pcap" });
   try {
-    const pcap = PcapWriter.create(path);
+    const pcap = PcapWriter.create(openOutput(path), { name: path });
     assert.equal(pcap.closed, false);
     pcap.close();
     pcap.close();
@@ -396,7 +396,7 @@ Deno.test("PcapWriter close() is safe to repeat and write() after it throws", ()
 Deno.test("PcapWriter rejects an out-of-range timestamp without writing anything", () => {
   const path = Deno.makeTempFileSync({ prefix: "netkit_pcap_test_", suffix: ".pcap" });
   try {
-    using pcap = PcapWriter.create(path);
+    using pcap = PcapWriter.create(openOutput(path));
     assert.throws(() => pcap.write(frameOf(60, 0), -1n), RangeError);
     assert.equal(pcap.recordCount, 0);
     assert.equal(Deno.statSync(path).size, 24);
@@ -405,14 +405,20 @@ Deno.test("PcapWriter rejects an out-of-range timestamp without writing anything
   }
 });
 
-Deno.test("PcapWriter.create() validates options before touching the file system", () => {
-  const dir = Deno.makeTempDirSync({ prefix: "netkit_pcap_test_" });
-  try {
-    const path = `${dir}/bad.pcap`;
-    assert.throws(() => PcapWriter.create(path, { snaplen: 0 }), RangeError);
-    assert.throws(() => Deno.statSync(path), Deno.errors.NotFound);
-    assert.throws(() => PcapWriter.create(`${dir}/missing/x.pcap`), Deno.errors.NotFound);
-  } finally {
-    Deno.removeSync(dir, { recursive: true });
-  }
+Deno.test("PcapWriter.create() refuses bad options before writing, and closes the output", () => {
+  let written = 0;
+  let closed = 0;
+  const output = {
+    writeSync: (bytes: Uint8Array) => (written += bytes.length, bytes.length),
+    close: () => void closed++,
+  };
+  assert.throws(() => PcapWriter.create(output, { snaplen: 0 }), RangeError);
+  assert.deepEqual({ written, closed }, { written: 0, closed: 1 });
+  PcapWriter.create(output, { snaplen: 64 }).close();
+  assert.deepEqual({ written, closed }, { written: 24, closed: 2 });
 });
+
+/** The output a caller gives PcapWriter: the test's own temporary file, emptied. */
+function openOutput(path: string): Deno.FsFile {
+  return Deno.openSync(path, { write: true, truncate: true });
+}

@@ -44,7 +44,7 @@ function withTempPcap(frames: Uint8Array[], fn: (path: string) => void): void {
   const path = Deno.makeTempFileSync({ prefix: "netkit_lacp_", suffix: ".pcap" });
   try {
     {
-      using pcap = PcapWriter.create(path);
+      using pcap = PcapWriter.create(Deno.openSync(path, { write: true, truncate: true }));
       frames.forEach((frame, i) => pcap.write(frame, T0 + BigInt(i) * 1_000_000_000n));
     }
     fn(path);

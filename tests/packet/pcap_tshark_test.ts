@@ -143,7 +143,7 @@ Deno.test({
         frame(EtherType.IPV6, ipv6EchoRequest(), [], parseMac("33:33:00:00:00:01")),
       ];
       {
-        using pcap = PcapWriter.create(path);
+        using pcap = PcapWriter.create(Deno.openSync(path, { write: true, truncate: true }));
         frames.forEach((f, i) => pcap.write(f, T0 + BigInt(i) * 1_000_000_001n));
       }
       const fields = [
@@ -246,7 +246,10 @@ Deno.test({
   fn() {
     withTempPcap((path) => {
       {
-        using pcap = PcapWriter.create(path, { nanosecond: false, snaplen: 64 });
+        using pcap = PcapWriter.create(Deno.openSync(path, { write: true, truncate: true }), {
+          nanosecond: false,
+          snaplen: 64,
+        });
         pcap.write(frame(EtherType.LOCAL_EXPERIMENTAL, new Uint8Array(200)), T0);
         pcap.write(frame(EtherType.LOCAL_EXPERIMENTAL, new Uint8Array(10)), T0 + 999n);
       }
