@@ -7,15 +7,7 @@ import { run } from "../lib/cli/program.ts";
 import { checkResult } from "../lib/doctor/result.ts";
 import { tools } from "../lib/doctor/tools.ts";
 import { NETKIT_VERSION } from "../lib/version.ts";
-
-/** Runs the CLI in-process and captures what it prints. */
-async function cli(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = "";
-  let err = "";
-  const io: CliIo = { out: (t) => out += t, err: (t) => err += t };
-  const code = await run(args, io);
-  return { code, out, err };
-}
+import { cli } from "./_cli.ts";
 
 const decoder = new TextDecoder();
 

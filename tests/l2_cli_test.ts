@@ -1,20 +1,12 @@
 // deno-lint-ignore-file camelcase
 import assert from "node:assert/strict";
 import "../ffi/native.ts";
-import type { CliIo } from "../lib/cli/io.ts";
 import { parseHostPort } from "../lib/cli/l2_options.ts";
-import { run } from "../lib/cli/program.ts";
 import { formatRelayStatus } from "../lib/cli/relay.ts";
 import { UsageError } from "../lib/errors.ts";
 import { ControlServer } from "../lib/ipc/mod.ts";
 import { z } from "zod";
-
-async function cli(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = "";
-  let err = "";
-  const io: CliIo = { out: (t) => out += t, err: (t) => err += t };
-  return { code: await run(args, io), out, err };
-}
+import { cli } from "./_cli.ts";
 
 Deno.test("parseHostPort reads names, IPv4 and bracketed IPv6 and refuses the rest", () => {
   assert.deepEqual(parseHostPort("relay.example.net:443", "--relay"), {

@@ -1,16 +1,8 @@
 import assert from "node:assert/strict";
 import "../ffi/native.ts";
-import type { CliIo } from "../lib/cli/io.ts";
 import { type LacpCliOptions, parseLacpOptions } from "../lib/cli/lacp.ts";
-import { run } from "../lib/cli/program.ts";
 import { UsageError } from "../lib/errors.ts";
-
-async function cli(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = "";
-  let err = "";
-  const io: CliIo = { out: (t) => out += t, err: (t) => err += t };
-  return { code: await run(args, io), out, err };
-}
+import { cli } from "./_cli.ts";
 
 function options(partial: Partial<LacpCliOptions>): LacpCliOptions {
   return { interface: [], inject: [], ...partial };

@@ -1,14 +1,6 @@
 import assert from "node:assert/strict";
 import "../ffi/native.ts";
-import type { CliIo } from "../lib/cli/io.ts";
-import { run } from "../lib/cli/program.ts";
-
-async function cli(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = "";
-  let err = "";
-  const io: CliIo = { out: (t) => out += t, err: (t) => err += t };
-  return { code: await run(args, io), out, err };
-}
+import { cli } from "./_cli.ts";
 
 /** A socket path where no daemon listens. */
 const NOWHERE = "/nonexistent/netkit-test/mroute.sock";

@@ -6,8 +6,6 @@
 
 import assert from "node:assert/strict";
 import "../../ffi/native.ts";
-import type { CliIo } from "../../lib/cli/io.ts";
-import { run } from "../../lib/cli/program.ts";
 import { ControlServer } from "../../lib/ipc/mod.ts";
 import { clientMacPath, stableClientMac } from "../../lib/l2/client_mac.ts";
 import { NamespaceLab } from "../../lib/lab/namespace_lab.ts";
@@ -17,14 +15,7 @@ import { UnsafeFileError } from "../../lib/net/safe_file.ts";
 import { z } from "zod";
 import { AttackScene } from "../_attack.ts";
 import { needs } from "../skip.ts";
-
-async function cli(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = "";
-  let err = "";
-  const io: CliIo = { out: (t) => out += t, err: (t) => err += t };
-  const code = await run(args, io);
-  return { code, out, err };
-}
+import { cli } from "../_cli.ts";
 
 Deno.test({
   name: "--pcap through a symbolic link another user planted is refused; its target is untouched",
