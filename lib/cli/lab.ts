@@ -149,13 +149,16 @@ The lab: a LAN (bridge br0 in <prefix>-lan with hosts <prefix>-h1 192.168.50.11 
 the gateway and the client are "netkit relay", "netkit gateway" and "netkit client" run as
 separate processes. The steps:
   1. build the namespaces, bridges and veth pairs
-  2. start the relay with a development certificate (--dev-cert)
-  3. start the gateway on the LAN's eth0 (--iface eth0)
+  2. create room LAB1 and a credential each for the gateway and the client (netkit relay
+     room), and start the relay with a development certificate (--dev-cert)
+  3. start the gateway on the LAN's eth0 (--iface eth0) with its credential
   4. start a client with TAP nk0 and give it the static LAN address 192.168.50.101
   5. ping h1 -> client and client -> h2 through the tunnel
   6. show the relay's status and every peer's counters
-  7. keep it all running until Ctrl-C (or for --duration seconds)
-  8. stop the client, the gateway and the relay, delete the namespaces
+  7. rotate the client's credential: the relay cuts the old one off, the client comes back
+     with the new one and h1 pings it again
+  8. keep it all running until Ctrl-C (or for --duration seconds)
+  9. stop the client, the gateway and the relay, delete the namespaces
 
 Ctrl-C (SIGINT) or SIGTERM ends the lab: everything is removed, the summary printed and netkit
 exits 0. -j prints the timeline as JSON lines and a final summary object.

@@ -47,7 +47,7 @@ const REFRESH_MS = 1000;
 /** The WAN addresses L2Lab gives the gateway and client 1. */
 const WAN = { gateway: "10.99.0.2", client: "10.99.0.11" } as const;
 /** The last step's number: the removal. */
-const STEP_COUNT = 8;
+const STEP_COUNT = 9;
 
 /** Why a lab run ended. */
 export type GatewayLabStopReason = "done" | "signal";
@@ -137,6 +137,19 @@ export type GatewayLabEvent =
     drops: Record<string, number>;
     reported: Record<string, unknown> | null;
   }
+  /**
+   * The relay cut a process off when its credential was rotated: it exited with `code`,
+   * `after_ms` after the rotation, saying `error`.
+   */
+  | {
+    t: number;
+    event: "revoked";
+    role: GatewayLabRole;
+    pid: number;
+    code: number;
+    after_ms: number;
+    error: string;
+  }
   /** The lab runs until a signal (duration null) or for `duration` seconds. */
   | { t: number; event: "running"; duration: number | null }
   | {
@@ -224,6 +237,8 @@ export class GatewayScenario implements AsyncDisposable {
   #closed = false;
   /** Set once the lab stops its processes (or the caller's signal came): exits are expected. */
   #stopping = false;
+  /** Processes the lab expects to exit by themselves (a revoked client): not a failure. */
+  readonly #expectedExits = new Set<ChildDaemon>();
   #emit: (event: GatewayLabEvent) => void = () => {};
   #step = 0;
   #title = "";
@@ -410,7 +425,7 @@ export class GatewayScenario implements AsyncDisposable {
       netns: this.#netnsOf(role),
     });
     process.status.then(async () => {
-      if (this.#stopping) return;
+      if (this.#stopping || this.#expectedExits.has(process)) return;
       // Already exited: stop() only waits until its output is read to the end.
       const status = await process.stop();
       if (this.#stopping) return;
@@ -530,32 +545,7 @@ export class GatewayScenario implements AsyncDisposable {
     await this.#joined("gateway", null);
 
     this.#stepTo(4, `start a client: TAP ${L2.tap}, static LAN address ${lan}`);
-    this.#command("client", [
-      "netkit",
-      "-n",
-      client,
-      "client",
-      ...lab.peerArgs(`client${CLIENT}`),
-      "--tap",
-      L2.tap,
-      "--mac",
-      clientMac(CLIENT),
-    ]);
-    await this.#start(
-      "client",
-      lab.startClient(CLIENT, { address: false }),
-      () => lab.clients[CLIENT - 1] ?? null,
-    );
-    await this.#joined("client", clientMac(CLIENT));
-    this.#command("client", ["ip", "-n", client, "addr", "add", `${lan}/24`, "dev", L2.tap]);
-    ip("-n", client, "addr", "add", `${lan}/24`, "dev", L2.tap);
-    this.#emit({
-      t: this.#elapsed(),
-      event: "address",
-      netns: client,
-      interface: L2.tap,
-      address: `${lan}/24`,
-    });
+    await this.#startClient(lab);
 
     this.#stepTo(5, "ping through the tunnel: h1 → client, client → h2");
     const pings = [
@@ -587,9 +577,35 @@ export class GatewayScenario implements AsyncDisposable {
       );
     }
 
-    const durationMs = options.durationMs ?? 0;
     this.#stepTo(
       7,
+      "rotate the client's credential: the relay cuts the old one off; the client comes back " +
+        "with the new one",
+    );
+    const revoked = lab.clients[CLIENT - 1]!;
+    this.#expectedExits.add(revoked);
+    const rotation = lab.rotateClientArgs(CLIENT);
+    this.#command("relay", ["netkit", ...rotation]);
+    const rotatedAt = performance.now();
+    lab.rotateClient(CLIENT);
+    const exit = await this.#interruptible(revoked.status);
+    await revoked.stop(); // its output, read to the end
+    this.#emit({
+      t: this.#elapsed(),
+      event: "revoked",
+      role: "client",
+      pid: revoked.pid,
+      code: exit.code,
+      after_ms: Math.round(performance.now() - rotatedAt),
+      error: /netkit: error: (.*)/.exec(revoked.output)?.[1] ?? "",
+    });
+    lab.clients[CLIENT - 1] = null;
+    await this.#startClient(lab);
+    await this.#ping("h1", lab.h1, "client", lan);
+
+    const durationMs = options.durationMs ?? 0;
+    this.#stepTo(
+      8,
       durationMs > 0
         ? `keep it running for ${durationMs / 1000} s; then everything is removed`
         : "keep it running until Ctrl-C; then everything is removed",
@@ -606,6 +622,38 @@ export class GatewayScenario implements AsyncDisposable {
       await this.#pause(Math.min(REFRESH_MS, left));
       await this.#readStatus();
     }
+  }
+
+  /** Starts the client with its credential, then gives its TAP the LAN address. */
+  async #startClient(lab: L2Lab): Promise<void> {
+    const client = lab.clientNs[0]!;
+    const lan = clientLanAddress(CLIENT);
+    this.#command("client", [
+      "netkit",
+      "-n",
+      client,
+      "client",
+      ...lab.peerArgs(`client${CLIENT}`),
+      "--tap",
+      L2.tap,
+      "--mac",
+      clientMac(CLIENT),
+    ]);
+    await this.#start(
+      "client",
+      lab.startClient(CLIENT, { address: false }),
+      () => lab.clients[CLIENT - 1] ?? null,
+    );
+    await this.#joined("client", clientMac(CLIENT));
+    this.#command("client", ["ip", "-n", client, "addr", "add", `${lan}/24`, "dev", L2.tap]);
+    ip("-n", client, "addr", "add", `${lan}/24`, "dev", L2.tap);
+    this.#emit({
+      t: this.#elapsed(),
+      event: "address",
+      netns: client,
+      interface: L2.tap,
+      address: `${lan}/24`,
+    });
   }
 
   /** Builds the namespaces and links; errors become one line. */
@@ -890,6 +938,12 @@ export function describeGatewayLabEvent(event: GatewayLabEvent): GatewayLabEvent
               `${reported.frames_from_relay} from it`),
       };
     }
+    case "revoked":
+      return {
+        subject: event.role,
+        text: `pid ${event.pid} cut off ${event.after_ms} ms after the rotation, exit code ` +
+          `${event.code}${event.error === "" ? "" : `: ${event.error}`}`,
+      };
     case "running":
       return {
         subject: "lab",
@@ -1001,7 +1055,11 @@ export function explainGatewayLab(
             "the client is a host of that LAN as far as anyone can tell."),
     );
   }
-  const pings = eventsOfKind(events, "ping");
+  const revoked = eventsOfKind(events, "revoked")[0];
+  // The pings of step 5; the one after the rotation belongs to its own point.
+  const pings = eventsOfKind(events, "ping").filter((p) =>
+    revoked === undefined || p.t < revoked.t
+  );
   if (pings.length > 0) {
     const ok = pings.every((p) => p.received > 0);
     point(
@@ -1033,6 +1091,18 @@ export function explainGatewayLab(
             "that never went out to the client are broadcasts from the LAN flooded while the " +
             "gateway was still alone in the room."
           : "."),
+    );
+  }
+  if (revoked !== undefined) {
+    const again = eventsOfKind(events, "ping").find((p) => p.t > revoked.t);
+    point(
+      "Then the operator rotated the client's credential (netkit relay room rotate): the relay " +
+        `reread its rooms file and closed the client's session ${revoked.after_ms} ms later ` +
+        "(QUIC close code 5, revoked); its reconnect with the old credential was refused, and " +
+        `it exited with code ${revoked.code}${
+          revoked.error === "" ? "" : ` ("${revoked.error}")`
+        }. Started again with the new credential, the client joined as a new session` +
+        (again === undefined ? "." : `, and ${pingSentence(again)}.`),
     );
   }
   const stopped = eventsOfKind(events, "process_stopped");

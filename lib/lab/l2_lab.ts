@@ -175,6 +175,30 @@ export class L2Lab implements AsyncDisposable {
     ], { detached: true }); // Ctrl-C reaches the lab, which stops them in order
   }
 
+  /** The `netkit` arguments that give client `i` a new credential (see {@linkcode rotateClient}). */
+  rotateClientArgs(i: number): string[] {
+    return [
+      "relay",
+      "room",
+      "rotate",
+      L2.room,
+      `client${i}`,
+      "--rooms",
+      this.roomsFile,
+      "-o",
+      `${this.credentialFile(`client${i}`)}.new`,
+    ];
+  }
+
+  /**
+   * Rotates client `i`'s credential with `netkit relay room rotate`: the relay ends the session
+   * of the old one, and the new one takes its file's place for the next {@linkcode startClient}.
+   */
+  rotateClient(i: number): void {
+    sh(this.#executable, ...this.rotateClientArgs(i));
+    Deno.renameSync(`${this.credentialFile(`client${i}`)}.new`, this.credentialFile(`client${i}`));
+  }
+
   /** Starts the relay and waits until its status socket answers. */
   async startRelay(extra: string[] = []): Promise<ChildDaemon> {
     if (!this.#roomCreated) this.createRoom();

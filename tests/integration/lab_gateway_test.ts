@@ -43,7 +43,11 @@ function assertPingsAndStatus(out: string): void {
   )];
   assert.deepEqual(
     pings.map((m) => [m[1], m[2], m[3], m[4], m[5]]),
-    [["h1", "192.168.50.101", "client", "3", "3"], ["client", "192.168.50.12", "h2", "3", "3"]],
+    [
+      ["h1", "192.168.50.101", "client", "3", "3"],
+      ["client", "192.168.50.12", "h2", "3", "3"],
+      ["h1", "192.168.50.101", "client", "3", "3"],
+    ],
     out,
   );
   for (const m of pings) {
@@ -96,7 +100,7 @@ Deno.test({
     try {
       assert.equal(code, 0, out);
       assert.ok(!out.includes("\x1b"), "no ANSI escape codes when stdout is not a terminal");
-      assert.deepEqual(steps(out), [1, 2, 3, 4, 5, 6, 7, 8], out);
+      assert.deepEqual(steps(out), [1, 2, 3, 4, 5, 6, 7, 8, 9], out);
       // The commands a user would type, with the lab's names.
       const p = t.prefix!;
       assert.match(out, /\$ netkit relay room add LAB1 --rooms \S+ -o \S+\/gateway.cred$/m);
@@ -113,7 +117,16 @@ Deno.test({
       assert.match(out, / --tap nk0 --mac 02:00:00:00:01:01$/m);
       assert.ok(out.includes(`$ ip -n ${p}-c1 addr add 192.168.50.101/24 dev nk0`), out);
       assert.ok(out.includes(`$ ip netns exec ${p}-h1 ping -c 3 `), out);
-      assert.equal(t.pids.length, 3, out);
+      assert.equal(t.pids.length, 4, out); // the client twice: before and after the rotation
+      assert.match(
+        out,
+        /\$ netkit relay room rotate LAB1 client1 --rooms \S+ -o \S+\/client1\.cred\.new$/m,
+      );
+      assert.match(
+        out,
+        /client +pid [0-9]+ cut off [0-9]+ ms after the rotation, exit code 1: The relay refused our credential/,
+      );
+      assert.match(out, /Then the operator rotated the client's credential/);
       assert.match(out, /gateway +in room LAB1 as peer [0-9]+, MAC /);
       assert.match(out, /client +in room LAB1 as peer [0-9]+, MAC 02:00:00:00:01:01, /);
       assertPingsAndStatus(out);
@@ -123,7 +136,7 @@ Deno.test({
       assert.match(out, /client +pid [0-9]+ exited with code 0: client stopped: [0-9]+ frames /);
       assert.match(out, /lab +stopped: interrupted$/m);
       assert.match(out, /^What happened:$/m);
-      assert.match(out, /The lab was interrupted during step 7; it removed everything/);
+      assert.match(out, /The lab was interrupted during step 8; it removed everything/);
       assert.match(out, /^Reproduce it by hand \(as root\):$/m);
       assertGone(t, out);
     } finally {
@@ -149,7 +162,7 @@ Deno.test({
       t = traces(text);
       assert.equal(out.code, 0, decoder.decode(out.stderr));
       assert.equal(decoder.decode(out.stderr), "");
-      assert.deepEqual(steps(text), [1, 2, 3, 4, 5, 6, 7, 8], text);
+      assert.deepEqual(steps(text), [1, 2, 3, 4, 5, 6, 7, 8, 9], text);
       assert.match(text, /lab +running for 0\.5 s \(Ctrl-C ends it sooner\)$/m);
       assertPingsAndStatus(text);
       assert.match(text, /lab +finished$/m);
@@ -178,7 +191,7 @@ Deno.test({
       // Interrupted while the relay starts (or at the latest while the gateway does).
       const seen = steps(out);
       assert.deepEqual(seen.slice(0, 2), [1, 2], out);
-      assert.equal(seen.at(-1), 8, out);
+      assert.equal(seen.at(-1), 9, out);
       assert.ok(!seen.includes(5), `no pings after the signal:\n${out}`);
       assert.match(out, /relay +pid [0-9]+ exited with code /);
       assert.match(out, /lab +stopped: interrupted$/m);
