@@ -869,6 +869,12 @@ export class Relay implements AsyncDisposable {
     try {
       stamp = await fileStamp(path);
       if (stamp === this.#roomsStamp) return;
+      // A file that vanished is a mistake, not "no rooms": nobody is cut off for it.
+      if (stamp === "missing") {
+        throw new NetkitError(
+          `The rooms file "${path}" is gone (netkit relay room del removes rooms)`,
+        );
+      }
       rooms = readRoomsFile(path);
       checkRoomCount(rooms, this.#options.maxRooms);
     } catch (err) {

@@ -950,6 +950,12 @@ Deno.test("Relay disconnects a peer whose credential the operator revokes or rot
     assert.match(reason, /refused our credential/);
     assert.deepEqual(peersOf(t.relay.status()), []);
     assert.equal(t.relay.status().rooms_file?.error, null);
+    // A rooms file that vanishes is a mistake: the relay keeps its rooms and says why.
+    const b = await t.session("b", CLIENT_B_MAC, new Recorder("b"));
+    await Deno.remove(t.roomsFile);
+    await until(() => t.relay.status().rooms_file?.error !== null, "the reload error", 4000);
+    assert.match(t.relay.status().rooms_file!.error!, /is gone/);
+    assert.equal(b.welcome?.peer_id, peersOf(t.relay.status())[0]?.peer_id);
   });
 });
 
