@@ -272,10 +272,11 @@ Deno.test({
       for (const a of answers) outcomes.set(a, (outcomes.get(a) ?? 0) + 1);
     }
     const rssAfter = rssKb(pid);
-    // Ten failures (one more per 6 s of refill), then the address is closed (rate_limited, 6)
-    // before it may say anything.
+    // Ten failures, then the address is closed (rate_limited, 6) before it may say anything.
+    // Hellos already past the check when the tenth failed still fail: at most the 8 handshakes
+    // an address may have under way (and one more per 6 s of refill).
     const failures = outcomes.get("reject unauthorized") ?? 0;
-    assert.ok(failures >= 10 && failures <= 13, JSON.stringify([...outcomes]));
+    assert.ok(failures >= 10 && failures <= 10 + 8 + 2, JSON.stringify([...outcomes]));
     assert.equal(outcomes.get("closed 6"), 2000 - failures, JSON.stringify([...outcomes]));
     const status = await lab.status();
     assert.equal(status.auth_failures, failures);
