@@ -100,6 +100,8 @@ Deno.test("netkit doctor -j reports every check with its group and a status", as
     "netns",
     "veth",
     "bridge",
+    "bonding",
+    "netem",
     "tun",
     "ipv4_mroute",
     "ipv6_mroute",
@@ -109,7 +111,7 @@ Deno.test("netkit doctor -j reports every check with its group and a status", as
     "hugepages",
   ]);
   assert.deepEqual(keys("tools"), tools().map((t) => t.command));
-  assert.equal(checks.length, 15 + tools().length);
+  assert.equal(checks.length, 17 + tools().length);
   for (const c of checks) assert.ok(["ok", "warn", "missing", "fail"].includes(c.status), c.check);
   assert.equal(checks[0]!.status, "ok", "library loads");
   assert.equal(checks.find((c) => c.check === "quic")?.status, "ok");

@@ -121,14 +121,22 @@ function checkNetns(): CheckResult {
 
 /**
  * Creates a link of `kind` with iproute2 inside a namespace that `unshare` makes for the one
- * command, so the link goes with it.
+ * command, so the link goes with it. `script` (a shell command) replaces `ip link add ipArgs`
+ * when the probe needs more than one command.
  */
-function checkLinkKind(key: "veth" | "bridge", config: string, ipArgs: string[]): CheckResult {
-  const hint = "`netkit lab` and the integration tests cannot run here";
+function checkLinkKind(
+  key: "veth" | "bridge" | "bonding" | "netem",
+  config: string,
+  ipArgs: string[],
+  options: { hint?: string; script?: string; what?: string } = {},
+): CheckResult {
+  const hint = options.hint ?? "`netkit lab` and the integration tests cannot run here";
   let out: Deno.CommandOutput;
   try {
     out = new Deno.Command("unshare", {
-      args: ["--net", "ip", "link", "add", ...ipArgs],
+      args: options.script === undefined
+        ? ["--net", "ip", "link", "add", ...ipArgs]
+        : ["--net", "sh", "-c", options.script],
       stdout: "null",
       stderr: "piped",
     }).outputSync();
@@ -142,7 +150,11 @@ function checkLinkKind(key: "veth" | "bridge", config: string, ipArgs: string[])
       hint,
     );
   }
-  if (out.success) return checkResult(key, "kernel", "ok", `a ${key} link can be created`);
+  const what = options.what ?? `${key} links`;
+  if (out.success) {
+    const made = options.what === undefined ? `a ${key} link can be created` : `${what} work`;
+    return checkResult(key, "kernel", "ok", made);
+  }
   const error = new TextDecoder().decode(out.stderr).trim().split("\n").at(-1) ?? "";
   if (/unshare failed|Operation not permitted/.test(error)) {
     return checkResult(key, "kernel", "fail", `cannot tell: ${error}`, ROOT_HINT);
@@ -160,7 +172,9 @@ function checkLinkKind(key: "veth" | "bridge", config: string, ipArgs: string[])
     key,
     "kernel",
     "missing",
-    `no ${key} links: the kernel lacks ${config} (ip: ${error})`,
+    `no ${what}: the kernel lacks ${config} (${
+      options.script === undefined ? "ip: " : ""
+    }${error})`,
     hint,
   );
 }
@@ -313,6 +327,18 @@ const PROBE_FUNCTIONS: Record<ProbeKey, () => CheckResult> = {
   "veth": () =>
     checkLinkKind("veth", "CONFIG_VETH", ["nkprobe0", "type", "veth", "peer", "name", "nkprobe1"]),
   "bridge": () => checkLinkKind("bridge", "CONFIG_BRIDGE", ["nkprobe0", "type", "bridge"]),
+  "bonding": () =>
+    checkLinkKind("bonding", "CONFIG_BONDING", ["nkprobe0", "type", "bond", "mode", "802.3ad"], {
+      hint: "the tests against Linux bonding run in the kernel lane (user-mode Linux) instead",
+      what: "802.3ad bonds",
+    }),
+  "netem": () =>
+    checkLinkKind("netem", "CONFIG_NET_SCH_NETEM", [], {
+      script: "ip link add nkprobe0 type veth peer name nkprobe1 && " +
+        "tc qdisc add dev nkprobe0 root netem delay 1ms",
+      hint: "the tests that need delay or loss run in the kernel lane (user-mode Linux) instead",
+      what: "netem delay and loss",
+    }),
   "tun": checkTun,
   "ipv4_mroute": () => checkMroute(4),
   "ipv6_mroute": () => checkMroute(6),

@@ -35,6 +35,8 @@ export const PROBES = [
   "netns",
   "veth",
   "bridge",
+  "bonding",
+  "netem",
   "tun",
   "ipv4_mroute",
   "ipv6_mroute",
