@@ -49,7 +49,10 @@ export function addPeerOptions(command: Command): Command {
       `this peer's room credential (mode 0600; or in $${CREDENTIAL_ENV})`,
     )
     .option("--server-name <name>", "TLS server name to send (SNI)", DEV_SERVER_NAME)
-    .option("--budget <bytes>", "largest datagram to offer the relay (default: the path's)");
+    .option(
+      "--budget <bytes>",
+      "largest datagram to offer the relay (default 65535: the relay measures the path)",
+    );
 }
 
 /** Validates the shared options and reads the pinned certificate. */

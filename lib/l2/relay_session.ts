@@ -38,7 +38,7 @@ import {
 } from "./datagram.ts";
 import { ReasonCounts } from "./reason_counts.ts";
 import { openQuicEndpoint } from "./quic_socket.ts";
-import { datagramSize, QUIC_TRANSPORT } from "./relay.ts";
+import { QUIC_TRANSPORT } from "./relay.ts";
 import { sleep, TimeoutError, withTimeout } from "./_timeout.ts";
 
 const log = getLogger(["netkit", "l2"]);
@@ -256,8 +256,8 @@ export class RelaySession implements AsyncDisposable {
       const stream = await conn.createBidirectionalStream();
       const reader = new ControlReader(stream.readable);
       const writer = new ControlWriter(stream.writable);
-      const wanted = this.#options.budget ?? 65535;
-      const budget = Math.min(wanted, await datagramSize(conn, wanted));
+      // The relay measures the path itself: it waits for the size its room needs.
+      const budget = this.#options.budget ?? 65535;
       await writer.send({
         v: 1,
         type: "hello",
