@@ -86,15 +86,17 @@ dist: $(LIB) .deno/.cached
 # here uses the network but apt.
 TEST_REPORT := build/test-report.xml
 TEST_SKIPS  := build/test-skips.jsonl
+LANE_REPORT := build/lane-report.xml
 test: netkit $(BENCH_LIB)
 	@NO_INSTALL=$(NO_INSTALL) tools/install-packages.sh test
 	$(DENO) fmt --check
 	$(DENO) lint
 	$(DENO) check --frozen --cached-only
-	@rm -f $(TEST_REPORT) $(TEST_SKIPS)
-	@NO_COLOR=1 NETKIT_TEST_SKIPS=$(CURDIR)/$(TEST_SKIPS) $(DENO) test -P --parallel --frozen \
-	  --cached-only --junit-path=$(TEST_REPORT); rc=$$?; \
-	$(DENO) run -P=test --frozen --cached-only tools/skip_summary.ts $(TEST_REPORT) $(TEST_SKIPS) || rc=1; \
+	@rm -f $(TEST_REPORT) $(TEST_SKIPS) $(LANE_REPORT)
+	@NO_COLOR=1 NETKIT_TEST_SKIPS=$(CURDIR)/$(TEST_SKIPS) NETKIT_LANE_REPORT=$(CURDIR)/$(LANE_REPORT) \
+	  $(DENO) test -P --parallel --frozen --cached-only --junit-path=$(TEST_REPORT); rc=$$?; \
+	$(DENO) run -P=test --frozen --cached-only tools/skip_summary.ts $(TEST_REPORT) $(TEST_SKIPS) \
+	  $(LANE_REPORT) || rc=1; \
 	exit $$rc
 
 bench: netkit $(BENCH_LIB)

@@ -2,12 +2,14 @@
  * The block `make test` ends with: every test `deno test` ignored, grouped by the reason
  * `tests/skip.ts` recorded for it, with counts per reason and per test module.
  *
- *   deno run -P=test tools/skip_summary.ts JUNIT_XML SKIP_RECORD
+ *   deno run -P=test tools/skip_summary.ts JUNIT_XML SKIP_RECORD [LANE_JUNIT_XML]
  *
  * A test is tied to its reason by place: `needs()` runs inside the test's options, so its line
  * lies between that test's `Deno.test(` line (which the JUnit report gives) and the next one's.
  * A test ignored without a recorded reason is a silent skip: they are listed and the exit status
- * is 1, so nothing is skipped without saying why.
+ * is 1, so nothing is skipped without saying why. The kernel lane's report, when given, tells
+ * which of the tests skipped here ran inside user-mode Linux instead (tests/integration/
+ * kernel_lane_test.ts), and how they did.
  *
  * @module
  */
@@ -22,6 +24,7 @@ export interface TestCase {
   file: string;
   line: number;
   skipped: boolean;
+  failed: boolean;
   /** Left out by `--filter`: deno reports it as skipped too, but without a `time`. */
   filtered: boolean;
 }
@@ -50,6 +53,7 @@ export function parseJunit(xml: string): TestCase[] {
       file: unescapeXml(match[2]!),
       line: Number(match[4]),
       skipped,
+      failed: /<failure\b/.test(match[6] ?? ""),
       filtered: skipped && !/\btime="/.test(match[3]!),
     });
   }
@@ -67,10 +71,16 @@ export interface SkipSummary {
   skipped: number;
   byReason: Map<string, TestCase[]>;
   silent: TestCase[];
+  /** The skipped tests that ran in the kernel lane instead, as the lane reported them. */
+  inLane: TestCase[];
 }
 
 /** Ties each skipped test to the reason recorded inside its options. */
-export function summarize(cases: readonly TestCase[], records: readonly SkipRecord[]): SkipSummary {
+export function summarize(
+  cases: readonly TestCase[],
+  records: readonly SkipRecord[],
+  laneCases: readonly TestCase[] = [],
+): SkipSummary {
   const linesByFile = new Map<string, number[]>();
   for (const test of cases) {
     const lines = linesByFile.get(test.file) ?? [];
@@ -94,7 +104,20 @@ export function summarize(cases: readonly TestCase[], records: readonly SkipReco
     if (reason === undefined) silent.push(test);
     else byReason.set(reason, [...byReason.get(reason) ?? [], test]);
   }
-  return { total: ran.length, skipped: ran.filter((c) => c.skipped).length, byReason, silent };
+  const ranInLane = new Map(
+    laneCases.filter((c) => !c.skipped).map((c) => [`${c.file}\n${c.name}`, c]),
+  );
+  const inLane = ran.filter((c) => c.skipped).flatMap((c) => {
+    const there = ranInLane.get(`${c.file}\n${c.name}`);
+    return there === undefined ? [] : [there];
+  });
+  return {
+    total: ran.length,
+    skipped: ran.filter((c) => c.skipped).length,
+    byReason,
+    silent,
+    inLane,
+  };
 }
 
 /** The summary as printed: one block, reasons by count, then the modules of each. */
@@ -107,6 +130,16 @@ export function formatSummary(summary: SkipSummary): string {
     lines.push(`  skipped ${tests(skipped.length)}: ${reason}`);
     const byFile = new Map<string, number>();
     for (const test of skipped) byFile.set(test.file, (byFile.get(test.file) ?? 0) + 1);
+    for (const [file, count] of byFile) lines.push(`      ${file} (${count})`);
+  }
+  if (summary.inLane.length > 0) {
+    const failed = summary.inLane.filter((c) => c.failed).length;
+    lines.push(
+      `  ran ${tests(summary.inLane.length)} of these in the kernel lane (user-mode Linux) ` +
+        `instead: ${summary.inLane.length - failed} passed, ${failed} failed`,
+    );
+    const byFile = new Map<string, number>();
+    for (const test of summary.inLane) byFile.set(test.file, (byFile.get(test.file) ?? 0) + 1);
     for (const [file, count] of byFile) lines.push(`      ${file} (${count})`);
   }
   if (summary.silent.length > 0) {
@@ -124,9 +157,9 @@ function write(stream: { writeSync(p: Uint8Array): number }, text: string): void
 }
 
 if (import.meta.main) {
-  const [junit, record] = Deno.args;
+  const [junit, record, lane] = Deno.args;
   if (junit === undefined || record === undefined) {
-    write(Deno.stderr, "usage: skip_summary.ts JUNIT_XML SKIP_RECORD\n");
+    write(Deno.stderr, "usage: skip_summary.ts JUNIT_XML SKIP_RECORD [LANE_JUNIT_XML]\n");
     Deno.exit(2);
   }
   let xml: string;
@@ -146,7 +179,14 @@ if (import.meta.main) {
   } catch (err) {
     if (!(err instanceof Deno.errors.NotFound)) throw err;
   }
-  const summary = summarize(parseJunit(xml), records);
+  let laneCases: TestCase[] = [];
+  try {
+    if (lane !== undefined) laneCases = parseJunit(Deno.readTextFileSync(lane));
+  } catch (err) {
+    // The lane did not run (nothing to do here, or no user-mode Linux): nothing to add.
+    if (!(err instanceof Deno.errors.NotFound)) throw err;
+  }
+  const summary = summarize(parseJunit(xml), records, laneCases);
   write(Deno.stdout, formatSummary(summary));
   Deno.exit(summary.silent.length > 0 ? 1 : 0);
 }

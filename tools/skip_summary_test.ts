@@ -51,6 +51,7 @@ const RECORDS = [
 
 Deno.test("parseJunit reads every test case with its module, line and whether it was skipped", () => {
   const cases = parseJunit(JUNIT);
+  assert.deepEqual(cases.filter((c) => c.failed).map((c) => c.name), ["fails"]);
   assert.deepEqual(
     cases.map((c) => [c.file, c.line, c.skipped, c.filtered, c.name]),
     [
@@ -121,4 +122,27 @@ Deno.test("parseSkipRecord reads JSON lines and ignores the empty last line", ()
   const text = RECORDS.map((r) => JSON.stringify(r)).join("\n") + "\n";
   assert.deepEqual(parseSkipRecord(text), RECORDS);
   assert.deepEqual(parseSkipRecord(""), []);
+});
+
+Deno.test("formatSummary says which skipped tests ran in the kernel lane instead, and how they did", () => {
+  const lane = parseJunit(`<testsuites>
+    <testcase name="MrouteSocket (IPv4) works" classname="./tests/integration/m_test.ts" time="1.0" line="10" col="8">
+    </testcase>
+    <testcase name="MrouteSocket (IPv6) works" classname="./tests/integration/m_test.ts" time="0.000" line="10" col="8">
+      <skipped/>
+    </testcase>
+    <testcase name="needs tshark" classname="./tests/t_test.ts" time="0.1" line="5" col="6">
+      <failure message="x">x</failure>
+    </testcase>
+  </testsuites>`);
+  const summary = summarize(parseJunit(JUNIT), RECORDS, lane);
+  assert.deepEqual(summary.inLane.map((c) => [c.name, c.failed]), [
+    ["MrouteSocket (IPv4) works", false],
+    ["needs tshark", true],
+  ]);
+  const text = formatSummary(summary);
+  assert.match(
+    text,
+    /^ {2}ran 2 tests of these in the kernel lane \(user-mode Linux\) instead: 1 passed, 1 failed\n {6}\.\/tests\/integration\/m_test\.ts \(1\)\n {6}\.\/tests\/t_test\.ts \(1\)$/m,
+  );
 });
