@@ -5,6 +5,7 @@
  * @module
  */
 
+import { NetkitError } from "../errors.ts";
 import { type CheckResult, checkResult } from "./result.ts";
 
 const CAP_NET_ADMIN = 12;
@@ -55,5 +56,23 @@ export function checkPrivileges(status?: string): CheckResult {
     "netkit",
     "ok",
     `${who} with CAP_NET_RAW, CAP_NET_ADMIN and CAP_SYS_ADMIN`,
+  );
+}
+
+/**
+ * Throws a NetkitError when the process lacks capability `name`, saying what `command` needs it
+ * for: a command checks this before it contacts anyone, rather than failing half-way with EPERM.
+ */
+export function requirePrivilege(
+  name: "CAP_NET_RAW" | "CAP_NET_ADMIN",
+  command: string,
+  purpose: string,
+  status?: string,
+): void {
+  const { capabilities } = processPrivileges(status);
+  if (hasCap(capabilities, name === "CAP_NET_RAW" ? CAP_NET_RAW : CAP_NET_ADMIN)) return;
+  throw new NetkitError(
+    `${command} needs ${name} ${purpose}: run it as root, or grant it: ` +
+      "setcap cap_net_raw,cap_net_admin+ep dist/netkit",
   );
 }

@@ -390,3 +390,52 @@ Deno.test("loadServerIdentity() names the file and the problem for missing, swap
     );
   });
 });
+
+Deno.test({
+  name:
+    "a certificate of your own from plain openssl req -x509 (a CA certificate) is pinned and accepted as it is",
+  ignore: needs("openssl"),
+  async fn() {
+    await withTempDir(async (dir) => {
+      // The README's "bring your own certificate" command.
+      const made = await new Deno.Command("openssl", {
+        args: [
+          "req",
+          "-x509",
+          "-newkey",
+          "ec",
+          "-pkeyopt",
+          "ec_paramgen_curve:P-256",
+          "-nodes",
+          "-days",
+          "30",
+          "-subj",
+          "/CN=relay.example.net",
+          "-addext",
+          "subjectAltName=DNS:relay.example.net",
+          "-keyout",
+          `${dir}/key.pem`,
+          "-out",
+          `${dir}/cert.pem`,
+        ],
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      assert.ok(made.success, new TextDecoder().decode(made.stderr));
+      const identity = await loadServerIdentity(`${dir}/cert.pem`, `${dir}/key.pem`);
+      // CA:TRUE, which rustls refuses as a server certificate when it is only a trusted root
+      // (CaUsedAsEndEntity); pinned by its hash, it is simply the certificate expected.
+      const text = await new Deno.Command("openssl", {
+        args: ["x509", "-noout", "-text", "-in", `${dir}/cert.pem`],
+        stdout: "piped",
+      }).output();
+      assert.match(new TextDecoder().decode(text.stdout), /CA:TRUE/);
+      const sni = await handshake(
+        identity,
+        await loadPinnedCert(`${dir}/cert.pem`),
+        "relay.example.net",
+      );
+      assert.equal(sni, "relay.example.net");
+    });
+  },
+});

@@ -66,7 +66,15 @@ export async function stableClientMac(tap: string, dir: string = stateDir()): Pr
     machine = crypto.randomUUID();
   }
   const mac = await deriveMac(`netkit-client ${machine} ${tap}`);
-  await Deno.mkdir(dir, { recursive: true });
-  writeFileAtomic(path, formatMac(mac) + "\n", { what: "client MAC file", mode: 0o644 });
+  try {
+    await Deno.mkdir(dir, { recursive: true });
+    writeFileAtomic(path, formatMac(mac) + "\n", { what: "client MAC file", mode: 0o644 });
+  } catch (err) {
+    if (!(err instanceof Deno.errors.PermissionDenied)) throw err;
+    throw new NetkitError(
+      `Cannot keep the client's MAC in "${dir}" (${errorMessage(err)}): give the TAP a MAC ` +
+        "with --mac, or run as root",
+    );
+  }
   return mac;
 }

@@ -33,3 +33,11 @@ Deno.test("stableClientMac refuses a damaged MAC file", async () => {
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("stableClientMac that cannot keep the MAC says to give --mac", async () => {
+  // sysfs refuses mkdir even to root: the same error a user without write access gets.
+  await assert.rejects(
+    stableClientMac("nk0", "/sys/netkit-client-mac-test"),
+    /Cannot keep the client's MAC in "\/sys\/netkit-client-mac-test" .*: give the TAP a MAC with --mac, or run as root/,
+  );
+});

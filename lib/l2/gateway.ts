@@ -20,6 +20,7 @@ import type { PeerJoined, PeerLeft, Welcome } from "./control.ts";
 import { logFrame } from "./frame_log.ts";
 import { RemoteMacTable } from "./mac_table.ts";
 import { clampMss } from "./mss_clamp.ts";
+import { requirePrivilege } from "../doctor/privileges.ts";
 import { parseCredential } from "./credentials.ts";
 import { type RelayAddress, RelaySession } from "./relay_session.ts";
 import { classifyFrame } from "./safety.ts";
@@ -135,6 +136,9 @@ export class Gateway implements AsyncDisposable {
         `Interface "${info.name}" has no carrier: connect it to the LAN (and bring it up) first`,
       );
     }
+    // Checked before the relay hears of us: a gateway that cannot open its LAN socket must not
+    // take the room's gateway place.
+    requirePrivilege("CAP_NET_RAW", "netkit gateway", `for its packet socket on "${info.name}"`);
     const gateway = new Gateway(options, info.mac);
     gateway.#session = await RelaySession.connect(
       {

@@ -403,7 +403,7 @@ Deno.test({
 
 Deno.test({
   name:
-    "gateway and client refuse a wrong certificate, loopback, no carrier and a TAP they cannot make",
+    "gateway and client refuse a wrong certificate, loopback, no carrier, a TAP they cannot make and missing CAP_NET_RAW, before the relay hears of them",
   ignore: needs(...LAB),
   async fn() {
     await using lab = new L2Lab({ clients: 0 });
@@ -451,6 +451,39 @@ Deno.test({
     ]);
     assert.equal(client.code, 1, client.err);
     assert.match(client.err, /Cannot create TAP device "taken": .*CAP_NET_ADMIN/);
+    // A gateway without CAP_NET_RAW says so before the relay hears of it.
+    const pin = `${lab.dir}/pin-for-anyone.pem`;
+    Deno.copyFileSync(lab.pin, pin);
+    Deno.chmodSync(lab.dir, 0o755);
+    Deno.chmodSync(pin, 0o644);
+    const unprivileged = new Deno.Command("ip", {
+      args: [
+        "netns",
+        "exec",
+        lab.gw,
+        "setpriv",
+        "--reuid=65534",
+        "--regid=65534",
+        "--clear-groups",
+        "--inh-caps=-all",
+        "./netkit",
+        "gateway",
+        ...lab.peerArgs("gateway")
+          .filter((a, i, all) => a !== "--credential-file" && all[i - 1] !== "--credential-file")
+          .map((a) => a === lab.pin ? pin : a),
+        "--iface",
+        "eth0",
+      ],
+      env: { NETKIT_CREDENTIAL: Deno.readTextFileSync(lab.credentialFile("gateway")).trim() },
+      stdout: "piped",
+      stderr: "piped",
+    }).outputSync();
+    Deno.chmodSync(lab.dir, 0o700);
+    assert.equal(unprivileged.code, 1, new TextDecoder().decode(unprivileged.stderr));
+    assert.match(
+      new TextDecoder().decode(unprivileged.stderr),
+      /netkit gateway needs CAP_NET_RAW for its packet socket on "eth0": run it as root, or grant/,
+    );
     // None of these reached the relay.
     assert.equal((await lab.status()).peers_total, 0);
   },
