@@ -151,6 +151,7 @@ Deno.test("formatRelayStatus shows each room's peers with their counters and dro
       max_handshakes_per_source: 8,
       handshake_timeout_ms: 5000,
       auth_failures_per_minute: 10,
+      idle_timeout_ms: 2000,
     },
     rooms_file: { path: "/var/lib/netkit/relay-rooms.json", loaded_ms: 3000, error: null },
   });

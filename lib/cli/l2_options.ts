@@ -20,6 +20,7 @@ export interface PeerCliOptions {
   relayCert: string;
   credentialFile?: string;
   budget?: string;
+  idleTimeout: string;
 }
 
 /** The environment variable a peer's credential may come in instead of a file. */
@@ -49,6 +50,7 @@ export function addPeerOptions(command: Command): Command {
       `this peer's room credential (mode 0600; or in $${CREDENTIAL_ENV})`,
     )
     .option("--server-name <name>", "TLS server name to send (SNI)", DEV_SERVER_NAME)
+    .option("--idle-timeout <ms>", "how soon a silent relay is taken for gone", "2000")
     .option(
       "--budget <bytes>",
       "largest datagram to offer the relay (default 65535: the relay measures the path)",
@@ -58,7 +60,7 @@ export function addPeerOptions(command: Command): Command {
 /** Validates the shared options and reads the pinned certificate. */
 export async function parsePeerOptions(
   options: PeerCliOptions,
-): Promise<{ relay: RelayAddress; credential: string; budget?: number }> {
+): Promise<{ relay: RelayAddress; credential: string; budget?: number; idleTimeoutMs: number }> {
   const address = parseHostPort(options.relay, "--relay");
   const credential = readCredential(options.credentialFile);
   const budget = options.budget === undefined
@@ -68,6 +70,7 @@ export async function parsePeerOptions(
   return {
     relay: { ...address, serverName: options.serverName, pin },
     credential,
+    idleTimeoutMs: parseIntegerOption(options.idleTimeout, "--idle-timeout", 400, 600_000),
     ...(budget === undefined ? {} : { budget }),
   };
 }

@@ -32,6 +32,7 @@ interface RelayCliOptions {
   maxHandshakesPerSource?: string;
   handshakeTimeout?: string;
   authFailures?: string;
+  idleTimeout?: string;
   roomClients?: string;
   statusSocket?: string;
   bcastPps?: string;
@@ -66,6 +67,7 @@ export function register(program: Command, io: CliIo): void {
     .option("--max-handshakes <n>", "most handshakes under way in total", "64")
     .option("--max-handshakes-per-source <n>", "most handshakes under way per address", "8")
     .option("--handshake-timeout <ms>", "time for a connection to say hello", "5000")
+    .option("--idle-timeout <ms>", "how soon a silent peer is taken for gone", "2000")
     .option(
       "--auth-failures <n>",
       "failed authentications per minute per address before it is refused",
@@ -116,6 +118,7 @@ export function register(program: Command, io: CliIo): void {
           60_000,
         ),
         authFailuresPerMinute: parseIntegerOption(options.authFailures!, "--auth-failures", 1, 1e6),
+        idleTimeoutMs: parseIntegerOption(options.idleTimeout!, "--idle-timeout", 400, 600_000),
         bcastPps: parseIntegerOption(options.bcastPps!, "--bcast-pps", 0, 10_000_000),
         bcastBurst: parseIntegerOption(options.bcastBurst!, "--bcast-burst", 1, 10_000_000),
         peerBandwidth: parseIntegerOption(options.peerBandwidth!, "--peer-bandwidth", 0, 1e12),
@@ -472,7 +475,8 @@ export function formatRelayStatus(status: RelayStatus): string {
     `connections ${status.connections}/${l.max_connections} (per source ${l.max_connections_per_source}), ` +
     `handshakes ${status.handshakes}/${l.max_handshakes} (per source ${l.max_handshakes_per_source}, ` +
     `timeout ${l.handshake_timeout_ms} ms), sources ${status.sources}, ` +
-    `auth failures per source ${l.auth_failures_per_minute}/min, rooms ${status.rooms.length}/${l.max_rooms}, ` +
+    `auth failures per source ${l.auth_failures_per_minute}/min, idle timeout ${l.idle_timeout_ms} ms, ` +
+    `rooms ${status.rooms.length}/${l.max_rooms}, ` +
     `clients per room ${l.room_clients}\n`;
   if (status.rooms_file !== null) {
     text += `rooms file ${status.rooms_file.path}, read ${

@@ -36,6 +36,8 @@ export interface ClientOptions {
   mac: Uint8Array;
   /** Largest datagram to advertise to the relay. */
   budget?: number;
+  /** How long a silent relay connection lives (default 2 s). */
+  idleTimeoutMs?: number;
 }
 
 /** Client counters (besides the session's). */
@@ -88,6 +90,7 @@ export class Client implements AsyncDisposable {
           credential: options.credential,
           mac: options.mac,
           ...(options.budget === undefined ? {} : { budget: options.budget }),
+          ...(options.idleTimeoutMs === undefined ? {} : { idleTimeoutMs: options.idleTimeoutMs }),
         },
         {
           welcome: (w) => client.#onWelcome(w),

@@ -44,6 +44,8 @@ export interface GatewayOptions {
   iface: string;
   /** Largest datagram to advertise to the relay. */
   budget?: number;
+  /** How long a silent relay connection lives (default 2 s). */
+  idleTimeoutMs?: number;
   /** CAM-refresh period in ms (default: the relay's `cam_refresh_ms`). */
   camRefreshMs?: number;
   /** Rewrite the MSS of TCP SYNs to fit the room MTU. */
@@ -147,6 +149,7 @@ export class Gateway implements AsyncDisposable {
         credential: options.credential,
         mac: info.mac,
         ...(options.budget === undefined ? {} : { budget: options.budget }),
+        ...(options.idleTimeoutMs === undefined ? {} : { idleTimeoutMs: options.idleTimeoutMs }),
       },
       {
         welcome: (w) => gateway.#onWelcome(w),

@@ -50,8 +50,22 @@ import { openQuicEndpoint } from "./quic_socket.ts";
 
 const log = getLogger(["netkit", "relay"]);
 
-/** QUIC transport parameters every netkit-l2 endpoint uses. */
-export const QUIC_TRANSPORT = { keepAliveInterval: 5_000, maxIdleTimeout: 15_000 } as const;
+/**
+ * How long a silent connection lives, by default: a crashed relay or peer is noticed within 2 s.
+ * Both ends send a keep-alive every quarter of it, so a lossy path has four chances before a
+ * healthy connection would be dropped. QUIC takes the smaller of the two ends' values.
+ */
+export const DEFAULT_IDLE_TIMEOUT_MS = 2000;
+
+/** QUIC transport parameters of a netkit-l2 endpoint with idle timeout `idleTimeoutMs`. */
+export function quicTransport(
+  idleTimeoutMs: number,
+): { keepAliveInterval: number; maxIdleTimeout: number } {
+  return {
+    keepAliveInterval: Math.max(100, Math.round(idleTimeoutMs / 4)),
+    maxIdleTimeout: idleTimeoutMs,
+  };
+}
 /** Datagrams a peer may have in flight towards it before the relay drops (`congested`). */
 const MAX_IN_FLIGHT = 256;
 /** How often the relay looks whether its rooms file changed, and expires away peers. */
@@ -98,6 +112,8 @@ export interface RelayOptions {
   handshakeTimeoutMs?: number;
   /** Failed authentications per minute a source may make before it is refused (default 10). */
   authFailuresPerMinute?: number;
+  /** How long a silent connection lives (default {@linkcode DEFAULT_IDLE_TIMEOUT_MS}). */
+  idleTimeoutMs?: number;
   /** Broadcast and multicast frames per second a client may send (default 1000; 0: no limit). */
   bcastPps?: number;
   /** Burst of the broadcast limit (default 200). */
@@ -122,6 +138,7 @@ export interface RelayLimits {
   max_handshakes_per_source: number;
   handshake_timeout_ms: number;
   auth_failures_per_minute: number;
+  idle_timeout_ms: number;
 }
 
 /** Counters of one peer, as `relay status` shows them. */
@@ -330,7 +347,7 @@ export class Relay implements AsyncDisposable {
       alpnProtocols: [ALPN],
       cert: options.cert,
       key: options.key,
-      ...QUIC_TRANSPORT,
+      ...quicTransport(options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS),
     });
     return new Relay(
       endpoint,
@@ -346,6 +363,7 @@ export class Relay implements AsyncDisposable {
         maxHandshakesPerSource: options.maxHandshakesPerSource ?? 8,
         handshakeTimeoutMs: options.handshakeTimeoutMs ?? 5000,
         authFailuresPerMinute: options.authFailuresPerMinute ?? 10,
+        idleTimeoutMs: options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS,
         bcastPps: options.bcastPps ?? 1000,
         bcastBurst: options.bcastBurst ?? 200,
         peerBandwidth: options.peerBandwidth ?? 125_000_000,
@@ -950,6 +968,7 @@ export class Relay implements AsyncDisposable {
         max_handshakes_per_source: o.maxHandshakesPerSource,
         handshake_timeout_ms: o.handshakeTimeoutMs,
         auth_failures_per_minute: o.authFailuresPerMinute,
+        idle_timeout_ms: o.idleTimeoutMs,
       },
       rooms_file: this.#roomsFile === null ? null : {
         path: this.#roomsFile,

@@ -38,7 +38,7 @@ import {
 } from "./datagram.ts";
 import { ReasonCounts } from "./reason_counts.ts";
 import { openQuicEndpoint } from "./quic_socket.ts";
-import { QUIC_TRANSPORT } from "./relay.ts";
+import { DEFAULT_IDLE_TIMEOUT_MS, quicTransport } from "./relay.ts";
 import { sleep, TimeoutError, withTimeout } from "./_timeout.ts";
 
 const log = getLogger(["netkit", "l2"]);
@@ -69,8 +69,10 @@ export interface RelaySessionOptions {
   credential: string;
   /** This peer's MAC (a client's TAP, a gateway's NIC). */
   mac: Uint8Array;
-  /** Largest datagram to advertise (default: what the connection allows). */
+  /** Largest datagram to advertise (default 65535: the relay measures the path). */
   budget?: number;
+  /** How long a silent connection lives (default 2 s): how soon a dead relay is noticed. */
+  idleTimeoutMs?: number;
 }
 
 /** What the owner of a session (gateway or client) reacts to. */
@@ -243,7 +245,7 @@ export class RelaySession implements AsyncDisposable {
         Promise.resolve(Deno.connectQuic({
           ...pinnedConnectOptions(relay, await this.#pinHash),
           endpoint: this.#endpoint,
-          ...QUIC_TRANSPORT,
+          ...quicTransport(this.#options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS),
         })),
         CONNECT_TIMEOUT_MS,
         `No answer from the relay at ${addressText(relay)} within 10 s`,
@@ -476,6 +478,9 @@ export class RelaySession implements AsyncDisposable {
     this.#stop.abort();
     const current = this.#current;
     if (current !== null) await this.#leave(current, reason, text);
+    // Not connected: a connect in progress (to a relay that does not answer, it would wait 10 s)
+    // ends now with the endpoint, so closing never waits for it.
+    else this.#endpoint?.close();
     await this.#running;
     // A reconnect under way when close() was called may have been admitted since: leave it too.
     const late = this.#current;
