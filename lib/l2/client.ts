@@ -13,7 +13,7 @@ import { setInterfaceMtu, setInterfaceUp } from "../net/interfaces.ts";
 import { Poller } from "../net/poller.ts";
 import { TapDevice } from "../net/tap.ts";
 import { formatMac, macKey } from "../packet/mac.ts";
-import type { Welcome } from "./control.ts";
+import type { PeerJoined, PeerLeft, Welcome } from "./control.ts";
 import { DEFAULT_TAP } from "./client_mac.ts";
 import { logFrame } from "./frame_log.ts";
 import { parseCredential } from "./credentials.ts";
@@ -58,6 +58,8 @@ export class Client implements AsyncDisposable {
   readonly #debug = log.isEnabledFor("debug");
   #session!: RelaySession;
   #frameMax = 0;
+  /** The room's gateway's peer id, or null while it has none. */
+  #gateway: number | null = null;
   #stopping = false;
   #closing: Promise<void> | null = null;
 
@@ -94,8 +96,8 @@ export class Client implements AsyncDisposable {
         },
         {
           welcome: (w) => client.#onWelcome(w),
-          peerJoined: () => {},
-          peerLeft: () => {},
+          peerJoined: (e) => client.#onPeerJoined(e),
+          peerLeft: (e) => client.#onPeerLeft(e),
           frame: (frame, from) => client.#fromRelay(frame, from),
           lost: () => {},
         },
@@ -126,12 +128,28 @@ export class Client implements AsyncDisposable {
 
   #onWelcome(welcome: Welcome): void {
     this.#frameMax = welcome.frame_max;
+    this.#gateway = welcome.gateway.peer_id ?? null;
     setInterfaceMtu(this.tap.name, welcome.tap_mtu);
     setInterfaceUp(this.tap.name, true);
     log.info("{tap}: MTU {mtu}, gateway {gateway}", {
       tap: this.tap.name,
       mtu: welcome.tap_mtu,
       gateway: welcome.gateway.present ? `present (${welcome.gateway.mac})` : "absent",
+    });
+  }
+
+  /** The LAN comes and goes with the gateway: say so, since nothing else would. */
+  #onPeerJoined(event: PeerJoined): void {
+    if (event.role !== "gateway") return;
+    this.#gateway = event.peer_id;
+    log.info("The gateway ({mac}) joined the room: the LAN is reachable", { mac: event.mac });
+  }
+
+  #onPeerLeft(event: PeerLeft): void {
+    if (event.peer_id !== this.#gateway) return;
+    this.#gateway = null;
+    log.warning("The gateway left the room ({reason}): the LAN is unreachable until it returns", {
+      reason: event.reason,
     });
   }
 

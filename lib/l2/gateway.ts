@@ -300,6 +300,9 @@ export class Gateway implements AsyncDisposable {
       await this.#poller.wait([], 1000); // a wait close() can end early
       if (this.#stopping) break;
       try {
+        // A socket opens on a link that is down too, and fails again at once: wait for it to
+        // be up, so loss and recovery are logged once each.
+        if (!getInterface(this.iface).up) continue;
         this.#socket = openLan(this.iface);
       } catch {
         continue;

@@ -280,7 +280,8 @@ Deno.test({
 });
 
 Deno.test({
-  name: "the gateway keeps its session while its LAN interface is deleted and bridges it again",
+  name:
+    "the gateway keeps its session while its LAN interface is deleted or down, bridges it again, and logs each loss once",
   ignore: needs(...LAB, "ping"),
   async fn() {
     await using lab = await bridgedLab();
@@ -294,6 +295,14 @@ Deno.test({
     const status = await lab.status();
     assert.equal(status.peers_total, 2, "the gateway never left the room");
     assert.match(lab.log("gateway"), /Lost eth0: .*ENETDOWN[\s\S]*Bridging eth0 again/);
+    // Down for 3 s, then up: the loss and the recovery are logged once each, not every second.
+    ip("-n", lab.gw, "link", "set", "eth0", "down");
+    await new Promise((r) => setTimeout(r, 3000));
+    ip("-n", lab.gw, "link", "set", "eth0", "up");
+    await waitUntil(() => lab.ping(c1, L2.h1, 1), (ok) => ok, 10_000, "ping over eth0 again");
+    const log = lab.log("gateway");
+    assert.equal(log.match(/Lost eth0/g)?.length, 2, log);
+    assert.equal(log.match(/Bridging eth0 again/g)?.length, 2, log);
   },
 });
 
@@ -517,5 +526,28 @@ Deno.test({
     }
     lab.clients[0] = null;
     lab.gateway = null;
+  },
+});
+
+Deno.test({
+  name: "the client says when the gateway, and with it the LAN, leaves the room and comes back",
+  ignore: needs(...LAB, "ping"),
+  async fn() {
+    await using lab = await bridgedLab();
+    await lab.gateway!.stop();
+    await waitUntil(
+      () => lab.log("client1"),
+      (log) => /The gateway left the room \(disconnect\): the LAN is unreachable/.test(log),
+      5000,
+      "the client to say the gateway left",
+    );
+    await lab.startGateway();
+    await waitUntil(
+      () => lab.log("client1"),
+      (log) => /The gateway \([0-9a-f:]{17}\) joined the room: the LAN is reachable/.test(log),
+      5000,
+      "the client to say the gateway is back",
+    );
+    assert.ok(lab.ping(lab.clientNs[0]!, L2.h1, 2), "and the LAN is");
   },
 });
