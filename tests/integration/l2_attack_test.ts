@@ -114,7 +114,17 @@ Deno.test({
     const relayArgs = lab.peerArgs("client2").map((a) =>
       a === lab.credentialFile("client2") ? forged : a
     );
-    const stranger = netkit(["-n", c2, "client", ...relayArgs, "--tap", L2.tap]);
+    // --mac: without it the client would keep a MAC in /var/lib/netkit, outside the test's files.
+    const stranger = netkit([
+      "-n",
+      c2,
+      "client",
+      ...relayArgs,
+      "--tap",
+      L2.tap,
+      "--mac",
+      "02:00:00:00:00:66",
+    ]);
     assert.equal(stranger.code, 1, stranger.err);
     assert.match(stranger.err, /refused our credential \(Unknown room or invalid credential\)/);
     assert.throws(() => ip("-n", c2, "link", "show", L2.tap), "no TAP was left behind");
