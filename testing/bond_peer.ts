@@ -7,7 +7,7 @@
  *
  * ```ts
  * using bond = BondPeer.create("nk1a-bond", { slaves: ["p1", "p2"], lacpRate: "fast" });
- * const status = await bond.waitFor(
+ * const status = await waitUntil( // testing/wait_until.ts
  *   () => bond.status(),
  *   (s) => s.slaves.every((slave) => slave.actor?.portState === 63),
  *   10_000,
@@ -21,9 +21,6 @@
  */
 
 const decoder = new TextDecoder();
-
-/** Interval between polls in {@linkcode BondPeer.waitFor}. */
-const POLL_INTERVAL_MS = 50;
 
 /** A bond to create with {@linkcode BondPeer.create}. */
 export interface BondPeerOptions {
@@ -315,34 +312,6 @@ export class BondPeer implements Disposable {
     const slave = (await this.status()).slaves.find((s) => s.name === name);
     if (slave === undefined) throw new Error(`Bond "${this.name}" has no slave "${name}"`);
     return slave;
-  }
-
-  /**
-   * Calls `probe` until `accept` approves its value or `timeoutMs` pass (polling every 50 ms
-   * after each answer), and returns the accepted value. A probe that throws counts as "not yet".
-   * On timeout throws, naming `what` and the last value (or error).
-   */
-  async waitFor<T>(
-    probe: () => Promise<T>,
-    accept: (value: T) => boolean,
-    timeoutMs: number,
-    what: string,
-  ): Promise<T> {
-    const deadline = Date.now() + timeoutMs;
-    let last = "nothing yet";
-    for (;;) {
-      try {
-        const value = await probe();
-        if (accept(value)) return value;
-        last = JSON.stringify(value);
-      } catch (error) {
-        last = `error: ${error instanceof Error ? error.message : String(error)}`;
-      }
-      const left = deadline - Date.now();
-      if (left <= 0) break;
-      await new Promise((resolve) => setTimeout(resolve, Math.min(POLL_INTERVAL_MS, left)));
-    }
-    throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}; last value: ${last}`);
   }
 
   /** Deletes the bond (the slaves stay, released); safe to call twice or after the namespace went. */

@@ -5,6 +5,7 @@ import { encodeIpv6, parseIpv6 } from "../packet/ipv6.ts";
 import { BROADCAST_MAC, macKey, parseMac } from "../packet/mac.ts";
 import { encodeUdp } from "../packet/udp.ts";
 import { AddressGuard } from "./address_guard.ts";
+import { concat } from "../../testing/bytes.ts";
 
 const MAC_A = parseMac("02:00:00:00:00:0a");
 const MAC_B = parseMac("02:00:00:00:00:0b");
@@ -16,16 +17,6 @@ const ALL_NODES_MAC = parseMac("33:33:00:00:00:01");
 const DAY_MS = 24 * 3_600_000;
 
 // ---- frame builders ----------------------------------------------------------------------------
-
-function concat(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let offset = 0;
-  for (const part of parts) {
-    out.set(part, offset);
-    offset += part.length;
-  }
-  return out;
-}
 
 function u32Bytes(value: number): Uint8Array {
   return new Uint8Array([value >>> 24, (value >>> 16) & 0xff, (value >>> 8) & 0xff, value & 0xff]);

@@ -11,6 +11,7 @@ import {
   parseControl,
   type Welcome,
 } from "./control.ts";
+import { concat } from "../../testing/bytes.ts";
 
 const HELLO: Hello = {
   v: 1,
@@ -78,16 +79,6 @@ function frame(body: string | Uint8Array): Uint8Array {
   const out = new Uint8Array(4 + bytes.length);
   new DataView(out.buffer).setUint32(0, bytes.length);
   out.set(bytes, 4);
-  return out;
-}
-
-function concat(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let offset = 0;
-  for (const p of parts) {
-    out.set(p, offset);
-    offset += p.length;
-  }
   return out;
 }
 

@@ -197,20 +197,8 @@ class RawPeer {
 
   static async join(address: RelayAddress, hello: Partial<Hello>): Promise<RawPeer> {
     const conn = await connectRaw(address);
-    conn.closed.catch(() => {});
     try {
-      const stream = await conn.createBidirectionalStream();
-      const reader = new ControlReader(stream.readable);
-      const writer = new ControlWriter(stream.writable);
-      await writer.send({
-        v: 1,
-        type: "hello",
-        role: "client",
-        mac: CLIENT_A_MAC,
-        budget: BUDGET,
-        sw: "netkit/test",
-        ...hello,
-      } as Hello);
+      const { reader, writer } = await sayHello(conn, hello);
       const answer = await reader.read();
       assert.ok(answer !== null, "the relay answers hello");
       return new RawPeer(conn, reader, writer, answer);
@@ -783,28 +771,31 @@ function arp(
   ]);
 }
 
+/**
+ * Opens the control stream of `conn` and sends a hello: client A's unless `hello` says otherwise
+ * (its fields may be anything, to test what the relay does with them).
+ */
+async function sayHello(
+  conn: Deno.QuicConn,
+  hello: Record<string, unknown>,
+): Promise<{ reader: ControlReader; writer: ControlWriter }> {
+  conn.closed.catch(() => {});
+  const stream = await conn.createBidirectionalStream();
+  const reader = new ControlReader(stream.readable);
+  const writer = new ControlWriter(stream.writable);
+  const message = { v: 1, type: "hello", role: "client", mac: CLIENT_A_MAC, budget: BUDGET };
+  await writer.send({ ...message, sw: "netkit/test", ...hello } as unknown as Hello);
+  return { reader, writer };
+}
+
 /** A hello's answer, or the code the connection closed with when there was none. */
 async function helloOutcome(
   address: RelayAddress,
   hello: Record<string, unknown>,
 ): Promise<string> {
   const conn = await connectRaw(address);
-  conn.closed.catch(() => {});
   try {
-    const stream = await conn.createBidirectionalStream();
-    const reader = new ControlReader(stream.readable);
-    const writer = new ControlWriter(stream.writable);
-    await writer.send(
-      {
-        v: 1,
-        type: "hello",
-        role: "client",
-        mac: CLIENT_A_MAC,
-        budget: BUDGET,
-        sw: "t",
-        ...hello,
-      } as unknown as Hello,
-    );
+    const { reader } = await sayHello(conn, hello);
     const answer = await reader.read().catch(() => null);
     if (answer?.type === "reject") return `${answer.code}: ${answer.reason}`;
     if (answer !== null) return answer.type;

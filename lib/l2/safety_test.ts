@@ -5,6 +5,7 @@ import { encodeIpv6, parseIpv6 } from "../packet/ipv6.ts";
 import { BROADCAST_MAC, parseMac } from "../packet/mac.ts";
 import { encodeUdp } from "../packet/udp.ts";
 import { classifyFrame } from "./safety.ts";
+import { concat } from "../../testing/bytes.ts";
 
 const FRAME_MAX = 1514;
 const CLIENT_MAC = parseMac("02:00:00:00:00:01");
@@ -69,16 +70,6 @@ function extensionHeader(next: number): Uint8Array {
 function fragmentHeader(next: number, fragmentOffset: number, more: boolean): Uint8Array {
   const word = fragmentOffset | (more ? 1 : 0);
   return new Uint8Array([next, 0, word >>> 8, word & 0xff, 0, 0, 0, 42]);
-}
-
-function concat(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let offset = 0;
-  for (const part of parts) {
-    out.set(part, offset);
-    offset += part.length;
-  }
-  return out;
 }
 
 function icmpv6(type: number): Uint8Array {

@@ -7,6 +7,7 @@ import {
   parseNetlinkError,
   parseNetlinkMessages,
 } from "./netlink_messages.ts";
+import { concat } from "../../testing/bytes.ts";
 
 /** Builds one netlink message with a host-order header around `payload`. */
 function message(type: number, flags: number, seq: number, payload: Uint8Array): Uint8Array {
@@ -29,16 +30,6 @@ function attr(type: number, value: Uint8Array): Uint8Array {
   new DataView(bytes.buffer).setUint16(2, type, true);
   bytes.set(value, 4);
   return bytes;
-}
-
-function concat(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let offset = 0;
-  for (const part of parts) {
-    out.set(part, offset);
-    offset += part.length;
-  }
-  return out;
 }
 
 function u32(n: number): Uint8Array {

@@ -10,19 +10,10 @@ import {
   PcapWriter,
   readPcap,
 } from "./pcap.ts";
+import { concat } from "../../testing/bytes.ts";
 
 const T1 = 1_700_000_000_123_456_789n;
 const T2 = 1_700_000_001_000_000_999n;
-
-function concat(...parts: Uint8Array[]): Uint8Array<ArrayBuffer> {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let offset = 0;
-  for (const part of parts) {
-    out.set(part, offset);
-    offset += part.length;
-  }
-  return out;
-}
 
 function le32(value: number): number[] {
   return [value & 0xff, (value >>> 8) & 0xff, (value >>> 16) & 0xff, value >>> 24];

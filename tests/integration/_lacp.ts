@@ -15,31 +15,7 @@ export function netkit(args: string[]): { code: number; out: string; err: string
   return { code: out.code, out: decoder.decode(out.stdout), err: decoder.decode(out.stderr) };
 }
 
-/** Polls `probe` every 50 ms until `accept` holds or `timeoutMs` passes; throws with `what`. */
-export async function waitUntil<T>(
-  probe: () => Promise<T> | T,
-  accept: (value: T) => boolean,
-  timeoutMs: number,
-  what: string,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: T | undefined;
-  let error: unknown;
-  while (Date.now() < deadline) {
-    try {
-      last = await probe();
-      if (accept(last)) return last;
-    } catch (err) {
-      error = err;
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(
-    `Timed out after ${timeoutMs} ms waiting for ${what}; last: ${JSON.stringify(last)} ${
-      error ?? ""
-    }`,
-  );
-}
+export { waitUntil } from "../../testing/wait_until.ts";
 
 /** A `./netkit -n NETNS lacp ...` daemon logging at debug level, as the tests run it. */
 export function startLacp(netns: string, args: string[]): LacpProcess {

@@ -59,7 +59,7 @@ async function watch(
   const trace: string[] = [];
   let last = "";
   try {
-    const status = await bond.waitFor(
+    const status = await waitUntil(
       async () => {
         const status = await bond.status();
         const line = summary(status);
