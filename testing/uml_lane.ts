@@ -11,6 +11,7 @@
  */
 
 import { findOnPath } from "../lib/doctor/tools.ts";
+import { shellQuote } from "../lib/text.ts";
 
 /** The kernel's executable (package `user-mode-linux`). */
 const UML = "linux.uml";
@@ -74,10 +75,6 @@ function isWritableDir(path: string): boolean {
   }
 }
 
-function quote(text: string): string {
-  return `'${text.replaceAll("'", `'\\''`)}'`;
-}
-
 /**
  * Boots the lane, runs `command` (a shell command line) as root in `options.cwd`, and returns
  * how it ended. `dir` is a private directory of the caller's that the command may write to; the
@@ -99,18 +96,26 @@ export async function runInLane(
   // The init process of the lane: what Linux needs mounted, the modules, the command, off.
   const init = [
     "#!/bin/sh",
-    ...Object.entries(env).map(([k, v]) => `export ${k}=${quote(v)}`),
+    ...Object.entries(env).map(([k, v]) => `export ${k}=${shellQuote(v)}`),
     "mount -t proc proc /proc",
     "mount -t sysfs sys /sys",
     "mount -t tmpfs tmpfs /run",
     "mount -t tmpfs tmpfs /dev/shm 2>/dev/null",
-    `mkdir -p ${quote(`${dir}/modules/lib/modules`)}`,
-    `ln -sfn ${quote(modules)} ${quote(`${dir}/modules/lib/modules/${version}`)}`,
-    ...(options.modules ?? []).map((m) => `modprobe -d ${quote(`${dir}/modules`)} ${quote(m)}`),
+    // The lane's root writes to the host's filesystem: with the protections systemd would set,
+    // or links other users plant in /tmp would be followed.
+    "echo 1 > /proc/sys/fs/protected_symlinks",
+    "echo 1 > /proc/sys/fs/protected_hardlinks",
+    "echo 2 > /proc/sys/fs/protected_regular",
+    "echo 2 > /proc/sys/fs/protected_fifos",
+    `mkdir -p ${shellQuote(`${dir}/modules/lib/modules`)}`,
+    `ln -sfn ${shellQuote(modules)} ${shellQuote(`${dir}/modules/lib/modules/${version}`)}`,
+    ...(options.modules ?? []).map((m) =>
+      `modprobe -d ${shellQuote(`${dir}/modules`)} ${shellQuote(m)}`
+    ),
     "ip link set lo up",
-    `cd ${quote(options.cwd ?? Deno.cwd())}`,
-    `sh -c ${quote(command)} > ${quote(`${dir}/output`)} 2>&1`,
-    `echo $? > ${quote(`${dir}/status`)}`,
+    `cd ${shellQuote(options.cwd ?? Deno.cwd())}`,
+    `sh -c ${shellQuote(command)} > ${shellQuote(`${dir}/output`)} 2>&1`,
+    `echo $? > ${shellQuote(`${dir}/status`)}`,
     "poweroff -f",
   ].join("\n") + "\n";
   await Deno.writeTextFile(`${dir}/init`, init, { mode: 0o700 });

@@ -159,7 +159,7 @@ function checkLinkKind(
   if (/unshare failed|Operation not permitted/.test(error)) {
     return checkResult(key, "kernel", "fail", `cannot tell: ${error}`, ROOT_HINT);
   }
-  if (/execvp|No such file/.test(error)) {
+  if (/execvp|No such file|not found/.test(error)) {
     return checkResult(
       key,
       "kernel",

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { errorMessage, NetkitError } from "../errors.ts";
+import { errorMessage, NetkitError, NetkitOsError } from "../errors.ts";
 import { isNotFound, readCheckedFile, writeFileAtomic } from "../net/safe_file.ts";
 import { formatMac, isMulticastMac, parseMac } from "../packet/mac.ts";
 
@@ -70,7 +70,9 @@ export async function stableClientMac(tap: string, dir: string = stateDir()): Pr
     await Deno.mkdir(dir, { recursive: true });
     writeFileAtomic(path, formatMac(mac) + "\n", { what: "client MAC file", mode: 0o644 });
   } catch (err) {
-    if (!(err instanceof Deno.errors.PermissionDenied)) throw err;
+    const denied = err instanceof Deno.errors.PermissionDenied ||
+      (err instanceof NetkitOsError && ["EACCES", "EPERM", "EROFS"].includes(err.code));
+    if (!denied) throw err;
     throw new NetkitError(
       `Cannot keep the client's MAC in "${dir}" (${errorMessage(err)}): give the TAP a MAC ` +
         "with --mac, or run as root",

@@ -27,6 +27,7 @@
  */
 
 import { NetkitError } from "../errors.ts";
+import { shellQuote } from "../text.ts";
 import {
   conditionHolds,
   formatInjection,
@@ -564,11 +565,6 @@ function list(items: readonly string[]): string {
   return items.length <= 1
     ? items.join("")
     : `${items.slice(0, -1).join(", ")} and ${items[items.length - 1]}`;
-}
-
-/** Quotes `text` for a POSIX shell when it needs it. */
-function shellQuote(text: string): string {
-  return /^[A-Za-z0-9_./:=+-]+$/.test(text) ? text : `'${text.replaceAll("'", `'\\''`)}'`;
 }
 
 /** Options for {@linkcode explainLacpLab}. */

@@ -10,7 +10,7 @@
 import { z } from "zod";
 import { errorMessage, NetkitError } from "../errors.ts";
 import { summarizeIssues } from "../ipc/mod.ts";
-import { UnsafeFileError, writeFileAtomic } from "../net/safe_file.ts";
+import { isNotFound, readCheckedFile, UnsafeFileError, writeFileAtomic } from "../net/safe_file.ts";
 import { parseRoute } from "./route.ts";
 import type { DesiredState } from "./router.ts";
 
@@ -92,13 +92,20 @@ export function desiredState(data: z.infer<typeof DesiredStateJson>, where: stri
   };
 }
 
-/** Reads a state file; null when it does not exist or is empty. Requires `--allow-read`. */
+/**
+ * Reads a state file; null when it does not exist or is empty. Opened as every file netkit
+ * writes (lib/net/safe_file.ts): a symbolic link, or a file not ours or others may write, is
+ * refused, since its routes would be installed as root. Requires `--allow-read`.
+ */
 export function readStateFile(path: string): StateFile | null {
   let text: string;
   try {
-    text = Deno.readTextFileSync(path);
+    text = new TextDecoder().decode(
+      readCheckedFile(path, { what: "state file", forbiddenModeBits: 0o022 }),
+    );
   } catch (err) {
-    if (err instanceof Deno.errors.NotFound) return null;
+    if (isNotFound(err)) return null;
+    if (err instanceof UnsafeFileError) throw err;
     throw new NetkitError(
       `Cannot read state file "${path}": ${err instanceof Error ? err.message : String(err)}`,
     );

@@ -11,6 +11,7 @@
 import assert from "node:assert/strict";
 import { probe } from "../../lib/doctor/probes.ts";
 import type { ProbeKey } from "../../lib/doctor/result.ts";
+import { shellQuote } from "../../lib/text.ts";
 import { laneMissing, type LaneRun, runInLane } from "../../testing/uml_lane.ts";
 import { parseJunit, type TestCase } from "../../tools/skip_summary.ts";
 import { skipUnless } from "../skip.ts";
@@ -46,12 +47,13 @@ async function runLane(): Promise<{ run: LaneRun; cases: TestCase[] }> {
   try {
     const deno = Deno.execPath();
     const command = [
-      `NO_COLOR=1 DENO_DIR=${Deno.env.get("DENO_DIR") ?? `${Deno.cwd()}/.deno`}`,
-      `NETKIT_TEST_SKIPS=${dir}/skips.jsonl`,
-      deno,
+      "NO_COLOR=1",
+      `DENO_DIR=${shellQuote(Deno.env.get("DENO_DIR") ?? `${Deno.cwd()}/.deno`)}`,
+      `NETKIT_TEST_SKIPS=${shellQuote(`${dir}/skips.jsonl`)}`,
+      shellQuote(deno),
       "test -P=test --frozen --cached-only",
-      `--junit-path=${dir}/report.xml`,
-      ...scheduled,
+      shellQuote(`--junit-path=${dir}/report.xml`),
+      ...scheduled.map(shellQuote),
     ].join(" ");
     const run = await runInLane(command, dir, {
       timeoutMs: LANE_TIMEOUT_MS,
