@@ -355,7 +355,7 @@ export function parseControl(json: Uint8Array): ControlMessage | null {
   const { v, type } = value as { v?: unknown; type?: unknown };
   if (v !== 1) {
     throw new ControlProtocolError(
-      `Control message has version ${JSON.stringify(v) ?? "(none)"}: expected "v": 1`,
+      `Control message has version ${JSON.stringify(v)?.slice(0, 32) ?? "(none)"}: expected "v": 1`,
     );
   }
   if (typeof type !== "string") {

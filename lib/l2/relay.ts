@@ -10,7 +10,7 @@
 
 import { getLogger } from "@logtape/logtape";
 import { errorMessage, NetkitError } from "../errors.ts";
-import { formatMac, isMulticastMac, parseMac } from "../packet/mac.ts";
+import { formatMac, parseMac } from "../packet/mac.ts";
 import { NETKIT_VERSION } from "../version.ts";
 import {
   ALPN,
@@ -340,8 +340,12 @@ export class Relay implements AsyncDisposable {
    */
   static async start(options: RelayOptions): Promise<Relay> {
     const maxRooms = options.maxRooms ?? 1024;
-    checkRoomCount(options.rooms, maxRooms);
+    // Stamped before it is read: a change in between is seen by the first reread, not lost.
     const roomsStamp = options.roomsFile === undefined ? "" : await fileStamp(options.roomsFile);
+    const rooms = options.roomsFile === undefined
+      ? options.rooms
+      : readRoomsFile(options.roomsFile);
+    checkRoomCount(rooms, maxRooms);
     const endpoint = openQuicEndpoint(options.hostname, options.port);
     const listener = endpoint.listen({
       alpnProtocols: [ALPN],
@@ -371,7 +375,7 @@ export class Relay implements AsyncDisposable {
         resumeWindowMs: options.resumeWindowMs ?? 120_000,
         clock: options.clock ?? (() => performance.now()),
       },
-      options.rooms,
+      rooms,
       options.roomsFile ?? null,
       roomsStamp,
     );
@@ -466,13 +470,21 @@ export class Relay implements AsyncDisposable {
             : `Expected hello, got ${hello.type}`,
         );
       }
-      const admitted = await withTimeout(this.#admit(link, hello), remaining(), timeoutText);
+      // Awaited whole (its path MTU wait is bounded by the deadline): a timeout racing it could
+      // leave a peer admitted on a connection already cleaned up.
+      const admitted = await this.#admit(link, hello, remaining());
       handshakeDone();
       if (!admitted) return;
       await Promise.all([this.#controlLoop(link, reader), this.#datagramLoop(link)]);
     } catch (err) {
+      const stranger = link === null || link.peer === null;
+      // A stranger's broken or missing hello counts as a failed authentication, so it cannot
+      // hold handshake slots or write log lines without limit.
+      if (stranger && source !== null) this.#sources.authFailed(source, this.#options.clock());
       if (err instanceof ControlProtocolError) {
-        log.warning("{remote}: protocol violation: {error}", { remote, error: err.message });
+        const text = { remote, error: err.message.slice(0, 200) };
+        if (stranger) log.info("{remote}: protocol violation before hello: {error}", text);
+        else log.warning("{remote}: protocol violation: {error}", text);
         closeQuietly(conn, CloseCode.PROTOCOL_VIOLATION, err.message.slice(0, 100));
       } else if (!this.#closed) {
         log.info("{remote}: connection ended: {error}", { remote, error: errorMessage(err) });
@@ -488,20 +500,24 @@ export class Relay implements AsyncDisposable {
   }
 
   /** Authenticates and admits the peer (sending welcome) or rejects it; true when admitted. */
-  async #admit(link: PeerLink, hello: Hello): Promise<boolean> {
+  async #admit(link: PeerLink, hello: Hello, waitMs: number): Promise<boolean> {
     const credential = parseCredential(hello.credential);
     const name = await this.#registry.authenticate(credential, hello.role);
     if (name === null) {
       this.#authFailures++;
-      this.#sources.authFailed(link.source, this.#options.clock());
+      const first = this.#sources.authFailed(link.source, this.#options.clock());
       // The room and name are the peer's claim, shown so an operator recognises a stale
-      // credential; the secret never appears.
-      log.warning("{remote}: authentication failed for a {role} claiming {room}:{name}", {
+      // credential; the secret never appears. Once a minute per source at warning: the rest
+      // are counted (auth_failures), so many sources cannot flood the log.
+      const message = "{remote}: authentication failed for a {role} claiming {room}:{name}";
+      const fields = {
         remote: link.remote,
         role: hello.role,
         room: credential.room,
         name: credential.name,
-      });
+      };
+      if (first) log.warning(message, fields);
+      else log.debug(message, fields);
       await this.#reject(link, "unauthorized", UNAUTHORIZED_REASON);
       return false;
     }
@@ -509,7 +525,11 @@ export class Relay implements AsyncDisposable {
     const needed = (this.#registry.room(credential.room)?.frameMax ?? 0) + DATAGRAM_HEADER_LEN;
     const budget = Math.min(
       hello.budget,
-      await datagramSizeReaching(link.conn, Math.min(needed, hello.budget), PMTU_WAIT_MS),
+      await datagramSizeReaching(
+        link.conn,
+        Math.min(needed, hello.budget),
+        Math.min(PMTU_WAIT_MS, waitMs),
+      ),
     );
     const result = this.#registry.join(
       {
@@ -741,22 +761,20 @@ export class Relay implements AsyncDisposable {
     if (typeof target === "string") {
       return this.#drop(link, target, datagram, target === "unauthorized_source_mac");
     }
-    const guard = this.#guards.get(room.code);
+    const guard = room.config.address_guard ? this.#guards.get(room.code) : undefined;
     if (peer.role === "client") {
       const now = this.#options.clock();
-      if (room.config.address_guard && guard !== undefined) {
-        const spoof = guard.check(peer.macKey, peer.mac, frame, now);
-        if (spoof !== null) return this.#drop(link, spoof, datagram, false);
-      }
       if (!link.bandwidth.take(datagram.length, now)) {
         return this.#drop(link, "bandwidth", datagram, false);
       }
-      if (isMulticastMac(frame, 0) && !link.broadcast.take(1, now)) {
+      if (target === FLOOD && !link.broadcast.take(1, now)) {
         return this.#drop(link, "broadcast_rate", datagram, false);
       }
-    }
-    // Leases and the LAN's own addresses are learnt from what the gateway sends on.
-    if (peer.role === "gateway" && guard !== undefined) {
+      // After the limits: a frame dropped for rate must not bind or release an address.
+      const spoof = guard?.check(peer.macKey, peer.mac, frame, now) ?? null;
+      if (spoof !== null) return this.#drop(link, spoof, datagram, false);
+    } else if (guard !== undefined) {
+      // Leases and the LAN's own addresses are learnt from what the gateway sends on.
       guard.observe(frame, true, this.#options.clock());
     }
     link.framesForwarded++;
@@ -861,8 +879,11 @@ export class Relay implements AsyncDisposable {
     });
     const guard = this.#guards.get(peer.room.code);
     if (peer.role === "client" && guard !== undefined) {
+      // Its credential's addresses go with it (a next session configures its own); its DHCP
+      // leases stay with the MAC, which a restarted client keeps, and expire by themselves.
+      // A revoked client keeps nothing.
       guard.configure(peer.macKey, []);
-      guard.forget(peer.macKey);
+      if (reason === "revoked") guard.forget(peer.macKey);
     }
     const text = "Peer {peer} ({room}:{name}) left ({reason})";
     const fields = { peer: peer.peerId, room: peer.room.code, name: peer.credential, reason };

@@ -147,13 +147,18 @@ export class SourceLimits {
     this.#forgetIfIdle(source!, entry, now);
   }
 
-  /** `source` presented a bad credential; past its budget it is refused until it refills. */
-  authFailed(source: string, now: number): void {
+  /**
+   * `source` presented a bad credential (or no hello); past its budget it is refused until it
+   * refills. True for its first failure in a minute: the one worth a warning.
+   */
+  authFailed(source: string, now: number): boolean {
     const entry = this.#sources.get(source);
-    if (entry === undefined) return;
+    if (entry === undefined) return false;
+    const first = !entry.failed || now - entry.lastFailure >= MINUTE_MS;
     entry.failures.take(1, now);
     entry.failed = true;
     entry.lastFailure = now;
+    return first;
   }
 
   #add(source: string, now: number): Source | null {
