@@ -69,7 +69,7 @@ int nk_file_open(const char *path, uint32_t flags, uint32_t mode, struct nk_file
 /* ---- packet.c: AF_PACKET sockets ------------------------------------------------- */
 
 /*
- * Per-frame metadata shared with TypeScript (32 bytes, little endian on the hosts we run on).
+ * Per-frame metadata shared with TypeScript (40 bytes, little endian on the hosts we run on).
  * Receive fills it; batched send reads len and offset.
  */
 struct nk_frame_meta {
@@ -82,28 +82,45 @@ struct nk_frame_meta {
 	uint16_t vlan_tci;  /* valid when NK_FRAME_VLAN */
 	uint16_t vlan_tpid; /* valid when NK_FRAME_VLAN */
 	uint8_t src[6];     /* sll_addr: source MAC */
-	uint16_t offset;    /* where the frame starts in its slot: 0, or NK_VLAN_HEADROOM */
-	uint32_t reserved;
+	uint16_t offset;    /* where the frame starts in its slot */
+	uint16_t gso_size;  /* vnet sockets: payload bytes per segment of a GSO frame */
+	uint8_t gso_type;   /* vnet sockets: VIRTIO_NET_HDR_GSO_* (0: an ordinary frame) */
+	uint8_t reserved;
+	/* vnet sockets, NK_FRAME_CSUM_PENDING: the checksum to complete covers the frame from
+	 * csum_start (a tunnel's inner TCP/UDP header, maybe) and goes at csum_start + csum_offset */
+	uint16_t csum_start;
+	uint16_t csum_offset;
+	uint32_t reserved2;
 };
 
 #define NK_FRAME_VLAN 0x01      /* the kernel had stripped a tag; it is back in the frame */
 #define NK_FRAME_TRUNCATED 0x02 /* the slot was too small */
 #define NK_FRAME_CSUM_PENDING 0x04 /* TP_STATUS_CSUMNOTREADY: the L4 checksum is not filled in */
+/* A vnet socket's frame the kernel dropped (EINVAL) because a vnet header cannot describe its
+ * GSO type (e.g. tunnel GSO): an empty slot that stands for it. */
+#define NK_FRAME_UNDESCRIBED 0x08
 #define NK_VLAN_HEADROOM 4      /* every receive slot keeps this much room for a tag */
 #define NK_BATCH_MAX 256
+/* sizeof(struct virtio_net_hdr): in front of every frame a vnet socket or TAP reads or writes */
+#define NK_VNET_HDR_LEN 10
 
-int nk_packet_open(uint32_t ifindex, uint16_t ethertype);
+/*
+ * `vnet`: PACKET_VNET_HDR, so GRO/TSO-merged frames come with their GSO type and segment size
+ * (and every send carries a header too). The same `vnet` must then be passed to recv and send.
+ */
+int nk_packet_open(uint32_t ifindex, uint16_t ethertype, uint8_t vnet);
 /* PACKET_ADD/DROP_MEMBERSHIP: type is PACKET_MR_MULTICAST (mac required) or _PROMISC/_ALLMULTI. */
 int nk_packet_membership(int fd, uint32_t ifindex, uint16_t type, const uint8_t *mac, uint8_t add);
 /* Receive one frame into a slot of `slot_size` bytes (same layout as a batch slot). 0: none ready. */
-int nk_packet_recv(int fd, uint8_t *slot, uint32_t slot_size, struct nk_frame_meta *meta);
+int nk_packet_recv(int fd, uint8_t *slot, uint32_t slot_size, struct nk_frame_meta *meta,
+		   uint8_t vnet);
 /* Receive up to `count` frames (one recvmmsg) into slots of `slot_size` bytes. 0: none ready. */
 int nk_packet_recv_batch(int fd, uint8_t *slots, uint32_t slot_size, uint32_t count,
-			 struct nk_frame_meta *meta);
-int nk_packet_send(int fd, const uint8_t *frame, uint32_t len);
+			 struct nk_frame_meta *meta, uint8_t vnet);
+int nk_packet_send(int fd, const uint8_t *frame, uint32_t len, uint8_t vnet);
 /* Send `count` frames (one sendmmsg) described by meta[i].len/offset. Returns frames sent. */
 int nk_packet_send_batch(int fd, const uint8_t *slots, uint32_t slot_size, uint32_t count,
-			 const struct nk_frame_meta *meta);
+			 const struct nk_frame_meta *meta, uint8_t vnet);
 /* PACKET_STATISTICS (reading resets them): out[0] packets, out[1] drops. */
 int nk_packet_stats(int fd, uint32_t *out);
 
@@ -167,8 +184,13 @@ int nk_netns_unshare(void);
 /* ---- tap.c ------------------------------------------------------------------------- */
 
 /* Create or attach TAP `name` (empty: kernel picks) with IFF_TAP|IFF_NO_PI; the final
- * name is written to `name_out` (IFNAMSIZ bytes). Returns the nonblocking fd. */
-int nk_tap_open(const char *name, char *name_out);
+ * name is written to `name_out` (IFNAMSIZ bytes). Returns the nonblocking fd.
+ * `offloads` != 0: IFF_VNET_HDR too, and TUNSETOFFLOAD with those TUN_F_* bits, so the stack
+ * may hand over TSO/USO frames and partial checksums; every read and write then starts with a
+ * NK_VNET_HDR_LEN header. Offload bits the kernel does not know are dropped one by one. */
+int nk_tap_open(const char *name, char *name_out, uint32_t offloads);
+/* write(2) of one frame behind an all-zero vnet header (no GSO, checksum complete). */
+int nk_tap_write_vnet(int fd, const uint8_t *frame, uint32_t len);
 /* 0 when /dev/net/tun can be opened. */
 int nk_tun_probe(void);
 

@@ -5,17 +5,42 @@
 #include <linux/if_tun.h>
 #include <net/if.h>
 #include <string.h>
+#include <linux/virtio_net.h>
 #include <sys/ioctl.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "netkit.h"
 
 _Static_assert(TUNSETIFF == 0x400454ca, "TUNSETIFF value");
 
-int nk_tap_open(const char *name, char *name_out)
+/* UDP segmentation offload (Linux 6.2); older headers lack the names. */
+#ifndef TUN_F_USO4
+#define TUN_F_USO4 0x20
+#define TUN_F_USO6 0x40
+#endif
+
+/*
+ * Offers the offloads in `offloads`, dropping the bits an older kernel refuses (USO came in
+ * 6.2), highest first: TSO without CSUM is never offered (the kernel refuses it).
+ */
+static int set_offloads(int fd, uint32_t offloads)
+{
+	static const uint32_t optional[] = { TUN_F_USO6, TUN_F_USO4, TUN_F_TSO_ECN };
+
+	for (size_t i = 0;; i++) {
+		if (ioctl(fd, TUNSETOFFLOAD, (unsigned long)offloads) == 0)
+			return 0;
+		if (errno != EINVAL || i == sizeof(optional) / sizeof(optional[0]))
+			return -errno;
+		offloads &= ~optional[i];
+	}
+}
+
+int nk_tap_open(const char *name, char *name_out, uint32_t offloads)
 {
 	struct ifreq ifr;
-	int fd;
+	int fd, err;
 
 	if (strlen(name) >= IFNAMSIZ)
 		return -ENAMETOOLONG;
@@ -23,13 +48,16 @@ int nk_tap_open(const char *name, char *name_out)
 	if (fd < 0)
 		return -errno;
 	memset(&ifr, 0, sizeof(ifr));
-	ifr.ifr_flags = IFF_TAP | IFF_NO_PI;
+	ifr.ifr_flags = IFF_TAP | IFF_NO_PI | (offloads ? IFF_VNET_HDR : 0);
 	strncpy(ifr.ifr_name, name, IFNAMSIZ - 1);
 	if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
-		int err = errno;
-
+		err = -errno;
 		close(fd);
-		return -err;
+		return err;
+	}
+	if (offloads && (err = set_offloads(fd, offloads)) < 0) {
+		close(fd);
+		return err;
 	}
 	memcpy(name_out, ifr.ifr_name, IFNAMSIZ);
 	name_out[IFNAMSIZ - 1] = '\0';
@@ -44,4 +72,19 @@ int nk_tun_probe(void)
 		return -errno;
 	close(fd);
 	return 0;
+}
+
+int nk_tap_write_vnet(int fd, const uint8_t *frame, uint32_t len)
+{
+	static const struct virtio_net_hdr no_offload;
+	struct iovec iov[2] = {
+		{ .iov_base = (void *)&no_offload, .iov_len = sizeof(no_offload) },
+		{ .iov_base = (void *)frame, .iov_len = len },
+	};
+	ssize_t n;
+
+	do
+		n = writev(fd, iov, 2);
+	while (n < 0 && errno == EINTR);
+	return n < 0 ? -errno : (int)n - NK_VNET_HDR_LEN;
 }

@@ -44,7 +44,7 @@ export const SYMBOLS = {
   },
 
   // packet.c
-  nk_packet_open: { parameters: ["u32", "u16"], result: "i32" }, // uint32_t ifindex, uint16_t ethertype
+  nk_packet_open: { parameters: ["u32", "u16", "u8"], result: "i32" }, // uint32_t ifindex, uint16_t ethertype, uint8_t vnet
   nk_packet_membership: {
     parameters: [
       "i32", // int fd
@@ -61,6 +61,7 @@ export const SYMBOLS = {
       "buffer", // uint8_t *slot
       "u32", // uint32_t slot_size
       "buffer", // struct nk_frame_meta *meta
+      "u8", // uint8_t vnet
     ],
     result: "i32",
   },
@@ -71,10 +72,11 @@ export const SYMBOLS = {
       "u32", // uint32_t slot_size
       "u32", // uint32_t count
       "buffer", // struct nk_frame_meta *meta
+      "u8", // uint8_t vnet
     ],
     result: "i32",
   },
-  nk_packet_send: { parameters: ["i32", "buffer", "u32"], result: "i32" }, // int fd, const uint8_t *frame, uint32_t len
+  nk_packet_send: { parameters: ["i32", "buffer", "u32", "u8"], result: "i32" }, // int fd, const uint8_t *frame, uint32_t len, uint8_t vnet
   nk_packet_send_batch: {
     parameters: [
       "i32", // int fd
@@ -82,6 +84,7 @@ export const SYMBOLS = {
       "u32", // uint32_t slot_size
       "u32", // uint32_t count
       "buffer", // const struct nk_frame_meta *meta
+      "u8", // uint8_t vnet
     ],
     result: "i32",
   },
@@ -138,7 +141,8 @@ export const SYMBOLS = {
   nk_netns_unshare: { parameters: [], result: "i32" },
 
   // tap.c
-  nk_tap_open: { parameters: ["buffer", "buffer"], result: "i32" }, // const char *name, char name_out[16]
+  nk_tap_open: { parameters: ["buffer", "buffer", "u32"], result: "i32" }, // const char *name, char name_out[16], uint32_t offloads
+  nk_tap_write_vnet: { parameters: ["i32", "buffer", "u32"], result: "i32" }, // int fd, const uint8_t *frame, uint32_t len
   nk_tun_probe: { parameters: [], result: "i32" },
 
   // hugebuf.c

@@ -36,6 +36,10 @@ Deno.test("frame metadata offsets in TypeScript match the C layout", () => {
     ["nk_frame_meta.vlan_tpid", FRAME_META.vlanTpid],
     ["nk_frame_meta.src", FRAME_META.src],
     ["nk_frame_meta.offset", FRAME_META.offset],
+    ["nk_frame_meta.gso_size", FRAME_META.gsoSize],
+    ["nk_frame_meta.gso_type", FRAME_META.gsoType],
+    ["nk_frame_meta.csum_start", FRAME_META.csumStart],
+    ["nk_frame_meta.csum_offset", FRAME_META.csumOffset],
     // Read by lib/net/interfaces.ts and lib/net/buffer_arena.ts at these offsets.
     ["nk_iface_info.sizeof", 20],
     ["nk_iface_info.ifindex", 0],

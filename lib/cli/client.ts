@@ -64,6 +64,7 @@ export function register(program: Command, io: CliIo): void {
       const c = client.counters;
       io.err(
         `netkit: client stopped: ${c.tapToRelay} frames TAP→relay, ${c.relayToTap} relay→TAP, ` +
+          `${c.gsoFrames} merged frames cut into ${c.gsoSegments}, ` +
           `${client.session.counters.reconnects} reconnects, drops ${
             JSON.stringify(client.session.drops.toJSON())
           }\n`,

@@ -58,6 +58,7 @@ export function register(program: Command, io: CliIo): void {
       const s = gateway.session.counters;
       io.err(
         `netkit: gateway stopped: ${c.lanToRelay} frames LAN→relay, ${c.relayToLan} relay→LAN, ` +
+          `${c.gsoFrames} merged frames cut into ${c.gsoSegments}, ` +
           `${c.camRefreshes} CAM refreshes, ${s.reconnects} reconnects, drops ${
             JSON.stringify(gateway.session.drops.toJSON())
           }\n`,

@@ -15,7 +15,9 @@ import { PacketSocket, PacketType } from "../net/packet_socket.ts";
 import { Poller } from "../net/poller.ts";
 import { ETH_MIN_FRAME } from "../packet/ethernet.ts";
 import { formatMac, isMulticastMac, macKey, parseMac } from "../packet/mac.ts";
-import { completeTransportChecksum } from "../packet/transport_checksum.ts";
+import { completeChecksumAt } from "../packet/transport_checksum.ts";
+import { GsoType, segmentFrame, VNET_HDR_LEN } from "../packet/gso.ts";
+import { VLAN_HEADROOM } from "../net/frame_batch.ts";
 import type { PeerJoined, PeerLeft, Welcome } from "./control.ts";
 import { logFrame } from "./frame_log.ts";
 import { RemoteMacTable } from "./mac_table.ts";
@@ -31,8 +33,12 @@ const log = getLogger(["netkit", "gateway"]);
 export const CAM_REFRESH_ETHERTYPE = 0x88b5;
 const CAM_REFRESH_TEXT = new TextEncoder().encode("netkit-cam-refresh");
 const BATCH_SLOTS = 64;
-/** Captures keep room beyond any room frame, so an oversize LAN frame is seen as such. */
-const SLOT_SIZE = 2048;
+/**
+ * A slot holds the largest frame GRO merges by default (64 KiB of IP packet, `gro_max_size`)
+ * with its Ethernet header, a VLAN tag and the vnet header; anything larger (BIG TCP) arrives
+ * truncated and is dropped as such. 64 slots take 4 MiB.
+ */
+const SLOT_SIZE = VLAN_HEADROOM + VNET_HDR_LEN + 18 + 65536;
 const LAN_RCVBUF = 4 << 20;
 
 /** Options for {@linkcode Gateway.start}. */
@@ -61,11 +67,16 @@ export interface GatewayCounters {
   mssClamped: number;
   /** LAN frames whose TCP/UDP checksum the sender had left to offload. */
   checksumsCompleted: number;
+  /** LAN frames the kernel had merged (GRO, or TSO from a local, VM or veth sender). */
+  gsoFrames: number;
+  /** The frames those were cut into for the room (counted in `lanToRelay` once sent). */
+  gsoSegments: number;
 }
 
 /** Opens the LAN socket: every frame on `iface`, through a promiscuous membership. */
 function openLan(iface: string): PacketSocket {
-  const socket = PacketSocket.open({ interface: iface, rcvbuf: LAN_RCVBUF });
+  // vnet headers: merged frames arrive with what it takes to cut them back into segments.
+  const socket = PacketSocket.open({ interface: iface, rcvbuf: LAN_RCVBUF, vnetHeader: true });
   try {
     socket.addPromisc();
   } catch (err) {
@@ -101,6 +112,8 @@ export class Gateway implements AsyncDisposable {
     camRefreshes: 0,
     mssClamped: 0,
     checksumsCompleted: 0,
+    gsoFrames: 0,
+    gsoSegments: 0,
   };
   readonly remotes = new RemoteMacTable();
   /** Resolves when the gateway has stopped. */
@@ -111,6 +124,9 @@ export class Gateway implements AsyncDisposable {
   #session!: RelaySession;
   #socket: PacketSocket | null = null;
   #frameMax = 0;
+  /** Where segments of a merged frame are built: one room frame. */
+  #segment = new Uint8Array(0);
+  readonly #forwardSegment = (segment: Uint8Array) => this.#forward(segment);
   #tapMtu = 0;
   #camTimer: ReturnType<typeof setInterval> | undefined;
   #camPeriod = 0;
@@ -183,6 +199,9 @@ export class Gateway implements AsyncDisposable {
 
   #onWelcome(welcome: Welcome): void {
     this.#frameMax = welcome.frame_max;
+    if (this.#segment.length !== welcome.frame_max) {
+      this.#segment = new Uint8Array(welcome.frame_max);
+    }
     this.#tapMtu = welcome.tap_mtu;
     if (!welcome.resumed) this.remotes.clear();
     const now = performance.now();
@@ -277,7 +296,17 @@ export class Gateway implements AsyncDisposable {
       }
       for (let i = 0; i < n; i++) {
         if (batch.pktType(i) === PacketType.OUTGOING) continue; // our own, or the host's
-        this.#fromLan(batch.frame(i), batch.truncated(i), batch.checksumPending(i));
+        // A merged frame can make dozens of datagrams: wait for room rather than drop them.
+        if (this.#session.congested) await this.#session.drain();
+        const gsoType = batch.gsoType(i);
+        if (batch.undescribed(i)) {
+          this.counters.lanFrames++;
+          this.#drop(batch.frame(i), "lan_to_relay", null, "gso_unsupported");
+        } else if (gsoType === GsoType.NONE) {
+          this.#fromLan(batch.frame(i), batch.truncated(i), batch, i);
+        } else {
+          this.#fromLanMerged(batch.frame(i), batch.truncated(i), gsoType, batch.gsoSize(i));
+        }
       }
       // After a full batch, a zero-timeout poll is the turn the event loop needs.
       if (n === BATCH_SLOTS) await this.#poller.wait([socket.fd], 0);
@@ -314,22 +343,54 @@ export class Gateway implements AsyncDisposable {
   }
 
   /** A LAN frame: to the relay, or dropped with a reason. */
-  #fromLan(frame: Uint8Array, truncated: boolean, checksumPending: boolean): void {
+  #fromLan(frame: Uint8Array, truncated: boolean, batch: FrameBatch, i: number): void {
     this.counters.lanFrames++;
     if (truncated || frame.length > this.#frameMax) {
       return this.#drop(frame, "lan_to_relay", null, "mtu_exceeded");
     }
-    if (isMulticastMac(frame, 6) || macKey(frame, 6) === 0) {
-      return this.#drop(frame, "lan_to_relay", null, "invalid_source_mac");
-    }
-    const unsafe = classifyFrame(frame, false, this.#frameMax);
-    if (unsafe !== null) return this.#drop(frame, "lan_to_relay", null, unsafe);
-    if (!isMulticastMac(frame, 0) && !this.remotes.has(frame, 0)) {
-      return this.#drop(frame, "lan_to_relay", null, "unknown_destination");
-    }
+    if (!this.#admits(frame)) return;
     // Sent with checksum offload (by this host, or a VM or veth peer): complete it, or the
     // client's kernel drops the segment as corrupt.
-    if (checksumPending && completeTransportChecksum(frame)) this.counters.checksumsCompleted++;
+    if (
+      batch.checksumPending(i) &&
+      completeChecksumAt(frame, batch.checksumStart(i), batch.checksumOffset(i))
+    ) {
+      this.counters.checksumsCompleted++;
+    }
+    this.#forward(frame);
+  }
+
+  /**
+   * A frame the kernel merged (GRO, or TSO by a sender on this host or beyond a veth or VM
+   * link): cut back into segments that fit the room, as the sender's NIC would have sent them.
+   */
+  #fromLanMerged(frame: Uint8Array, truncated: boolean, type: number, size: number): void {
+    this.counters.lanFrames++;
+    this.counters.gsoFrames++;
+    if (truncated) return this.#drop(frame, "lan_to_relay", null, "mtu_exceeded");
+    if (!this.#admits(frame)) return;
+    const made = segmentFrame(frame, type, size, this.#segment, this.#forwardSegment);
+    if (typeof made === "string") return this.#drop(frame, "lan_to_relay", null, made);
+    this.counters.gsoSegments += made;
+  }
+
+  /** Whether a LAN frame's MACs let it into the room (otherwise it is counted as dropped). */
+  #admits(frame: Uint8Array): boolean {
+    if (isMulticastMac(frame, 6) || macKey(frame, 6) === 0) {
+      this.#drop(frame, "lan_to_relay", null, "invalid_source_mac");
+      return false;
+    }
+    if (!isMulticastMac(frame, 0) && !this.remotes.has(frame, 0)) {
+      this.#drop(frame, "lan_to_relay", null, "unknown_destination");
+      return false;
+    }
+    return true;
+  }
+
+  /** A LAN frame of the room's size with a complete checksum: checked, clamped and sent. */
+  #forward(frame: Uint8Array): void {
+    const unsafe = classifyFrame(frame, false, this.#frameMax);
+    if (unsafe !== null) return this.#drop(frame, "lan_to_relay", null, unsafe);
     if (this.#options.clampMss && clampMss(frame, this.#tapMtu)) this.counters.mssClamped++;
     if (!this.#session.sendFrame(frame)) return; // the session counted why
     this.counters.lanToRelay++;

@@ -9,7 +9,7 @@ import type { BufferArena } from "./buffer_arena.ts";
 
 /** Size of `struct nk_frame_meta` and its field offsets (checked against C in the tests). */
 export const FRAME_META = {
-  size: 32,
+  size: 40,
   len: 0,
   wireLen: 4,
   ifindex: 8,
@@ -20,6 +20,10 @@ export const FRAME_META = {
   vlanTpid: 18,
   src: 20,
   offset: 26,
+  gsoSize: 28,
+  gsoType: 30,
+  csumStart: 32,
+  csumOffset: 34,
 } as const;
 
 /** Most frames one batch call handles (`NK_BATCH_MAX`). */
@@ -30,6 +34,7 @@ export const VLAN_HEADROOM = 4;
 const FLAG_VLAN = 0x01;
 const FLAG_TRUNCATED = 0x02;
 const FLAG_CSUM_PENDING = 0x04;
+const FLAG_UNDESCRIBED = 0x08;
 
 /** Options for {@linkcode FrameBatch}. */
 export interface FrameBatchOptions {
@@ -126,11 +131,47 @@ export class FrameBatch {
 
   /**
    * True when the kernel left the TCP/UDP checksum of slot `i` for hardware to fill in
-   * (`TP_STATUS_CSUMNOTREADY`: sent by this host or a veth peer with checksum offload): the
+   * (`TP_STATUS_CSUMNOTREADY`, or the vnet header's `NEEDS_CSUM`: sent by this host or a veth
+   * peer with checksum offload, or merged by GRO): the
    * field holds only the pseudo-header sum, and a frame forwarded elsewhere needs it completed.
    */
   checksumPending(i: number): boolean {
     return (this.#view.getUint8(i * FRAME_META.size + FRAME_META.flags) & FLAG_CSUM_PENDING) !== 0;
+  }
+
+  /**
+   * The `VIRTIO_NET_HDR_GSO_*` type of slot `i` (see lib/packet/gso.ts): non-zero for a frame
+   * the kernel merged (GRO, or TSO from a local or veth sender), to be cut into segments of
+   * {@linkcode gsoSize} payload bytes. Always 0 on a socket without `vnetHeader`.
+   */
+  gsoType(i: number): number {
+    return this.#view.getUint8(i * FRAME_META.size + FRAME_META.gsoType);
+  }
+
+  /**
+   * True when slot `i` is empty and stands for a frame the kernel dropped because a vnet header
+   * cannot describe its GSO type (tunnel GSO, for one): to be counted, not read.
+   */
+  undescribed(i: number): boolean {
+    return (this.#view.getUint8(i * FRAME_META.size + FRAME_META.flags) & FLAG_UNDESCRIBED) !== 0;
+  }
+
+  /**
+   * For a {@linkcode checksumPending} frame of a vnet socket: where the checksum to complete
+   * starts (it covers the rest of the frame, from a tunnel's inner header maybe); 0 without one.
+   */
+  checksumStart(i: number): number {
+    return this.#view.getUint16(i * FRAME_META.size + FRAME_META.csumStart, true);
+  }
+
+  /** Where that checksum goes, relative to {@linkcode checksumStart}. */
+  checksumOffset(i: number): number {
+    return this.#view.getUint16(i * FRAME_META.size + FRAME_META.csumOffset, true);
+  }
+
+  /** Payload bytes per segment of the merged frame in slot `i`. */
+  gsoSize(i: number): number {
+    return this.#view.getUint16(i * FRAME_META.size + FRAME_META.gsoSize, true);
   }
 
   /** Source MAC of slot `i` as the kernel reported it (a view). */

@@ -9,6 +9,7 @@
 import { Errno } from "../../ffi/errno.ts";
 import { nk } from "../../ffi/native.ts";
 import { unwrap } from "../errors.ts";
+import { VNET_HDR_LEN } from "../packet/gso.ts";
 import { FrameBatch } from "./frame_batch.ts";
 import { getInterface, interfaceName } from "./interfaces.ts";
 import { OwnedFd } from "./owned_fd.ts";
@@ -40,6 +41,13 @@ export interface PacketSocketOptions {
   rcvbuf?: number;
   /** Largest frame {@linkcode PacketSocket.receive} returns whole (default 65535). */
   maxFrame?: number;
+  /**
+   * `PACKET_VNET_HDR`: a frame the kernel merged (GRO on the interface, TSO from this host, a
+   * VM or a veth peer) arrives whole with its GSO type and segment size
+   * ({@linkcode FrameBatch.gsoType}), and sends carry a header saying "no offload". Receive
+   * slots must then hold {@linkcode VNET_HDR_LEN} more bytes.
+   */
+  vnetHeader?: boolean;
 }
 
 /** One frame from {@linkcode PacketSocket.receive}, with its `sockaddr_ll` metadata. */
@@ -62,16 +70,28 @@ export interface ReceivedFrame {
 /** A raw packet socket on one interface. */
 export class PacketSocket extends OwnedFd {
   readonly #single: FrameBatch;
+  /** 1 with `vnetHeader`: every receive and send passes it to C. */
+  readonly #vnet: number;
   /** Interface name. */
   readonly ifname: string;
   /** Interface index the socket is bound to. */
   readonly ifindex: number;
 
-  private constructor(fd: number, ifname: string, ifindex: number, maxFrame: number) {
+  private constructor(
+    fd: number,
+    ifname: string,
+    ifindex: number,
+    maxFrame: number,
+    vnet: boolean,
+  ) {
     super(fd);
     this.ifname = ifname;
     this.ifindex = ifindex;
-    this.#single = new FrameBatch({ slots: 1, slotSize: maxFrame + 4 });
+    this.#vnet = vnet ? 1 : 0;
+    this.#single = new FrameBatch({
+      slots: 1,
+      slotSize: maxFrame + 4 + (vnet ? VNET_HDR_LEN : 0),
+    });
   }
 
   /** Opens a nonblocking, close-on-exec socket bound to the interface. */
@@ -80,11 +100,12 @@ export class PacketSocket extends OwnedFd {
       ? getInterface(options.interface)
       : { name: interfaceName(options.interface), ifindex: options.interface };
     const etherType = options.etherType ?? ETH_P_ALL;
+    const vnet = options.vnetHeader ?? false;
     const fd = unwrap(
-      nk.nk_packet_open(info.ifindex, etherType),
+      nk.nk_packet_open(info.ifindex, etherType, vnet ? 1 : 0),
       `open packet socket on "${info.name}"`,
     );
-    const socket = new PacketSocket(fd, info.name, info.ifindex, options.maxFrame ?? 65535);
+    const socket = new PacketSocket(fd, info.name, info.ifindex, options.maxFrame ?? 65535, vnet);
     try {
       if (options.rcvbuf !== undefined) {
         unwrap(nk.nk_set_rcvbuf(fd, options.rcvbuf), `set receive buffer on "${info.name}"`);
@@ -135,7 +156,7 @@ export class PacketSocket extends OwnedFd {
   /** Receives one frame, or returns null when none is queued. */
   receive(): ReceivedFrame | null {
     const batch = this.#single;
-    const n = nk.nk_packet_recv(this.fd, batch.data, batch.slotSize, batch.meta);
+    const n = nk.nk_packet_recv(this.fd, batch.data, batch.slotSize, batch.meta, this.#vnet);
     if (unwrap(n, "receive from packet socket") === 0) return null;
     // One allocation for frame and source: every typed array costs a backing store in Deno.
     const length = batch.length(0);
@@ -161,6 +182,7 @@ export class PacketSocket extends OwnedFd {
       batch.slotSize,
       batch.slots,
       batch.meta,
+      this.#vnet,
     );
     batch.count = n > 0 ? n : 0;
     return unwrap(n, "receive from packet socket");
@@ -168,7 +190,7 @@ export class PacketSocket extends OwnedFd {
 
   /** Sends one complete frame; returns false when the socket's queue is full. */
   send(frame: Uint8Array): boolean {
-    const n = nk.nk_packet_send(this.fd, frame, frame.length);
+    const n = nk.nk_packet_send(this.fd, frame, frame.length, this.#vnet);
     if (n === -Errno.EAGAIN || n === -Errno.ENOBUFS) return false;
     unwrap(n, `send on "${this.ifname}"`);
     return true;
@@ -179,7 +201,14 @@ export class PacketSocket extends OwnedFd {
     if (count < 0 || count > batch.slots) {
       throw new RangeError(`Cannot send ${count} frames from a batch of ${batch.slots}`);
     }
-    const n = nk.nk_packet_send_batch(this.fd, batch.data, batch.slotSize, count, batch.meta);
+    const n = nk.nk_packet_send_batch(
+      this.fd,
+      batch.data,
+      batch.slotSize,
+      count,
+      batch.meta,
+      this.#vnet,
+    );
     if (n === -Errno.ENOBUFS) return 0;
     return unwrap(n, `send batch on "${this.ifname}"`);
   }

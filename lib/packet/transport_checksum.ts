@@ -6,7 +6,7 @@
  * @module
  */
 
-import { onesComplementSum } from "./checksum.ts";
+import { foldOnesComplementSum, onesComplementSum } from "./checksum.ts";
 import { ethernetHeaderLengthAt, EtherType, etherTypeAt } from "./ethernet.ts";
 
 const TCP = 6;
@@ -55,5 +55,23 @@ export function completeTransportChecksum(frame: Uint8Array): boolean {
   if (checksum === 0 && protocol === UDP) checksum = 0xffff; // 0 means "none" in UDP
   frame[field] = checksum >> 8;
   frame[field + 1] = checksum & 0xff;
+  return true;
+}
+
+/**
+ * Completes a checksum the sender left to offload where its vnet header says it is, as the
+ * kernel's `skb_checksum_help` does: the sum of `frame[start..]` (the field holds the
+ * pseudo-header sum) goes, complemented, at `start + offset`; a 0 result is sent as 0xffff.
+ * Unlike {@linkcode completeTransportChecksum} this is right for a tunnel too, whose pending
+ * checksum is the inner TCP/UDP one. Returns false, changing nothing, for offsets outside the
+ * frame.
+ */
+export function completeChecksumAt(frame: Uint8Array, start: number, offset: number): boolean {
+  const field = start + offset;
+  if (start < 14 || offset < 0 || field + 2 > frame.length) return false;
+  const checksum = ~foldOnesComplementSum(onesComplementSum(frame, start, frame.length)) & 0xffff;
+  const sent = checksum === 0 ? 0xffff : checksum;
+  frame[field] = sent >> 8;
+  frame[field + 1] = sent & 0xff;
   return true;
 }

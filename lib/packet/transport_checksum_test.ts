@@ -4,7 +4,8 @@ import { encodeEthernet, EtherType } from "./ethernet.ts";
 import { encodeIpv4, parseIpv4 } from "./ipv4.ts";
 import { parseIpv6 } from "./ipv6.ts";
 import { parseMac } from "./mac.ts";
-import { completeTransportChecksum } from "./transport_checksum.ts";
+import { completeChecksumAt, completeTransportChecksum } from "./transport_checksum.ts";
+import { foldOnesComplementSum } from "./checksum.ts";
 import { encodeUdpMulticastFrame } from "./udp_frame.ts";
 
 const SRC_MAC = parseMac("02:00:00:00:00:01");
@@ -91,4 +92,47 @@ Deno.test("completeTransportChecksum leaves fragments, other protocols and runts
   for (let n = 0; n < 14 + 20 + 18; n++) {
     assert.equal(completeTransportChecksum(frame.slice(0, n)), false, `${n} bytes`);
   }
+});
+
+/** What a sender with offload leaves in the field: the folded pseudo-header sum. */
+function partial(frame: Uint8Array, field: number, pseudo: number): void {
+  const folded = foldOnesComplementSum(pseudo);
+  frame[field] = folded >> 8;
+  frame[field + 1] = folded & 0xff;
+}
+
+Deno.test("completeChecksumAt completes the checksum a vnet header points at", () => {
+  const { frame, expected } = tcpFrame();
+  const src = parseIpv4("192.0.2.1");
+  const dst = parseIpv4("192.0.2.2");
+  partial(frame, 34 + 16, ipv4PseudoHeaderSum(src, dst, 6, frame.length - 34));
+  assert.equal(completeChecksumAt(frame, 34, 16), true);
+  assert.equal((frame[50]! << 8) | frame[51]!, expected);
+  assert.equal(completeChecksumAt(frame, 34, frame.length), false, "outside the frame");
+  assert.equal(completeChecksumAt(frame, 4, 16), false, "inside the Ethernet header");
+});
+
+Deno.test("completeChecksumAt is right for a tunnel: the inner TCP checksum, not the outer UDP one", () => {
+  const inner = tcpFrame();
+  const src = parseIpv4("192.0.2.1");
+  const dst = parseIpv4("192.0.2.2");
+  // VXLAN: outer Ethernet/IPv4/UDP (8-byte VXLAN header) in front of the inner frame.
+  const vxlan = new Uint8Array(8 + inner.frame.length);
+  vxlan[0] = 0x08;
+  vxlan.set(inner.frame, 8);
+  const udp = new Uint8Array(8 + vxlan.length);
+  udp.set([0x9c, 0x41, 0x12, 0xb5, udp.length >> 8, udp.length & 0xff, 0, 0]);
+  udp.set(vxlan, 8);
+  const ip = encodeIpv4({ src, dst, protocol: 17, ttl: 64, payload: udp });
+  const frame = encodeEthernet({
+    dst: DST_MAC,
+    src: SRC_MAC,
+    etherType: EtherType.IPV4,
+    payload: ip,
+  });
+  const innerTcp = 14 + 20 + 8 + 8 + 14 + 20;
+  partial(frame, innerTcp + 16, ipv4PseudoHeaderSum(src, dst, 6, frame.length - innerTcp));
+  assert.equal(completeChecksumAt(frame, innerTcp, 16), true);
+  assert.equal((frame[innerTcp + 16]! << 8) | frame[innerTcp + 17]!, inner.expected);
+  assert.equal((frame[40]! << 8) | frame[41]!, 0, "the outer UDP checksum is left alone");
 });
