@@ -39,6 +39,16 @@ export function clientMac(i: number): string {
   return `02:00:00:00:01:${i.toString(16).padStart(2, "0")}`;
 }
 
+/** True when the br_netfilter module is loaded (its sysctls exist). */
+function bridgeNetfilterLoaded(): boolean {
+  try {
+    Deno.statSync("/proc/sys/net/bridge");
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** Options for {@linkcode L2Lab}. */
 export interface L2LabOptions {
   /** Number of client namespaces (default 1). */
@@ -80,6 +90,23 @@ export class L2Lab implements AsyncDisposable {
       this.relayNs = this.lab.netns("rly");
       ip("-n", this.lan, "link", "add", "br0", "type", "bridge");
       ip("-n", this.lan, "link", "set", "br0", "up");
+      // A switch, not a firewall: where br_netfilter is loaded (Docker hosts), bridged frames
+      // would cross iptables and conntrack, which drop some a switch forwards (a VM's TSO
+      // frame). The setting belongs to the namespace and goes with it.
+      if (bridgeNetfilterLoaded()) {
+        sh(
+          "ip",
+          "netns",
+          "exec",
+          this.lan,
+          "sysctl",
+          "-q",
+          "-w",
+          "net.bridge.bridge-nf-call-iptables=0",
+          "net.bridge.bridge-nf-call-ip6tables=0",
+          "net.bridge.bridge-nf-call-arptables=0",
+        );
+      }
       for (const [ns, port, addr] of [[this.h1, "p1", L2.h1], [this.h2, "p2", L2.h2]] as const) {
         this.lab.veth({ netns: this.lan, name: port }, { netns: ns, name: "eth0" });
         ip("-n", this.lan, "link", "set", port, "master", "br0");

@@ -75,10 +75,17 @@ export class Capture implements AsyncDisposable {
     await this.#child.status;
   }
 
-  /** Stops the capture and decodes `fields` of every frame matching display filter `filter`. */
-  async rows(fields: string[], filter?: string): Promise<{ rows: string[][]; expert: string[] }> {
+  /**
+   * Stops the capture and decodes `fields` of every frame matching display filter `filter`,
+   * with tshark `preferences` (`-o` settings).
+   */
+  async rows(
+    fields: string[],
+    filter?: string,
+    preferences: string[] = [],
+  ): Promise<{ rows: string[][]; expert: string[] }> {
     await this.stop();
-    return tshark(this.pcap, fields, filter);
+    return tshark(this.pcap, fields, filter, preferences);
   }
 
   async [Symbol.asyncDispose](): Promise<void> {

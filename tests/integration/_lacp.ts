@@ -47,14 +47,19 @@ export function interfaceState(netns: string, name: string): unknown {
 
 /**
  * Runs tshark over a capture: one line of `fields` per frame (of those matching display
- * filter `filter`, when given), and any expert messages of those frames.
+ * filter `filter`, when given), and any expert messages of those frames. `preferences` are
+ * `-o` settings, e.g. `tcp.check_checksum:TRUE`.
  */
 export function tshark(
   pcap: string,
   fields: string[],
   filter?: string,
+  preferences: string[] = [],
 ): { rows: string[][]; expert: string[] } {
-  const only = filter === undefined ? [] : ["-Y", filter];
+  const only = [
+    ...(filter === undefined ? [] : ["-Y", filter]),
+    ...preferences.flatMap((p) => ["-o", p]),
+  ];
   const run = (args: string[]) =>
     decoder.decode(
       new Deno.Command("tshark", { args, stdout: "piped", stderr: "null" }).outputSync().stdout,

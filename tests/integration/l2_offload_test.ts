@@ -6,7 +6,16 @@
  */
 
 import assert from "node:assert/strict";
-import { clientLanAddress, L2, L2Lab } from "../../lib/lab/l2_lab.ts";
+import { clientLanAddress, clientMac, L2, L2Lab } from "../../lib/lab/l2_lab.ts";
+import { nk } from "../../ffi/native.ts";
+import { runInNetns } from "../../lib/net/netns.ts";
+import { TapDevice, TunOffload } from "../../lib/net/tap.ts";
+import { GsoType } from "../../lib/packet/gso.ts";
+import { parseIpv4 } from "../../lib/packet/ipv4.ts";
+import { internetChecksum } from "../../lib/packet/checksum.ts";
+import { parseMac } from "../../lib/packet/mac.ts";
+import { concat } from "../../testing/bytes.ts";
+import { Capture } from "./_l2.ts";
 import { ip, sh } from "../../lib/lab/namespace_lab.ts";
 import { needs, type Requirement } from "../skip.ts";
 import { waitUntil } from "../../testing/wait_until.ts";
@@ -207,5 +216,82 @@ Deno.test({
       `tunnel frames were counted: ${JSON.stringify(s)} ${lab.gateway!.output}`,
     );
     assert.doesNotMatch(lab.log("gateway"), /Lost eth0/, "the LAN socket was never reopened");
+  },
+});
+
+/** A 10-byte vnet header as QEMU writes one for a TSO frame of IPv4 TCP (host order). */
+function tsoHeader(gsoSize: number): Uint8Array {
+  const h = new Uint8Array(10);
+  h[0] = 1; // NEEDS_CSUM
+  h[1] = GsoType.TCPV4;
+  h.set([54, 0, gsoSize & 0xff, gsoSize >> 8, 34, 0, 16, 0], 2); // hdr_len, size, csum at 34+16
+  return h;
+}
+
+/** An 8000-byte TCP stream of one TSO frame from `src` to client 1, as a VM hands it over. */
+function vmTsoFrame(src: Uint8Array): Uint8Array {
+  const payload = 8000;
+  const frame = new Uint8Array(54 + payload);
+  frame.set(parseMac(clientMac(1)));
+  frame.set(src, 6);
+  // EtherType IPv4; version/IHL, length, ID 1, DF, TTL 64, TCP.
+  const ipLength = 40 + payload;
+  frame.set([0x08, 0x00, 0x45, 0, ipLength >> 8, ipLength & 0xff, 0, 1, 0x40, 0, 64, 6], 12);
+  frame.set(parseIpv4("192.168.50.77"), 26);
+  frame.set(parseIpv4(clientLanAddress(1)), 30);
+  const ipChecksum = internetChecksum(frame, 14, 34); // a guest offloads only TCP's
+  frame.set([ipChecksum >> 8, ipChecksum & 0xff], 24);
+  // Ports 40000 → 9, sequence 1000, ACK|PSH, window; the checksum is the VM's to leave open.
+  frame.set([0x9c, 0x40, 0, 9, 0, 0, 0x03, 0xe8, 0, 0, 0, 1, 0x50, 0x18, 0xff, 0xff], 34);
+  for (let i = 0; i < payload; i++) frame[54 + i] = i & 0xff;
+  return frame;
+}
+
+Deno.test({
+  name:
+    "a VM's TSO frame (a TAP with a vnet header on the LAN) reaches the client as segments tshark finds correct",
+  ignore: needs(...LAB, "tshark"),
+  async fn() {
+    await using lab = new L2Lab({ clients: 1 });
+    await lab.startRelay();
+    await lab.startGateway();
+    await lab.startClient(1);
+    // The "VM": a TAP on the LAN bridge whose other end (this process) writes what a guest's
+    // virtio NIC would: one 8000-byte TCP frame with gso_size 1000 and the checksum left open.
+    using vm = runInNetns(
+      lab.lan,
+      () => TapDevice.open({ name: "vm0", offloads: TunOffload.CSUM | TunOffload.TSO4 }),
+    );
+    ip("-n", lab.lan, "link", "set", "vm0", "master", "br0");
+    await using capture = await Capture.start(lab.clientNs[0]!, L2.tap, "tcp port 9");
+    const frame = concat(tsoHeader(1000), vmTsoFrame(parseMac("02:00:00:00:0a:01")));
+    assert.equal(nk.nk_write(vm.fd, frame, frame.length), frame.length);
+    const { rows, expert } = await capture.rows(
+      [
+        "tcp.seq_raw",
+        "tcp.len",
+        "tcp.flags.push",
+        "ip.id",
+        "tcp.checksum.status",
+        "ip.checksum.status",
+      ],
+      "tcp.srcport == 40000",
+      ["tcp.check_checksum:TRUE", "ip.check_checksum:TRUE"],
+    );
+    // gso_size 1000 fits the room (1406-byte frames): eight segments of 1000 bytes, IDs counting
+    // up from the frame's, PSH only on the last; every checksum good (tshark's status 1).
+    assert.deepEqual(
+      rows,
+      Array.from({ length: 8 }, (_, i) => [
+        String(1000 + i * 1000),
+        "1000",
+        i === 7 ? "1" : "0",
+        `0x${(1 + i).toString(16).padStart(4, "0")}`,
+        "1",
+        "1",
+      ]),
+      JSON.stringify(rows),
+    );
+    assert.deepEqual(expert.filter((e) => /checksum|malformed/i.test(e)), []);
   },
 });
