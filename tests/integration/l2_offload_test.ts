@@ -295,3 +295,65 @@ Deno.test({
     assert.deepEqual(expert.filter((e) => /checksum|malformed/i.test(e)), []);
   },
 });
+
+Deno.test({
+  name: "gateway and client exit within 1 s of SIGTERM while TCP fills the tunnel both ways",
+  ignore: needs(...LAB),
+  async fn() {
+    await using lab = new L2Lab({ clients: 1 });
+    await lab.startRelay();
+    await lab.startGateway();
+    await lab.startClient(1);
+    const c1 = lab.clientNs[0]!;
+    const spawn = (ns: string, ...args: string[]) =>
+      new Deno.Command("ip", {
+        args: ["netns", "exec", ns, "timeout", "10", "iperf3", ...args],
+        stdout: "null",
+        stderr: "null",
+      }).spawn();
+    const servers = [spawn(c1, "-s", "-1"), spawn(lab.h1, "-s", "-1")];
+    try {
+      for (const [ns, port] of [[c1, 5201], [lab.h1, 5201]] as const) {
+        await waitUntil(
+          () => sh("ip", "netns", "exec", ns, "ss", "-Hltn", "sport", `= :${port}`),
+          (listening) => listening !== "",
+          5000,
+          "iperf3 to listen",
+        );
+      }
+      const clients = [
+        spawn(lab.h1, "-c", clientLanAddress(1), "-t", "5", "-P", "4"),
+        spawn(c1, "-c", L2.h1, "-t", "5", "-P", "4"),
+      ];
+      await new Promise((resolve) => setTimeout(resolve, 1500)); // both queues full by now
+      for (
+        const [what, process] of [["client", lab.clients[0]!], ["gateway", lab.gateway!]] as const
+      ) {
+        const started = performance.now();
+        const status = await process.stop(3000);
+        const took = performance.now() - started;
+        assert.equal(status.code, 0, `${what}: ${process.output}`);
+        assert.ok(took <= 1000, `${what} took ${Math.round(took)} ms to exit`);
+      }
+      lab.clients[0] = null;
+      lab.gateway = null;
+      for (const c of clients) {
+        try {
+          c.kill();
+        } catch {
+          // Done already.
+        }
+        await c.status;
+      }
+    } finally {
+      for (const server of servers) {
+        try {
+          server.kill();
+        } catch {
+          // Exited after its one test.
+        }
+        await server.status;
+      }
+    }
+  },
+});
