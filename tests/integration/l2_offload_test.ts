@@ -29,47 +29,76 @@ function ethtool(ns: string, iface: string, ...features: string[]): void {
   sh("ip", "netns", "exec", ns, "ethtool", "-K", iface, ...features);
 }
 
-/** iperf3 for {@linkcode SECONDS} from `from` to a server in `to`; bits per second received. */
-async function iperf(from: string, to: string, address: string, reverse = false): Promise<number> {
-  const server = new Deno.Command("ip", {
-    args: ["netns", "exec", to, "iperf3", "-s", "-1", "-B", address],
+/** `iperf3 args...` in namespace `ns`, quiet, never longer than 10 s. */
+function iperf3(ns: string, ...args: string[]): Deno.ChildProcess {
+  return new Deno.Command("ip", {
+    args: ["netns", "exec", ns, "timeout", "10", "iperf3", ...args],
     stdout: "null",
     stderr: "null",
   }).spawn();
-  try {
-    await waitUntil(
-      () => sh("ip", "netns", "exec", to, "ss", "-Hltn", "sport", "= :5201"),
-      (listening) => listening !== "",
-      5000,
-      "iperf3 to listen",
-    );
-    const out = await new Deno.Command("ip", {
-      args: [
-        "netns",
-        "exec",
-        from,
-        "iperf3",
-        "-c",
-        address,
-        "-t",
-        String(SECONDS),
-        "-J",
-        ...(reverse ? ["-R"] : []),
-      ],
-      stdout: "piped",
-      stderr: "null",
-    }).output();
-    const report = JSON.parse(new TextDecoder().decode(out.stdout));
-    assert.ok(out.success, `iperf3 failed: ${report.error}`);
-    assert.ok(report.end?.sum_received, `iperf3 said: ${JSON.stringify(report).slice(0, 600)}`);
-    return report.end.sum_received.bits_per_second;
-  } finally {
+}
+
+/** A one-test iperf3 server in `ns` (on `address`, or all), returned once it listens. */
+async function iperfServer(ns: string, address?: string): Promise<AsyncDisposable> {
+  const server = iperf3(ns, "-s", "-1", ...(address === undefined ? [] : ["-B", address]));
+  const stop = async () => {
     try {
       server.kill();
     } catch {
       // It has exited after its one test.
     }
     await server.status;
+  };
+  try {
+    await waitUntil(
+      () => sh("ip", "netns", "exec", ns, "ss", "-Hltn", "sport", "= :5201"),
+      (listening) => listening !== "",
+      5000,
+      "iperf3 to listen",
+    );
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return { [Symbol.asyncDispose]: stop };
+}
+
+/** iperf3 for {@linkcode SECONDS} from `from` to a server in `to`; bits per second received. */
+async function iperf(from: string, to: string, address: string, reverse = false): Promise<number> {
+  await using _server = await iperfServer(to, address);
+  const out = await new Deno.Command("ip", {
+    args: [
+      "netns",
+      "exec",
+      from,
+      "iperf3",
+      "-c",
+      address,
+      "-t",
+      String(SECONDS),
+      "-J",
+      ...(reverse ? ["-R"] : []),
+    ],
+    stdout: "piped",
+    stderr: "null",
+  }).output();
+  const report = JSON.parse(new TextDecoder().decode(out.stdout));
+  assert.ok(out.success, `iperf3 failed: ${report.error}`);
+  assert.ok(report.end?.sum_received, `iperf3 said: ${JSON.stringify(report).slice(0, 600)}`);
+  return report.end.sum_received.bits_per_second;
+}
+
+/** A lab with relay, client 1 and (unless `gateway` is null) a gateway with those options. */
+async function startedLab(gateway: string[] | null = []): Promise<L2Lab> {
+  const lab = new L2Lab({ clients: 1 });
+  try {
+    await lab.startRelay();
+    if (gateway !== null) await lab.startGateway(gateway);
+    await lab.startClient(1);
+    return lab;
+  } catch (err) {
+    await lab[Symbol.asyncDispose]();
+    throw err;
   }
 }
 
@@ -85,9 +114,7 @@ Deno.test({
     "merged frames from a TSO host and from GRO are cut for the room: TCP keeps ≥ 0.8 of its unmerged rate",
   ignore: needs(...LAB),
   async fn() {
-    await using lab = new L2Lab({ clients: 1 });
-    await lab.startRelay();
-    await lab.startClient(1);
+    await using lab = await startedLab(null);
     const client = clientLanAddress(1);
     // Three ways a LAN host's TCP reaches the gateway: as wire-size segments (the baseline),
     // merged by the host's TSO (veths and the bridge keep them merged), or merged by GRO on the
@@ -139,10 +166,7 @@ Deno.test({
   name: "the client's TAP takes TSO frames from its stack and cuts them: client → LAN TCP",
   ignore: needs(...LAB),
   async fn() {
-    await using lab = new L2Lab({ clients: 1 });
-    await lab.startRelay();
-    await lab.startGateway(["--clamp-mss"]);
-    await lab.startClient(1);
+    await using lab = await startedLab(["--clamp-mss"]);
     const features = sh("ip", "netns", "exec", lab.clientNs[0]!, "ethtool", "-k", L2.tap);
     assert.match(features, /tcp-segmentation-offload: on/, "the TAP offers TSO to its stack");
     const rate = await iperf(lab.h1, lab.clientNs[0]!, clientLanAddress(1), true);
@@ -161,10 +185,7 @@ Deno.test({
   name: "merged VXLAN frames the gateway cannot cut are counted; its LAN socket and the room go on",
   ignore: needs(...LAB, "ping"),
   async fn() {
-    await using lab = new L2Lab({ clients: 1 });
-    await lab.startRelay();
-    await lab.startGateway();
-    await lab.startClient(1);
+    await using lab = await startedLab();
     const c1 = lab.clientNs[0]!;
     for (
       const [ns, dev, local, remote] of [
@@ -194,19 +215,10 @@ Deno.test({
     }
     // TCP through VXLAN from h1 to the client: TSO on vx0 makes tunnel-GSO frames that cross
     // the veths whole. They cannot pass; whether iperf3 gets anything through does not matter.
-    const server = new Deno.Command("ip", {
-      args: ["netns", "exec", c1, "iperf3", "-s", "-1", "-B", "10.42.0.2"],
-      stdout: "null",
-      stderr: "null",
-    }).spawn();
-    await new Promise((resolve) => setTimeout(resolve, 300));
-    await new Deno.Command("ip", {
-      args: ["netns", "exec", lab.h1, "timeout", "6", "iperf3", "-c", "10.42.0.2", "-t", "2"],
-      stdout: "null",
-      stderr: "null",
-    }).output();
-    server.kill();
-    await server.status;
+    {
+      await using _server = await iperfServer(c1, "10.42.0.2");
+      await iperf3(lab.h1, "-c", "10.42.0.2", "-t", "2").status;
+    }
     assert.ok(lab.ping(c1, L2.h1, 2), "the room still reaches the LAN");
     await lab.gateway!.stop();
     const s = merged(lab.gateway!.output);
@@ -252,10 +264,7 @@ Deno.test({
     "a VM's TSO frame (a TAP with a vnet header on the LAN) reaches the client as segments tshark finds correct",
   ignore: needs(...LAB, "tshark"),
   async fn() {
-    await using lab = new L2Lab({ clients: 1 });
-    await lab.startRelay();
-    await lab.startGateway();
-    await lab.startClient(1);
+    await using lab = await startedLab();
     // The "VM": a TAP on the LAN bridge whose other end (this process) writes what a guest's
     // virtio NIC would: one 8000-byte TCP frame with gso_size 1000 and the checksum left open.
     using vm = runInNetns(
@@ -300,31 +309,15 @@ Deno.test({
   name: "gateway and client exit within 1 s of SIGTERM while TCP fills the tunnel both ways",
   ignore: needs(...LAB),
   async fn() {
-    await using lab = new L2Lab({ clients: 1 });
-    await lab.startRelay();
-    await lab.startGateway();
-    await lab.startClient(1);
+    await using lab = await startedLab();
     const c1 = lab.clientNs[0]!;
-    const spawn = (ns: string, ...args: string[]) =>
-      new Deno.Command("ip", {
-        args: ["netns", "exec", ns, "timeout", "10", "iperf3", ...args],
-        stdout: "null",
-        stderr: "null",
-      }).spawn();
-    const servers = [spawn(c1, "-s", "-1"), spawn(lab.h1, "-s", "-1")];
+    await using _toClient = await iperfServer(c1);
+    await using _toLan = await iperfServer(lab.h1);
+    const clients = [
+      iperf3(lab.h1, "-c", clientLanAddress(1), "-t", "5", "-P", "4"),
+      iperf3(c1, "-c", L2.h1, "-t", "5", "-P", "4"),
+    ];
     try {
-      for (const [ns, port] of [[c1, 5201], [lab.h1, 5201]] as const) {
-        await waitUntil(
-          () => sh("ip", "netns", "exec", ns, "ss", "-Hltn", "sport", `= :${port}`),
-          (listening) => listening !== "",
-          5000,
-          "iperf3 to listen",
-        );
-      }
-      const clients = [
-        spawn(lab.h1, "-c", clientLanAddress(1), "-t", "5", "-P", "4"),
-        spawn(c1, "-c", L2.h1, "-t", "5", "-P", "4"),
-      ];
       await new Promise((resolve) => setTimeout(resolve, 1500)); // both queues full by now
       for (
         const [what, process] of [["client", lab.clients[0]!], ["gateway", lab.gateway!]] as const
@@ -337,6 +330,7 @@ Deno.test({
       }
       lab.clients[0] = null;
       lab.gateway = null;
+    } finally {
       for (const c of clients) {
         try {
           c.kill();
@@ -344,15 +338,6 @@ Deno.test({
           // Done already.
         }
         await c.status;
-      }
-    } finally {
-      for (const server of servers) {
-        try {
-          server.kill();
-        } catch {
-          // Exited after its one test.
-        }
-        await server.status;
       }
     }
   },
