@@ -98,6 +98,10 @@ Deno.test("formatRelayStatus shows each room's peers with their counters and dro
     malformed: 1,
     connected_ms: 5000,
     reported: null,
+    frames_fragmented: 0,
+    fragments_reassembled: 0,
+    fragments: true,
+    datagram_max: 1414,
   };
   const text = formatRelayStatus({
     listen: "0.0.0.0:443",

@@ -131,6 +131,8 @@ export const Hello = z.object({
   sw: z.string(),
   /** Token from an earlier `welcome`, to get the same peer id back. */
   resume: z.string().optional(),
+  /** The peer splits frames too big for a datagram in two and joins them (fragments.ts). */
+  fragments: z.boolean().optional(),
 });
 /** Peer → relay, first message on the control stream. */
 export type Hello = z.infer<typeof Hello>;
@@ -158,6 +160,8 @@ export const Welcome = z.object({
   resume: z.string(),
   resume_window_ms: Milliseconds,
   resumed: z.boolean(),
+  /** Both ends split frames too big for a datagram in two; absent from a relay that cannot. */
+  fragments: z.boolean().optional(),
 }).superRefine((welcome, ctx) => {
   // Checked here so a client never sets a TAP MTU its room's frames do not fit.
   if (welcome.tap_mtu !== welcome.frame_max - 14) {
@@ -219,6 +223,9 @@ export const Stats = z.object({
   seq_gaps: Count,
   /** Frames dropped, by reason. */
   dropped: z.record(z.string(), Count),
+  /** Frames sent in two fragments; frames joined from two. */
+  frames_fragmented: Count.optional(),
+  fragments_reassembled: Count.optional(),
 });
 /** Peer → relay: the peer's counters, every `stats_interval_ms` and before it disconnects. */
 export type Stats = z.infer<typeof Stats>;

@@ -46,10 +46,15 @@ export const DATAGRAM_HEADER_LEN = 8;
 /** The header version of netkit-l2 v1. */
 export const L2_VERSION = 1;
 
-/** Values of the header's `kind` field; v1 knows only Ethernet frames. */
+/** Values of the header's `kind` field. */
 export const DatagramKind = {
   /** One whole Ethernet frame (no FCS) follows the header. */
   ETHERNET: 1,
+  /**
+   * Half of a frame too big for the connection's datagrams (lib/l2/fragments.ts); only between
+   * ends that agreed on it in `hello` and `welcome`.
+   */
+  FRAGMENT: 2,
 } as const;
 
 /** Why {@linkcode checkDatagram} found a datagram malformed; stable, for drop counters. */
@@ -69,24 +74,26 @@ const SOURCE_MAC_OFFSET = DATAGRAM_HEADER_LEN + MAC_LEN;
 const VERSION_KIND = (L2_VERSION << 4) | DatagramKind.ETHERNET;
 
 /**
- * Writes a v1 Ethernet-frame header into `buf[0..8)`: version 1 and kind 1 (byte 0 is `0x11`),
- * flags 0, then `sourcePeer`, `sequence` and `roomTag` big-endian, each taken modulo 2^16 so a
- * running counter and a whole `room_id` can be passed as they are. Throws a `RangeError` only
- * when `buf` is shorter than the header (a caller's bug, not bad input).
+ * Writes a v1 header into `buf[0..8)`: version 1 and `kind` (default 1, Ethernet frame: byte 0
+ * is `0x11`), `flags` (default 0), then `sourcePeer`, `sequence` and `roomTag` big-endian, each
+ * taken modulo 2^16 so a running counter and a whole `room_id` can be passed as they are. Throws
+ * a `RangeError` only when `buf` is shorter than the header (a caller's bug, not bad input).
  */
 export function writeDatagramHeader(
   buf: Uint8Array,
   sourcePeer: number,
   sequence: number,
   roomTag: number,
+  kind: number = DatagramKind.ETHERNET,
+  flags = 0,
 ): void {
   if (buf.length < DATAGRAM_HEADER_LEN) {
     throw new RangeError(
       `Datagram buffer of ${buf.length} bytes cannot hold the ${DATAGRAM_HEADER_LEN}-byte header`,
     );
   }
-  buf[0] = VERSION_KIND;
-  buf[1] = 0;
+  buf[0] = kind === DatagramKind.ETHERNET ? VERSION_KIND : (L2_VERSION << 4) | (kind & 0x0f);
+  buf[1] = flags & 0xff;
   buf[2] = (sourcePeer >>> 8) & 0xff;
   buf[3] = sourcePeer & 0xff;
   buf[4] = (sequence >>> 8) & 0xff;
@@ -128,6 +135,11 @@ export function checkDatagram(
     if (d[i] !== 0) return null;
   }
   return "invalid_source_mac";
+}
+
+/** The `kind` of a datagram (low nibble of byte 0; 0 if empty), before any other check. */
+export function datagramKind(d: Uint8Array): number {
+  return d.length === 0 ? 0 : d[0]! & 0x0f;
 }
 
 /** The source peer id of a datagram that {@linkcode checkDatagram} accepted (0 if too short). */

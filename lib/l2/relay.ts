@@ -27,8 +27,17 @@ import {
   checkDatagram,
   DATAGRAM_HEADER_LEN,
   datagramFrame,
+  DatagramKind,
+  datagramKind,
   writeDatagramHeader,
 } from "./datagram.ts";
+import {
+  checkFragment,
+  type FragmentDropReason,
+  FragmentReassembler,
+  largestFrameInTwo,
+  splitFrame,
+} from "./fragments.ts";
 import { logFrame } from "./frame_log.ts";
 import { ReasonCounts } from "./reason_counts.ts";
 import { AddressGuard } from "./address_guard.ts";
@@ -81,9 +90,12 @@ const COLLECT_AFTER_CLOSED = 64;
 const collectGarbage = (globalThis as { gc?: () => void }).gc;
 /**
  * How long the relay waits for path MTU discovery to raise a new connection's datagram size to
- * what its room needs, before it says `mtu_too_small`.
+ * what its room needs, before it says `mtu_too_small`. A peer that splits frames needs half a
+ * frame per datagram, which every path carries at once unless the room's frames are jumbo.
  */
 const PMTU_WAIT_MS = 3000;
+/** Nothing to show of a dropped fragment in the debug log (the reassembler keeps the bytes). */
+const NO_FRAME = new Uint8Array(0);
 
 /** Options for {@linkcode Relay.start}. */
 export interface RelayOptions {
@@ -150,6 +162,10 @@ export interface PeerCounters {
   bytes_out: number;
   malformed: number;
   drops: Record<string, number>;
+  /** Frames the relay sent this peer in two fragments. */
+  frames_fragmented: number;
+  /** Frames the relay joined from this peer's fragments. */
+  fragments_reassembled: number;
 }
 
 /** One peer in `relay status`. */
@@ -164,6 +180,10 @@ export interface PeerStatus extends PeerCounters {
   connected_ms: number;
   /** The peer's own last `stats` message, without `v` and `type`. */
   reported: Record<string, unknown> | null;
+  /** Frames too big for a datagram are split in two on this connection, both ways. */
+  fragments: boolean;
+  /** The connection's largest datagram now (path MTU discovery raises it); null when away. */
+  datagram_max: number | null;
 }
 
 /** `relay status`. */
@@ -231,6 +251,11 @@ class PeerLink {
   ending: PeerLeftReason | "shutdown" | null = null;
   readonly broadcast: TokenBucket;
   readonly bandwidth: TokenBucket;
+  /** Set at admission when the peer splits frames: its fragments are joined here. */
+  reassembler: FragmentReassembler | null = null;
+  /** The peer's `budget`: with fragments, the largest datagram the relay sends it too. */
+  budget = 65535;
+  framesFragmented = 0;
 
   constructor(
     conn: Deno.QuicConn,
@@ -252,6 +277,11 @@ class PeerLink {
   send(message: Record<string, unknown> & { type: string }): Promise<void> {
     const seq = this.#controlSeq++;
     return this.writer.send({ v: 1, ...message, seq } as unknown as ControlMessage);
+  }
+
+  /** The largest datagram to send the peer now: its budget, or less while the path says so. */
+  datagramMax(): number {
+    return Math.min(this.budget, this.conn.maxDatagramSize);
   }
 
   /** Closes the connection after `ms` unless it closed before: no timer outlives it. */
@@ -287,6 +317,8 @@ export class Relay implements AsyncDisposable {
   readonly #links = new Set<PeerLink>();
   readonly #tasks = new Set<Promise<void>>();
   readonly #drops = new ReasonCounts();
+  /** Where a frame is split for a peer (sendDatagram copies, so one buffer serves all). */
+  readonly #fragmentOut = new Uint8Array(65536 + 2 * DATAGRAM_HEADER_LEN);
   readonly #rejected = new ReasonCounts();
   readonly #refused = new ReasonCounts();
   readonly #started: number;
@@ -522,7 +554,10 @@ export class Relay implements AsyncDisposable {
       return false;
     }
     // What the room needs, not what the path may reach one day: the wait ends as soon as it fits.
-    const needed = (this.#registry.room(credential.room)?.frameMax ?? 0) + DATAGRAM_HEADER_LEN;
+    // A peer that splits frames needs half of one, which any path carries at once.
+    const fragments = hello.fragments === true;
+    const frameMax = this.#registry.room(credential.room)?.frameMax ?? 0;
+    const needed = (fragments ? Math.ceil(frameMax / 2) : frameMax) + DATAGRAM_HEADER_LEN;
     const budget = Math.min(
       hello.budget,
       await datagramSizeReaching(
@@ -538,6 +573,7 @@ export class Relay implements AsyncDisposable {
         credential: name,
         mac: parseMac(hello.mac),
         budget,
+        fragments,
         resume: hello.resume,
       },
       link,
@@ -555,6 +591,13 @@ export class Relay implements AsyncDisposable {
     }
     const { peer, resumed, replaced, evicted } = result;
     link.peer = peer;
+    if (fragments) {
+      link.budget = hello.budget;
+      link.reassembler = new FragmentReassembler(
+        peer.room.frameMax,
+        (reason) => this.#fragmentDropped(link, reason),
+      );
+    }
     const previous = this.#lastRemote.get(evicted ?? peer);
     this.#lastRemote.set(peer, link.remote);
     if (previous !== undefined && hostOf(previous) !== hostOf(link.remote)) {
@@ -603,6 +646,7 @@ export class Relay implements AsyncDisposable {
         resume: peer.resumeToken,
         resume_window_ms: this.#options.resumeWindowMs,
         resumed,
+        fragments,
       });
     } catch (err) {
       link.ending = "disconnect";
@@ -742,12 +786,17 @@ export class Relay implements AsyncDisposable {
     }
   }
 
-  /** Checks and forwards one datagram (the hot path: no allocation on the way through). */
+  /** Checks and forwards one datagram (the hot path: no allocation but joining fragments). */
   #forward(link: PeerLink, datagram: Uint8Array): void {
     const peer = link.peer!;
     const room = peer.room;
     link.datagramsIn++;
     link.bytesIn += datagram.length;
+    if (link.reassembler !== null && datagramKind(datagram) === DatagramKind.FRAGMENT) {
+      const whole = this.#reassemble(link, datagram);
+      if (whole === null) return;
+      datagram = whole;
+    }
     const malformed = checkDatagram(datagram, room.tag, room.frameMax, peer.peerId);
     if (malformed !== null) {
       link.malformed++;
@@ -792,10 +841,33 @@ export class Relay implements AsyncDisposable {
     const link = to.link;
     if (link === null) return this.#drop(from, "peer_away", datagram, false);
     if (link.inFlight >= MAX_IN_FLIGHT) return this.#drop(from, "congested", datagram, false);
+    if (link.reassembler !== null && datagram.length > link.datagramMax()) {
+      return this.#sendInTwo(from, link, datagram);
+    }
     // sendDatagram copies the bytes before it returns, so one buffer serves every target.
     writeDatagramHeader(datagram, from.peer!.peerId, link.datagramSeq++, to.room.tag);
-    link.inFlight++;
     link.framesOut++;
+    this.#transmit(from, link, datagram);
+  }
+
+  /** A frame too big for the peer's datagrams now, as two fragments (fragments.ts). */
+  #sendInTwo(from: PeerLink, link: PeerLink, datagram: Uint8Array): void {
+    const frame = datagramFrame(datagram);
+    if (frame.length > largestFrameInTwo(link.datagramMax())) {
+      return this.#drop(from, "path_too_small", datagram, false);
+    }
+    const sequence = link.datagramSeq;
+    link.datagramSeq += 2;
+    const room = link.peer!.room;
+    const parts = splitFrame(frame, this.#fragmentOut, from.peer!.peerId, sequence, room.tag);
+    link.framesOut++;
+    link.framesFragmented++;
+    for (const part of parts) this.#transmit(from, link, part);
+  }
+
+  /** Sends one datagram to `link`, counted there; a failure is charged to `from`. */
+  #transmit(from: PeerLink, link: PeerLink, datagram: Uint8Array): void {
+    link.inFlight++;
     link.bytesOut += datagram.length;
     link.conn.sendDatagram(datagram).then(
       () => link.inFlight--,
@@ -805,6 +877,25 @@ export class Relay implements AsyncDisposable {
         this.#drops.add("send_failed");
       },
     );
+  }
+
+  /** Checks a fragment from `link` and joins it; the whole datagram once both halves came. */
+  #reassemble(link: PeerLink, fragment: Uint8Array): Uint8Array | null {
+    const peer = link.peer!;
+    const malformed = checkFragment(fragment, peer.room.tag, peer.room.frameMax, peer.peerId);
+    if (malformed !== null) {
+      link.malformed++;
+      this.#drop(link, malformed, fragment, true);
+      return null;
+    }
+    return link.reassembler!.accept(fragment, this.#options.clock());
+  }
+
+  /** A fragment the reassembler gave up on; halves that add up to a lie are malformed. */
+  #fragmentDropped(link: PeerLink, reason: FragmentDropReason): void {
+    const violation = reason === "fragment_oversize";
+    if (violation) link.malformed++;
+    this.#drop(link, reason, NO_FRAME, violation);
   }
 
   #drop(link: PeerLink, reason: string, datagram: Uint8Array, violation: boolean): void {
@@ -1043,6 +1134,10 @@ function peerStatus(peer: RoomPeer<PeerLink>, now: number): PeerStatus {
     malformed: link?.malformed ?? 0,
     drops: link?.drops.toJSON() ?? {},
     reported: link?.reported ?? null,
+    frames_fragmented: link?.framesFragmented ?? 0,
+    fragments_reassembled: link?.reassembler?.reassembled ?? 0,
+    fragments: (link?.reassembler ?? null) !== null,
+    datagram_max: link === null ? null : link.datagramMax(),
   };
 }
 

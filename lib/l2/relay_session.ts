@@ -31,11 +31,20 @@ import {
   checkDatagram,
   DATAGRAM_HEADER_LEN,
   datagramFrame,
+  DatagramKind,
+  datagramKind,
   datagramSequence,
   datagramSourcePeer,
   SequenceTracker,
   writeDatagramHeader,
 } from "./datagram.ts";
+import {
+  checkFragment,
+  type FragmentDropReason,
+  FragmentReassembler,
+  largestFrameInTwo,
+  splitFrame,
+} from "./fragments.ts";
 import { ReasonCounts } from "./reason_counts.ts";
 import { openQuicEndpoint } from "./quic_socket.ts";
 import { DEFAULT_IDLE_TIMEOUT_MS, quicTransport } from "./relay.ts";
@@ -69,7 +78,10 @@ export interface RelaySessionOptions {
   credential: string;
   /** This peer's MAC (a client's TAP, a gateway's NIC). */
   mac: Uint8Array;
-  /** Largest datagram to advertise (default 65535: the relay measures the path). */
+  /**
+   * Largest datagram to advertise (default 65535: the relay measures the path), and to send or
+   * be sent: a bigger frame goes in two fragments.
+   */
   budget?: number;
   /** How long a silent connection lives (default 2 s): how soon a dead relay is noticed. */
   idleTimeoutMs?: number;
@@ -96,6 +108,10 @@ export interface SessionCounters {
   bytesFromRelay: number;
   malformed: number;
   reconnects: number;
+  /** Frames sent in two fragments, because the connection's datagrams were too small. */
+  framesFragmented: number;
+  /** Frames joined from two fragments the relay sent. */
+  fragmentsReassembled: number;
 }
 
 interface Connection {
@@ -104,6 +120,8 @@ interface Connection {
   writer: ControlWriter;
   welcome: Welcome;
   since: number;
+  /** Set when the relay agreed to fragments (`welcome.fragments`): both ways, then. */
+  reassembler: FragmentReassembler | null;
 }
 
 /** A session with the relay that outlives connections. */
@@ -120,9 +138,12 @@ export class RelaySession implements AsyncDisposable {
     bytesFromRelay: 0,
     malformed: 0,
     reconnects: 0,
+    framesFragmented: 0,
+    fragmentsReassembled: 0,
   };
   readonly #sequence = new SequenceTracker();
-  readonly #out = new Uint8Array(65536);
+  /** A frame and its header, or its two fragments with theirs. */
+  readonly #out = new Uint8Array(65536 + 2 * DATAGRAM_HEADER_LEN);
   readonly #stop = new AbortController();
   /** One endpoint for every connection of the session (its socket's buffer is set once). */
   #endpoint: Deno.QuicEndpoint | null = null;
@@ -216,21 +237,45 @@ export class RelaySession implements AsyncDisposable {
     }
     const welcome = current.welcome;
     const out = this.#out;
+    const length = DATAGRAM_HEADER_LEN + frame.length;
+    if (current.reassembler !== null) {
+      const datagramMax = Math.min(this.#options.budget ?? 65535, current.conn.maxDatagramSize);
+      if (length > datagramMax) return this.#sendInTwo(current, frame, datagramMax);
+    }
     writeDatagramHeader(out, welcome.peer_id, this.#sendSeq++, welcome.room_id & 0xffff);
     out.set(frame, DATAGRAM_HEADER_LEN);
-    const length = DATAGRAM_HEADER_LEN + frame.length;
-    this.#inFlight++;
     this.counters.framesToRelay++;
-    this.counters.bytesToRelay += length;
-    // sendDatagram copies the bytes before it returns: the buffer is free again at once.
-    current.conn.sendDatagram(out.subarray(0, length)).then(
+    this.#transmit(current, out.subarray(0, length));
+    return true;
+  }
+
+  /** A frame too big for the connection's datagrams now, as two fragments (fragments.ts). */
+  #sendInTwo(current: Connection, frame: Uint8Array, datagramMax: number): boolean {
+    if (frame.length > largestFrameInTwo(datagramMax)) {
+      this.drops.add("path_too_small");
+      return false;
+    }
+    const welcome = current.welcome;
+    const tag = welcome.room_id & 0xffff;
+    const parts = splitFrame(frame, this.#out, welcome.peer_id, this.#sendSeq, tag);
+    this.#sendSeq += 2;
+    this.counters.framesToRelay++;
+    this.counters.framesFragmented++;
+    for (const part of parts) this.#transmit(current, part);
+    return true;
+  }
+
+  /** Sends one datagram; sendDatagram copies the bytes, so the buffer is free again at once. */
+  #transmit(current: Connection, datagram: Uint8Array): void {
+    this.#inFlight++;
+    this.counters.bytesToRelay += datagram.length;
+    current.conn.sendDatagram(datagram).then(
       () => this.#sent(),
       () => {
         this.#sent();
         this.drops.add("send_failed");
       },
     );
-    return true;
   }
 
   /** Connects, says hello and returns the connection; throws on failure or a reject. */
@@ -268,6 +313,7 @@ export class RelaySession implements AsyncDisposable {
         mac: formatMac(this.#options.mac),
         budget,
         sw: `netkit/${NETKIT_VERSION}`,
+        fragments: true,
         ...(this.#resume === undefined ? {} : { resume: this.#resume }),
       });
       const answer = await withTimeout(
@@ -297,7 +343,16 @@ export class RelaySession implements AsyncDisposable {
           gateway: answer.gateway.present ? "present" : "absent",
         },
       );
-      const connection = { conn, reader, writer, welcome: answer, since: performance.now() };
+      const connection = {
+        conn,
+        reader,
+        writer,
+        welcome: answer,
+        since: performance.now(),
+        reassembler: answer.fragments === true
+          ? new FragmentReassembler(answer.frame_max, (reason) => this.#fragmentDropped(reason))
+          : null,
+      };
       this.#current = connection;
       this.#handlers.welcome(answer);
       return connection;
@@ -422,7 +477,7 @@ export class RelaySession implements AsyncDisposable {
   }
 
   async #datagramLoop(connection: Connection): Promise<string> {
-    const { conn, welcome } = connection;
+    const { conn, welcome, reassembler } = connection;
     const tag = welcome.room_id & 0xffff;
     const counters = this.counters;
     while (true) {
@@ -434,16 +489,38 @@ export class RelaySession implements AsyncDisposable {
       }
       counters.datagramsIn++;
       counters.bytesFromRelay += datagram.length;
+      // A fragment counts in the sequence as it comes; the frame it completes does not again.
+      let joined = false;
+      if (reassembler !== null && datagramKind(datagram) === DatagramKind.FRAGMENT) {
+        const malformed = checkFragment(datagram, tag, welcome.frame_max, -1);
+        if (malformed !== null) {
+          counters.malformed++;
+          this.drops.add(malformed);
+          continue;
+        }
+        this.#sequence.observe(datagramSequence(datagram));
+        const whole = reassembler.accept(datagram, performance.now());
+        if (whole === null) continue;
+        counters.fragmentsReassembled++;
+        datagram = whole;
+        joined = true;
+      }
       const malformed = checkDatagram(datagram, tag, welcome.frame_max, -1);
       if (malformed !== null) {
         counters.malformed++;
         this.drops.add(malformed);
         continue;
       }
-      this.#sequence.observe(datagramSequence(datagram));
+      if (!joined) this.#sequence.observe(datagramSequence(datagram));
       counters.framesFromRelay++;
       this.#handlers.frame(datagramFrame(datagram), datagramSourcePeer(datagram));
     }
+  }
+
+  /** A fragment the reassembler gave up on; halves that add up to a lie are malformed. */
+  #fragmentDropped(reason: FragmentDropReason): void {
+    if (reason === "fragment_oversize") this.counters.malformed++;
+    this.drops.add(reason);
   }
 
   #sendStats(connection: Connection): Promise<void> {
@@ -459,6 +536,8 @@ export class RelaySession implements AsyncDisposable {
       malformed: c.malformed,
       seq_gaps: this.#sequence.gaps,
       dropped: this.drops.toJSON(),
+      frames_fragmented: c.framesFragmented,
+      fragments_reassembled: c.fragmentsReassembled,
     });
   }
 

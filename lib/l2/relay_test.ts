@@ -20,7 +20,8 @@ import {
   type PeerLeft,
   type Welcome,
 } from "./control.ts";
-import { DATAGRAM_HEADER_LEN, writeDatagramHeader } from "./datagram.ts";
+import { DATAGRAM_HEADER_LEN, DatagramKind, writeDatagramHeader } from "./datagram.ts";
+import { FragmentFlag, splitFrame } from "./fragments.ts";
 import { Relay, type RelayOptions, type RelayStatus } from "./relay.ts";
 import {
   pinnedConnectOptions,
@@ -231,6 +232,17 @@ class RawPeer {
     this.conn.sendDatagram(datagram).catch(() => {});
   }
 
+  /** Sends `frame` as two fragments with the next two sequence numbers. */
+  sendInTwo(frame: Uint8Array): void {
+    const welcome = this.welcome;
+    const out = new Uint8Array(frame.length + 2 * DATAGRAM_HEADER_LEN);
+    const tag = welcome.room_id & 0xffff;
+    for (const part of splitFrame(frame, out, welcome.peer_id, this.#seq, tag)) {
+      this.sendDatagram(part);
+    }
+    this.#seq += 2;
+  }
+
   async #readLoop(): Promise<void> {
     try {
       while (true) {
@@ -289,9 +301,14 @@ interface RelayTest {
   credentials: Record<string, string>;
   /**
    * A RelaySession with credential `name` (`gateway` joins as the gateway), closed at the end
-   * of the test.
+   * of the test; `budget` defaults to {@linkcode BUDGET}.
    */
-  session(name: string, mac: string, handlers: SessionHandlers): Promise<RelaySession>;
+  session(
+    name: string,
+    mac: string,
+    handlers: SessionHandlers,
+    budget?: number,
+  ): Promise<RelaySession>;
   /** A raw peer (by default client `a`), closed at the end of the test. */
   raw(hello?: Partial<Hello>): Promise<RawPeer>;
 }
@@ -356,14 +373,14 @@ async function withRelay(
       identity,
       roomsFile,
       credentials,
-      async session(name, mac, handlers) {
+      async session(name, mac, handlers, budget = BUDGET) {
         const session = await RelaySession.connect(
           {
             relay: address,
             role: name === "gateway" ? "gateway" : "client",
             credential: credentials[name]!,
             mac: parseMac(mac),
-            budget: BUDGET,
+            budget,
           },
           handlers,
         );
@@ -546,6 +563,127 @@ Deno.test("Relay rejects a hello whose budget cannot carry the room's frames wit
     await until(() => small.closeInfo !== null, "the rejected connection to close");
     assert.equal(small.closeInfo!.closeCode, CloseCode.REJECTED);
     assert.deepEqual(t.relay.status().rejected, { mtu_too_small: 1 });
+  });
+});
+
+/** A frame of the room's largest size (BUDGET − 8 bytes), told apart by `tag`. */
+function fullSize(dst: string, src: string, tag: number): Uint8Array {
+  const payload = new Uint8Array(BUDGET - DATAGRAM_HEADER_LEN - 14);
+  for (let i = 0; i < payload.length; i++) payload[i] = (i * 13 + tag) & 0xff;
+  payload[0] = tag;
+  return ethernet(dst, src, EXPERIMENTAL, payload);
+}
+
+Deno.test("Relay and a session whose datagrams are small split full-size frames in two and join them, both ways", async () => {
+  await withRelay({}, async (t) => {
+    const gateway = new Recorder("gateway");
+    const a = new Recorder("a");
+    const gatewaySession = await t.session("gateway", GATEWAY_MAC, gateway);
+    // 800-byte datagrams: the room's 1392-byte frames fit only in two; a v1 peer is refused.
+    const aSession = await t.session("a", CLIENT_A_MAC, a, 800);
+    assert.equal(aSession.welcome!.fragments, true);
+    const aId = aSession.welcome!.peer_id;
+
+    const up = fullSize(LAN_HOST_MAC, CLIENT_A_MAC, 1);
+    assert.ok(aSession.sendFrame(up));
+    await until(() => gateway.tagged(1).length === 1, "the client's frame at the gateway");
+    assert.deepEqual(gateway.tagged(1)[0]!.frame, up);
+    assert.equal(gateway.tagged(1)[0]!.from, aId);
+
+    const down = fullSize(CLIENT_A_MAC, GATEWAY_MAC, 2);
+    assert.ok(gatewaySession.sendFrame(down));
+    await until(() => a.tagged(2).length === 1, "the gateway's frame at the client");
+    assert.deepEqual(a.tagged(2)[0]!.frame, down);
+
+    // A frame that fits one datagram goes whole.
+    aSession.sendFrame(plain(LAN_HOST_MAC, CLIENT_A_MAC, 3));
+    await until(() => gateway.tagged(3).length === 1, "the small frame at the gateway");
+
+    const peer = peersOf(t.relay.status()).find((p) => p.peer_id === aId)!;
+    assert.equal(peer.fragments, true);
+    assert.equal(peer.datagram_max, 800);
+    assert.equal(peer.fragments_reassembled, 1);
+    assert.equal(peer.frames_fragmented, 1);
+    assert.equal(peer.datagrams_in, 3, "two fragments and one whole frame");
+    assert.equal(aSession.counters.framesFragmented, 1);
+    assert.equal(aSession.counters.fragmentsReassembled, 1);
+    assert.equal(aSession.counters.framesFromRelay, 1);
+    assert.equal(aSession.seqGaps, 0);
+    // (The gateway's frames may have been split too: it joined before path MTU discovery
+    // raised its connection's datagrams from 1162 to what loopback carries.)
+    assert.deepEqual(t.relay.status().drops, {});
+  });
+});
+
+Deno.test("Relay admits a peer that splits frames whatever its datagram size, and refuses a v1 peer that would need it", async () => {
+  await withRelay({}, async (t) => {
+    const v1 = await helloOutcome(t.address, { credential: t.credentials.b, budget: 1000 });
+    assert.match(v1, /^mtu_too_small: .*carries 992 and this peer cannot split frames: update it/);
+    const splits = await t.raw({ budget: 1000, fragments: true });
+    assert.equal(splits.welcome.fragments, true);
+    // Two datagrams of 704 bytes carry 1392: the least a peer may offer for this room.
+    const tooSmall = await helloOutcome(t.address, {
+      credential: t.credentials.c,
+      mac: CLIENT_B_MAC,
+      budget: 703,
+      fragments: true,
+    });
+    assert.match(tooSmall, /^mtu_too_small: .*carries 1390 in two fragments: lower the room's MTU/);
+    const whole = await t.raw({ credential: t.credentials.c!, mac: CLIENT_B_MAC });
+    assert.equal(whole.welcome.fragments, false);
+  });
+});
+
+Deno.test("Relay bounds what a peer's fragments make it hold and never joins a frame over the room's size", async () => {
+  await withRelay({}, async (t) => {
+    const gateway = new Recorder("gateway");
+    await t.session("gateway", GATEWAY_MAC, gateway);
+    const client = await t.raw({ mac: CLIENT_A_MAC, budget: 1000, fragments: true });
+    const id = client.welcome.peer_id;
+    const tag = client.welcome.room_id & 0xffff;
+    const fragment = (seq: number, flag: number, bytes: number, peer = id) => {
+      const d = new Uint8Array(DATAGRAM_HEADER_LEN + bytes);
+      writeDatagramHeader(d, peer, seq, tag, DatagramKind.FRAGMENT, flag);
+      d.set(parseMac(LAN_HOST_MAC), DATAGRAM_HEADER_LEN);
+      d.set(parseMac(CLIENT_A_MAC), DATAGRAM_HEADER_LEN + 6);
+      return d;
+    };
+    // Endless first halves: four held at most, nothing forwarded, not a violation.
+    for (let seq = 0; seq < 200; seq += 2) {
+      client.sendDatagram(fragment(seq, FragmentFlag.FIRST, 900));
+    }
+    await until(
+      () => (t.relay.status().drops.fragment_overflow ?? 0) === 96,
+      "96 first halves evicted",
+    );
+    // Two halves adding up to more than the room's 1392 bytes: malformed, never joined.
+    client.sendDatagram(fragment(1000, FragmentFlag.FIRST, 700));
+    client.sendDatagram(fragment(1001, FragmentFlag.SECOND, 700));
+    // A half claiming another peer's id.
+    client.sendDatagram(fragment(1002, FragmentFlag.FIRST, 700, id + 1));
+    await until(() => t.relay.status().drops.wrong_source_peer === 1, "the spoofed fragment");
+    const peer = peersOf(t.relay.status()).find((p) => p.peer_id === id)!;
+    assert.equal(peer.drops.fragment_oversize, 1);
+    assert.equal(peer.malformed, 2);
+    assert.equal(peer.fragments_reassembled, 0);
+    assert.equal(peer.frames_forwarded, 0);
+    assert.equal(gateway.frames.length, 0);
+    assert.equal(client.closeInfo, null, "still connected: loss is no violation");
+    // A real frame still gets through.
+    client.sendInTwo(fullSize(LAN_HOST_MAC, CLIENT_A_MAC, 9));
+    await until(() => gateway.tagged(9).length === 1, "the real frame at the gateway");
+    assert.deepEqual(gateway.tagged(9)[0]!.frame, fullSize(LAN_HOST_MAC, CLIENT_A_MAC, 9));
+  });
+});
+
+Deno.test("Relay treats a fragment from a peer that did not ask for them as malformed", async () => {
+  await withRelay({}, async (t) => {
+    const gateway = new Recorder("gateway");
+    await t.session("gateway", GATEWAY_MAC, gateway);
+    const v1 = await t.raw({ mac: CLIENT_A_MAC });
+    v1.sendInTwo(fullSize(LAN_HOST_MAC, CLIENT_A_MAC, 1));
+    await until(() => t.relay.status().drops.bad_kind === 2, "both halves malformed");
+    assert.equal(gateway.frames.length, 0);
   });
 });
 

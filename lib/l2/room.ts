@@ -11,6 +11,7 @@ import { isMulticastMac, macKey } from "../packet/mac.ts";
 import type { RejectCode, Role } from "./control.ts";
 import { base64url, type Credential, secretMatches, UNMATCHABLE_HASH } from "./credentials.ts";
 import { DATAGRAM_HEADER_LEN } from "./datagram.ts";
+import { largestFrameInTwo } from "./fragments.ts";
 import type { CredentialConfig, RoomConfig, RoomsConfig } from "./rooms_file.ts";
 
 /** Largest peer id; 0 means "none" (the relay) and 0xffff is reserved. */
@@ -116,6 +117,8 @@ export interface JoinRequest {
   mac: Uint8Array;
   /** The datagram size both the peer (its `budget`) and the relay's connection allow. */
   budget: number;
+  /** Both ends split a frame too big for one datagram in two (lib/l2/fragments.ts). */
+  fragments?: boolean;
   resume?: string | undefined;
 }
 
@@ -241,14 +244,18 @@ export class RoomRegistry<L> {
         reason: `Another client of room "${room.code}" uses this MAC`,
       };
     }
-    const frameMax = request.budget - DATAGRAM_HEADER_LEN;
-    if (frameMax < room.frameMax) {
+    const oneDatagram = Math.max(0, request.budget - DATAGRAM_HEADER_LEN);
+    const carried = request.fragments === true ? largestFrameInTwo(request.budget) : oneDatagram;
+    if (carried < room.frameMax) {
+      const carries = request.fragments === true
+        ? `${carried} in two fragments:`
+        : `${oneDatagram} and this peer cannot split frames: update it,`;
       return {
         ok: false,
         code: "mtu_too_small",
         reason: `Room "${room.code}" carries frames of ${room.frameMax} bytes; this ` +
-          `connection carries ${Math.max(0, frameMax)}: lower the room's MTU ` +
-          `(netkit relay room add --tap-mtu) or raise the path's`,
+          `connection carries ${carries} lower the room's MTU (netkit relay room add ` +
+          `--tap-mtu) or raise the path's`,
       };
     }
     const clients = room.clients.size - (held?.role === "client" ? 1 : 0);

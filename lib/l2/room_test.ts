@@ -74,6 +74,20 @@ Deno.test("RoomRegistry gives a room the operator's MTU and refuses a peer whose
   const small = reg.join(request("c1", C1, { budget: 1300 }), "c1");
   assert.equal(!small.ok && small.code, "mtu_too_small");
   assert.match(!small.ok ? small.reason : "", /frames of 1406 bytes; this connection carries 1292/);
+  assert.match(!small.ok ? small.reason : "", /cannot split frames: update it/);
+});
+
+Deno.test("RoomRegistry admits a peer that splits frames when two datagrams carry the room's frame", async () => {
+  const reg = await registry();
+  admit(reg, request("gateway", GW), "gw");
+  // 1162 bytes: QUIC's smallest datagram, every path carries it; 2 × 1154 ≥ 1406.
+  const split = reg.join(request("c1", C1, { budget: 1162, fragments: true }), "c1");
+  assert.equal(split.ok, true);
+  // Half the room's frame behind each header is the least: 2 × (710 − 8) = 1404 < 1406.
+  const tiny = reg.join(request("c2", C2, { budget: 710, fragments: true }), "c2");
+  assert.equal(!tiny.ok && tiny.code, "mtu_too_small");
+  assert.match(!tiny.ok ? tiny.reason : "", /this connection carries 1404 in two fragments: lower/);
+  assert.equal(reg.join(request("c2", C2, { budget: 711, fragments: true }), "c2").ok, true);
 });
 
 Deno.test("RoomRegistry refuses a client MAC another credential holds, even while that client is away", async () => {
