@@ -53,7 +53,7 @@ export function addPeerOptions(command: Command): Command {
     .option("--idle-timeout <ms>", "how soon a silent relay is taken for gone", "2000")
     .option(
       "--budget <bytes>",
-      "largest datagram to offer the relay (default 65535: the relay measures the path)",
+      "largest datagram to send or be sent (default 65535: the path decides); bigger frames go in two",
     );
 }
 
