@@ -4,6 +4,7 @@ import {
   DATAGRAM_HEADER_LEN,
   datagramFrame,
   DatagramKind,
+  datagramKind,
   datagramSequence,
   datagramSourcePeer,
   L2_VERSION,
@@ -33,6 +34,15 @@ Deno.test("writeDatagramHeader packs version and kind into byte 0 and fields big
   assert.deepEqual([...buf], [0x11, 0x00, 0x12, 0x34, 0x56, 0x78, 0x9a, 0xbc, 0xaa, 0xaa]);
   assert.equal(buf[0]! >>> 4, L2_VERSION);
   assert.equal(buf[0]! & 0x0f, DatagramKind.ETHERNET);
+});
+
+Deno.test("writeDatagramHeader writes another kind and its flags when asked, and datagramKind reads it", () => {
+  const buf = new Uint8Array(DATAGRAM_HEADER_LEN);
+  writeDatagramHeader(buf, 0x1234, 0x5678, 0x9abc, DatagramKind.FRAGMENT, 2);
+  assert.deepEqual([...buf], [0x12, 0x02, 0x12, 0x34, 0x56, 0x78, 0x9a, 0xbc]);
+  assert.equal(datagramKind(buf), DatagramKind.FRAGMENT);
+  assert.equal(checkDatagram(datagram().fill(0x12, 0, 1), ROOM_TAG, FRAME_MAX, PEER), "bad_kind");
+  assert.equal(datagramKind(new Uint8Array(0)), 0);
 });
 
 Deno.test("writeDatagramHeader keeps the low 16 bits of sequence and room id", () => {

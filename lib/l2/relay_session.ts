@@ -303,7 +303,7 @@ export class RelaySession implements AsyncDisposable {
       const stream = await conn.createBidirectionalStream();
       const reader = new ControlReader(stream.readable);
       const writer = new ControlWriter(stream.writable);
-      // The relay measures the path itself: it waits for the size its room needs.
+      // The path sets the datagram size as QUIC learns it; frames that do not fit go in two.
       const budget = this.#options.budget ?? 65535;
       await writer.send({
         v: 1,
