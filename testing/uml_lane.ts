@@ -76,6 +76,31 @@ function isWritableDir(path: string): boolean {
 }
 
 /**
+ * A copy of this tree's Deno cache (its npm packages and compiled sources, not its SQLite
+ * databases) in `dir`, for the lane's Deno processes. Never the host's own: SQLite maps its
+ * `-shm` files, and the lane's kernel, sharing them over hostfs, truncated them under the host's
+ * Deno processes, which died of SIGBUS or panicked mid-test.
+ */
+async function privateDenoCache(dir: string): Promise<string> {
+  const source = Deno.env.get("DENO_DIR") ?? `${Deno.cwd()}/.deno`;
+  const target = `${dir}/deno`;
+  await Deno.mkdir(target);
+  const parts = [];
+  for await (const entry of Deno.readDir(source)) {
+    if (entry.isDirectory || entry.name === ".cached") parts.push(`${source}/${entry.name}`);
+  }
+  if (parts.length > 0) {
+    const copy = await new Deno.Command("cp", { args: ["-a", ...parts, target] }).output();
+    if (!copy.success) {
+      throw new Error(
+        `Copying the Deno cache for the lane failed: ${new TextDecoder().decode(copy.stderr)}`,
+      );
+    }
+  }
+  return target;
+}
+
+/**
  * Boots the lane, runs `command` (a shell command line) as root in `options.cwd`, and returns
  * how it ended. `dir` is a private directory of the caller's that the command may write to; the
  * lane's own files (init script, output, status) go there too.
@@ -88,9 +113,12 @@ export async function runInLane(
   const modules = modulesDir();
   if (modules === null) throw new Error(`No kernel modules for ${UML} in ${MODULES}`);
   const version = modules.slice(modules.lastIndexOf("/") + 1);
+  const denoDir = await privateDenoCache(dir);
   const env = {
     PATH: "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
     HOME: "/root",
+    DENO_DIR: denoDir,
+    NETKIT_DENO_DIR: denoDir, // what ./netkit (tools/launcher.sh) runs from
     ...options.env,
   };
   // The init process of the lane: what Linux needs mounted, the modules, the command, off.
