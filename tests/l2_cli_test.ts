@@ -88,7 +88,7 @@ Deno.test("netkit relay status --status-socket asks that socket, before or after
   }
 });
 
-Deno.test("formatRelayStatus shows each room's peers with their counters and drops", () => {
+Deno.test("formatRelayStatus shows each room's peers with units, connected time, hold, drops charged to the sender, and the peers' own counters", () => {
   const peer = {
     datagrams_in: 10,
     bytes_in: 1000,
@@ -96,12 +96,11 @@ Deno.test("formatRelayStatus shows each room's peers with their counters and dro
     frames_out: 7,
     bytes_out: 700,
     malformed: 1,
-    connected_ms: 5000,
-    reported: null,
     frames_fragmented: 0,
     fragments_reassembled: 0,
     fragments: true,
     datagram_max: 1414,
+    control_ignored: {},
   };
   const text = formatRelayStatus({
     listen: "0.0.0.0:443",
@@ -124,7 +123,23 @@ Deno.test("formatRelayStatus shows each room's peers with their counters and dro
           mac: "02:00:00:00:00:01",
           state: "active",
           remote: "10.0.0.2:5000",
+          connected_ms: 125_000,
+          away_ms: null,
+          hold_remaining_ms: null,
           drops: {},
+          reported: {
+            frames_to_relay: 12,
+            frames_from_relay: 8,
+            datagrams_in: 8,
+            bytes_to_relay: 1200,
+            bytes_from_relay: 800,
+            malformed: 0,
+            seq_gaps: 1,
+            dropped: { mtu_exceeded: 3 },
+            counters: { lan_frames: 20, gso_frames: 2 },
+          },
+          reported_age_ms: 40,
+          reported_fresh: true,
         },
         {
           ...peer,
@@ -134,11 +149,18 @@ Deno.test("formatRelayStatus shows each room's peers with their counters and dro
           mac: "02:00:00:00:00:02",
           state: "away",
           remote: null,
+          connected_ms: 0,
+          away_ms: 25_000,
+          hold_remaining_ms: 95_000,
           drops: { runt: 1, broadcast_rate: 2 },
+          reported: null,
+          reported_age_ms: null,
+          reported_fresh: false,
         },
       ],
     }],
     drops: { runt: 1, broadcast_rate: 2 },
+    control_ignored: { unsolicited_stats: 1 },
     peers_total: 2,
     rejected: { unauthorized: 3 },
     refused: { auth_failures: 2 },
@@ -156,24 +178,65 @@ Deno.test("formatRelayStatus shows each room's peers with their counters and dro
       handshake_timeout_ms: 5000,
       auth_failures_per_minute: 10,
       idle_timeout_ms: 2000,
+      resume_window_ms: 120_000,
+      bcast_pps: 1000,
+      bcast_burst: 200,
+      peer_bandwidth: 0,
+      control_messages_per_second: 20,
+      stats_wait_ms: 300,
     },
     rooms_file: { path: "/var/lib/netkit/relay-rooms.json", loaded_ms: 3000, error: null },
   });
-  assert.match(text, /^relay 0\.0\.0\.0:443 up 1m5s, 1 room, 2 peers$/m);
+  assert.match(text, /^relay 0\.0\.0\.0:443 up 1m05s, 1 room, 2 peers$/m);
   assert.match(
     text,
     /^room LAN1 id 1 frame_max 1406 tap_mtu 1392 clients 3 address_guard on bindings dhcpv4=1$/m,
   );
+  // Each number column has its unit under its name.
   assert.match(
     text,
-    /^2\s+alice\s+client\s+02:00:00:00:00:02\s+away\s+-\s+10\s+9\s+7\s+1\s+runt=1,broadcast_rate=2$/m,
+    /^PEER +CREDENTIAL +ROLE +MAC +STATE +REMOTE +CONNECTED +HOLD +IN +IN +FWD +OUT +OUT +MALFORMED +DROPS$/m,
   );
-  assert.match(text, /^drops: runt=1,broadcast_rate=2$/m);
+  assert.match(
+    text,
+    /^ +time +time left +datagrams +bytes +frames +frames +bytes +datagrams +frames$/m,
+  );
+  assert.match(
+    text,
+    /^1 +gateway +gateway +02:00:00:00:00:01 +active +10\.0\.0\.2:5000 +2m05s +- +10 +1000 +9 +7 +700 +1 +-$/m,
+  );
+  assert.match(
+    text,
+    /^2 +alice +client +02:00:00:00:00:02 +away +- +- +1m35s +10 +1000 +9 +7 +700 +1 +runt=1,broadcast_rate=2$/m,
+  );
+  // The peers' own counters: fresh or not, with their age.
+  assert.match(
+    text,
+    /^PEER +AGE +FRESH +TO RELAY +TO RELAY +FROM RELAY +FROM RELAY +IN +MALFORMED +SEQ GAPS +DROPS +COUNTERS$/m,
+  );
+  assert.match(
+    text,
+    /^1 +0\.0s +yes +12 +1200 +8 +800 +8 +0 +1 +mtu_exceeded=3 +lan_frames=20,gso_frames=2$/m,
+  );
+  assert.match(text, /^2 +- +no +- +- +- +- +- +- +- +- +-$/m);
+  const legend = text.replaceAll("\n", " ");
+  assert.match(legend, /legend: CONNECTED: since the peer joined or resumed; HOLD: /);
+  assert.match(legend, /A drop is charged to the peer that sent the frame/);
+  assert.match(legend, /FRESH yes when it answered this request/);
+  assert.match(text, /^drops \(frames, charged to the sender\): runt=1,broadcast_rate=2$/m);
+  assert.match(text, /^control messages ignored: unsolicited_stats=1$/m);
   assert.match(text, /^rejected: unauthorized=3$/m);
   assert.match(text, /^auth failures: 3$/m);
   assert.match(text, /^refused before handshake: auth_failures=2$/m);
   assert.match(text, /^connections 2\/1024 \(per source 16\), handshakes 0\/64 /m);
-  assert.match(text, /^rooms file \/var\/lib\/netkit\/relay-rooms.json, read 3s ago$/m);
+  assert.match(
+    text,
+    /^per client: broadcast 1000 frames\/s \(burst 200 frames\), bandwidth unlimited; per peer: control 20 messages\/s; away peers held 2m00s; fresh counters waited for 300 ms$/m,
+  );
+  assert.match(text, /^rooms file \/var\/lib\/netkit\/relay-rooms.json, read 3\.0s ago$/m);
+  for (const line of text.split("\n").filter((l) => l.startsWith("legend"))) {
+    assert.ok(line.length <= 100, line);
+  }
 });
 
 Deno.test("netkit relay room: credentials are printed or written once, listed by name only, revoked and rotated in the rooms file", async () => {

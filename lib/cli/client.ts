@@ -1,11 +1,13 @@
 /**
- * `netkit client`: a TAP device that is a port of a relay room's LAN.
+ * `netkit client`: a TAP device that is a port of a relay room's LAN, and `netkit client
+ * status`, which asks a running client for its counters over its status socket.
  *
  * @module
  */
 
 import type { Command } from "commander";
 import { NetkitError, UsageError } from "../errors.ts";
+import type { Client } from "../l2/client.ts";
 import { DEFAULT_TAP, stableClientMac } from "../l2/client_mac.ts";
 import { validateInterfaceName } from "../net/interfaces.ts";
 import { isMulticastMac, parseMac } from "../packet/mac.ts";
@@ -16,11 +18,18 @@ import {
   type PeerCliOptions,
   untilSignal,
 } from "./l2_options.ts";
+import {
+  addStatusSocketOption,
+  listenPeerStatus,
+  peerSocketPath,
+  registerPeerStatus,
+} from "./peer_status.ts";
 import type { GlobalOptions } from "./program.ts";
 
 interface ClientCliOptions extends PeerCliOptions {
   tap: string;
   mac?: string;
+  statusSocket?: string;
 }
 
 function parseClientMac(value: string): Uint8Array {
@@ -38,25 +47,38 @@ function parseClientMac(value: string): Uint8Array {
   return mac;
 }
 
-/** Adds `netkit client`. */
+/** Adds `netkit client` and `netkit client status`. */
 export function register(program: Command, io: CliIo): void {
-  addPeerOptions(
+  const command = addPeerOptions(
     program.command("client").description("join a relay room through a TAP device"),
   )
     .option("--tap <name>", "TAP device to create or attach", DEFAULT_TAP)
     .option(
       "--mac <mac>",
       "the TAP's MAC (default: derived once, then kept in /var/lib/netkit/)",
-    )
+    );
+  addStatusSocketOption(command, "client")
     .action(async (options: ClientCliOptions, command: Command) => {
       const g = command.optsWithGlobals<GlobalOptions>();
-      if (g.json || g.pretty) throw new UsageError("-j/--json and -p/--pretty do not apply here");
+      if (g.json || g.pretty) {
+        throw new UsageError("-j/--json and -p/--pretty apply to client status");
+      }
       validateInterfaceName(options.tap);
       const given = options.mac === undefined ? undefined : parseClientMac(options.mac);
       const peer = await parsePeerOptions(options);
       const mac = given ?? await stableClientMac(options.tap);
-      const { Client } = await import("../l2/client.ts");
-      const client = await Client.start({ ...peer, tap: options.tap, mac });
+      const { Client: ClientDaemon } = await import("../l2/client.ts");
+      const { clientStatus } = await import("../l2/peer_status.ts");
+      let client: Client | null = null;
+      // Before the relay hears of us: a second client on this TAP stops here.
+      await using _status = await listenPeerStatus(
+        peerSocketPath("client", options.tap, options.statusSocket),
+        "client",
+        () => client === null ? null : clientStatus(client),
+      );
+      client = await ClientDaemon.start({ ...peer, tap: options.tap, mac });
+      // The relay's `relay status` shows them too.
+      client.session.ownerCounters = client.counters;
       let refused: string | null = null;
       client.session.ended.then((reason) => refused = reason);
       const signal = await untilSignal(Promise.race([client.done, client.session.ended]));
@@ -71,4 +93,5 @@ export function register(program: Command, io: CliIo): void {
       );
       if (refused !== null) throw new NetkitError(refused);
     });
+  registerPeerStatus(command, "client", io);
 }

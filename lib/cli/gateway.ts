@@ -1,11 +1,15 @@
 /**
- * `netkit gateway`: puts the LAN behind `--iface` into a relay room.
+ * `netkit gateway`: puts the LAN behind `--iface` into a relay room, and `netkit gateway
+ * status`, which asks a running gateway for its counters over its status socket.
  *
  * @module
  */
 
 import type { Command } from "commander";
+import { requirePrivilege } from "../doctor/privileges.ts";
 import { NetkitError, UsageError } from "../errors.ts";
+import type { Gateway } from "../l2/gateway.ts";
+import { validateInterfaceName } from "../net/interfaces.ts";
 import type { CliIo } from "./io.ts";
 import {
   addPeerOptions,
@@ -14,6 +18,12 @@ import {
   untilSignal,
 } from "./l2_options.ts";
 import { parseIntegerOption } from "./options.ts";
+import {
+  addStatusSocketOption,
+  listenPeerStatus,
+  peerSocketPath,
+  registerPeerStatus,
+} from "./peer_status.ts";
 import type { GlobalOptions } from "./program.ts";
 
 interface GatewayCliOptions extends PeerCliOptions {
@@ -21,11 +31,12 @@ interface GatewayCliOptions extends PeerCliOptions {
   interface?: string;
   camRefresh?: string;
   clampMss?: boolean;
+  statusSocket?: string;
 }
 
-/** Adds `netkit gateway`. */
+/** Adds `netkit gateway` and `netkit gateway status`. */
 export function register(program: Command, io: CliIo): void {
-  addPeerOptions(
+  const command = addPeerOptions(
     program.command("gateway").description(
       "bridge a wired LAN interface into a relay room (AF_PACKET ⇄ QUIC)",
     ),
@@ -33,23 +44,39 @@ export function register(program: Command, io: CliIo): void {
     .option("--iface <name>", "the LAN interface (Ethernet, with carrier)")
     .option("--interface <name>", "same as --iface")
     .option("--cam-refresh <seconds>", "CAM-refresh period (default: the relay's, 60 s)")
-    .option("--clamp-mss", "rewrite the MSS of TCP SYNs to fit the room's MTU")
+    .option("--clamp-mss", "rewrite the MSS of TCP SYNs to fit the room's MTU");
+  addStatusSocketOption(command, "gateway")
     .action(async (options: GatewayCliOptions, command: Command) => {
       const g = command.optsWithGlobals<GlobalOptions>();
-      if (g.json || g.pretty) throw new UsageError("-j/--json and -p/--pretty do not apply here");
+      if (g.json || g.pretty) {
+        throw new UsageError("-j/--json and -p/--pretty apply to gateway status");
+      }
       const iface = options.iface ?? options.interface;
       if (iface === undefined) throw new UsageError("Give the LAN interface with --iface");
+      validateInterfaceName(iface);
       const peer = await parsePeerOptions(options);
       const camRefreshMs = options.camRefresh === undefined
         ? undefined
         : parseIntegerOption(options.camRefresh, "--cam-refresh", 1, 3600) * 1000;
+      // Before the status socket, so the missing capability is what an unprivileged user hears.
+      requirePrivilege("CAP_NET_RAW", "netkit gateway", `for its packet socket on "${iface}"`);
       const { Gateway } = await import("../l2/gateway.ts");
-      const gateway = await Gateway.start({
+      const { gatewayStatus } = await import("../l2/peer_status.ts");
+      let gateway: Gateway | null = null;
+      // Before the relay hears of us: a second gateway on this interface stops here.
+      await using _status = await listenPeerStatus(
+        peerSocketPath("gateway", iface, options.statusSocket),
+        "gateway",
+        () => gateway === null ? null : gatewayStatus(gateway),
+      );
+      gateway = await Gateway.start({
         ...peer,
         iface,
         ...(camRefreshMs === undefined ? {} : { camRefreshMs }),
         clampMss: options.clampMss === true,
       });
+      // The relay's `relay status` shows them too.
+      gateway.session.ownerCounters = gateway.counters;
       let refused: string | null = null;
       gateway.session.ended.then((reason) => refused = reason);
       const signal = await untilSignal(Promise.race([gateway.done, gateway.session.ended]));
@@ -65,4 +92,5 @@ export function register(program: Command, io: CliIo): void {
       );
       if (refused !== null) throw new NetkitError(refused);
     });
+  registerPeerStatus(command, "gateway", io);
 }

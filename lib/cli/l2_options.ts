@@ -15,9 +15,9 @@ import { parseIntegerOption } from "./options.ts";
 
 /** The options as commander gives them. */
 export interface PeerCliOptions {
-  relay: string;
+  relay?: string;
   serverName: string;
-  relayCert: string;
+  relayCert?: string;
   credentialFile?: string;
   budget?: string;
   idleTimeout: string;
@@ -37,13 +37,16 @@ export function parseHostPort(value: string, option: string): { hostname: string
   return { hostname: match[1]!, port: parseIntegerOption(match[2]!, option, 1, 65535) };
 }
 
-/** Adds the options every relay peer takes. */
+/**
+ * Adds the options every relay peer takes. `--relay` and `--relay-cert` are required by
+ * {@linkcode parsePeerOptions}, not by commander, which would ask for them in `status` too.
+ */
 export function addPeerOptions(command: Command): Command {
   return command
-    .requiredOption("--relay <host:port>", "the relay's address")
-    .requiredOption(
+    .option("--relay <host:port>", "the relay's address (required)")
+    .option(
       "--relay-cert <file>",
-      "the relay's own certificate (PEM or DER): the only one accepted, by its SHA-256",
+      "the relay's own certificate (PEM or DER): the only one accepted, by its SHA-256 (required)",
     )
     .option(
       "--credential-file <file>",
@@ -61,6 +64,12 @@ export function addPeerOptions(command: Command): Command {
 export async function parsePeerOptions(
   options: PeerCliOptions,
 ): Promise<{ relay: RelayAddress; credential: string; budget?: number; idleTimeoutMs: number }> {
+  if (options.relay === undefined) {
+    throw new UsageError("Give the relay's address with --relay HOST:PORT");
+  }
+  if (options.relayCert === undefined) {
+    throw new UsageError("Give the relay's certificate with --relay-cert FILE");
+  }
   const address = parseHostPort(options.relay, "--relay");
   const credential = readCredential(options.credentialFile);
   const budget = options.budget === undefined

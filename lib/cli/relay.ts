@@ -14,7 +14,7 @@ import { currentNetnsId } from "../net/netns.ts";
 import type { CliIo } from "./io.ts";
 import { parseHostPort } from "./l2_options.ts";
 import { DEFAULT_ROOMS_FILE } from "../l2/rooms_file.ts";
-import { plural } from "../text.ts";
+import { durationText, plural, wrapText } from "../text.ts";
 import { collect, parseIntegerOption } from "./options.ts";
 import { formatTable, printResult } from "./output.ts";
 import type { GlobalOptions } from "./program.ts";
@@ -159,7 +159,7 @@ export function register(program: Command, io: CliIo): void {
         path: options.statusSocket ??
           controlSocketPath(relaySocketName(currentNetnsId(), relayServer.addr.port)),
         schema: StatusRequest,
-        handle: () => relayServer.status(),
+        handle: () => relayServer.freshStatus(),
       });
       io.err(`netkit: relay listening on ${options.listen} (udp)\n`);
       await untilSignal(new Promise(() => {}));
@@ -409,24 +409,154 @@ async function findRelaySocket(): Promise<string> {
   return sockets[0]!;
 }
 
-function duration(ms: number): string {
-  const s = Math.floor(ms / 1000);
-  return s < 60
-    ? `${s}s`
-    : s < 3600
-    ? `${Math.floor(s / 60)}m${s % 60}s`
-    : `${Math.floor(s / 3600)}h${Math.floor((s % 3600) / 60)}m`;
-}
-
 function dropsText(drops: Record<string, number>): string {
   const entries = Object.entries(drops);
   return entries.length === 0 ? "-" : entries.map(([k, v]) => `${k}=${v}`).join(",");
 }
 
+/** The peers' columns that `stats` carries, in the order they are shown. */
+const REPORTED_COLUMNS = [
+  "frames_to_relay",
+  "bytes_to_relay",
+  "frames_from_relay",
+  "bytes_from_relay",
+  "datagrams_in",
+  "malformed",
+  "seq_gaps",
+] as const;
+
+const RELAY_LEGEND = "CONNECTED: since the peer joined or resumed; HOLD: how long the relay " +
+  "still keeps an away peer's place for a resume; IN: datagrams and bytes received from the " +
+  "peer; FWD: its frames the relay forwarded; OUT: datagrams and bytes sent to it; MALFORMED: " +
+  "its datagrams that failed the checks; DROPS: its frames the relay did not forward, by reason. " +
+  "A drop is charged to the peer that sent the frame: peer_away or congested on a row means " +
+  "that peer's frames found their receiver away or busy.";
+
+const REPORTED_LEGEND = "The peers' own counters, as each reports them: AGE of the report; " +
+  "FRESH yes when it answered this request, no when it did not within the wait (an older " +
+  "netkit, or a slow path: its last periodic report, every 10 s); TO/FROM RELAY: frames and " +
+  "bytes it sent to and received from the relay; IN: datagrams from the relay; MALFORMED: " +
+  "datagrams from the relay it refused; SEQ GAPS: datagrams from the relay lost on the way; " +
+  "DROPS: frames it dropped, by reason; COUNTERS: the gateway's or client's own (netkit " +
+  "gateway status and netkit client status name them).";
+
+/** The table of the relay's counters of each peer, with a unit row. */
+function peersTable(peers: readonly PeerStatus[]): string {
+  const rows: string[][] = [
+    [
+      "PEER",
+      "CREDENTIAL",
+      "ROLE",
+      "MAC",
+      "STATE",
+      "REMOTE",
+      "CONNECTED",
+      "HOLD",
+      "IN",
+      "IN",
+      "FWD",
+      "OUT",
+      "OUT",
+      "MALFORMED",
+      "DROPS",
+    ],
+    [
+      "",
+      "",
+      "",
+      "",
+      "",
+      "",
+      "time",
+      "time left",
+      "datagrams",
+      "bytes",
+      "frames",
+      "frames",
+      "bytes",
+      "datagrams",
+      "frames",
+    ],
+  ];
+  for (const p of peers) {
+    rows.push([
+      String(p.peer_id),
+      p.credential,
+      p.role,
+      p.mac,
+      p.state,
+      p.remote ?? "-",
+      p.state === "active" ? durationText(p.connected_ms) : "-",
+      p.hold_remaining_ms === null ? "-" : durationText(p.hold_remaining_ms),
+      String(p.datagrams_in),
+      String(p.bytes_in),
+      String(p.frames_forwarded),
+      String(p.frames_out),
+      String(p.bytes_out),
+      String(p.malformed),
+      dropsText(p.drops),
+    ]);
+  }
+  return formatTable(rows);
+}
+
+/** The table of the counters each peer reported itself, with a unit row. */
+function reportedTable(peers: readonly PeerStatus[]): string {
+  const rows: string[][] = [
+    [
+      "PEER",
+      "AGE",
+      "FRESH",
+      "TO RELAY",
+      "TO RELAY",
+      "FROM RELAY",
+      "FROM RELAY",
+      "IN",
+      "MALFORMED",
+      "SEQ GAPS",
+      "DROPS",
+      "COUNTERS",
+    ],
+    [
+      "",
+      "time",
+      "",
+      "frames",
+      "bytes",
+      "frames",
+      "bytes",
+      "datagrams",
+      "datagrams",
+      "count",
+      "frames",
+      "",
+    ],
+  ];
+  for (const p of peers) {
+    const r = p.reported;
+    const number = (key: string) => typeof r?.[key] === "number" ? String(r[key]) : "-";
+    const counts = (key: string) => {
+      const value = r?.[key];
+      return typeof value === "object" && value !== null
+        ? dropsText(value as Record<string, number>)
+        : "-";
+    };
+    rows.push([
+      String(p.peer_id),
+      p.reported_age_ms === null ? "-" : durationText(p.reported_age_ms),
+      p.reported_fresh ? "yes" : "no",
+      ...REPORTED_COLUMNS.map(number),
+      counts("dropped"),
+      counts("counters"),
+    ]);
+  }
+  return formatTable(rows);
+}
+
 /** The human form of `relay status`. */
 export function formatRelayStatus(status: RelayStatus): string {
   const peers = status.rooms.reduce((n, r) => n + r.peers.length, 0);
-  let text = `relay ${status.listen} up ${duration(status.uptime_ms)}, ${
+  let text = `relay ${status.listen} up ${durationText(status.uptime_ms)}, ${
     plural(status.rooms.length, "room")
   }, ${plural(peers, "peer")}\n`;
   for (const room of status.rooms) {
@@ -437,38 +567,17 @@ export function formatRelayStatus(status: RelayStatus): string {
         dropsText(Object.fromEntries(Object.entries(room.bindings).filter(([, n]) => n > 0)))
       }\n`;
     if (room.peers.length === 0) continue;
-    const rows: string[][] = [[
-      "PEER",
-      "CREDENTIAL",
-      "ROLE",
-      "MAC",
-      "STATE",
-      "REMOTE",
-      "IN",
-      "FWD",
-      "OUT",
-      "MALFORMED",
-      "DROPS",
-    ]];
-    for (const p of room.peers as PeerStatus[]) {
-      rows.push([
-        String(p.peer_id),
-        p.credential,
-        p.role,
-        p.mac,
-        p.state,
-        p.remote ?? "-",
-        String(p.datagrams_in),
-        String(p.frames_forwarded),
-        String(p.frames_out),
-        String(p.malformed),
-        dropsText(p.drops),
-      ]);
-    }
-    text += formatTable(rows);
+    text += peersTable(room.peers) + "\n" + reportedTable(room.peers);
+  }
+  if (peers > 0) {
+    text += `\n${wrapText(`legend: ${RELAY_LEGEND}`, 100)}\n${
+      wrapText(`legend: ${REPORTED_LEGEND}`, 100)
+    }\n`;
   }
   const l = status.limits;
-  text += `\ndrops: ${dropsText(status.drops)}\nrejected: ${dropsText(status.rejected)}\n` +
+  text += `\ndrops (frames, charged to the sender): ${dropsText(status.drops)}\n` +
+    `control messages ignored: ${dropsText(status.control_ignored)}\n` +
+    `rejected: ${dropsText(status.rejected)}\n` +
     `auth failures: ${status.auth_failures}\nrefused before handshake: ${
       dropsText(status.refused)
     }\n` +
@@ -477,11 +586,21 @@ export function formatRelayStatus(status: RelayStatus): string {
     `timeout ${l.handshake_timeout_ms} ms), sources ${status.sources}, ` +
     `auth failures per source ${l.auth_failures_per_minute}/min, idle timeout ${l.idle_timeout_ms} ms, ` +
     `rooms ${status.rooms.length}/${l.max_rooms}, ` +
-    `clients per room ${l.room_clients}\n`;
+    `clients per room ${l.room_clients}\n` +
+    `per client: broadcast ${rate(l.bcast_pps, "frames/s")} (burst ${l.bcast_burst} frames), ` +
+    `bandwidth ${rate(l.peer_bandwidth, "bytes/s")}; per peer: control ` +
+    `${l.control_messages_per_second} messages/s; away peers held ${
+      durationText(l.resume_window_ms)
+    }; fresh counters waited for ${l.stats_wait_ms} ms\n`;
   if (status.rooms_file !== null) {
     text += `rooms file ${status.rooms_file.path}, read ${
-      duration(status.rooms_file.loaded_ms)
+      durationText(status.rooms_file.loaded_ms)
     } ago${status.rooms_file.error === null ? "" : `; not reread: ${status.rooms_file.error}`}\n`;
   }
   return text;
+}
+
+/** A limit in `unit`, 0 meaning none. */
+function rate(value: number, unit: string): string {
+  return value === 0 ? "unlimited" : `${value} ${unit}`;
 }

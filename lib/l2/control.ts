@@ -210,10 +210,24 @@ export const PeerLeft = z.object({
 /** Relay → peer: a peer left the room. */
 export type PeerLeft = z.infer<typeof PeerLeft>;
 
-/** Peer → relay: the peer's counters, every `stats_interval_ms` and before it disconnects. */
+/** Most entries of a `stats` message's `dropped` and `counters`, and the longest name. */
+export const MAX_STATS_ENTRIES = 64;
+const MAX_STATS_NAME = 64;
+/** Counts by name, bounded: what a peer makes the relay keep is at most a few kB. */
+const NamedCounts = z.record(z.string().min(1).max(MAX_STATS_NAME), Count).refine(
+  (counts) => Object.keys(counts).length <= MAX_STATS_ENTRIES,
+  { message: `Expected at most ${MAX_STATS_ENTRIES} entries` },
+);
+
+/**
+ * Peer → relay: the peer's counters, every `stats_interval_ms`, before it disconnects, and in
+ * answer to a `stats_request` (then with its `id`).
+ */
 export const Stats = z.object({
   v: z.literal(1),
   type: z.literal("stats"),
+  /** The `id` of the `stats_request` this answers; absent from a periodic report. */
+  id: U32.optional(),
   frames_to_relay: Count,
   frames_from_relay: Count,
   datagrams_in: Count,
@@ -222,13 +236,27 @@ export const Stats = z.object({
   malformed: Count,
   seq_gaps: Count,
   /** Frames dropped, by reason. */
-  dropped: z.record(z.string(), Count),
+  dropped: NamedCounts,
   /** Frames sent in two fragments; frames joined from two. */
   frames_fragmented: Count.optional(),
   fragments_reassembled: Count.optional(),
+  /** The peer's own counters besides the session's (a gateway's `lan_frames`, ...). */
+  counters: NamedCounts.optional(),
 });
-/** Peer → relay: the peer's counters, every `stats_interval_ms` and before it disconnects. */
+/** Peer → relay: the peer's counters (periodic, final, or answering a `stats_request`). */
 export type Stats = z.infer<typeof Stats>;
+
+/**
+ * Relay → peer: send `stats` now, with this `id`. It carries no `seq`: a peer that does not know
+ * the type skips it (§2), and a number it never saw would read as a gap to it.
+ */
+export const StatsRequest = z.object({
+  v: z.literal(1),
+  type: z.literal("stats_request"),
+  id: U32,
+});
+/** Relay → peer: send `stats` now, with this `id` (no `seq`). */
+export type StatsRequest = z.infer<typeof StatsRequest>;
 
 /**
  * Either way: a graceful goodbye. `seq` is there when the relay sends it, as on every relay →
@@ -287,6 +315,7 @@ export type ControlMessage =
   | PeerJoined
   | PeerLeft
   | Stats
+  | StatsRequest
   | Disconnect
   | ErrorMessage
   | Ping
@@ -299,6 +328,7 @@ const SCHEMAS: Readonly<Record<ControlMessage["type"], z.ZodType<ControlMessage>
   peer_joined: PeerJoined,
   peer_left: PeerLeft,
   stats: Stats,
+  stats_request: StatsRequest,
   disconnect: Disconnect,
   error: ErrorMessage,
   ping: Ping,

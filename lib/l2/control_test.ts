@@ -8,6 +8,7 @@ import {
   encodeControl,
   type Hello,
   MAX_CONTROL_MESSAGE,
+  MAX_STATS_ENTRIES,
   parseControl,
   type Welcome,
 } from "./control.ts";
@@ -64,6 +65,21 @@ const SAMPLES: ControlMessage[] = [
     seq_gaps: 2,
     dropped: { jumbo: 1, l2_control: 3 },
   },
+  {
+    v: 1,
+    type: "stats",
+    id: 0xffff_ffff,
+    frames_to_relay: 1,
+    frames_from_relay: 2,
+    datagrams_in: 2,
+    bytes_to_relay: 100,
+    bytes_from_relay: 200,
+    malformed: 0,
+    seq_gaps: 0,
+    dropped: {},
+    counters: { lan_frames: 5, gso_frames: 1 },
+  },
+  { v: 1, type: "stats_request", id: 7 },
   { v: 1, type: "disconnect", reason: "signal", text: "SIGTERM" },
   { v: 1, type: "disconnect", seq: 9, reason: "shutdown", text: "Relay is exiting" },
   { v: 1, type: "error", seq: 4, code: "internal", text: "Oops", fatal: false },
@@ -493,4 +509,45 @@ Deno.test("ControlWriter rejects an oversize message and keeps the stream usable
   await writer.close();
   assert.equal(chunks.length, 1);
   assert.deepEqual(parseControl(chunks[0]!.subarray(4)), HELLO);
+});
+
+Deno.test("parseControl bounds what stats may carry: its id, and how many names and how long", () => {
+  const stats = SAMPLES[5] as Record<string, unknown>;
+  const many = Object.fromEntries(
+    Array.from({ length: MAX_STATS_ENTRIES + 1 }, (_, i) => [`reason_${i}`, i]),
+  );
+  assertProtocolError(
+    () => parseText(JSON.stringify({ ...stats, dropped: many })),
+    /^Invalid "stats" message: "dropped": Expected at most 64 entries/,
+  );
+  assertProtocolError(
+    () => parseText(JSON.stringify({ ...stats, counters: many })),
+    /^Invalid "stats" message: "counters": Expected at most 64 entries/,
+  );
+  delete many[`reason_${MAX_STATS_ENTRIES}`];
+  assert.equal(
+    Object.keys(
+      (parseText(JSON.stringify({ ...stats, dropped: many })) as { dropped: object })
+        .dropped,
+    ).length,
+    MAX_STATS_ENTRIES,
+  );
+  assertProtocolError(
+    () => parseText(JSON.stringify({ ...stats, dropped: { ["x".repeat(65)]: 1 } })),
+    /^Invalid "stats" message: "dropped\.x+": /,
+  );
+  assertProtocolError(
+    () => parseText(JSON.stringify({ ...stats, counters: { lan_frames: 1.5 } })),
+    /^Invalid "stats" message: "counters\.lan_frames": /,
+  );
+  for (const id of [-1, 0x1_0000_0000, "1"]) {
+    assertProtocolError(
+      () => parseText(JSON.stringify({ ...stats, id })),
+      /^Invalid "stats" message: "id": /,
+    );
+    assertProtocolError(
+      () => parseText(JSON.stringify({ v: 1, type: "stats_request", id })),
+      /^Invalid "stats_request" message: "id": /,
+    );
+  }
 });

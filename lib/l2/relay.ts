@@ -96,6 +96,18 @@ const collectGarbage = (globalThis as { gc?: () => void }).gc;
 const PMTU_WAIT_MS = 3000;
 /** Nothing to show of a dropped fragment in the debug log (the reassembler keeps the bytes). */
 const NO_FRAME = new Uint8Array(0);
+/**
+ * How long `relay status` waits for the peers' answers to its `stats_request`s: a peer that has
+ * not answered by then (an older netkit, a slow path) is shown with its last report and its age.
+ */
+export const STATS_WAIT_MS = 300;
+/**
+ * Control messages a peer may send per second (and in a burst) besides answers to the relay's
+ * `stats_request`s. Peers send a few a minute; past the budget a message is ignored and the
+ * stream is not read for a while, so a peer cannot make the relay work by flooding it.
+ */
+const CONTROL_RATE = 20;
+const CONTROL_BURST = 40;
 
 /** Options for {@linkcode Relay.start}. */
 export interface RelayOptions {
@@ -151,6 +163,17 @@ export interface RelayLimits {
   handshake_timeout_ms: number;
   auth_failures_per_minute: number;
   idle_timeout_ms: number;
+  /** How long an away peer keeps its identity for a resume. */
+  resume_window_ms: number;
+  /** Broadcast/multicast frames per second per client (0: no limit), and its burst in frames. */
+  bcast_pps: number;
+  bcast_burst: number;
+  /** Bytes per second per client (0: no limit). */
+  peer_bandwidth: number;
+  /** Control messages per second a peer may send besides answers to `stats_request`. */
+  control_messages_per_second: number;
+  /** How long `status` waits for the peers' fresh counters. */
+  stats_wait_ms: number;
 }
 
 /** Counters of one peer, as `relay status` shows them. */
@@ -177,13 +200,23 @@ export interface PeerStatus extends PeerCounters {
   mac: string;
   state: "active" | "away";
   remote: string | null;
+  /** Since the peer joined or resumed on its connection; 0 while away. */
   connected_ms: number;
-  /** The peer's own last `stats` message, without `v` and `type`. */
+  /** Away: since the connection was lost, and until the relay forgets the peer; else null. */
+  away_ms: number | null;
+  hold_remaining_ms: number | null;
+  /** The peer's own last `stats` message, without `v`, `type` and `id`. */
   reported: Record<string, unknown> | null;
   /** Frames too big for a datagram are split in two on this connection, both ways. */
   fragments: boolean;
   /** The connection's largest datagram now (path MTU discovery raises it); null when away. */
   datagram_max: number | null;
+  /** How old `reported` is, in ms (null: never reported). */
+  reported_age_ms: number | null;
+  /** Whether `reported` answers this status's `stats_request` (false: an older report). */
+  reported_fresh: boolean;
+  /** Control messages of the peer the relay ignored, by reason (`unsolicited_stats`, `rate`). */
+  control_ignored: Record<string, number>;
 }
 
 /** `relay status`. */
@@ -205,6 +238,8 @@ export interface RelayStatus {
   }[];
   /** Every drop since start, by reason, including peers that left. */
   drops: Record<string, number>;
+  /** Control messages ignored since start, by reason, including peers that left. */
+  control_ignored: Record<string, number>;
   peers_total: number;
   /** Hellos refused, by reject code. */
   rejected: Record<string, number>;
@@ -245,6 +280,16 @@ class PeerLink {
   violations = 0;
   readonly drops = new ReasonCounts();
   reported: Record<string, unknown> | null = null;
+  /** When `reported` arrived (ms). */
+  reportedAt = 0;
+  /** Control messages ignored, by reason. */
+  readonly controlIgnored = new ReasonCounts();
+  /** What the peer may send on its control stream besides answers. */
+  readonly controlBudget: TokenBucket;
+  /** The `stats_request` awaiting its answer. */
+  #statsRequest: { id: number; answered: PromiseWithResolvers<boolean> } | null = null;
+  /** A request still being written: the peer does not read its stream; ask no more. */
+  #requestWriting = false;
   /** Ends the connection's handshake accounting once hello is answered (set by the relay). */
   answered: () => void = () => {};
   /** Why this connection ends, once known: decides what the other peers are told. */
@@ -271,6 +316,43 @@ class PeerLink {
     this.since = limits.now;
     this.broadcast = new TokenBucket(limits.bcastPps, limits.bcastBurst, limits.now);
     this.bandwidth = new TokenBucket(limits.peerBandwidth, limits.peerBandwidth, limits.now);
+    this.controlBudget = new TokenBucket(CONTROL_RATE, CONTROL_BURST, limits.now);
+  }
+
+  /**
+   * Asks the peer for its counters (`stats_request` with `id`); resolves true once it answered,
+   * false after `waitMs`. A request under way is shared rather than repeated.
+   */
+  requestStats(id: number, waitMs: number): Promise<boolean> {
+    if (this.#statsRequest !== null) return this.#statsRequest.answered.promise;
+    if (this.#requestWriting) return Promise.resolve(false);
+    const request = { id, answered: Promise.withResolvers<boolean>() };
+    this.#statsRequest = request;
+    const timer = setTimeout(() => this.#settle(request, false), waitMs);
+    request.answered.promise.finally(() => clearTimeout(timer));
+    this.#requestWriting = true;
+    // Unnumbered (see StatsRequest): not `send`, which gives every message the next seq.
+    this.writer.send({ v: 1, type: "stats_request", id }).then(
+      () => this.#requestWriting = false,
+      () => this.#settle(request, false),
+    );
+    return request.answered.promise;
+  }
+
+  /** Whether `id` answers the request under way; if so, that request is answered. */
+  answers(id: number | undefined): boolean {
+    const request = this.#statsRequest;
+    if (id === undefined || request === null || request.id !== id) return false;
+    this.#settle(request, true);
+    return true;
+  }
+
+  #settle(
+    request: { id: number; answered: PromiseWithResolvers<boolean> },
+    answered: boolean,
+  ): void {
+    if (this.#statsRequest === request) this.#statsRequest = null;
+    request.answered.resolve(answered);
   }
 
   /** Sends a relay → peer message with the next sequence number. */
@@ -319,6 +401,10 @@ export class Relay implements AsyncDisposable {
   readonly #drops = new ReasonCounts();
   /** Where a frame is split for a peer (sendDatagram copies, so one buffer serves all). */
   readonly #fragmentOut = new Uint8Array(65536 + 2 * DATAGRAM_HEADER_LEN);
+  readonly #controlIgnored = new ReasonCounts();
+  /** The connection an away peer was lost on: its counters and last report, for `status`. */
+  readonly #lostLinks = new WeakMap<RoomPeer<PeerLink>, PeerLink>();
+  #statsRequestId = 0;
   readonly #rejected = new ReasonCounts();
   readonly #refused = new ReasonCounts();
   readonly #started: number;
@@ -742,10 +828,23 @@ export class Relay implements AsyncDisposable {
         if (link.ending === "disconnect") link.close(CloseCode.NORMAL, "disconnect");
         return;
       }
+      const answer = message.type === "stats" && link.answers(message.id);
+      if (!answer && !link.controlBudget.take(1, this.#options.clock())) {
+        this.#ignoreControl(link, "rate");
+        // What the peer sends meanwhile waits in QUIC's flow-control window, not here.
+        await sleep(1000 / CONTROL_RATE);
+        continue;
+      }
       switch (message.type) {
         case "stats": {
-          const { v: _v, type: _t, ...counters } = message;
+          if (message.id !== undefined && !answer) {
+            // Not what we asked for (late, or never asked): ignored, only counted.
+            this.#ignoreControl(link, "unsolicited_stats");
+            break;
+          }
+          const { v: _v, type: _t, id: _id, ...counters } = message;
           link.reported = counters;
+          link.reportedAt = this.#options.clock();
           break;
         }
         case "disconnect":
@@ -772,6 +871,11 @@ export class Relay implements AsyncDisposable {
           break;
       }
     }
+  }
+
+  #ignoreControl(link: PeerLink, reason: string): void {
+    link.controlIgnored.add(reason);
+    this.#controlIgnored.add(reason);
   }
 
   async #datagramLoop(link: PeerLink): Promise<void> {
@@ -942,6 +1046,7 @@ export class Relay implements AsyncDisposable {
       this.#leave(peer, link.ending);
     } else if (!this.#closed) {
       this.#registry.markAway(peer, this.#options.clock());
+      this.#lostLinks.set(peer, link);
       log.info("{remote}: peer {peer} lost; held {window} ms for a resume", {
         remote: link.remote,
         peer: peer.peerId,
@@ -1044,8 +1149,35 @@ export class Relay implements AsyncDisposable {
     }
   }
 
-  /** Rooms, peers and counters. */
-  status(): RelayStatus {
+  /**
+   * Rooms, peers and counters, with each connected peer's own counters fresh: every peer is
+   * asked (`stats_request`) at once, and those that answer within `waitMs` are shown with that
+   * answer; the others with their last report and its age.
+   */
+  async freshStatus(waitMs = STATS_WAIT_MS): Promise<RelayStatus> {
+    const fresh = new Set<PeerLink>();
+    await Promise.all(
+      [...this.#registry.rooms()].flatMap((room) =>
+        room.members.flatMap((peer) => {
+          const link = peer.link;
+          if (link === null) return [];
+          this.#statsRequestId = (this.#statsRequestId + 1) >>> 0;
+          return [
+            link.requestStats(this.#statsRequestId, waitMs).then((answered) => {
+              if (answered) fresh.add(link);
+            }),
+          ];
+        })
+      ),
+    );
+    return this.status(fresh);
+  }
+
+  /**
+   * Rooms, peers and counters as they are; `fresh`: the links whose `reported` answers a request
+   * made for this status.
+   */
+  status(fresh: ReadonlySet<PeerLink> = new Set()): RelayStatus {
     const now = this.#options.clock();
     const o = this.#options;
     const rooms = [...this.#registry.rooms()].map((room) => ({
@@ -1056,7 +1188,14 @@ export class Relay implements AsyncDisposable {
       clients: room.config.credentials.filter((c) => c.role === "client").length,
       address_guard: room.config.address_guard,
       bindings: this.#guards.get(room.code)?.status() ?? {},
-      peers: room.members.map((peer) => peerStatus(peer, now)),
+      peers: room.members.map((peer) =>
+        peerStatus(peer, {
+          now,
+          resumeWindowMs: o.resumeWindowMs,
+          lost: this.#lostLinks.get(peer) ?? null,
+          fresh,
+        })
+      ),
     }));
     return {
       listen: addressText(this.addr),
@@ -1064,6 +1203,7 @@ export class Relay implements AsyncDisposable {
       uptime_ms: Math.round(now - this.#started),
       rooms,
       drops: this.#drops.toJSON(),
+      control_ignored: this.#controlIgnored.toJSON(),
       peers_total: this.#peersTotal,
       rejected: this.#rejected.toJSON(),
       refused: this.#refused.toJSON(),
@@ -1081,6 +1221,12 @@ export class Relay implements AsyncDisposable {
         handshake_timeout_ms: o.handshakeTimeoutMs,
         auth_failures_per_minute: o.authFailuresPerMinute,
         idle_timeout_ms: o.idleTimeoutMs,
+        resume_window_ms: o.resumeWindowMs,
+        bcast_pps: o.bcastPps,
+        bcast_burst: o.bcastBurst,
+        peer_bandwidth: o.peerBandwidth,
+        control_messages_per_second: CONTROL_RATE,
+        stats_wait_ms: STATS_WAIT_MS,
       },
       rooms_file: this.#roomsFile === null ? null : {
         path: this.#roomsFile,
@@ -1116,16 +1262,33 @@ export class Relay implements AsyncDisposable {
   }
 }
 
-function peerStatus(peer: RoomPeer<PeerLink>, now: number): PeerStatus {
-  const link = peer.link;
+/**
+ * One peer for `status`. An away peer shows the counters and last report of the connection it
+ * was lost on (`lost`), how long it has been away and how long the relay still holds it.
+ */
+function peerStatus(
+  peer: RoomPeer<PeerLink>,
+  context: {
+    now: number;
+    resumeWindowMs: number;
+    lost: PeerLink | null;
+    fresh: ReadonlySet<PeerLink>;
+  },
+): PeerStatus {
+  const { now } = context;
+  const away = peer.link === null;
+  const link = peer.link ?? context.lost;
+  const awayMs = away ? Math.round(now - peer.awaySince) : null;
   return {
     peer_id: peer.peerId,
     role: peer.role,
     credential: peer.credential,
     mac: formatMac(peer.mac),
-    state: link === null ? "away" : "active",
-    remote: link?.remote ?? null,
-    connected_ms: link === null ? 0 : Math.round(now - link.since),
+    state: away ? "away" : "active",
+    remote: away ? null : link?.remote ?? null,
+    connected_ms: away || link === null ? 0 : Math.round(now - link.since),
+    away_ms: awayMs,
+    hold_remaining_ms: awayMs === null ? null : Math.max(0, context.resumeWindowMs - awayMs),
     datagrams_in: link?.datagramsIn ?? 0,
     bytes_in: link?.bytesIn ?? 0,
     frames_forwarded: link?.framesForwarded ?? 0,
@@ -1137,7 +1300,12 @@ function peerStatus(peer: RoomPeer<PeerLink>, now: number): PeerStatus {
     frames_fragmented: link?.framesFragmented ?? 0,
     fragments_reassembled: link?.reassembler?.reassembled ?? 0,
     fragments: (link?.reassembler ?? null) !== null,
-    datagram_max: link === null ? null : link.datagramMax(),
+    datagram_max: link === null || away ? null : link.datagramMax(),
+    reported_age_ms: link === null || link.reported === null
+      ? null
+      : Math.round(now - link.reportedAt),
+    reported_fresh: link !== null && !away && context.fresh.has(link),
+    control_ignored: link?.controlIgnored.toJSON() ?? {},
   };
 }
 

@@ -10,6 +10,7 @@
 import { getLogger } from "@logtape/logtape";
 import { errorMessage, NetkitError } from "../errors.ts";
 import { formatMac } from "../packet/mac.ts";
+import { snakeCase } from "../text.ts";
 import { NETKIT_VERSION } from "../version.ts";
 import { Backoff } from "./backoff.ts";
 import { certificateHash } from "./certs.ts";
@@ -153,6 +154,13 @@ export class RelaySession implements AsyncDisposable {
   #pinHash: Promise<ArrayBuffer> | null = null;
   readonly #ended = Promise.withResolvers<string>();
   #resume: string | undefined;
+  /** The room's gateway as the relay last told us, or null while it has none. */
+  #gatewayPeer: number | null = null;
+  /**
+   * The owner's own counters (a gateway's, a client's), sent with every `stats` under
+   * `counters`: numeric fields only, names in snake_case.
+   */
+  ownerCounters: object | null = null;
   #sendSeq = 0;
   #inFlight = 0;
   /** Resolved when a reader paused by {@linkcode drain} may go on. */
@@ -191,6 +199,33 @@ export class RelaySession implements AsyncDisposable {
   /** The current welcome, or null while disconnected. */
   get welcome(): Welcome | null {
     return this.#current?.welcome ?? null;
+  }
+
+  /** `connected`, `reconnecting` (between connections), or `closed`. */
+  get state(): "connected" | "reconnecting" | "closed" {
+    if (this.#current !== null) return "connected";
+    return this.#stop.signal.aborted ? "closed" : "reconnecting";
+  }
+
+  /** How long the current connection has been up (ms), or null while disconnected. */
+  get connectedMs(): number | null {
+    const current = this.#current;
+    return current === null ? null : performance.now() - current.since;
+  }
+
+  /** The relay's address, `host:port`. */
+  get relayAddress(): string {
+    return addressText(this.#options.relay);
+  }
+
+  /** The room of the session's credential. */
+  get room(): string {
+    return this.#room;
+  }
+
+  /** The peer id of the room's gateway, as the relay last told us; null while it has none. */
+  get gatewayPeer(): number | null {
+    return this.#gatewayPeer;
   }
 
   /** Datagram gaps seen on the relay → peer link. */
@@ -331,6 +366,7 @@ export class RelaySession implements AsyncDisposable {
       }
       if (answer.seq !== 1) throw new ControlProtocolError(`welcome has seq ${answer.seq}`);
       this.#resume = answer.resume;
+      this.#gatewayPeer = answer.gateway.peer_id ?? null;
       this.#sendSeq = 0;
       this.#sequence.reset();
       log.info(
@@ -436,10 +472,15 @@ export class RelaySession implements AsyncDisposable {
         }
         switch (message.type) {
           case "peer_joined":
+            if (message.role === "gateway") this.#gatewayPeer = message.peer_id;
             this.#handlers.peerJoined(message);
             break;
           case "peer_left":
+            if (message.peer_id === this.#gatewayPeer) this.#gatewayPeer = null;
             this.#handlers.peerLeft(message);
+            break;
+          case "stats_request":
+            await this.#sendStats(connection, message.id);
             break;
           case "disconnect":
             return `the relay disconnected us (${message.reason}): ${message.text}`;
@@ -523,11 +564,13 @@ export class RelaySession implements AsyncDisposable {
     this.drops.add(reason);
   }
 
-  #sendStats(connection: Connection): Promise<void> {
+  /** Sends `stats`; `id` when it answers a `stats_request`. */
+  #sendStats(connection: Connection, id?: number): Promise<void> {
     const c = this.counters;
     return connection.writer.send({
       v: 1,
       type: "stats",
+      ...(id === undefined ? {} : { id }),
       frames_to_relay: c.framesToRelay,
       frames_from_relay: c.framesFromRelay,
       datagrams_in: c.datagramsIn,
@@ -538,6 +581,7 @@ export class RelaySession implements AsyncDisposable {
       dropped: this.drops.toJSON(),
       frames_fragmented: c.framesFragmented,
       fragments_reassembled: c.fragmentsReassembled,
+      ...(this.ownerCounters === null ? {} : { counters: numericFields(this.ownerCounters) }),
     });
   }
 
@@ -634,6 +678,15 @@ export class RelayRejected extends NetkitError {
     );
     this.code = code;
   }
+}
+
+/** The numeric fields of `counters`, named in snake_case (`lanFrames` → `lan_frames`). */
+export function numericFields(counters: object): Record<string, number> {
+  const fields: Record<string, number> = {};
+  for (const [name, value] of Object.entries(counters)) {
+    if (typeof value === "number") fields[snakeCase(name)] = value;
+  }
+  return fields;
 }
 
 function addressText(relay: RelayAddress): string {

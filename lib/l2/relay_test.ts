@@ -1162,3 +1162,128 @@ Deno.exit(0);
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+/** A `stats` message with `frames_to_relay` set and every other counter 0. */
+function statsMessage(framesToRelay: number, extra: Record<string, unknown> = {}): ControlMessage {
+  return {
+    v: 1,
+    type: "stats",
+    frames_to_relay: framesToRelay,
+    frames_from_relay: 0,
+    datagrams_in: 0,
+    bytes_to_relay: 0,
+    bytes_from_relay: 0,
+    malformed: 0,
+    seq_gaps: 0,
+    dropped: {},
+    ...extra,
+  } as ControlMessage;
+}
+
+Deno.test("Relay status asks each peer for its counters: a session answers at once, a peer that ignores the request shows its last report after the bound", async () => {
+  await withRelay({}, async (t) => {
+    const session = await t.session("gateway", GATEWAY_MAC, new Recorder("gateway"));
+    session.ownerCounters = { lanFrames: 7, name: "not a number" };
+    // An older peer: it reads stats_request as an unknown type, and answers nothing.
+    const silent = await t.raw({ mac: CLIENT_A_MAC });
+    const silentId = silent.welcome.peer_id;
+    await silent.writer.send(statsMessage(3));
+    await until(
+      () => peersOf(t.relay.status()).find((p) => p.peer_id === silentId)?.reported !== null,
+      "the silent peer's periodic report",
+    );
+    for (let tag = 1; tag <= 5; tag++) session.sendFrame(plain(BROADCAST, GATEWAY_MAC, tag));
+
+    const started = performance.now();
+    const status = await t.relay.freshStatus(300);
+    const took = performance.now() - started;
+    const [gateway, client] = peersOf(status);
+    assert.equal(gateway!.reported_fresh, true);
+    assert.equal(gateway!.reported!.frames_to_relay, 5, "the frames sent just before");
+    assert.deepEqual(gateway!.reported!.counters, { lan_frames: 7 });
+    assert.ok(gateway!.reported_age_ms! <= took + 1, "the answer came during this status");
+    assert.equal(client!.reported_fresh, false);
+    assert.equal(client!.reported!.frames_to_relay, 3, "its last report");
+    assert.ok(client!.reported_age_ms! >= 250, `age ${client!.reported_age_ms}`);
+    // Waited for the silent one, but not much longer than the bound.
+    assert.ok(took >= 250 && took < 2000, `status took ${Math.round(took)} ms`);
+    const request = silent.messages.find((m) => m.type === "stats_request");
+    assert.ok(request !== undefined, "the silent peer was asked");
+    assert.ok(!("seq" in request), "unnumbered: an older peer sees no gap");
+    // The older peer was not disturbed: still connected, still active.
+    assert.equal(silent.closeInfo, null);
+    assert.equal(peersOf(t.relay.status())[1]!.state, "active");
+  });
+});
+
+Deno.test("Relay ignores and counts stats that answer no request, and reads a flooding peer's control stream only as fast as its budget", async () => {
+  await withRelay({}, async (t) => {
+    const raw = await t.raw();
+    const peerId = raw.welcome.peer_id;
+    const peer = () => peersOf(t.relay.status()).find((p) => p.peer_id === peerId)!;
+    await raw.writer.send(statsMessage(99, { id: 12345 }));
+    await until(() => peer().control_ignored.unsolicited_stats === 1, "the unsolicited stats");
+    assert.equal(peer().reported, null, "an answer to nothing is not kept");
+    // 300 pings at once: the relay answers its burst and then about 20 a second, not all.
+    const flood = 300;
+    await Promise.all(
+      Array.from(
+        { length: flood },
+        (_, nonce) => raw.writer.send({ v: 1, type: "ping", nonce, t: 0 }),
+      ),
+    );
+    await until(() => (peer().control_ignored.rate ?? 0) > 0, "messages over the budget");
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const pongs = raw.messages.filter((m) => m.type === "pong").length;
+    assert.ok(pongs > 0 && pongs < flood, `${pongs} pongs for ${flood} pings`);
+    assert.equal(t.relay.status().control_ignored.rate, peer().control_ignored.rate);
+    // The flooding peer stays connected, and the relay still answers status for it promptly.
+    const status = await t.relay.freshStatus(300);
+    assert.equal(peersOf(status)[0]!.state, "active");
+    assert.equal(raw.closeInfo, null);
+  });
+});
+
+Deno.test("Relay status shows an away peer's hold counting down and the counters of the connection it lost", async () => {
+  await withRelay({ resumeWindowMs: 10_000 }, async (t) => {
+    const client = await t.raw({ mac: CLIENT_A_MAC });
+    const peerId = client.welcome.peer_id;
+    await client.writer.send(statsMessage(4));
+    const peer = (status: RelayStatus) => peersOf(status).find((p) => p.peer_id === peerId)!;
+    await until(() => peer(t.relay.status()).reported !== null, "its report");
+    const active = peer(t.relay.status());
+    assert.equal(active.away_ms, null);
+    assert.equal(active.hold_remaining_ms, null);
+    await client.close(CloseCode.PROTOCOL_VIOLATION, "gone");
+    await until(() => peer(t.relay.status()).state === "away", "the client to be away");
+    const first = peer(await t.relay.freshStatus(300));
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const second = peer(t.relay.status());
+    assert.equal(first.connected_ms, 0);
+    assert.ok(first.hold_remaining_ms! <= 10_000 && first.hold_remaining_ms! > 5000);
+    assert.ok(second.hold_remaining_ms! < first.hold_remaining_ms!, "the hold counts down");
+    assert.ok(second.away_ms! > first.away_ms!);
+    assert.equal(first.reported_fresh, false, "an away peer is not asked");
+    assert.equal(first.reported!.frames_to_relay, 4, "its last report stays");
+    assert.ok(second.reported_age_ms! > first.reported_age_ms!);
+  });
+});
+
+Deno.test("RelaySession says whether the room has a gateway, its state and how long it has been connected", async () => {
+  await withRelay({}, async (t) => {
+    const client = await t.session("a", CLIENT_A_MAC, new Recorder("a"));
+    assert.equal(client.state, "connected");
+    assert.equal(client.gatewayPeer, null);
+    assert.equal(client.room, ROOM);
+    assert.equal(client.relayAddress, `127.0.0.1:${t.address.port}`);
+    const connected = client.connectedMs!;
+    const gateway = await t.session("gateway", GATEWAY_MAC, new Recorder("gateway"));
+    await until(() => client.gatewayPeer === gateway.welcome!.peer_id, "the gateway's arrival");
+    assert.ok(client.connectedMs! > connected);
+    await gateway.close();
+    await until(() => client.gatewayPeer === null, "the gateway's departure");
+    await client.close();
+    assert.equal(client.state, "closed");
+    assert.equal(client.connectedMs, null);
+  });
+});

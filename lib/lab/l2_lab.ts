@@ -13,6 +13,7 @@
  */
 
 import { request } from "../ipc/mod.ts";
+import type { PeerDaemonStatus } from "../l2/peer_status.ts";
 import type { RelayStatus } from "../l2/relay.ts";
 import { ChildDaemon } from "./child_daemon.ts";
 import { ip, NamespaceLab, sh } from "./namespace_lab.ts";
@@ -246,7 +247,22 @@ export class L2Lab implements AsyncDisposable {
     return relay;
   }
 
-  /** The options that point peer `name` (`gateway`, `client<i>`) at the lab's relay. */
+  /** The status socket of peer `name` (`gateway`, `client<i>`), in the lab's directory. */
+  peerStatusSocket(name: string): string {
+    return `${this.dir}/${name}.sock`;
+  }
+
+  /** What peer `name` (`gateway`, `client<i>`) answers on its status socket. */
+  async peerStatus(name: string): Promise<PeerDaemonStatus> {
+    return await request(this.peerStatusSocket(name), { cmd: "status" }, {
+      timeoutMs: 2000,
+    }) as PeerDaemonStatus;
+  }
+
+  /**
+   * The options that point peer `name` (`gateway`, `client<i>`) at the lab's relay, with its
+   * status socket in the lab's directory.
+   */
   peerArgs(name: string): string[] {
     return [
       "--relay",
@@ -257,6 +273,8 @@ export class L2Lab implements AsyncDisposable {
       this.pin,
       "--credential-file",
       this.credentialFile(name),
+      "--status-socket",
+      this.peerStatusSocket(name),
     ];
   }
 

@@ -57,7 +57,7 @@ function assertPingsAndStatus(out: string): void {
   // The table `netkit relay status` prints, one row per peer.
   const row = (role: string) =>
     new RegExp(
-      `^ +([0-9]+) +\\S+ +${role} +([0-9a-f:]{17}) +active +10\\.99\\.0\\.[0-9]+:[0-9]+ +([0-9]+) +([0-9]+) +([0-9]+) +0 +-$`,
+      `^ +([0-9]+) +\\S+ +${role} +([0-9a-f:]{17}) +active +10\\.99\\.0\\.[0-9]+:[0-9]+ +\\S+ +- +([0-9]+) +[0-9]+ +([0-9]+) +([0-9]+) +[0-9]+ +0 +-$`,
       "m",
     )
       .exec(out);

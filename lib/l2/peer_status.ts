@@ -1,0 +1,167 @@
+// deno-lint-ignore-file camelcase
+/**
+ * What `netkit gateway status` and `netkit client status` show: a running gateway's or
+ * client's own counters and its session with the relay, as one JSON object. The counters are
+ * taken from the `counters` objects generically (every numeric field, in snake_case), so a
+ * counter added to `GatewayCounters` or `ClientCounters` appears without a change here;
+ * {@linkcode COUNTER_INFO} gives the known ones a label and a unit.
+ *
+ * @module
+ */
+
+import { formatMac } from "../packet/mac.ts";
+import { NETKIT_VERSION } from "../version.ts";
+import type { Client } from "./client.ts";
+import type { Gateway } from "./gateway.ts";
+import { numericFields, type RelaySession } from "./relay_session.ts";
+
+/** The status socket name of the gateway on LAN interface `iface` in namespace `netnsId`. */
+export function gatewaySocketName(netnsId: number, iface: string): string {
+  return `gateway-ns${netnsId}-${iface}`;
+}
+
+/** The status socket name of the client on TAP `tap` in namespace `netnsId`. */
+export function clientSocketName(netnsId: number, tap: string): string {
+  return `client-ns${netnsId}-${tap}`;
+}
+
+/** A peer's session with the relay, as its status shows it. */
+export interface SessionStatus {
+  state: "connected" | "reconnecting" | "closed";
+  /** The relay's address, `host:port`. */
+  relay: string;
+  room: string;
+  /** Our peer id in the room; null while disconnected. */
+  peer_id: number | null;
+  /** Largest Ethernet frame of the room; null while disconnected. */
+  frame_max: number | null;
+  /** Since the current connection was admitted; null while disconnected. */
+  connected_ms: number | null;
+  /** Whether the room has a gateway (the LAN), as the relay last said. */
+  gateway_present: boolean;
+  /** `frames_to_relay`, `bytes_to_relay`, ..., `reconnects`, `seq_gaps`. */
+  counters: Record<string, number>;
+}
+
+/** `netkit gateway status` and `netkit client status`. */
+export interface PeerDaemonStatus {
+  role: "gateway" | "client";
+  version: string;
+  pid: number;
+  /** The LAN interface (gateway) or the TAP (client). */
+  interface: string;
+  mac: string;
+  /** The gateway's or client's own counters, by snake_case name. */
+  counters: Record<string, number>;
+  /** Frames dropped, by reason (the session's and its owner's). */
+  drops: Record<string, number>;
+  session: SessionStatus;
+}
+
+function sessionStatus(session: RelaySession): SessionStatus {
+  const welcome = session.welcome;
+  const connected = session.connectedMs;
+  return {
+    state: session.state,
+    relay: session.relayAddress,
+    room: session.room,
+    peer_id: welcome?.peer_id ?? null,
+    frame_max: welcome?.frame_max ?? null,
+    connected_ms: connected === null ? null : Math.round(connected),
+    gateway_present: session.gatewayPeer !== null,
+    counters: { ...numericFields(session.counters), seq_gaps: session.seqGaps },
+  };
+}
+
+/** The status of a running gateway. */
+export function gatewayStatus(gateway: Gateway): PeerDaemonStatus {
+  return {
+    role: "gateway",
+    version: NETKIT_VERSION,
+    pid: Deno.pid,
+    interface: gateway.iface,
+    mac: formatMac(gateway.nicMac),
+    counters: numericFields(gateway.counters),
+    drops: gateway.session.drops.toJSON(),
+    session: sessionStatus(gateway.session),
+  };
+}
+
+/** The status of a running client. */
+export function clientStatus(client: Client): PeerDaemonStatus {
+  return {
+    role: "client",
+    version: NETKIT_VERSION,
+    pid: Deno.pid,
+    interface: client.tap.name,
+    mac: formatMac(client.mac),
+    counters: numericFields(client.counters),
+    drops: client.session.drops.toJSON(),
+    session: sessionStatus(client.session),
+  };
+}
+
+/** How a counter is shown: a short column label, its unit, and what it counts. */
+export interface CounterInfo {
+  label: string;
+  unit: "frames" | "bytes" | "datagrams" | "count";
+  meaning: string;
+}
+
+/**
+ * The counters netkit knows how to name, by snake_case key. A counter missing here is shown
+ * under its key, as a count.
+ */
+export const COUNTER_INFO: Readonly<Record<string, CounterInfo>> = {
+  // The gateway's own.
+  lan_frames: { label: "LAN", unit: "frames", meaning: "read from the LAN interface" },
+  lan_to_relay: { label: "LAN→RELAY", unit: "frames", meaning: "LAN frames sent to the relay" },
+  relay_to_lan: { label: "RELAY→LAN", unit: "frames", meaning: "relay frames put on the LAN" },
+  cam_refreshes: {
+    label: "CAM",
+    unit: "frames",
+    meaning: "CAM-refresh frames sent so the LAN switch learns remote MACs",
+  },
+  mss_clamped: { label: "MSS", unit: "frames", meaning: "TCP SYNs whose MSS was clamped" },
+  checksums_completed: {
+    label: "CSUM",
+    unit: "frames",
+    meaning: "LAN frames whose offloaded TCP/UDP checksum was completed",
+  },
+  // The client's own.
+  tap_frames: { label: "TAP", unit: "frames", meaning: "read from the TAP" },
+  tap_to_relay: { label: "TAP→RELAY", unit: "frames", meaning: "TAP frames sent to the relay" },
+  relay_to_tap: { label: "RELAY→TAP", unit: "frames", meaning: "relay frames written to the TAP" },
+  // The session's, both.
+  frames_to_relay: { label: "TO RELAY", unit: "frames", meaning: "datagrams sent to the relay" },
+  bytes_to_relay: {
+    label: "TO RELAY",
+    unit: "bytes",
+    meaning: "bytes sent to the relay, 8-byte datagram headers included",
+  },
+  datagrams_in: { label: "IN", unit: "datagrams", meaning: "datagrams from the relay" },
+  frames_from_relay: {
+    label: "FROM RELAY",
+    unit: "frames",
+    meaning: "valid frames from the relay",
+  },
+  bytes_from_relay: {
+    label: "FROM RELAY",
+    unit: "bytes",
+    meaning: "bytes of every datagram from the relay",
+  },
+  malformed: { label: "MALFORMED", unit: "datagrams", meaning: "datagrams from the relay refused" },
+  reconnects: { label: "RECONNECTS", unit: "count", meaning: "connections made after the first" },
+  seq_gaps: {
+    label: "SEQ GAPS",
+    unit: "count",
+    meaning: "gaps in the relay's datagram sequence: datagrams lost on the way to us",
+  },
+};
+
+/** {@linkcode COUNTER_INFO} of `key`, or its key as a count. */
+export function counterInfo(key: string): CounterInfo {
+  return Object.hasOwn(COUNTER_INFO, key)
+    ? COUNTER_INFO[key]!
+    : { label: key.toUpperCase().replaceAll("_", " "), unit: "count", meaning: key };
+}
