@@ -133,7 +133,11 @@ export const COUNTER_INFO: Readonly<Record<string, CounterInfo>> = {
   tap_to_relay: { label: "TAP→RELAY", unit: "frames", meaning: "TAP frames sent to the relay" },
   relay_to_tap: { label: "RELAY→TAP", unit: "frames", meaning: "relay frames written to the TAP" },
   // The session's, both.
-  frames_to_relay: { label: "TO RELAY", unit: "frames", meaning: "datagrams sent to the relay" },
+  frames_to_relay: {
+    label: "TO RELAY",
+    unit: "frames",
+    meaning: "frames sent to the relay, one datagram each",
+  },
   bytes_to_relay: {
     label: "TO RELAY",
     unit: "bytes",
