@@ -23,6 +23,7 @@ const GATEWAY: PeerDaemonStatus = {
     mss_clamped: 0,
     checksums_completed: 4,
     gso_frames: 2,
+    future_counter: 5,
   },
   drops: { mtu_exceeded: 3, unknown_destination: 17 },
   session: {
@@ -56,9 +57,9 @@ Deno.test("formatPeerStatus shows every counter with a label and a unit row, dro
     text,
     /^session: connected, relay 10\.99\.0\.1:4433, room LAB1, peer 1, frames up to 1406 bytes, connected 1m23s$/m,
   );
-  assert.match(text, /^LAN +LAN→RELAY +RELAY→LAN +CAM +MSS +CSUM +GSO FRAMES$/m);
-  assert.match(text, /^frames +frames +frames +frames +frames +frames +count$/m);
-  assert.match(text, /^120 +100 +90 +3 +0 +4 +2$/m);
+  assert.match(text, /^LAN +LAN→RELAY +RELAY→LAN +CAM +MSS +CSUM +MERGED +FUTURE COUNTER$/m);
+  assert.match(text, /^frames +frames +frames +frames +frames +frames +frames +count$/m);
+  assert.match(text, /^120 +100 +90 +3 +0 +4 +2 +5$/m);
   assert.match(
     text,
     /^TO RELAY +FROM RELAY +IN +TO RELAY +FROM RELAY +MALFORMED +RECONNECTS +SEQ GAPS$/m,
@@ -68,7 +69,12 @@ Deno.test("formatPeerStatus shows every counter with a label and a unit row, dro
   assert.match(text, /^drops \(frames, by reason\): mtu_exceeded=3 unknown_destination=17$/m);
   const legend = text.slice(text.indexOf("legend:")).replaceAll("\n", " ");
   assert.match(legend, /LAN \(frames\): read from the LAN interface;/);
-  assert.match(legend, /GSO FRAMES \(count\): gso_frames;/, "an unknown counter still explained");
+  assert.match(legend, /MERGED \(frames\): frames the kernel had merged/);
+  assert.match(
+    legend,
+    /FUTURE COUNTER \(count\): future_counter;/,
+    "an unknown counter still explained",
+  );
   assert.match(legend, /SEQ GAPS \(count\): gaps in the relay's datagram sequence/);
   assert.doesNotMatch(text, /gateway (present|absent)/, "a gateway is the room's gateway");
 });

@@ -126,7 +126,17 @@ export const COUNTER_INFO: Readonly<Record<string, CounterInfo>> = {
   checksums_completed: {
     label: "CSUM",
     unit: "frames",
-    meaning: "LAN frames whose offloaded TCP/UDP checksum was completed",
+    meaning: "frames whose offloaded TCP/UDP checksum was completed",
+  },
+  gso_frames: {
+    label: "MERGED",
+    unit: "frames",
+    meaning: "frames the kernel had merged (GRO, TSO), cut for the room",
+  },
+  gso_segments: {
+    label: "SEGMENTS",
+    unit: "frames",
+    meaning: "the room-sized frames merged frames were cut into",
   },
   // The client's own.
   tap_frames: { label: "TAP", unit: "frames", meaning: "read from the TAP" },
@@ -136,7 +146,7 @@ export const COUNTER_INFO: Readonly<Record<string, CounterInfo>> = {
   frames_to_relay: {
     label: "TO RELAY",
     unit: "frames",
-    meaning: "frames sent to the relay, one datagram each",
+    meaning: "frames sent to the relay, one datagram each (two when fragmented)",
   },
   bytes_to_relay: {
     label: "TO RELAY",
@@ -156,6 +166,16 @@ export const COUNTER_INFO: Readonly<Record<string, CounterInfo>> = {
   },
   malformed: { label: "MALFORMED", unit: "datagrams", meaning: "datagrams from the relay refused" },
   reconnects: { label: "RECONNECTS", unit: "count", meaning: "connections made after the first" },
+  frames_fragmented: {
+    label: "SPLIT",
+    unit: "frames",
+    meaning: "frames sent to the relay in two fragments (a small path)",
+  },
+  fragments_reassembled: {
+    label: "JOINED",
+    unit: "frames",
+    meaning: "frames from the relay joined from two fragments",
+  },
   seq_gaps: {
     label: "SEQ GAPS",
     unit: "count",
