@@ -153,7 +153,7 @@ async function quicFloor(
   }
 }
 
-function rxPackets(netns: string, dev: string): number {
+export function rxPackets(netns: string, dev: string): number {
   const [link] = ipJson<{ stats64: { rx: { packets: number } } }[]>(
     "-s",
     "-n",
@@ -169,7 +169,7 @@ function rxPackets(netns: string, dev: string): number {
  * Sends `rate` frames/s for `seconds` from a timer: each tick sends what is due in batches.
  * Returns how many the kernel took.
  */
-async function blast(
+export async function blast(
   socket: PacketSocket,
   frame: Uint8Array,
   rate: number,
@@ -193,7 +193,7 @@ async function blast(
   return sent;
 }
 
-function testFrame(bytes: number, dst: Uint8Array, src: Uint8Array): Uint8Array {
+export function testFrame(bytes: number, dst: Uint8Array, src: Uint8Array): Uint8Array {
   const frame = new Uint8Array(bytes);
   frame.set(dst, 0);
   frame.set(src, 6);
