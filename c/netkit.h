@@ -123,6 +123,8 @@ int nk_packet_send_batch(int fd, const uint8_t *slots, uint32_t slot_size, uint3
 			 const struct nk_frame_meta *meta, uint8_t vnet);
 /* PACKET_STATISTICS (reading resets them): out[0] packets, out[1] drops. */
 int nk_packet_stats(int fd, uint32_t *out);
+/* PACKET_IGNORE_OUTGOING (Linux 4.20): frames sent on the interface are not queued to `fd`. */
+int nk_packet_ignore_outgoing(int fd);
 
 /* ---- iface.c: interfaces by ioctl ------------------------------------------------ */
 

@@ -311,3 +311,12 @@ int nk_packet_stats(int fd, uint32_t *out)
 	out[1] = st.tp_drops;
 	return 0;
 }
+
+int nk_packet_ignore_outgoing(int fd)
+{
+	int one = 1;
+
+	if (setsockopt(fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, &one, sizeof(one)) < 0)
+		return -errno;
+	return 0;
+}

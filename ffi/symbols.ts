@@ -89,6 +89,7 @@ export const SYMBOLS = {
     result: "i32",
   },
   nk_packet_stats: { parameters: ["i32", "buffer"], result: "i32" }, // int fd, uint32_t out[2]
+  nk_packet_ignore_outgoing: { parameters: ["i32"], result: "i32" }, // int fd
 
   // iface.c
   nk_iface_info: { parameters: ["buffer", "buffer"], result: "i32" }, // const char *name, struct nk_iface_info *out

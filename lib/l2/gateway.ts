@@ -78,6 +78,8 @@ function openLan(iface: string): PacketSocket {
   // vnet headers: merged frames arrive with what it takes to cut them back into segments.
   const socket = PacketSocket.open({ interface: iface, rcvbuf: LAN_RCVBUF, vnetHeader: true });
   try {
+    // Each frame sent to the LAN would otherwise come back and wake the LAN loop to be dropped.
+    socket.ignoreOutgoing();
     socket.addPromisc();
   } catch (err) {
     socket.close();

@@ -213,6 +213,19 @@ export class PacketSocket extends OwnedFd {
     return unwrap(n, `send batch on "${this.ifname}"`);
   }
 
+  /**
+   * Stops the kernel from queuing the frames sent on the interface (this socket's own, and the
+   * host's) to this socket: each would otherwise wake the reader for a frame it throws away.
+   * False where the kernel is older than 4.20 (ENOPROTOOPT): they still come, as
+   * {@linkcode PacketType.OUTGOING}.
+   */
+  ignoreOutgoing(): boolean {
+    const rc = nk.nk_packet_ignore_outgoing(this.fd);
+    if (rc === -Errno.ENOPROTOOPT) return false;
+    unwrap(rc, `ignore outgoing frames on "${this.ifname}"`);
+    return true;
+  }
+
   /** Kernel counters since the last call: frames queued and frames dropped for lack of room. */
   stats(): { packets: number; drops: number } {
     const out = new Uint32Array(2);

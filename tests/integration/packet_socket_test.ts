@@ -246,3 +246,26 @@ Deno.test({
     );
   },
 });
+
+Deno.test({
+  name: "PacketSocket.ignoreOutgoing() keeps frames others send on the interface out of the socket",
+  ignore: needs("root", "netns", "veth"),
+  async fn() {
+    using lab = new NamespaceLab();
+    const [a, b] = pair(lab);
+    using sender = openOn(a); // another sender on the interface, as the host's own traffic
+    // Every EtherType, as the gateway's: only those sockets see outgoing frames at all.
+    using seesAll = openOn(a);
+    using ignores = openOn(a);
+    assert.equal(ignores.ignoreOutgoing(), true);
+    assert.equal(sender.send(testFrame(b.mac, a.mac, 0x07)), true);
+    // Without the option the frame comes back as OUTGOING, so the test can fail.
+    const seen = await receiveMatching(seesAll, hasMarker(0x07));
+    assert.equal(seen?.pktType, PacketType.OUTGOING);
+    assert.equal(await receiveMatching(ignores, hasMarker(0x07), 300), null);
+    // Frames that arrive still do.
+    using far = openOn(b);
+    far.send(testFrame(a.mac, b.mac, 0x1a));
+    assert.equal((await receiveMatching(ignores, hasMarker(0x1a)))?.pktType, PacketType.HOST);
+  },
+});
