@@ -22,10 +22,17 @@
  *    WAN link and LAN port, and back. The medians per hop say which process holds the frame
  *    how long. An encrypted datagram is matched to its echo as the first one on that link, in
  *    that direction, at least as long as the frame, after the echo passed the hop before.
+ * 4. The floor (with the hops): a bare Deno echo server (bench/echo_floor.ts) in the relay's
+ *    namespace, over UDP and over QUIC, one datagram every 10 ms from netkit's client namespace,
+ *    its turnaround timed the same way: what a pass through an idle Deno process costs.
+ *
+ * `--baseline PATH` runs another netkit build (the `./netkit` of a checkout of an earlier
+ * commit) as tunnel `netkit-baseline` in a lab of its own, in the same rounds: before and after.
  *
  * A tunnel whose tool is missing is skipped with the reason printed. Run as root:
  * `deno run -P=test bench/l2_peers.ts [--pings N] [--rounds R] [--rate F] [--seconds S]
- * [--hops N] [--json]`. Everything is removed at the end, also on Ctrl-C.
+ * [--hops N] [--tunnels netkit,tinc,n2n] [--baseline PATH] [--json]`. Everything is removed at
+ * the end, also on Ctrl-C.
  *
  * @module
  */
