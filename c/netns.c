@@ -9,7 +9,8 @@
 
 int nk_netns_enter(const char *path)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* /run/netns/NAME is a bind mount, never a link: one planted there is not followed. */
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	int rc = 0;
 
 	if (fd < 0)

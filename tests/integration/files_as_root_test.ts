@@ -12,6 +12,8 @@ import { NamespaceLab } from "../../lib/lab/namespace_lab.ts";
 import { LacpDaemon, lacpDaemonOptions } from "../../lib/lacp/daemon.ts";
 import { writeStateFile } from "../../lib/mroute/state_file.ts";
 import { UnsafeFileError } from "../../lib/net/safe_file.ts";
+import { NETNS_DIR, runInNetns } from "../../lib/net/netns.ts";
+import { NetkitOsError } from "../../lib/errors.ts";
 import { z } from "zod";
 import { AttackScene } from "../_attack.ts";
 import { needs } from "../skip.ts";
@@ -180,5 +182,25 @@ Deno.test({
     assert.deepEqual(await stableClientMac("tap9", scene.shared), mac);
     assert.equal(Deno.lstatSync(clientMacPath("tap9", scene.shared)).uid, 0);
     scene.assertTargetUntouched();
+  },
+});
+
+Deno.test({
+  name: "a symbolic link in /run/netns is never entered as a namespace",
+  ignore: needs("root", "netns"),
+  fn() {
+    using lab = new NamespaceLab();
+    const real = lab.netns("real");
+    const link = `${lab.prefix}-link`;
+    Deno.symlinkSync(`${NETNS_DIR}/${real}`, `${NETNS_DIR}/${link}`);
+    try {
+      assert.throws(
+        () => runInNetns(link, () => "entered"),
+        (err: unknown) => err instanceof NetkitOsError && err.code === "ELOOP",
+      );
+      assert.equal(runInNetns(real, () => "entered"), "entered", "the namespace itself is fine");
+    } finally {
+      Deno.removeSync(`${NETNS_DIR}/${link}`);
+    }
   },
 });
