@@ -71,6 +71,11 @@ export type GuardDrop =
 export interface AddressGuardOptions {
   /** Most DHCP, FCFS and LAN bindings in the room together (default 4096). */
   maxBindings?: number;
+  /**
+   * Most LAN bindings (default: half of `maxBindings`): any LAN host can make them, so they never
+   * take the clients' share.
+   */
+  maxLanBindings?: number;
   /** Most DHCP and FCFS bindings per client (default 32). */
   maxPerClient?: number;
   /** How long an IPv6 FCFS binding lives without a claim refreshing it (default 600,000 ms). */
@@ -350,7 +355,8 @@ function checkLimit(value: number, what: string): number {
  * Per-room bindings of addresses to clients, and the check that keeps clients' ARP and ND claims
  * to their own addresses. See the module documentation for the rules.
  *
- * Every table is bounded: DHCP, FCFS and LAN bindings together by `maxBindings`, each client's
+ * Every table is bounded: DHCP, FCFS and LAN bindings together by `maxBindings`, LAN bindings
+ * alone by `maxLanBindings` (half, so LAN hosts cannot crowd out the clients), each client's
  * DHCP and FCFS bindings by `maxPerClient`, clients known to the guard by `maxBindings`. A full
  * table refuses new bindings (an FCFS claim gets `"nd_client_limit"` or `"nd_table_full"`); a
  * live binding is never evicted to make room. Expired bindings go when next looked up, when a
@@ -359,6 +365,7 @@ function checkLimit(value: number, what: string): number {
  */
 export class AddressGuard {
   readonly #maxBindings: number;
+  readonly #maxLanBindings: number;
   readonly #maxPerClient: number;
   readonly #fcfsIdleMs: number;
   readonly #lanIdleMs: number;
@@ -380,6 +387,10 @@ export class AddressGuard {
   /** Throws a `RangeError` for a limit or lifetime that is not a positive integer. */
   constructor(options: AddressGuardOptions = {}) {
     this.#maxBindings = checkLimit(options.maxBindings ?? DEFAULT_MAX_BINDINGS, "maxBindings");
+    this.#maxLanBindings = checkLimit(
+      options.maxLanBindings ?? Math.max(1, Math.floor(this.#maxBindings / 2)),
+      "maxLanBindings",
+    );
     this.#maxPerClient = checkLimit(
       options.maxPerClient ?? DEFAULT_MAX_PER_CLIENT,
       "maxPerClient",
@@ -915,6 +926,10 @@ export class AddressGuard {
         for (const held of state.dynamic) this.#live(held, now);
         if (state.dynamic.size >= this.#maxPerClient) return Bind.CLIENT_FULL;
       }
+    }
+    if (owner === LAN && this.#kinds.lan >= this.#maxLanBindings) {
+      if (now >= this.#nextExpiry) this.expire(now);
+      if (this.#kinds.lan >= this.#maxLanBindings) return Bind.TABLE_FULL;
     }
     if (this.#table.size - this.#kinds.configured >= this.#maxBindings) {
       if (now >= this.#nextExpiry) this.expire(now);

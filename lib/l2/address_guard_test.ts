@@ -824,3 +824,15 @@ Deno.test("AddressGuard lists bindings with text addresses", () => {
     { address: "2001:db8::1", kind: "lan", client: null, expires: 3_600_000 },
   ]);
 });
+
+Deno.test("AddressGuard keeps LAN bindings to their share: a LAN flood cannot crowd out the clients", () => {
+  const guard = new AddressGuard({ maxBindings: 4 });
+  for (let i = 1; i <= 10; i++) guard.observe(na(LAN_HOST_MAC, `2001:db8::${i}`), true, 0);
+  assert.equal(guard.status().lan, 2, "half of the table");
+  assert.equal(guard.status().lan_not_recorded, 8);
+  assert.equal(checkA(guard, na(MAC_A, "2001:db8::a"), 0), null);
+  assert.equal(checkB(guard, na(MAC_B, "2001:db8::b"), 0), null);
+  assert.equal(guard.status().fcfs, 2);
+  assert.equal(checkA(guard, na(MAC_A, "2001:db8::1"), 0), "nd_target", "the LAN's stay the LAN's");
+  assert.throws(() => new AddressGuard({ maxLanBindings: 0 }), RangeError);
+});
