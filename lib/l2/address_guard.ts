@@ -520,6 +520,11 @@ export class AddressGuard {
     return null;
   }
 
+  /** {@linkcode expire}, when a binding is due by now: cheap to call every second. */
+  expireDue(now: number): number {
+    return now >= this.#nextExpiry ? this.expire(now) : 0;
+  }
+
   /**
    * Removes every binding that expired by `now` and returns how many. Optional: expired bindings
    * are never honoured, and a full table sweeps itself; call it to free memory sooner.

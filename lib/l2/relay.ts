@@ -1095,8 +1095,11 @@ export class Relay implements AsyncDisposable {
   }
 
   #housekeep(): void {
-    const gone = this.#registry.expire(this.#options.clock(), this.#options.resumeWindowMs);
+    const now = this.#options.clock();
+    const gone = this.#registry.expire(now, this.#options.resumeWindowMs);
     for (const peer of gone) this.#left(peer, "timeout");
+    this.#sources.sweep(now);
+    for (const guard of this.#guards.values()) guard.expireDue(now);
     if (this.#roomsFile !== null && !this.#reloading) {
       this.#reloading = true;
       this.#reloadRooms(this.#roomsFile).finally(() => this.#reloading = false);

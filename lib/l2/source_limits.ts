@@ -161,16 +161,29 @@ export class SourceLimits {
     return first;
   }
 
+  /**
+   * Forgets every source that holds nothing and has no failure in the last minute: what a
+   * source's last close left behind once its failures are old. The relay calls it every second.
+   */
+  sweep(now: number): void {
+    for (const [key, entry] of this.#sources) this.#forgetIfIdle(key, entry, now);
+  }
+
   #add(source: string, now: number): Source | null {
     if (this.#sources.size >= this.#options.maxSources) {
-      // Make room from the oldest entries holding nothing (Map keeps insertion order).
+      // Make room from the oldest entries holding nothing (Map keeps insertion order), and of
+      // those, one without a recent failure first: evicting a failure would forgive it.
+      let idle: string | null = null;
       for (const [key, entry] of this.#sources) {
-        if (entry.connections === 0 && entry.handshakes === 0) {
-          this.#sources.delete(key);
+        if (entry.connections > 0 || entry.handshakes > 0) continue;
+        if (!entry.failed || now - entry.lastFailure >= MINUTE_MS) {
+          idle = key;
           break;
         }
+        idle ??= key;
       }
-      if (this.#sources.size >= this.#options.maxSources) return null;
+      if (idle === null) return null;
+      this.#sources.delete(idle);
     }
     const perMinute = this.#options.authFailuresPerMinute;
     const entry: Source = {

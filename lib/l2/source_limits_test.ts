@@ -82,3 +82,47 @@ Deno.test("SourceLimits keeps a bounded table of sources, forgetting idle ones f
   l.open();
   assert.equal(l.attach("e", 0), "sources", "no idle source left to forget");
 });
+
+/** A connection from `source` that completes its handshake at `now` (or is refused). */
+function connect(l: SourceLimits, source: string, now: number): string | null {
+  assert.equal(l.open(), null);
+  const refused = l.attach(source, now);
+  if (refused !== null) {
+    l.handshakeDone(null);
+    l.closed(null, now);
+    return refused;
+  }
+  l.handshakeDone(source);
+  return null;
+}
+
+Deno.test("SourceLimits.sweep forgets idle sources once their failures are a minute old", () => {
+  const l = limits({ authFailuresPerMinute: 1 });
+  assert.equal(connect(l, "192.0.2.1", 0), null);
+  l.authFailed("192.0.2.1", 0);
+  l.closed("192.0.2.1", 0);
+  assert.equal(l.sources, 1, "a source with a fresh failure is kept");
+  l.sweep(30_000);
+  assert.equal(l.sources, 1, "for its minute");
+  assert.equal(connect(l, "192.0.2.1", 30_000), "auth_failures");
+  l.sweep(60_000);
+  assert.equal(l.sources, 0, "then forgotten without another close");
+});
+
+Deno.test("SourceLimits makes room from idle sources without recent failures first", () => {
+  const l = limits({ authFailuresPerMinute: 1, maxSources: 2 });
+  assert.equal(connect(l, "192.0.2.1", 0), null);
+  assert.equal(connect(l, "192.0.2.2", 0), null);
+  l.authFailed("192.0.2.2", 0);
+  l.closed("192.0.2.2", 0);
+  l.authFailed("192.0.2.1", 50_000); // the oldest entry, its failure recent at 61 s
+  l.closed("192.0.2.1", 50_000);
+  assert.equal(connect(l, "192.0.2.3", 61_000), null, "room made from .2, whose failure is old");
+  assert.equal(connect(l, "192.0.2.1", 61_000), "auth_failures", ".1's recent one is kept");
+  // Nothing idle without a recent failure: the oldest idle source goes rather than everyone
+  // new being refused (availability over a minute's memory of one failure).
+  l.authFailed("192.0.2.3", 61_000);
+  l.closed("192.0.2.3", 61_000);
+  assert.equal(connect(l, "192.0.2.4", 62_000), null);
+  assert.equal(l.sources, 2);
+});
