@@ -219,12 +219,14 @@ function registerRooms(relay: Command, io: CliIo): void {
         io,
         options.output,
         `room ${code}, gateway`,
-        () =>
-          rooms.editRoomsFile(roomsFileOf(command), (config) =>
-            rooms.addRoom(config, code, {
-              ...(tapMtu === undefined ? {} : { tapMtu }),
-              addressGuard: options.addressGuard,
-            })),
+        (deliver) =>
+          rooms.editRoomsFile(roomsFileOf(command), async (config) =>
+            await deliver(
+              await rooms.addRoom(config, code, {
+                ...(tapMtu === undefined ? {} : { tapMtu }),
+                addressGuard: options.addressGuard,
+              }),
+            )),
       );
     });
 
@@ -258,10 +260,11 @@ function registerRooms(relay: Command, io: CliIo): void {
         io,
         options.output,
         `room ${code}, client ${name}`,
-        () =>
+        (deliver) =>
           rooms.editRoomsFile(
             roomsFileOf(command),
-            (config) => rooms.addClient(config, code, name, options.address ?? []),
+            async (config) =>
+              await deliver(await rooms.addClient(config, code, name, options.address ?? [])),
           ),
       );
     });
@@ -289,10 +292,10 @@ function registerRooms(relay: Command, io: CliIo): void {
         io,
         options.output,
         `room ${code}, ${name ?? "gateway"}`,
-        () =>
+        (deliver) =>
           rooms.editRoomsFile(
             roomsFileOf(command),
-            (config) => rooms.rotateCredential(config, code, name),
+            async (config) => await deliver(await rooms.rotateCredential(config, code, name)),
           ),
       );
     });
@@ -337,16 +340,18 @@ function registerRooms(relay: Command, io: CliIo): void {
 /**
  * Makes a credential with `make` and hands it out: printed, or written to `output`, a new file
  * created (O_CREAT|O_EXCL: never through a planted symlink, mode 0600) before anything is
- * changed, so a bad path leaves the rooms as they were.
+ * changed. `make` calls `deliver` with the credential before it saves the rooms file, and
+ * `deliver` writes the whole file and syncs it first: a bad path or a full disk leaves the rooms
+ * as they were, and a saved credential is never one nobody holds.
  */
 async function issue(
   io: CliIo,
   output: string | undefined,
   what: string,
-  make: () => Promise<string>,
+  make: (deliver: (credential: string) => Promise<string>) => Promise<string>,
 ): Promise<void> {
   if (output === undefined) {
-    io.out(`${await make()}\n`);
+    io.out(`${await make((credential) => Promise.resolve(credential))}\n`);
     io.err(`netkit: credential for ${what}; it is shown only now: keep it in a 0600 file\n`);
     return;
   }
@@ -359,14 +364,19 @@ async function issue(
     );
   }
   using _file = file;
-  let credential: string;
   try {
-    credential = await make();
+    await make(async (credential) => {
+      const bytes = new TextEncoder().encode(`${credential}\n`);
+      for (let written = 0; written < bytes.length;) {
+        written += await file.write(bytes.subarray(written));
+      }
+      await file.syncData();
+      return credential;
+    });
   } catch (err) {
     await Deno.remove(output).catch(() => {});
     throw err;
   }
-  await file.write(new TextEncoder().encode(`${credential}\n`));
   io.err(`netkit: credential for ${what} written to ${output}\n`);
 }
 
