@@ -42,11 +42,31 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   });
 }
 
-/** Columns padded: the first left-aligned, the rest right-aligned. */
-export function table(header: string[], rows: string[][]): string[] {
+/**
+ * Waits until the counter `read` returns stops rising: two reads `gapMs` apart are equal (then
+ * nothing is arriving any more), or `maxMs` have passed. Returns the last count and which.
+ */
+export async function settledCount(
+  read: () => number,
+  options: { gapMs: number; maxMs: number; signal?: AbortSignal | undefined },
+): Promise<{ count: number; settled: boolean }> {
+  const start = performance.now();
+  let last = read();
+  for (;;) {
+    await sleep(options.gapMs, options.signal);
+    const count = read();
+    if (count === last) return { count, settled: true };
+    last = count;
+    if (performance.now() - start >= options.maxMs) return { count, settled: false };
+  }
+}
+
+/** Columns padded: the first (and those of `left`, for text) left-aligned, the rest right-aligned. */
+export function table(header: string[], rows: string[][], left: readonly number[] = []): string[] {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (r: string[]) =>
-    r.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join("  ");
+    r.map((c, i) => i === 0 || left.includes(i) ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))
+      .join("  ").trimEnd();
   return [line(header), ...rows.map(line)];
 }
 
@@ -81,5 +101,71 @@ export async function runBenchmark<R>(
   } finally {
     Deno.removeSignalListener("SIGINT", interrupt);
     Deno.removeSignalListener("SIGTERM", interrupt);
+  }
+}
+
+/** Which run and machine a benchmark's numbers come from: they compare only within one run. */
+export interface Provenance {
+  /** When the run started (ISO 8601, UTC). */
+  date: string;
+  kernel: string;
+  cpu: string;
+  cores: number;
+  /** `git describe`-like: the commit, with `+changes` when the work tree differs from it. */
+  netkit: string;
+  deno: string;
+  /** 1, 5 and 15 minute load averages when the run started: is the machine quiet? */
+  load: [number, number, number];
+}
+
+/** The run's {@linkcode Provenance}, read from this machine and the checkout the bench is in. */
+export function provenance(): Provenance {
+  const cpuinfo = readOr("/proc/cpuinfo");
+  const load = readOr("/proc/loadavg").split(" ").slice(0, 3).map(Number);
+  return {
+    date: new Date().toISOString().replace(/\.\d+Z$/, "Z"),
+    kernel: Deno.osRelease(),
+    cpu: /^model name\s*:\s*(.+)$/m.exec(cpuinfo)?.[1]?.trim() ?? "unknown CPU",
+    cores: navigator.hardwareConcurrency,
+    netkit: gitCommit(),
+    deno: Deno.version.deno,
+    load: [load[0] ?? NaN, load[1] ?? NaN, load[2] ?? NaN],
+  };
+}
+
+/** The provenance as the one line a report starts with. */
+export function formatProvenance(p: Provenance): string {
+  return `run ${p.date}: ${p.cpu}, ${p.cores} cores, kernel ${p.kernel}, netkit ${p.netkit}, ` +
+    `Deno ${p.deno}, load ${p.load.map((l) => l.toFixed(2)).join(" ")}`;
+}
+
+function readOr(path: string): string {
+  try {
+    return Deno.readTextFileSync(path);
+  } catch {
+    return "";
+  }
+}
+
+/** The checkout's commit, `+changes` when tracked files differ from it; `unknown` without git. */
+function gitCommit(): string {
+  const root = new URL("..", import.meta.url).pathname;
+  const git = (...args: string[]) => {
+    const out = new Deno.Command("git", {
+      args: ["-C", root, ...args],
+      stdout: "piped",
+      stderr: "null",
+    })
+      .outputSync();
+    return out.success ? new TextDecoder().decode(out.stdout).trim() : null;
+  };
+  try {
+    const commit = git("rev-parse", "--short=12", "HEAD");
+    if (commit === null) return "unknown";
+    return git("status", "--porcelain", "--untracked-files=no") === ""
+      ? commit
+      : `${commit}+changes`;
+  } catch {
+    return "unknown"; // no git
   }
 }

@@ -6,33 +6,54 @@
  * 1. Throughput: frames of 64 and 1000 bytes are sent from the client namespace, paced at a
  *    series of offered rates for a fixed time, into the client's TAP (tunnel) or the direct
  *    veth (kernel path), addressed to LAN host h1. What arrives is h1's `rx_packets` (the
- *    kernel's count; the idle rate measured before is subtracted). A rate is sustained when
- *    less than 0.1 % is lost. The sender sends in batches (sendmmsg) from a timer, so it uses
- *    little CPU of the two cores the tunnel's three processes share.
+ *    kernel's count), read when it has stopped rising before the step and again after it: what
+ *    an overloaded step leaves draining is its own, never the next step's. A rate is sustained
+ *    when less than 0.1 % is lost. The sender sends in batches (sendmmsg) from a timer, so it
+ *    uses little CPU of the two cores the tunnel's three processes share.
  * 2. Latency: `ping` from the client namespace to h1 (200 echoes, 10 ms apart and then back
  *    to back), over the tunnel and over the kernel path, with 64- and 1000-byte frames; the
  *    medians and the difference at 10 ms (the tunnel's added latency). The two spacings tell
  *    the cost of waking idle processes from the cost of the work.
  *
- * 3. The floor: bench/quic_floor.ts, two bare Deno processes in the relay's and the client's
+ * 3. TCP (bench/l2_tcp.ts): iperf3 LAN → client and client → LAN, with GRO on and off on the
+ *    gateway's LAN interface, each right after the same case over the kernel path; the drops of
+ *    gateway, client and relay during each tunnel run say why one collapses.
+ *
+ * 4. The floor: bench/quic_floor.ts, two bare Deno processes in the relay's and the client's
  *    namespaces, echoes QUIC datagrams (round trip) and sends 1000-byte ones at the goal rate
  *    (CPU time per datagram sent and received), with nothing of netkit in between. The tunnel's
  *    round trip crosses two such round trips, and each frame is sent and received twice; with
  *    the tunnel processes' own CPU use per rate, this tells netkit's cost from the transport's.
  *
+ * The report starts with the run's provenance (date, machine, kernel, commit, Deno), then the
+ * ratios against the baselines of the same run, then the numbers they come from: numbers of
+ * different runs or machines do not compare, ratios do.
+ *
  * Run as root: `make bench`, or `deno run -P=test bench/l2.ts [--seconds S] [--pings N]
- * [--json]`. Everything is removed at the end, also on Ctrl-C.
+ * [--tcp-seconds S (0: none)] [--json]`. Everything is removed at the end, also on Ctrl-C.
  *
  * @module
  */
 
 import { parseArgs } from "node:util";
-import { L2, L2Lab } from "../lib/lab/l2_lab.ts";
-import { ip, ipJson } from "../lib/lab/namespace_lab.ts";
+import { clientLanAddress, L2, L2Lab } from "../lib/lab/l2_lab.ts";
+import { ip, ipJson, sh } from "../lib/lab/namespace_lab.ts";
 import { FrameBatch } from "../lib/net/frame_batch.ts";
 import { runInNetns } from "../lib/net/netns.ts";
 import { PacketSocket } from "../lib/net/packet_socket.ts";
-import { cpuMs, median, runBenchmark, sleep, table, verdict } from "./_shared.ts";
+import {
+  cpuMs,
+  formatProvenance,
+  median,
+  type Provenance,
+  provenance,
+  runBenchmark,
+  settledCount,
+  sleep,
+  table,
+  verdict,
+} from "./_shared.ts";
+import { TCP_CASES, type TcpCase, type TcpStep, tcpSteps } from "./l2_tcp.ts";
 import type { FloorDrive, FloorServe } from "./quic_floor.ts";
 
 /** What to run. */
@@ -43,6 +64,10 @@ export interface L2BenchOptions {
   rates: number[];
   /** Echoes per latency sample (default 200). */
   pings: number;
+  /** Seconds per iperf3 run, whole (0: no TCP steps). */
+  tcpSeconds: number;
+  /** The TCP cases (default {@linkcode TCP_CASES}). */
+  tcpCases?: readonly TcpCase[];
   signal?: AbortSignal;
 }
 
@@ -55,8 +80,16 @@ export interface RateResult {
   received: number;
   lossPercent: number;
   receivedPerSecond: number;
+  /**
+   * Whether h1's counter had stopped rising before the step (else frames of the step before were
+   * still arriving, and the step does not count as sustained) and after it (else some of this
+   * step's arrived later than {@linkcode SETTLE_MAX_MS} and are counted lost).
+   */
+  settled: { before: boolean; after: boolean };
   /** CPU use of the tunnel's processes meanwhile, in % of one core (tunnel only). */
   cpuPercent?: { client: number; relay: number; gateway: number };
+  /** Their CPU time together per frame sent, in µs (tunnel only). */
+  cpuUsPerFrame?: number;
 }
 
 /** Bare Deno QUIC between the client's and the relay's namespaces (bench/quic_floor.ts). */
@@ -75,14 +108,38 @@ export interface LatencyResult {
   lost: number;
 }
 
+/** Tunnel over baseline, each measured in this run: what compares across runs and machines. */
+export interface L2Ratios {
+  /**
+   * Sustained frames/s, tunnel / kernel path. `kernelSaturated` false: the kernel path
+   * sustained every rate offered, so its capacity is higher and the ratio an upper bound.
+   */
+  sustained: { frameBytes: number; ratio: number; kernelSaturated: boolean }[];
+  /** Median round trip, tunnel / kernel path. */
+  roundTrip: { frameBytes: number; intervalMs: number; ratio: number }[];
+  /** TCP Mbit/s, tunnel / the kernel path's run just before. */
+  tcp: (TcpCase & { ratio: number })[];
+  /** The tunnel's median round trip (1000 B, every 10 ms) / two bare QUIC echo round trips. */
+  roundTripOverFloor: number;
+  /**
+   * CPU of the three processes per 1000 B frame at the highest sustained rate (or the lowest
+   * offered), over the floor's two sends and two receives of a datagram.
+   */
+  cpuPerFrameOverFloor: { rate: number; tunnelUs: number; floorUs: number; ratio: number } | null;
+}
+
 /** The report. */
 export interface L2Report {
+  provenance: Provenance;
+  ratios: L2Ratios;
   throughput: RateResult[];
   /** Highest offered rate sustained (< 0.1 % loss) per path and frame size. */
   sustained: { path: string; frameBytes: number; framesPerSecond: number }[];
   latency: LatencyResult[];
   /** Tunnel median − kernel median per frame size (ms). */
   addedLatencyMs: { frameBytes: number; ms: number }[];
+  tcpSeconds: number;
+  tcp: TcpStep[];
   floor: QuicFloor;
   goals: { sustained1000: boolean; addedLatency: boolean };
 }
@@ -93,6 +150,10 @@ const GOAL_ADDED_MS = 0.3;
 const DIRECT = "direct";
 const KERNEL_PREFIX = "192.168.60";
 const FLOOR_PORT = 4434;
+/** Reads of h1's counter this far apart and equal: nothing is arriving any more. */
+const SETTLE_GAP_MS = 200;
+/** How long a counter may keep rising before the step goes on regardless (and says so). */
+const SETTLE_MAX_MS = 3000;
 const decoder = new TextDecoder();
 
 /** Runs bench/quic_floor.ts: its server in the relay's namespace, its driver in the client's. */
@@ -237,6 +298,7 @@ function pingMedian(
 
 /** Runs the benchmark. */
 export async function benchL2(options: L2BenchOptions): Promise<L2Report> {
+  const run = provenance();
   await using lab = new L2Lab({ clients: 1 });
   await lab.startRelay(["--peer-bandwidth", "0", "--bcast-pps", "0"]);
   await lab.startGateway();
@@ -248,6 +310,9 @@ export async function benchL2(options: L2BenchOptions): Promise<L2Report> {
   ip("-n", c1, "addr", "add", `${KERNEL_PREFIX}.101/24`, "dev", DIRECT);
   ip("-n", lab.h1, "addr", "add", `${KERNEL_PREFIX}.11/24`, "dev", "eth0");
   ip("-n", c1, "link", "set", L2.tap, "txqueuelen", "10000");
+  // h1's ARP for the TAP's address reaches the direct veth too: only the TAP may answer it, or
+  // the tunnel's TCP would take the kernel path.
+  sh("ip", "netns", "exec", c1, "sysctl", "-qw", "net.ipv4.conf.all.arp_ignore=1");
   const h1Mac = lab.lab.link(lab.h1, "eth0").mac;
   const paths = {
     tunnel: { dev: L2.tap, src: lab.lab.link(c1, L2.tap).mac, target: L2.h1 },
@@ -263,6 +328,8 @@ export async function benchL2(options: L2BenchOptions): Promise<L2Report> {
   };
 
   const throughput: RateResult[] = [];
+  const h1Packets = () => rxPackets(lab.h1, "eth0");
+  const settle = { gapMs: SETTLE_GAP_MS, maxMs: SETTLE_MAX_MS, signal: options.signal };
   for (const frameBytes of [64, 1000]) {
     for (
       const [name, path] of Object.entries(paths) as [keyof typeof paths, typeof paths.tunnel][]
@@ -271,18 +338,15 @@ export async function benchL2(options: L2BenchOptions): Promise<L2Report> {
       const frame = testFrame(frameBytes, h1Mac, path.src);
       for (const rate of options.rates) {
         options.signal?.throwIfAborted();
-        const idleStart = rxPackets(lab.h1, "eth0");
-        await sleep(250, options.signal);
-        const idle = (rxPackets(lab.h1, "eth0") - idleStart) * options.seconds * 4;
-        const before = rxPackets(lab.h1, "eth0");
+        const before = await settledCount(h1Packets, settle);
         const cpuBefore = Object.values(processes).map((pid) => cpuMs(pid));
         const blastStart = performance.now();
         const sent = await blast(socket, frame, rate, options.seconds);
-        await sleep(300, options.signal); // let the last frames arrive
-        const cpu = Object.values(processes).map((pid, i) =>
-          (cpuMs(pid) - cpuBefore[i]!) / (performance.now() - blastStart) * 100
-        );
-        const received = Math.max(0, rxPackets(lab.h1, "eth0") - before - idle);
+        // What is still on its way belongs to this step: counted once it stops arriving.
+        const after = await settledCount(h1Packets, settle);
+        const cpuUsed = Object.values(processes).map((pid, i) => cpuMs(pid) - cpuBefore[i]!);
+        const cpu = cpuUsed.map((ms) => ms / (performance.now() - blastStart) * 100);
+        const received = after.count - before.count;
         const lost = Math.max(0, sent - received);
         throughput.push({
           path: name,
@@ -292,8 +356,12 @@ export async function benchL2(options: L2BenchOptions): Promise<L2Report> {
           received,
           lossPercent: sent === 0 ? 100 : (lost / sent) * 100,
           receivedPerSecond: received / options.seconds,
+          settled: { before: before.settled, after: after.settled },
           ...(name === "tunnel"
-            ? { cpuPercent: { client: cpu[0]!, relay: cpu[1]!, gateway: cpu[2]! } }
+            ? {
+              cpuPercent: { client: cpu[0]!, relay: cpu[1]!, gateway: cpu[2]! },
+              cpuUsPerFrame: sent === 0 ? NaN : cpuUsed.reduce((a, b) => a + b) * 1000 / sent,
+            }
             : {}),
         });
         if (sent === 0 || lost / sent >= MAX_LOSS * 10) break; // far past saturation
@@ -307,7 +375,7 @@ export async function benchL2(options: L2BenchOptions): Promise<L2Report> {
       framesPerSecond: Math.max(
         0,
         ...throughput.filter((r) =>
-          r.path === path && r.frameBytes === frameBytes && r.sent > 0 &&
+          r.path === path && r.frameBytes === frameBytes && r.sent > 0 && r.settled.before &&
           r.lossPercent < MAX_LOSS * 100
         ).map((r) => r.offered),
       ),
@@ -335,12 +403,31 @@ export async function benchL2(options: L2BenchOptions): Promise<L2Report> {
       latency.find((l) => l.path === p && l.frameBytes === frameBytes && l.intervalMs === 10)!;
     return { frameBytes, ms: of("tunnel").medianMs - of("kernel").medianMs };
   });
+  const tcpSeconds = options.tcpSeconds > 0 ? Math.max(1, Math.round(options.tcpSeconds)) : 0;
+  const tcp = tcpSeconds > 0
+    ? await tcpSteps(
+      {
+        lab,
+        clientNs: c1,
+        tunnel: { dev: L2.tap, address: clientLanAddress(1) },
+        kernel: { dev: DIRECT, address: `${KERNEL_PREFIX}.101` },
+      },
+      options.tcpCases ?? TCP_CASES,
+      tcpSeconds,
+      options.signal,
+    )
+    : [];
   const tunnel1000 = sustained.find((s) => s.path === "tunnel" && s.frameBytes === 1000)!;
+  const measured = { throughput, sustained, latency, tcp, floor };
   return {
+    provenance: run,
+    ratios: ratios(measured, options.rates),
     throughput,
     sustained,
     latency,
     addedLatencyMs,
+    tcpSeconds,
+    tcp,
     floor,
     goals: {
       sustained1000: tunnel1000.framesPerSecond >= GOAL_RATE,
@@ -349,14 +436,145 @@ export async function benchL2(options: L2BenchOptions): Promise<L2Report> {
   };
 }
 
+/** The ratios against this run's baselines, from the measurements. */
+function ratios(
+  m: Pick<L2Report, "throughput" | "sustained" | "latency" | "tcp" | "floor">,
+  rates: readonly number[],
+): L2Ratios {
+  const sustainedOf = (path: string, frameBytes: number) =>
+    m.sustained.find((s) => s.path === path && s.frameBytes === frameBytes)!.framesPerSecond;
+  const rtt = (path: string, frameBytes: number, intervalMs: number) =>
+    m.latency.find((l) =>
+      l.path === path && l.frameBytes === frameBytes && l.intervalMs === intervalMs
+    )!.medianMs;
+  const rate1000 = sustainedOf("tunnel", 1000) || Math.min(...rates);
+  const at = m.throughput.find((r) =>
+    r.path === "tunnel" && r.frameBytes === 1000 && r.offered === rate1000
+  );
+  const floorUs = 2 * (m.floor.sendCpuUs + m.floor.receiveCpuUs);
+  return {
+    sustained: [64, 1000].map((frameBytes) => ({
+      frameBytes,
+      ratio: sustainedOf("tunnel", frameBytes) / sustainedOf("kernel", frameBytes),
+      kernelSaturated: sustainedOf("kernel", frameBytes) < Math.max(...rates),
+    })),
+    roundTrip: [10, 0].flatMap((intervalMs) =>
+      [64, 1000].map((frameBytes) => ({
+        frameBytes,
+        intervalMs,
+        ratio: rtt("tunnel", frameBytes, intervalMs) / rtt("kernel", frameBytes, intervalMs),
+      }))
+    ),
+    tcp: m.tcp.filter((t) => t.tunnel !== null && t.kernel !== null).map((t) => ({
+      direction: t.direction,
+      gro: t.gro,
+      ...(t.lanTso === undefined ? {} : { lanTso: t.lanTso }),
+      ratio: t.tunnel!.mbitPerSecond / t.kernel!.mbitPerSecond,
+    })),
+    roundTripOverFloor: rtt("tunnel", 1000, 10) / (2 * m.floor.rttMs["1000"]!),
+    cpuPerFrameOverFloor: at === undefined ? null : {
+      rate: at.offered,
+      tunnelUs: at.cpuUsPerFrame!,
+      floorUs,
+      ratio: at.cpuUsPerFrame! / floorUs,
+    },
+  };
+}
+
 function k(n: number): string {
   return n >= 1000 ? `${(n / 1000).toFixed(n >= 100_000 ? 0 : 1)}k` : String(Math.round(n));
 }
 
-/** The report as text. */
+/** A ratio with the digits that matter, however small. */
+function ratioText(x: number): string {
+  if (!Number.isFinite(x)) return "–";
+  return x >= 10 ? x.toFixed(1) : x >= 0.1 ? x.toFixed(2) : x.toPrecision(2);
+}
+
+const DIRECTION_TEXT = { lan_to_client: "LAN → client", client_to_lan: "client → LAN" } as const;
+
+/** A TCP case in words: "LAN → client, GRO on", and the LAN host's TSO when set. */
+function tcpCaseText(c: TcpCase): string {
+  return `${DIRECTION_TEXT[c.direction]}, GRO ${c.gro}` +
+    (c.lanTso === undefined ? "" : `, LAN host TSO ${c.lanTso}`);
+}
+
+/** Ratios first: the part of the report that compares across runs and machines. */
+function formatRatios(report: L2Report): string[] {
+  const r = report.ratios;
+  const cpu = r.cpuPerFrameOverFloor;
+  const rows: string[][] = [
+    ...r.sustained.map((s) => [
+      `frames/s sustained (< 0.1 % loss), ${s.frameBytes} B / kernel path`,
+      `${s.kernelSaturated ? "" : "≤ "}${ratioText(s.ratio)}`,
+    ]),
+    ...r.roundTrip.map((t) => [
+      `median round trip ${
+        t.intervalMs === 0 ? "back to back" : `every ${t.intervalMs} ms`
+      }, ${t.frameBytes} B / kernel path`,
+      ratioText(t.ratio),
+    ]),
+    ...r.tcp.map((t) => [`TCP Mbit/s ${tcpCaseText(t)} / kernel path`, ratioText(t.ratio)]),
+    [
+      "median round trip 1000 B every 10 ms / two bare QUIC echoes",
+      ratioText(r.roundTripOverFloor),
+    ],
+    ...(cpu === null ? [] : [[
+      `CPU per 1000 B frame at ${k(cpu.rate)}/s / bare QUIC's 2 sends + 2 receives`,
+      `${ratioText(cpu.ratio)} (${cpu.tunnelUs.toFixed(1)} / ${cpu.floorUs.toFixed(1)} µs)`,
+    ]]),
+  ];
+  return [
+    ...table(["ratio to this run's baseline", "tunnel / baseline"], rows),
+    ...(r.sustained.some((s) => !s.kernelSaturated)
+      ? ["  ≤: the kernel path sustained every rate offered; its capacity is higher"]
+      : []),
+  ];
+}
+
+/** The drops of one tunnel run in words. */
+function dropsText(step: TcpStep): string {
+  if (step.drops === null) return "";
+  const of = (counts: Record<string, number>) =>
+    Object.entries(counts).map(([reason, n]) => `${reason} ${n}`).join(", ") || "none";
+  const d = step.drops;
+  return `gateway ${of(d.gateway)}; client ${of(d.client)}; relay ${of(d.relay)}` +
+    (d.fresh ? "" : " (a peer sent no report after the run: its drops may be short)");
+}
+
+function formatTcp(report: L2Report): string[] {
+  if (report.tcp.length === 0) return ["TCP: not run (--tcp-seconds 0)"];
+  const mbit = (run: TcpStep["kernel"]) => run === null ? "" : run.mbitPerSecond.toFixed(1);
+  const retr = (run: TcpStep["kernel"]) => run?.retransmits?.toString() ?? "";
+  return [
+    `TCP: iperf3 between LAN host h1 and the client's namespace, ${report.tcpSeconds} s per run,` +
+    " the kernel path right before the tunnel",
+    ...table(
+      ["case", "tunnel Mbit/s", "retr", "kernel Mbit/s", "retr", "drops during the tunnel run"],
+      report.tcp.map((t) => [
+        tcpCaseText(t),
+        mbit(t.tunnel),
+        retr(t.tunnel),
+        mbit(t.kernel),
+        retr(t.kernel),
+        t.skipped === null ? dropsText(t) : `skipped: ${t.skipped}`,
+      ]),
+      [5],
+    ),
+    "  (GRO: on the gateway's LAN interface. Drops by reason: the gateway's and the client's as" +
+    " they reported them, the relay's own; mtu_exceeded is a frame larger than the room's)",
+  ];
+}
+
+/** The report as text: provenance, the ratios, then the numbers they come from. */
 export function formatL2Report(report: L2Report): string {
+  const unsettled = report.throughput.filter((r) => !r.settled.before || !r.settled.after);
   const lines = [
     "bench/l2: client → relay → gateway → LAN host, against the kernel path (veth + bridge)",
+    formatProvenance(report.provenance),
+    "Numbers of different runs or machines do not compare; ratios to the same run's baselines do.",
+    "",
+    ...formatRatios(report),
     "",
     ...table(
       ["path", "frame", "offered/s", "sent", "received", "loss", "received/s", "CPU c/r/g"],
@@ -365,7 +583,7 @@ export function formatL2Report(report: L2Report): string {
         `${r.frameBytes} B`,
         k(r.offered),
         String(r.sent),
-        String(r.received),
+        String(r.received) + (r.settled.before && r.settled.after ? "" : " *"),
         `${r.lossPercent.toFixed(3)} %`,
         k(r.receivedPerSecond),
         r.cpuPercent === undefined
@@ -377,16 +595,24 @@ export function formatL2Report(report: L2Report): string {
       ]),
     ),
     "  (CPU: the client's, relay's and gateway's processes, in % of one core)",
+    ...(unsettled.length === 0 ? [] : [
+      `  * h1's counter was still rising ${
+        SETTLE_MAX_MS / 1000
+      } s after the step before (the step` +
+      " does not count as sustained) or after this one (late frames counted lost)",
+    ]),
     "",
     "sustained (< 0.1 % loss):",
     ...[64, 1000].map((bytes) => {
       const of = (p: string) =>
         report.sustained.find((s) => s.path === p && s.frameBytes === bytes)!.framesPerSecond;
-      const ratio = of("kernel") > 0 ? of("tunnel") / of("kernel") : NaN;
-      return `  ${bytes} B: tunnel ${k(of("tunnel"))}/s, kernel ≥ ${
-        k(of("kernel"))
-      }/s (the highest rate offered), ratio ${ratio.toFixed(2)}`;
+      const all = report.ratios.sustained.find((s) => s.frameBytes === bytes)!.kernelSaturated
+        ? ""
+        : " (every rate offered)";
+      return `  ${bytes} B: tunnel ${k(of("tunnel"))}/s, kernel path ${k(of("kernel"))}/s${all}`;
     }),
+    "",
+    ...formatTcp(report),
     "",
     ...table(
       ["latency", "frame", "every", "median", "lost"],
@@ -398,14 +624,9 @@ export function formatL2Report(report: L2Report): string {
         String(l.lost),
       ]),
     ),
-    ...report.addedLatencyMs.map((a) => {
-      const kernel = report.latency.find((l) =>
-        l.path === "kernel" && l.frameBytes === a.frameBytes
-      )!;
-      return `  added by the tunnel, ${a.frameBytes} B, every 10 ms: ${a.ms.toFixed(3)} ms (${
-        ((a.ms + kernel.medianMs) / kernel.medianMs).toFixed(1)
-      }x the kernel path's round trip)`;
-    }),
+    ...report.addedLatencyMs.map((a) =>
+      `  added by the tunnel, ${a.frameBytes} B, every 10 ms: ${a.ms.toFixed(3)} ms`
+    ),
     "",
     ...formatFloor(report),
     "",
@@ -463,6 +684,7 @@ if (import.meta.main) {
       seconds: { type: "string", default: "2" },
       pings: { type: "string", default: "200" },
       rates: { type: "string", default: "25000,50000,75000,100000,150000,200000" },
+      "tcp-seconds": { type: "string", default: "4" },
       json: { type: "boolean", default: false },
     },
   });
@@ -474,6 +696,7 @@ if (import.meta.main) {
         seconds: Number(values.seconds),
         pings: Number(values.pings),
         rates: values.rates.split(",").map(Number),
+        tcpSeconds: Number(values["tcp-seconds"]),
         signal,
       }),
     formatL2Report,

@@ -1,12 +1,19 @@
 import assert from "node:assert/strict";
 import { benchL2, formatL2Report } from "../../bench/l2.ts";
+import { findOnPath } from "../../lib/doctor/tools.ts";
 import { needs } from "../skip.ts";
 
 Deno.test({
-  name: "bench/l2 pushes frames through the tunnel and the kernel path and reports both",
+  name: "bench/l2 pushes frames and TCP through the tunnel and the kernel path and reports both",
   ignore: needs("root", "netns", "veth", "bridge", "tun", "ping"),
   async fn() {
-    const report = await benchL2({ seconds: 0.5, rates: [5000], pings: 10 });
+    const report = await benchL2({
+      seconds: 0.5,
+      rates: [5000],
+      pings: 10,
+      tcpSeconds: 1,
+      tcpCases: [{ direction: "lan_to_client", gro: "on" }],
+    });
     assert.deepEqual(
       report.throughput.map((r) => `${r.path} ${r.frameBytes}`),
       ["tunnel 64", "kernel 64", "tunnel 1000", "kernel 1000"],
@@ -44,7 +51,40 @@ Deno.test({
         assert.ok(Number.isFinite(percent) && percent >= 0, `${process}: ${percent} %`);
       }
     }
+
+    // TCP: each run took its own path (the other carried next to nothing meanwhile), and the
+    // tunnel's run has the drops of gateway, client and relay from reports sent after it.
+    const [tcp] = report.tcp;
+    assert.equal(report.tcp.length, 1);
+    if (findOnPath("iperf3") === null || findOnPath("ethtool") === null) {
+      assert.match(tcp!.skipped!, /is not installed/);
+    } else {
+      assert.equal(tcp!.skipped, null);
+      for (const run of [tcp!.kernel!, tcp!.tunnel!]) {
+        assert.ok(run.bytes > 0 && run.pathBytes >= run.bytes, JSON.stringify(run));
+        assert.ok(run.otherPathBytes < 20_000, JSON.stringify(run));
+      }
+      assert.ok(tcp!.drops!.fresh, JSON.stringify(tcp!.drops));
+      assert.equal(report.ratios.tcp.length, 1);
+    }
+
     const text = formatL2Report(report);
+    const lines = text.split("\n");
+    const { provenance: p } = report;
+    assert.equal(p.kernel, Deno.osRelease());
+    assert.match(p.netkit, /^[0-9a-f]{12}(\+changes)?$/);
+    assert.match(
+      lines[1]!,
+      new RegExp(
+        `^run \\d{4}-\\d\\d-\\d\\dT.*, ${p.cores} cores, kernel .*, netkit ${
+          p.netkit.replace("+", "\\+")
+        }`,
+      ),
+    );
+    // Ratios first, then the numbers they come from.
+    const ratios = lines.findIndex((l) => l.startsWith("ratio to this run's baseline"));
+    assert.ok(ratios > 1 && ratios < lines.findIndex((l) => l.startsWith("path ")), text);
+    assert.match(text, /TCP Mbit\/s LAN → client, GRO on \/ kernel path|skipped: /);
     assert.match(text, /the tunnel's round trip crosses two/);
     assert.match(text, /goal added median latency ≤ 0\.3 ms: (met|MISSED)/);
   },
