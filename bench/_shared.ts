@@ -114,14 +114,25 @@ export interface Provenance {
   /** `git describe`-like: the commit, with `+changes` when the work tree differs from it. */
   netkit: string;
   deno: string;
-  /** 1, 5 and 15 minute load averages when the run started: is the machine quiet? */
-  load: [number, number, number];
+  /**
+   * The 1, 5 and 15 minute load averages when the run started and when it ended (null until
+   * {@linkcode endProvenance}): was the machine quiet?
+   */
+  load: { start: LoadAverage; end: LoadAverage | null };
+}
+
+/** The kernel's 1, 5 and 15 minute load averages. */
+export type LoadAverage = [number, number, number];
+
+/** The load averages now. */
+export function loadAverage(): LoadAverage {
+  const load = readOr("/proc/loadavg").split(" ").slice(0, 3).map(Number);
+  return [load[0] ?? NaN, load[1] ?? NaN, load[2] ?? NaN];
 }
 
 /** The run's {@linkcode Provenance}, read from this machine and the checkout the bench is in. */
 export function provenance(): Provenance {
   const cpuinfo = readOr("/proc/cpuinfo");
-  const load = readOr("/proc/loadavg").split(" ").slice(0, 3).map(Number);
   return {
     date: new Date().toISOString().replace(/\.\d+Z$/, "Z"),
     kernel: Deno.osRelease(),
@@ -129,14 +140,21 @@ export function provenance(): Provenance {
     cores: navigator.hardwareConcurrency,
     netkit: gitCommit(),
     deno: Deno.version.deno,
-    load: [load[0] ?? NaN, load[1] ?? NaN, load[2] ?? NaN],
+    load: { start: loadAverage(), end: null },
   };
+}
+
+/** `p` with the load averages of the run's end. */
+export function endProvenance(p: Provenance): Provenance {
+  return { ...p, load: { ...p.load, end: loadAverage() } };
 }
 
 /** The provenance as the one line a report starts with. */
 export function formatProvenance(p: Provenance): string {
+  const load = (l: LoadAverage) => l.map((x) => x.toFixed(2)).join(" ");
   return `run ${p.date}: ${p.cpu}, ${p.cores} cores, kernel ${p.kernel}, netkit ${p.netkit}, ` +
-    `Deno ${p.deno}, load ${p.load.map((l) => l.toFixed(2)).join(" ")}`;
+    `Deno ${p.deno}, load ${load(p.load.start)} at start` +
+    (p.load.end === null ? "" : `, ${load(p.load.end)} at end`);
 }
 
 function readOr(path: string): string {

@@ -43,6 +43,7 @@ import { runInNetns } from "../lib/net/netns.ts";
 import { PacketSocket } from "../lib/net/packet_socket.ts";
 import {
   cpuMs,
+  endProvenance,
   formatProvenance,
   median,
   type Provenance,
@@ -420,7 +421,7 @@ export async function benchL2(options: L2BenchOptions): Promise<L2Report> {
   const tunnel1000 = sustained.find((s) => s.path === "tunnel" && s.frameBytes === 1000)!;
   const measured = { throughput, sustained, latency, tcp, floor };
   return {
-    provenance: run,
+    provenance: endProvenance(run),
     ratios: ratios(measured, options.rates),
     throughput,
     sustained,

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { formatProvenance, provenance, settledCount } from "../bench/_shared.ts";
+import { endProvenance, formatProvenance, provenance, settledCount } from "../bench/_shared.ts";
 import { parseIperf } from "../bench/l2_tcp.ts";
 
 Deno.test("settledCount waits until two reads are equal and returns the last count", async () => {
@@ -48,9 +48,15 @@ Deno.test("provenance names the run's date, machine, kernel, commit and Deno in 
   assert.equal(p.deno, Deno.version.deno);
   assert.equal(p.cores, navigator.hardwareConcurrency);
   assert.match(p.date, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
-  const line = formatProvenance({ ...p, cpu: "Test CPU", load: [0.5, 0.25, 0.125] });
+  assert.equal(p.load.end, null);
+  assert.equal(endProvenance(p).load.end!.length, 3);
+  const line = formatProvenance({
+    ...p,
+    cpu: "Test CPU",
+    load: { start: [0.5, 0.25, 0.125], end: [2, 1, 0] },
+  });
   assert.match(
     line,
-    /^run \S+Z: Test CPU, \d+ cores, kernel \S+, netkit \S+, Deno \S+, load 0.50 0.25 0.13$/,
+    /^run \S+Z: Test CPU, \d+ cores, kernel \S+, netkit \S+, Deno \S+, load 0.50 0.25 0.13 at start, 2.00 1.00 0.00 at end$/,
   );
 });
