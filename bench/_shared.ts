@@ -61,6 +61,16 @@ export async function settledCount(
   }
 }
 
+/** `after − before` for each key (a reason, say), leaving out those that did not change. */
+export function countsSince(
+  after: Record<string, number>,
+  before: Record<string, number>,
+): Record<string, number> {
+  return Object.fromEntries(
+    Object.entries(after).map(([k, v]) => [k, v - (before[k] ?? 0)]).filter(([, v]) => v !== 0),
+  );
+}
+
 /** Columns padded: the first (and those of `left`, for text) left-aligned, the rest right-aligned. */
 export function table(header: string[], rows: string[][], left: readonly number[] = []): string[] {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));

@@ -42,6 +42,7 @@ import { FrameBatch } from "../lib/net/frame_batch.ts";
 import { runInNetns } from "../lib/net/netns.ts";
 import { PacketSocket } from "../lib/net/packet_socket.ts";
 import {
+  countsSince,
   cpuMs,
   endProvenance,
   formatProvenance,
@@ -91,6 +92,8 @@ export interface RateResult {
   cpuPercent?: { client: number; relay: number; gateway: number };
   /** Their CPU time together per frame sent, in µs (tunnel only). */
   cpuUsPerFrame?: number;
+  /** What the relay dropped meanwhile, by reason (tunnel only; the peers report too late). */
+  relayDrops?: Record<string, number>;
 }
 
 /** Bare Deno QUIC between the client's and the relay's namespaces (bench/quic_floor.ts). */
@@ -341,11 +344,15 @@ export async function benchL2(options: L2BenchOptions): Promise<L2Report> {
         options.signal?.throwIfAborted();
         const before = await settledCount(h1Packets, settle);
         const cpuBefore = Object.values(processes).map((pid) => cpuMs(pid));
+        const relayDropsBefore = name === "tunnel" ? (await lab.status()).drops : {};
         const blastStart = performance.now();
         const sent = await blast(socket, frame, rate, options.seconds);
         // What is still on its way belongs to this step: counted once it stops arriving.
         const after = await settledCount(h1Packets, settle);
         const cpuUsed = Object.values(processes).map((pid, i) => cpuMs(pid) - cpuBefore[i]!);
+        const relayDrops = name === "tunnel"
+          ? countsSince((await lab.status()).drops, relayDropsBefore)
+          : {};
         const cpu = cpuUsed.map((ms) => ms / (performance.now() - blastStart) * 100);
         const received = after.count - before.count;
         const lost = Math.max(0, sent - received);
@@ -362,6 +369,7 @@ export async function benchL2(options: L2BenchOptions): Promise<L2Report> {
             ? {
               cpuPercent: { client: cpu[0]!, relay: cpu[1]!, gateway: cpu[2]! },
               cpuUsPerFrame: sent === 0 ? NaN : cpuUsed.reduce((a, b) => a + b) * 1000 / sent,
+              relayDrops,
             }
             : {}),
         });
@@ -578,7 +586,17 @@ export function formatL2Report(report: L2Report): string {
     ...formatRatios(report),
     "",
     ...table(
-      ["path", "frame", "offered/s", "sent", "received", "loss", "received/s", "CPU c/r/g"],
+      [
+        "path",
+        "frame",
+        "offered/s",
+        "sent",
+        "received",
+        "loss",
+        "received/s",
+        "CPU c/r/g",
+        "relay drops",
+      ],
       report.throughput.map((r) => [
         r.path,
         `${r.frameBytes} B`,
@@ -593,7 +611,9 @@ export function formatL2Report(report: L2Report): string {
             [r.cpuPercent.client, r.cpuPercent.relay, r.cpuPercent.gateway].map((c) => c.toFixed(0))
               .join("/")
           } %`,
+        Object.entries(r.relayDrops ?? {}).map(([reason, n]) => `${reason} ${n}`).join(", "),
       ]),
+      [8],
     ),
     "  (CPU: the client's, relay's and gateway's processes, in % of one core)",
     ...(unsettled.length === 0 ? [] : [

@@ -20,7 +20,7 @@ import { ChildDaemon } from "../lib/lab/child_daemon.ts";
 import { L2, type L2Lab } from "../lib/lab/l2_lab.ts";
 import { ipJson } from "../lib/lab/namespace_lab.ts";
 import type { RelayStatus } from "../lib/l2/relay.ts";
-import { sleep } from "./_shared.ts";
+import { countsSince, sleep } from "./_shared.ts";
 
 /** Which way the data flows: from LAN host h1 to the client, or back. */
 export type TcpDirection = "lan_to_client" | "client_to_lan";
@@ -161,9 +161,9 @@ async function tcpStep(
     step.tunnel = await iperf(paths, "tunnel", c.direction, seconds);
     const after = await peerCounters(paths, signal);
     step.drops = {
-      gateway: difference(after.gateway, before.gateway),
-      client: difference(after.client, before.client),
-      relay: difference(after.relay, before.relay),
+      gateway: countsSince(after.gateway, before.gateway),
+      client: countsSince(after.client, before.client),
+      relay: countsSince(after.relay, before.relay),
       fresh: before.fresh && after.fresh,
     };
   } catch (err) {
@@ -355,14 +355,4 @@ async function peerCounters(paths: TcpPaths, signal?: AbortSignal): Promise<Peer
     return (reportedDrops ?? {}) as Record<string, number>;
   };
   return { gateway: peer("gateway"), client: peer("client"), relay: status.drops, fresh: changed };
-}
-
-/** `after − before`, per reason, leaving out reasons that did not change. */
-function difference(
-  after: Record<string, number>,
-  before: Record<string, number>,
-): Record<string, number> {
-  return Object.fromEntries(
-    Object.entries(after).map(([k, v]) => [k, v - (before[k] ?? 0)]).filter(([, v]) => v !== 0),
-  );
 }
