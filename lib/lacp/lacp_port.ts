@@ -216,6 +216,8 @@ export class LacpPort {
 
   #recordDefault(): void {
     this.partner = adminPartner();
+    // The looped-back "partner" is forgotten with every other partner.
+    this.loopback = false;
     this.actorState |= DEFAULTED;
   }
 
@@ -264,8 +266,10 @@ export class LacpPort {
     const matched = (sameIdentity(pdu.partner, mine) &&
       ((pdu.partner.state ^ mine.state) & AGGREGATION) === 0) ||
       (pdu.actor.state & AGGREGATION) === 0;
+    // "Actively maintained": the partner is active, or we are and the partner knows it.
     const sync = matched && (pdu.actor.state & SYNCHRONIZATION) !== 0 &&
-      ((pdu.actor.state & ACTIVE) !== 0 || (mine.state & ACTIVE) !== 0);
+      ((pdu.actor.state & ACTIVE) !== 0 ||
+        ((mine.state & ACTIVE) !== 0 && (pdu.partner.state & ACTIVE) !== 0));
     this.partner = {
       systemPriority: pdu.actor.systemPriority,
       system: pdu.actor.system.slice(),
@@ -330,7 +334,9 @@ export class LacpPort {
     const want: PeriodicState = fast ? "FAST_PERIODIC" : "SLOW_PERIODIC";
     const interval = fast ? LacpTimes.FAST_PERIODIC : LacpTimes.SLOW_PERIODIC;
     const expired = this.timers.periodic !== null && now >= this.timers.periodic;
-    if (this.periodicState === "NO_PERIODIC") {
+    if (this.periodicState === "NO_PERIODIC" || (this.periodicState === "FAST_PERIODIC" && !fast)) {
+      // Fig. 6-19: a partner asking for the long timeout moves FAST_PERIODIC to SLOW_PERIODIC
+      // at once, restarting the timer, with no transmission of its own.
       this.periodicState = want;
       this.timers.periodic = now + interval;
     } else if (expired || (this.periodicState === "SLOW_PERIODIC" && fast)) {

@@ -247,7 +247,9 @@ export class LacpSystem {
    * Selection Logic. Individual ports each get an aggregator of their own. The aggregatable
    * ports share one: it keeps its LAG ID while any port is selected to it, otherwise it takes the
    * LAG ID most ports could join (ties: the lowest port number). Ports with another LAG ID are
-   * STANDBY; looped-back ports stay UNSELECTED.
+   * STANDBY; looped-back ports stay UNSELECTED. Selection applies only to a port that is not
+   * attached (§6.4.14.1): an UNSELECTED port stays so until its mux has reached DETACHED, so a
+   * new partner always costs a detach and a fresh wait_while.
    */
   #select(): void {
     const candidates = this.ports.filter((p) =>
@@ -279,6 +281,8 @@ export class LacpSystem {
     for (const p of this.ports) {
       if (!candidates.includes(p)) {
         p.selected = "UNSELECTED";
+      } else if (p.selected === "UNSELECTED" && p.muxState !== "DETACHED") {
+        continue;
       } else if (p.individual) {
         if (p.selected !== "SELECTED") p.selected = "SELECTED";
       } else if (p.selected !== "SELECTED") {
