@@ -109,6 +109,12 @@ struct nk_frame_meta {
  * (and every send carries a header too). The same `vnet` must then be passed to recv and send.
  */
 int nk_packet_open(uint32_t ifindex, uint16_t ethertype, uint8_t vnet);
+/*
+ * A socket for `ethertype` frames that also sees tagged ones, tag intact in PACKET_AUXDATA (a
+ * socket bound to one EtherType only gets them after the kernel has cleared the tag). Frames this
+ * host sends are not seen. Receive with vnet 0.
+ */
+int nk_packet_open_tagged(uint32_t ifindex, uint16_t ethertype);
 /* PACKET_ADD/DROP_MEMBERSHIP: type is PACKET_MR_MULTICAST (mac required) or _PROMISC/_ALLMULTI. */
 int nk_packet_membership(int fd, uint32_t ifindex, uint16_t type, const uint8_t *mac, uint8_t add);
 /* Receive one frame into a slot of `slot_size` bytes (same layout as a batch slot). 0: none ready. */

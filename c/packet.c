@@ -2,6 +2,7 @@
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
+#include <linux/filter.h>
 #include <linux/if_packet.h>
 #include <linux/virtio_net.h>
 #include <net/ethernet.h>
@@ -56,6 +57,51 @@ int nk_packet_open(uint32_t ifindex, uint16_t ethertype, uint8_t vnet)
 	/* The kernel strips 802.1Q tags before packet taps see them; auxdata gives them back. */
 	if (setsockopt(fd, SOL_PACKET, PACKET_AUXDATA, &one, sizeof(one)) < 0 ||
 	    (vnet && setsockopt(fd, SOL_PACKET, PACKET_VNET_HDR, &one, sizeof(one)) < 0) ||
+	    bind(fd, (struct sockaddr *)&sll, sizeof(sll)) < 0) {
+		int err = errno;
+
+		close(fd);
+		return -err;
+	}
+	return fd;
+}
+
+/*
+ * The kernel moves a frame's outer VLAN tag aside before any packet tap runs, then, when no VLAN
+ * device takes the frame (always for VID 0), clears it before the protocol handlers run: a socket
+ * bound to one EtherType receives a tagged frame as if untagged. Taps bound to ETH_P_ALL run in
+ * between and still see the tag. So this socket binds to ETH_P_ALL and, with a classic BPF filter
+ * attached before bind, keeps only frames whose type is `ethertype`, directly or behind one tag
+ * left in the frame (the inner tag of a QinQ pair). PACKET_IGNORE_OUTGOING keeps it off the
+ * transmit path.
+ */
+int nk_packet_open_tagged(uint32_t ifindex, uint16_t ethertype)
+{
+	struct sock_filter code[] = {
+		BPF_STMT(BPF_LD | BPF_H | BPF_ABS, MAC_PAIR_LEN),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, ethertype, 5, 0),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, ETH_P_8021Q, 2, 0),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, ETH_P_8021AD, 1, 0),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0x9100, 0, 3), /* pre-standard QinQ TPID */
+		BPF_STMT(BPF_LD | BPF_H | BPF_ABS, MAC_PAIR_LEN + 4),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, ethertype, 0, 1),
+		BPF_STMT(BPF_RET | BPF_K, 0xffffffff),
+		BPF_STMT(BPF_RET | BPF_K, 0),
+	};
+	struct sock_fprog prog = { .len = sizeof(code) / sizeof(code[0]), .filter = code };
+	struct sockaddr_ll sll = {
+		.sll_family = AF_PACKET,
+		.sll_protocol = htons(ETH_P_ALL),
+		.sll_ifindex = (int)ifindex,
+	};
+	int one = 1;
+	int fd = socket(AF_PACKET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return -errno;
+	if (setsockopt(fd, SOL_PACKET, PACKET_AUXDATA, &one, sizeof(one)) < 0 ||
+	    setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof(prog)) < 0 ||
+	    setsockopt(fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, &one, sizeof(one)) < 0 ||
 	    bind(fd, (struct sockaddr *)&sll, sizeof(sll)) < 0) {
 		int err = errno;
 

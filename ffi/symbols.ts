@@ -45,6 +45,7 @@ export const SYMBOLS = {
 
   // packet.c
   nk_packet_open: { parameters: ["u32", "u16", "u8"], result: "i32" }, // uint32_t ifindex, uint16_t ethertype, uint8_t vnet
+  nk_packet_open_tagged: { parameters: ["u32", "u16"], result: "i32" }, // uint32_t ifindex, uint16_t ethertype
   nk_packet_membership: {
     parameters: [
       "i32", // int fd

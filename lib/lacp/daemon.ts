@@ -1,6 +1,7 @@
 /**
  * The `netkit lacp` daemon: runs a {@linkcode LacpSystem} on real interfaces. Each port has an
- * AF_PACKET socket for EtherType 0x8809 with a multicast membership for 01:80:C2:00:00:02
+ * AF_PACKET socket for EtherType 0x8809, VLAN-tagged frames included so that they can be refused
+ * and counted, with a multicast membership for 01:80:C2:00:00:02
  * (never IFF_PROMISC, so nothing about an interface outlives the daemon); carrier comes from
  * rtnetlink; timers come from one poll loop that wakes at the engine's next deadline. The
  * daemon serves its status on its own control socket, named by network namespace and pid, and
@@ -110,6 +111,9 @@ function openSocket(name: string): PacketSocket {
   const socket = PacketSocket.open({
     interface: name,
     etherType: ETHERTYPE_SLOW,
+    // Tagged Slow Protocols frames must be seen to be refused: bound to 0x8809 alone, a frame
+    // tagged VID 0 (or a VID with no VLAN device) arrives with its tag already gone.
+    includeTagged: true,
     maxFrame: 1518,
     rcvbuf: SOCKET_BUFFER_BYTES,
   });
@@ -362,10 +366,10 @@ export class LacpDaemon implements AsyncDisposable {
         throw err;
       }
       if (got === null) return;
-      // Our own host's transmissions, tagged frames and frames to other addresses are not LACP
-      // frames for this port.
+      // Our own host's transmissions and frames to other addresses are not LACP frames for this
+      // port. Tagged ones come with their tag back in place: the engine counts and drops them.
       if (
-        got.pktType === PacketType.OUTGOING || got.vlanTci !== -1 ||
+        got.pktType === PacketType.OUTGOING ||
         !macEquals(got.frame, 0, SLOW_PROTOCOLS_MAC as Uint8Array, 0)
       ) continue;
       this.#pcap?.write(got.frame);

@@ -50,6 +50,12 @@ export interface PortCounters {
   lacpduRx: number;
   lacpduTx: number;
   malformedRx: number;
+  /** Slow Protocols frames with an illegal subtype: 0 or 11..255 (aAggPortStatsIllegalRx). */
+  illegalRx: number;
+  /** Frames of another Slow Protocol, subtypes 3..10 (OAM, OSSP...; aAggPortStatsUnknownRx). */
+  unknownRx: number;
+  /** Slow Protocols frames that carried a VLAN tag: never ours (they are untagged by definition). */
+  taggedRx: number;
   markerRx: number;
   markerTx: number;
   /** Marker Information PDUs left unanswered because of the response rate limit. */
@@ -128,6 +134,9 @@ export class LacpPort {
     lacpduRx: 0,
     lacpduTx: 0,
     malformedRx: 0,
+    illegalRx: 0,
+    unknownRx: 0,
+    taggedRx: 0,
     markerRx: 0,
     markerTx: 0,
     markerDropped: 0,

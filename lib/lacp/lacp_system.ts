@@ -31,6 +31,7 @@ import {
   SlowSubtype,
   slowSubtypeAt,
 } from "../packet/lacp.ts";
+import { ETH_HEADER_LEN, ethernetHeaderLengthAt } from "../packet/ethernet.ts";
 import { formatMac, macEquals } from "../packet/mac.ts";
 import { MalformedPacketError } from "../packet/errors.ts";
 
@@ -57,6 +58,10 @@ export interface LacpSystemOptions {
   rules?: readonly InjectRule[];
   transmit: Transmit;
 }
+
+/** Slow Protocols subtypes 3..10 belong to other protocols (OAM, OSSP...); 0 and 11..255 are illegal. */
+const FIRST_OTHER_SUBTYPE = 3;
+const LAST_SLOW_SUBTYPE = 10;
 
 /** Most Marker responses per port per second: Slow Protocols allow 10 frames/s, LACP takes 3. */
 const MARKER_RESPONSES_PER_SECOND = 5;
@@ -128,11 +133,18 @@ export class LacpSystem {
   }
 
   /**
-   * A frame arrived on port `index`: an untagged Slow Protocols frame to 01:80:C2:00:00:02 (the
-   * caller filters destination and direction). Malformed PDUs are counted and change nothing.
+   * A Slow Protocols frame to 01:80:C2:00:00:02 arrived on port `index`, with any VLAN tag the
+   * kernel took off put back in place (the caller filters destination and direction). Tagged
+   * frames, other Slow Protocols, illegal subtypes and malformed PDUs are counted and change
+   * nothing.
    */
   receive(index: number, frame: Uint8Array, now: number): void {
     const port = this.ports[index]!;
+    if (ethernetHeaderLengthAt(frame) > ETH_HEADER_LEN) {
+      // Slow Protocols frames are untagged by definition (802.3 Annex 57A).
+      port.counters.taggedRx++;
+      return;
+    }
     const subtype = slowSubtypeAt(frame);
     try {
       if (subtype === SlowSubtype.LACP) {
@@ -140,8 +152,13 @@ export class LacpSystem {
         this.#receiveLacpdu(index, pdu, now);
       } else if (subtype === SlowSubtype.MARKER) {
         this.#receiveMarker(index, frame, now);
-      } else {
+      } else if (subtype >= FIRST_OTHER_SUBTYPE && subtype <= LAST_SLOW_SUBTYPE) {
         // Other Slow Protocols (OAM, OSSP...) are not ours to answer.
+        port.counters.unknownRx++;
+        return;
+      } else {
+        // Subtype 0 and 11..255 are illegal; so is a frame too short to have one.
+        port.counters.illegalRx++;
         return;
       }
     } catch (err) {

@@ -705,3 +705,28 @@ Deno.test("LacpSystem forgets a looped-back partner when it defaults", () => {
   assert.equal(port.selected, "SELECTED");
   assert.equal(port.muxState, "ATTACHED");
 });
+
+Deno.test("LacpSystem counts tagged frames, other Slow Protocols and illegal subtypes, and ignores them", () => {
+  const { lab, a } = alone();
+  lab.advance(100);
+  const frame = partnerFrame(a, 0, SYS_B);
+  const tagged = new Uint8Array(frame.length + 4);
+  tagged.set(frame.subarray(0, 12));
+  tagged.set([0x81, 0x00, 0x00, 0x05], 12);
+  tagged.set(frame.subarray(12), 16);
+  a.system.receive(0, tagged, lab.now);
+  for (const subtype of [0, 3, 10, 11, 255]) {
+    const other = frame.slice();
+    other[14] = subtype;
+    a.system.receive(0, other, lab.now);
+  }
+  const c = a.system.ports[0]!.counters;
+  assert.deepEqual([c.taggedRx, c.unknownRx, c.illegalRx, c.lacpduRx, c.malformedRx], [
+    1,
+    2,
+    3,
+    0,
+    0,
+  ]);
+  assert.equal(a.system.ports[0]!.rxState, "EXPIRED", "no partner heard");
+});

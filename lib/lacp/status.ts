@@ -70,6 +70,9 @@ export interface PortStatus {
     lacpdu_rx: number;
     lacpdu_tx: number;
     malformed_rx: number;
+    illegal_rx: number;
+    unknown_rx: number;
+    tagged_rx: number;
     marker_rx: number;
     marker_tx: number;
     marker_dropped: number;
@@ -147,6 +150,9 @@ function portStatus(system: LacpSystem, port: LacpPort, index: number, now: numb
       lacpdu_rx: port.counters.lacpduRx,
       lacpdu_tx: port.counters.lacpduTx,
       malformed_rx: port.counters.malformedRx,
+      illegal_rx: port.counters.illegalRx,
+      unknown_rx: port.counters.unknownRx,
+      tagged_rx: port.counters.taggedRx,
       marker_rx: port.counters.markerRx,
       marker_tx: port.counters.markerTx,
       marker_dropped: port.counters.markerDropped,
@@ -205,7 +211,7 @@ export function formatDaemonStatus(status: DaemonStatus): string {
       ...describeParty("Partner:", p.partner),
       `  Churn: actor ${p.churn.actor} (${p.churn.actor_count}), partner ${p.churn.partner} (${p.churn.partner_count})`,
       `  Timers: ${timers.length > 0 ? timers.join(", ") : "none running"}`,
-      `  Counters: lacpdu rx ${p.counters.lacpdu_rx} tx ${p.counters.lacpdu_tx}, malformed rx ${p.counters.malformed_rx}, marker rx ${p.counters.marker_rx} tx ${p.counters.marker_tx}, kernel drops ${p.counters.kernel_drops}`,
+      `  Counters: lacpdu rx ${p.counters.lacpdu_rx} tx ${p.counters.lacpdu_tx}, malformed rx ${p.counters.malformed_rx}, illegal rx ${p.counters.illegal_rx}, unknown rx ${p.counters.unknown_rx}, tagged rx ${p.counters.tagged_rx}, marker rx ${p.counters.marker_rx} tx ${p.counters.marker_tx}, kernel drops ${p.counters.kernel_drops}`,
     );
     for (const r of p.inject_rules) {
       lines.push(

@@ -48,6 +48,14 @@ export interface PacketSocketOptions {
    * slots must then hold {@linkcode VNET_HDR_LEN} more bytes.
    */
   vnetHeader?: boolean;
+  /**
+   * Also receive `etherType` frames that carry a VLAN tag, with the tag ({@linkcode
+   * ReceivedFrame.vlanTci}). A socket bound to one EtherType gets such frames only after the
+   * kernel has cleared the tag (VID 0, or no VLAN device for the VID), so they look untagged.
+   * This binds to every protocol behind a kernel filter instead, and never sees frames this host
+   * sends. Not with `vnetHeader`.
+   */
+  includeTagged?: boolean;
 }
 
 /** One frame from {@linkcode PacketSocket.receive}, with its `sockaddr_ll` metadata. */
@@ -101,8 +109,13 @@ export class PacketSocket extends OwnedFd {
       : { name: interfaceName(options.interface), ifindex: options.interface };
     const etherType = options.etherType ?? ETH_P_ALL;
     const vnet = options.vnetHeader ?? false;
+    if (options.includeTagged && (vnet || etherType === ETH_P_ALL)) {
+      throw new RangeError("includeTagged needs one EtherType and no vnetHeader");
+    }
     const fd = unwrap(
-      nk.nk_packet_open(info.ifindex, etherType, vnet ? 1 : 0),
+      options.includeTagged
+        ? nk.nk_packet_open_tagged(info.ifindex, etherType)
+        : nk.nk_packet_open(info.ifindex, etherType, vnet ? 1 : 0),
       `open packet socket on "${info.name}"`,
     );
     const socket = new PacketSocket(fd, info.name, info.ifindex, options.maxFrame ?? 65535, vnet);
