@@ -650,7 +650,13 @@ export function explainLacpLab(report: LacpLabReport, options: ExplainOptions = 
     point(
       `Injection: B's rule "${report.rule}" fires on every LACPDU B sends while ${
         describeCondition(rule)
-      }${rule.limit === null ? "" : `, at most ${rule.limit} times per port`}. ${
+      }${
+        rule.limit === null
+          ? ""
+          : `, at most ${rule.limit} times ${
+            rule.perEpisode ? "each time that begins" : "per port"
+          }`
+      }. ${
         effect === "no change"
           ? `It fired from ${at(firstFire.t)} on but never changed what B sent`
           : `From ${at(firstFire.t)} on, ${

@@ -14,7 +14,9 @@
  *   `sysprio=N`, `port=N`, `portprio=N` and of the PDU `version=N`, or `drop` alone (do not
  *   send the LACPDU).
  * - `#N` fires the rule at most N times; without it, it fires on every LACPDU while its
- *   condition holds.
+ *   condition holds. `#N/episode` fires it at most N times in each episode, a stretch of time
+ *   during which the condition holds: the count starts again once the condition has stopped
+ *   holding.
  *
  * State letters are bits 0..7 of the 802.1AX state byte: A(ctivity), T(imeout),
  * (a)G(gregation), S(ynchronization), C(ollecting), D(istributing), F (defaulted), E(xpired).
@@ -56,6 +58,8 @@ import { formatMac, isMulticastMac, parseMac } from "../packet/mac.ts";
 /** What the original `lacpd` prints for a state with no bit set. */
 const NO_BITS_LETTER = "N";
 const MAX_COUNT = 0xffff_ffff;
+/** The unit of `#N/episode`. */
+const EPISODE = "episode";
 
 /** A test on one state byte: equal to `value`, or every `set` bit set and every `clear` bit clear. */
 export type StateCondition =
@@ -113,6 +117,8 @@ export interface InjectRule {
   readonly action: InjectAction;
   /** At most this many fires (`#N`), or `null` for every LACPDU while the condition holds. */
   readonly limit: number | null;
+  /** `#N/episode`: the limit counts the fires since the condition last began to hold. */
+  readonly perEpisode: boolean;
 }
 
 /**
@@ -479,7 +485,21 @@ function parseAction(span: Span): InjectAction {
   return { ...states, fields, drop };
 }
 
-/** Parses the text after `#` (`hash` is the column of the `#`). */
+/** Parses the text after `#`, `N` or `N/episode` (`hash` is the column of the `#`). */
+function parseLimit(span: Span, hash: number): { limit: number; perEpisode: boolean } {
+  const slash = span.text.indexOf("/");
+  if (slash < 0) return { limit: parseCount(span, hash), perEpisode: false };
+  const unit = trimSpan(sliceSpan(span, slash + 1));
+  if (unit.text !== EPISODE) {
+    throw new RuleProblem(
+      `expected "/${EPISODE}" after the count, found "/${unit.text}"`,
+      span.column + slash,
+    );
+  }
+  return { limit: parseCount(sliceSpan(span, 0, slash), hash), perEpisode: true };
+}
+
+/** Parses a count N (`hash` is the column of the `#`). */
 function parseCount(span: Span, hash: number): number {
   const count = trimSpan(span);
   const column = count.text === "" ? hash : count.column;
@@ -506,8 +526,10 @@ function parseRule(text: string): InjectRule {
   const after = sliceSpan(whole, arrow + 2);
   const hash = after.text.indexOf("#");
   const action = parseAction(hash < 0 ? after : sliceSpan(after, 0, hash));
-  const limit = hash < 0 ? null : parseCount(sliceSpan(after, hash + 1), after.column + hash);
-  return { text, condition, action, limit };
+  const { limit, perEpisode } = hash < 0
+    ? { limit: null, perEpisode: false }
+    : parseLimit(sliceSpan(after, hash + 1), after.column + hash);
+  return { text, condition, action, limit, perEpisode };
 }
 
 /**
@@ -633,11 +655,26 @@ function times(n: number): string {
 export class InjectionEngine {
   readonly #rules: readonly InjectRule[];
   readonly #fired: number[];
+  /** Fires since each rule's condition last began to hold (for `#N/episode`). */
+  readonly #firedInEpisode: number[];
 
   /** Creates an engine for `rules`, none of them fired yet. */
   constructor(rules: readonly InjectRule[]) {
     this.#rules = [...rules];
     this.#fired = this.#rules.map(() => 0);
+    this.#firedInEpisode = this.#rules.map(() => 0);
+  }
+
+  /**
+   * Notes the true states: every rule whose condition does not hold ends its episode, so a
+   * `#N/episode` rule may fire again when the condition returns. Call it whenever the states may
+   * have changed, not only when a LACPDU goes out: {@linkcode apply} calls it too, but an episode
+   * can begin and end between two LACPDUs.
+   */
+  noteStates(actorState: number, partnerState: number): void {
+    this.#rules.forEach((rule, i) => {
+      if (!conditionHolds(rule, actorState, partnerState)) this.#firedInEpisode[i] = 0;
+    });
   }
 
   /** The rules, in order. */
@@ -656,6 +693,7 @@ export class InjectionEngine {
     actorState: number,
     partnerState: number,
   ): InjectionResult<T> {
+    this.noteStates(actorState, partnerState);
     let out = applyAction({ fields: {}, drop: false }, pdu);
     const fired: number[] = [];
     for (let i = 0; i < this.#rules.length; i++) {
@@ -664,6 +702,7 @@ export class InjectionEngine {
       const next = rule.action.drop ? null : applyAction(rule.action, out);
       if (next !== null && samePdu(next, out)) continue;
       this.#fired[i]!++;
+      this.#firedInEpisode[i]!++;
       fired.push(i);
       if (next === null) return { pdu: null, fired };
       out = next;
@@ -698,14 +737,16 @@ export class InjectionEngine {
       throw new RangeError(`No inject rule ${i}: there are ${this.#rules.length}`);
     }
     const fired = this.#fired[i]!;
-    return rule.limit === null
-      ? `"${rule.text}" fired ${fired} ${times(fired)}`
+    if (rule.limit === null) return `"${rule.text}" fired ${fired} ${times(fired)}`;
+    return rule.perEpisode
+      ? `"${rule.text}" fired ${fired} ${times(fired)}, at most ${rule.limit} per episode`
       : `"${rule.text}" fired ${fired} of ${rule.limit} ${times(rule.limit)}`;
   }
 
   #canFire(i: number, actorState: number, partnerState: number): boolean {
     const rule = this.#rules[i]!;
-    return (rule.limit === null || this.#fired[i]! < rule.limit) &&
+    const used = rule.perEpisode ? this.#firedInEpisode[i]! : this.#fired[i]!;
+    return (rule.limit === null || used < rule.limit) &&
       conditionHolds(rule, actorState, partnerState);
   }
 }

@@ -61,6 +61,7 @@ Deno.test("parseInjectRule() reads the original's 'P:ATGSCD -> A:ATG' as exact m
     condition: { partner: { kind: "equals", value: A | T | G | S | C | D } },
     action: { actor: { kind: "replace", value: A | T | G }, fields: {}, drop: false },
     limit: null,
+    perEpisode: false,
   });
 });
 
@@ -275,6 +276,24 @@ Deno.test("parseInjectRule() reads a count suffix as the fire limit", () => {
   assert.equal(parseInjectRule("-> A:1 #  12  ").limit, 12);
   assert.equal(parseInjectRule("-> A:1 #007").limit, 7);
   assert.equal(parseInjectRule("-> drop #4294967295").limit, 4294967295);
+  assert.equal(parseInjectRule("-> A:1 #3").perEpisode, false);
+});
+
+Deno.test("parseInjectRule() reads '#N/episode' as a limit on each episode of the condition", () => {
+  for (const text of ["A:+CD -> system=02:00:00:00:00:09 #1/episode", "-> A:1 # 1 / episode "]) {
+    const rule = parseInjectRule(text);
+    assert.equal(rule.limit, 1, text);
+    assert.equal(rule.perEpisode, true, text);
+  }
+  assert.equal(parseInjectRule("-> A:1 #12/episode").limit, 12);
+  assertRejects(
+    "-> A:1 #2/epoch",
+    'Invalid inject rule "-> A:1 #2/epoch": expected "/episode" after the count, found "/epoch" at position 10',
+  );
+  assertRejects(
+    "-> A:1 #/episode",
+    'Invalid inject rule "-> A:1 #/episode": count must be a whole number of at least 1 at position 8',
+  );
 });
 
 // --- Errors ----------------------------------------------------------------------------------
@@ -856,6 +875,29 @@ Deno.test("InjectionEngine counts a limited rule down and then stops applying it
   assert.deepEqual(third.fired, []);
   assert.deepEqual(engine.fireCounts(), [2]);
   assert.deepEqual(engine.active(0x3f, 0x3f), []);
+});
+
+Deno.test("InjectionEngine fires a '#1/episode' rule once each time its condition begins to hold", () => {
+  const engine = engineFor("P:+S -> A:-S #1/episode");
+  const before = pdu();
+  const inSync = 0x3f;
+  const outOfSync = A | T | G;
+  assert.equal(engine.apply(before, 0x3f, inSync).pdu?.actor.state, 0x37, "first of episode 1");
+  assert.equal(engine.apply(before, 0x3f, inSync).pdu?.actor.state, 0x3f, "episode 1 used up");
+  assert.deepEqual(engine.active(0x3f, inSync), []);
+  // The condition clears between two LACPDUs: only noteStates() sees it.
+  engine.noteStates(0x3f, outOfSync);
+  assert.deepEqual(engine.active(0x3f, inSync), [0], "a new episode may fire again");
+  assert.equal(engine.apply(before, 0x3f, inSync).pdu?.actor.state, 0x37, "first of episode 2");
+  assert.equal(engine.apply(before, 0x3f, inSync).pdu?.actor.state, 0x3f);
+  assert.deepEqual(engine.fireCounts(), [2]);
+  assert.equal(
+    engine.describe(0),
+    '"P:+S -> A:-S #1/episode" fired 2 times, at most 1 per episode',
+  );
+  // Without noteStates(), a miss in apply() also ends the episode.
+  engine.apply(before, 0x3f, outOfSync);
+  assert.equal(engine.apply(before, 0x3f, inSync).pdu?.actor.state, 0x37);
 });
 
 Deno.test("InjectionEngine fires an unlimited rule on every PDU", () => {

@@ -326,7 +326,9 @@ export class LacpSystem {
   #noticeInjectionChange(index: number): void {
     if (this.rules.length === 0) return;
     const port = this.ports[index]!;
-    const active = this.#injection[index]!.active(port.actorState, port.partner.state).join(",");
+    const engine = this.#injection[index]!;
+    engine.noteStates(port.actorState, port.partner.state);
+    const active = engine.active(port.actorState, port.partner.state).join(",");
     if (active !== this.#activeRules[index]) {
       this.#activeRules[index] = active;
       port.ntt = true;

@@ -730,3 +730,60 @@ Deno.test("LacpSystem counts tagged frames, other Slow Protocols and illegal sub
   ]);
   assert.equal(a.system.ports[0]!.rxState, "EXPIRED", "no partner heard");
 });
+
+Deno.test("a rule whose action undoes its own condition loops until a '#N' limit ends it", () => {
+  /** Runs of consecutive injected LACPDUs on A's first port over 30 s. */
+  const rounds = (rule: string) => {
+    const { lab, a } = pair({ rules: [parseInjectRule(rule)] });
+    lab.advance(30000);
+    const runs: number[] = [];
+    let run = 0;
+    for (const pdu of [...lacpdus(a, 0).map((s) => s.pdu), null]) {
+      if (pdu !== null && pdu.actor.system[5] === 0x0c) {
+        run++;
+      } else if (run > 0) {
+        runs.push(run);
+        run = 0;
+      }
+    }
+    return { runs, aggregated: a.system.isAggregated(0) };
+  };
+  // The partner detaches from the new system id, we stop collecting, the rule stops, the
+  // partner sees us again, re-attaches after its wait_while, we collect: the rule fires again.
+  const loop = rounds("A:+CD -> system=02:00:00:00:00:0c");
+  assert.ok(loop.runs.length >= 5, `rounds: ${loop.runs}`);
+  const perEpisode = rounds("A:+CD -> system=02:00:00:00:00:0c #1/episode");
+  assert.ok(perEpisode.runs.length >= 5, `rounds: ${perEpisode.runs}`);
+  assert.deepEqual(perEpisode.runs, perEpisode.runs.map(() => 1), "one injected LACPDU a round");
+  const once = rounds("A:+CD -> system=02:00:00:00:00:0c #1");
+  assert.deepEqual(once.runs, [1]);
+  assert.ok(once.aggregated, "after its one fire the pair settles");
+});
+
+Deno.test("a '#1/episode' rule fires once while its condition holds, and again when it returns", () => {
+  const run = (rule: string) => {
+    const { lab, a } = pair({ rules: [parseInjectRule(rule)] });
+    // Episodes of the condition P:+S, as the settled states show them.
+    let episodes = 0;
+    let held = false;
+    a.system.observe(() => {
+      const holds = (a.system.ports[0]!.partner.state & SYNCHRONIZATION) !== 0;
+      if (holds && !held) episodes++;
+      held = holds;
+    });
+    lab.advance(20000);
+    // The partner's sync drops while the link is down, and returns once it is back.
+    a.system.setEnabled(0, false, lab.now);
+    lab.advance(21000);
+    a.system.setEnabled(0, true, lab.now);
+    lab.advance(40000);
+    assert.ok(a.system.isAggregated(0));
+    return { episodes, fired: a.system.ruleFireCounts(0)[0]! };
+  };
+  // Withholding Sync from a partner that stays in sync: every LACPDU, or once an episode.
+  const always = run("P:+S -> A:-S");
+  assert.ok(always.fired > 20, `${always.fired} fires`);
+  const once = run("P:+S -> A:-S #1/episode");
+  assert.ok(once.episodes >= 2, `${once.episodes} episodes`);
+  assert.equal(once.fired, once.episodes);
+});

@@ -40,6 +40,8 @@ export interface RuleStatus {
   fired: number;
   /** The `#N` limit, or null when unlimited. */
   limit: number | null;
+  /** `#N/episode`: the limit applies to each episode of the condition, not to the port's life. */
+  per_episode: boolean;
 }
 
 /** One port (JSON). */
@@ -164,6 +166,7 @@ function portStatus(system: LacpSystem, port: LacpPort, index: number, now: numb
       rule: rule.text,
       fired: counts[i] ?? 0,
       limit: rule.limit,
+      per_episode: rule.perEpisode,
     })),
     actor: party(port.actorInfo()),
     partner: party(port.partner),
@@ -215,7 +218,13 @@ export function formatDaemonStatus(status: DaemonStatus): string {
     );
     for (const r of p.inject_rules) {
       lines.push(
-        `  Inject: "${r.rule}" fired ${r.fired}${r.limit === null ? "" : ` of ${r.limit}`}`,
+        `  Inject: "${r.rule}" fired ${r.fired}${
+          r.limit === null
+            ? ""
+            : r.per_episode
+            ? `, at most ${r.limit} per episode`
+            : ` of ${r.limit}`
+        }`,
       );
     }
   }
