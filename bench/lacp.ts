@@ -13,9 +13,14 @@
  * 3. CPU time of idle 16-port `./netkit lacp` processes once converged, against their netkit peer
  *    (the baseline: both sides do the same work) and `ovs-vswitchd` with a 16-member bond (a
  *    reference: it also runs its userspace datapath).
+ * 4. What the daemon's receive socket costs a link that carries data: 60-byte frames sent over a
+ *    veth, whose receive path runs in the sender's system call, with no socket on the receiving
+ *    end (the baseline), a socket bound to 0x8809 alone (the daemon's before issue 14: it cannot
+ *    see VLAN tags) and the daemon's own (every protocol behind a BPF filter, so it can).
  *
  * Run as root with Open vSwitch installed: `make bench`, or `deno run -P=test bench/lacp.ts
- * [--rounds R] [--ports N] [--seconds S] [--cpu-seconds S] [--cpu-ports N] [--json]`.
+ * [--rounds R] [--ports N] [--seconds S] [--cpu-seconds S] [--cpu-ports N] [--tap-frames N]
+ * [--tap-rounds R] [--json]`.
  * The default run takes about two minutes. Everything (namespaces, daemons, Open vSwitch) is
  * removed at the end, also on Ctrl-C.
  *
@@ -29,6 +34,7 @@ import { LacpProcess } from "../lib/lab/lacp_process.ts";
 import { NamespaceLab } from "../lib/lab/namespace_lab.ts";
 import { type OvsLacpStatus, OvsPeer } from "../lib/lab/ovs_peer.ts";
 import { runInNetns } from "../lib/net/netns.ts";
+import { FrameBatch } from "../lib/net/frame_batch.ts";
 import { PacketSocket, PacketType } from "../lib/net/packet_socket.ts";
 import { Poller } from "../lib/net/poller.ts";
 import {
@@ -38,6 +44,7 @@ import {
   SlowSubtype,
   slowSubtypeAt,
 } from "../lib/packet/lacp.ts";
+import { EtherType } from "../lib/packet/ethernet.ts";
 import { macEquals } from "../lib/packet/mac.ts";
 import { readPcap } from "../lib/packet/pcap.ts";
 import { median, percentile, runBenchmark, sleep, table, verdict } from "./_shared.ts";
@@ -54,6 +61,10 @@ export interface LacpBenchOptions {
   cpuSeconds: number;
   /** Ports per daemon in the CPU measurement (default 16). */
   cpuPorts: number;
+  /** Data frames sent per socket kind and round in the receive tap measurement (default 400000). */
+  tapFrames: number;
+  /** Rounds of the receive tap measurement, the socket kinds interleaved (default 5). */
+  tapRounds: number;
   /** Ends the run early (Ctrl-C); everything is cleaned up and the promise rejects. */
   signal?: AbortSignal;
 }
@@ -109,6 +120,18 @@ export interface CpuResult {
   ratio: number;
 }
 
+/** What one kind of receiving socket costs the data frames that cross a veth. */
+export interface TapResult {
+  /** "none (baseline)", "0x8809 only" or "netkit lacp". */
+  socket: string;
+  /** Median over the rounds of the sender's wall time per frame, in ns. */
+  nsPerFrame: number;
+  /** One value per round. */
+  rounds: number[];
+  /** Relative to no socket. */
+  ratio: number;
+}
+
 /** The whole benchmark report. */
 export interface LacpBenchReport {
   rounds: number;
@@ -147,9 +170,18 @@ export interface LacpBenchReport {
     netkitVsOvs: number;
     results: CpuResult[];
   };
+  tap: {
+    frames: number;
+    frameBytes: number;
+    /** The daemon's socket's cost per received frame, in ns (median minus baseline median). */
+    netkitExtraNs: number;
+    results: TapResult[];
+  };
 }
 
 const WAIT_WHILE_MS = LacpTimes.AGGREGATE_WAIT;
+/** The data frames of the receive tap measurement: nobody on the link listens for them. */
+const TAP_ETHERTYPE = EtherType.LOCAL_EXPERIMENTAL;
 const PERIOD_MS = LacpTimes.FAST_PERIODIC;
 const GOAL_EXCESS_S = 0.5;
 const GOAL_P99_MS = 20;
@@ -531,6 +563,8 @@ function checkOptions(options: LacpBenchOptions): void {
     ["seconds", 2, 3600],
     ["cpuSeconds", 1, 3600],
     ["cpuPorts", 1, 256],
+    ["tapFrames", 1000, 100_000_000],
+    ["tapRounds", 1, 100],
   ];
   for (const [key, min, max] of checks) {
     const value = options[key];
@@ -538,6 +572,54 @@ function checkOptions(options: LacpBenchOptions): void {
       throw new RangeError(`Invalid ${key} "${value}": expected an integer from ${min} to ${max}`);
     }
   }
+}
+
+const TAP_FRAME_BYTES = 60;
+const TAP_BATCH = 64;
+
+/**
+ * Sends `frames` data frames from one end of a veth to the other with each kind of socket on the
+ * receiving end, `rounds` times, the kinds interleaved so that load from elsewhere hits them alike.
+ */
+function measureTap(lab: NamespaceLab, frames: number, rounds: number): TapResult[] {
+  const a = lab.netns("tapa");
+  const b = lab.netns("tapb");
+  const [ta, tb] = lab.veth({ netns: a, name: "ta1" }, { netns: b, name: "tb1" });
+  using tx = runInNetns(b, () => PacketSocket.open({ interface: "tb1", etherType: TAP_ETHERTYPE }));
+  const batch = new FrameBatch({ slots: TAP_BATCH, slotSize: 128 });
+  const frame = new Uint8Array(TAP_FRAME_BYTES);
+  frame.set(ta.mac, 0);
+  frame.set(tb.mac, 6);
+  frame.set([TAP_ETHERTYPE >> 8, TAP_ETHERTYPE & 0xff], 12);
+  for (let i = 0; i < TAP_BATCH; i++) batch.setFrame(i, frame);
+  const kinds: { socket: string; includeTagged: boolean | null }[] = [
+    { socket: "none (baseline)", includeTagged: null },
+    { socket: "0x8809 only", includeTagged: false },
+    { socket: "netkit lacp", includeTagged: true },
+  ];
+  const times = kinds.map(() => [] as number[]);
+  for (let round = 0; round < rounds; round++) {
+    kinds.forEach(({ includeTagged }, k) => {
+      using _rx = includeTagged === null
+        ? null
+        : runInNetns(a, () =>
+          PacketSocket.open({ interface: "ta1", etherType: ETHERTYPE_SLOW, includeTagged }));
+      const started = performance.now();
+      let sent = 0;
+      for (let tries = 0; sent < frames && tries < frames; tries++) {
+        sent += tx.sendBatch(batch, Math.min(TAP_BATCH, frames - sent));
+      }
+      if (sent < frames) throw new Error(`Only ${sent} of ${frames} frames went out`);
+      times[k]!.push(((performance.now() - started) * 1e6) / sent);
+    });
+  }
+  const base = median(times[0]!);
+  return kinds.map(({ socket }, k) => ({
+    socket,
+    nsPerFrame: median(times[k]!),
+    rounds: times[k]!,
+    ratio: median(times[k]!) / base,
+  }));
 }
 
 /** Runs the benchmark and returns the report. Requires root and Open vSwitch. */
@@ -703,6 +785,7 @@ export async function benchLacp(options: LacpBenchOptions): Promise<LacpBenchRep
     }));
   }
 
+  const tap = measureTap(lab, options.tapFrames, options.tapRounds);
   const netkitRuns = [...converge.netkit, ...converge.mixed];
   return {
     rounds: options.rounds,
@@ -731,6 +814,12 @@ export async function benchLacp(options: LacpBenchOptions): Promise<LacpBenchRep
       windowSeconds: cpuWindow,
       netkitVsOvs: cpu[0]!.cpuMsPerSecond / cpu[3]!.cpuMsPerSecond,
       results: cpu,
+    },
+    tap: {
+      frames: options.tapFrames,
+      frameBytes: TAP_FRAME_BYTES,
+      netkitExtraNs: tap[2]!.nsPerFrame - tap[0]!.nsPerFrame,
+      results: tap,
     },
   };
 }
@@ -817,6 +906,21 @@ export function formatLacpReport(report: LacpBenchReport): string {
     ),
     `netkit vs ovs-vswitchd: ${s2(report.cpu.netkitVsOvs)}x ` +
     `(a reference only: ovs-vswitchd also runs its userspace datapath and bridge)`,
+    "",
+    `receive tap: ${report.tap.frames} ${report.tap.frameBytes}-byte data frames over a veth ` +
+    `per round, sender's wall time (the veth's receive path runs in its system call)`,
+    ...table(
+      ["socket on the receiving end", "ns/frame", "rounds", "vs none"],
+      report.tap.results.map((r) => [
+        r.socket,
+        r.nsPerFrame.toFixed(0),
+        r.rounds.map((v) => v.toFixed(0)).join(" "),
+        `${s2(r.ratio)}x`,
+      ]),
+    ),
+    `the daemon's socket (it sees VLAN tags) costs each received frame ${
+      report.tap.netkitExtraNs.toFixed(0)
+    } ns`,
   ].join("\n") + "\n";
 }
 
@@ -829,6 +933,8 @@ if (import.meta.main) {
       seconds: { type: "string", default: "35" },
       "cpu-seconds": { type: "string", default: "20" },
       "cpu-ports": { type: "string", default: "16" },
+      "tap-frames": { type: "string", default: "400000" },
+      "tap-rounds": { type: "string", default: "5" },
       json: { type: "boolean", default: false },
     },
   });
@@ -842,6 +948,8 @@ if (import.meta.main) {
         seconds: Number(values.seconds),
         cpuSeconds: Number(values["cpu-seconds"]),
         cpuPorts: Number(values["cpu-ports"]),
+        tapFrames: Number(values["tap-frames"]),
+        tapRounds: Number(values["tap-rounds"]),
         signal,
       }),
     formatLacpReport,

@@ -3,10 +3,19 @@ import { benchLacp, formatLacpReport } from "../../bench/lacp.ts";
 import { needs } from "../skip.ts";
 
 Deno.test({
-  name: "bench/lacp measures convergence, transmit intervals and idle CPU against Open vSwitch",
+  name:
+    "bench/lacp measures convergence, transmit intervals and idle CPU against Open vSwitch, and the cost of its receive socket",
   ignore: needs("root", "netns", "veth", "ovs-vswitchd"),
   async fn() {
-    const report = await benchLacp({ rounds: 1, ports: 2, seconds: 3, cpuSeconds: 2, cpuPorts: 2 });
+    const report = await benchLacp({
+      rounds: 1,
+      ports: 2,
+      seconds: 3,
+      cpuSeconds: 2,
+      cpuPorts: 2,
+      tapFrames: 2000,
+      tapRounds: 1,
+    });
 
     const convergence = report.convergence.results;
     assert.deepEqual(convergence.map((r) => r.pair), [
@@ -53,9 +62,19 @@ Deno.test({
     }
     assert.ok(Object.is(report.cpu.netkitVsOvs, cpu[0]!.cpuMsPerSecond / cpu[3]!.cpuMsPerSecond));
 
+    const tap = report.tap.results;
+    assert.deepEqual(tap.map((r) => r.socket), ["none (baseline)", "0x8809 only", "netkit lacp"]);
+    assert.equal(tap[0]!.ratio, 1);
+    for (const r of tap) {
+      assert.equal(r.rounds.length, 1);
+      assert.ok(Number.isFinite(r.nsPerFrame) && r.nsPerFrame > 0, `${r.socket}: ${r.nsPerFrame}`);
+    }
+    assert.equal(report.tap.netkitExtraNs, tap[2]!.nsPerFrame - tap[0]!.nsPerFrame);
+
     const text = formatLacpReport(report);
     assert.match(text, /vs OVS<->OVS\n/);
     assert.match(text, /p99 vs OVS\n/);
     assert.match(text, /vs netkit peer\n/);
+    assert.match(text, /costs each received frame -?\d+ ns\n/);
   },
 });
