@@ -159,6 +159,7 @@ Injection rules (--inject, repeatable) change what we send, never our state mach
            drop sends nothing
   #N       fire at most N times on each port (default: every LACPDU while COND holds);
            a rule fires when it changes or drops the LACPDU
+  #N/episode  at most N times each time COND begins to hold (after it stopped holding)
   e.g.  --inject "P:ATGSCD -> A:ATG"   --inject "A:+S -> A:-S | key=7 #3"
 
 --exit-after-inject: exit 0 as soon as at least one rule has fired and every port on

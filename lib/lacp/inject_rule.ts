@@ -2,7 +2,7 @@
  * Injection rules for `netkit lacp --inject RULE`: parsing, and applying them to outgoing
  * LACPDUs.
  *
- * A rule is `CONDITION -> TARGET [#N]`:
+ * A rule is `CONDITION -> TARGET [#N[/episode]]`:
  *
  * - CONDITION is empty (always true) or `|`-separated items `A:STATE` / `P:STATE`, testing our
  *   actor state or the partner state we hold. `STATE` is either a value the whole byte must
