@@ -548,7 +548,9 @@ function dropsText(step: TcpStep): string {
     Object.entries(counts).map(([reason, n]) => `${reason} ${n}`).join(", ") || "none";
   const d = step.drops;
   return `gateway ${of(d.gateway)}; client ${of(d.client)}; relay ${of(d.relay)}` +
-    (d.fresh ? "" : " (a peer sent no report after the run: its drops may be short)");
+    (d.fresh
+      ? ""
+      : " (a peer did not answer the request for its counters: its drops may be short)");
 }
 
 function formatTcp(report: L2Report): string[] {

@@ -4,10 +4,9 @@
  * gateway's LAN interface. Each tunnel run comes right after a kernel-path run of the same case
  * (the same two namespaces, a veth into the same bridge), its same-run baseline.
  *
- * The drops of the gateway and the client are what they last reported to the relay (every
- * `stats_interval_ms`, 10 s): each tunnel run is framed by two snapshots taken from reports
- * sent after the snapshot began, so the drops between them are the run's own. The relay's own
- * drops are read directly.
+ * Each tunnel run is framed by two snapshots of the drops: the relay's own, and the gateway's
+ * and the client's, which `relay status` asks them for at that moment (`stats_request`), so the
+ * drops between the snapshots are the run's own.
  *
  * Needs `iperf3`, and `ethtool` to set GRO (and the LAN host's TSO); a run whose tool is
  * missing, or whose setting the interface cannot change, is skipped with the reason.
@@ -17,9 +16,8 @@
 
 import { findOnPath } from "../lib/doctor/tools.ts";
 import { ChildDaemon } from "../lib/lab/child_daemon.ts";
-import { L2, type L2Lab } from "../lib/lab/l2_lab.ts";
+import type { L2Lab } from "../lib/lab/l2_lab.ts";
 import { ipJson } from "../lib/lab/namespace_lab.ts";
-import type { RelayStatus } from "../lib/l2/relay.ts";
 import { countsSince, sleep } from "./_shared.ts";
 
 /** Which way the data flows: from LAN host h1 to the client, or back. */
@@ -89,8 +87,6 @@ export interface TcpPaths {
   kernel: { dev: string; address: string };
 }
 
-/** The relay's `stats_interval_ms` (its welcome, lib/l2/relay.ts): peers report this often. */
-const STATS_INTERVAL_MS = 10_000;
 const IPERF_PORT = 5201;
 const decoder = new TextDecoder();
 
@@ -325,34 +321,20 @@ interface PeerCounters {
 }
 
 /**
- * The drop counters as of now. The peers' are as they last reported them, so this waits for a
- * report sent after it began: a ping through the tunnel first changes every peer's counters,
- * so the next report of each differs from the last. A peer with no new report within a stats
- * interval (and a bit) has stopped reporting: its counters are its last, and `fresh` is false.
+ * The drop counters as of now: the relay's, and the peers' as they answer the relay's request
+ * for fresh counters. `fresh` is false when a peer did not answer in time (its last report is
+ * shown then).
  */
 async function peerCounters(paths: TcpPaths, signal?: AbortSignal): Promise<PeerCounters> {
-  const { lab } = paths;
-  await sleep(500, signal); // what the run left in flight arrives, reports sent before too
-  lab.ping(paths.clientNs, L2.h1, 1);
-  const reported = (status: RelayStatus) =>
-    Object.fromEntries(
-      status.rooms.flatMap((r) => r.peers).map((p) => [p.role, JSON.stringify(p.reported)]),
-    );
-  const before = reported(await lab.status());
-  const deadline = performance.now() + STATS_INTERVAL_MS + 2000;
-  let status = await lab.status();
-  let changed = false;
-  while (performance.now() < deadline) {
-    const now = reported(status);
-    changed = Object.keys(before).every((role) => now[role] !== before[role]);
-    if (changed) break;
-    await sleep(100, signal);
-    status = await lab.status();
-  }
-  const peer = (role: string) => {
-    const reportedDrops = status.rooms.flatMap((r) => r.peers).find((p) => p.role === role)
-      ?.reported?.dropped;
-    return (reportedDrops ?? {}) as Record<string, number>;
+  await sleep(500, signal); // what the run left in flight arrives
+  const status = await paths.lab.status();
+  const peers = status.rooms.flatMap((r) => r.peers);
+  const peer = (role: string) =>
+    (peers.find((p) => p.role === role)?.reported?.dropped ?? {}) as Record<string, number>;
+  return {
+    gateway: peer("gateway"),
+    client: peer("client"),
+    relay: status.drops,
+    fresh: peers.every((p) => p.reported_fresh),
   };
-  return { gateway: peer("gateway"), client: peer("client"), relay: status.drops, fresh: changed };
 }
