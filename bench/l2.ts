@@ -37,7 +37,7 @@
 
 import { parseArgs } from "node:util";
 import { clientLanAddress, L2, L2Lab } from "../lib/lab/l2_lab.ts";
-import { ip, ipJson, sh } from "../lib/lab/namespace_lab.ts";
+import { ip, linkStats, sh } from "../lib/lab/namespace_lab.ts";
 import { FrameBatch } from "../lib/net/frame_batch.ts";
 import { runInNetns } from "../lib/net/netns.ts";
 import { PacketSocket } from "../lib/net/packet_socket.ts";
@@ -218,16 +218,9 @@ async function quicFloor(
   }
 }
 
+/** Frames `dev` in `netns` has received. */
 export function rxPackets(netns: string, dev: string): number {
-  const [link] = ipJson<{ stats64: { rx: { packets: number } } }[]>(
-    "-s",
-    "-n",
-    netns,
-    "link",
-    "show",
-    dev,
-  );
-  return link!.stats64.rx.packets;
+  return linkStats(netns, dev).rx.packets;
 }
 
 /**

@@ -17,7 +17,7 @@
 import { findOnPath } from "../lib/doctor/tools.ts";
 import { ChildDaemon } from "../lib/lab/child_daemon.ts";
 import type { L2Lab } from "../lib/lab/l2_lab.ts";
-import { ipJson } from "../lib/lab/namespace_lab.ts";
+import { linkStats } from "../lib/lab/namespace_lab.ts";
 import { countsSince, sleep } from "./_shared.ts";
 
 /** Which way the data flows: from LAN host h1 to the client, or back. */
@@ -210,15 +210,8 @@ function run(netns: string, command: string, ...args: string[]): string {
 }
 
 function linkBytes(netns: string, dev: string): number {
-  const [link] = ipJson<{ stats64: { rx: { bytes: number }; tx: { bytes: number } } }[]>(
-    "-s",
-    "-n",
-    netns,
-    "link",
-    "show",
-    dev,
-  );
-  return link!.stats64.rx.bytes + link!.stats64.tx.bytes;
+  const stats = linkStats(netns, dev);
+  return stats.rx.bytes + stats.tx.bytes;
 }
 
 /**

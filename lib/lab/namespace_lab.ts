@@ -35,6 +35,22 @@ export function ipJson<T = Record<string, unknown>[]>(...args: string[]): T {
   return JSON.parse(ip("-j", ...args)) as T;
 }
 
+/** The 64-bit counters `ip -s link` shows for `dev` in namespace `netns`. */
+export function linkStats(
+  netns: string,
+  dev: string,
+): { rx: { bytes: number; packets: number }; tx: { bytes: number; packets: number } } {
+  const [link] = ipJson<{ stats64: ReturnType<typeof linkStats> }[]>(
+    "-s",
+    "-n",
+    netns,
+    "link",
+    "show",
+    dev,
+  );
+  return link!.stats64;
+}
+
 /** One veth end: its namespace, name, index and MAC. */
 export interface VethEnd {
   netns: string;

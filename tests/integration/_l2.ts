@@ -1,10 +1,40 @@
 /**
- * Test helpers for the L2 gateway: captures with tshark inside a lab namespace.
+ * Test helpers for the L2 gateway: labs started for a test, captures with tshark inside a lab
+ * namespace.
  *
  * @module
  */
 
+import assert from "node:assert/strict";
+import { L2, L2Lab } from "../../lib/lab/l2_lab.ts";
 import { tshark } from "./_lacp.ts";
+
+/**
+ * A lab with its relay, client 1 and, unless `gateway` is null, a gateway started with those
+ * extra arguments. Disposed of again if a start fails.
+ */
+export async function startedLab(gateway: string[] | null = []): Promise<L2Lab> {
+  const lab = new L2Lab({ clients: 1 });
+  try {
+    await lab.startRelay();
+    if (gateway !== null) await lab.startGateway(gateway);
+    await lab.startClient(1);
+    return lab;
+  } catch (err) {
+    await lab[Symbol.asyncDispose]();
+    throw err;
+  }
+}
+
+/** A lab with relay, gateway and one client whose tunnel carried a ping to h1. */
+export async function bridgedLab(): Promise<L2Lab> {
+  const lab = await startedLab();
+  if (!lab.ping(lab.clientNs[0]!, L2.h1, 2)) {
+    await lab[Symbol.asyncDispose]();
+    assert.fail("the tunnel carries no ping to h1");
+  }
+  return lab;
+}
 
 /** A tshark capture on one interface of a namespace, written to a pcap file. */
 export class Capture implements AsyncDisposable {

@@ -6,7 +6,7 @@
  */
 
 import assert from "node:assert/strict";
-import { clientLanAddress, clientMac, L2, L2Lab } from "../../lib/lab/l2_lab.ts";
+import { clientLanAddress, clientMac, L2 } from "../../lib/lab/l2_lab.ts";
 import { nk } from "../../ffi/native.ts";
 import { runInNetns } from "../../lib/net/netns.ts";
 import { TapDevice, TunOffload } from "../../lib/net/tap.ts";
@@ -15,7 +15,7 @@ import { parseIpv4 } from "../../lib/packet/ipv4.ts";
 import { internetChecksum } from "../../lib/packet/checksum.ts";
 import { parseMac } from "../../lib/packet/mac.ts";
 import { concat } from "../../testing/bytes.ts";
-import { Capture } from "./_l2.ts";
+import { Capture, startedLab } from "./_l2.ts";
 import { ip, sh } from "../../lib/lab/namespace_lab.ts";
 import { needs, type Requirement } from "../skip.ts";
 import { waitUntil } from "../../testing/wait_until.ts";
@@ -86,20 +86,6 @@ async function iperf(from: string, to: string, address: string, reverse = false)
   assert.ok(out.success, `iperf3 failed: ${report.error}`);
   assert.ok(report.end?.sum_received, `iperf3 said: ${JSON.stringify(report).slice(0, 600)}`);
   return report.end.sum_received.bits_per_second;
-}
-
-/** A lab with relay, client 1 and (unless `gateway` is null) a gateway with those options. */
-async function startedLab(gateway: string[] | null = []): Promise<L2Lab> {
-  const lab = new L2Lab({ clients: 1 });
-  try {
-    await lab.startRelay();
-    if (gateway !== null) await lab.startGateway(gateway);
-    await lab.startClient(1);
-    return lab;
-  } catch (err) {
-    await lab[Symbol.asyncDispose]();
-    throw err;
-  }
 }
 
 /** "N merged frames cut into M" from a peer's stop summary. */

@@ -8,26 +8,12 @@ import assert from "node:assert/strict";
 import type { PeerDaemonStatus } from "../../lib/l2/peer_status.ts";
 import type { PeerStatus, RelayStatus } from "../../lib/l2/relay.ts";
 import { L2, L2Lab } from "../../lib/lab/l2_lab.ts";
+import { bridgedLab } from "./_l2.ts";
 import { ip } from "../../lib/lab/namespace_lab.ts";
 import { needs, type Requirement } from "../skip.ts";
 import { netkit, waitUntil } from "./_lacp.ts";
 
 const LAB: Requirement[] = ["root", "netns", "veth", "bridge", "tun", "ping"];
-
-/** Relay, gateway and client 1, whose tunnel carried a ping to h1. */
-async function bridgedLab(): Promise<L2Lab> {
-  const lab = new L2Lab({ clients: 1 });
-  try {
-    await lab.startRelay();
-    await lab.startGateway();
-    await lab.startClient(1);
-    assert.ok(lab.ping(lab.clientNs[0]!, L2.h1, 2), "the tunnel carries a ping to h1");
-    return lab;
-  } catch (err) {
-    await lab[Symbol.asyncDispose]();
-    throw err;
-  }
-}
 
 function peer(status: RelayStatus, role: "gateway" | "client"): PeerStatus {
   const found = status.rooms[0]?.peers.find((p) => p.role === role);

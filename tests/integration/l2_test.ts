@@ -14,7 +14,7 @@ import { ChildDaemon } from "../../lib/lab/child_daemon.ts";
 import { runInNetns } from "../../lib/net/netns.ts";
 import { parseMac } from "../../lib/packet/mac.ts";
 import { needs, type Requirement } from "../skip.ts";
-import { Capture } from "./_l2.ts";
+import { bridgedLab, Capture } from "./_l2.ts";
 import { netkit, waitUntil } from "./_lacp.ts";
 
 /** What every L2Lab needs: a LAN bridge, veth links, and TAP devices for the clients. */
@@ -22,21 +22,6 @@ const LAB: Requirement[] = ["root", "netns", "veth", "bridge", "tun"];
 
 function neighbours(ns: string, dev: string): string {
   return ip("-n", ns, "neigh", "show", "dev", dev);
-}
-
-/** A lab with relay, gateway and one client whose tunnel carried a ping to h1. */
-async function bridgedLab(): Promise<L2Lab> {
-  const lab = new L2Lab({ clients: 1 });
-  try {
-    await lab.startRelay();
-    await lab.startGateway();
-    await lab.startClient(1);
-    assert.ok(lab.ping(lab.clientNs[0]!, L2.h1, 2), "the tunnel carries a ping to h1");
-    return lab;
-  } catch (err) {
-    await lab[Symbol.asyncDispose]();
-    throw err;
-  }
 }
 
 Deno.test({
