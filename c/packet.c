@@ -38,32 +38,57 @@ static const struct virtio_net_hdr no_offload;
 
 #define MAC_PAIR_LEN 12 /* destination + source MAC: a VLAN tag goes right after them */
 
-int nk_packet_open(uint32_t ifindex, uint16_t ethertype, uint8_t vnet)
+/* Closes `fd` after a failed call and returns that call's -errno. */
+static int close_failed(int fd)
 {
-	struct sockaddr_ll sll = {
-		.sll_family = AF_PACKET,
-		.sll_protocol = htons(ethertype),
-		.sll_ifindex = (int)ifindex,
-	};
+	int err = errno;
+
+	close(fd);
+	return -err;
+}
+
+/*
+ * An AF_PACKET socket with auxdata (the kernel strips 802.1Q tags before packet taps see them;
+ * auxdata gives them back), not bound yet. Protocol 0 at socket() receives nothing: frames only
+ * start to queue once bind_socket() has set both the protocol and the interface, so no frame from
+ * another interface slips in, and options set in between apply to every frame.
+ */
+static int unbound_socket(void)
+{
 	int one = 1;
-	/*
-	 * Protocol 0 at socket() receives nothing; frames only start to queue once bind() has
-	 * set both the protocol and the interface, so no frame from another interface slips in.
-	 */
 	int fd = socket(AF_PACKET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 
 	if (fd < 0)
 		return -errno;
-	/* The kernel strips 802.1Q tags before packet taps see them; auxdata gives them back. */
-	if (setsockopt(fd, SOL_PACKET, PACKET_AUXDATA, &one, sizeof(one)) < 0 ||
-	    (vnet && setsockopt(fd, SOL_PACKET, PACKET_VNET_HDR, &one, sizeof(one)) < 0) ||
-	    bind(fd, (struct sockaddr *)&sll, sizeof(sll)) < 0) {
-		int err = errno;
-
-		close(fd);
-		return -err;
-	}
+	if (setsockopt(fd, SOL_PACKET, PACKET_AUXDATA, &one, sizeof(one)) < 0)
+		return close_failed(fd);
 	return fd;
+}
+
+/* Binds `fd` to `protocol` on `ifindex`; returns it, or closes it and returns -errno. */
+static int bind_socket(int fd, uint32_t ifindex, uint16_t protocol)
+{
+	struct sockaddr_ll sll = {
+		.sll_family = AF_PACKET,
+		.sll_protocol = htons(protocol),
+		.sll_ifindex = (int)ifindex,
+	};
+
+	if (bind(fd, (struct sockaddr *)&sll, sizeof(sll)) < 0)
+		return close_failed(fd);
+	return fd;
+}
+
+int nk_packet_open(uint32_t ifindex, uint16_t ethertype, uint8_t vnet)
+{
+	int one = 1;
+	int fd = unbound_socket();
+
+	if (fd < 0)
+		return fd;
+	if (vnet && setsockopt(fd, SOL_PACKET, PACKET_VNET_HDR, &one, sizeof(one)) < 0)
+		return close_failed(fd);
+	return bind_socket(fd, ifindex, ethertype);
 }
 
 /*
@@ -89,26 +114,15 @@ int nk_packet_open_tagged(uint32_t ifindex, uint16_t ethertype)
 		BPF_STMT(BPF_RET | BPF_K, 0),
 	};
 	struct sock_fprog prog = { .len = sizeof(code) / sizeof(code[0]), .filter = code };
-	struct sockaddr_ll sll = {
-		.sll_family = AF_PACKET,
-		.sll_protocol = htons(ETH_P_ALL),
-		.sll_ifindex = (int)ifindex,
-	};
 	int one = 1;
-	int fd = socket(AF_PACKET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	int fd = unbound_socket();
 
 	if (fd < 0)
-		return -errno;
-	if (setsockopt(fd, SOL_PACKET, PACKET_AUXDATA, &one, sizeof(one)) < 0 ||
-	    setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof(prog)) < 0 ||
-	    setsockopt(fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, &one, sizeof(one)) < 0 ||
-	    bind(fd, (struct sockaddr *)&sll, sizeof(sll)) < 0) {
-		int err = errno;
-
-		close(fd);
-		return -err;
-	}
-	return fd;
+		return fd;
+	if (setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof(prog)) < 0 ||
+	    setsockopt(fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, &one, sizeof(one)) < 0)
+		return close_failed(fd);
+	return bind_socket(fd, ifindex, ETH_P_ALL);
 }
 
 int nk_packet_membership(int fd, uint32_t ifindex, uint16_t type, const uint8_t *mac, uint8_t add)
