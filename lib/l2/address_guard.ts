@@ -35,6 +35,7 @@
  * @module
  */
 
+import { u16, u32 } from "../packet/bytes.ts";
 import { ethernetHeaderLengthAt, EtherType } from "../packet/ethernet.ts";
 import { formatIpv4, IpProtocol, IPV4_HEADER_LEN, parseIpv4 } from "../packet/ipv4.ts";
 import { formatIpv6, IPV6_ADDRESS_LEN, IPV6_HEADER_LEN, parseIpv6 } from "../packet/ipv6.ts";
@@ -176,17 +177,6 @@ interface ClientState {
   configured: AddressKey[];
   /** The client's DHCP and FCFS bindings: what `maxPerClient` limits. */
   readonly dynamic: Set<AddressKey>;
-}
-
-/** Reads a big-endian 16-bit value; the caller has checked bounds. */
-function u16(bytes: Uint8Array, offset: number): number {
-  return (bytes[offset]! << 8) | bytes[offset + 1]!;
-}
-
-/** Reads a big-endian 32-bit value as an unsigned number; the caller has checked bounds. */
-function u32(bytes: Uint8Array, offset: number): number {
-  return ((bytes[offset]! << 24) | (bytes[offset + 1]! << 16) | (bytes[offset + 2]! << 8) |
-    bytes[offset + 3]!) >>> 0;
 }
 
 /** The map key of the IPv6 address at `offset`; the caller has checked bounds. */

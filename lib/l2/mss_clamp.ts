@@ -14,6 +14,7 @@
  * @module
  */
 
+import { u16 } from "../packet/bytes.ts";
 import { updateChecksum } from "../packet/checksum.ts";
 import { ethernetHeaderLengthAt, EtherType } from "../packet/ethernet.ts";
 import { IpProtocol, IPV4_HEADER_LEN } from "../packet/ipv4.ts";
@@ -25,11 +26,6 @@ const TCP_OPTION_EOL = 0;
 const TCP_OPTION_NOP = 1;
 const TCP_OPTION_MSS = 2;
 const TCP_OPTION_MSS_LEN = 4;
-
-/** Reads a big-endian 16-bit value; the caller has checked bounds. */
-function u16(bytes: Uint8Array, offset: number): number {
-  return (bytes[offset]! << 8) | bytes[offset + 1]!;
-}
 
 /**
  * The largest TCP MSS whose segments fit an MTU of `mtu` bytes: `mtu - 40` over IPv4 (20-byte IP

@@ -17,6 +17,7 @@
  * @module
  */
 
+import { u16 } from "../packet/bytes.ts";
 import { ETH_HEADER_LEN, ethernetHeaderLengthAt, EtherType } from "../packet/ethernet.ts";
 import { IpProtocol, IPV4_HEADER_LEN } from "../packet/ipv4.ts";
 import { IPV6_HEADER_LEN } from "../packet/ipv6.ts";
@@ -32,11 +33,6 @@ const DHCPV4_SERVER_PORT = 67;
 const DHCPV6_SERVER_PORT = 547;
 const ICMPV6_ROUTER_ADVERTISEMENT = 134;
 const IPV6_FRAGMENT_HEADER_LEN = 8;
-
-/** Reads a big-endian 16-bit value; the caller has checked bounds. */
-function u16(bytes: Uint8Array, offset: number): number {
-  return (bytes[offset]! << 8) | bytes[offset + 1]!;
-}
 
 /**
  * Classifies one Ethernet frame (no FCS, VLAN tags allowed): `null` when it may cross, else the

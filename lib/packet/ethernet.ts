@@ -23,6 +23,7 @@
  * @module
  */
 
+import { u16 } from "./bytes.ts";
 import { MalformedPacketError } from "./errors.ts";
 import { MAC_LEN } from "./mac.ts";
 
@@ -146,11 +147,6 @@ export interface EthernetFrameInit {
   vlanTags?: readonly VlanTagInit[];
   /** Zero-pad the frame to {@linkcode ETH_MIN_FRAME} bytes as a NIC would (default true). */
   pad?: boolean;
-}
-
-/** Reads a big-endian 16-bit value; the caller has checked bounds. */
-function u16(bytes: Uint8Array, offset: number): number {
-  return (bytes[offset]! << 8) | bytes[offset + 1]!;
 }
 
 function hex16(value: number): string {

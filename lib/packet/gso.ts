@@ -22,6 +22,7 @@
  * @module
  */
 
+import { setU16, u16, u32 } from "./bytes.ts";
 import { ethernetHeaderLengthAt, EtherType, etherTypeAt } from "./ethernet.ts";
 import { internetChecksum } from "./checksum.ts";
 import { completeTransportChecksum } from "./transport_checksum.ts";
@@ -100,15 +101,6 @@ interface Layout {
   tcp: boolean;
 }
 
-function u16(b: Uint8Array, i: number): number {
-  return (b[i]! << 8) | b[i + 1]!;
-}
-
-function put16(b: Uint8Array, i: number, v: number): void {
-  b[i] = (v >> 8) & 0xff;
-  b[i + 1] = v & 0xff;
-}
-
 /** Reads and checks the headers of a frame of GSO type `type`, or says why it cannot be cut. */
 function layout(frame: Uint8Array, type: number): Layout | GsoRefusal {
   if (type !== GsoType.TCPV4 && type !== GsoType.TCPV6 && type !== GsoType.UDP_L4) {
@@ -183,7 +175,7 @@ export function segmentFrame(
     if (gsoSize > room) return "mtu_exceeded";
     size = gsoSize;
   }
-  const firstSeq = l.tcp ? u16(frame, l.l4 + 4) * 0x10000 + u16(frame, l.l4 + 6) : 0;
+  const firstSeq = l.tcp ? u32(frame, l.l4 + 4) : 0;
   const id = l.ipv4 ? u16(frame, l.ip + 4) : 0;
   const flags = l.tcp ? frame[l.l4 + 13]! : 0;
   let count = 0;
@@ -196,23 +188,23 @@ export function segmentFrame(
     segment.set(frame.subarray(l.headers + offset, l.headers + offset + chunk), l.headers);
     const ipLength = l.headers - l.ip + chunk;
     if (l.ipv4) {
-      put16(segment, l.ip + 2, ipLength);
-      put16(segment, l.ip + 4, (id + count) & 0xffff);
-      put16(segment, l.ip + 10, 0);
-      put16(segment, l.ip + 10, internetChecksum(segment, l.ip, l.l4));
+      setU16(segment, l.ip + 2, ipLength);
+      setU16(segment, l.ip + 4, (id + count) & 0xffff);
+      setU16(segment, l.ip + 10, 0);
+      setU16(segment, l.ip + 10, internetChecksum(segment, l.ip, l.l4));
     } else {
-      put16(segment, l.ip + 4, ipLength - 40);
+      setU16(segment, l.ip + 4, ipLength - 40);
     }
     if (l.tcp) {
       const s = (firstSeq + offset) % 0x1_0000_0000;
-      put16(segment, l.l4 + 4, Math.floor(s / 0x10000));
-      put16(segment, l.l4 + 6, s & 0xffff);
+      setU16(segment, l.l4 + 4, Math.floor(s / 0x10000));
+      setU16(segment, l.l4 + 6, s & 0xffff);
       let f = flags;
       if (!last) f &= ~(TCP_FIN | TCP_PSH);
       if (count > 0) f &= ~TCP_CWR;
       segment[l.l4 + 13] = f;
     } else {
-      put16(segment, l.l4 + 4, 8 + chunk);
+      setU16(segment, l.l4 + 4, 8 + chunk);
     }
     completeTransportChecksum(segment);
     emit(segment);

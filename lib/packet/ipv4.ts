@@ -36,6 +36,7 @@
  * @module
  */
 
+import { setU16, u16 } from "./bytes.ts";
 import { internetChecksum, onesComplementSum } from "./checksum.ts";
 import { MalformedPacketError } from "./errors.ts";
 
@@ -153,16 +154,6 @@ const DONT_FRAGMENT = 0x4000;
 const MORE_FRAGMENTS = 0x2000;
 const FRAGMENT_OFFSET_MASK = 0x1fff;
 const DECIMAL = /^[0-9]+$/;
-
-/** Reads a big-endian 16-bit value; the caller has checked bounds. */
-function u16(bytes: Uint8Array, offset: number): number {
-  return (bytes[offset]! << 8) | bytes[offset + 1]!;
-}
-
-function setU16(bytes: Uint8Array, offset: number, value: number): void {
-  bytes[offset] = value >>> 8;
-  bytes[offset + 1] = value & 0xff;
-}
 
 function hex16(value: number): string {
   return `0x${value.toString(16).padStart(4, "0")}`;

@@ -38,6 +38,7 @@
  * @module
  */
 
+import { u16 } from "./bytes.ts";
 import { MalformedPacketError } from "./errors.ts";
 import { formatIpv4, parseIpv4 } from "./ipv4.ts";
 
@@ -115,11 +116,6 @@ const NEXT_HEADER_OFFSET = 6;
 const HOP_LIMIT_OFFSET = 7;
 const SRC_OFFSET = 8;
 const DST_OFFSET = 24;
-
-/** Reads a big-endian 16-bit value; the caller has checked bounds. */
-function u16(bytes: Uint8Array, offset: number): number {
-  return (bytes[offset]! << 8) | bytes[offset + 1]!;
-}
 
 function checkInteger(value: number, max: number, what: string): void {
   if (!Number.isInteger(value) || value < 0 || value > max) {

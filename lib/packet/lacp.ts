@@ -49,6 +49,7 @@
  * @module
  */
 
+import { setU16, u16 } from "./bytes.ts";
 import { MalformedPacketError } from "./errors.ts";
 import { ETH_HEADER_LEN, EtherType, isVlanTpid, writeEthernetHeader } from "./ethernet.ts";
 import { MAC_LEN, parseMac } from "./mac.ts";
@@ -231,16 +232,6 @@ const MARKER_SYSTEM_OFFSET = 20;
 const MARKER_TRANSACTION_OFFSET = 26;
 const MARKER_TERMINATOR_OFFSET = 32;
 const MARKER_TLV_CODES: Readonly<Record<MarkerTlvType, number>> = { information: 1, response: 2 };
-
-/** Reads a big-endian 16-bit value; the caller has checked bounds. */
-function u16(bytes: Uint8Array, offset: number): number {
-  return (bytes[offset]! << 8) | bytes[offset + 1]!;
-}
-
-function setU16(bytes: Uint8Array, offset: number, value: number): void {
-  bytes[offset] = value >>> 8;
-  bytes[offset + 1] = value & 0xff;
-}
 
 function hex(value: number, digits: number): string {
   return `0x${value.toString(16).padStart(digits, "0")}`;

@@ -1,0 +1,24 @@
+/**
+ * Big-endian fields of packets, read and written in place. Allocation-free and unchecked: the
+ * caller has checked that the bytes are there (an out-of-range read yields garbage, not an
+ * exception), which is what the per-frame paths want.
+ *
+ * @module
+ */
+
+/** The big-endian 16-bit value at `offset`. */
+export function u16(bytes: Uint8Array, offset: number): number {
+  return (bytes[offset]! << 8) | bytes[offset + 1]!;
+}
+
+/** The big-endian 32-bit value at `offset`, as an unsigned number. */
+export function u32(bytes: Uint8Array, offset: number): number {
+  return ((bytes[offset]! << 24) | (bytes[offset + 1]! << 16) | (bytes[offset + 2]! << 8) |
+    bytes[offset + 3]!) >>> 0;
+}
+
+/** Writes `value` (0 to 0xffff) big-endian at `offset`. */
+export function setU16(bytes: Uint8Array, offset: number, value: number): void {
+  bytes[offset] = (value >>> 8) & 0xff;
+  bytes[offset + 1] = value & 0xff;
+}
