@@ -23,7 +23,7 @@ import {
 } from "../packet/gso.ts";
 import { completeChecksumAt } from "../packet/transport_checksum.ts";
 import { formatMac, macKey } from "../packet/mac.ts";
-import type { PeerJoined, PeerLeft, Welcome } from "./control.ts";
+import type { DisconnectReason, PeerJoined, PeerLeft, Welcome } from "./control.ts";
 import { DEFAULT_TAP } from "./client_mac.ts";
 import { logFrame } from "./frame_log.ts";
 import { parseCredential } from "./credentials.ts";
@@ -310,14 +310,14 @@ export class Client implements AsyncDisposable {
 
   /** Disconnects from the relay (with `reason`) and removes the TAP. */
   close(
-    reason: "shutdown" | "signal" | "error" = "shutdown",
+    reason: DisconnectReason = "shutdown",
     text = "shutting down",
   ): Promise<void> {
     this.#closing ??= this.#close(reason, text);
     return this.#closing;
   }
 
-  async #close(reason: "shutdown" | "signal" | "error", text: string): Promise<void> {
+  async #close(reason: DisconnectReason, text: string): Promise<void> {
     this.#stopping = true;
     await this.#session.close(reason, text);
     this.#poller.wake();

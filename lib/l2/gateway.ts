@@ -18,7 +18,7 @@ import { formatMac, isMulticastMac, macKey, parseMac } from "../packet/mac.ts";
 import { completeChecksumAt } from "../packet/transport_checksum.ts";
 import { GsoType, segmentFrame, VNET_HDR_LEN } from "../packet/gso.ts";
 import { VLAN_HEADROOM } from "../net/frame_batch.ts";
-import type { PeerJoined, PeerLeft, Welcome } from "./control.ts";
+import type { DisconnectReason, PeerJoined, PeerLeft, Welcome } from "./control.ts";
 import { logFrame } from "./frame_log.ts";
 import { RemoteMacTable } from "./mac_table.ts";
 import { clampMss } from "./mss_clamp.ts";
@@ -417,14 +417,14 @@ export class Gateway implements AsyncDisposable {
 
   /** Disconnects from the relay (with `reason`), stops the LAN loop and closes the socket. */
   close(
-    reason: "shutdown" | "signal" | "error" = "shutdown",
+    reason: DisconnectReason = "shutdown",
     text = "shutting down",
   ): Promise<void> {
     this.#closing ??= this.#close(reason, text);
     return this.#closing;
   }
 
-  async #close(reason: "shutdown" | "signal" | "error", text: string): Promise<void> {
+  async #close(reason: DisconnectReason, text: string): Promise<void> {
     this.#stopping = true;
     clearInterval(this.#camTimer);
     await this.#session?.close(reason, text);

@@ -21,6 +21,7 @@ import {
   ControlProtocolError,
   ControlReader,
   ControlWriter,
+  type DisconnectReason,
   type PeerJoined,
   type PeerLeft,
   type RejectCode,
@@ -590,14 +591,14 @@ export class RelaySession implements AsyncDisposable {
    * call twice.
    */
   close(
-    reason: "shutdown" | "signal" | "error" = "shutdown",
+    reason: DisconnectReason = "shutdown",
     text = "shutting down",
   ): Promise<void> {
     this.#closing ??= this.#close(reason, text);
     return this.#closing;
   }
 
-  async #close(reason: "shutdown" | "signal" | "error", text: string): Promise<void> {
+  async #close(reason: DisconnectReason, text: string): Promise<void> {
     this.#stop.abort();
     const current = this.#current;
     if (current !== null) await this.#leave(current, reason, text);
@@ -615,7 +616,7 @@ export class RelaySession implements AsyncDisposable {
   /** Final stats, `disconnect`, a short drain, then close. */
   async #leave(
     current: Connection,
-    reason: "shutdown" | "signal" | "error",
+    reason: DisconnectReason,
     text: string,
   ): Promise<void> {
     try {
