@@ -57,6 +57,9 @@ import { TokenBucket } from "./token_bucket.ts";
 import { sleep, withTimeout } from "./_timeout.ts";
 import { openQuicEndpoint } from "./quic_socket.ts";
 
+/** A message as `PeerLink.send` takes it: without `v` and `seq`, which it adds. */
+type Unnumbered<M> = M extends unknown ? Omit<M, "v" | "seq"> : never;
+
 const log = getLogger(["netkit", "relay"]);
 
 /**
@@ -356,9 +359,10 @@ class PeerLink {
   }
 
   /** Sends a relay → peer message with the next sequence number. */
-  send(message: Record<string, unknown> & { type: string }): Promise<void> {
+  send(message: Unnumbered<ControlMessage>): Promise<void> {
     const seq = this.#controlSeq++;
-    return this.writer.send({ v: 1, ...message, seq } as unknown as ControlMessage);
+    // The spread of one union member plus `v` and `seq` is that member: TS cannot see it.
+    return this.writer.send({ v: 1, ...message, seq } as ControlMessage);
   }
 
   /** The largest datagram to send the peer now: its budget, or less while the path says so. */
@@ -708,7 +712,12 @@ export class Relay implements AsyncDisposable {
     if (peer.role === "client") {
       this.#guard(room).configure(peer.macKey, room.credential(name)?.addresses ?? []);
     }
-    const joined = { type: "peer_joined", peer_id: peer.peerId, role: peer.role, mac: hello.mac };
+    const joined = {
+      type: "peer_joined",
+      peer_id: peer.peerId,
+      role: peer.role,
+      mac: hello.mac,
+    } as const;
     // A client is announced before it is welcomed, so the gateway knows its MAC before the
     // client's first frame; a gateway is welcomed first and then announced.
     if (!resumed && peer.role === "client") this.#broadcastControl(room, peer, joined);
@@ -805,7 +814,7 @@ export class Relay implements AsyncDisposable {
   #broadcastControl(
     room: Room<PeerLink>,
     except: RoomPeer<PeerLink>,
-    message: Record<string, unknown> & { type: string },
+    message: Unnumbered<ControlMessage>,
   ): void {
     for (const member of room.members) {
       if (member === except || member.link === null) continue;
