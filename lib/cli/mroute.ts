@@ -7,7 +7,23 @@
 
 import { type Command, Option } from "commander";
 import { NetkitError, UsageError } from "../errors.ts";
-import { controlSocketPath, DaemonUnreachableError, request, subscribe } from "../ipc/mod.ts";
+import {
+  controlSocketPath,
+  DaemonUnreachableError,
+  JsonText,
+  request,
+  subscribe,
+} from "../ipc/mod.ts";
+import { checkApplyText, MAX_APPLY_FILE_BYTES, MAX_REQUEST_BYTES } from "../mroute/apply_file.ts";
+import {
+  checkInterfaceName,
+  InvalidRouteError,
+  parseAddress,
+  parseRoute,
+} from "../mroute/route.ts";
+import type { DesiredState } from "../mroute/router.ts";
+import { readBounded, readRegularFile } from "../net/safe_file.ts";
+import { plural } from "../text.ts";
 import { defaultStatePath, mrouteSocketName } from "../mroute/paths.ts";
 import type { RouteJsonOut, ShowJson, VifJson } from "../mroute/protocol.ts";
 import { currentNetnsId } from "../net/netns.ts";
@@ -159,6 +175,64 @@ export function formatApply(reply: Record<string, unknown>): string {
   return lines.join("\n") + "\n";
 }
 
+/**
+ * The apply file's text: a regular file (links followed: the operator named it) or stdin for
+ * "-", at most {@linkcode MAX_APPLY_FILE_BYTES}. Anything else (a FIFO, a device such as
+ * /dev/zero, a directory, a larger file, a missing one, bytes that are not UTF-8) is a usage
+ * error naming the path and why.
+ */
+export function readApplyInput(
+  path: string,
+  stdin: { readSync(p: Uint8Array): number | null } = Deno.stdin,
+): string {
+  let bytes: Uint8Array | null;
+  try {
+    bytes = path === "-"
+      ? readBounded(stdin, MAX_APPLY_FILE_BYTES)
+      : readRegularFile(path, { what: "apply file", maxBytes: MAX_APPLY_FILE_BYTES });
+  } catch (err) {
+    throw new UsageError(err instanceof Error ? err.message : String(err));
+  }
+  if (bytes === null) {
+    throw new UsageError(
+      `Refusing to read apply file "-" (stdin): it is larger than ${MAX_APPLY_FILE_BYTES} bytes`,
+    );
+  }
+  try {
+    return new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+  } catch {
+    throw new UsageError(`Apply file "${path}" is not UTF-8 text`);
+  }
+}
+
+/** What a dry run says when no daemon runs: the file alone, checked, as if the table were empty. */
+function offlineDryRun(state: DesiredState, why: string): Record<string, unknown> {
+  return {
+    status: "success",
+    message: `Dry run, offline (${why}): the file is valid; against an empty table: ` +
+      `${plural(state.routes.length, "route")} added, ${plural(state.vifs.length, "VIF")} pinned.`,
+    dry_run: true,
+    offline: true,
+    plan: {
+      add: state.routes.map((r) => JSON.parse(r.json)),
+      change: [],
+      remove: [],
+      pin: state.vifs,
+      unpin: [],
+    },
+  };
+}
+
+/** Checks route arguments with the daemon's validators; a bad one is a usage error. */
+function checkedArguments<T>(check: () => T): T {
+  try {
+    return check();
+  } catch (err) {
+    if (err instanceof InvalidRouteError) throw new UsageError(err.message);
+    throw err;
+  }
+}
+
 /** Adds `netkit mroute` and its subcommands. */
 export function register(program: Command, io: CliIo, args: readonly string[]): void {
   const mroute = program.command("mroute").description(
@@ -197,6 +271,14 @@ export function register(program: Command, io: CliIo, args: readonly string[]): 
             "At least one output interface is needed: --oif IF[:TTL] or --oifs A,B",
           );
         }
+        checkedArguments(() =>
+          parseRoute({
+            source: sourceOf(options.source),
+            group: options.group,
+            iif: options.iif,
+            oifs,
+          })
+        );
         const reply = await call(options, globals(command), {
           action: "ADD_MFC",
           payload: {
@@ -216,6 +298,11 @@ export function register(program: Command, io: CliIo, args: readonly string[]): 
     .requiredOption("--group <address>", "multicast group")
     .action(
       async (options: DaemonAddress & { source?: string; group: string }, command: Command) => {
+        checkedArguments(() => {
+          parseAddress(options.group, "Group");
+          const source = sourceOf(options.source);
+          if (source !== null) parseAddress(source, "Source");
+        });
         const reply = await call(options, globals(command), {
           action: "DEL_MFC",
           payload: { source: sourceOf(options.source), group: options.group },
@@ -243,6 +330,7 @@ export function register(program: Command, io: CliIo, args: readonly string[]): 
   ) {
     addressOptions(vif.command(verb).description(what).argument("<interface>"))
       .action(async (name: string, options: DaemonAddress, command: Command) => {
+        checkedArguments(() => checkInterfaceName(name, "Interface"));
         const reply = await call(options, globals(command), {
           action,
           payload: { interface: name },
@@ -262,23 +350,43 @@ export function register(program: Command, io: CliIo, args: readonly string[]): 
       "make FILE (JSON desired state) the whole routing state, all or nothing",
     ),
   )
-    .argument("<file>", 'desired state: {"vifs": [...], "routes": [...]}')
-    .option("--dry-run", "print the changes without making them")
+    .argument("<file>", 'desired state: {"vifs": [...], "routes": [...]}; "-" reads stdin')
+    .option(
+      "--dry-run",
+      "print the changes without making them (checks the file alone when no daemon runs)",
+    )
     .action(
       async (file: string, options: DaemonAddress & { dryRun?: boolean }, command: Command) => {
-        let state: unknown;
-        try {
-          state = JSON.parse(await Deno.readTextFile(file));
-        } catch (err) {
-          throw new NetkitError(
-            `Cannot read "${file}" as JSON: ${err instanceof Error ? err.message : String(err)}`,
+        const g = globals(command);
+        const checked = checkApplyText(readApplyInput(file));
+        if (!checked.ok) throw new UsageError(`"${file}": ${checked.errors.join("; ")}`);
+        const { state } = checked;
+        // The routes' normalized JSON lines, as the state file holds them: compact, and no
+        // second encoding of thousands of routes.
+        const message = new JsonText(
+          `{"action":"APPLY","payload":{"dry_run":${options.dryRun === true},"state":` +
+            `{"vifs":${JSON.stringify(state.vifs)},` +
+            `"routes":[${state.routes.map((r) => r.json).join(",")}]}}}`,
+        );
+        const bytes = new TextEncoder().encode(message.text).length;
+        if (bytes > MAX_REQUEST_BYTES) {
+          throw new UsageError(
+            `"${file}": its ${state.routes.length} routes make a ${bytes}-byte request; ` +
+              `the daemon takes at most ${MAX_REQUEST_BYTES} bytes in one (atomic) apply`,
           );
         }
-        const reply = await call(options, globals(command), {
-          action: "APPLY",
-          payload: { state, dry_run: options.dryRun === true },
-        });
-        printResult(io, globals(command), reply, () => formatApply(reply));
+        let reply: Record<string, unknown>;
+        try {
+          reply = await request(socketPath(options), message, { timeoutMs: 120000 }) as Record<
+            string,
+            unknown
+          >;
+        } catch (err) {
+          if (!(err instanceof DaemonUnreachableError)) throw err;
+          if (!options.dryRun) throw unreachable(err, g, options);
+          reply = offlineDryRun(state, err.message);
+        }
+        printResult(io, g, reply, () => formatApply(reply));
       },
     );
 

@@ -15,6 +15,7 @@
 import { getLogger } from "@logtape/logtape";
 import { NetkitError } from "../errors.ts";
 import { ControlServer, EventHub } from "../ipc/mod.ts";
+import { MAX_REQUEST_BYTES } from "./apply_file.ts";
 import { InterfaceFlag } from "../net/interfaces.ts";
 import { type LinkEvent, LinkMonitor } from "../net/link_monitor.ts";
 import { Poller } from "../net/poller.ts";
@@ -139,6 +140,8 @@ export class MrouteDaemon implements AsyncDisposable {
       daemon.#server = await ControlServer.listen({
         path: options.socketPath,
         schema: MrouteRequest,
+        // One APPLY is one transaction, however many routes it carries.
+        maxMessageBytes: MAX_REQUEST_BYTES,
         handle: (request, context) =>
           handleRequest(request, daemon!.#router, daemon!.#hooks(), context.signal),
       });

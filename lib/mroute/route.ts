@@ -134,6 +134,14 @@ function allBytes(bytes: Uint8Array, value: number): boolean {
   return true;
 }
 
+/**
+ * Checks an interface name's syntax (1 to 15 bytes, no space, "/" or ":"); `what` starts the
+ * message. Throws {@linkcode InvalidRouteError}.
+ */
+export function checkInterfaceName(name: string, what: string): string {
+  return checkName(name, what);
+}
+
 function checkName(name: string, what: string): string {
   if (typeof name !== "string" || name.length === 0 || name.length > 15 || /[\s/:]/.test(name)) {
     throw new InvalidRouteError(`${what} '${name}' is not a valid interface name.`);

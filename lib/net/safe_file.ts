@@ -325,14 +325,78 @@ export function readCheckedFile(
   options: Pick<CheckedOpenOptions, "what" | "forbiddenModeBits">,
 ): Uint8Array<ArrayBuffer> {
   using file = openCheckedFile(path, { ...options, read: true });
+  return readBounded(file, Infinity)!;
+}
+
+/** Options for {@linkcode readRegularFile}. */
+export interface RegularReadOptions {
+  /** What the file is, for messages: `"apply file"`. */
+  what: string;
+  /** A file longer than this is refused. */
+  maxBytes: number;
+}
+
+/**
+ * The whole content of the regular file at `path`, at most `options.maxBytes`, for input the
+ * user names on the command line (not a file netkit itself keeps, so links are followed and any
+ * owner's file is read). A FIFO, device, socket or directory is refused at once, never read: the
+ * open is non-blocking (a FIFO cannot hang it) and what was opened is checked before reading.
+ * Throws an {@linkcode UnsafeFileError} naming the path and why, or a {@linkcode NetkitOsError}
+ * when the open fails (`code` `"ENOENT"` for a missing file).
+ */
+export function readRegularFile(
+  path: string,
+  options: RegularReadOptions,
+): Uint8Array<ArrayBuffer> {
+  let real: string;
+  try {
+    // Resolved once, then opened without following a link: what is checked is what is read.
+    real = Deno.realPathSync(path);
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) {
+      throw new NetkitOsError(`read ${options.what} "${path}"`, Errno.ENOENT);
+    }
+    throw err;
+  }
+  const opened = rawOpen(real, NK_OPEN_READ, 0);
+  if ("errno" in opened) throw new NetkitOsError(`read ${options.what} "${path}"`, opened.errno);
+  try {
+    if ((opened.stat.mode & S_IFMT) !== S_IFREG) {
+      throw new UnsafeFileError(
+        path,
+        `Refusing to read ${options.what} "${path}": it is ${
+          kindOf(opened.stat.mode)
+        }, not a regular file`,
+      );
+    }
+    using file = Deno.openSync(`/proc/self/fd/${opened.fd}`, { read: true });
+    const bytes = readBounded(file, options.maxBytes);
+    if (bytes === null) {
+      throw new UnsafeFileError(
+        path,
+        `Refusing to read ${options.what} "${path}": it is larger than ${options.maxBytes} bytes`,
+      );
+    }
+    return bytes;
+  } finally {
+    nk.nk_close(opened.fd);
+  }
+}
+
+/** Everything `reader` gives until its end, or null once it gives more than `maxBytes`. */
+export function readBounded(
+  reader: { readSync(p: Uint8Array): number | null },
+  maxBytes: number,
+): Uint8Array<ArrayBuffer> | null {
   const chunks: Uint8Array[] = [];
   let total = 0;
   for (;;) {
     const chunk = new Uint8Array(65536);
-    const n = file.readSync(chunk);
+    const n = reader.readSync(chunk);
     if (n === null) break;
-    chunks.push(chunk.subarray(0, n));
     total += n;
+    if (total > maxBytes) return null;
+    chunks.push(chunk.subarray(0, n));
   }
   const bytes = new Uint8Array(total);
   let offset = 0;

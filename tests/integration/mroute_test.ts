@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { MAX_REQUEST_BYTES } from "../../lib/mroute/apply_file.ts";
 import { request, subscribe } from "../../lib/ipc/mod.ts";
 import { DEFAULT_TABLE } from "../../lib/mroute/kernel.ts";
 import { ip, ipJson } from "../../lib/lab/namespace_lab.ts";
@@ -443,35 +444,43 @@ Deno.test({
     try {
       await using _daemon = await MrouteDaemonProcess.start(lab, ["--state", state]);
       const cli = (...args: string[]) => lab.mroute(...args);
-      const cases: [string[], string][] = [
+      // What the CLI can tell from the arguments alone it refuses as a usage error (exit 2)
+      // before the daemon hears of it; what only the daemon knows is a runtime error (exit 1).
+      const cases: [string[], string, number][] = [
         [
           ["add", "--group", "239.1.1.1", "--iif", "r1", "--oif", "eth99"],
           "Invalid argument: Interface 'eth99' not found.",
+          1,
         ],
         [
           ["add", "--group", "10.1.1.1", "--iif", "r1", "--oif", "r2"],
           "Invalid argument: Group '10.1.1.1' is not a multicast address (224.0.0.0/4).",
+          2,
         ],
         [
           ["add", "--group", "224.0.0.251", "--iif", "r1", "--oif", "r2"],
           "Invalid argument: Group '224.0.0.251' is link-local (224.0.0.0/24); the kernel never routes it.",
+          2,
         ],
         [
           ["add", "--group", "239.1.1.1", "--iif", "r1", "--oif", "r1"],
           "Invalid argument: Output interface 'r1' is also the input interface.",
+          2,
         ],
         [
           ["add", "--source", "239.9.9.9", "--group", "239.1.1.1", "--iif", "r1", "--oif", "r2"],
           "Invalid argument: Source '239.9.9.9' must be a unicast address.",
+          2,
         ],
         [
           ["add", "--group", "ff02::fb", "--iif", "r1", "--oif", "r2"],
           "Invalid argument: Group 'ff02::fb' has interface- or link-local scope (ff01::/16, ff02::/16); the kernel never routes it.",
+          2,
         ],
       ];
-      for (const [args, message] of cases) {
+      for (const [args, message, code] of cases) {
         const out = cli(...args);
-        assert.equal(out.code, 1, args.join(" "));
+        assert.equal(out.code, code, args.join(" "));
         assert.equal(out.err, `netkit: error: ${message}\n`);
       }
       // The 33rd VIF.
@@ -498,7 +507,7 @@ Deno.test({
         /^\{"status":"error","message":"Invalid request: /,
       );
       assert.match(
-        await raw(lab.socketPath, `{"action":"SHOW","pad":"${"x".repeat(1 << 20)}"}\n`),
+        await raw(lab.socketPath, `{"action":"SHOW","pad":"${"x".repeat(MAX_REQUEST_BYTES)}"}\n`),
         /"status":"error".*exceeds/i,
       );
       // Still serving, state intact; the Python service's one-shot form (no newline) works too.
