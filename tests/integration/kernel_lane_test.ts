@@ -26,6 +26,7 @@ const LANE_FILES: Record<"bonding" | "ipv4_mroute" | "netem", string[]> = {
     "tests/integration/lab_mroute_test.ts",
     "tests/integration/bench_mroute_smoke_test.ts",
     "tests/integration/mroute_refusal_test.ts",
+    "tests/integration/mroute_apply_test.ts",
   ],
   netem: ["tests/integration/l2_netem_test.ts"],
 };
