@@ -18,7 +18,9 @@ export type Frame =
 /**
  * Splits incoming bytes into "\n"-terminated lines, refusing any line longer than
  * `maxBytes` (newline not counted) as soon as that is certain, so a client can never make the
- * buffer grow past one message plus one read.
+ * buffer grow past one message plus one read. Each byte is scanned once, however the stream is
+ * chunked: for the newline, and for where an unterminated line could end one JSON value
+ * ({@linkcode LineFramer.completeValue}).
  */
 export class LineFramer {
   /** The longest accepted line in bytes, newline not counted. */
@@ -28,6 +30,8 @@ export class LineFramer {
   #end = 0;
   // Where to resume the newline search, so each byte is scanned once.
   #scanned = 0;
+  #value = new ValueEndScanner();
+  #parses = 0;
 
   /** Creates a framer for lines of at most `maxBytes` bytes. */
   constructor(maxBytes: number) {
@@ -37,6 +41,11 @@ export class LineFramer {
   /** Bytes held that are not yet returned as a line. */
   get buffered(): number {
     return this.#end - this.#start;
+  }
+
+  /** How many times {@linkcode completeValue} has parsed the held bytes (for tests). */
+  get parses(): number {
+    return this.#parses;
   }
 
   /** Appends received bytes (copied, so the caller may reuse `chunk`). */
@@ -68,8 +77,10 @@ export class LineFramer {
    * After an overflow the stream cannot be resynchronised; the caller should stop reading.
    */
   next(): Frame | null {
-    const at = this.#buffer.subarray(this.#scanned, this.#end).indexOf(NEWLINE);
+    const unscanned = this.#buffer.subarray(this.#scanned, this.#end);
+    const at = unscanned.indexOf(NEWLINE);
     if (at === -1) {
+      this.#value.feed(unscanned);
       this.#scanned = this.#end;
       const held = this.#end - this.#start;
       return held > this.maxBytes ? { kind: "overflow", bytes: held } : null;
@@ -80,7 +91,27 @@ export class LineFramer {
     const bytes = this.#buffer.slice(this.#start, stop);
     this.#start = stop + 1;
     this.#scanned = this.#start;
+    this.#value = new ValueEndScanner();
     return { kind: "line", bytes };
+  }
+
+  /**
+   * Removes and returns the unterminated rest when it already forms one complete JSON value,
+   * for one-shot clients that send no newline; `null` otherwise. A value ending in a digit
+   * waits, as more digits may follow. Call after {@linkcode next} returned `null`. The held
+   * bytes are parsed only when the bytes scanned since the last call could end a value, at
+   * most a few times per line, so a large request in small chunks costs linear time.
+   */
+  completeValue(): Decoded | null {
+    if (!this.#value.takeCandidate()) return null;
+    this.#parses++;
+    const decoded = decodeJson(this.#buffer.subarray(this.#start, this.#end));
+    if (!decoded.ok) {
+      this.#value.parseFailed();
+      return null;
+    }
+    this.takeRest();
+    return decoded;
   }
 
   /** The bytes held after the last complete line, without removing them. */
@@ -92,13 +123,95 @@ export class LineFramer {
   takeRest(): Uint8Array {
     const rest = this.#buffer.slice(this.#start, this.#end);
     this.#start = this.#end = this.#scanned = 0;
+    this.#value = new ValueEndScanner();
     return rest;
+  }
+}
+
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+const OPENERS = new Set([0x7b, 0x5b]); // { [
+const CLOSERS = new Set([0x7d, 0x5d]); // } ]
+/** `true`, `false` and `null` end in `e` or `l` and are at most 5 bytes long. */
+const LITERAL_ENDS = new Set([0x65, 0x6c]);
+const LONGEST_LITERAL = 5;
+
+function isJsonSpace(b: number): boolean {
+  return b === 0x20 || b === 0x09 || b === 0x0d || b === 0x0a;
+}
+
+/**
+ * Follows the nesting of one unterminated line, byte by byte, to say when it may hold one
+ * complete JSON value: when a top-level object, array or string closes (the first time only:
+ * if that does not parse, no longer input can), or when a short top-level literal may be whole.
+ */
+class ValueEndScanner {
+  #depth = 0;
+  #inString = false;
+  #escaped = false;
+  #nonBlank = 0;
+  #candidate = false;
+  #closed = false;
+  // Set when no longer input can be one JSON value: only the newline or end of input ends it.
+  #hopeless = false;
+
+  feed(bytes: Uint8Array): void {
+    if (this.#hopeless) return;
+    for (const b of bytes) {
+      if (this.#inString) {
+        if (this.#escaped) this.#escaped = false;
+        else if (b === BACKSLASH) this.#escaped = true;
+        else if (b === QUOTE) {
+          this.#inString = false;
+          if (this.#depth === 0) this.#close();
+        }
+        continue;
+      }
+      if (isJsonSpace(b)) continue;
+      this.#nonBlank++;
+      if (b === QUOTE) this.#inString = true;
+      else if (OPENERS.has(b)) this.#depth++;
+      else if (CLOSERS.has(b)) {
+        this.#depth--;
+        if (this.#depth < 0) this.#hopeless = true;
+        else if (this.#depth === 0) this.#close();
+      } else if (
+        this.#depth === 0 && !this.#closed && this.#nonBlank <= LONGEST_LITERAL &&
+        LITERAL_ENDS.has(b)
+      ) {
+        this.#candidate = true;
+      }
+      if (this.#hopeless) return;
+    }
+  }
+
+  #close(): void {
+    if (this.#closed) {
+      // A second top-level value after the first: the line is not one value.
+      this.#hopeless = true;
+      this.#candidate = false;
+      return;
+    }
+    this.#closed = true;
+    this.#candidate = true;
+  }
+
+  /** Whether a parse is worth trying for the bytes fed so far; true at most once per event. */
+  takeCandidate(): boolean {
+    const candidate = this.#candidate && !this.#hopeless;
+    this.#candidate = false;
+    return candidate;
+  }
+
+  /** The candidate did not parse: if it closed a container or string, no longer input will. */
+  parseFailed(): void {
+    if (this.#closed) this.#hopeless = true;
   }
 }
 
 /** True when `bytes` holds only JSON whitespace (blank lines are not requests). */
 export function isBlank(bytes: Uint8Array): boolean {
-  return bytes.every((b) => b === 0x20 || b === 0x09 || b === 0x0d || b === 0x0a);
+  return bytes.every(isJsonSpace);
 }
 
 const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
@@ -143,23 +256,6 @@ export class ReadBuffer {
     if (n === this.#bytes.length && n < MAX_READ_BYTES) this.#bytes = new Uint8Array(n * 4);
     return got;
   }
-}
-
-/** Bytes a complete JSON value can end with, apart from digits: `}` `]` `"` and true/false/null. */
-const VALUE_ENDS = new Set([0x7d, 0x5d, 0x22, 0x65, 0x6c]);
-
-/**
- * Decodes bytes that arrived without a newline if they already form one complete JSON value.
- * A trailing digit could still be the start of a longer number, so such input waits for more.
- * Only input that ends like a value is parsed: a large request arrives in many reads, and
- * parsing each partial buffer to the end would cost time growing with the square of its size.
- */
-export function decodeIfComplete(bytes: Uint8Array): Decoded | null {
-  let end = bytes.length;
-  while (end > 0 && isBlank(bytes.subarray(end - 1, end))) end--;
-  if (end === 0 || !VALUE_ENDS.has(bytes[end - 1]!)) return null;
-  const decoded = decodeJson(bytes);
-  return decoded.ok ? decoded : null;
 }
 
 /**

@@ -1,6 +1,5 @@
 import assert from "node:assert/strict";
 import {
-  decodeIfComplete,
   decodeJson,
   encodeLine,
   errorReplyMessage,
@@ -63,21 +62,89 @@ Deno.test("LineFramer refuses an unterminated line as soon as it exceeds maxByte
   assert.deepEqual(framer.next(), { kind: "overflow", bytes: 9 } satisfies Frame);
 });
 
-Deno.test("decodeIfComplete waits for a value that may continue and parses a complete one", () => {
-  assert.equal(decodeIfComplete(encoder.encode('{"cmd":"sh')), null);
-  assert.equal(decodeIfComplete(encoder.encode("12")), null, "more digits may follow");
-  assert.equal(decodeIfComplete(encoder.encode("  ")), null);
-  assert.deepEqual(decodeIfComplete(encoder.encode('{"cmd":"show"}')), {
-    ok: true,
-    value: { cmd: "show" },
+/** What a framer fed `chunks` (and no newline) offers as one complete value after each chunk. */
+function completeValues(...chunks: string[]): (unknown | null)[] {
+  const framer = new LineFramer(1000);
+  return chunks.map((chunk) => {
+    framer.push(encoder.encode(chunk));
+    assert.equal(framer.next(), null);
+    const decoded = framer.completeValue();
+    if (decoded === null) return null;
+    assert.ok(decoded.ok);
+    return decoded.value;
   });
-  assert.deepEqual(decodeIfComplete(encoder.encode('["a", true] \t')), {
-    ok: true,
-    value: ["a", true],
-  });
-  assert.equal(decodeIfComplete(encoder.encode('[{"a": 1}, ')), null);
-  // A multi-byte character split across reads is incomplete, not an error.
-  assert.equal(decodeIfComplete(encoder.encode('{"name":"é"}').subarray(0, 10)), null);
+}
+
+Deno.test("LineFramer.completeValue waits for a value that may continue and parses a complete one", () => {
+  assert.deepEqual(completeValues('{"cmd":"sh', 'ow"', "}"), [null, null, { cmd: "show" }]);
+  assert.deepEqual(completeValues("12", "3"), [null, null], "more digits may follow");
+  assert.deepEqual(completeValues("  "), [null]);
+  assert.deepEqual(completeValues('["a", true] \t'), [["a", true]]);
+  assert.deepEqual(completeValues('[{"a": 1}, ', "2]"), [null, [{ a: 1 }, 2]]);
+  assert.deepEqual(completeValues('{"s":"}\\"}', '"}'), [null, { s: '}"}' }]);
+  assert.deepEqual(completeValues('"top"'), ["top"]);
+  assert.deepEqual(completeValues("nul", "l"), [null, null]);
+  assert.deepEqual(completeValues(" tru", "e "), [null, true]);
+  const split = encoder.encode('{"name":"é"}');
+  const framer = new LineFramer(100);
+  framer.push(split.subarray(0, 10));
+  assert.equal(framer.next(), null);
+  assert.equal(framer.completeValue(), null, "half a UTF-8 character");
+  framer.push(split.subarray(10));
+  assert.equal(framer.next(), null);
+  assert.deepEqual(framer.completeValue(), { ok: true, value: { name: "é" } });
+  assert.equal(framer.buffered, 0, "a complete value is taken from the framer");
+});
+
+Deno.test("LineFramer.completeValue gives up on a line that cannot be one value until it ends", () => {
+  const framer = new LineFramer(1000);
+  for (const chunk of ["{bad}", "{}", "[]", '"s"']) {
+    framer.push(encoder.encode(chunk));
+    assert.equal(framer.next(), null);
+    assert.equal(framer.completeValue(), null);
+  }
+  assert.equal(framer.parses, 1, "only the first closed value is parsed");
+  framer.push(encoder.encode('\n{"a":1}'));
+  assert.deepEqual(framer.next(), { kind: "line", bytes: encoder.encode('{bad}{}[]"s"') });
+  assert.equal(framer.next(), null);
+  assert.deepEqual(
+    framer.completeValue(),
+    { ok: true, value: { a: 1 } },
+    "the next line starts afresh",
+  );
+});
+
+Deno.test("LineFramer parses a 1 MB request sent in 100-byte chunks a bounded number of times", () => {
+  // Every chunk ends in "}" as a complete value would; parsing the held bytes each time
+  // would cost time growing with the square of the request's size.
+  const framer = new LineFramer(2 * 1024 * 1024);
+  const item = `,{"p":"${"x".repeat(92)}"}`;
+  const chunks = ['{"value":[{"p":""}', ...Array(10_000).fill(item)];
+  for (const chunk of chunks) {
+    framer.push(encoder.encode(chunk));
+    assert.equal(framer.next(), null);
+    assert.equal(framer.completeValue(), null);
+  }
+  assert.equal(framer.parses, 0);
+  framer.push(encoder.encode("]}"));
+  assert.equal(framer.next(), null);
+  const decoded = framer.completeValue();
+  assert.ok(decoded?.ok);
+  assert.equal((decoded.value as { value: unknown[] }).value.length, 10_001);
+  assert.equal(framer.parses, 1);
+});
+
+Deno.test("LineFramer scans a megabyte of blanks once, not once per chunk", () => {
+  const framer = new LineFramer(2 * 1024 * 1024);
+  for (let i = 0; i < 10_000; i++) {
+    framer.push(encoder.encode(" ".repeat(100)));
+    assert.equal(framer.next(), null);
+    assert.equal(framer.completeValue(), null);
+  }
+  framer.push(encoder.encode("null"));
+  assert.equal(framer.next(), null);
+  assert.deepEqual(framer.completeValue(), { ok: true, value: null });
+  assert.equal(framer.parses, 1);
 });
 
 Deno.test("decodeJson explains invalid UTF-8 and invalid JSON on one line", () => {

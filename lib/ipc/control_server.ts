@@ -13,7 +13,6 @@ import { InstanceLock } from "./instance_lock.ts";
 import {
   closeQuietly,
   type Decoded,
-  decodeIfComplete,
   decodeJson,
   encodeLine,
   errorReply,
@@ -212,9 +211,8 @@ class ControlConnection<Req> {
         return;
       }
       // One-shot clients send one JSON value without a newline and wait for the reply.
-      const complete = decodeIfComplete(this.#framer.peekRest());
+      const complete = this.#framer.completeValue();
       if (complete !== null) {
-        this.#framer.takeRest();
         if (!(await this.#serve(complete))) return;
         continue;
       }

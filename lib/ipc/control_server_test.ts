@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import process from "node:process";
 import { z } from "zod";
 import { NetkitError } from "../errors.ts";
 import { RawClient, within, withRunDir } from "./_testing.ts";
@@ -563,5 +564,37 @@ Deno.test("ControlServer ends subscriptions when it closes", async () => {
     } finally {
       await server.close();
     }
+  });
+});
+
+/** A ~1 MB echo request in 100-byte chunks, each ending in `}` as a complete value would. */
+function chunkedRequest(): { chunks: string[]; items: number } {
+  const item = `,{"p":"${"x".repeat(92)}"}`; // 100 bytes
+  const items = 10_000;
+  const chunks = ['{"cmd":"echo","value":[{"p":""}', ...Array(items).fill(item), "]}\n"];
+  return { chunks, items: items + 1 };
+}
+
+Deno.test("ControlServer handles 1 MB sent in 100-byte chunks without re-parsing it per chunk", async () => {
+  await withRunDir(async (dir) => {
+    await using server = await listenEcho(`${dir}/chunks.sock`);
+    using client = await RawClient.connect(server.path);
+    const { chunks, items } = chunkedRequest();
+    const started = performance.now();
+    const cpu = process.cpuUsage();
+    for (const [i, chunk] of chunks.entries()) {
+      await client.send(chunk);
+      // Pause now and then, as a slow sender does, so the server reads many small pieces.
+      if (i % 10 === 0) await sleep(0);
+    }
+    const reply = await within(client.readJson(), 30_000, "the reply to the chunked request");
+    const used = process.cpuUsage(cpu);
+    const ms = performance.now() - started;
+    assert.equal((reply as { echo: unknown[] }).echo.length, items);
+    const cpuMs = (used.user + used.system) / 1000;
+    Deno.stderr.writeSync(new TextEncoder().encode(
+      `measured: 1 MB in 100-byte chunks answered in ${ms.toFixed(0)} ms, ` +
+        `${cpuMs.toFixed(0)} ms CPU (server and client)\n`,
+    ));
   });
 });
