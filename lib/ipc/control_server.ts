@@ -29,6 +29,8 @@ const log = getLogger(["netkit", "ipc"]);
 export const DEFAULT_MAX_MESSAGE_BYTES = 1024 * 1024;
 /** Default cap on simultaneously open client connections. */
 export const DEFAULT_MAX_CONNECTIONS = 256;
+/** Default time a connection may wait for its next complete request before it is closed. */
+export const DEFAULT_IDLE_TIMEOUT_MS = 10_000;
 /** The reply sent for a handler that returns `undefined`. */
 export const OK_REPLY: Readonly<{ status: "ok" }> = Object.freeze({ status: "ok" });
 
@@ -36,6 +38,8 @@ export const OK_REPLY: Readonly<{ status: "ok" }> = Object.freeze({ status: "ok"
 const RETURN_GRACE_MS = 1000;
 /** Pause after a failed accept (e.g. out of file descriptors) before trying again. */
 const ACCEPT_RETRY_MS = 100;
+/** The longest delay `setTimeout` honours. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 /** `sun_path` holds 108 bytes including the terminating NUL. */
 const MAX_SOCKET_PATH_BYTES = 107;
 
@@ -68,8 +72,16 @@ export interface ControlServerOptions<Req> {
   handle: RequestHandler<Req>;
   /** Largest accepted request line in bytes (default 1 MiB). */
   maxMessageBytes?: number;
-  /** Connections beyond this many are told to retry later and closed (default 256). */
+  /**
+   * Most client connections open at once (default 256). At the limit a new client takes the
+   * place of the connection idle the longest; only when none is idle is it told to retry later.
+   */
   maxConnections?: number;
+  /**
+   * Milliseconds a connection may go without completing a request, while it is not being
+   * answered or streaming a subscription, before it is closed (default 10 s).
+   */
+  idleTimeoutMs?: number;
   /** Socket file mode: `0o600` (owner only, default) or `0o660` (owner and group). */
   mode?: 0o600 | 0o660;
   /** Group to give the socket, so its members may connect with mode `0o660`. */
@@ -133,6 +145,7 @@ interface ServiceConfig<Req> {
   schema: z.ZodType<Req>;
   handle: RequestHandler<Req>;
   maxMessageBytes: number;
+  idleTimeoutMs: number;
 }
 
 /** One client connection: reads requests, answers them in order, one at a time. */
@@ -148,6 +161,8 @@ class ControlConnection<Req> {
   #aborted: Promise<typeof ABORTED>;
   #reading: Promise<number | null> | null = null;
   #watcher: Promise<void> | null = null;
+  #idleSince: number | null = null;
+  #idleTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(conn: Deno.UnixConn, peer: string, config: ServiceConfig<Req>, refusal?: string) {
     this.#conn = conn;
@@ -161,9 +176,40 @@ class ControlConnection<Req> {
   }
 
   /** Ends the connection: aborts its handler's signal and closes the socket. */
-  close(): void {
-    this.#abort.abort(new NetkitError("The control server is closing"));
+  close(reason = "The control server is closing"): void {
+    this.#abort.abort(new NetkitError(reason));
     closeQuietly(this.#conn);
+  }
+
+  /** Whether the connection is closed or closing. */
+  get closing(): boolean {
+    return this.#abort.signal.aborted;
+  }
+
+  /**
+   * Since when (`performance.now()`) the connection has waited for a complete request, or
+   * `null` while it is answering one or streaming a subscription.
+   */
+  get idleSince(): number | null {
+    return this.closing ? null : this.#idleSince;
+  }
+
+  /** Starts waiting for the next request; the connection is closed if none completes in time. */
+  #becomeIdle(): void {
+    this.#idleSince = performance.now();
+    clearTimeout(this.#idleTimer);
+    this.#idleTimer = setTimeout(() => {
+      log.debug("{peer} sent no request for {ms} ms; closing it", {
+        peer: this.peer,
+        ms: this.#config.idleTimeoutMs,
+      });
+      this.close("The connection was idle too long");
+    }, this.#config.idleTimeoutMs);
+  }
+
+  #becomeBusy(): void {
+    this.#idleSince = null;
+    clearTimeout(this.#idleTimer);
   }
 
   async #run(refusal: string | undefined): Promise<void> {
@@ -179,6 +225,7 @@ class ControlConnection<Req> {
         error: errorMessage(err),
       });
     } finally {
+      this.#becomeBusy();
       this.#abort.abort(new NetkitError("The connection is closed"));
       closeQuietly(this.#conn);
       // Closing cancels any pending read; wait for it so no operation outlives the connection.
@@ -189,6 +236,7 @@ class ControlConnection<Req> {
   }
 
   async #serveAll(): Promise<void> {
+    this.#becomeIdle();
     let eof = false;
     while (!this.#abort.signal.aborted) {
       const frame = this.#framer.next();
@@ -238,6 +286,13 @@ class ControlConnection<Req> {
 
   /** Answers one decoded message; returns whether the connection should go on. */
   async #serve(decoded: Decoded): Promise<boolean> {
+    this.#becomeBusy();
+    const goOn = await this.#answer(decoded);
+    if (goOn) this.#becomeIdle();
+    return goOn;
+  }
+
+  async #answer(decoded: Decoded): Promise<boolean> {
     if (!decoded.ok) return await this.#send(errorReply(`Invalid JSON: ${decoded.reason}`));
     const { schema, handle } = this.#config;
     const parsed = await this.#untilAborted(settle(() => schema.safeParseAsync(decoded.value)));
@@ -395,11 +450,17 @@ function checkOptions<Req>(options: ControlServerOptions<Req>): void {
       `Control socket mode "0o${mode.toString(8)}" is not allowed; use 0o600 or 0o660`,
     );
   }
-  for (const key of ["maxMessageBytes", "maxConnections"] as const) {
+  for (const key of ["maxMessageBytes", "maxConnections", "idleTimeoutMs"] as const) {
     const value = options[key];
     if (value !== undefined && (!Number.isSafeInteger(value) || value < 1)) {
       throw new NetkitError(`Control server option ${key} "${value}" must be a positive integer`);
     }
+  }
+  // Longer timers fire at once.
+  if (options.idleTimeoutMs !== undefined && options.idleTimeoutMs > MAX_TIMER_MS) {
+    throw new NetkitError(
+      `Control server option idleTimeoutMs "${options.idleTimeoutMs}" must be at most ${MAX_TIMER_MS}`,
+    );
   }
 }
 
@@ -516,6 +577,7 @@ export class ControlServer implements AsyncDisposable {
       schema: options.schema,
       handle: options.handle,
       maxMessageBytes: options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES,
+      idleTimeoutMs: options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS,
     };
     log.info("Serving control requests on {path}", { path });
     return new ControlServer(
@@ -551,9 +613,9 @@ export class ControlServer implements AsyncDisposable {
         closeQuietly(conn);
         return;
       }
-      const refusal = this.#connections.size >= this.#maxConnections
-        ? `Too many connections to "${this.path}"; try again later`
-        : undefined;
+      const refusal = this.#makeRoom()
+        ? undefined
+        : `Too many connections to "${this.path}"; try again later`;
       const connection = new ControlConnection(
         conn,
         `client ${this.#nextPeer++}`,
@@ -563,6 +625,33 @@ export class ControlServer implements AsyncDisposable {
       this.#connections.add(connection);
       connection.done.then(() => this.#connections.delete(connection));
     }
+  }
+
+  /**
+   * Whether a new connection may be served: below the limit, or after closing the connection
+   * idle the longest, so idle clients can never lock out a new one.
+   */
+  #makeRoom(): boolean {
+    let open = 0;
+    let oldest: ControlConnection<unknown> | null = null;
+    let oldestSince = Infinity;
+    for (const connection of this.#connections) {
+      if (connection.closing) continue;
+      open++;
+      const since = connection.idleSince;
+      if (since !== null && since < oldestSince) {
+        oldest = connection;
+        oldestSince = since;
+      }
+    }
+    if (open < this.#maxConnections) return true;
+    if (oldest === null) return false;
+    log.debug("{peer} is idle at the connection limit of {path}; closing it", {
+      peer: oldest.peer,
+      path: this.path,
+    });
+    oldest.close("The connection limit was reached while the connection was idle");
+    return true;
   }
 
   /**

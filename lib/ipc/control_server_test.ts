@@ -32,7 +32,7 @@ function sleep(ms: number): Promise<void> {
 
 function listenEcho(
   path: string,
-  extra: { maxMessageBytes?: number } = {},
+  extra: { maxMessageBytes?: number; idleTimeoutMs?: number } = {},
 ): Promise<ControlServer> {
   return ControlServer.listen({ path, schema, handle, ...extra });
 }
@@ -458,36 +458,136 @@ Deno.test("ControlServer.close() ends in-flight requests and aborts their signal
   });
 });
 
-Deno.test("ControlServer tells connections beyond maxConnections to retry later", async () => {
+Deno.test("ControlServer tells connections beyond maxConnections to retry later when none is idle", async () => {
   await withRunDir(async (dir) => {
+    const release = Promise.withResolvers<void>();
     await using server = await ControlServer.listen({
       path: `${dir}/limit.sock`,
-      schema,
-      handle,
+      schema: z.object({ n: z.number() }),
+      handle: async ({ n }) => {
+        await release.promise;
+        return { n };
+      },
       maxConnections: 2,
     });
     using a = await RawClient.connect(server.path);
     using b = await RawClient.connect(server.path);
-    for (const client of [a, b]) {
-      await client.send('{"cmd":"echo","value":1}\n');
-      assert.deepEqual(await client.readJson(), { echo: 1 });
-    }
+    // Both connections are busy answering a request, so neither may be closed for a newcomer.
+    await a.send('{"n":1}\n');
+    await b.send('{"n":2}\n');
+    await within(
+      (async () => {
+        while (server.connections < 2) await sleep(2);
+      })(),
+      2000,
+      "the server to accept both connections",
+    );
+    await sleep(50); // let both requests reach their handler
     using c = await RawClient.connect(server.path);
     assert.deepEqual(await c.readJson(), {
       status: "error",
       message: `Too many connections to "${server.path}"; try again later`,
     });
     assert.equal(await c.readLine(), null);
-    a.close();
-    // The freed slot becomes available once the server notices the departure.
-    await within(
-      (async () => {
-        while (server.connections > 1) await sleep(2);
-      })(),
-      2000,
-      "the server to drop the closed connection",
-    );
-    assert.deepEqual(await request(server.path, { cmd: "echo", value: 2 }), { echo: 2 });
+    release.resolve();
+    assert.deepEqual(await a.readJson(), { n: 1 });
+    assert.deepEqual(await b.readJson(), { n: 2 });
+  });
+});
+
+Deno.test("ControlServer at maxConnections closes the connection idle the longest for a new client", async () => {
+  await withRunDir(async (dir) => {
+    await using server = await ControlServer.listen({
+      path: `${dir}/evict.sock`,
+      schema,
+      handle,
+      maxConnections: 2,
+    });
+    using a = await RawClient.connect(server.path);
+    await a.send('{"cmd":"echo","value":"a"}\n');
+    assert.deepEqual(await a.readJson(), { echo: "a" });
+    using b = await RawClient.connect(server.path);
+    await b.send('{"cmd":"echo","value":"b"}\n');
+    assert.deepEqual(await b.readJson(), { echo: "b" });
+    // a has waited for its next request longer than b.
+    assert.deepEqual(await request(server.path, { cmd: "echo", value: "c" }), { echo: "c" });
+    assert.equal(await within(a.readLine(), 2000, "a to be closed"), null);
+    await b.send('{"cmd":"echo","value":"b again"}\n');
+    assert.deepEqual(await b.readJson(), { echo: "b again" });
+  });
+});
+
+Deno.test("ControlServer answers a request while 300 idle connections are open", async () => {
+  await withRunDir(async (dir) => {
+    await using server = await listenEcho(`${dir}/crowd.sock`);
+    const idle: RawClient[] = [];
+    try {
+      for (let i = 0; i < 300; i++) idle.push(await RawClient.connect(server.path));
+      assert.deepEqual(
+        await within(request(server.path, { cmd: "echo", value: "status" }), 5000, "the reply"),
+        { echo: "status" },
+      );
+      assert.ok(server.connections <= 300, `${server.connections} connections`);
+    } finally {
+      for (const client of idle) client.close();
+    }
+  });
+});
+
+Deno.test("ControlServer closes a connection that completes no request within idleTimeoutMs", async () => {
+  await withRunDir(async (dir) => {
+    await using server = await listenEcho(`${dir}/idle.sock`, { idleTimeoutMs: 100 });
+    using silent = await RawClient.connect(server.path);
+    using dribbling = await RawClient.connect(server.path);
+    using answered = await RawClient.connect(server.path);
+    await answered.send('{"cmd":"echo","value":1}\n');
+    assert.deepEqual(await answered.readJson(), { echo: 1 });
+    // Bytes that never complete a request do not keep a connection open.
+    const dribble = (async () => {
+      for (const piece of ['{"cmd"', ':"echo"', ',"value"', ":2"]) {
+        await dribbling.send(piece).catch(() => {});
+        await sleep(40);
+      }
+    })();
+    for (const client of [silent, dribbling, answered]) {
+      assert.equal(await within(client.readLine(), 3000, "the idle connection to close"), null);
+    }
+    await dribble;
+    assert.deepEqual(await request(server.path, { cmd: "echo", value: 3 }), { echo: 3 });
+  });
+});
+
+Deno.test("ControlServer does not time out a connection whose request or subscription is running", async () => {
+  await withRunDir(async (dir) => {
+    await using server = await ControlServer.listen({
+      path: `${dir}/busy.sock`,
+      schema: z.object({ watch: z.boolean() }),
+      idleTimeoutMs: 50,
+      handle: ({ watch }, { signal }) => {
+        if (!watch) return sleep(300).then(() => ({ slow: true }));
+        return (async function* () {
+          for (let i = 0; i < 3 && !signal.aborted; i++) {
+            await sleep(150);
+            yield i;
+          }
+        })();
+      },
+    });
+    assert.deepEqual(await request(server.path, { watch: false }), { slow: true });
+    const items: unknown[] = [];
+    for await (const item of subscribe(server.path, { watch: true })) items.push(item);
+    assert.deepEqual(items, [0, 1, 2]);
+  });
+});
+
+Deno.test("ControlServer rejects an idle timeout that is not a positive integer of at most 2^31-1 ms", async () => {
+  await withRunDir(async (dir) => {
+    for (const idleTimeoutMs of [0, 1.5, 2 ** 31]) {
+      await assert.rejects(
+        listenEcho(`${dir}/bad.sock`, { idleTimeoutMs }),
+        (err: unknown) => err instanceof NetkitError && err.message.includes("idleTimeoutMs"),
+      );
+    }
   });
 });
 

@@ -33,6 +33,22 @@
  *   the connection when the stream ends, so end of input tells the client the stream is over.
  *   The source's `return()` is called when the client goes away.
  *
+ * ## Limits against a local stranger
+ *
+ * - A connection that completes no request for `idleTimeoutMs` (default 10 s) while it is not
+ *   being answered or streaming a subscription is closed without a reply. The clock starts at
+ *   accept and after each reply; bytes that do not complete a request do not restart it, so a
+ *   client cannot hold a connection by trickling a request.
+ * - At most `maxConnections` (default 256) connections are open. At the limit a new client
+ *   takes the place of the connection idle the longest, which is closed without a reply; only
+ *   when every connection is being answered or subscribed is the newcomer told
+ *   `Too many connections to "<path>"; try again later`. Idle connections therefore never lock
+ *   out a status request.
+ * - Each received byte is scanned once for the newline and for where a one-shot value could
+ *   end; an unterminated line is parsed only when a top-level object, array or string closes
+ *   (once: if that does not parse, later bytes cannot help) or a short literal may be whole. A
+ *   large request costs time linear in its size however finely it is chunked.
+ *
  * ## Single instance
  *
  * A daemon serves `<path>` only while it holds an exclusive `flock` on `<path>.lock`, which
@@ -63,6 +79,7 @@
 export {
   ControlServer,
   type ControlServerOptions,
+  DEFAULT_IDLE_TIMEOUT_MS,
   DEFAULT_MAX_CONNECTIONS,
   DEFAULT_MAX_MESSAGE_BYTES,
   OK_REPLY,
