@@ -35,6 +35,12 @@ export interface LoggingOptions {
    * `openCheckedFile` (lib/net/safe_file.ts), so a planted symbolic link is refused.
    */
   file?: Deno.FsFile;
+  /**
+   * How to open `file` again, for {@linkcode reopenLogFile} after logrotate renamed it: `path`
+   * names it in the log line, `open` opens it as the CLI first did (through lib/net/safe_file.ts,
+   * which this module must not load: `netkit doctor` runs without libnetkit).
+   */
+  reopen?: { path: string; open: () => Deno.FsFile };
 }
 
 const LEVEL_MAP: Record<LogLevel, LogtapeLevel> = {
@@ -86,11 +92,15 @@ function fileSink(file: Deno.FsFile, formatter: TextFormatter): Sink & Disposabl
   return Object.assign(sink, { [Symbol.dispose]: () => file.close() });
 }
 
+/** The options of the setup in force, for {@linkcode reopenLogFile}. */
+let current: LoggingOptions | null = null;
+
 /**
  * Routes every `netkit` logger to stderr or `options.file`. Calling it again replaces the
  * previous setup (and closes its file).
  */
 export function setupLogging(options: LoggingOptions): void {
+  current = options;
   // Values render bare, so log lines read (and grep) like plain text: "eth0 state changed: ...".
   const formatter = options.format === "json"
     ? jsonLine
@@ -108,7 +118,30 @@ export function setupLogging(options: LoggingOptions): void {
   });
 }
 
+/**
+ * Opens the log file again at its path and writes to the new file from now on (logrotate renamed
+ * the old one, or removed it), closing the old one. Returns what was done, in words, for the
+ * caller to log: "reopened log file PATH", or why nothing was. A file that cannot be reopened
+ * (its directory gone, a link planted at the path) leaves the old one in use and is said so:
+ * a daemon never stops logging, or stops, over it.
+ */
+export function reopenLogFile(): string {
+  const reopen = current?.reopen;
+  if (current === null || reopen === undefined) return "no log file to reopen";
+  let file: Deno.FsFile;
+  try {
+    file = reopen.open();
+  } catch (err) {
+    return `cannot reopen log file ${reopen.path} (${
+      err instanceof Error ? err.message : String(err)
+    }); still writing to the file open before`;
+  }
+  setupLogging({ ...current, file });
+  return `reopened log file ${reopen.path}`;
+}
+
 /** Flushes and closes the sinks (at exit, and between tests). */
 export function shutdownLogging(): void {
+  current = null;
   resetSync();
 }

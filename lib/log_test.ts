@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { getLogger } from "@logtape/logtape";
-import { setupLogging, shutdownLogging } from "./log.ts";
+import { reopenLogFile, setupLogging, shutdownLogging } from "./log.ts";
 import { openCheckedFile } from "./net/safe_file.ts";
 
 /** A log file opened as the CLI opens `--log-file`. */
@@ -47,4 +47,60 @@ Deno.test("setupLogging() text format carries level, category and message", () =
     shutdownLogging();
     Deno.removeSync(file);
   }
+});
+
+Deno.test("reopenLogFile() after the log file was renamed writes to a new file at the path", () => {
+  const dir = Deno.makeTempDirSync();
+  const path = `${dir}/netkit.log`;
+  try {
+    const open = () => openLog(path);
+    setupLogging({ level: "info", format: "text", file: open(), reopen: { path, open } });
+    const log = getLogger(["netkit", "test"]);
+    log.info("before rotation");
+    Deno.renameSync(path, `${path}.1`);
+    log.info("still in the renamed file");
+    assert.equal(reopenLogFile(), `reopened log file ${path}`);
+    log.info("after rotation");
+    shutdownLogging();
+    const rotated = Deno.readTextFileSync(`${path}.1`);
+    assert.match(rotated, /before rotation\n.*still in the renamed file\n$/);
+    assert.match(Deno.readTextFileSync(path), /^[^\n]*after rotation\n$/);
+  } finally {
+    shutdownLogging();
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
+Deno.test("reopenLogFile() keeps the open file when the path cannot be reopened, and says so", () => {
+  const dir = Deno.makeTempDirSync();
+  const path = `${dir}/netkit.log`;
+  try {
+    const open = () => openLog(path);
+    setupLogging({ level: "info", format: "text", file: open(), reopen: { path, open } });
+    Deno.renameSync(path, `${path}.1`);
+    // A link planted where the log file was: openCheckedFile refuses to follow it.
+    Deno.symlinkSync("/etc/passwd", path);
+    assert.match(
+      reopenLogFile(),
+      new RegExp(
+        `^cannot reopen log file ${path} \\(.+\\); still writing to the file open before$`,
+      ),
+    );
+    getLogger(["netkit", "test"]).info("kept");
+    shutdownLogging();
+    assert.match(Deno.readTextFileSync(`${path}.1`), /kept\n$/);
+  } finally {
+    shutdownLogging();
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
+Deno.test("reopenLogFile() with logging to stderr reopens nothing", () => {
+  try {
+    setupLogging({ level: "info", format: "text" });
+    assert.equal(reopenLogFile(), "no log file to reopen");
+  } finally {
+    shutdownLogging();
+  }
+  assert.equal(reopenLogFile(), "no log file to reopen");
 });

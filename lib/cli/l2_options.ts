@@ -7,6 +7,7 @@
 
 import type { Command } from "commander";
 import { errorMessage, NetkitError, UsageError } from "../errors.ts";
+import { handleHangup } from "../hangup.ts";
 import { DEV_SERVER_NAME, loadPinnedCert } from "../l2/certs.ts";
 import { parseCredential } from "../l2/credentials.ts";
 import { readCheckedFile } from "../net/safe_file.ts";
@@ -114,7 +115,10 @@ function readCredential(path: string | undefined): string {
   return text.trim();
 }
 
-/** Resolves with the first SIGINT or SIGTERM, or null when `done` settles first. */
+/**
+ * Resolves with the first SIGINT or SIGTERM, or null when `done` settles first. SIGHUP meanwhile
+ * reopens the log file and does not end the wait (lib/hangup.ts).
+ */
 export async function untilSignal(done: Promise<unknown>): Promise<Deno.Signal | null> {
   let onInt = () => {};
   let onTerm = () => {};
@@ -124,6 +128,7 @@ export async function untilSignal(done: Promise<unknown>): Promise<Deno.Signal |
   });
   Deno.addSignalListener("SIGINT", onInt);
   Deno.addSignalListener("SIGTERM", onTerm);
+  using _hangup = handleHangup();
   try {
     return await Promise.race([caught, done.then(() => null, () => null)]);
   } finally {

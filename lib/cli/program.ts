@@ -103,11 +103,11 @@ function selectedCommand(args: readonly string[]): string | undefined {
   return operands[0] === "help" ? operands[1] : operands[0];
 }
 
-/** `--log-file`, opened for appending the way netkit opens every file it writes. */
-async function openLogFile(path: string): Promise<Deno.FsFile> {
+/** What opens `--log-file` for appending, the way netkit opens every file it writes. */
+async function logFileOpener(path: string): Promise<() => Deno.FsFile> {
   // Loaded only here: it needs libnetkit, which `netkit doctor` must be able to do without.
   const { openCheckedFile } = await import("../net/safe_file.ts");
-  return openCheckedFile(path, { what: "log file", write: true, append: true, create: true });
+  return () => openCheckedFile(path, { what: "log file", write: true, append: true, create: true });
 }
 
 /** Builds the program for `args`, loading only the command they select. */
@@ -134,10 +134,15 @@ export async function buildProgram(args: readonly string[], io: CliIo): Promise<
     .showSuggestionAfterError(true)
     .hook("preAction", async (_program, action) => {
       const options = action.optsWithGlobals<GlobalOptions>();
+      const logFile = options.logFile;
+      const reopen = logFile === undefined
+        ? undefined
+        : { path: logFile, open: await logFileOpener(logFile) };
       setupLogging({
         level: options.logLevel,
         format: options.logFormat,
-        ...(options.logFile === undefined ? {} : { file: await openLogFile(options.logFile) }),
+        // Kept for reopening: a daemon's SIGHUP (lib/hangup.ts) reopens it after logrotate.
+        ...(reopen === undefined ? {} : { file: reopen.open(), reopen }),
       });
       // Before the command opens any socket: see enterNetns().
       if (options.netns !== undefined) (await import("../net/netns.ts")).enterNetns(options.netns);

@@ -14,6 +14,7 @@
 import { getLogger } from "@logtape/logtape";
 import { z } from "zod";
 import { NetkitOsError } from "../errors.ts";
+import { handleHangup } from "../hangup.ts";
 import { ControlServer, controlSocketPath, InstanceLock, runDir } from "../ipc/mod.ts";
 import { getInterface, requireEthernet } from "../net/interfaces.ts";
 import { type LinkEvent, LinkMonitor } from "../net/link_monitor.ts";
@@ -310,6 +311,7 @@ export class LacpDaemon implements AsyncDisposable {
     this.#poller = poller;
     Deno.addSignalListener("SIGINT", this.#onSignal);
     Deno.addSignalListener("SIGTERM", this.#onSignal);
+    using _hangup = handleHangup();
     try {
       while (!this.#stopping) {
         const now = clock();

@@ -14,6 +14,7 @@
 
 import { getLogger } from "@logtape/logtape";
 import { NetkitError } from "../errors.ts";
+import { handleHangup } from "../hangup.ts";
 import { ControlServer, EventHub } from "../ipc/mod.ts";
 import { MAX_REQUEST_BYTES } from "./apply_file.ts";
 import { InterfaceFlag } from "../net/interfaces.ts";
@@ -314,6 +315,7 @@ export class MrouteDaemon implements AsyncDisposable {
     this.#poller = poller;
     Deno.addSignalListener("SIGINT", this.#onSignal);
     Deno.addSignalListener("SIGTERM", this.#onSignal);
+    using _hangup = handleHangup();
     try {
       while (!this.#stopping) {
         const sockets = [...this.#owners.values()];
