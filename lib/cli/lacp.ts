@@ -8,7 +8,12 @@
 
 import { type Command, Option } from "commander";
 import { NetkitError, UsageError } from "../errors.ts";
-import { DaemonUnreachableError, listControlSockets, request } from "../ipc/mod.ts";
+import {
+  DaemonUnreachableError,
+  listControlSockets,
+  request,
+  verifySocketOwner,
+} from "../ipc/mod.ts";
 import { parseInjectRule } from "../lacp/inject_rule.ts";
 import {
   controlSocketPrefix,
@@ -211,7 +216,14 @@ export function register(program: Command, io: CliIo, args: readonly string[]): 
 
 /** Every reachable daemon's status in this namespace, limited to `interfaces` when given. */
 async function collectStatuses(interfaces: readonly string[]): Promise<DaemonStatus[]> {
-  const statuses: DaemonStatus[] = [];
+  return (await collectDaemons(interfaces)).map((d) => d.status);
+}
+
+/** {@linkcode collectStatuses}, each with the control socket that answered. */
+async function collectDaemons(
+  interfaces: readonly string[],
+): Promise<{ path: string; status: DaemonStatus }[]> {
+  const daemons: { path: string; status: DaemonStatus }[] = [];
   for (const path of await listControlSockets(controlSocketPrefix(currentNetnsId()))) {
     let status: DaemonStatus;
     try {
@@ -225,9 +237,9 @@ async function collectStatuses(interfaces: readonly string[]): Promise<DaemonSta
       status.ports = status.ports.filter((p) => interfaces.includes(p.interface));
       if (status.ports.length === 0) continue;
     }
-    statuses.push(status);
+    daemons.push({ path, status });
   }
-  return statuses.sort((a, b) => a.pid - b.pid);
+  return daemons.sort((a, b) => a.status.pid - b.status.pid);
 }
 
 async function showStatus(io: CliIo, output: GlobalOptions, interfaces: string[]): Promise<void> {
@@ -256,11 +268,15 @@ function alive(pid: number): boolean {
 }
 
 async function killDaemons(io: CliIo, interfaces: string[]): Promise<void> {
-  const statuses = await collectStatuses(interfaces);
-  if (statuses.length === 0) {
+  const daemons = await collectDaemons(interfaces);
+  if (daemons.length === 0) {
     io.out("No netkit lacp daemon is running in this network namespace\n");
     return;
   }
+  // The pid comes from a reply, which a fake socket can make anything: every one is checked
+  // against the kernel's record of who holds the socket's lock before any is signalled.
+  for (const d of daemons) await verifySocketOwner(d.path, d.status.pid);
+  const statuses = daemons.map((d) => d.status);
   for (const s of statuses) Deno.kill(s.pid, "SIGTERM");
   const deadline = Date.now() + 5000;
   let running = statuses.filter((s) => alive(s.pid));

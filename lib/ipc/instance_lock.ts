@@ -226,3 +226,52 @@ async function removeIfPresent(path: string): Promise<void> {
     }
   }
 }
+
+/** Linux's `MAJOR:MINOR` of a `st_dev`, in hex as /proc/locks writes it (`fe:00`). */
+function deviceText(dev: number): string {
+  const high = Math.floor(dev / 2 ** 32);
+  const major = ((dev >>> 8) & 0xfff) | (high & ~0xfff);
+  const minor = (dev & 0xff) | ((dev >>> 12) & 0xfff00);
+  return `${major.toString(16).padStart(2, "0")}:${minor.toString(16).padStart(2, "0")}`;
+}
+
+/**
+ * The pid /proc/locks names as holding an exclusive flock on the file `dev`/`ino` (of the text
+ * of /proc/locks, `locks`), or null when nobody holds one. Waiters (`-> FLOCK ...`) hold nothing.
+ */
+export function flockHolder(locks: string, dev: number, ino: number): number | null {
+  const file = `${deviceText(dev)}:${ino}`;
+  for (const line of locks.split("\n")) {
+    const m = /^\d+:\s+FLOCK\s+ADVISORY\s+WRITE\s+(\d+)\s+(\S+)\s/.exec(line);
+    if (m !== null && m[2] === file) return Number(m[1]);
+  }
+  return null;
+}
+
+/**
+ * Throws a {@linkcode NetkitError} unless process `pid`, which the daemon answering on the
+ * control socket `socketPath` said is its own, is the one holding that socket's lock file.
+ *
+ * A reply is what anyone who could create a socket in the run directory wants it to be, so
+ * signalling the pid it names could stop any process (a fake socket once made `lacp -k` SIGTERM
+ * an unrelated one). The daemon that owns a socket path holds an exclusive flock on
+ * `<path>.lock` for as long as it serves (see {@linkcode InstanceLock}), and the kernel, not the
+ * daemon, says who holds a flock: /proc/locks lists the holder's pid beside the file's device
+ * and inode. Reading it takes no lock, so a daemon starting meanwhile is never turned away (a
+ * trial flock would). A process that holds the lock beside a fake socket can only name itself.
+ * Requires `--allow-read` for the lock file and /proc/locks.
+ */
+export async function verifySocketOwner(socketPath: string, pid: number): Promise<void> {
+  const lockPath = socketPath + LOCK_SUFFIX;
+  const refuse = (why: string) =>
+    new NetkitError(
+      `Refusing to signal pid ${pid}: the daemon on "${socketPath}" gave it as its own, but ${why}`,
+    );
+  const info = await statOrNull(lockPath, true);
+  if (info === null || !info.isFile || info.dev === null || info.ino === null) {
+    throw refuse(`"${lockPath}" is missing`);
+  }
+  const holder = flockHolder(await Deno.readTextFile("/proc/locks"), info.dev, info.ino);
+  if (holder === null) throw refuse(`nobody holds "${lockPath}"`);
+  if (holder !== pid) throw refuse(`"${lockPath}" is held by pid ${holder}`);
+}

@@ -58,6 +58,9 @@
  * on, or a file that is not a socket, is never touched. On close the daemon removes the socket
  * and then the lock file while still holding the lock.
  *
+ * That lock is also who a client may signal: `verifySocketOwner` accepts the pid a reply names
+ * only if /proc/locks shows that process holding the lock (stop-by-pid, `lacp -k`).
+ *
  * ## Example
  *
  * ```ts ignore
@@ -106,6 +109,11 @@ export {
   runDir,
   SOCKET_SUFFIX,
 } from "./run_dir.ts";
-export { InstanceLock, type InstanceLockOptions, LOCK_SUFFIX } from "./instance_lock.ts";
+export {
+  InstanceLock,
+  type InstanceLockOptions,
+  LOCK_SUFFIX,
+  verifySocketOwner,
+} from "./instance_lock.ts";
 export { type Delivery, EventHub } from "./event_hub.ts";
 export { JsonText } from "./_wire.ts";
