@@ -4,7 +4,7 @@ import { request, subscribe } from "../../lib/ipc/mod.ts";
 import { DEFAULT_TABLE } from "../../lib/mroute/kernel.ts";
 import { ip, ipJson } from "../../lib/lab/namespace_lab.ts";
 import { ADDR, MrouteDaemonProcess, MrouteLab } from "./_mroute.ts";
-import { netkit } from "./_lacp.ts";
+import { netkit, waitUntil } from "./_lacp.ts";
 import { needs } from "../skip.ts";
 
 function stateFile(): string {
@@ -593,6 +593,39 @@ Deno.test({
       }
     } finally {
       Deno.removeSync(state);
+    }
+  },
+});
+
+Deno.test({
+  name: "SIGHUP leaves netkit mroute daemon serving its routes; it reopens a renamed log file",
+  ignore: needs("root", "netns", "veth", "ipv4_mroute"),
+  async fn() {
+    using lab = new MrouteLab();
+    const state = stateFile();
+    const rotated = `${state}.log.1`;
+    try {
+      await using daemon = await MrouteDaemonProcess.start(lab, ["--state", state]);
+      assert.equal(
+        lab.mroute("add", "--group", "239.40.0.1", "--iif", "r1", "--oif", "r2").code,
+        0,
+      );
+      // As logrotate does: rename, then SIGHUP.
+      await Deno.rename(daemon.logFile, rotated);
+      Deno.kill(daemon.pid, "SIGHUP");
+      await waitUntil(
+        () => Deno.readTextFile(daemon.logFile),
+        (text) => text.includes(`SIGHUP: reopened log file ${daemon.logFile}`),
+        5000,
+        "the daemon to reopen its log file",
+      );
+      assert.doesNotMatch(await Deno.readTextFile(rotated), /SIGHUP/);
+      assert.deepEqual(lab.show().routes.map((r) => r.group), ["239.40.0.1"]);
+      assert.deepEqual(tableRoutes(lab, 4, DEFAULT_TABLE[4]), ["239.40.0.1"]);
+      assert.equal((await daemon.stop()).code, 0, "SIGTERM still ends it cleanly");
+    } finally {
+      Deno.removeSync(state);
+      await Deno.remove(rotated).catch(() => {});
     }
   },
 });
