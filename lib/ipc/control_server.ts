@@ -22,6 +22,7 @@ import {
   ReadBuffer,
   writeAll,
 } from "./_wire.ts";
+import { delay } from "../async.ts";
 
 const log = getLogger(["netkit", "ipc"]);
 
@@ -124,19 +125,6 @@ export function summarizeIssues(
   });
   if (issues.length > 3) shown.push(`and ${issues.length - 3} more`);
   return shown.join("; ");
-}
-
-function delay(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const timer = setTimeout(done, ms);
-    function done(): void {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", done);
-      resolve();
-    }
-    signal.addEventListener("abort", done, { once: true });
-  });
 }
 
 /** What a connection needs from its server. */

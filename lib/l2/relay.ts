@@ -54,7 +54,7 @@ import { readRoomsFile, type RoomsConfig } from "./rooms_file.ts";
 import { sourceKey, SourceLimits } from "./source_limits.ts";
 import { classifyFrame } from "./safety.ts";
 import { TokenBucket } from "./token_bucket.ts";
-import { sleep, withTimeout } from "./_timeout.ts";
+import { delay, withTimeout } from "../async.ts";
 import { openQuicEndpoint } from "./quic_socket.ts";
 
 /** A message as `PeerLink.send` takes it: without `v` and `seq`, which it adds. */
@@ -770,7 +770,7 @@ export class Relay implements AsyncDisposable {
     await link.send({ type: "reject", code, reason }).catch(() => {});
     link.answered();
     await link.writer.close();
-    await sleep(100); // let the reject reach the peer before the close does
+    await delay(100); // let the reject reach the peer before the close does
     link.ending = "shutdown";
     link.close(CloseCode.REJECTED, code);
   }
@@ -841,7 +841,7 @@ export class Relay implements AsyncDisposable {
       if (!answer && !link.controlBudget.take(1, this.#options.clock())) {
         this.#ignoreControl(link, "rate");
         // What the peer sends meanwhile waits in QUIC's flow-control window, not here.
-        await sleep(1000 / CONTROL_RATE);
+        await delay(1000 / CONTROL_RATE);
         continue;
       }
       switch (message.type) {
@@ -1383,6 +1383,6 @@ export async function datagramSizeReaching(
   waitMs: number,
 ): Promise<number> {
   const deadline = performance.now() + waitMs;
-  while (conn.maxDatagramSize < needed && performance.now() < deadline) await sleep(5);
+  while (conn.maxDatagramSize < needed && performance.now() < deadline) await delay(5);
   return conn.maxDatagramSize;
 }

@@ -50,7 +50,7 @@ import {
 import { ReasonCounts } from "./reason_counts.ts";
 import { openQuicEndpoint } from "./quic_socket.ts";
 import { DEFAULT_IDLE_TIMEOUT_MS, quicTransport } from "./relay.ts";
-import { sleep, TimeoutError, withTimeout } from "./_timeout.ts";
+import { delay, TimeoutError, withTimeout } from "../async.ts";
 
 const log = getLogger(["netkit", "l2"]);
 
@@ -412,7 +412,7 @@ export class RelaySession implements AsyncDisposable {
         log.warning("Lost the relay: {reason}; reconnecting", { reason });
         this.#handlers.lost(reason);
       }
-      await sleep(backoff.next(), this.#stop.signal);
+      await delay(backoff.next(), this.#stop.signal);
       if (this.#stop.signal.aborted) return;
       try {
         connection = await this.#join();

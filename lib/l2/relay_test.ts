@@ -38,7 +38,7 @@ import {
   type RoomsConfig,
   rotateCredential,
 } from "./rooms_file.ts";
-import { withTimeout } from "./_timeout.ts";
+import { withTimeout } from "../async.ts";
 
 const ROOM = "LAN42";
 /** Datagram budget every peer advertises: under loopback's path MTU, so no PMTU wait. */
