@@ -24,7 +24,7 @@ import {
   peerSocketPath,
   registerPeerStatus,
 } from "./peer_status.ts";
-import type { GlobalOptions } from "./program.ts";
+import type { GlobalOptions } from "./global_options.ts";
 
 interface GatewayCliOptions extends PeerCliOptions {
   iface?: string;

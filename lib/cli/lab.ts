@@ -45,7 +45,7 @@ import {
 import { setupLogging } from "../log.ts";
 import type { CliIo } from "./io.ts";
 import { formatTable } from "./output.ts";
-import type { GlobalOptions } from "./program.ts";
+import type { GlobalOptions } from "./global_options.ts";
 import { formatRelayStatus } from "./relay.ts";
 import { selfExecutable } from "./self.ts";
 

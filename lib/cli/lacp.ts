@@ -28,7 +28,7 @@ import { currentNetnsId } from "../net/netns.ts";
 import { isMulticastMac, parseMac } from "../packet/mac.ts";
 import type { CliIo } from "./io.ts";
 import { printResult } from "./output.ts";
-import type { GlobalOptions } from "./program.ts";
+import type { GlobalOptions } from "./global_options.ts";
 import { announceDetached, runDetached } from "./self.ts";
 import { collect, parseIntegerOption } from "./options.ts";
 

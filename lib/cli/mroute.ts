@@ -29,7 +29,7 @@ import type { RouteJsonOut, ShowJson, VifJson } from "../mroute/protocol.ts";
 import { currentNetnsId } from "../net/netns.ts";
 import type { CliIo } from "./io.ts";
 import { formatTable, printResult } from "./output.ts";
-import type { GlobalOptions } from "./program.ts";
+import type { GlobalOptions } from "./global_options.ts";
 import { announceDetached, runDetached } from "./self.ts";
 import { eventText, oifText } from "../mroute/event_text.ts";
 import { collect } from "./options.ts";

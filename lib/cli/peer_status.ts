@@ -20,7 +20,7 @@ import { currentNetnsId } from "../net/netns.ts";
 import { durationText, wrapText } from "../text.ts";
 import type { CliIo } from "./io.ts";
 import { formatTable, printResult } from "./output.ts";
-import type { GlobalOptions } from "./program.ts";
+import type { GlobalOptions } from "./global_options.ts";
 
 /** Which daemon: the gateway (one per LAN interface) or a client (one per TAP). */
 export type PeerRole = "gateway" | "client";

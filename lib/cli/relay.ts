@@ -17,7 +17,7 @@ import { DEFAULT_ROOMS_FILE } from "../l2/rooms_file.ts";
 import { durationText, plural, wrapText } from "../text.ts";
 import { collect, parseIntegerOption } from "./options.ts";
 import { formatTable, printResult } from "./output.ts";
-import type { GlobalOptions } from "./program.ts";
+import type { GlobalOptions } from "./global_options.ts";
 
 interface RelayCliOptions {
   listen?: string;
