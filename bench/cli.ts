@@ -9,7 +9,8 @@
  * with other V8 flags, makes the next start recompile). As root, with `ip`, it also times
  * `lacp -s` answered by a running LACP daemon in a namespace of its own.
  *
- * Run: `deno run -P=test bench/cli.ts [--rounds N] [--warmup N] [--no-daemon] [--json]`
+ * Run: `deno run -P=test bench/cli.ts [--rounds N] [--warmup N] [--no-daemon] [--netkit PATH]
+ * [--json]`; `--netkit` times another tree's executable (main's, say) against this Deno.
  *
  * @module
  */
@@ -32,7 +33,6 @@ import { waitFor } from "../lib/async.ts";
 export const GOAL_RATIO = 1.3;
 
 const ROOT = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
-const NETKIT = `${ROOT}/netkit`;
 const DENO = `${ROOT}/tools/deno/node_modules/@deno/linux-x64-glibc/deno`;
 
 /** The client commands timed, each as a user types it after `netkit`. */
@@ -83,6 +83,8 @@ export interface CliBenchOptions {
   warmup: number;
   /** Also time `lacp -s` against a running daemon (needs root and `ip`). */
   daemon: boolean;
+  /** The netkit executable to time (default: this checkout's `./netkit`), to compare two trees. */
+  netkit?: string;
   /** Stops the run between two commands (the daemon is stopped and removed all the same). */
   signal?: AbortSignal;
 }
@@ -172,7 +174,10 @@ function daemonUnavailable(): string | null {
  * A running LACP daemon on a veth end in a namespace of its own, stopped and removed on dispose.
  * Creating the namespace and its veth needs root.
  */
-async function startLacpDaemon(signal?: AbortSignal): Promise<AsyncDisposable & { netns: string }> {
+async function startLacpDaemon(
+  netkit: string,
+  signal?: AbortSignal,
+): Promise<AsyncDisposable & { netns: string }> {
   const netns = `nkbcli${Deno.pid}`;
   const setup = [
     ["ip", "netns", "add", netns],
@@ -188,7 +193,7 @@ async function startLacpDaemon(signal?: AbortSignal): Promise<AsyncDisposable & 
       throw new Error(`${argv.join(" ")}: ${err}`);
     }
   }
-  const daemon = new Deno.Command(NETKIT, {
+  const daemon = new Deno.Command(netkit, {
     args: ["-n", netns, "lacp", "-i", "nkb0"],
     stdin: "null",
     stdout: "null",
@@ -202,7 +207,7 @@ async function startLacpDaemon(signal?: AbortSignal): Promise<AsyncDisposable & 
     removeNetns();
   };
   try {
-    await waitFor(() => hasPort(netns), (up) => up, {
+    await waitFor(() => hasPort(netkit, netns), (up) => up, {
       timeoutMs: 20_000,
       intervalMs: 100,
       what: "the LACP daemon's status",
@@ -216,8 +221,8 @@ async function startLacpDaemon(signal?: AbortSignal): Promise<AsyncDisposable & 
 }
 
 /** Whether the daemon in `netns` answers with its port (not "no daemon is running"). */
-async function hasPort(netns: string): Promise<boolean> {
-  const out = await new Deno.Command(NETKIT, {
+async function hasPort(netkit: string, netns: string): Promise<boolean> {
+  const out = await new Deno.Command(netkit, {
     args: ["-n", netns, "lacp", "-s", "-j"],
     stdout: "piped",
     stderr: "null",
@@ -228,18 +233,21 @@ async function hasPort(netns: string): Promise<boolean> {
 /** Times every client command against the bare Deno start; see the module documentation. */
 export async function benchCli(options: CliBenchOptions): Promise<CliReport> {
   const started = provenance();
+  const netkit = options.netkit ?? `${ROOT}/netkit`;
   const dir = await Deno.makeTempDir({ prefix: "netkit-bench-cli-" });
   try {
     const script = `${dir}/one_line.ts`;
     await Deno.writeTextFile(script, 'Deno.stdout.writeSync(new TextEncoder().encode(""));\n');
     const programs: Timed[] = [
       bareStart(script),
-      ...CLIENT_COMMANDS.map((c) => ({ label: c.join(" "), argv: [NETKIT, ...c] })),
+      ...CLIENT_COMMANDS.map((c) => ({ label: c.join(" "), argv: [netkit, ...c] })),
     ];
     const daemonSkipped = options.daemon ? daemonUnavailable() : "not asked (--no-daemon)";
-    await using lacp = daemonSkipped === null ? await startLacpDaemon(options.signal) : null;
+    await using lacp = daemonSkipped === null
+      ? await startLacpDaemon(netkit, options.signal)
+      : null;
     if (lacp !== null) {
-      const argv = [NETKIT, "-n", lacp.netns, "lacp", "-s"];
+      const argv = [netkit, "-n", lacp.netns, "lacp", "-s"];
       programs.push({ label: "-n NS lacp -s (a running daemon)", argv });
     }
     await timeRounds(programs, options.warmup, options.signal);
@@ -298,6 +306,7 @@ if (import.meta.main) {
       rounds: { type: "string", default: "21" },
       warmup: { type: "string", default: "3" },
       "no-daemon": { type: "boolean", default: false },
+      netkit: { type: "string" },
       json: { type: "boolean", default: false },
     },
   });
@@ -309,6 +318,7 @@ if (import.meta.main) {
         rounds: Number(values.rounds),
         warmup: Number(values.warmup),
         daemon: !values["no-daemon"],
+        ...(values.netkit === undefined ? {} : { netkit: values.netkit }),
         signal,
       }),
     formatCliReport,
