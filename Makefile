@@ -19,7 +19,9 @@ DENORT_ZIP := dl/release/v$(DENO_VERSION)/denort-x86_64-unknown-linux-gnu.zip
 DENORT_CACHED := $(firstword $(wildcard $(DENO_DIR)/$(DENORT_ZIP) $(HOME)/.cache/deno/$(DENORT_ZIP)))
 # The package list is read at run time by `netkit doctor` (lib/doctor/tools.ts).
 # --expose-gc: the relay collects closed QUIC connections itself (see lib/l2/relay.ts).
+# The command modules too: lib/cli/program.ts imports them by computed URL (see commandModule()).
 COMPILE_FLAGS := --quiet -P=netkit --v8-flags=--expose-gc --include $(LIB) \
+	$(addprefix --include ,$(filter-out %_test.ts,$(wildcard lib/cli/*.ts))) \
 	--include tools/debian-packages.txt
 
 TS_SRC := $(shell find main.ts lib ffi -name '*.ts' 2>/dev/null)

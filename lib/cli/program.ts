@@ -34,47 +34,57 @@ export interface CommandEntry {
   load(): Promise<CommandModule>;
 }
 
+/**
+ * The URL of command module `name`, built at run time on purpose: `deno run` reads and analyses
+ * every module a literal `import("./x.ts")` could reach before it starts, so literal imports here
+ * made every command pay for the whole tree (8 ms of `netkit version`'s start, measured by
+ * bench/cli.ts). `deno compile` cannot see these imports; the Makefile includes lib/cli/ itself.
+ */
+function commandModule(name: string): string {
+  return new URL(`./${name}.ts`, import.meta.url).href;
+}
+
 /** Every top-level command, in the order `--help` lists them. */
 export const COMMANDS: readonly CommandEntry[] = [
   {
     name: "client",
     summary: "join a relay room through a TAP device",
-    load: () => import("./client.ts"),
+    load: () => import(commandModule("client")),
   },
   {
     name: "doctor",
     summary: "check this machine for what netkit needs",
-    load: () => import("./doctor.ts"),
+    load: () => import(commandModule("doctor")),
   },
   {
     name: "gateway",
     summary: "bridge a wired LAN into a relay room",
-    load: () => import("./gateway.ts"),
+    load: () => import(commandModule("gateway")),
   },
   {
     name: "lab",
     summary: "throwaway namespace labs that show a feature end to end",
-    load: () => import("./lab.ts"),
+    load: () => import(commandModule("lab")),
   },
   {
     name: "lacp",
     summary: "IEEE 802.1AX LACP actor and test peer",
-    load: () => import("./lacp.ts"),
+    load: () => import(commandModule("lacp")),
   },
   {
     name: "mroute",
     summary: "multicast routing daemon and its iproute2-style CLI",
-    load: () => import("./mroute.ts"),
+    load: () => import(commandModule("mroute")),
   },
   {
     name: "relay",
     summary: "QUIC relay that joins gateways and clients in rooms",
-    load: () => import("./relay.ts"),
+    load: () => import(commandModule("relay")),
   },
   {
     name: "version",
     summary: "show the netkit, Deno and libnetkit versions",
-    load: () => import("./version.ts"),
+    load: () => import(commandModule("version")),
   },
 ];
 
