@@ -8,11 +8,11 @@
  */
 
 import { NetkitError } from "../errors.ts";
+import type { IpFamily } from "../net/mroute_structs.ts";
 import { isIpv4LinkLocalMulticast, isIpv4Multicast, parseIpv4 } from "../packet/ipv4.ts";
 import { formatIpv6, ipv6MulticastScope, isIpv6Multicast, parseIpv6 } from "../packet/ipv6.ts";
 
-/** IPv4 or IPv6. */
-export type IpFamily = 4 | 6;
+export type { IpFamily };
 
 /** One output interface of a route, with its TTL threshold (forward when TTL > threshold). */
 export interface Oif {
