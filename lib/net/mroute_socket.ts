@@ -50,6 +50,9 @@ import {
 } from "./mroute_structs.ts";
 import { OwnedFd } from "./owned_fd.ts";
 
+// Part of MrouteSocket's public face (its base class), so its documentation is complete.
+export { OwnedFd };
+
 const IPPROTO_IP = 0;
 const IPPROTO_IPV6 = 41;
 const MRT_ADD_VIF = 202;

@@ -149,10 +149,13 @@ export interface Upcall {
    * most one per route per 3 s); the others are PIM register messages.
    */
   kind: (typeof UPCALL_KINDS)[number];
+  /** The table's family. */
   family: IpFamily;
   /** The VIF the packet arrived on. */
   vif: number;
+  /** The packet's source address (4 or 16 bytes). */
   source: Uint8Array;
+  /** The packet's destination group (4 or 16 bytes). */
   group: Uint8Array;
 }
 
@@ -160,6 +163,7 @@ export interface Upcall {
 export interface RouteCounters {
   /** Packets that matched, wrong-interface ones included. */
   packets: bigint;
+  /** Bytes of those packets. */
   bytes: bigint;
   /** Packets that arrived on another interface than the iif (dropped). */
   wrongIf: bigint;
@@ -167,15 +171,21 @@ export interface RouteCounters {
 
 /** Counters of one VIF (`SIOCGETVIFCNT`). */
 export interface VifCounters {
+  /** Packets received on the VIF. */
   packetsIn: bigint;
+  /** Bytes received on the VIF. */
   bytesIn: bigint;
+  /** Packets forwarded out of the VIF. */
   packetsOut: bigint;
+  /** Bytes forwarded out of the VIF. */
   bytesOut: bigint;
 }
 
 /** A failed record of a batch: its index in the input and the errno. */
 export interface BatchFailure {
+  /** Index of the record in the batch. */
   index: number;
+  /** The positive errno the kernel gave it. */
   errno: number;
 }
 
@@ -266,7 +276,9 @@ export function encodeMif6ctl(vif: number, ifindex: number, threshold: number): 
  * a batch holds thousands, and a view per record would cost more than the record.
  */
 export interface RecordBuffer {
+  /** The records. */
   bytes: Uint8Array;
+  /** A view on all of `bytes`. */
   view: DataView;
 }
 
