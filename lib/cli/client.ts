@@ -9,7 +9,7 @@ import type { Command } from "commander";
 import { NetkitError, UsageError } from "../errors.ts";
 import type { Client } from "../l2/client.ts";
 import { DEFAULT_TAP, stableClientMac } from "../l2/client_mac.ts";
-import { validateInterfaceName } from "../net/interfaces.ts";
+import { validateInterfaceName } from "../net/interface_name.ts";
 import { isMulticastMac, parseMac } from "../packet/mac.ts";
 import type { CliIo } from "./io.ts";
 import {

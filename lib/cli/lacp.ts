@@ -23,8 +23,8 @@ import {
   lacpDaemonOptions,
 } from "../lacp/daemon.ts";
 import { type DaemonStatus, formatDaemonStatus } from "../lacp/status.ts";
-import { validateInterfaceName } from "../net/interfaces.ts";
-import { currentNetnsId } from "../net/netns.ts";
+import { validateInterfaceName } from "../net/interface_name.ts";
+import { currentNetnsId } from "../net/netns_names.ts";
 import { isMulticastMac, parseMac } from "../packet/mac.ts";
 import type { CliIo } from "./io.ts";
 import { printResult } from "./output.ts";

@@ -26,7 +26,7 @@ import { readBounded, readRegularFile } from "../net/safe_file.ts";
 import { plural } from "../text.ts";
 import { defaultStatePath, mrouteSocketName } from "../mroute/paths.ts";
 import type { RouteJsonOut, ShowJson, VifJson } from "../mroute/protocol.ts";
-import { currentNetnsId } from "../net/netns.ts";
+import { currentNetnsId } from "../net/netns_names.ts";
 import type { CliIo } from "./io.ts";
 import { formatTable, printResult } from "./output.ts";
 import type { GlobalOptions } from "./program.ts";

@@ -16,7 +16,7 @@ import {
   gatewaySocketName,
   type PeerDaemonStatus,
 } from "../l2/peer_status.ts";
-import { currentNetnsId } from "../net/netns.ts";
+import { currentNetnsId } from "../net/netns_names.ts";
 import { durationText, wrapText } from "../text.ts";
 import type { CliIo } from "./io.ts";
 import { formatTable, printResult } from "./output.ts";

@@ -10,7 +10,7 @@ import { z } from "zod";
 import { errorMessage, NetkitError, UsageError } from "../errors.ts";
 import { controlSocketPath, listControlSockets, request } from "../ipc/mod.ts";
 import type { PeerStatus, Relay, RelayStatus } from "../l2/relay.ts";
-import { currentNetnsId } from "../net/netns.ts";
+import { currentNetnsId } from "../net/netns_names.ts";
 import type { CliIo } from "./io.ts";
 import { parseHostPort } from "./l2_options.ts";
 import { DEFAULT_ROOMS_FILE } from "../l2/rooms_file.ts";

@@ -10,8 +10,8 @@ import {
   setInterfaceMac,
   setInterfaceMtu,
   setInterfaceUp,
-  validateInterfaceName,
 } from "../../lib/net/interfaces.ts";
+import { validateInterfaceName } from "../../lib/net/interface_name.ts";
 import { runInNetns } from "../../lib/net/netns.ts";
 import { formatMac, parseMac } from "../../lib/packet/mod.ts";
 import { needs } from "../skip.ts";
