@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import "../ffi/native.ts";
 import { type LacpCliOptions, parseLacpOptions } from "../lib/cli/lacp.ts";
-import { UsageError } from "../lib/errors.ts";
+import { InvalidInputError } from "../lib/errors.ts";
 import { cli } from "./_cli.ts";
 
 function options(partial: Partial<LacpCliOptions>): LacpCliOptions {
@@ -90,7 +90,7 @@ Deno.test("parseLacpOptions() checks numbers, MACs and combinations", () => {
   for (const [partial, message] of bad) {
     assert.throws(
       () => parseLacpOptions(options(partial), {}),
-      (err: unknown) => err instanceof UsageError && err.message === message,
+      (err: unknown) => err instanceof InvalidInputError && err.message === message,
     );
   }
 });

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import "../ffi/native.ts";
 import { cli } from "./_cli.ts";
 import { readApplyInput } from "../lib/cli/mroute.ts";
-import { UsageError } from "../lib/errors.ts";
+import { UsageError } from "../lib/cli/errors.ts";
 import { MAX_APPLY_FILE_BYTES } from "../lib/mroute/apply_file.ts";
 
 /** A socket path where no daemon listens. */

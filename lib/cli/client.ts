@@ -6,7 +6,8 @@
  */
 
 import type { Command } from "commander";
-import { NetkitError, UsageError } from "../errors.ts";
+import { NetkitError } from "../errors.ts";
+import { UsageError } from "./errors.ts";
 import type { Client } from "../l2/client.ts";
 import { DEFAULT_TAP, stableClientMac } from "../l2/client_mac.ts";
 import { validateInterfaceName } from "../net/interface_name.ts";

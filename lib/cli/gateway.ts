@@ -7,7 +7,8 @@
 
 import type { Command } from "commander";
 import { requirePrivilege } from "../doctor/privileges.ts";
-import { NetkitError, UsageError } from "../errors.ts";
+import { NetkitError } from "../errors.ts";
+import { UsageError } from "./errors.ts";
 import type { Gateway } from "../l2/gateway.ts";
 import { validateInterfaceName } from "../net/interface_name.ts";
 import type { CliIo } from "./io.ts";

@@ -15,7 +15,7 @@
 
 import { requireCapabilities } from "../doctor/require.ts";
 import type { Command } from "commander";
-import { UsageError } from "../errors.ts";
+import { UsageError } from "./errors.ts";
 import { type InjectRule, parseInjectRule } from "../lacp/inject_rule.ts";
 import {
   DEFAULT_LAB_RULE,

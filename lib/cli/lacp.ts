@@ -7,7 +7,8 @@
  */
 
 import { type Command, Option } from "commander";
-import { NetkitError, UsageError } from "../errors.ts";
+import { NetkitError } from "../errors.ts";
+import { UsageError } from "./errors.ts";
 import {
   DaemonUnreachableError,
   listControlSockets,

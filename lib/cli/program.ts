@@ -6,7 +6,8 @@
  */
 
 import { Command, CommanderError, Option } from "commander";
-import { ExitCode, NetkitError } from "../errors.ts";
+import { ExitCode } from "../errors.ts";
+import { exitCodeOf } from "./errors.ts";
 import {
   LOG_FORMATS,
   LOG_LEVELS,
@@ -178,7 +179,7 @@ export async function run(args: readonly string[], io: CliIo = PROCESS_IO): Prom
     io.err(`netkit: error: ${message}\n`);
     const debug = program?.opts<GlobalOptions>().logLevel === "debug";
     if (debug && err instanceof Error && err.stack) io.err(`${err.stack}\n`);
-    return err instanceof NetkitError ? err.exitCode : ExitCode.RUNTIME;
+    return exitCodeOf(err);
   } finally {
     shutdownLogging();
   }

@@ -7,7 +7,8 @@
 
 import type { Command } from "commander";
 import { z } from "zod";
-import { errorMessage, NetkitError, UsageError } from "../errors.ts";
+import { errorMessage, NetkitError } from "../errors.ts";
+import { UsageError } from "./errors.ts";
 import { controlSocketPath, listControlSockets, request } from "../ipc/mod.ts";
 import type { PeerStatus, Relay, RelayStatus } from "../l2/relay.ts";
 import { currentNetnsId } from "../net/netns_names.ts";

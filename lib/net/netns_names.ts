@@ -7,15 +7,15 @@
  * @module
  */
 
-import { NetkitError, UsageError } from "../errors.ts";
+import { InvalidInputError, NetkitError } from "../errors.ts";
 
 /** Where `ip netns add NAME` creates its bind mounts. */
 export const NETNS_DIR = "/run/netns";
 
-/** Throws a {@linkcode UsageError} unless `name` is a valid `ip netns` name. */
+/** Throws an {@linkcode InvalidInputError} unless `name` is a valid `ip netns` name. */
 export function validateNetnsName(name: string): void {
   if (name === "" || name === "." || name === ".." || name.includes("/") || name.length > 255) {
-    throw new UsageError(`Invalid network namespace name "${name}"`);
+    throw new InvalidInputError(`Invalid network namespace name "${name}"`);
   }
 }
 

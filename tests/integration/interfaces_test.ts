@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { NetkitError, NetkitOsError, UsageError } from "../../lib/errors.ts";
+import { InvalidInputError, NetkitError, NetkitOsError } from "../../lib/errors.ts";
 import { ip, NamespaceLab } from "../../lib/lab/namespace_lab.ts";
 import {
   getInterface,
@@ -111,7 +111,7 @@ Deno.test("validateInterfaceName() accepts what Linux accepts and names the prob
   for (const name of ["", "1234567890123456", "a/b", "a b", "a:b", ".", ".."]) {
     assert.throws(
       () => validateInterfaceName(name),
-      (err: unknown) => err instanceof UsageError && err.message.includes(`"${name}"`),
+      (err: unknown) => err instanceof InvalidInputError && err.message.includes(`"${name}"`),
     );
   }
 });
