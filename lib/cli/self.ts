@@ -7,8 +7,8 @@
  * @module
  */
 
-import { nk } from "../../ffi/native.ts";
-import { NetkitError, unwrap } from "../errors.ts";
+import { NetkitError } from "../errors.ts";
+import { redirectStdioToDevNull } from "../net/stdio.ts";
 import type { CliIo } from "./io.ts";
 
 /** The program to run to get another netkit, with the same runtime and permissions. */
@@ -61,5 +61,5 @@ export async function runDetached(io: CliIo, args: readonly string[]): Promise<v
  */
 export function announceDetached(): void {
   Deno.stderr.writeSync(new TextEncoder().encode(`${DETACHED_READY}\n`));
-  unwrap(nk.nk_stdio_to_devnull(), "redirect standard streams to /dev/null");
+  redirectStdioToDevNull();
 }
