@@ -5,17 +5,17 @@
  */
 
 /** The checkout this plugin belongs to: the parent of `tools/`. */
-const PROJECT_ROOT = new URL("../", import.meta.url).pathname;
+const CHECKOUT_ROOT = decodeURIComponent(new URL("../", import.meta.url).pathname);
 
-/** The project's top-level folders, for placing a file that is not under PROJECT_ROOT. */
+/** The project's top-level folders, for placing a file that is not under CHECKOUT_ROOT. */
 const TOP_LEVEL = new Set(["lib", "ffi", "tests", "testing", "bench", "tools"]);
 
 /**
  * The root of the project tree `filename` belongs to: this checkout, or for a file outside it (a
  * test's temporary tree) the folder above the last top-level folder name in its path.
  */
-function projectRoot(filename: string): string {
-  if (filename.startsWith(PROJECT_ROOT)) return PROJECT_ROOT;
+function treeRoot(filename: string): string {
+  if (filename.startsWith(CHECKOUT_ROOT)) return CHECKOUT_ROOT;
   const parts = filename.split("/");
   for (let i = parts.length - 2; i >= 0; i--) {
     if (TOP_LEVEL.has(parts[i]!)) return parts.slice(0, i).join("/") + "/";
@@ -24,7 +24,7 @@ function projectRoot(filename: string): string {
 }
 
 /** `path` relative to `root`, e.g. `lib/net/poller.ts`; a path outside it stays absolute. */
-function projectPath(root: string, path: string): string {
+function pathInTree(root: string, path: string): string {
   return path.startsWith(root) ? path.slice(root.length) : path;
 }
 
@@ -68,13 +68,13 @@ const plugin: Deno.lint.Plugin = {
     // lib/net, so the layers above stay testable without it and the CLI can avoid loading it.
     "ffi-only-in-lib-net": {
       create(context) {
-        const root = projectRoot(context.filename);
-        const importer = projectPath(root, context.filename);
+        const root = treeRoot(context.filename);
+        const importer = pathInTree(root, context.filename);
         if (/^(lib\/net|ffi)\//.test(importer) || isTestCode(importer)) return {};
         return moduleSources((node, specifier) => {
           const target = resolveSpecifier(context.filename, specifier);
           if (target === null) return;
-          const path = projectPath(root, target);
+          const path = pathInTree(root, target);
           if (!path.startsWith("ffi/") || PURE_FFI_FILES.has(path)) return;
           context.report({
             node,
@@ -88,7 +88,7 @@ const plugin: Deno.lint.Plugin = {
     // input is an InvalidInputError (lib/errors.ts), which lib/cli maps to 2 (exitCodeOf).
     "usage-error-only-in-lib-cli": {
       create(context) {
-        const importer = projectPath(projectRoot(context.filename), context.filename);
+        const importer = pathInTree(treeRoot(context.filename), context.filename);
         if (importer.startsWith("lib/cli/") || isTestCode(importer)) return {};
         const names = (node: Deno.lint.ImportDeclaration | Deno.lint.ExportNamedDeclaration) =>
           node.specifiers.map((spec) => {
