@@ -331,19 +331,19 @@ export type Stats = {
   type: "stats";
   /** The `id` of the `stats_request` this answers; absent from a periodic report. */
   id?: number | undefined;
-  /** Frames sent to the relay. */
+  /** Frames sent to the relay (a frame sent in two fragments counts once). */
   frames_to_relay: number;
-  /** Frames received from the relay and delivered. */
+  /** Valid frames received from the relay and passed on. */
   frames_from_relay: number;
-  /** Datagrams received from the relay. */
+  /** Datagrams received from the relay, malformed ones and fragments included. */
   datagrams_in: number;
-  /** Frame bytes sent to the relay. */
+  /** Datagram bytes sent to the relay, headers included. */
   bytes_to_relay: number;
-  /** Frame bytes received from the relay. */
+  /** Datagram bytes received from the relay, headers included. */
   bytes_from_relay: number;
-  /** Datagrams from the relay that failed their checks. */
+  /** Datagrams or fragments from the relay that failed their checks. */
   malformed: number;
-  /** Gaps seen in the relay's `seq` numbers (each ends a connection). */
+  /** Sequence numbers missing from the relay's datagrams when they were due (lost or late). */
   seq_gaps: number;
   /** Frames dropped, by reason. */
   dropped: Record<string, number>;
