@@ -5,7 +5,7 @@
  * @module
  */
 
-import { LacpProcess } from "../../lib/lab/lacp_process.ts";
+import { LacpProcess } from "../../testing/lacp_process.ts";
 
 const decoder = new TextDecoder();
 

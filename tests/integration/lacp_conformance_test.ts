@@ -6,7 +6,7 @@
 
 import assert from "node:assert/strict";
 import { NamespaceLab, type VethEnd } from "../../lib/lab/namespace_lab.ts";
-import type { LacpProcess } from "../../lib/lab/lacp_process.ts";
+import type { LacpProcess } from "../../testing/lacp_process.ts";
 import type { PortStatus } from "../../lib/lacp/status.ts";
 import { encodeLacpdu, LacpState } from "../../lib/packet/lacp.ts";
 import { formatMac, parseMac } from "../../lib/packet/mac.ts";

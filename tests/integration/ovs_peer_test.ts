@@ -8,7 +8,7 @@ import {
   parseBondShow,
   parseLacpShow,
   parseLacpStats,
-} from "../../lib/lab/ovs_peer.ts";
+} from "../../testing/ovs_peer.ts";
 import { needs } from "../skip.ts";
 
 // Output recorded from Open vSwitch 3.1.0 (two userspace peers over veth pairs), trimmed to one

@@ -5,11 +5,11 @@
  * @module
  */
 
-import { controlSocketPath, request } from "../ipc/mod.ts";
-import { controlSocketPrefix } from "../lacp/daemon.ts";
-import type { DaemonStatus, PortStatus } from "../lacp/status.ts";
-import { netnsId } from "../net/netns.ts";
-import { ChildDaemon } from "./child_daemon.ts";
+import { controlSocketPath, request } from "../lib/ipc/mod.ts";
+import { controlSocketPrefix } from "../lib/lacp/daemon.ts";
+import type { DaemonStatus, PortStatus } from "../lib/lacp/status.ts";
+import { netnsId } from "../lib/net/netns.ts";
+import { ChildDaemon } from "../lib/lab/child_daemon.ts";
 
 /** How a {@linkcode LacpProcess} runs. */
 export interface LacpProcessOptions {
