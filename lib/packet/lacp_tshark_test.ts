@@ -19,8 +19,8 @@ import {
   markerResponse,
   parseMac,
   PcapWriter,
-} from "../../lib/packet/mod.ts";
-import { needs } from "../skip.ts";
+} from "./mod.ts";
+import { needs } from "../../tests/skip.ts";
 
 const SRC = parseMac("02:a1:b2:c3:d4:01");
 const T0 = 1_700_000_000_000_000_000n;

@@ -25,8 +25,8 @@ import {
   parseMac,
   PcapWriter,
   type UdpMulticastFrameInit,
-} from "../../lib/packet/mod.ts";
-import { needs } from "../skip.ts";
+} from "./mod.ts";
+import { needs } from "../../tests/skip.ts";
 
 const SRC_MAC = parseMac("02:00:00:00:00:01");
 const DST_MAC = parseMac("02:00:00:00:00:02");

@@ -14,8 +14,8 @@ import {
   parseMac,
   PcapWriter,
   type VlanTagInit,
-} from "../../lib/packet/mod.ts";
-import { needs } from "../skip.ts";
+} from "./mod.ts";
+import { needs } from "../../tests/skip.ts";
 
 const SRC = parseMac("02:00:00:00:00:01");
 const DST = parseMac("02:00:00:00:00:02");
