@@ -30,7 +30,9 @@ export function aggregated(status: DaemonStatus): boolean {
 /** A running `netkit lacp` daemon. */
 export class LacpProcess implements AsyncDisposable {
   readonly #daemon: ChildDaemon;
+  /** The namespace it runs in. */
   readonly netns: string;
+  /** Its `--log-file`, a temporary file. */
   readonly logFile: string;
 
   private constructor(daemon: ChildDaemon, netns: string, logFile: string) {
@@ -55,6 +57,7 @@ export class LacpProcess implements AsyncDisposable {
     return new LacpProcess(daemon, netns, logFile);
   }
 
+  /** Its process id. */
   get pid(): number {
     return this.#daemon.pid;
   }
@@ -107,6 +110,7 @@ export class LacpProcess implements AsyncDisposable {
     return this.#daemon.stop();
   }
 
+  /** Stops the daemon and removes its log file. */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.stop();
     Deno.removeSync(this.logFile);
