@@ -1,7 +1,8 @@
 /**
  * `netkit lab`: throwaway namespace labs, shown live. `lacp` runs the LACP lab of
- * {@linkcode LacpLab}; `mroute` the multicast routing lab of {@linkcode MrouteScenario};
- * `gateway` the L2 gateway lab of {@linkcode GatewayScenario}.
+ * {@linkcode LacpScenario}; `mroute` the multicast routing lab of {@linkcode MrouteScenario};
+ * `gateway` the L2 gateway lab of {@linkcode GatewayScenario}. Each is one `LabView` (how to
+ * create, run and show it) that {@linkcode runLab} runs the same way.
  *
  * Every lab is shown the same way ({@linkcode LabConsole}): on a terminal a compact block (a
  * table, the lab's state) is redrawn every 250 ms under the timeline, which scrolls above it;
@@ -13,35 +14,37 @@
  * @module
  */
 
-import { requireCapabilities } from "../doctor/require.ts";
+import { type Capability, requireCapabilities } from "../doctor/require.ts";
 import type { Command } from "commander";
 import { UsageError } from "../errors.ts";
 import { type InjectRule, parseInjectRule } from "../lacp/inject_rule.ts";
 import {
   DEFAULT_LAB_RULE,
-  explainLacpLab,
-  type LabSnapshot,
-  LabTimeline,
-  LacpLab,
   type LacpLabEvent,
-} from "../lab/lacp_scenario.ts";
+  type LacpLabReport,
+  type LacpLabSnapshot,
+} from "../lab/lacp_events.ts";
+import { explainLacpLab, LacpTimeline } from "../lab/lacp_narrative.ts";
+import { LacpScenario } from "../lab/lacp_scenario.ts";
 import {
   ANY_GROUP,
-  explainMrouteLab,
-  formatMrouteTimelineLine,
   type MrouteLabEvent,
+  type MrouteLabReport,
   type MrouteLabSnapshot,
-  MrouteScenario,
   SECOND_SOURCE,
   SG_GROUP,
-} from "../lab/mroute_scenario.ts";
-import {
-  explainGatewayLab,
-  formatGatewayTimelineLine,
-  type GatewayLabEvent,
-  type GatewayLabSnapshot,
-  GatewayScenario,
-} from "../lab/gateway_scenario.ts";
+} from "../lab/mroute_events.ts";
+import { explainMrouteLab, formatMrouteTimelineLine } from "../lab/mroute_narrative.ts";
+import { MrouteScenario } from "../lab/mroute_scenario.ts";
+import type {
+  GatewayLabEvent,
+  GatewayLabReport,
+  GatewayLabSnapshot,
+} from "../lab/gateway_events.ts";
+import { explainGatewayLab, formatGatewayTimelineLine } from "../lab/gateway_narrative.ts";
+import { GatewayScenario } from "../lab/gateway_scenario.ts";
+import type { RunEnd, TimedEvent } from "../lab/runner.ts";
+import type { ExplainOptions } from "../lab/timeline.ts";
 import { setupLogging } from "../log.ts";
 import type { CliIo } from "./io.ts";
 import { formatTable } from "./output.ts";
@@ -179,7 +182,7 @@ export function register(program: Command, io: CliIo): void {
       const globals = labGlobals(command);
       const durationMs = parseDuration(options.duration);
       const rule = parseInjectRule(options.rule);
-      await runLacpLab(io, globals, durationMs, rule);
+      await runLab(io, globals, lacpView(rule, durationMs));
     });
   lab
     .command("mroute")
@@ -194,7 +197,7 @@ export function register(program: Command, io: CliIo): void {
       const globals = labGlobals(command);
       const count = parseCount(options.count);
       const intervalMs = parseInterval(options.interval);
-      await runMrouteLab(io, globals, count, intervalMs);
+      await runLab(io, globals, mrouteView(count, intervalMs));
     });
   lab
     .command("gateway")
@@ -211,7 +214,7 @@ export function register(program: Command, io: CliIo): void {
     .action(async (options: LabGatewayCliOptions, command: Command) => {
       const globals = labGlobals(command);
       const durationMs = parseDuration(options.duration);
-      await runGatewayLab(io, globals, durationMs);
+      await runLab(io, globals, gatewayView(durationMs));
     });
 }
 
@@ -410,7 +413,7 @@ function timer(value: number | null): string {
  * The per-port table, plain text. The mux column keeps the width of its longest state, so the
  * live table does not jump; WAITING shows what is left of wait_while.
  */
-function portTable(snapshot: LabSnapshot): string {
+function portTable(snapshot: LacpLabSnapshot): string {
   return formatTable([
     [
       "port",
@@ -441,40 +444,72 @@ const TABLE_KEY = [
   "        F defaulted, E expired; expires: current_while; fired: B's rule on that port",
 ];
 
-function lacpBlock(
-  snapshot: LabSnapshot,
-  lab: LacpLab,
-  rule: string,
-  durationMs: number,
-  netkit: string,
-  done: boolean,
-): string[] {
-  const of = durationMs > 0 ? ` of ${durationMs / 1000} s` : "";
-  const status = done
-    ? `finished after ${snapshot.t.toFixed(1)} s`
-    : `${snapshot.t.toFixed(1)} s${of}, Ctrl-C stops`;
-  return [
-    "",
-    `netkit lab lacp: ${status}; actor B's rule "${rule}"`,
-    ...portTable(snapshot).trimEnd().split("\n"),
-    ...TABLE_KEY,
-    ...(done ? [] : [`status from another terminal: ${netkit} -n ${lab.netns[0]} lacp -s`]),
-  ];
+/**
+ * What the CLI needs of one lab to run it and show it; {@linkcode runLab} does the rest, the
+ * same way for every lab. `L` is the lab, `E` its events, `R` its report.
+ */
+interface LabView<L extends AsyncDisposable, E extends TimedEvent, R extends RunEnd<E>> {
+  /** "netkit lab lacp", for the capability check's message. */
+  command: string;
+  capabilities: Capability[];
+  /** Whether the lab runs this netkit again (daemons as processes): it must exist first. */
+  startsNetkit: boolean;
+  /** Builds the lab (needs root). */
+  create(): L;
+  run(lab: L, context: LabRunContext<E>): Promise<R>;
+  /** Turns the events into timeline lines, as they come. */
+  timeline(): EventLines<E>;
+  /** The live block under the timeline: while it runs, and once more when it is done. */
+  block(lab: L, netkit: string, report: R | null): string[];
+  explain(report: R, options: ExplainOptions): string[];
+  /** The fields of the `-j` summary between its `event` and its `explanation`. */
+  summary(report: R): Record<string, unknown>;
+  /** Printed before the explanation when there is neither a live view nor JSON. */
+  plainEnding?(report: R): string;
 }
 
-async function runLacpLab(
+/** What {@linkcode LabView.run} gets from {@linkcode runLab}. */
+interface LabRunContext<E> {
+  signal: AbortSignal;
+  onEvent: (event: E) => void;
+  /** This netkit, for labs that start it again (`startsNetkit`), else "". */
+  executable: string;
+  /** The log level asked for, for the processes a lab starts. */
+  logLevel: string;
+}
+
+/** Timeline lines of events: at once, or (`pending`) once {@linkcode flush} is called. */
+interface EventLines<E> {
+  add(event: E): string[];
+  flush(): string[];
+  readonly pending: boolean;
+}
+
+/** Timeline lines that come out as each event does. */
+function lineByLine<E>(lines: (event: E) => string[]): EventLines<E> {
+  return { add: lines, flush: () => [], pending: false };
+}
+
+/**
+ * Runs one lab as `netkit lab NAME` does: the capability check, the stop signals and the output
+ * (JSON lines; or timeline lines, under a live view on a terminal), then the summary or final
+ * block and the explanation. The lab is removed on every way out.
+ */
+async function runLab<L extends AsyncDisposable, E extends TimedEvent, R extends RunEnd<E>>(
   io: CliIo,
   globals: GlobalOptions,
-  durationMs: number,
-  rule: InjectRule,
+  view: LabView<L, E, R>,
 ): Promise<void> {
-  requireCapabilities("netkit lab lacp", ["netns", "veth"]);
+  requireCapabilities(view.command, view.capabilities);
   const netkit = netkitCommand();
+  // The lab's processes are other netkit processes: fail before building anything when there
+  // is none.
+  const executable = view.startsNetkit ? selfExecutable() : "";
   using session = new LabConsole(io, globals);
-  await using lab = LacpLab.create();
-  const timeline = new LabTimeline(TIMELINE_WINDOW_MS / 1000);
+  await using lab = view.create();
+  const timeline = view.timeline();
   let flushing = false;
-  const onEvent = (event: LacpLabEvent) => {
+  const onEvent = (event: E) => {
     if (session.json) return session.print(event);
     session.show(timeline.add(event));
     if (timeline.pending && !flushing) {
@@ -485,30 +520,65 @@ async function runLacpLab(
       }, TIMELINE_WINDOW_MS);
     }
   };
-  session.startLiveView(() => lacpBlock(lab.snapshot(), lab, rule.text, durationMs, netkit, false));
-  const report = await lab.run({ rule, durationMs, signal: session.signal, onEvent });
+  session.startLiveView(() => view.block(lab, netkit, null));
+  const report = await view.run(lab, {
+    signal: session.signal,
+    onEvent,
+    executable,
+    logLevel: globals.logLevel,
+  });
   session.settle();
   session.show(timeline.flush());
-  const explanation = explainLacpLab(report, { netkit });
+  const explanation = view.explain(report, { netkit });
   if (session.json) {
     session.print({
       t: report.duration,
       event: "summary",
-      rule: report.rule,
-      reason: report.reason,
-      ports: report.final.ports,
+      ...view.summary(report),
       explanation,
     });
-  } else if (session.live) {
-    session.endLiveView(lacpBlock(report.final, lab, rule.text, durationMs, netkit, true));
-    io.out(`\n${explanation.join("\n")}\n`);
-  } else {
-    io.out(
-      `\nFinal state after ${report.duration.toFixed(1)} s:\n${portTable(report.final)}${
-        TABLE_KEY.join("\n")
-      }\n\n${explanation.join("\n")}\n`,
-    );
+    return;
   }
+  if (session.live) session.endLiveView(view.block(lab, netkit, report));
+  else if (view.plainEnding !== undefined) io.out(`\n${view.plainEnding(report)}\n`);
+  io.out(`\n${explanation.join("\n")}\n`);
+}
+
+/** `netkit lab lacp`: two actors, B with `rule`, for `durationMs` (0: until Ctrl-C). */
+function lacpView(
+  rule: InjectRule,
+  durationMs: number,
+): LabView<LacpScenario, LacpLabEvent, LacpLabReport> {
+  return {
+    command: "netkit lab lacp",
+    capabilities: ["netns", "veth"],
+    startsNetkit: false,
+    create: () => LacpScenario.create(),
+    run: (lab, { signal, onEvent }) => lab.run({ rule, durationMs, signal, onEvent }),
+    timeline: () => new LacpTimeline(TIMELINE_WINDOW_MS / 1000),
+    block(lab, netkit, report) {
+      const snapshot = report?.final ?? lab.snapshot();
+      const of = durationMs > 0 ? ` of ${durationMs / 1000} s` : "";
+      const status = report !== null
+        ? `finished after ${snapshot.t.toFixed(1)} s`
+        : `${snapshot.t.toFixed(1)} s${of}, Ctrl-C stops`;
+      return [
+        "",
+        `netkit lab lacp: ${status}; actor B's rule "${rule.text}"`,
+        ...portTable(snapshot).trimEnd().split("\n"),
+        ...TABLE_KEY,
+        ...(report !== null
+          ? []
+          : [`status from another terminal: ${netkit} -n ${lab.netns[0]} lacp -s`]),
+      ];
+    },
+    explain: explainLacpLab,
+    summary: (report) => ({ rule: report.rule, reason: report.reason, ports: report.final.ports }),
+    plainEnding: (report) =>
+      `Final state after ${report.duration.toFixed(1)} s:\n${portTable(report.final)}${
+        TABLE_KEY.join("\n")
+      }`,
+  };
 }
 
 /** The routes the daemon last reported, with their counters, as a table. */
@@ -527,60 +597,45 @@ function routeTable(snapshot: MrouteLabSnapshot): string[] {
   ]).trimEnd().split("\n");
 }
 
-function mrouteBlock(
-  snapshot: MrouteLabSnapshot,
-  lab: MrouteScenario,
-  netkit: string,
-  done: boolean,
-): string[] {
-  const status = done
-    ? `finished after ${snapshot.t.toFixed(1)} s`
-    : `${snapshot.t.toFixed(1)} s, step ${snapshot.step} of 6, Ctrl-C stops`;
-  const vifs = snapshot.vifs.map((v) => `${v.name} in ${v.packets_in} out ${v.packets_out}`);
-  return [
-    "",
-    `netkit lab mroute: ${status}`,
-    ...(done || snapshot.step === 0 ? [] : [`step ${snapshot.step}: ${snapshot.title}`]),
-    ...routeTable(snapshot),
-    `datagrams: ${snapshot.sent} sent, ${snapshot.arrived} arrived` +
-    (vifs.length === 0 ? "" : `; VIFs ${vifs.join(", ")}`),
-    ...(done || lab.daemonPid === null
-      ? []
-      : [`from another terminal: ${netkit} -n ${lab.netns.router} mroute show -s (or monitor)`]),
-  ];
-}
-
-async function runMrouteLab(
-  io: CliIo,
-  globals: GlobalOptions,
+/** `netkit lab mroute`: `count` datagrams for the (S,G) route, one every `intervalMs`. */
+function mrouteView(
   count: number,
   intervalMs: number,
-): Promise<void> {
-  requireCapabilities("netkit lab mroute", ["netns", "veth", "ipv4_mroute"]);
-  const netkit = netkitCommand();
-  // The daemon is another netkit process; fail before building anything when there is none.
-  const executable = selfExecutable();
-  using session = new LabConsole(io, globals);
-  await using lab = MrouteScenario.create();
-  const onEvent = (event: MrouteLabEvent) =>
-    session.json ? session.print(event) : session.show([formatMrouteTimelineLine(event)]);
-  session.startLiveView(() => mrouteBlock(lab.snapshot(), lab, netkit, false));
-  const report = await lab.run({ executable, count, intervalMs, signal: session.signal, onEvent });
-  session.settle();
-  const explanation = explainMrouteLab(report, { netkit });
-  if (session.json) {
-    session.print({
-      t: report.duration,
-      event: "summary",
+): LabView<MrouteScenario, MrouteLabEvent, MrouteLabReport> {
+  return {
+    command: "netkit lab mroute",
+    capabilities: ["netns", "veth", "ipv4_mroute"],
+    startsNetkit: true,
+    create: () => MrouteScenario.create(),
+    run: (lab, { signal, onEvent, executable }) =>
+      lab.run({ executable, count, intervalMs, signal, onEvent }),
+    timeline: () => lineByLine((event) => [formatMrouteTimelineLine(event)]),
+    block(lab, netkit, report) {
+      const snapshot = lab.snapshot();
+      const done = report !== null;
+      const status = done
+        ? `finished after ${snapshot.t.toFixed(1)} s`
+        : `${snapshot.t.toFixed(1)} s, step ${snapshot.step} of 6, Ctrl-C stops`;
+      const vifs = snapshot.vifs.map((v) => `${v.name} in ${v.packets_in} out ${v.packets_out}`);
+      return [
+        "",
+        `netkit lab mroute: ${status}`,
+        ...(done || snapshot.step === 0 ? [] : [`step ${snapshot.step}: ${snapshot.title}`]),
+        ...routeTable(snapshot),
+        `datagrams: ${snapshot.sent} sent, ${snapshot.arrived} arrived` +
+        (vifs.length === 0 ? "" : `; VIFs ${vifs.join(", ")}`),
+        ...(done || lab.daemonPid === null ? [] : [
+          `from another terminal: ${netkit} -n ${lab.netns.router} mroute show -s (or monitor)`,
+        ]),
+      ];
+    },
+    explain: explainMrouteLab,
+    summary: (report) => ({
       reason: report.reason,
       count: report.count,
       interval: report.interval,
-      explanation,
-    });
-    return;
-  }
-  if (session.live) session.endLiveView(mrouteBlock(lab.snapshot(), lab, netkit, true));
-  io.out(`\n${explanation.join("\n")}\n`);
+    }),
+  };
 }
 
 /** The relay's status as `netkit relay status` prints it, as lines. */
@@ -590,78 +645,52 @@ function relayStatusLines(snapshot: GatewayLabSnapshot): string[] {
     : formatRelayStatus(snapshot.status).trimEnd().split("\n");
 }
 
-function gatewayBlock(
-  snapshot: GatewayLabSnapshot,
-  lab: GatewayScenario,
-  durationMs: number,
-  netkit: string,
-  done: boolean,
-): string[] {
-  const running = snapshot.step === 7 && durationMs > 0 ? ` (for ${durationMs / 1000} s)` : "";
-  const status = done
-    ? `finished after ${snapshot.t.toFixed(1)} s`
-    : `${snapshot.t.toFixed(1)} s, step ${snapshot.step} of 8${running}, Ctrl-C stops`;
-  const relay = lab.relay;
-  return [
-    "",
-    `netkit lab gateway: ${status}`,
-    ...(done || snapshot.step === 0 ? [] : [`step ${snapshot.step}: ${snapshot.title}`]),
-    ...relayStatusLines(snapshot),
-    ...(done || relay === null || snapshot.status === null ? [] : [
-      `from another terminal: ${netkit} -n ${relay.netns} relay status --status-socket ${relay.socket}`,
-    ]),
-  ];
-}
-
 /** Indents the status table under the timeline's subjects. */
 const STATUS_INDENT = " ".repeat(10);
 
-async function runGatewayLab(
-  io: CliIo,
-  globals: GlobalOptions,
+/** An event's timeline line; a status is followed by the table `netkit relay status` prints. */
+function gatewayLines(event: GatewayLabEvent): string[] {
+  const line = formatGatewayTimelineLine(event);
+  if (event.event !== "status") return [line];
+  return [
+    line,
+    ...formatRelayStatus(event.status).trimEnd().split("\n").map((l) =>
+      l === "" ? "" : `${STATUS_INDENT}${l}`
+    ),
+  ];
+}
+
+/** `netkit lab gateway`: kept running `durationMs` after the status (0: until Ctrl-C). */
+function gatewayView(
   durationMs: number,
-): Promise<void> {
-  requireCapabilities("netkit lab gateway", ["netns", "veth", "bridge", "tun", "ping"]);
-  const netkit = netkitCommand();
-  // The relay, gateway and client are other netkit processes: fail before building anything
-  // when there is none.
-  const executable = selfExecutable();
-  using session = new LabConsole(io, globals);
-  await using lab = GatewayScenario.create();
-  const onEvent = (event: GatewayLabEvent) => {
-    if (session.json) return session.print(event);
-    session.show([formatGatewayTimelineLine(event)]);
-    // The table `netkit relay status` prints, under its timeline line.
-    if (event.event === "status") {
-      session.show(
-        formatRelayStatus(event.status).trimEnd().split("\n").map((l) =>
-          l === "" ? "" : `${STATUS_INDENT}${l}`
-        ),
-      );
-    }
+): LabView<GatewayScenario, GatewayLabEvent, GatewayLabReport> {
+  return {
+    command: "netkit lab gateway",
+    capabilities: ["netns", "veth", "bridge", "tun", "ping"],
+    startsNetkit: true,
+    create: () => GatewayScenario.create(),
+    run: (lab, { signal, onEvent, executable, logLevel }) =>
+      lab.run({ executable, durationMs, logLevel, signal, onEvent }),
+    timeline: () => lineByLine(gatewayLines),
+    block(lab, netkit, report) {
+      const snapshot = lab.snapshot();
+      const done = report !== null;
+      const running = snapshot.step === 7 && durationMs > 0 ? ` (for ${durationMs / 1000} s)` : "";
+      const status = done
+        ? `finished after ${snapshot.t.toFixed(1)} s`
+        : `${snapshot.t.toFixed(1)} s, step ${snapshot.step} of 8${running}, Ctrl-C stops`;
+      const relay = lab.relay;
+      return [
+        "",
+        `netkit lab gateway: ${status}`,
+        ...(done || snapshot.step === 0 ? [] : [`step ${snapshot.step}: ${snapshot.title}`]),
+        ...relayStatusLines(snapshot),
+        ...(done || relay === null || snapshot.status === null ? [] : [
+          `from another terminal: ${netkit} -n ${relay.netns} relay status --status-socket ${relay.socket}`,
+        ]),
+      ];
+    },
+    explain: explainGatewayLab,
+    summary: (report) => ({ reason: report.reason, prefix: report.prefix }),
   };
-  session.startLiveView(() => gatewayBlock(lab.snapshot(), lab, durationMs, netkit, false));
-  const report = await lab.run({
-    executable,
-    durationMs,
-    logLevel: globals.logLevel,
-    signal: session.signal,
-    onEvent,
-  });
-  session.settle();
-  const explanation = explainGatewayLab(report, { netkit });
-  if (session.json) {
-    session.print({
-      t: report.duration,
-      event: "summary",
-      reason: report.reason,
-      prefix: report.prefix,
-      explanation,
-    });
-    return;
-  }
-  if (session.live) {
-    session.endLiveView(gatewayBlock(lab.snapshot(), lab, durationMs, netkit, true));
-  }
-  io.out(`\n${explanation.join("\n")}\n`);
 }

@@ -17,28 +17,9 @@ import type { PeerDaemonStatus } from "../l2/peer_status.ts";
 import type { RelayStatus } from "../l2/relay.ts";
 import { ChildDaemon } from "./child_daemon.ts";
 import { ip, NamespaceLab, sh } from "./namespace_lab.ts";
+import { clientLanAddress, clientMac, L2 } from "./lab_addresses.ts";
 
-/** The lab's addresses and names. */
-export const L2 = {
-  room: "LAB1",
-  lanPrefix: "192.168.50",
-  h1: "192.168.50.11",
-  h2: "192.168.50.12",
-  relay: "10.99.0.1",
-  port: 4433,
-  serverName: "relay.netkit.invalid",
-  tap: "nk0",
-} as const;
-
-/** The static LAN address of client `i` (1-based). */
-export function clientLanAddress(i: number): string {
-  return `${L2.lanPrefix}.${100 + i}`;
-}
-
-/** The MAC of client `i` (1-based). */
-export function clientMac(i: number): string {
-  return `02:00:00:00:01:${i.toString(16).padStart(2, "0")}`;
-}
+export { clientLanAddress, clientMac, L2 } from "./lab_addresses.ts";
 
 /** True when the br_netfilter module is loaded (its sysctls exist). */
 function bridgeNetfilterLoaded(): boolean {
