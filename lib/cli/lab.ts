@@ -172,50 +172,69 @@ export function register(program: Command, io: CliIo): void {
   const lab = program
     .command("lab")
     .description("throwaway namespace labs that show a feature end to end (needs root)");
-  lab
-    .command("lacp")
-    .description("two LACP actors over two veth pairs, one with an injection rule, live")
-    .option("--duration <seconds>", "stop after SECONDS; 0 runs until Ctrl-C", "20")
-    .option("--rule <rule>", "actor B's injection rule", DEFAULT_LAB_RULE)
-    .addHelpText("after", LAB_LACP_HELP)
-    .action(async (options: LabLacpCliOptions, command: Command) => {
-      const globals = labGlobals(command);
+  addLab(lab, io, {
+    name: "lacp",
+    description: "two LACP actors over two veth pairs, one with an injection rule, live",
+    options: [
+      ["--duration <seconds>", "stop after SECONDS; 0 runs until Ctrl-C", "20"],
+      ["--rule <rule>", "actor B's injection rule", DEFAULT_LAB_RULE],
+    ],
+    help: LAB_LACP_HELP,
+    view: (options: LabLacpCliOptions) => {
       const durationMs = parseDuration(options.duration);
-      const rule = parseInjectRule(options.rule);
-      await runLab(io, globals, lacpView(rule, durationMs));
-    });
-  lab
-    .command("mroute")
-    .description(
+      return lacpView(parseInjectRule(options.rule), durationMs);
+    },
+  });
+  addLab(lab, io, {
+    name: "mroute",
+    description:
       "sender, router and receiver namespaces; starts a daemon, adds a route, sends multicast, " +
-        "shows it arriving and the counters rising, then removes everything",
-    )
-    .option("--count <n>", "datagrams sent while the (S,G) route exists", "5")
-    .option("--interval <seconds>", "pause between datagrams", "1")
-    .addHelpText("after", LAB_MROUTE_HELP)
-    .action(async (options: LabMrouteCliOptions, command: Command) => {
-      const globals = labGlobals(command);
-      const count = parseCount(options.count);
-      const intervalMs = parseInterval(options.interval);
-      await runLab(io, globals, mrouteView(count, intervalMs));
-    });
-  lab
-    .command("gateway")
-    .description(
+      "shows it arriving and the counters rising, then removes everything",
+    options: [
+      ["--count <n>", "datagrams sent while the (S,G) route exists", "5"],
+      ["--interval <seconds>", "pause between datagrams", "1"],
+    ],
+    help: LAB_MROUTE_HELP,
+    view: (options: LabMrouteCliOptions) =>
+      mrouteView(parseCount(options.count), parseInterval(options.interval)),
+  });
+  addLab(lab, io, {
+    name: "gateway",
+    description:
       "LAN with two hosts, relay, gateway and a client; pings through the tunnel, shows relay " +
-        "status and counters, removes everything on exit",
-    )
-    .option(
-      "--duration <seconds>",
-      "keep it running SECONDS after the status; 0: until Ctrl-C",
-      "0",
-    )
-    .addHelpText("after", LAB_GATEWAY_HELP)
-    .action(async (options: LabGatewayCliOptions, command: Command) => {
-      const globals = labGlobals(command);
-      const durationMs = parseDuration(options.duration);
-      await runLab(io, globals, gatewayView(durationMs));
-    });
+      "status and counters, removes everything on exit",
+    options: [
+      ["--duration <seconds>", "keep it running SECONDS after the status; 0: until Ctrl-C", "0"],
+    ],
+    help: LAB_GATEWAY_HELP,
+    view: (options: LabGatewayCliOptions) => gatewayView(parseDuration(options.duration)),
+  });
+}
+
+/** One `netkit lab NAME` subcommand: its help, and the {@linkcode LabView} its options make. */
+interface LabCommand<O, L extends AsyncDisposable, E extends TimedEvent, R extends RunEnd<E>> {
+  name: string;
+  description: string;
+  /** commander's flags, description and default of each option. */
+  options: [string, string, string][];
+  /** The help text after the options. */
+  help: string;
+  /** The lab to run, from the parsed options (usage errors thrown here). */
+  view: (options: O) => LabView<L, E, R>;
+}
+
+/** Adds one lab subcommand to `netkit lab`; its action runs the lab with {@linkcode runLab}. */
+function addLab<O, L extends AsyncDisposable, E extends TimedEvent, R extends RunEnd<E>>(
+  lab: Command,
+  io: CliIo,
+  spec: LabCommand<O, L, E, R>,
+): void {
+  const command = lab.command(spec.name).description(spec.description);
+  for (const [flags, description, value] of spec.options) command.option(flags, description, value);
+  command.addHelpText("after", spec.help).action(async (options: O, command: Command) => {
+    const globals = labGlobals(command);
+    await runLab(io, globals, spec.view(options));
+  });
 }
 
 /**
