@@ -7,7 +7,7 @@
 
 import type { Command } from "commander";
 import { errorMessage, NetkitError, UsageError } from "../errors.ts";
-import { handleHangup } from "../hangup.ts";
+import { handleHangup } from "../daemon/hangup.ts";
 import { DEV_SERVER_NAME, loadPinnedCert } from "../l2/certs.ts";
 import { parseCredential } from "../l2/credentials.ts";
 import { readCheckedFile } from "../net/safe_file.ts";
