@@ -14,7 +14,7 @@
  * @module
  */
 
-import { Poller } from "../net/poller.ts";
+import type { Poller } from "../net/poller.ts";
 import { handleHangup, type ReloadHook } from "./hangup.ts";
 
 /** The signals that stop a daemon. */
@@ -99,6 +99,9 @@ export class DaemonLoop implements Disposable {
 
   /** Runs `daemon`'s turns until it is done or the loop is stopped. */
   async poll(daemon: PollingDaemon): Promise<void> {
+    // Loaded here: the poller needs the native library, which a promise-driven daemon's CLI
+    // module (and its `status` subcommand) does not.
+    const { Poller } = await import("../net/poller.ts");
     await using poller = new Poller();
     this.#poller = poller;
     try {
