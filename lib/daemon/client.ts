@@ -19,7 +19,9 @@ export class MalformedReplyError extends NetkitError {}
 
 /** Which daemon and which request, for the error message: `{ daemon: "lacp", what: "status" }`. */
 export interface ReplyContext {
+  /** The daemon's command name: `lacp`, `mroute`, `relay`, `gateway`, `client`. */
   daemon: string;
+  /** The request: `status`, `SHOW`, ... */
   what: string;
 }
 

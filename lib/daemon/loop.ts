@@ -35,7 +35,9 @@ export function sleepUntil(deadline: number | null, now: number): number {
 
 /** One turn of a polling daemon: what to wait on, and for how long. */
 export interface PollTurn {
+  /** The descriptors to wait on. */
   fds: readonly number[];
+  /** The longest wait (see {@linkcode sleepUntil}). */
   timeoutMs: number;
 }
 

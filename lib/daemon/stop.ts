@@ -16,7 +16,9 @@ export const STOP_WAIT_MS = 5000;
 
 /** A daemon to stop: its control socket and the pid it gave. */
 export interface RunningDaemon {
+  /** Its control socket. */
   path: string;
+  /** The pid its reply named. */
   pid: number;
 }
 

@@ -30,9 +30,11 @@ export function clientSocketName(netnsId: number, tap: string): string {
 
 /** A peer's session with the relay, as its status shows it. */
 export interface SessionStatus {
+  /** `connected`, `reconnecting` (between connections) or `closed`. */
   state: "connected" | "reconnecting" | "closed";
   /** The relay's address, `host:port`. */
   relay: string;
+  /** The room's name. */
   room: string;
   /** Our peer id in the room; null while disconnected. */
   peer_id: number | null;
@@ -48,16 +50,21 @@ export interface SessionStatus {
 
 /** `netkit gateway status` and `netkit client status`. */
 export interface PeerDaemonStatus {
+  /** Which daemon answered. */
   role: "gateway" | "client";
+  /** Its netkit version. */
   version: string;
+  /** Its process id. */
   pid: number;
   /** The LAN interface (gateway) or the TAP (client). */
   interface: string;
+  /** The MAC it uses in the room. */
   mac: string;
   /** The gateway's or client's own counters, by snake_case name. */
   counters: Record<string, number>;
   /** Frames dropped, by reason (the session's and its owner's). */
   drops: Record<string, number>;
+  /** Its session with the relay. */
   session: SessionStatus;
 }
 

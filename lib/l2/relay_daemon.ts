@@ -23,6 +23,7 @@ export interface RelayDaemonOptions extends RelayOptions {
 
 /** A running relay with its status socket. */
 export class RelayDaemon implements AsyncDisposable {
+  /** The QUIC relay itself. */
   readonly relay: Relay;
   readonly #status: ControlServer;
   readonly #roomsFile: string | null;

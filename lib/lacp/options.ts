@@ -9,16 +9,23 @@ import type { InjectRule } from "./inject_rule.ts";
 
 /** How the daemon is asked to run. */
 export interface LacpDaemonOptions {
+  /** The ports' interfaces. */
   interfaces: readonly string[];
+  /** Active LACP (speaks first); false: passive. */
   active: boolean;
   /** Ask the partner for fast (1 s) LACPDUs and time it out after 3 s. */
   fast: boolean;
   /** System id; default: the first interface's MAC. */
   systemId?: Uint8Array;
+  /** System priority. */
   systemPriority: number;
+  /** Aggregation key of every port. */
   key: number;
+  /** Port priority of every port. */
   portPriority: number;
+  /** Injection rules applied to outgoing LACPDUs. */
   rules: readonly InjectRule[];
+  /** Exit once every port where a rule fired has sent its injected LACPDU. */
   exitAfterInject: boolean;
   /** Record every LACPDU and Marker PDU sent and received here. */
   pcap?: string;
