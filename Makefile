@@ -24,7 +24,7 @@ COMPILE_FLAGS := --quiet -P=netkit --v8-flags=--expose-gc --include $(LIB) \
 
 TS_SRC := $(shell find main.ts lib ffi -name '*.ts' 2>/dev/null)
 
-.PHONY: all deno deps lib dist test bench clean distclean
+.PHONY: all deno deps lib dist docs install uninstall test bench clean distclean
 
 all: netkit
 
@@ -79,6 +79,62 @@ dist: $(LIB) .deno/.cached
 	@mkdir -p dist
 	$(DENO) compile $(COMPILE_FLAGS) --output dist/netkit main.ts
 	@echo "dist/netkit: single binary with $(LIB) embedded"
+
+# Man pages and bash/zsh completions, generated from the command tree (tools/gen_docs.ts), so
+# they say what --help says. `make install` makes them; `make docs` alone to look at them.
+DOCS := build/docs
+DOCS_SRC := $(wildcard tools/gen_docs.ts tools/docs/*)
+docs: $(DOCS)/.made
+$(DOCS)/.made: $(LIB) .deno/.cached $(TS_SRC) $(DOCS_SRC)
+	$(DENO) run --quiet -P=netkit --frozen --cached-only tools/gen_docs.ts $(DOCS)
+	@touch $@
+
+# make install [PREFIX=/usr/local] [DESTDIR=]: the compiled binary when ./netkit is one;
+# otherwise the launcher with the tree it runs (main.ts, lib, ffi, libnetkit, deno.json and
+# deno.lock, the package list, the pinned Deno and its npm cache) in $(PREFIX)/lib/netkit, and
+# $(PREFIX)/bin/netkit a symbolic link to that launcher (it finds its tree through the link).
+# Plus the man pages, the completions and the systemd units (ExecStart=$(BINDIR)/netkit).
+PREFIX         ?= /usr/local
+BINDIR         ?= $(PREFIX)/bin
+NETKIT_LIBDIR  ?= $(PREFIX)/lib/netkit
+MANDIR         ?= $(PREFIX)/share/man
+BASHCOMPDIR    ?= $(PREFIX)/share/bash-completion/completions
+ZSHCOMPDIR     ?= $(PREFIX)/share/zsh/site-functions
+SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
+UNITS := $(patsubst packaging/systemd/%.in,%,$(wildcard packaging/systemd/*.service.in))
+# What the launcher runs; tests (*_test.ts, _testing.ts) stay behind.
+RUNTIME_TS = main.ts $(shell find lib ffi -name '*.ts' ! -name '*_test.ts' ! -name '_testing.ts')
+
+install: netkit docs
+	@set -e; \
+	if [ -f dist/netkit ] && cmp -s netkit dist/netkit; then \
+	  install -D -m 755 dist/netkit $(DESTDIR)$(BINDIR)/netkit; \
+	else \
+	  tree=$(DESTDIR)$(NETKIT_LIBDIR); rm -rf $$tree; \
+	  install -D -m 755 tools/launcher.sh $$tree/netkit; \
+	  for f in $(RUNTIME_TS) deno.json deno.lock tools/debian-packages.txt; do \
+	    install -D -m 644 $$f $$tree/$$f; done; \
+	  install -D -m 755 $(LIB) $$tree/$(LIB); \
+	  install -D -m 755 $(DENO) $$tree/$(DENO); \
+	  mkdir -p $$tree/.deno && cp -R .deno/npm $$tree/.deno/; \
+	  mkdir -p $(DESTDIR)$(BINDIR); ln -sfr $$tree/netkit $(DESTDIR)$(BINDIR)/netkit; \
+	fi
+	install -d $(DESTDIR)$(MANDIR)/man8
+	install -m 644 $(DOCS)/man8/*.8 $(DESTDIR)$(MANDIR)/man8/
+	install -D -m 644 $(DOCS)/bash/netkit $(DESTDIR)$(BASHCOMPDIR)/netkit
+	install -D -m 644 $(DOCS)/zsh/_netkit $(DESTDIR)$(ZSHCOMPDIR)/_netkit
+	install -d $(DESTDIR)$(SYSTEMDUNITDIR)
+	@for unit in $(UNITS); do \
+	  sed 's|@BINDIR@|$(BINDIR)|g' packaging/systemd/$$unit.in > $(DESTDIR)$(SYSTEMDUNITDIR)/$$unit; \
+	  chmod 644 $(DESTDIR)$(SYSTEMDUNITDIR)/$$unit; done
+	@echo "installed netkit in $(DESTDIR)$(PREFIX); units: systemctl daemon-reload, then e.g." \
+	  "systemctl enable --now netkit-mroute.service"
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/netkit $(DESTDIR)$(MANDIR)/man8/netkit.8 \
+	  $(DESTDIR)$(MANDIR)/man8/netkit-*.8 $(DESTDIR)$(BASHCOMPDIR)/netkit \
+	  $(DESTDIR)$(ZSHCOMPDIR)/_netkit $(addprefix $(DESTDIR)$(SYSTEMDUNITDIR)/,$(UNITS))
+	rm -rf $(DESTDIR)$(NETKIT_LIBDIR)
 
 # make test installs the Debian packages the tests use (tools/debian-packages.txt) when it runs as
 # root with apt-get, unless NO_INSTALL=1; a test whose tool or kernel feature is missing is skipped
