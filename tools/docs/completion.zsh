@@ -13,33 +13,33 @@ _netkit_value() {
 }
 
 _netkit() {
-  local cmdpath="" word kind netkit_argument i
-  local -a netkit_commands netkit_options
-  local -A netkit_values
+  local cmdpath="" word kind _netkit_argument i
+  local -a _netkit_commands _netkit_options
+  local -A _netkit_values
   _netkit_spec ""
   for ((i = 2; i < CURRENT; i++)); do
     word=${words[i]}
     if [[ $word == -* ]]; then
       # --opt=value is one word here; a value option takes the next word.
-      [[ $word != *=* && -n ${netkit_values[$word]} ]] && ((i++))
-    elif (( ${netkit_commands[(I)${(b)word}:*]} )); then
+      [[ $word != *=* && -n ${_netkit_values[$word]} ]] && ((i++))
+    elif (( ${_netkit_commands[(I)${(b)word}:*]} )); then
       cmdpath=${cmdpath:+$cmdpath }$word
       _netkit_spec "$cmdpath"
     fi
   done
   local cur=${words[CURRENT]} prev=${words[CURRENT-1]}
-  if [[ $cur == --*=* && -n ${netkit_values[${cur%%=*}]} ]]; then
-    kind=${netkit_values[${cur%%=*}]}
+  if [[ $cur == --*=* && -n ${_netkit_values[${cur%%=*}]} ]]; then
+    kind=${_netkit_values[${cur%%=*}]}
     compset -P '*='
     _netkit_value "$kind"
-  elif [[ $prev == -* && -n ${netkit_values[$prev]} ]]; then
-    _netkit_value "${netkit_values[$prev]}"
+  elif [[ $prev == -* && -n ${_netkit_values[$prev]} ]]; then
+    _netkit_value "${_netkit_values[$prev]}"
   elif [[ $cur == -* ]]; then
-    _describe -t options 'netkit option' netkit_options
-  elif (( ${#netkit_commands} )); then
-    _describe -t commands 'netkit command' netkit_commands
+    _describe -t options 'netkit option' _netkit_options
+  elif (( ${#_netkit_commands} )); then
+    _describe -t commands 'netkit command' _netkit_commands
   else
-    _netkit_value "$netkit_argument"
+    _netkit_value "$_netkit_argument"
   fi
 }
 
