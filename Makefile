@@ -24,7 +24,7 @@ COMPILE_FLAGS := --quiet -P=netkit --v8-flags=--expose-gc --include $(LIB) \
 
 TS_SRC := $(shell find main.ts lib ffi -name '*.ts' 2>/dev/null)
 
-.PHONY: all deno deps lib dist docs install uninstall test bench clean distclean
+.PHONY: all deno deps lib dist docs check-libdir install uninstall test bench clean distclean
 
 all: netkit
 
@@ -105,7 +105,13 @@ UNITS := $(patsubst packaging/systemd/%.in,%,$(wildcard packaging/systemd/*.serv
 # What the launcher runs; tests (*_test.ts, _testing.ts) stay behind.
 RUNTIME_TS = main.ts $(shell find lib ffi -name '*.ts' ! -name '*_test.ts' ! -name '_testing.ts')
 
-install: netkit docs
+# Both remove the whole $(NETKIT_LIBDIR): it must be a directory of netkit's own.
+check-libdir:
+	@case "$(NETKIT_LIBDIR)" in /*/netkit) ;; *) \
+	  echo "make: NETKIT_LIBDIR=$(NETKIT_LIBDIR) must be an absolute path ending in /netkit" >&2; \
+	  exit 1;; esac
+
+install: check-libdir netkit docs
 	@set -e; \
 	if [ -f dist/netkit ] && cmp -s netkit dist/netkit; then \
 	  install -D -m 755 dist/netkit $(DESTDIR)$(BINDIR)/netkit; \
@@ -130,7 +136,7 @@ install: netkit docs
 	@echo "installed netkit in $(DESTDIR)$(PREFIX); units: systemctl daemon-reload, then e.g." \
 	  "systemctl enable --now netkit-mroute.service"
 
-uninstall:
+uninstall: check-libdir
 	rm -f $(DESTDIR)$(BINDIR)/netkit $(DESTDIR)$(MANDIR)/man8/netkit.8 \
 	  $(DESTDIR)$(MANDIR)/man8/netkit-*.8 $(DESTDIR)$(BASHCOMPDIR)/netkit \
 	  $(DESTDIR)$(ZSHCOMPDIR)/_netkit $(addprefix $(DESTDIR)$(SYSTEMDUNITDIR)/,$(UNITS))

@@ -139,3 +139,45 @@ ${
     }
   },
 });
+
+Deno.test({
+  name: "zsh's own completion system loads _netkit and completes with it",
+  ignore: needs("zsh"),
+  fn() {
+    const dir = Deno.makeTempDirSync({ prefix: "netkit-zsh-" });
+    try {
+      Deno.writeTextFileSync(`${dir}/_netkit`, zshCompletion(tree));
+      // An interactive zsh in a pseudo-terminal: type, then Ctrl-X Ctrl-D, bound to a widget that
+      // completes as Tab does and appends the line to a file; the next line waits for the file.
+      const typed = [
+        ["netkit lacp --ra", "netkit lacp --rate "],
+        ["netkit relay room add-c", "netkit relay room add-client "],
+        ["netkit --log-level=d", "netkit --log-level=debug "],
+        ["netkit mroute vif add l", "netkit mroute vif add lo "],
+      ];
+      const script = `zmodload zsh/zpty
+zpty z 'zsh -f -i'
+zpty -w z 'fpath=(${dir} $fpath); autoload -Uz compinit; compinit -u -D'
+zpty -w z 'dump() { zle complete-word; print -r -- "$BUFFER" >> ${dir}/lines; BUFFER=; }'
+zpty -w z 'zle -N dump; bindkey "^X^D" dump; : > ${dir}/lines'
+for t in {1..50}; do [[ -f ${dir}/lines ]] && break; sleep 0.1; done
+${
+        typed.map(([line], i) =>
+          `zpty -w -n z ${JSON.stringify(line)}$'\\C-x\\C-d'\n` +
+          `for t in {1..50}; do (( $(wc -l < ${dir}/lines) > ${i} )) && break; sleep 0.1; done`
+        ).join("\n")
+      }
+zpty -d z
+`;
+      Deno.writeTextFileSync(`${dir}/test.zsh`, script);
+      const out = new Deno.Command("zsh", { args: ["-f", `${dir}/test.zsh`] }).outputSync();
+      assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+      assert.deepEqual(
+        Deno.readTextFileSync(`${dir}/lines`).split("\n").slice(0, -1),
+        typed.map(([, completed]) => completed),
+      );
+    } finally {
+      Deno.removeSync(dir, { recursive: true });
+    }
+  },
+});
