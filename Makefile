@@ -156,7 +156,7 @@ test: netkit $(BENCH_LIB)
 	$(DENO) check --frozen --cached-only
 	@rm -f $(TEST_REPORT) $(TEST_SKIPS) $(LANE_REPORT)
 	@NO_COLOR=1 NETKIT_TEST_SKIPS=$(CURDIR)/$(TEST_SKIPS) NETKIT_LANE_REPORT=$(CURDIR)/$(LANE_REPORT) \
-	  $(DENO) test -P --parallel --frozen --cached-only --junit-path=$(TEST_REPORT); rc=$$?; \
+	  $(DENO) test -P --parallel --doc --frozen --cached-only --junit-path=$(TEST_REPORT); rc=$$?; \
 	$(DENO) run -P=test --frozen --cached-only tools/skip_summary.ts $(TEST_REPORT) $(TEST_SKIPS) \
 	  $(LANE_REPORT) || rc=1; \
 	exit $$rc
