@@ -243,3 +243,20 @@ Deno.test("ControlServer refuses new requests while unread replies overdraw the 
     assert.deepEqual(await status(server.path), { ok: true });
   });
 });
+
+Deno.test("ControlServer rejects limits that are not positive integers, and timeouts past 2^31-1 ms", async () => {
+  await withRunDir(async (dir) => {
+    const bad: [keyof ControlServerOptions<unknown>, number][] = [
+      ["requestTimeoutMs", 0],
+      ["writeTimeoutMs", 2 ** 31],
+      ["maxSubscriptions", 1.5],
+      ["maxBufferedBytes", -1],
+    ];
+    for (const [key, value] of bad) {
+      await assert.rejects(
+        ControlServer.listen({ path: `${dir}/bad.sock`, schema, handle: () => 1, [key]: value }),
+        { message: new RegExp(`option ${key} "${value}" must be`) },
+      );
+    }
+  });
+});
