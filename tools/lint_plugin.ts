@@ -61,6 +61,30 @@ function moduleSources(
  */
 const PURE_FFI_FILES = new Set(["ffi/errno.ts"]);
 
+// The project root: this file is <root>/tools/lint_plugin.ts (a temporary copy of the layout, as
+// tools/lint_plugin_test.ts makes, has its own root).
+const PROJECT_ROOT = decodeURIComponent(new URL("..", import.meta.url).pathname);
+
+/** `path` relative to the project root, or undefined when it lies outside it. */
+function projectPath(path: string): string | undefined {
+  return path.startsWith(PROJECT_ROOT) ? path.slice(PROJECT_ROOT.length) : undefined;
+}
+
+/** Product code: main.ts, lib/ and ffi/, except the unit tests that sit beside their modules. */
+function isProductFile(path: string): boolean {
+  const relative = projectPath(path);
+  if (relative === undefined || relative.endsWith("_test.ts")) return false;
+  return relative === "main.ts" || relative.startsWith("lib/") || relative.startsWith("ffi/");
+}
+
+/** Whether `specifier`, imported by the file at `from`, names a file under tests/ or testing/. */
+function importsTestCode(from: string, specifier: string): boolean {
+  if (!/^(\.{1,2}\/|\/|file:)/.test(specifier)) return false; // bare, npm:, jsr:, https:
+  const target = decodeURIComponent(new URL(specifier, `file://${encodeURI(from)}`).pathname);
+  const relative = projectPath(target);
+  return relative !== undefined && /^(tests|testing)(\/|$)/.test(relative);
+}
+
 const plugin: Deno.lint.Plugin = {
   name: "netkit",
   rules: {
@@ -158,6 +182,31 @@ const plugin: Deno.lint.Plugin = {
               }
             }
           },
+        };
+      },
+    },
+    // Test rigs and helpers stay out of what ships: main.ts, lib/ and ffi/ never import tests/
+    // or testing/ (statically, dynamically or for types); a *_test.ts beside its module may.
+    "product-never-imports-tests": {
+      create(context) {
+        if (!isProductFile(context.filename)) return {};
+        const check = (source: Deno.lint.Node | null | undefined): void => {
+          if (source?.type !== "Literal" || typeof source.value !== "string") return;
+          if (!importsTestCode(context.filename, source.value)) return;
+          context.report({
+            node: source,
+            message: `Product code imports test code "${source.value}": main.ts, lib/ and ffi/ ` +
+              "never import tests/ or testing/ (only a *_test.ts beside its module may)",
+          });
+        };
+        return {
+          ImportDeclaration: (node) => check(node.source),
+          ExportAllDeclaration: (node) => check(node.source),
+          ExportNamedDeclaration: (node) => check(node.source),
+          ImportExpression: (node) => check(node.source),
+          TSImportType: (node) =>
+            check(node.argument.type === "TSLiteralType" ? node.argument.literal : null),
+          TSExternalModuleReference: (node) => check(node.expression),
         };
       },
     },

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { InvalidInputError } from "../errors.ts";
-import { withRunDir } from "./_testing.ts";
+import { withRunDir } from "../../testing/ipc.ts";
 import { controlSocketPath, DEFAULT_RUN_DIR, listControlSockets, runDir } from "./run_dir.ts";
 
 async function withEnv(value: string | undefined, fn: () => Promise<void> | void): Promise<void> {
