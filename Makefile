@@ -26,7 +26,7 @@ COMPILE_FLAGS := --quiet -P=netkit --v8-flags=--expose-gc --include $(LIB) \
 
 TS_SRC := $(shell find main.ts lib ffi -name '*.ts' 2>/dev/null)
 
-.PHONY: all deno deps lib dist test bench clean distclean
+.PHONY: all deno deps lib dist docs check-libdir install uninstall test bench clean distclean
 
 all: netkit
 
@@ -82,6 +82,68 @@ dist: $(LIB) .deno/.cached
 	$(DENO) compile $(COMPILE_FLAGS) --output dist/netkit main.ts
 	@echo "dist/netkit: single binary with $(LIB) embedded"
 
+# Man pages and bash/zsh completions, generated from the command tree (tools/gen_docs.ts), so
+# they say what --help says. `make install` makes them; `make docs` alone to look at them.
+DOCS := build/docs
+DOCS_SRC := $(wildcard tools/gen_docs.ts tools/docs/*)
+docs: $(DOCS)/.made
+$(DOCS)/.made: $(LIB) .deno/.cached $(TS_SRC) $(DOCS_SRC)
+	$(DENO) run --quiet -P=netkit --frozen --cached-only tools/gen_docs.ts $(DOCS)
+	@touch $@
+
+# make install [PREFIX=/usr/local] [DESTDIR=]: the compiled binary when ./netkit is one;
+# otherwise the launcher with the tree it runs (main.ts, lib, ffi, libnetkit, deno.json and
+# deno.lock, the package list, the pinned Deno and its npm cache) in $(PREFIX)/lib/netkit, and
+# $(PREFIX)/bin/netkit a symbolic link to that launcher (it finds its tree through the link).
+# Plus the man pages, the completions and the systemd units (ExecStart=$(BINDIR)/netkit).
+PREFIX         ?= /usr/local
+BINDIR         ?= $(PREFIX)/bin
+NETKIT_LIBDIR  ?= $(PREFIX)/lib/netkit
+MANDIR         ?= $(PREFIX)/share/man
+BASHCOMPDIR    ?= $(PREFIX)/share/bash-completion/completions
+ZSHCOMPDIR     ?= $(PREFIX)/share/zsh/site-functions
+SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
+UNITS := $(patsubst packaging/systemd/%.in,%,$(wildcard packaging/systemd/*.service.in))
+# What the launcher runs; tests (*_test.ts, _testing.ts) stay behind.
+RUNTIME_TS = main.ts $(shell find lib ffi -name '*.ts' ! -name '*_test.ts' ! -name '_testing.ts')
+
+# Both remove the whole $(NETKIT_LIBDIR): it must be a directory of netkit's own.
+check-libdir:
+	@case "$(NETKIT_LIBDIR)" in /*/netkit) ;; *) \
+	  echo "make: NETKIT_LIBDIR=$(NETKIT_LIBDIR) must be an absolute path ending in /netkit" >&2; \
+	  exit 1;; esac
+
+install: check-libdir netkit docs
+	@set -e; \
+	if [ -f dist/netkit ] && cmp -s netkit dist/netkit; then \
+	  install -D -m 755 dist/netkit $(DESTDIR)$(BINDIR)/netkit; \
+	else \
+	  tree=$(DESTDIR)$(NETKIT_LIBDIR); rm -rf $$tree; \
+	  install -D -m 755 tools/launcher.sh $$tree/netkit; \
+	  for f in $(RUNTIME_TS) deno.json deno.lock tools/debian-packages.txt; do \
+	    install -D -m 644 $$f $$tree/$$f; done; \
+	  install -D -m 755 $(LIB) $$tree/$(LIB); \
+	  install -D -m 755 $(DENO) $$tree/$(DENO); \
+	  mkdir -p $$tree/.deno && cp -R .deno/npm $$tree/.deno/; \
+	  mkdir -p $(DESTDIR)$(BINDIR); ln -sfr $$tree/netkit $(DESTDIR)$(BINDIR)/netkit; \
+	fi
+	install -d $(DESTDIR)$(MANDIR)/man8
+	install -m 644 $(DOCS)/man8/*.8 $(DESTDIR)$(MANDIR)/man8/
+	install -D -m 644 $(DOCS)/bash/netkit $(DESTDIR)$(BASHCOMPDIR)/netkit
+	install -D -m 644 $(DOCS)/zsh/_netkit $(DESTDIR)$(ZSHCOMPDIR)/_netkit
+	install -d $(DESTDIR)$(SYSTEMDUNITDIR)
+	@for unit in $(UNITS); do \
+	  sed 's|@BINDIR@|$(BINDIR)|g' packaging/systemd/$$unit.in > $(DESTDIR)$(SYSTEMDUNITDIR)/$$unit; \
+	  chmod 644 $(DESTDIR)$(SYSTEMDUNITDIR)/$$unit; done
+	@echo "installed netkit in $(DESTDIR)$(PREFIX); units: systemctl daemon-reload, then e.g." \
+	  "systemctl enable --now netkit-mroute.service"
+
+uninstall: check-libdir
+	rm -f $(DESTDIR)$(BINDIR)/netkit $(DESTDIR)$(MANDIR)/man8/netkit.8 \
+	  $(DESTDIR)$(MANDIR)/man8/netkit-*.8 $(DESTDIR)$(BASHCOMPDIR)/netkit \
+	  $(DESTDIR)$(ZSHCOMPDIR)/_netkit $(addprefix $(DESTDIR)$(SYSTEMDUNITDIR)/,$(UNITS))
+	rm -rf $(DESTDIR)$(NETKIT_LIBDIR)
+
 # make test installs the Debian packages the tests use (tools/debian-packages.txt) when it runs as
 # root with apt-get, unless NO_INSTALL=1; a test whose tool or kernel feature is missing is skipped
 # with the reason, and the closing block lists every skipped test by reason. After `make`, nothing
@@ -96,7 +158,7 @@ test: netkit $(BENCH_LIB)
 	$(DENO) check --frozen --cached-only
 	@rm -f $(TEST_REPORT) $(TEST_SKIPS) $(LANE_REPORT)
 	@NO_COLOR=1 NETKIT_TEST_SKIPS=$(CURDIR)/$(TEST_SKIPS) NETKIT_LANE_REPORT=$(CURDIR)/$(LANE_REPORT) \
-	  $(DENO) test -P --parallel --frozen --cached-only --junit-path=$(TEST_REPORT); rc=$$?; \
+	  $(DENO) test -P --parallel --doc --frozen --cached-only --junit-path=$(TEST_REPORT); rc=$$?; \
 	$(DENO) run -P=test --frozen --cached-only tools/skip_summary.ts $(TEST_REPORT) $(TEST_SKIPS) \
 	  $(LANE_REPORT) || rc=1; \
 	exit $$rc

@@ -1,9 +1,11 @@
 /**
- * What the benchmarks share: statistics over samples, an abortable pause, the report's tables
+ * What the benchmarks share: statistics over samples, the report's tables
  * and verdicts, and running a benchmark as a program.
  *
  * @module
  */
+
+import { delay } from "../lib/async.ts";
 
 /** The median (the mean of the middle two for an even count). */
 export function median(values: readonly number[]): number {
@@ -26,22 +28,6 @@ export function percentile(values: readonly number[], p: number): number {
   return sorted[Math.max(0, Math.ceil(p * sorted.length) - 1)] ?? NaN;
 }
 
-/** Resolves after `ms`, or rejects with the signal's reason when it aborts first. */
-export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal!.reason);
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener("abort", onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener("abort", onAbort, { once: true });
-  });
-}
-
 /**
  * Waits until the counter `read` returns stops rising: two reads `gapMs` apart are equal (then
  * nothing is arriving any more), or `maxMs` have passed. Returns the last count and which.
@@ -53,7 +39,8 @@ export async function settledCount(
   const start = performance.now();
   let last = read();
   for (;;) {
-    await sleep(options.gapMs, options.signal);
+    await delay(options.gapMs, options.signal);
+    options.signal?.throwIfAborted();
     const count = read();
     if (count === last) return { count, settled: true };
     last = count;

@@ -15,7 +15,7 @@
 
 import { certificateHash } from "../lib/l2/certs.ts";
 import { pinnedConnectOptions } from "../lib/l2/relay_session.ts";
-import { sleep } from "./_shared.ts";
+import { delay } from "../lib/async.ts";
 
 const ALPN = "netkit-echo";
 /** The size of the tunnel's datagram for a 98-byte ping frame. */
@@ -54,7 +54,7 @@ async function drive(count: number, once: (datagram: Uint8Array) => Promise<void
     const start = performance.now();
     await once(datagram);
     rttMs.push(performance.now() - start);
-    await sleep(INTERVAL_MS);
+    await delay(INTERVAL_MS);
   }
   return { rttMs };
 }

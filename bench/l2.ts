@@ -36,6 +36,7 @@
  */
 
 import { parseArgs } from "node:util";
+import { delay } from "../lib/async.ts";
 import { clientLanAddress, L2, L2Lab } from "../lib/lab/l2_lab.ts";
 import { ip, linkStats, sh } from "../lib/lab/namespace_lab.ts";
 import { FrameBatch } from "../lib/net/frame_batch.ts";
@@ -51,7 +52,6 @@ import {
   provenance,
   runBenchmark,
   settledCount,
-  sleep,
   table,
   verdict,
 } from "./_shared.ts";
@@ -189,7 +189,7 @@ async function quicFloor(
     // The server needs a moment to listen: the driver tries 3 times.
     let drive: Deno.CommandOutput | null = null;
     for (let attempt = 0; attempt < 3 && drive?.success !== true; attempt++) {
-      await sleep(attempt === 0 ? 300 : 1000);
+      await delay(attempt === 0 ? 300 : 1000);
       drive = await deno(lab.clientNs[0]!, [
         "drive",
         L2.relay,
@@ -246,7 +246,7 @@ export async function blast(
       sent += socket.sendBatch(batch, n);
       offered += n;
     }
-    await sleep(1);
+    await delay(1);
   }
   return sent;
 }

@@ -38,6 +38,7 @@
  */
 
 import { parseArgs } from "node:util";
+import { delay } from "../lib/async.ts";
 import { checkTool } from "../lib/doctor/tools.ts";
 import { ChildDaemon } from "../lib/lab/child_daemon.ts";
 import { clientLanAddress, L2, L2Lab } from "../lib/lab/l2_lab.ts";
@@ -46,7 +47,7 @@ import { runInNetns } from "../lib/net/netns.ts";
 import { PacketSocket } from "../lib/net/packet_socket.ts";
 import { ECHO_BYTES } from "./echo_floor.ts";
 import { blast, rxPackets, testFrame } from "./l2.ts";
-import { cpuMs, median, percentile, runBenchmark, sleep, table } from "./_shared.ts";
+import { cpuMs, median, percentile, runBenchmark, table } from "./_shared.ts";
 
 /** The tunnels compared. */
 export const TUNNELS = ["netkit", "tinc", "n2n"] as const;
@@ -555,12 +556,14 @@ async function measureLoad(
       const frame = testFrame(LOAD_BYTES, h1Mac, lab.lab.link(tunnel.clientNs, tunnel.tap).mac);
       const pids = Object.values(tunnel.processes);
       const idleStart = rxPackets(lab.h1, "eth0");
-      await sleep(250, options.signal);
+      await delay(250, options.signal);
+      options.signal?.throwIfAborted();
       const idle = (rxPackets(lab.h1, "eth0") - idleStart) * options.seconds * 4;
       const before = rxPackets(lab.h1, "eth0");
       const cpuBefore = pids.map((pid) => cpuMs(pid));
       const sent = await blast(socket, frame, options.rate, options.seconds);
-      await sleep(300, options.signal); // the last frames on their way
+      await delay(300, options.signal); // the last frames on their way
+      options.signal?.throwIfAborted();
       const sum = sums.get(tunnel.name)!;
       sum.sent += sent;
       sum.received += Math.max(0, rxPackets(lab.h1, "eth0") - before - idle);
@@ -679,7 +682,7 @@ async function captureHops(tunnel: Tunnel, count: number): Promise<HopBreakdown>
     for (const s of started) if (s.status === "fulfilled") captures.push(s.value);
     for (const s of started) if (s.status === "rejected") throw s.reason;
     pings = pingTimes(tunnel.clientNs, L2.h1, count).times;
-    await sleep(500);
+    await delay(500);
   } finally {
     // SIGTERM: tshark finishes its file.
     await Promise.all(captures.map((c) => c.stop()));
@@ -797,7 +800,7 @@ async function measureFloor(lab: L2Lab, count: number): Promise<EchoFloor[]> {
       }
       rtt[transport] = JSON.parse(decoder.decode(out.stdout)).rttMs.slice(FLOOR_WARMUP);
     }
-    await sleep(300);
+    await delay(300);
   } finally {
     await capture?.stop();
     await Promise.all(servers.map((s) => s.stop()));

@@ -14,11 +14,12 @@
  * @module
  */
 
+import { delay } from "../lib/async.ts";
 import { findOnPath } from "../lib/doctor/tools.ts";
 import { ChildDaemon } from "../lib/lab/child_daemon.ts";
 import type { L2Lab } from "../lib/lab/l2_lab.ts";
 import { linkStats } from "../lib/lab/namespace_lab.ts";
-import { countsSince, sleep } from "./_shared.ts";
+import { countsSince } from "./_shared.ts";
 
 /** Which way the data flows: from LAN host h1 to the client, or back. */
 export type TcpDirection = "lan_to_client" | "client_to_lan";
@@ -319,7 +320,8 @@ interface PeerCounters {
  * shown then).
  */
 async function peerCounters(paths: TcpPaths, signal?: AbortSignal): Promise<PeerCounters> {
-  await sleep(500, signal); // what the run left in flight arrives
+  await delay(500, signal); // what the run left in flight arrives
+  signal?.throwIfAborted();
   const status = await paths.lab.status();
   const peers = status.rooms.flatMap((r) => r.peers);
   const peer = (role: string) =>

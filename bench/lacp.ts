@@ -28,11 +28,12 @@
  */
 
 import { parseArgs } from "node:util";
+import { delay } from "../lib/async.ts";
 import { LacpDaemon, lacpDaemonOptions } from "../lib/lacp/daemon.ts";
 import { LacpTimes } from "../lib/lacp/lacp_port.ts";
-import { LacpProcess } from "../lib/lab/lacp_process.ts";
+import { LacpProcess } from "../testing/lacp_process.ts";
 import { NamespaceLab } from "../lib/lab/namespace_lab.ts";
-import { type OvsLacpStatus, OvsPeer } from "../lib/lab/ovs_peer.ts";
+import { type OvsLacpStatus, OvsPeer } from "../testing/ovs_peer.ts";
 import { runInNetns } from "../lib/net/netns.ts";
 import { FrameBatch } from "../lib/net/frame_batch.ts";
 import { PacketSocket, PacketType } from "../lib/net/packet_socket.ts";
@@ -47,7 +48,7 @@ import {
 import { EtherType } from "../lib/packet/ethernet.ts";
 import { macEquals } from "../lib/packet/mac.ts";
 import { readPcap } from "../lib/packet/pcap.ts";
-import { median, percentile, runBenchmark, sleep, table, verdict } from "./_shared.ts";
+import { median, percentile, runBenchmark, table, verdict } from "./_shared.ts";
 
 /** What to run; the defaults give a run of about two minutes. */
 export interface LacpBenchOptions {
@@ -242,7 +243,8 @@ async function pollInProcess(ready: () => boolean, what: string, signal?: AbortS
     const now = performance.now();
     if (ready()) return now;
     if (now > deadline) throw new Error(`Timed out waiting for ${what}`);
-    await sleep(NETKIT_POLL_MS, signal);
+    await delay(NETKIT_POLL_MS, signal);
+    signal?.throwIfAborted();
   }
 }
 
@@ -320,7 +322,8 @@ async function convergeNetkitOvs(
   stack.defer(() => deleteBond(lab.ovs, bond));
   await addBond(lab.ovs, bond, lab.ovsPorts);
   await lab.ovs.lacpShow(bond);
-  await sleep(OVS_SETTLE_MS, signal);
+  await delay(OVS_SETTLE_MS, signal);
+  signal?.throwIfAborted();
   const start = performance.now();
   const daemon = await startInProcess(stack, lab.netkit, lab.netkitPorts);
   const [netkitAt, ovsAt] = await Promise.all([
@@ -345,7 +348,8 @@ async function convergeOvsPair(
   stack.defer(() => deleteBond(lab.a, bond));
   await addBond(lab.a, bond, lab.ports);
   await lab.a.lacpShow(bond);
-  await sleep(OVS_SETTLE_MS, signal);
+  await delay(OVS_SETTLE_MS, signal);
+  signal?.throwIfAborted();
   stack.defer(() => deleteBond(lab.b, bond));
   const start = performance.now();
   await addBond(lab.b, bond, lab.ports);
@@ -720,7 +724,8 @@ export async function benchLacp(options: LacpBenchOptions): Promise<LacpBenchRep
       pollOvs(peerA, "bondp", pPorts, unused, signal),
       pollOvs(peerB, "bondp", pPorts, unused, signal),
     ]);
-    await sleep(STEADY_SETTLE_MS, signal);
+    await delay(STEADY_SETTLE_MS, signal);
+    signal?.throwIfAborted();
     const points: CapturePoint[] = [
       ...yPorts.map((ifname) => ({ sender: "netkit", netns: nkB, ifname })),
       ...xPorts.map((ifname) => ({ sender: "netkit", netns: nkA, ifname })),
@@ -762,7 +767,8 @@ export async function benchLacp(options: LacpBenchOptions): Promise<LacpBenchRep
       d.aggregated(CONVERGE_TIMEOUT_MS, signal),
       pollOvs(peerA, "bondq", qPorts, unused, signal),
     ]);
-    await sleep(CPU_SETTLE_MS, signal);
+    await delay(CPU_SETTLE_MS, signal);
+    signal?.throwIfAborted();
     const vswitchd = peerA.pids.vswitchd!;
     const measured: [string, number][] = [
       ["netkit lacp (vs netkit)", a.pid],
@@ -771,7 +777,8 @@ export async function benchLacp(options: LacpBenchOptions): Promise<LacpBenchRep
       ["ovs-vswitchd (reference)", vswitchd],
     ];
     const before = await Promise.all(measured.map(([, pid]) => sampleCpu(pid)));
-    await sleep(cpuWindow * 1000, signal);
+    await delay(cpuWindow * 1000, signal);
+    signal?.throwIfAborted();
     const after = await Promise.all(measured.map(([, pid]) => sampleCpu(pid)));
     const rates = measured.map((_, i) => cpuRate(before[i]!, after[i]!));
     cpu = measured.map(([process, pid], i) => ({

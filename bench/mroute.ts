@@ -28,8 +28,10 @@ import { parseArgs } from "node:util";
 import { controlSocketPath, DEFAULT_MAX_MESSAGE_BYTES, request } from "../lib/ipc/mod.ts";
 import { ADDR } from "../lib/lab/multicast_lab.ts";
 import { ipJson, NamespaceLab } from "../lib/lab/namespace_lab.ts";
-import { type KernelMfc, MAXVIFS, MrouteSocket } from "../lib/mroute/kernel.ts";
-import { mrouteSocketName } from "../lib/mroute/paths.ts";
+import { MrouteSocket } from "../lib/net/mroute_socket.ts";
+import { type KernelMfc, MAX_VIFS } from "../lib/net/mroute_structs.ts";
+import { requestChecked } from "../lib/daemon/client.ts";
+import { ApplyReply, MessageReply, mrouteReply, mrouteSocketName } from "../lib/mroute/client.ts";
 import { netnsId, runInNetns } from "../lib/net/netns.ts";
 import { parseIpv4 } from "../lib/packet/ipv4.ts";
 import { median, percentile, runBenchmark, table, verdict } from "./_shared.ts";
@@ -328,11 +330,11 @@ export async function benchMroute(options: MrouteBenchOptions): Promise<MrouteBe
   /** One timed APPLY of every route and how many the kernel then has. */
   const timedApply = async (): Promise<{ seconds: number; installed: number }> => {
     const start = performance.now();
-    const reply = await request(nkSocket, applyRequest, { timeoutMs: APPLY_TIMEOUT_MS }) as {
-      status?: string;
-    };
+    // An error reply throws; a malformed one too (checked against the contract).
+    await requestChecked(nkSocket, applyRequest, ApplyReply, mrouteReply("APPLY"), {
+      timeoutMs: APPLY_TIMEOUT_MS,
+    });
     const seconds = (performance.now() - start) / 1000;
-    if (reply.status !== "success") throw new Error(`APPLY failed: ${JSON.stringify(reply)}`);
     return { seconds, installed: installedRoutes(nkNs, groups) };
   };
   const first = await timedApply();
@@ -340,8 +342,7 @@ export async function benchMroute(options: MrouteBenchOptions): Promise<MrouteBe
   const again: { seconds: number; installed: number }[] = [];
   for (let round = 0; round < RUNNING_ROUNDS; round++) {
     signal?.throwIfAborted();
-    const flushed = await request(nkSocket, { action: "FLUSH" }) as { status?: string };
-    if (flushed.status !== "success") throw new Error(`FLUSH failed: ${JSON.stringify(flushed)}`);
+    await requestChecked(nkSocket, { action: "FLUSH" }, MessageReply, mrouteReply("FLUSH"));
     if (installedRoutes(nkNs, groups) !== 0) throw new Error("FLUSH left routes in the kernel");
     again.push(await timedApply());
   }
@@ -358,7 +359,7 @@ export async function benchMroute(options: MrouteBenchOptions): Promise<MrouteBe
   let kernelInstalled: number;
   {
     const source = parseIpv4(SOURCE);
-    const ttls = new Uint8Array(MAXVIFS);
+    const ttls = new Uint8Array(MAX_VIFS);
     ttls[1] = 1;
     const entries: KernelMfc[] = groups.map((group) => ({
       source,

@@ -15,6 +15,7 @@
  */
 
 import { parseArgs } from "node:util";
+import { delay } from "../lib/async.ts";
 import { NamespaceLab } from "../lib/lab/namespace_lab.ts";
 import { BufferArena } from "../lib/net/buffer_arena.ts";
 import { FrameBatch } from "../lib/net/frame_batch.ts";
@@ -94,10 +95,10 @@ export async function benchPacketIo(
       for (let sent = 0; sent < options.frames;) {
         const n = tx.sendBatch(sendBatch, Math.min(BATCH, options.frames - sent));
         sent += n;
-        if (n === 0) await new Promise((r) => setTimeout(r, 1));
+        if (n === 0) await delay(1);
       }
       // Let the receive side's softirq finish queueing before the clock starts.
-      await new Promise((r) => setTimeout(r, 30));
+      await delay(30);
     };
     const methods: [string, () => number][] = [
       ["C recvfrom loop (baseline)", () => {

@@ -13,9 +13,10 @@
  * @module
  */
 
+import { delay } from "../lib/async.ts";
 import { certificateHash } from "../lib/l2/certs.ts";
 import { pinnedConnectOptions } from "../lib/l2/relay_session.ts";
-import { cpuMs, median, sleep } from "./_shared.ts";
+import { cpuMs, median } from "./_shared.ts";
 
 const ALPN = "netkit-floor";
 const ECHO = 1;
@@ -89,7 +90,7 @@ async function drive(
       await conn.sendDatagram(datagram);
       await conn.readDatagram();
       times.push(performance.now() - start);
-      await sleep(10);
+      await delay(10);
     }
     // The first ones compile the path; a short run (--pings 5) keeps them rather than nothing.
     rttMs[size] = median(times.length > 5 ? times.slice(5) : times);
@@ -110,11 +111,11 @@ async function drive(
       sent++;
       conn.sendDatagram(datagram).then(() => inFlight--, () => inFlight--);
     }
-    await sleep(1);
+    await delay(1);
   }
-  while (inFlight > 0) await sleep(1);
+  while (inFlight > 0) await delay(1);
   const cpu = cpuMs() - cpuStart;
-  await sleep(200); // let the last ones arrive
+  await delay(200); // let the last ones arrive
   conn.close({ closeCode: 0, reason: "done" });
   return { rttMs, sent, sendCpuUs: (cpu * 1000) / Math.max(1, sent) };
 }

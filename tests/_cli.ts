@@ -1,5 +1,6 @@
 /**
- * Runs netkit's CLI in-process, as the tests of its commands do.
+ * Running netkit's CLI in tests: in-process (`cli`), as the tests of its commands do, or as the
+ * built `./netkit` executable (`netkit`), as a user would.
  *
  * @module
  */
@@ -14,4 +15,16 @@ export async function cli(...args: string[]): Promise<{ code: number; out: strin
   const io: CliIo = { out: (t) => out += t, err: (t) => err += t };
   const code = await run(args, io);
   return { code, out, err };
+}
+
+const decoder = new TextDecoder();
+
+/** Runs the built `./netkit` (launcher or compiled binary) to completion with `env` added. */
+export function netkit(
+  args: string[],
+  env: Record<string, string> = {},
+): { code: number; out: string; err: string } {
+  const out = new Deno.Command("./netkit", { args, env, stdout: "piped", stderr: "piped" })
+    .outputSync();
+  return { code: out.code, out: decoder.decode(out.stdout), err: decoder.decode(out.stderr) };
 }

@@ -7,16 +7,7 @@ import { run } from "../lib/cli/program.ts";
 import { checkResult } from "../lib/doctor/result.ts";
 import { tools } from "../lib/doctor/tools.ts";
 import { NETKIT_VERSION } from "../lib/version.ts";
-import { cli } from "./_cli.ts";
-
-const decoder = new TextDecoder();
-
-/** Runs the built ./netkit (launcher or compiled binary) as a user would. */
-function netkit(args: string[], env: Record<string, string> = {}) {
-  const out = new Deno.Command("./netkit", { args, env, stdout: "piped", stderr: "piped" })
-    .outputSync();
-  return { code: out.code, out: decoder.decode(out.stdout), err: decoder.decode(out.stderr) };
-}
+import { cli, netkit } from "./_cli.ts";
 
 Deno.test("netkit --help lists every command and exits 0", async () => {
   const { code, out } = await cli("--help");

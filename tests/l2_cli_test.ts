@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import "../ffi/native.ts";
 import { parseHostPort } from "../lib/cli/l2_options.ts";
 import { formatRelayStatus } from "../lib/cli/relay.ts";
-import { UsageError } from "../lib/errors.ts";
+import { UsageError } from "../lib/cli/errors.ts";
 import { ControlServer } from "../lib/ipc/mod.ts";
 import { z } from "zod";
 import { cli } from "./_cli.ts";
@@ -65,7 +65,40 @@ Deno.test("netkit client with an unreadable pinned certificate fails before touc
 
 Deno.test("netkit relay status --status-socket asks that socket, before or after status", async () => {
   const dir = await Deno.makeTempDir({ prefix: "netkit-relay-status-" });
-  const status = { listen: "127.0.0.1:4433", version: "test", uptime_ms: 5, rooms: [] };
+  // A whole reply, as the contract (lib/l2/relay_client.ts) requires.
+  const status = {
+    listen: "127.0.0.1:4433",
+    version: "test",
+    uptime_ms: 5,
+    rooms: [],
+    drops: {},
+    control_ignored: {},
+    peers_total: 0,
+    rejected: {},
+    refused: {},
+    auth_failures: 0,
+    connections: 0,
+    handshakes: 0,
+    sources: 0,
+    limits: {
+      max_rooms: 1024,
+      room_clients: 32,
+      max_connections: 1024,
+      max_connections_per_source: 16,
+      max_handshakes: 64,
+      max_handshakes_per_source: 8,
+      handshake_timeout_ms: 5000,
+      auth_failures_per_minute: 10,
+      idle_timeout_ms: 2000,
+      resume_window_ms: 120_000,
+      bcast_pps: 1000,
+      bcast_burst: 200,
+      peer_bandwidth: 0,
+      control_messages_per_second: 20,
+      stats_wait_ms: 300,
+    },
+    rooms_file: null,
+  };
   try {
     await using _server = await ControlServer.listen({
       path: `${dir}/relay.sock`,
@@ -83,6 +116,30 @@ Deno.test("netkit relay status --status-socket asks that socket, before or after
       assert.equal(result.code, 0);
       assert.deepEqual(JSON.parse(result.out), status);
     }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("netkit relay status and gateway status turn a malformed reply into one line, exit 1", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "netkit-relay-status-" });
+  try {
+    await using _server = await ControlServer.listen({
+      path: `${dir}/fake.sock`,
+      schema: z.object({ cmd: z.literal("status") }),
+      handle: () => ({ listen: "127.0.0.1:4433", version: "test", uptime_ms: 5, rooms: 7 }),
+    });
+    for (const role of ["relay", "gateway", "client"]) {
+      const result = await cli(role, "status", "--status-socket", `${dir}/fake.sock`);
+      assert.equal(result.code, 1);
+      assert.equal(result.out, "");
+      assert.match(
+        result.err,
+        new RegExp(`^netkit: error: The ${role} daemon sent a malformed status reply: [^\n]+\n$`),
+      );
+    }
+    const relay = await cli("relay", "status", "--status-socket", `${dir}/fake.sock`);
+    assert.match(relay.err, /reply: rooms: expected array, received number; /);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -1,7 +1,10 @@
 import assert from "node:assert/strict";
 import "../ffi/native.ts";
 import { type LacpCliOptions, parseLacpOptions } from "../lib/cli/lacp.ts";
-import { UsageError } from "../lib/errors.ts";
+import { InvalidInputError } from "../lib/errors.ts";
+import { ControlServer } from "../lib/ipc/mod.ts";
+import { controlSocketPrefix, LacpRequest } from "../lib/lacp/client.ts";
+import { currentNetnsId } from "../lib/net/netns.ts";
 import { cli } from "./_cli.ts";
 
 function options(partial: Partial<LacpCliOptions>): LacpCliOptions {
@@ -90,7 +93,7 @@ Deno.test("parseLacpOptions() checks numbers, MACs and combinations", () => {
   for (const [partial, message] of bad) {
     assert.throws(
       () => parseLacpOptions(options(partial), {}),
-      (err: unknown) => err instanceof UsageError && err.message === message,
+      (err: unknown) => err instanceof InvalidInputError && err.message === message,
     );
   }
 });
@@ -144,4 +147,29 @@ Deno.test("netkit lacp --help documents the injection grammar and --exit-after-i
     /--exit-after-inject: exit 0 as soon as at least one rule has fired and every port on\nwhich a rule fired has sent its injected LACPDU/,
   );
   assert.doesNotMatch(out, /detached-child/);
+});
+
+Deno.test("netkit lacp -s turns a malformed status reply into one line, exit 1", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "netkit-lacp-cli-" });
+  const before = Deno.env.get("NETKIT_RUN_DIR");
+  Deno.env.set("NETKIT_RUN_DIR", dir);
+  try {
+    // Where lacp -s looks, a socket answering as an older or fake daemon might.
+    await using _fake = await ControlServer.listen({
+      path: `${dir}/${controlSocketPrefix(currentNetnsId())}${Deno.pid}.sock`,
+      schema: LacpRequest,
+      handle: () => ({ pid: Deno.pid, net_ns_id: 1, uptime_seconds: 1, ports: "none" }),
+    });
+    const { code, out, err } = await cli("lacp", "-s");
+    assert.equal(code, 1);
+    assert.equal(out, "");
+    assert.match(
+      err,
+      /^netkit: error: The lacp daemon sent a malformed status reply: configured_rate_mode: [^\n]*; active_mode: [^\n]*; ports: expected array, received string\n$/,
+    );
+  } finally {
+    if (before === undefined) Deno.env.delete("NETKIT_RUN_DIR");
+    else Deno.env.set("NETKIT_RUN_DIR", before);
+    await Deno.remove(dir, { recursive: true });
+  }
 });

@@ -2,7 +2,9 @@ import assert from "node:assert/strict";
 import "../ffi/native.ts";
 import { cli } from "./_cli.ts";
 import { readApplyInput } from "../lib/cli/mroute.ts";
-import { UsageError } from "../lib/errors.ts";
+import { z } from "zod";
+import { UsageError } from "../lib/cli/errors.ts";
+import { ControlServer } from "../lib/ipc/mod.ts";
 import { MAX_APPLY_FILE_BYTES } from "../lib/mroute/apply_file.ts";
 
 /** A socket path where no daemon listens. */
@@ -206,4 +208,24 @@ Deno.test("netkit mroute daemon refuses -j, which has no meaning for it", async 
   const { code, err } = await cli("-j", "mroute", "daemon", "--socket", NOWHERE);
   assert.equal(code, 2);
   assert.equal(err, "netkit: error: -j/--json and -p/--pretty do not apply to the daemon\n");
+});
+
+Deno.test("netkit mroute show turns a malformed reply into one line, exit 1", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "netkit-mroute-cli-" });
+  try {
+    await using _fake = await ControlServer.listen({
+      path: `${dir}/mroute.sock`,
+      schema: z.object({ action: z.string() }).loose(),
+      handle: () => ({ status: "success", vifs: [], routes: [{ family: 5 }] }),
+    });
+    const { code, out, err } = await cli("mroute", "show", "--socket", `${dir}/mroute.sock`);
+    assert.equal(code, 1);
+    assert.equal(out, "");
+    assert.match(
+      err,
+      /^netkit: error: The mroute daemon sent a malformed SHOW reply: routes\[0\]\.family: [^\n]+\n$/,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });

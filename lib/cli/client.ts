@@ -6,18 +6,15 @@
  */
 
 import type { Command } from "commander";
-import { NetkitError, UsageError } from "../errors.ts";
+import { DaemonLoop } from "../daemon/loop.ts";
+import { NetkitError } from "../errors.ts";
+import { UsageError } from "./errors.ts";
 import type { Client } from "../l2/client.ts";
 import { DEFAULT_TAP, stableClientMac } from "../l2/client_mac.ts";
-import { validateInterfaceName } from "../net/interfaces.ts";
+import { validateInterfaceName } from "../net/interface_name.ts";
 import { isMulticastMac, parseMac } from "../packet/mac.ts";
 import type { CliIo } from "./io.ts";
-import {
-  addPeerOptions,
-  parsePeerOptions,
-  type PeerCliOptions,
-  untilSignal,
-} from "./l2_options.ts";
+import { addPeerOptions, parsePeerOptions, type PeerCliOptions } from "./l2_options.ts";
 import {
   addStatusSocketOption,
   listenPeerStatus,
@@ -63,6 +60,8 @@ export function register(program: Command, io: CliIo): void {
       if (g.json || g.pretty) {
         throw new UsageError("-j/--json and -p/--pretty apply to client status");
       }
+      // Before anything starts: a signal meanwhile stops the client, never kills it.
+      using loop = new DaemonLoop();
       validateInterfaceName(options.tap);
       const given = options.mac === undefined ? undefined : parseClientMac(options.mac);
       const peer = await parsePeerOptions(options);
@@ -81,7 +80,7 @@ export function register(program: Command, io: CliIo): void {
       client.session.ownerCounters = client.counters;
       let refused: string | null = null;
       client.session.ended.then((reason) => refused = reason);
-      const signal = await untilSignal(Promise.race([client.done, client.session.ended]));
+      const signal = await loop.until(Promise.race([client.done, client.session.ended]));
       await client.close(signal === null ? "error" : "signal", `caught ${signal ?? "an error"}`);
       const c = client.counters;
       io.err(

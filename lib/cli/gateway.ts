@@ -7,16 +7,13 @@
 
 import type { Command } from "commander";
 import { requirePrivilege } from "../doctor/privileges.ts";
-import { NetkitError, UsageError } from "../errors.ts";
+import { DaemonLoop } from "../daemon/loop.ts";
+import { NetkitError } from "../errors.ts";
+import { UsageError } from "./errors.ts";
 import type { Gateway } from "../l2/gateway.ts";
-import { validateInterfaceName } from "../net/interfaces.ts";
+import { validateInterfaceName } from "../net/interface_name.ts";
 import type { CliIo } from "./io.ts";
-import {
-  addPeerOptions,
-  parsePeerOptions,
-  type PeerCliOptions,
-  untilSignal,
-} from "./l2_options.ts";
+import { addPeerOptions, parsePeerOptions, type PeerCliOptions } from "./l2_options.ts";
 import { parseIntegerOption } from "./options.ts";
 import {
   addStatusSocketOption,
@@ -51,6 +48,8 @@ export function register(program: Command, io: CliIo): void {
       if (g.json || g.pretty) {
         throw new UsageError("-j/--json and -p/--pretty apply to gateway status");
       }
+      // Before anything starts: a signal meanwhile stops the gateway, never kills it.
+      using loop = new DaemonLoop();
       const iface = options.iface ?? options.interface;
       if (iface === undefined) throw new UsageError("Give the LAN interface with --iface");
       validateInterfaceName(iface);
@@ -79,7 +78,7 @@ export function register(program: Command, io: CliIo): void {
       gateway.session.ownerCounters = gateway.counters;
       let refused: string | null = null;
       gateway.session.ended.then((reason) => refused = reason);
-      const signal = await untilSignal(Promise.race([gateway.done, gateway.session.ended]));
+      const signal = await loop.until(Promise.race([gateway.done, gateway.session.ended]));
       await gateway.close(signal === null ? "error" : "signal", `caught ${signal ?? "an error"}`);
       const c = gateway.counters;
       const s = gateway.session.counters;

@@ -1,13 +1,13 @@
 /**
  * Options shared by `netkit gateway` and `netkit client`: where the relay is, how it is
- * trusted, and the room; plus waiting for SIGINT/SIGTERM while a peer runs.
+ * trusted, and the room.
  *
  * @module
  */
 
 import type { Command } from "commander";
-import { errorMessage, NetkitError, UsageError } from "../errors.ts";
-import { handleHangup } from "../hangup.ts";
+import { errorMessage, NetkitError } from "../errors.ts";
+import { UsageError } from "./errors.ts";
 import { DEV_SERVER_NAME, loadPinnedCert } from "../l2/certs.ts";
 import { parseCredential } from "../l2/credentials.ts";
 import { readCheckedFile } from "../net/safe_file.ts";
@@ -113,26 +113,4 @@ function readCredential(path: string | undefined): string {
   }
   parseCredential(text);
   return text.trim();
-}
-
-/**
- * Resolves with the first SIGINT or SIGTERM, or null when `done` settles first. SIGHUP meanwhile
- * reopens the log file and does not end the wait (lib/hangup.ts).
- */
-export async function untilSignal(done: Promise<unknown>): Promise<Deno.Signal | null> {
-  let onInt = () => {};
-  let onTerm = () => {};
-  const caught = new Promise<Deno.Signal>((resolve) => {
-    onInt = () => resolve("SIGINT");
-    onTerm = () => resolve("SIGTERM");
-  });
-  Deno.addSignalListener("SIGINT", onInt);
-  Deno.addSignalListener("SIGTERM", onTerm);
-  using _hangup = handleHangup();
-  try {
-    return await Promise.race([caught, done.then(() => null, () => null)]);
-  } finally {
-    Deno.removeSignalListener("SIGINT", onInt);
-    Deno.removeSignalListener("SIGTERM", onTerm);
-  }
 }

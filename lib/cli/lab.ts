@@ -1,7 +1,8 @@
 /**
  * `netkit lab`: throwaway namespace labs, shown live. `lacp` runs the LACP lab of
- * {@linkcode LacpLab}; `mroute` the multicast routing lab of {@linkcode MrouteScenario};
- * `gateway` the L2 gateway lab of {@linkcode GatewayScenario}.
+ * {@linkcode LacpScenario}; `mroute` the multicast routing lab of {@linkcode MrouteScenario};
+ * `gateway` the L2 gateway lab of {@linkcode GatewayScenario}. Each is one `LabView` (how to
+ * create, run and show it) that {@linkcode runLab} runs the same way.
  *
  * Every lab is shown the same way ({@linkcode LabConsole}): on a terminal a compact block (a
  * table, the lab's state) is redrawn every 250 ms under the timeline, which scrolls above it;
@@ -13,35 +14,37 @@
  * @module
  */
 
-import { requireCapabilities } from "../doctor/require.ts";
+import { type Capability, requireCapabilities } from "../doctor/require.ts";
 import type { Command } from "commander";
-import { UsageError } from "../errors.ts";
+import { UsageError } from "./errors.ts";
 import { type InjectRule, parseInjectRule } from "../lacp/inject_rule.ts";
 import {
   DEFAULT_LAB_RULE,
-  explainLacpLab,
-  type LabSnapshot,
-  LabTimeline,
-  LacpLab,
   type LacpLabEvent,
-} from "../lab/lacp_scenario.ts";
+  type LacpLabReport,
+  type LacpLabSnapshot,
+} from "../lab/lacp_events.ts";
+import { explainLacpLab, LacpTimeline } from "../lab/lacp_narrative.ts";
+import { LacpScenario } from "../lab/lacp_scenario.ts";
 import {
   ANY_GROUP,
-  explainMrouteLab,
-  formatMrouteTimelineLine,
   type MrouteLabEvent,
+  type MrouteLabReport,
   type MrouteLabSnapshot,
-  MrouteScenario,
   SECOND_SOURCE,
   SG_GROUP,
-} from "../lab/mroute_scenario.ts";
-import {
-  explainGatewayLab,
-  formatGatewayTimelineLine,
-  type GatewayLabEvent,
-  type GatewayLabSnapshot,
-  GatewayScenario,
-} from "../lab/gateway_scenario.ts";
+} from "../lab/mroute_events.ts";
+import { explainMrouteLab, formatMrouteTimelineLine } from "../lab/mroute_narrative.ts";
+import { MrouteScenario } from "../lab/mroute_scenario.ts";
+import type {
+  GatewayLabEvent,
+  GatewayLabReport,
+  GatewayLabSnapshot,
+} from "../lab/gateway_events.ts";
+import { explainGatewayLab, formatGatewayTimelineLine } from "../lab/gateway_narrative.ts";
+import { GatewayScenario } from "../lab/gateway_scenario.ts";
+import type { RunEnd, TimedEvent } from "../lab/runner.ts";
+import type { ExplainOptions } from "../lab/timeline.ts";
 import { setupLogging } from "../log.ts";
 import type { CliIo } from "./io.ts";
 import { formatTable } from "./output.ts";
@@ -169,50 +172,69 @@ export function register(program: Command, io: CliIo): void {
   const lab = program
     .command("lab")
     .description("throwaway namespace labs that show a feature end to end (needs root)");
-  lab
-    .command("lacp")
-    .description("two LACP actors over two veth pairs, one with an injection rule, live")
-    .option("--duration <seconds>", "stop after SECONDS; 0 runs until Ctrl-C", "20")
-    .option("--rule <rule>", "actor B's injection rule", DEFAULT_LAB_RULE)
-    .addHelpText("after", LAB_LACP_HELP)
-    .action(async (options: LabLacpCliOptions, command: Command) => {
-      const globals = labGlobals(command);
+  addLab(lab, io, {
+    name: "lacp",
+    description: "two LACP actors over two veth pairs, one with an injection rule, live",
+    options: [
+      ["--duration <seconds>", "stop after SECONDS; 0 runs until Ctrl-C", "20"],
+      ["--rule <rule>", "actor B's injection rule", DEFAULT_LAB_RULE],
+    ],
+    help: LAB_LACP_HELP,
+    view: (options: LabLacpCliOptions) => {
       const durationMs = parseDuration(options.duration);
-      const rule = parseInjectRule(options.rule);
-      await runLacpLab(io, globals, durationMs, rule);
-    });
-  lab
-    .command("mroute")
-    .description(
+      return lacpView(parseInjectRule(options.rule), durationMs);
+    },
+  });
+  addLab(lab, io, {
+    name: "mroute",
+    description:
       "sender, router and receiver namespaces; starts a daemon, adds a route, sends multicast, " +
-        "shows it arriving and the counters rising, then removes everything",
-    )
-    .option("--count <n>", "datagrams sent while the (S,G) route exists", "5")
-    .option("--interval <seconds>", "pause between datagrams", "1")
-    .addHelpText("after", LAB_MROUTE_HELP)
-    .action(async (options: LabMrouteCliOptions, command: Command) => {
-      const globals = labGlobals(command);
-      const count = parseCount(options.count);
-      const intervalMs = parseInterval(options.interval);
-      await runMrouteLab(io, globals, count, intervalMs);
-    });
-  lab
-    .command("gateway")
-    .description(
+      "shows it arriving and the counters rising, then removes everything",
+    options: [
+      ["--count <n>", "datagrams sent while the (S,G) route exists", "5"],
+      ["--interval <seconds>", "pause between datagrams", "1"],
+    ],
+    help: LAB_MROUTE_HELP,
+    view: (options: LabMrouteCliOptions) =>
+      mrouteView(parseCount(options.count), parseInterval(options.interval)),
+  });
+  addLab(lab, io, {
+    name: "gateway",
+    description:
       "LAN with two hosts, relay, gateway and a client; pings through the tunnel, shows relay " +
-        "status and counters, removes everything on exit",
-    )
-    .option(
-      "--duration <seconds>",
-      "keep it running SECONDS after the status; 0: until Ctrl-C",
-      "0",
-    )
-    .addHelpText("after", LAB_GATEWAY_HELP)
-    .action(async (options: LabGatewayCliOptions, command: Command) => {
-      const globals = labGlobals(command);
-      const durationMs = parseDuration(options.duration);
-      await runGatewayLab(io, globals, durationMs);
-    });
+      "status and counters, removes everything on exit",
+    options: [
+      ["--duration <seconds>", "keep it running SECONDS after the status; 0: until Ctrl-C", "0"],
+    ],
+    help: LAB_GATEWAY_HELP,
+    view: (options: LabGatewayCliOptions) => gatewayView(parseDuration(options.duration)),
+  });
+}
+
+/** One `netkit lab NAME` subcommand: its help, and the {@linkcode LabView} its options make. */
+interface LabCommand<O, L extends AsyncDisposable, E extends TimedEvent, R extends RunEnd<E>> {
+  name: string;
+  description: string;
+  /** commander's flags, description and default of each option. */
+  options: [string, string, string][];
+  /** The help text after the options. */
+  help: string;
+  /** The lab to run, from the parsed options (usage errors thrown here). */
+  view: (options: O) => LabView<L, E, R>;
+}
+
+/** Adds one lab subcommand to `netkit lab`; its action runs the lab with {@linkcode runLab}. */
+function addLab<O, L extends AsyncDisposable, E extends TimedEvent, R extends RunEnd<E>>(
+  lab: Command,
+  io: CliIo,
+  spec: LabCommand<O, L, E, R>,
+): void {
+  const command = lab.command(spec.name).description(spec.description);
+  for (const [flags, description, value] of spec.options) command.option(flags, description, value);
+  command.addHelpText("after", spec.help).action(async (options: O, command: Command) => {
+    const globals = labGlobals(command);
+    await runLab(io, globals, spec.view(options));
+  });
 }
 
 /**
@@ -410,7 +432,7 @@ function timer(value: number | null): string {
  * The per-port table, plain text. The mux column keeps the width of its longest state, so the
  * live table does not jump; WAITING shows what is left of wait_while.
  */
-function portTable(snapshot: LabSnapshot): string {
+function portTable(snapshot: LacpLabSnapshot): string {
   return formatTable([
     [
       "port",
@@ -441,40 +463,72 @@ const TABLE_KEY = [
   "        F defaulted, E expired; expires: current_while; fired: B's rule on that port",
 ];
 
-function lacpBlock(
-  snapshot: LabSnapshot,
-  lab: LacpLab,
-  rule: string,
-  durationMs: number,
-  netkit: string,
-  done: boolean,
-): string[] {
-  const of = durationMs > 0 ? ` of ${durationMs / 1000} s` : "";
-  const status = done
-    ? `finished after ${snapshot.t.toFixed(1)} s`
-    : `${snapshot.t.toFixed(1)} s${of}, Ctrl-C stops`;
-  return [
-    "",
-    `netkit lab lacp: ${status}; actor B's rule "${rule}"`,
-    ...portTable(snapshot).trimEnd().split("\n"),
-    ...TABLE_KEY,
-    ...(done ? [] : [`status from another terminal: ${netkit} -n ${lab.netns[0]} lacp -s`]),
-  ];
+/**
+ * What the CLI needs of one lab to run it and show it; {@linkcode runLab} does the rest, the
+ * same way for every lab. `L` is the lab, `E` its events, `R` its report.
+ */
+interface LabView<L extends AsyncDisposable, E extends TimedEvent, R extends RunEnd<E>> {
+  /** "netkit lab lacp", for the capability check's message. */
+  command: string;
+  capabilities: Capability[];
+  /** Whether the lab runs this netkit again (daemons as processes): it must exist first. */
+  startsNetkit: boolean;
+  /** Builds the lab (needs root). */
+  create(): L;
+  run(lab: L, context: LabRunContext<E>): Promise<R>;
+  /** Turns the events into timeline lines, as they come. */
+  timeline(): EventLines<E>;
+  /** The live block under the timeline: while it runs, and once more when it is done. */
+  block(lab: L, netkit: string, report: R | null): string[];
+  explain(report: R, options: ExplainOptions): string[];
+  /** The fields of the `-j` summary between its `event` and its `explanation`. */
+  summary(report: R): Record<string, unknown>;
+  /** Printed before the explanation when there is neither a live view nor JSON. */
+  plainEnding?(report: R): string;
 }
 
-async function runLacpLab(
+/** What {@linkcode LabView.run} gets from {@linkcode runLab}. */
+interface LabRunContext<E> {
+  signal: AbortSignal;
+  onEvent: (event: E) => void;
+  /** This netkit, for labs that start it again (`startsNetkit`), else "". */
+  executable: string;
+  /** The log level asked for, for the processes a lab starts. */
+  logLevel: string;
+}
+
+/** Timeline lines of events: at once, or (`pending`) once {@linkcode flush} is called. */
+interface EventLines<E> {
+  add(event: E): string[];
+  flush(): string[];
+  readonly pending: boolean;
+}
+
+/** Timeline lines that come out as each event does. */
+function lineByLine<E>(lines: (event: E) => string[]): EventLines<E> {
+  return { add: lines, flush: () => [], pending: false };
+}
+
+/**
+ * Runs one lab as `netkit lab NAME` does: the capability check, the stop signals and the output
+ * (JSON lines; or timeline lines, under a live view on a terminal), then the summary or final
+ * block and the explanation. The lab is removed on every way out.
+ */
+async function runLab<L extends AsyncDisposable, E extends TimedEvent, R extends RunEnd<E>>(
   io: CliIo,
   globals: GlobalOptions,
-  durationMs: number,
-  rule: InjectRule,
+  view: LabView<L, E, R>,
 ): Promise<void> {
-  requireCapabilities("netkit lab lacp", ["netns", "veth"]);
+  requireCapabilities(view.command, view.capabilities);
   const netkit = netkitCommand();
+  // The lab's processes are other netkit processes: fail before building anything when there
+  // is none.
+  const executable = view.startsNetkit ? selfExecutable() : "";
   using session = new LabConsole(io, globals);
-  await using lab = LacpLab.create();
-  const timeline = new LabTimeline(TIMELINE_WINDOW_MS / 1000);
+  await using lab = view.create();
+  const timeline = view.timeline();
   let flushing = false;
-  const onEvent = (event: LacpLabEvent) => {
+  const onEvent = (event: E) => {
     if (session.json) return session.print(event);
     session.show(timeline.add(event));
     if (timeline.pending && !flushing) {
@@ -485,30 +539,65 @@ async function runLacpLab(
       }, TIMELINE_WINDOW_MS);
     }
   };
-  session.startLiveView(() => lacpBlock(lab.snapshot(), lab, rule.text, durationMs, netkit, false));
-  const report = await lab.run({ rule, durationMs, signal: session.signal, onEvent });
+  session.startLiveView(() => view.block(lab, netkit, null));
+  const report = await view.run(lab, {
+    signal: session.signal,
+    onEvent,
+    executable,
+    logLevel: globals.logLevel,
+  });
   session.settle();
   session.show(timeline.flush());
-  const explanation = explainLacpLab(report, { netkit });
+  const explanation = view.explain(report, { netkit });
   if (session.json) {
     session.print({
       t: report.duration,
       event: "summary",
-      rule: report.rule,
-      reason: report.reason,
-      ports: report.final.ports,
+      ...view.summary(report),
       explanation,
     });
-  } else if (session.live) {
-    session.endLiveView(lacpBlock(report.final, lab, rule.text, durationMs, netkit, true));
-    io.out(`\n${explanation.join("\n")}\n`);
-  } else {
-    io.out(
-      `\nFinal state after ${report.duration.toFixed(1)} s:\n${portTable(report.final)}${
-        TABLE_KEY.join("\n")
-      }\n\n${explanation.join("\n")}\n`,
-    );
+    return;
   }
+  if (session.live) session.endLiveView(view.block(lab, netkit, report));
+  else if (view.plainEnding !== undefined) io.out(`\n${view.plainEnding(report)}\n`);
+  io.out(`\n${explanation.join("\n")}\n`);
+}
+
+/** `netkit lab lacp`: two actors, B with `rule`, for `durationMs` (0: until Ctrl-C). */
+function lacpView(
+  rule: InjectRule,
+  durationMs: number,
+): LabView<LacpScenario, LacpLabEvent, LacpLabReport> {
+  return {
+    command: "netkit lab lacp",
+    capabilities: ["netns", "veth"],
+    startsNetkit: false,
+    create: () => LacpScenario.create(),
+    run: (lab, { signal, onEvent }) => lab.run({ rule, durationMs, signal, onEvent }),
+    timeline: () => new LacpTimeline(TIMELINE_WINDOW_MS / 1000),
+    block(lab, netkit, report) {
+      const snapshot = report?.final ?? lab.snapshot();
+      const of = durationMs > 0 ? ` of ${durationMs / 1000} s` : "";
+      const status = report !== null
+        ? `finished after ${snapshot.t.toFixed(1)} s`
+        : `${snapshot.t.toFixed(1)} s${of}, Ctrl-C stops`;
+      return [
+        "",
+        `netkit lab lacp: ${status}; actor B's rule "${rule.text}"`,
+        ...portTable(snapshot).trimEnd().split("\n"),
+        ...TABLE_KEY,
+        ...(report !== null
+          ? []
+          : [`status from another terminal: ${netkit} -n ${lab.netns[0]} lacp -s`]),
+      ];
+    },
+    explain: explainLacpLab,
+    summary: (report) => ({ rule: report.rule, reason: report.reason, ports: report.final.ports }),
+    plainEnding: (report) =>
+      `Final state after ${report.duration.toFixed(1)} s:\n${portTable(report.final)}${
+        TABLE_KEY.join("\n")
+      }`,
+  };
 }
 
 /** The routes the daemon last reported, with their counters, as a table. */
@@ -527,60 +616,45 @@ function routeTable(snapshot: MrouteLabSnapshot): string[] {
   ]).trimEnd().split("\n");
 }
 
-function mrouteBlock(
-  snapshot: MrouteLabSnapshot,
-  lab: MrouteScenario,
-  netkit: string,
-  done: boolean,
-): string[] {
-  const status = done
-    ? `finished after ${snapshot.t.toFixed(1)} s`
-    : `${snapshot.t.toFixed(1)} s, step ${snapshot.step} of 6, Ctrl-C stops`;
-  const vifs = snapshot.vifs.map((v) => `${v.name} in ${v.packets_in} out ${v.packets_out}`);
-  return [
-    "",
-    `netkit lab mroute: ${status}`,
-    ...(done || snapshot.step === 0 ? [] : [`step ${snapshot.step}: ${snapshot.title}`]),
-    ...routeTable(snapshot),
-    `datagrams: ${snapshot.sent} sent, ${snapshot.arrived} arrived` +
-    (vifs.length === 0 ? "" : `; VIFs ${vifs.join(", ")}`),
-    ...(done || lab.daemonPid === null
-      ? []
-      : [`from another terminal: ${netkit} -n ${lab.netns.router} mroute show -s (or monitor)`]),
-  ];
-}
-
-async function runMrouteLab(
-  io: CliIo,
-  globals: GlobalOptions,
+/** `netkit lab mroute`: `count` datagrams for the (S,G) route, one every `intervalMs`. */
+function mrouteView(
   count: number,
   intervalMs: number,
-): Promise<void> {
-  requireCapabilities("netkit lab mroute", ["netns", "veth", "ipv4_mroute"]);
-  const netkit = netkitCommand();
-  // The daemon is another netkit process; fail before building anything when there is none.
-  const executable = selfExecutable();
-  using session = new LabConsole(io, globals);
-  await using lab = MrouteScenario.create();
-  const onEvent = (event: MrouteLabEvent) =>
-    session.json ? session.print(event) : session.show([formatMrouteTimelineLine(event)]);
-  session.startLiveView(() => mrouteBlock(lab.snapshot(), lab, netkit, false));
-  const report = await lab.run({ executable, count, intervalMs, signal: session.signal, onEvent });
-  session.settle();
-  const explanation = explainMrouteLab(report, { netkit });
-  if (session.json) {
-    session.print({
-      t: report.duration,
-      event: "summary",
+): LabView<MrouteScenario, MrouteLabEvent, MrouteLabReport> {
+  return {
+    command: "netkit lab mroute",
+    capabilities: ["netns", "veth", "ipv4_mroute"],
+    startsNetkit: true,
+    create: () => MrouteScenario.create(),
+    run: (lab, { signal, onEvent, executable }) =>
+      lab.run({ executable, count, intervalMs, signal, onEvent }),
+    timeline: () => lineByLine((event) => [formatMrouteTimelineLine(event)]),
+    block(lab, netkit, report) {
+      const snapshot = lab.snapshot();
+      const done = report !== null;
+      const status = done
+        ? `finished after ${snapshot.t.toFixed(1)} s`
+        : `${snapshot.t.toFixed(1)} s, step ${snapshot.step} of 6, Ctrl-C stops`;
+      const vifs = snapshot.vifs.map((v) => `${v.name} in ${v.packets_in} out ${v.packets_out}`);
+      return [
+        "",
+        `netkit lab mroute: ${status}`,
+        ...(done || snapshot.step === 0 ? [] : [`step ${snapshot.step}: ${snapshot.title}`]),
+        ...routeTable(snapshot),
+        `datagrams: ${snapshot.sent} sent, ${snapshot.arrived} arrived` +
+        (vifs.length === 0 ? "" : `; VIFs ${vifs.join(", ")}`),
+        ...(done || lab.daemonPid === null ? [] : [
+          `from another terminal: ${netkit} -n ${lab.netns.router} mroute show -s (or monitor)`,
+        ]),
+      ];
+    },
+    explain: explainMrouteLab,
+    summary: (report) => ({
       reason: report.reason,
       count: report.count,
       interval: report.interval,
-      explanation,
-    });
-    return;
-  }
-  if (session.live) session.endLiveView(mrouteBlock(lab.snapshot(), lab, netkit, true));
-  io.out(`\n${explanation.join("\n")}\n`);
+    }),
+  };
 }
 
 /** The relay's status as `netkit relay status` prints it, as lines. */
@@ -590,78 +664,52 @@ function relayStatusLines(snapshot: GatewayLabSnapshot): string[] {
     : formatRelayStatus(snapshot.status).trimEnd().split("\n");
 }
 
-function gatewayBlock(
-  snapshot: GatewayLabSnapshot,
-  lab: GatewayScenario,
-  durationMs: number,
-  netkit: string,
-  done: boolean,
-): string[] {
-  const running = snapshot.step === 7 && durationMs > 0 ? ` (for ${durationMs / 1000} s)` : "";
-  const status = done
-    ? `finished after ${snapshot.t.toFixed(1)} s`
-    : `${snapshot.t.toFixed(1)} s, step ${snapshot.step} of 8${running}, Ctrl-C stops`;
-  const relay = lab.relay;
-  return [
-    "",
-    `netkit lab gateway: ${status}`,
-    ...(done || snapshot.step === 0 ? [] : [`step ${snapshot.step}: ${snapshot.title}`]),
-    ...relayStatusLines(snapshot),
-    ...(done || relay === null || snapshot.status === null ? [] : [
-      `from another terminal: ${netkit} -n ${relay.netns} relay status --status-socket ${relay.socket}`,
-    ]),
-  ];
-}
-
 /** Indents the status table under the timeline's subjects. */
 const STATUS_INDENT = " ".repeat(10);
 
-async function runGatewayLab(
-  io: CliIo,
-  globals: GlobalOptions,
+/** An event's timeline line; a status is followed by the table `netkit relay status` prints. */
+function gatewayLines(event: GatewayLabEvent): string[] {
+  const line = formatGatewayTimelineLine(event);
+  if (event.event !== "status") return [line];
+  return [
+    line,
+    ...formatRelayStatus(event.status).trimEnd().split("\n").map((l) =>
+      l === "" ? "" : `${STATUS_INDENT}${l}`
+    ),
+  ];
+}
+
+/** `netkit lab gateway`: kept running `durationMs` after the status (0: until Ctrl-C). */
+function gatewayView(
   durationMs: number,
-): Promise<void> {
-  requireCapabilities("netkit lab gateway", ["netns", "veth", "bridge", "tun", "ping"]);
-  const netkit = netkitCommand();
-  // The relay, gateway and client are other netkit processes: fail before building anything
-  // when there is none.
-  const executable = selfExecutable();
-  using session = new LabConsole(io, globals);
-  await using lab = GatewayScenario.create();
-  const onEvent = (event: GatewayLabEvent) => {
-    if (session.json) return session.print(event);
-    session.show([formatGatewayTimelineLine(event)]);
-    // The table `netkit relay status` prints, under its timeline line.
-    if (event.event === "status") {
-      session.show(
-        formatRelayStatus(event.status).trimEnd().split("\n").map((l) =>
-          l === "" ? "" : `${STATUS_INDENT}${l}`
-        ),
-      );
-    }
+): LabView<GatewayScenario, GatewayLabEvent, GatewayLabReport> {
+  return {
+    command: "netkit lab gateway",
+    capabilities: ["netns", "veth", "bridge", "tun", "ping"],
+    startsNetkit: true,
+    create: () => GatewayScenario.create(),
+    run: (lab, { signal, onEvent, executable, logLevel }) =>
+      lab.run({ executable, durationMs, logLevel, signal, onEvent }),
+    timeline: () => lineByLine(gatewayLines),
+    block(lab, netkit, report) {
+      const snapshot = lab.snapshot();
+      const done = report !== null;
+      const running = snapshot.step === 7 && durationMs > 0 ? ` (for ${durationMs / 1000} s)` : "";
+      const status = done
+        ? `finished after ${snapshot.t.toFixed(1)} s`
+        : `${snapshot.t.toFixed(1)} s, step ${snapshot.step} of 8${running}, Ctrl-C stops`;
+      const relay = lab.relay;
+      return [
+        "",
+        `netkit lab gateway: ${status}`,
+        ...(done || snapshot.step === 0 ? [] : [`step ${snapshot.step}: ${snapshot.title}`]),
+        ...relayStatusLines(snapshot),
+        ...(done || relay === null || snapshot.status === null ? [] : [
+          `from another terminal: ${netkit} -n ${relay.netns} relay status --status-socket ${relay.socket}`,
+        ]),
+      ];
+    },
+    explain: explainGatewayLab,
+    summary: (report) => ({ reason: report.reason, prefix: report.prefix }),
   };
-  session.startLiveView(() => gatewayBlock(lab.snapshot(), lab, durationMs, netkit, false));
-  const report = await lab.run({
-    executable,
-    durationMs,
-    logLevel: globals.logLevel,
-    signal: session.signal,
-    onEvent,
-  });
-  session.settle();
-  const explanation = explainGatewayLab(report, { netkit });
-  if (session.json) {
-    session.print({
-      t: report.duration,
-      event: "summary",
-      reason: report.reason,
-      prefix: report.prefix,
-      explanation,
-    });
-    return;
-  }
-  if (session.live) {
-    session.endLiveView(gatewayBlock(lab.snapshot(), lab, durationMs, netkit, true));
-  }
-  io.out(`\n${explanation.join("\n")}\n`);
 }

@@ -7,29 +7,27 @@
  */
 
 import { type Command, Option } from "commander";
-import { NetkitError, UsageError } from "../errors.ts";
-import {
-  DaemonUnreachableError,
-  listControlSockets,
-  request,
-  verifySocketOwner,
-} from "../ipc/mod.ts";
+import { requestChecked } from "../daemon/client.ts";
+import { announceDetached, runDetached } from "../daemon/detach.ts";
+import { DaemonLoop } from "../daemon/loop.ts";
+import { stopDaemons } from "../daemon/stop.ts";
+import { UsageError } from "./errors.ts";
+import { DaemonUnreachableError, listControlSockets } from "../ipc/mod.ts";
 import { parseInjectRule } from "../lacp/inject_rule.ts";
 import {
   controlSocketPrefix,
-  LACP_DEFAULTS,
-  LacpDaemon,
-  type LacpDaemonOptions,
-  lacpDaemonOptions,
-} from "../lacp/daemon.ts";
+  LACP_STATUS,
+  LacpStatusReply,
+  STATUS_REQUEST,
+} from "../lacp/client.ts";
+import { LACP_DEFAULTS, type LacpDaemonOptions, lacpDaemonOptions } from "../lacp/options.ts";
 import { type DaemonStatus, formatDaemonStatus } from "../lacp/status.ts";
-import { validateInterfaceName } from "../net/interfaces.ts";
-import { currentNetnsId } from "../net/netns.ts";
+import { validateInterfaceName } from "../net/interface_name.ts";
+import { currentNetnsId } from "../net/netns_names.ts";
 import { isMulticastMac, parseMac } from "../packet/mac.ts";
 import type { CliIo } from "./io.ts";
 import { printResult } from "./output.ts";
 import type { GlobalOptions } from "./global_options.ts";
-import { announceDetached, runDetached } from "./self.ts";
 import { collect, parseIntegerOption } from "./options.ts";
 
 /** Raw commander options of `netkit lacp`. */
@@ -207,10 +205,21 @@ export function register(program: Command, io: CliIo, args: readonly string[]): 
       const action = parseLacpOptions(options, globals);
       if (action.kind === "status") return await showStatus(io, globals, action.interfaces);
       if (action.kind === "kill") return await killDaemons(io, action.interfaces);
-      if (action.detach && !action.detachedChild) return await runDetached(io, args);
+      if (action.detach && !action.detachedChild) {
+        return await runDetached({
+          args,
+          logFile: globals.logFile,
+          name: `lacp-${action.daemon.interfaces.join("-")}`,
+          netns: globals.netns,
+          err: (text) => io.err(text),
+        });
+      }
+      // Before the daemon starts: a signal meanwhile stops it, never kills it.
+      using loop = new DaemonLoop();
+      const { LacpDaemon } = await import("../lacp/daemon.ts");
       await using daemon = await LacpDaemon.start(action.daemon);
       if (action.detachedChild) announceDetached();
-      await daemon.run();
+      await daemon.run(loop);
     });
 }
 
@@ -227,7 +236,7 @@ async function collectDaemons(
   for (const path of await listControlSockets(controlSocketPrefix(currentNetnsId()))) {
     let status: DaemonStatus;
     try {
-      status = await request(path, { action: "status" }) as DaemonStatus;
+      status = await requestChecked(path, STATUS_REQUEST, LacpStatusReply, LACP_STATUS);
     } catch (err) {
       // A socket whose daemon is gone: the next daemon to start cleans it up.
       if (err instanceof DaemonUnreachableError) continue;
@@ -257,45 +266,21 @@ async function showStatus(io: CliIo, output: GlobalOptions, interfaces: string[]
   );
 }
 
-/** Whether process `pid` still runs (a zombie has finished). */
-function alive(pid: number): boolean {
-  try {
-    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
-    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";
-  } catch {
-    return false;
-  }
-}
-
 async function killDaemons(io: CliIo, interfaces: string[]): Promise<void> {
   const daemons = await collectDaemons(interfaces);
   if (daemons.length === 0) {
     io.out("No netkit lacp daemon is running in this network namespace\n");
     return;
   }
-  // The pid comes from a reply, which a fake socket can make anything: every one is checked
+  // The pid comes from a reply, which a fake socket can make anything: stopDaemons checks each
   // against the kernel's record of who holds the socket's lock before any is signalled.
-  for (const d of daemons) await verifySocketOwner(d.path, d.status.pid);
-  const statuses = daemons.map((d) => d.status);
-  for (const s of statuses) Deno.kill(s.pid, "SIGTERM");
-  const deadline = Date.now() + 5000;
-  let running = statuses.filter((s) => alive(s.pid));
-  while (running.length > 0 && Date.now() < deadline) {
-    await new Promise((r) => setTimeout(r, 100));
-    running = running.filter((s) => alive(s.pid));
-  }
-  for (const s of statuses) {
-    if (!running.includes(s)) {
+  await stopDaemons(
+    daemons.map((d) => ({ path: d.path, pid: d.status.pid, status: d.status })),
+    ({ status }) =>
       io.out(
-        `Stopped netkit lacp daemon ${s.pid} (${s.ports.map((p) => p.interface).join(", ")})\n`,
-      );
-    }
-  }
-  if (running.length > 0) {
-    throw new NetkitError(
-      `${
-        running.map((s) => `pid ${s.pid}`).join(", ")
-      } did not stop within 5 s of SIGTERM; stop it with kill -9`,
-    );
-  }
+        `Stopped netkit lacp daemon ${status.pid} (${
+          status.ports.map((p) => p.interface).join(", ")
+        })\n`,
+      ),
+  );
 }

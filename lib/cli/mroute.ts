@@ -6,14 +6,13 @@
  */
 
 import { type Command, Option } from "commander";
-import { NetkitError, UsageError } from "../errors.ts";
-import {
-  controlSocketPath,
-  DaemonUnreachableError,
-  JsonText,
-  request,
-  subscribe,
-} from "../ipc/mod.ts";
+import type { z } from "zod";
+import { requestChecked, subscribeChecked } from "../daemon/client.ts";
+import { absolute, announceDetached, runDetached } from "../daemon/detach.ts";
+import { DaemonLoop } from "../daemon/loop.ts";
+import { NetkitError } from "../errors.ts";
+import { UsageError } from "./errors.ts";
+import { controlSocketPath, DaemonUnreachableError, JsonText } from "../ipc/mod.ts";
 import { checkApplyText, MAX_APPLY_FILE_BYTES, MAX_REQUEST_BYTES } from "../mroute/apply_file.ts";
 import {
   checkInterfaceName,
@@ -24,13 +23,20 @@ import {
 import type { DesiredState } from "../mroute/router.ts";
 import { readBounded, readRegularFile } from "../net/safe_file.ts";
 import { plural } from "../text.ts";
-import { defaultStatePath, mrouteSocketName } from "../mroute/paths.ts";
+import {
+  ApplyReply,
+  defaultStatePath,
+  MessageReply,
+  MonitorLine,
+  mrouteReply,
+  mrouteSocketName,
+  ShowReply,
+} from "../mroute/client.ts";
 import type { RouteJsonOut, ShowJson, VifJson } from "../mroute/protocol.ts";
-import { currentNetnsId } from "../net/netns.ts";
+import { currentNetnsId } from "../net/netns_names.ts";
 import type { CliIo } from "./io.ts";
 import { formatTable, printResult } from "./output.ts";
 import type { GlobalOptions } from "./global_options.ts";
-import { announceDetached, runDetached } from "./self.ts";
 import { eventText, oifText } from "../mroute/event_text.ts";
 import { collect } from "./options.ts";
 
@@ -55,17 +61,24 @@ function socketPath(options: DaemonAddress): string {
     controlSocketPath(mrouteSocketName(currentNetnsId(), parseTable(options.table)));
 }
 
-/** Sends one request; a daemon that is not there is explained with how to start it. */
-async function call(
+/**
+ * Sends one request and checks the reply with `schema`; a daemon that is not there is explained
+ * with how to start it.
+ */
+async function call<S extends z.ZodType>(
   options: DaemonAddress,
   globals: GlobalOptions,
-  message: unknown,
-): Promise<Record<string, unknown>> {
+  message: { action: string; payload?: unknown },
+  schema: S,
+): Promise<z.output<S>> {
   try {
-    return await request(socketPath(options), message, { timeoutMs: 30000 }) as Record<
-      string,
-      unknown
-    >;
+    return await requestChecked(
+      socketPath(options),
+      message,
+      schema,
+      mrouteReply(message.action),
+      { timeoutMs: 30000 },
+    );
   } catch (err) {
     if (err instanceof DaemonUnreachableError) throw unreachable(err, globals, options);
     throw err;
@@ -145,7 +158,7 @@ export function formatShow(show: ShowJson, stats: boolean): string {
 
 /** A route in an APPLY plan: the form APPLY takes (outputs as "name" or "name:ttl"). */
 interface ApplyRoute {
-  source?: string;
+  source?: string | undefined;
   group: string;
   iif: string;
   oifs: string[];
@@ -156,15 +169,9 @@ function applyLine(mark: string, r: ApplyRoute): string {
 }
 
 /** The human form of an APPLY reply: the message, then one line per change. */
-export function formatApply(reply: Record<string, unknown>): string {
-  const plan = reply.plan as {
-    add: ApplyRoute[];
-    change: { from: ApplyRoute; to: ApplyRoute }[];
-    remove: ApplyRoute[];
-    pin: string[];
-    unpin: string[];
-  };
-  const lines = [String(reply.message)];
+export function formatApply(reply: ApplyReply): string {
+  const plan = reply.plan;
+  const lines = [reply.message];
   for (const r of plan.add) lines.push(applyLine("+", r));
   for (const c of plan.change) {
     lines.push(applyLine("~", c.to) + ` (was iif ${c.from.iif} oifs ${c.from.oifs.join(" ")})`);
@@ -206,7 +213,7 @@ export function readApplyInput(
 }
 
 /** What a dry run says when no daemon runs: the file alone, checked, as if the table were empty. */
-function offlineDryRun(state: DesiredState, why: string): Record<string, unknown> {
+function offlineDryRun(state: DesiredState, why: string): ApplyReply {
   return {
     status: "success",
     message: `Dry run, offline (${why}): the file is valid; against an empty table: ` +
@@ -288,7 +295,7 @@ export function register(program: Command, io: CliIo, args: readonly string[]): 
             oifs,
             ...(options.replace ? { mode: "replace" } : {}),
           },
-        });
+        }, MessageReply);
         printResult(io, globals(command), reply, () => String(reply.message));
       },
     );
@@ -306,7 +313,7 @@ export function register(program: Command, io: CliIo, args: readonly string[]): 
         const reply = await call(options, globals(command), {
           action: "DEL_MFC",
           payload: { source: sourceOf(options.source), group: options.group },
-        });
+        }, MessageReply);
         printResult(io, globals(command), reply, () => String(reply.message));
       },
     );
@@ -315,8 +322,13 @@ export function register(program: Command, io: CliIo, args: readonly string[]): 
     .option("-s, --stats", "add packet, byte and wrong-interface counters")
     .action(async (options: DaemonAddress & { stats?: boolean }, command: Command) => {
       const stats = options.stats === true;
-      const reply = await call(options, globals(command), { action: "SHOW", payload: { stats } });
-      const show = { vifs: reply.vifs as VifJson[], routes: reply.routes as RouteJsonOut[] };
+      const reply = await call(
+        options,
+        globals(command),
+        { action: "SHOW", payload: { stats } },
+        ShowReply,
+      );
+      const show: ShowJson = { vifs: reply.vifs, routes: reply.routes };
       printResult(io, globals(command), show, () => formatShow(show, stats));
     });
 
@@ -334,14 +346,14 @@ export function register(program: Command, io: CliIo, args: readonly string[]): 
         const reply = await call(options, globals(command), {
           action,
           payload: { interface: name },
-        });
+        }, MessageReply);
         printResult(io, globals(command), reply, () => String(reply.message));
       });
   }
 
   addressOptions(mroute.command("flush").description("remove every route and VIF"))
     .action(async (options: DaemonAddress, command: Command) => {
-      const reply = await call(options, globals(command), { action: "FLUSH" });
+      const reply = await call(options, globals(command), { action: "FLUSH" }, MessageReply);
       printResult(io, globals(command), reply, () => String(reply.message));
     });
 
@@ -375,12 +387,15 @@ export function register(program: Command, io: CliIo, args: readonly string[]): 
               `the daemon takes at most ${MAX_REQUEST_BYTES} bytes in one (atomic) apply`,
           );
         }
-        let reply: Record<string, unknown>;
+        let reply: ApplyReply;
         try {
-          reply = await request(socketPath(options), message, { timeoutMs: 120000 }) as Record<
-            string,
-            unknown
-          >;
+          reply = await requestChecked(
+            socketPath(options),
+            message,
+            ApplyReply,
+            mrouteReply("APPLY"),
+            { timeoutMs: 120000 },
+          );
         } catch (err) {
           if (!(err instanceof DaemonUnreachableError)) throw err;
           if (!options.dryRun) throw unreachable(err, g, options);
@@ -397,17 +412,18 @@ export function register(program: Command, io: CliIo, args: readonly string[]): 
   )
     .action(async (options: DaemonAddress, command: Command) => {
       const g = globals(command);
-      const controller = new AbortController();
-      const stop = () => controller.abort();
-      Deno.addSignalListener("SIGINT", stop);
-      Deno.addSignalListener("SIGTERM", stop);
+      // SIGINT or SIGTERM ends the stream quietly; SIGHUP does not end it.
+      using loop = new DaemonLoop();
       try {
         for await (
-          const event of subscribe(socketPath(options), { action: "SUBSCRIBE" }, {
-            signal: controller.signal,
-          })
+          const e of subscribeChecked(
+            socketPath(options),
+            { action: "SUBSCRIBE" },
+            MonitorLine,
+            mrouteReply("SUBSCRIBE"),
+            { signal: loop.signal },
+          )
         ) {
-          const e = event as Record<string, unknown>;
           if (e.status === "success") continue;
           io.out(
             g.json || g.pretty
@@ -417,10 +433,7 @@ export function register(program: Command, io: CliIo, args: readonly string[]): 
         }
       } catch (err) {
         if (err instanceof DaemonUnreachableError) throw unreachable(err, g, options);
-        if (!controller.signal.aborted) throw err;
-      } finally {
-        Deno.removeSignalListener("SIGINT", stop);
-        Deno.removeSignalListener("SIGTERM", stop);
+        if (!loop.stopping) throw err;
       }
     });
 
@@ -459,17 +472,28 @@ export function register(program: Command, io: CliIo, args: readonly string[]): 
           throw new UsageError("-j/--json and -p/--pretty do not apply to the daemon");
         }
         const table = parseTable(options.table);
-        if (options.daemon && !options.detachedChild) return await runDetached(io, args);
+        if (options.daemon && !options.detachedChild) {
+          return await runDetached({
+            args,
+            logFile: g.logFile,
+            name: table === 0 ? "mroute" : `mroute-t${table}`,
+            netns: g.netns,
+            err: (text) => io.err(text),
+          });
+        }
+        // Before the daemon starts: a signal meanwhile stops it, never kills it.
+        using loop = new DaemonLoop();
         // Loaded here: the client subcommands need none of the daemon's modules.
         const { MrouteDaemon } = await import("../mroute/daemon.ts");
         await using daemon = await MrouteDaemon.start({
-          socketPath: socketPath(options),
-          statePath: options.state ?? defaultStatePath(g.netns ?? null, table),
+          // Absolute: a detached daemon leaves the working directory, and SIGHUP rereads it.
+          socketPath: absolute(socketPath(options)),
+          statePath: absolute(options.state ?? defaultStatePath(g.netns ?? null, table)),
           table,
           keepKernelState: options.keepKernelState === true,
         });
         if (options.detachedChild) announceDetached();
-        await daemon.run();
+        await daemon.run(loop);
       },
     );
 }

@@ -7,25 +7,27 @@
  */
 
 import type { Command } from "commander";
-import { z } from "zod";
+import { requestChecked } from "../daemon/client.ts";
 import { NetkitError } from "../errors.ts";
-import { ControlServer, controlSocketPath, listControlSockets, request } from "../ipc/mod.ts";
+import { ControlServer, controlSocketPath, listControlSockets } from "../ipc/mod.ts";
 import {
   clientSocketName,
-  counterInfo,
   gatewaySocketName,
   type PeerDaemonStatus,
-} from "../l2/peer_status.ts";
+  type PeerRole,
+  peerSocketPrefix,
+  peerStatusContext,
+  PeerStatusReply,
+} from "../l2/peer_client.ts";
+import { counterInfo } from "../l2/peer_status.ts";
+import { STATUS_REQUEST, StatusRequest } from "../l2/relay_client.ts";
 import { currentNetnsId } from "../net/netns.ts";
 import { durationText, wrapText } from "../text.ts";
 import type { CliIo } from "./io.ts";
 import { formatTable, printResult } from "./output.ts";
 import type { GlobalOptions } from "./global_options.ts";
 
-/** Which daemon: the gateway (one per LAN interface) or a client (one per TAP). */
-export type PeerRole = "gateway" | "client";
-
-const StatusRequest = z.object({ cmd: z.literal("status") });
+export type { PeerRole };
 
 /** Where the socket goes when `--status-socket` is not given. */
 const SOCKET_HELP = {
@@ -87,13 +89,18 @@ export function registerPeerStatus(command: Command, role: PeerRole, io: CliIo):
       // optsWithGlobals: the daemon command has --status-socket too, and takes it before status.
       const g = sub.optsWithGlobals<GlobalOptions & { statusSocket?: string }>();
       const path = g.statusSocket ?? await findPeerSocket(role);
-      const status = await request(path, { cmd: "status" }) as PeerDaemonStatus;
+      const status = await requestChecked(
+        path,
+        STATUS_REQUEST,
+        PeerStatusReply,
+        peerStatusContext(role),
+      );
       printResult(io, g, status, () => formatPeerStatus(status));
     });
 }
 
 async function findPeerSocket(role: PeerRole): Promise<string> {
-  const sockets = await listControlSockets(`${role}-ns${currentNetnsId()}-`);
+  const sockets = await listControlSockets(peerSocketPrefix(role, currentNetnsId()));
   if (sockets.length === 0) {
     throw new NetkitError(`No ${role} runs in this network namespace (or give --status-socket)`);
   }

@@ -11,7 +11,8 @@
  */
 
 import type { Command } from "commander";
-import { ExitCode, NetkitError } from "../errors.ts";
+import { ExitCode } from "../errors.ts";
+import { exitCodeOf } from "./errors.ts";
 import { NETKIT_VERSION } from "../version.ts";
 import {
   GLOBAL_OPTIONS,
@@ -194,7 +195,7 @@ export async function run(args: readonly string[], io: CliIo = PROCESS_IO): Prom
     io.err(`netkit: error: ${message}\n`);
     const debug = program?.opts<GlobalOptions>().logLevel === "debug";
     if (debug && err instanceof Error && err.stack) io.err(`${err.stack}\n`);
-    return err instanceof NetkitError ? err.exitCode : ExitCode.RUNTIME;
+    return exitCodeOf(err);
   } finally {
     // Only a command that ran set logging up (help and usage errors never load it).
     logging?.shutdownLogging();

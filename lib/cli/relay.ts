@@ -6,10 +6,20 @@
  */
 
 import type { Command } from "commander";
-import { z } from "zod";
-import { errorMessage, NetkitError, UsageError } from "../errors.ts";
-import { controlSocketPath, listControlSockets, request } from "../ipc/mod.ts";
-import type { PeerStatus, Relay, RelayStatus } from "../l2/relay.ts";
+import { requestChecked } from "../daemon/client.ts";
+import { absolute } from "../daemon/detach.ts";
+import { DaemonLoop } from "../daemon/loop.ts";
+import { errorMessage, NetkitError } from "../errors.ts";
+import { UsageError } from "./errors.ts";
+import { listControlSockets } from "../ipc/mod.ts";
+import type { PeerStatus, RelayStatus } from "../l2/relay.ts";
+import {
+  RELAY_STATUS,
+  relaySocketPrefix,
+  RelayStatusReply,
+  STATUS_REQUEST,
+} from "../l2/relay_client.ts";
+import type { RelayDaemon } from "../l2/relay_daemon.ts";
 import { currentNetnsId } from "../net/netns.ts";
 import type { CliIo } from "./io.ts";
 import { parseHostPort } from "./l2_options.ts";
@@ -41,12 +51,8 @@ interface RelayCliOptions {
   malformedLimit?: string;
 }
 
-/** The status socket name of the relay on `port` in namespace `netnsId`. */
-export function relaySocketName(netnsId: number, port: number): string {
-  return `relay-ns${netnsId}-${port}`;
-}
-
-const StatusRequest = z.object({ cmd: z.literal("status") });
+// The contract lives in lib/l2/relay_client.ts; this stays importable from here.
+export { relaySocketName } from "../l2/relay_client.ts";
 
 /** Adds `netkit relay` and `netkit relay status`. */
 export function register(program: Command, io: CliIo): void {
@@ -124,6 +130,8 @@ export function register(program: Command, io: CliIo): void {
         peerBandwidth: parseIntegerOption(options.peerBandwidth!, "--peer-bandwidth", 0, 1e12),
         malformedLimit: parseIntegerOption(options.malformedLimit!, "--malformed-limit", 1, 1e6),
       };
+      // Before the relay starts: a signal meanwhile stops it, never kills it.
+      using loop = new DaemonLoop();
       const identity = await serverIdentity(options, io);
       const { readRoomsFile } = await import("../l2/rooms_file.ts");
       const rooms = readRoomsFile(options.rooms);
@@ -133,17 +141,17 @@ export function register(program: Command, io: CliIo): void {
             `netkit relay room add NAME --rooms ${options.rooms}\n`,
         );
       }
-      const { Relay: RelayServer } = await import("../l2/relay.ts");
-      const { ControlServer } = await import("../ipc/mod.ts");
-      const { untilSignal } = await import("./l2_options.ts");
-      let server: Relay;
+      const { RelayDaemon: Daemon } = await import("../l2/relay_daemon.ts");
+      let daemon: RelayDaemon;
       try {
-        server = await RelayServer.start({
+        daemon = await Daemon.start({
           ...listen,
           ...identity,
           ...limits,
           rooms,
-          roomsFile: options.rooms,
+          // Absolute: reread every second, from wherever the process is by then.
+          roomsFile: absolute(options.rooms),
+          ...(options.statusSocket === undefined ? {} : { statusSocket: options.statusSocket }),
         });
       } catch (err) {
         if (err instanceof NetkitError) throw err;
@@ -154,15 +162,9 @@ export function register(program: Command, io: CliIo): void {
             : `Cannot listen on ${options.listen}: ${text}`,
         );
       }
-      await using relayServer = server;
-      await using _status = await ControlServer.listen({
-        path: options.statusSocket ??
-          controlSocketPath(relaySocketName(currentNetnsId(), relayServer.addr.port)),
-        schema: StatusRequest,
-        handle: () => relayServer.freshStatus(),
-      });
+      await using relay = daemon;
       io.err(`netkit: relay listening on ${options.listen} (udp)\n`);
-      await untilSignal(new Promise(() => {}));
+      await relay.run(loop);
     });
 
   registerRooms(relay, io);
@@ -174,7 +176,7 @@ export function register(program: Command, io: CliIo): void {
       // optsWithGlobals: `relay` has --status-socket too, and takes it wherever it is given.
       const g = command.optsWithGlobals<GlobalOptions & { statusSocket?: string }>();
       const path = g.statusSocket ?? await findRelaySocket();
-      const status = await request(path, { cmd: "status" }) as RelayStatus;
+      const status = await requestChecked(path, STATUS_REQUEST, RelayStatusReply, RELAY_STATUS);
       printResult(io, g, status, () => formatRelayStatus(status));
     });
 }
@@ -406,8 +408,7 @@ async function serverIdentity(
 }
 
 async function findRelaySocket(): Promise<string> {
-  const prefix = `relay-ns${currentNetnsId()}-`;
-  const sockets = await listControlSockets(prefix);
+  const sockets = await listControlSockets(relaySocketPrefix(currentNetnsId()));
   if (sockets.length === 0) {
     throw new NetkitError("No relay runs in this network namespace (or give --status-socket)");
   }

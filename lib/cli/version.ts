@@ -24,8 +24,7 @@ export interface VersionReport {
 export async function versionReport(): Promise<VersionReport> {
   let library: VersionReport["library"];
   try {
-    const native = await import("../../ffi/native.ts");
-    library = { version: native.library.version(), ...native.library.location };
+    library = await (await import("../net/native_library.ts")).loadNativeLibrary();
   } catch (err) {
     library = { error: err instanceof Error ? err.message : String(err) };
   }

@@ -19,8 +19,11 @@ export type CheckGroup = "netkit" | "kernel" | "tools";
 export interface CheckResult {
   /** Stable key, e.g. `ipv4_mroute` or `tshark`. */
   check: string;
+  /** Which part of the report the check belongs to. */
   group: CheckGroup;
+  /** What the check found. */
   status: CheckStatus;
+  /** One line for people: what was found, e.g. a tool's path or why a probe failed. */
   detail: string;
   /** What to do about it, or what cannot run because of it. */
   hint?: string;

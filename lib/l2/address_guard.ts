@@ -25,7 +25,8 @@
  * const guard = new AddressGuard();
  * const mac = parseMac("02:00:00:00:00:01");
  * guard.configure(macKey(mac), ["192.168.77.101", "2001:db8::101"]);
- * declare const frameFromClient: Uint8Array;
+ * const frameFromClient = new Uint8Array(60); // a minimal frame from that client, type 0x0000
+ * frameFromClient.set(mac, 6);
  * const drop = guard.check(macKey(mac), mac, frameFromClient, performance.now());
  * if (drop !== null) {
  *   // count `drop` and do not forward the frame

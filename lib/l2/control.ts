@@ -1,20 +1,22 @@
 /**
- * The netkit-l2 control stream (docs/l2-protocol.md §2): its messages as zod schemas and
- * types, the framing (`u32 length (big-endian) | UTF-8 JSON object`, 1 to 65,536 bytes), and a
- * reader and writer over the QUIC bidirectional stream that carries it.
+ * The netkit-l2 control stream (docs/l2-protocol.md §2): its messages as types (each checked on
+ * receipt by a private zod schema), the framing (`u32 length (big-endian) | UTF-8 JSON object`,
+ * 1 to 65,536 bytes), and a reader and writer over the QUIC bidirectional stream that carries it.
  *
  * Every problem with a received message is a {@linkcode ControlProtocolError}, which means
  * "close the connection with {@linkcode CloseCode.PROTOCOL_VIOLATION}". Messages of types this
  * version does not know are skipped, as the protocol says; unknown fields are dropped.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import assert from "node:assert/strict";
  * import { ControlReader, ControlWriter } from "./control.ts";
  *
- * const stream = await conn.createBidirectionalStream();
+ * // On a session, the two halves of `await conn.createBidirectionalStream()`; here a loopback.
+ * const stream = new TransformStream<Uint8Array, Uint8Array>();
  * const writer = new ControlWriter(stream.writable);
  * const reader = new ControlReader(stream.readable);
- * await writer.send({
+ * const sent = writer.send({
  *   v: 1,
  *   type: "hello",
  *   role: "client",
@@ -23,7 +25,10 @@
  *   budget: 1400,
  *   sw: "netkit/0.1.0",
  * });
- * const welcome = await reader.read(); // { v: 1, type: "welcome", seq: 1, ... } or "reject"
+ * // At the relay: the hello, checked; a gateway or client reads "welcome" or "reject" the same way.
+ * const hello = await reader.read();
+ * await sent; // a stream takes a write once it is read here
+ * assert.ok(hello?.type === "hello");
  * ```
  *
  * @module
@@ -64,6 +69,22 @@ export const CloseCode = {
   SHUTDOWN: 8,
 } as const;
 
+/** Whether `A` and `B` are the same type (not merely assignable to each other). */
+type Same<A, B> = (<G>() => G extends A ? 1 : 2) extends (<G>() => G extends B ? 1 : 2) ? true
+  : false;
+
+/**
+ * Types `schema` as the schema of `T`, after the compiler has checked that what it parses to is
+ * exactly `T`. A plain `z.ZodType<T>` annotation would only check one direction, so a field
+ * the schema checks but `T` lacks (or an optional one `T` has and the schema drops) would pass.
+ * Curried so that `T` is given and the schema's own type inferred.
+ */
+function exactly<T>() {
+  return <S extends z.ZodType<T>>(
+    schema: S & (Same<z.output<S>, T> extends true ? unknown : { parsesTo: z.output<S> }),
+  ): z.ZodType<T> => schema;
+}
+
 const LENGTH_PREFIX = 4;
 const MAC_TEXT = /^[0-9a-f]{2}(?::[0-9a-f]{2}){5}$/i;
 
@@ -84,131 +105,215 @@ const Milliseconds = z.number().int().nonnegative();
 const Interval = z.number().int().positive();
 
 /** A peer's part in a room: the one gateway (the LAN) or one of its clients. */
-export const Role = z.enum(["gateway", "client"]);
-/** A peer's part in a room: the one gateway (the LAN) or one of its clients. */
-export type Role = z.infer<typeof Role>;
+export type Role = "gateway" | "client";
+/** Schema of {@linkcode Role}. */
+const RoleSchema = exactly<Role>()(z.enum(["gateway", "client"]));
 
 /** Why the relay refused a `hello`. */
-export const RejectCode = z.enum([
+export type RejectCode =
+  | "unauthorized"
+  | "room_full"
+  | "duplicate_mac"
+  | "mtu_too_small"
+  | "invalid_mac"
+  | "internal";
+/** Schema of {@linkcode RejectCode}. */
+const RejectCodeSchema = exactly<RejectCode>()(z.enum([
   "unauthorized",
   "room_full",
   "duplicate_mac",
   "mtu_too_small",
   "invalid_mac",
   "internal",
-]);
-/** Why the relay refused a `hello`. */
-export type RejectCode = z.infer<typeof RejectCode>;
+]));
 
 /** Why a peer left a room. */
-export const PeerLeftReason = z.enum([
+export type PeerLeftReason = "disconnect" | "timeout" | "malformed" | "replaced" | "revoked";
+/** Schema of {@linkcode PeerLeftReason}. */
+const PeerLeftReasonSchema = exactly<PeerLeftReason>()(z.enum([
   "disconnect",
   "timeout",
   "malformed",
   "replaced",
   "revoked",
-]);
-/** Why a peer left a room. */
-export type PeerLeftReason = z.infer<typeof PeerLeftReason>;
+]));
 
 /** Why a side says goodbye. */
-export const DisconnectReason = z.enum(["shutdown", "signal", "error"]);
-/** Why a side says goodbye. */
-export type DisconnectReason = z.infer<typeof DisconnectReason>;
+export type DisconnectReason = "shutdown" | "signal" | "error";
+/** Schema of {@linkcode DisconnectReason}. */
+const DisconnectReasonSchema = exactly<DisconnectReason>()(
+  z.enum(["shutdown", "signal", "error"]),
+);
 
 /** Peer → relay, first message on the control stream. */
-export const Hello = z.object({
+export type Hello = {
+  /** Protocol version: always 1. */
+  v: 1;
+  /** The message type. */
+  type: "hello";
+  /** The role the peer claims; its credential must be of this role. */
+  role: Role;
+  /** `nk1:ROOM:NAME:SECRET` (lib/l2/credentials.ts): the room and who the peer is. */
+  credential: string;
+  /** A client's TAP MAC or the gateway's NIC MAC, as text: unicast and nonzero either way. */
+  mac: string;
+  /** Largest datagram the peer can send, 64 to 65,535 bytes. */
+  budget: number;
+  /** `netkit/<version>`. */
+  sw: string;
+  /** Token from an earlier `welcome`, to get the same peer id back. */
+  resume?: string | undefined;
+  /** The peer splits frames too big for a datagram in two and joins them (fragments.ts). */
+  fragments?: boolean | undefined;
+};
+/** Schema of {@linkcode Hello}. */
+const HelloSchema = exactly<Hello>()(z.object({
   v: z.literal(1),
   type: z.literal("hello"),
-  role: Role,
-  /** `nk1:ROOM:NAME:SECRET` (lib/l2/credentials.ts): the room and who the peer is. */
+  role: RoleSchema,
   credential: z.string().regex(CREDENTIAL_TEXT, "Expected nk1:ROOM:NAME:SECRET"),
-  /** A client's TAP MAC or the gateway's NIC MAC: unicast and nonzero either way. */
   mac: UnicastMac,
-  /** Largest datagram the peer can send. */
   budget: z.number().int().min(64).max(65535),
-  /** `netkit/<version>`. */
   sw: z.string(),
-  /** Token from an earlier `welcome`, to get the same peer id back. */
   resume: z.string().optional(),
-  /** The peer splits frames too big for a datagram in two and joins them (fragments.ts). */
   fragments: z.boolean().optional(),
-});
-/** Peer → relay, first message on the control stream. */
-export type Hello = z.infer<typeof Hello>;
+}));
 
 /** Another peer of the room, as `welcome` lists it. */
-const RoomPeerJson = z.object({ peer_id: PeerId, role: Role, mac: Mac });
+const RoomPeerJson = z.object({ peer_id: PeerId, role: RoleSchema, mac: Mac });
 
 /** Relay → peer: admitted. */
-export const Welcome = z.object({
-  v: z.literal(1),
-  type: z.literal("welcome"),
-  seq: Seq,
-  room_id: U32,
-  peer_id: PeerId,
+export type Welcome = {
+  /** Protocol version: always 1. */
+  v: 1;
+  /** The message type. */
+  type: "welcome";
+  /** Sequence number of relay → peer messages: 1 here, then +1 per message. */
+  seq: number;
+  /** Relay-wide room id (u32); its low 16 bits tag the room's datagrams. */
+  room_id: number;
+  /** The peer's id in the room, 1 to 65,534. */
+  peer_id: number;
   /** Largest Ethernet frame, header included, no FCS. */
-  frame_max: z.number().int().min(14).max(65535 - 8),
+  frame_max: number;
   /** `frame_max − 14`. */
-  tap_mtu: z.number().int().nonnegative(),
-  gateway: z.object({ present: z.boolean(), peer_id: PeerId.optional(), mac: Mac.optional() }),
+  tap_mtu: number;
+  /** Whether the room has a gateway now, and its peer id and MAC when it has. */
+  gateway: { present: boolean; peer_id?: number | undefined; mac?: string | undefined };
   /** The other peers of the room now. */
-  peers: z.array(RoomPeerJson),
-  stats_interval_ms: Interval,
-  cam_refresh_ms: Interval,
+  peers: { peer_id: number; role: Role; mac: string }[];
+  /** How often the peer sends `stats`, in ms. */
+  stats_interval_ms: number;
+  /** How often a gateway sends CAM-refresh frames for the remote MACs, in ms. */
+  cam_refresh_ms: number;
   /** Opaque token for a later `hello`. */
-  resume: z.string(),
-  resume_window_ms: Milliseconds,
-  resumed: z.boolean(),
+  resume: string;
+  /** How long the relay keeps a lost peer's id and MAC for a resume, in ms. */
+  resume_window_ms: number;
+  /** The peer got its earlier identity back (its `hello.resume` was accepted). */
+  resumed: boolean;
   /** Both ends split frames too big for a datagram in two; absent from a relay that cannot. */
-  fragments: z.boolean().optional(),
-}).superRefine((welcome, ctx) => {
-  // Checked here so a client never sets a TAP MTU its room's frames do not fit.
-  if (welcome.tap_mtu !== welcome.frame_max - 14) {
-    ctx.addIssue({
-      code: "custom",
-      path: ["tap_mtu"],
-      message: `Expected frame_max - 14 = ${welcome.frame_max - 14}, got ${welcome.tap_mtu}`,
-      input: welcome.tap_mtu,
-    });
-  }
-});
-/** Relay → peer: admitted. */
-export type Welcome = z.infer<typeof Welcome>;
+  fragments?: boolean | undefined;
+};
+/** Schema of {@linkcode Welcome}; it also checks `tap_mtu` against `frame_max`. */
+const WelcomeSchema = exactly<Welcome>()(
+  z.object({
+    v: z.literal(1),
+    type: z.literal("welcome"),
+    seq: Seq,
+    room_id: U32,
+    peer_id: PeerId,
+    frame_max: z.number().int().min(14).max(65535 - 8),
+    tap_mtu: z.number().int().nonnegative(),
+    gateway: z.object({ present: z.boolean(), peer_id: PeerId.optional(), mac: Mac.optional() }),
+    peers: z.array(RoomPeerJson),
+    stats_interval_ms: Interval,
+    cam_refresh_ms: Interval,
+    resume: z.string(),
+    resume_window_ms: Milliseconds,
+    resumed: z.boolean(),
+    fragments: z.boolean().optional(),
+  }).superRefine((welcome, ctx) => {
+    // Checked here so a client never sets a TAP MTU its room's frames do not fit.
+    if (welcome.tap_mtu !== welcome.frame_max - 14) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["tap_mtu"],
+        message: `Expected frame_max - 14 = ${welcome.frame_max - 14}, got ${welcome.tap_mtu}`,
+        input: welcome.tap_mtu,
+      });
+    }
+  }),
+);
 
 /** Relay → peer: refused; the connection closes with {@linkcode CloseCode.REJECTED}. */
-export const Reject = z.object({
+export type Reject = {
+  /** Protocol version: always 1. */
+  v: 1;
+  /** The message type. */
+  type: "reject";
+  /** Sequence number: 1, as it answers the `hello`. */
+  seq: number;
+  /** Why, for programs. */
+  code: RejectCode;
+  /** Why, for people (what to do about it when there is something to do). */
+  reason: string;
+};
+/** Schema of {@linkcode Reject}. */
+const RejectSchema = exactly<Reject>()(z.object({
   v: z.literal(1),
   type: z.literal("reject"),
   seq: Seq,
-  code: RejectCode,
+  code: RejectCodeSchema,
   reason: z.string(),
-});
-/** Relay → peer: refused; the connection closes with {@linkcode CloseCode.REJECTED}. */
-export type Reject = z.infer<typeof Reject>;
+}));
 
 /** Relay → peer: a peer joined the room. */
-export const PeerJoined = z.object({
+export type PeerJoined = {
+  /** Protocol version: always 1. */
+  v: 1;
+  /** The message type. */
+  type: "peer_joined";
+  /** Sequence number of relay → peer messages. */
+  seq: number;
+  /** The new peer's id in the room. */
+  peer_id: number;
+  /** The new peer's role. */
+  role: Role;
+  /** The new peer's MAC, as text. */
+  mac: string;
+};
+/** Schema of {@linkcode PeerJoined}. */
+const PeerJoinedSchema = exactly<PeerJoined>()(z.object({
   v: z.literal(1),
   type: z.literal("peer_joined"),
   seq: Seq,
   peer_id: PeerId,
-  role: Role,
+  role: RoleSchema,
   mac: Mac,
-});
-/** Relay → peer: a peer joined the room. */
-export type PeerJoined = z.infer<typeof PeerJoined>;
+}));
 
 /** Relay → peer: a peer left the room. */
-export const PeerLeft = z.object({
+export type PeerLeft = {
+  /** Protocol version: always 1. */
+  v: 1;
+  /** The message type. */
+  type: "peer_left";
+  /** Sequence number of relay → peer messages. */
+  seq: number;
+  /** The id the peer had in the room. */
+  peer_id: number;
+  /** Why it left. */
+  reason: PeerLeftReason;
+};
+/** Schema of {@linkcode PeerLeft}. */
+const PeerLeftSchema = exactly<PeerLeft>()(z.object({
   v: z.literal(1),
   type: z.literal("peer_left"),
   seq: Seq,
   peer_id: PeerId,
-  reason: PeerLeftReason,
-});
-/** Relay → peer: a peer left the room. */
-export type PeerLeft = z.infer<typeof PeerLeft>;
+  reason: PeerLeftReasonSchema,
+}));
 
 /** Most entries of a `stats` message's `dropped` and `counters`, and the longest name. */
 export const MAX_STATS_ENTRIES = 64;
@@ -221,12 +326,43 @@ const NamedCounts = z.record(z.string().min(1).max(MAX_STATS_NAME), Count).refin
 
 /**
  * Peer → relay: the peer's counters, every `stats_interval_ms`, before it disconnects, and in
- * answer to a `stats_request` (then with its `id`).
+ * answer to a `stats_request` (then with its `id`). Counts are totals of the peer's session,
+ * not of one connection.
  */
-export const Stats = z.object({
+export type Stats = {
+  /** Protocol version: always 1. */
+  v: 1;
+  /** The message type. */
+  type: "stats";
+  /** The `id` of the `stats_request` this answers; absent from a periodic report. */
+  id?: number | undefined;
+  /** Frames sent to the relay (a frame sent in two fragments counts once). */
+  frames_to_relay: number;
+  /** Valid frames received from the relay and passed on. */
+  frames_from_relay: number;
+  /** Datagrams received from the relay, malformed ones and fragments included. */
+  datagrams_in: number;
+  /** Datagram bytes sent to the relay, headers included. */
+  bytes_to_relay: number;
+  /** Datagram bytes received from the relay, headers included. */
+  bytes_from_relay: number;
+  /** Datagrams or fragments from the relay that failed their checks. */
+  malformed: number;
+  /** Sequence numbers missing from the relay's datagrams when they were due (lost or late). */
+  seq_gaps: number;
+  /** Frames dropped, by reason. */
+  dropped: Record<string, number>;
+  /** Frames sent in two fragments. */
+  frames_fragmented?: number | undefined;
+  /** Frames joined from two fragments. */
+  fragments_reassembled?: number | undefined;
+  /** The peer's own counters besides the session's (a gateway's `lan_frames`, ...). */
+  counters?: Record<string, number> | undefined;
+};
+/** Schema of {@linkcode Stats}: at most {@linkcode MAX_STATS_ENTRIES} names per record. */
+const StatsSchema = exactly<Stats>()(z.object({
   v: z.literal(1),
   type: z.literal("stats"),
-  /** The `id` of the `stats_request` this answers; absent from a periodic report. */
   id: U32.optional(),
   frames_to_relay: Count,
   frames_from_relay: Count,
@@ -235,77 +371,124 @@ export const Stats = z.object({
   bytes_from_relay: Count,
   malformed: Count,
   seq_gaps: Count,
-  /** Frames dropped, by reason. */
   dropped: NamedCounts,
-  /** Frames sent in two fragments; frames joined from two. */
   frames_fragmented: Count.optional(),
   fragments_reassembled: Count.optional(),
-  /** The peer's own counters besides the session's (a gateway's `lan_frames`, ...). */
   counters: NamedCounts.optional(),
-});
-/** Peer → relay: the peer's counters (periodic, final, or answering a `stats_request`). */
-export type Stats = z.infer<typeof Stats>;
+}));
 
 /**
  * Relay → peer: send `stats` now, with this `id`. It carries no `seq`: a peer that does not know
  * the type skips it (§2), and a number it never saw would read as a gap to it.
  */
-export const StatsRequest = z.object({
+export type StatsRequest = {
+  /** Protocol version: always 1. */
+  v: 1;
+  /** The message type. */
+  type: "stats_request";
+  /** The request's id (u32), echoed in the `stats` that answers it. */
+  id: number;
+};
+/** Schema of {@linkcode StatsRequest}. */
+const StatsRequestSchema = exactly<StatsRequest>()(z.object({
   v: z.literal(1),
   type: z.literal("stats_request"),
   id: U32,
-});
-/** Relay → peer: send `stats` now, with this `id` (no `seq`). */
-export type StatsRequest = z.infer<typeof StatsRequest>;
+}));
 
 /**
  * Either way: a graceful goodbye. `seq` is there when the relay sends it, as on every relay →
  * peer message.
  */
-export const Disconnect = z.object({
+export type Disconnect = {
+  /** Protocol version: always 1. */
+  v: 1;
+  /** The message type. */
+  type: "disconnect";
+  /** Sequence number, when the relay sends it; absent from a peer. */
+  seq?: number | undefined;
+  /** Why, for programs. */
+  reason: DisconnectReason;
+  /** Why, for people. */
+  text: string;
+};
+/** Schema of {@linkcode Disconnect}. */
+const DisconnectSchema = exactly<Disconnect>()(z.object({
   v: z.literal(1),
   type: z.literal("disconnect"),
   seq: Seq.optional(),
-  reason: DisconnectReason,
+  reason: DisconnectReasonSchema,
   text: z.string(),
-});
-/** Either way: a graceful goodbye (`seq` when the relay sends it). */
-export type Disconnect = z.infer<typeof Disconnect>;
+}));
 
 /** Relay → peer: something went wrong; `fatal` says whether the connection ends. */
-export const ErrorMessage = z.object({
+export type ErrorMessage = {
+  /** Protocol version: always 1. */
+  v: 1;
+  /** The message type. */
+  type: "error";
+  /** Sequence number of relay → peer messages. */
+  seq: number;
+  /** What went wrong, for programs. */
+  code: string;
+  /** What went wrong, for people. */
+  text: string;
+  /** The relay closes the connection after this message. */
+  fatal: boolean;
+};
+/** Schema of {@linkcode ErrorMessage}. */
+const ErrorMessageSchema = exactly<ErrorMessage>()(z.object({
   v: z.literal(1),
   type: z.literal("error"),
   seq: Seq,
   code: z.string(),
   text: z.string(),
   fatal: z.boolean(),
-});
-/** Relay → peer: something went wrong; `fatal` says whether the connection ends. */
-export type ErrorMessage = z.infer<typeof ErrorMessage>;
+}));
 
 /** Either way: a liveness and round-trip probe (`seq` when the relay sends it). */
-export const Ping = z.object({
+export type Ping = {
+  /** Protocol version: always 1. */
+  v: 1;
+  /** The message type. */
+  type: "ping";
+  /** Sequence number, when the relay sends it; absent from a peer. */
+  seq?: number | undefined;
+  /** A u32 the `pong` echoes, to match it to this ping. */
+  nonce: number;
+  /** The sender's clock, in ms; echoed, so the sender alone computes the round trip. */
+  t: number;
+};
+/** Schema of {@linkcode Ping}. */
+const PingSchema = exactly<Ping>()(z.object({
   v: z.literal(1),
   type: z.literal("ping"),
   seq: Seq.optional(),
   nonce: U32,
-  /** The sender's clock, in ms. */
   t: z.number(),
-});
-/** Either way: a liveness and round-trip probe (`seq` when the relay sends it). */
-export type Ping = z.infer<typeof Ping>;
+}));
 
 /** The answer to a `ping`, echoing its `nonce` and `t` (`seq` when the relay sends it). */
-export const Pong = z.object({
+export type Pong = {
+  /** Protocol version: always 1. */
+  v: 1;
+  /** The message type. */
+  type: "pong";
+  /** Sequence number, when the relay sends it; absent from a peer. */
+  seq?: number | undefined;
+  /** The `ping`'s nonce. */
+  nonce: number;
+  /** The `ping`'s `t`, unchanged. */
+  t: number;
+};
+/** Schema of {@linkcode Pong}. */
+const PongSchema = exactly<Pong>()(z.object({
   v: z.literal(1),
   type: z.literal("pong"),
   seq: Seq.optional(),
   nonce: U32,
   t: z.number(),
-});
-/** The answer to a `ping`, echoing its `nonce` and `t` (`seq` when the relay sends it). */
-export type Pong = z.infer<typeof Pong>;
+}));
 
 /** Every control message of version 1. */
 export type ControlMessage =
@@ -322,17 +505,17 @@ export type ControlMessage =
   | Pong;
 
 const SCHEMAS: Readonly<Record<ControlMessage["type"], z.ZodType<ControlMessage>>> = {
-  hello: Hello,
-  welcome: Welcome,
-  reject: Reject,
-  peer_joined: PeerJoined,
-  peer_left: PeerLeft,
-  stats: Stats,
-  stats_request: StatsRequest,
-  disconnect: Disconnect,
-  error: ErrorMessage,
-  ping: Ping,
-  pong: Pong,
+  hello: HelloSchema,
+  welcome: WelcomeSchema,
+  reject: RejectSchema,
+  peer_joined: PeerJoinedSchema,
+  peer_left: PeerLeftSchema,
+  stats: StatsSchema,
+  stats_request: StatsRequestSchema,
+  disconnect: DisconnectSchema,
+  error: ErrorMessageSchema,
+  ping: PingSchema,
+  pong: PongSchema,
 };
 
 /**
@@ -341,6 +524,7 @@ const SCHEMAS: Readonly<Record<ControlMessage["type"], z.ZodType<ControlMessage>
  * {@linkcode CloseCode.PROTOCOL_VIOLATION}.
  */
 export class ControlProtocolError extends Error {
+  /** Always `"ControlProtocolError"`, so logs and `String(err)` name the class. */
   override name = "ControlProtocolError";
 }
 

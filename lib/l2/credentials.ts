@@ -32,7 +32,9 @@ const SECRET_BYTES = 32;
 
 /** A credential taken apart. */
 export interface Credential {
+  /** The room code (matches {@linkcode ROOM_CODE}). */
   room: string;
+  /** The credential's name in the room (matches {@linkcode CREDENTIAL_NAME}). */
   name: string;
   /** The secret, base64url. */
   secret: string;

@@ -6,7 +6,6 @@
  * @module
  */
 
-import type { Logger } from "@logtape/logtape";
 import { ETH_HEADER_LEN } from "../packet/ethernet.ts";
 import { formatMac } from "../packet/mac.ts";
 
@@ -18,13 +17,25 @@ export interface FrameRecord {
   direction: string;
   /** The peer the frame came from or goes to, when known. */
   peer: number | null;
+  /** The whole Ethernet frame; only its header is logged, and only when it has a whole one. */
   frame: Uint8Array;
+  /** Whether the frame was passed on or dropped. */
   action: "forward" | "drop";
+  /** Why it was dropped (a drop reason counter's key), or `null` when forwarded. */
   reason: string | null;
 }
 
+/**
+ * The one logger method {@linkcode logFrame} needs. A LogTape `Logger` is one; naming only this
+ * keeps the logging library out of this module's public types.
+ */
+export interface DebugLogger {
+  /** Logs `message` at debug level, its `{placeholders}` filled from `properties`. */
+  debug(message: string, properties: Record<string, unknown>): void;
+}
+
 /** Logs `record` at debug level. */
-export function logFrame(log: Logger, record: FrameRecord): void {
+export function logFrame(log: DebugLogger, record: FrameRecord): void {
   const { frame } = record;
   const whole = frame.length >= ETH_HEADER_LEN;
   log.debug(

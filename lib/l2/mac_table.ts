@@ -6,15 +6,15 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseMac } from "../packet/mac.ts";
  * import { RemoteMacTable } from "./mac_table.ts";
  *
  * const table = new RemoteMacTable();
  * table.add(7, parseMac("02:00:00:00:00:07"), performance.now());
- * declare const frame: Uint8Array;
- * if (table.has(frame, 0)) {
- *   // the destination is a client: send the frame to the relay
- * }
+ * const frame = new Uint8Array(60); // a frame to 02:00:00:00:00:07
+ * frame.set(parseMac("02:00:00:00:00:07"), 0);
+ * assert.ok(table.has(frame, 0)); // the destination is a client: send it to the relay
  * table.removePeer(7);
  * ```
  *

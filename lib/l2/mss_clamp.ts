@@ -7,7 +7,7 @@
  * ```ts
  * import { clampMss } from "./mss_clamp.ts";
  *
- * declare const frame: Uint8Array; // a frame read from the LAN
+ * const frame = new Uint8Array(60); // a frame read from the LAN (this one is no SYN: unchanged)
  * clampMss(frame, 1380); // IPv4 SYNs now announce at most MSS 1340, IPv6 SYNs 1320
  * ```
  *

@@ -13,50 +13,16 @@ import { formatMac } from "../packet/mac.ts";
 import { NETKIT_VERSION } from "../version.ts";
 import type { Client } from "./client.ts";
 import type { Gateway } from "./gateway.ts";
+import type { PeerDaemonStatus, SessionStatus } from "./peer_client.ts";
 import { numericFields, type RelaySession } from "./relay_session.ts";
 
-/** The status socket name of the gateway on LAN interface `iface` in namespace `netnsId`. */
-export function gatewaySocketName(netnsId: number, iface: string): string {
-  return `gateway-ns${netnsId}-${iface}`;
-}
-
-/** The status socket name of the client on TAP `tap` in namespace `netnsId`. */
-export function clientSocketName(netnsId: number, tap: string): string {
-  return `client-ns${netnsId}-${tap}`;
-}
-
-/** A peer's session with the relay, as its status shows it. */
-export interface SessionStatus {
-  state: "connected" | "reconnecting" | "closed";
-  /** The relay's address, `host:port`. */
-  relay: string;
-  room: string;
-  /** Our peer id in the room; null while disconnected. */
-  peer_id: number | null;
-  /** Largest Ethernet frame of the room; null while disconnected. */
-  frame_max: number | null;
-  /** Since the current connection was admitted; null while disconnected. */
-  connected_ms: number | null;
-  /** Whether the room has a gateway (the LAN), as the relay last said. */
-  gateway_present: boolean;
-  /** `frames_to_relay`, `bytes_to_relay`, ..., `reconnects`, `seq_gaps`. */
-  counters: Record<string, number>;
-}
-
-/** `netkit gateway status` and `netkit client status`. */
-export interface PeerDaemonStatus {
-  role: "gateway" | "client";
-  version: string;
-  pid: number;
-  /** The LAN interface (gateway) or the TAP (client). */
-  interface: string;
-  mac: string;
-  /** The gateway's or client's own counters, by snake_case name. */
-  counters: Record<string, number>;
-  /** Frames dropped, by reason (the session's and its owner's). */
-  drops: Record<string, number>;
-  session: SessionStatus;
-}
+// The contract lives in peer_client.ts; these stay importable from here.
+export {
+  clientSocketName,
+  gatewaySocketName,
+  type PeerDaemonStatus,
+  type SessionStatus,
+} from "./peer_client.ts";
 
 function sessionStatus(session: RelaySession): SessionStatus {
   const welcome = session.welcome;

@@ -114,10 +114,13 @@ const CONTROL_BURST = 40;
 
 /** Options for {@linkcode Relay.start}. */
 export interface RelayOptions {
+  /** Address to listen on (e.g. `0.0.0.0` or `::`). */
   hostname: string;
+  /** UDP port to listen on (0: any free port, see {@linkcode Relay.addr}). */
   port: number;
-  /** PEM certificate chain and key. */
+  /** PEM certificate chain. */
   cert: string;
+  /** PEM private key of the certificate. */
   key: string;
   /** The rooms, their settings and credentials. */
   rooms: RoomsConfig;
@@ -157,19 +160,29 @@ export interface RelayOptions {
 
 /** The limits a relay enforces, as `relay status` shows them. */
 export interface RelayLimits {
+  /** Most rooms a rooms file may hold. */
   max_rooms: number;
+  /** Most clients per room. */
   room_clients: number;
+  /** Most connections in total, handshakes included. */
   max_connections: number;
+  /** Most connections per source (an IPv4 address or an IPv6 /64). */
   max_connections_per_source: number;
+  /** Most handshakes under way in total. */
   max_handshakes: number;
+  /** Most handshakes under way per source. */
   max_handshakes_per_source: number;
+  /** Time from a connection's first packet to its hello being answered, in ms. */
   handshake_timeout_ms: number;
+  /** Failed authentications per minute a source may make before it is refused. */
   auth_failures_per_minute: number;
+  /** How long a silent connection lives, in ms. */
   idle_timeout_ms: number;
   /** How long an away peer keeps its identity for a resume. */
   resume_window_ms: number;
   /** Broadcast/multicast frames per second per client (0: no limit), and its burst in frames. */
   bcast_pps: number;
+  /** The burst of `bcast_pps`, in frames. */
   bcast_burst: number;
   /** Bytes per second per client (0: no limit). */
   peer_bandwidth: number;
@@ -181,12 +194,22 @@ export interface RelayLimits {
 
 /** Counters of one peer, as `relay status` shows them. */
 export interface PeerCounters {
+  /** Datagrams received from the peer. */
   datagrams_in: number;
+  /** Datagram bytes received from the peer. */
   bytes_in: number;
+  /** The peer's frames the relay sent on (a flooded frame counts once). */
   frames_forwarded: number;
+  /** Frames sent to the peer (a frame sent in two fragments counts once). */
   frames_out: number;
+  /** Datagram bytes sent to the peer. */
   bytes_out: number;
+  /** Malformed datagrams and fragments from the peer. */
   malformed: number;
+  /**
+   * The peer's frames not forwarded, by reason. A drop is charged to the sender: `peer_away`
+   * and `congested` count against the peer whose frame found its receiver away or busy.
+   */
   drops: Record<string, number>;
   /** Frames the relay sent this peer in two fragments. */
   frames_fragmented: number;
@@ -196,17 +219,23 @@ export interface PeerCounters {
 
 /** One peer in `relay status`. */
 export interface PeerStatus extends PeerCounters {
+  /** The peer's id in the room. */
   peer_id: number;
+  /** Gateway or client. */
   role: "gateway" | "client";
   /** The name of the credential it joined with. */
   credential: string;
+  /** The peer's MAC, as text. */
   mac: string;
+  /** `away`: its connection was lost and it may still resume. */
   state: "active" | "away";
+  /** The connection's remote address (`host:port`); null while away. */
   remote: string | null;
   /** Since the peer joined or resumed on its connection; 0 while away. */
   connected_ms: number;
   /** Away: since the connection was lost, and until the relay forgets the peer; else null. */
   away_ms: number | null;
+  /** Away: how long the relay still keeps the peer's id and MAC for a resume; else null. */
   hold_remaining_ms: number | null;
   /** The peer's own last `stats` message, without `v`, `type` and `id`. */
   reported: Record<string, unknown> | null;
@@ -224,9 +253,13 @@ export interface PeerStatus extends PeerCounters {
 
 /** `relay status`. */
 export interface RelayStatus {
+  /** The address the relay listens on. */
   listen: string;
+  /** The relay's netkit version. */
   version: string;
+  /** Time since the relay started, in ms. */
   uptime_ms: number;
+  /** Every room, with its settings and its peers (gateway first). */
   rooms: {
     room: string;
     room_id: number;
@@ -243,6 +276,7 @@ export interface RelayStatus {
   drops: Record<string, number>;
   /** Control messages ignored since start, by reason, including peers that left. */
   control_ignored: Record<string, number>;
+  /** Peers admitted since start; resumes are not counted. */
   peers_total: number;
   /** Hellos refused, by reject code. */
   rejected: Record<string, number>;
@@ -252,8 +286,11 @@ export interface RelayStatus {
   auth_failures: number;
   /** Connections (handshakes included), handshakes under way, sources tracked. */
   connections: number;
+  /** Handshakes under way now. */
   handshakes: number;
+  /** Sources (IPv4 addresses, IPv6 /64s) the relay keeps track of now. */
   sources: number;
+  /** The limits in force. */
   limits: RelayLimits;
   /** When the rooms file was last read, and the error if rereading it failed since. */
   rooms_file: { path: string; loaded_ms: number; error: string | null } | null;
@@ -1186,10 +1223,11 @@ export class Relay implements AsyncDisposable {
   }
 
   /**
-   * Rooms, peers and counters as they are; `fresh`: the links whose `reported` answers a request
-   * made for this status.
+   * Rooms, peers and counters as they are; `fresh`: the connections whose `reported` answers a
+   * request made for this status (only {@linkcode Relay.freshStatus} knows them, so it is typed
+   * as opaque objects).
    */
-  status(fresh: ReadonlySet<PeerLink> = new Set()): RelayStatus {
+  status(fresh: ReadonlySet<object> = new Set()): RelayStatus {
     const now = this.#options.clock();
     const o = this.#options;
     const rooms = [...this.#registry.rooms()].map((room) => ({
@@ -1269,6 +1307,7 @@ export class Relay implements AsyncDisposable {
     await Promise.all([...this.#tasks]);
   }
 
+  /** Same as {@linkcode Relay.close}, for `await using`. */
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
   }
@@ -1284,7 +1323,7 @@ function peerStatus(
     now: number;
     resumeWindowMs: number;
     lost: PeerLink | null;
-    fresh: ReadonlySet<PeerLink>;
+    fresh: ReadonlySet<object>;
   },
 ): PeerStatus {
   const { now } = context;

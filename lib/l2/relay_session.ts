@@ -64,7 +64,9 @@ const DRAIN_MS = 500;
 
 /** Where the relay is and how it is trusted. */
 export interface RelayAddress {
+  /** The relay's host name or IP address. */
   hostname: string;
+  /** The relay's UDP port. */
   port: number;
   /** TLS server name sent to the relay (SNI). */
   serverName: string;
@@ -74,7 +76,9 @@ export interface RelayAddress {
 
 /** Options for {@linkcode RelaySession.connect}. */
 export interface RelaySessionOptions {
+  /** The relay to join. */
   relay: RelayAddress;
+  /** Gateway or client; the credential must be one of this role. */
   role: Role;
   /** `nk1:ROOM:NAME:SECRET`, from `netkit relay room`. */
   credential: string;
@@ -93,7 +97,9 @@ export interface RelaySessionOptions {
 export interface SessionHandlers {
   /** Admitted (again): the room's parameters and the other peers. */
   welcome(welcome: Welcome): void;
+  /** A peer joined the room. */
   peerJoined(event: PeerJoined): void;
+  /** A peer left the room. */
   peerLeft(event: PeerLeft): void;
   /** A valid frame from peer `from` (a view, valid during the call). */
   frame(frame: Uint8Array, from: number): void;
@@ -103,12 +109,19 @@ export interface SessionHandlers {
 
 /** Counters the session keeps, reported to the relay in `stats`. */
 export interface SessionCounters {
+  /** Frames sent to the relay (a frame sent in two fragments counts once). */
   framesToRelay: number;
+  /** Valid frames received from the relay and passed to the owner. */
   framesFromRelay: number;
+  /** Datagrams received from the relay, malformed ones and fragments included. */
   datagramsIn: number;
+  /** Datagram bytes sent to the relay, headers included. */
   bytesToRelay: number;
+  /** Datagram bytes received from the relay, headers included. */
   bytesFromRelay: number;
+  /** Datagrams or fragments from the relay that failed their checks. */
   malformed: number;
+  /** Successful reconnections (connections after the first). */
   reconnects: number;
   /** Frames sent in two fragments, because the connection's datagrams were too small. */
   framesFragmented: number;
@@ -132,6 +145,7 @@ export class RelaySession implements AsyncDisposable {
   readonly #handlers: SessionHandlers;
   /** Drops by reason, of the session and its owner: reported in `stats`. */
   readonly drops = new ReasonCounts();
+  /** The session's counters, across connections: reported in `stats`. */
   readonly counters: SessionCounters = {
     framesToRelay: 0,
     framesFromRelay: 0,
@@ -642,6 +656,7 @@ export class RelaySession implements AsyncDisposable {
     }
   }
 
+  /** Same as {@linkcode RelaySession.close} with its defaults, for `await using`. */
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
   }
@@ -668,9 +683,12 @@ export function pinnedConnectOptions(
 
 /** The relay refused the hello. */
 export class RelayRejected extends NetkitError {
+  /** Always `"RelayRejected"`, so logs and `String(err)` name the class. */
   override name = "RelayRejected";
+  /** The reject code, for deciding whether to retry (`unauthorized` ends the peer). */
   readonly code: RejectCode;
 
+  /** The error for a `reject` with `code` and `reason`; the message says what to do. */
   constructor(code: RejectCode, reason: string) {
     super(
       code === "unauthorized"

@@ -19,11 +19,15 @@ const MAX_PEER_ID = 0xfffe;
 
 /** One peer of a room; `link` is the relay's connection to it while it is connected. */
 export interface RoomPeer<L> {
+  /** 1..0xfffe, unique in the room: the source and destination ids of its datagrams. */
   readonly peerId: number;
+  /** Gateway (the room's LAN) or client. */
   readonly role: Role;
+  /** A client's TAP MAC or the gateway's NIC MAC, from its hello. */
   readonly mac: Uint8Array;
   /** {@linkcode macKey} of `mac`. */
   readonly macKey: number;
+  /** The room the peer joined. */
   readonly room: Room<L>;
   /** The name of the credential it joined with: one session per credential. */
   readonly credential: string;
@@ -31,17 +35,21 @@ export interface RoomPeer<L> {
   link: L | null;
   /** When the peer went away (ms), for the resume window. */
   awaySince: number;
+  /** The secret a reconnecting peer shows in `hello.resume` to keep its id and MAC. */
   readonly resumeToken: string;
 }
 
 /** A room: the peers that share one Ethernet segment. */
 export class Room<L> {
+  /** The room code, as in `hello.room`. */
   readonly code: string;
   /** Relay-wide id; its low 16 bits are the datagram room tag. */
   readonly id: number;
+  /** `id & 0xffff`: the room tag every datagram of the room carries. */
   readonly tag: number;
   /** The operator's settings and credentials (replaced when the rooms file changes). */
   config: RoomConfig;
+  /** The room's gateway, or null when none is in the room (an away gateway stays in it). */
   gateway: RoomPeer<L> | null = null;
   /** Clients by MAC key. */
   readonly clients = new Map<number, RoomPeer<L>>();
@@ -51,6 +59,7 @@ export class Room<L> {
   members: RoomPeer<L>[] = [];
   #nextPeerId = 1;
 
+  /** An empty room for `config`; `id` is relay-wide and must not be reused. */
   constructor(config: RoomConfig, id: number) {
     this.code = config.room;
     this.id = id;
@@ -73,6 +82,10 @@ export class Room<L> {
     return this.config.credentials.find((c) => c.name === name);
   }
 
+  /**
+   * Puts `peer` in (a gateway takes the gateway's place). Admission is not checked here:
+   * {@linkcode RoomRegistry.join} checks it and takes the credential's earlier session out first.
+   */
   add(peer: RoomPeer<L>): void {
     if (peer.role === "gateway") this.gateway = peer;
     else this.clients.set(peer.macKey, peer);
@@ -110,15 +123,19 @@ export class Room<L> {
 
 /** What an authenticated hello asks of the registry. */
 export interface JoinRequest {
+  /** The role the hello claims; the credential must be of this role. */
   role: Role;
+  /** The room code from the hello. */
   room: string;
   /** The credential name {@linkcode RoomRegistry.authenticate} accepted. */
   credential: string;
+  /** The peer's MAC from the hello; a client's must be unicast and unique in the room. */
   mac: Uint8Array;
   /** The datagram size both the peer (its `budget`) and the relay's connection allow. */
   budget: number;
   /** Both ends split a frame too big for one datagram in two (lib/l2/fragments.ts). */
   fragments?: boolean;
+  /** The resume token of an earlier session, to keep its identity. */
   resume?: string | undefined;
 }
 
@@ -154,6 +171,7 @@ export class RoomRegistry<L> {
   readonly #newToken: () => string;
   #nextRoomId = 1;
 
+  /** A registry with no rooms until {@linkcode RoomRegistry.configure} is called. */
   constructor(options: RoomRegistryOptions) {
     this.#maxClients = options.maxClients;
     this.#newToken = options.newToken ?? randomToken;

@@ -80,6 +80,7 @@ export class SourceLimits {
   #connections = 0;
   #handshakes = 0;
 
+  /** Limits with nothing held yet; `maxSources` defaults to 65,536. */
   constructor(options: SourceLimitsOptions) {
     this.#options = { maxSources: DEFAULT_MAX_SOURCES, ...options };
   }

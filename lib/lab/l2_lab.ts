@@ -12,33 +12,15 @@
  * @module
  */
 
-import { request } from "../ipc/mod.ts";
-import type { PeerDaemonStatus } from "../l2/peer_status.ts";
+import { requestChecked } from "../daemon/client.ts";
+import { type PeerDaemonStatus, peerStatusContext, PeerStatusReply } from "../l2/peer_client.ts";
+import { RELAY_STATUS, RelayStatusReply, STATUS_REQUEST } from "../l2/relay_client.ts";
 import type { RelayStatus } from "../l2/relay.ts";
 import { ChildDaemon } from "./child_daemon.ts";
 import { ip, NamespaceLab, sh } from "./namespace_lab.ts";
+import { clientLanAddress, clientMac, L2 } from "./lab_addresses.ts";
 
-/** The lab's addresses and names. */
-export const L2 = {
-  room: "LAB1",
-  lanPrefix: "192.168.50",
-  h1: "192.168.50.11",
-  h2: "192.168.50.12",
-  relay: "10.99.0.1",
-  port: 4433,
-  serverName: "relay.netkit.invalid",
-  tap: "nk0",
-} as const;
-
-/** The static LAN address of client `i` (1-based). */
-export function clientLanAddress(i: number): string {
-  return `${L2.lanPrefix}.${100 + i}`;
-}
-
-/** The MAC of client `i` (1-based). */
-export function clientMac(i: number): string {
-  return `02:00:00:00:01:${i.toString(16).padStart(2, "0")}`;
-}
+export { clientLanAddress, clientMac, L2 } from "./lab_addresses.ts";
 
 /** True when the br_netfilter module is loaded (its sysctls exist). */
 function bridgeNetfilterLoaded(): boolean {
@@ -254,9 +236,14 @@ export class L2Lab implements AsyncDisposable {
 
   /** What peer `name` (`gateway`, `client<i>`) answers on its status socket. */
   async peerStatus(name: string): Promise<PeerDaemonStatus> {
-    return await request(this.peerStatusSocket(name), { cmd: "status" }, {
-      timeoutMs: 2000,
-    }) as PeerDaemonStatus;
+    const role = name === "gateway" ? "gateway" : "client";
+    return await requestChecked(
+      this.peerStatusSocket(name),
+      STATUS_REQUEST,
+      PeerStatusReply,
+      peerStatusContext(role),
+      { timeoutMs: 2000 },
+    );
   }
 
   /**
@@ -333,7 +320,9 @@ export class L2Lab implements AsyncDisposable {
 
   /** The relay's status. */
   async status(): Promise<RelayStatus> {
-    return await request(this.statusSocket, { cmd: "status" }, { timeoutMs: 2000 }) as RelayStatus;
+    return await requestChecked(this.statusSocket, STATUS_REQUEST, RelayStatusReply, RELAY_STATUS, {
+      timeoutMs: 2000,
+    });
   }
 
   /** `ping -c count` from namespace `ns`; true when every reply came. */

@@ -13,18 +13,9 @@ import { PacketSocket } from "../net/packet_socket.ts";
 import { parseIpv4 } from "../packet/ipv4.ts";
 import { parseIpv6 } from "../packet/ipv6.ts";
 import { encodeUdpMulticastFrame } from "../packet/udp_frame.ts";
+import { ADDR } from "./lab_addresses.ts";
 
-/** Addresses of the lab (TEST-NET and documentation prefixes). */
-export const ADDR = {
-  sender4: "192.0.2.2",
-  router4in: "192.0.2.1",
-  router4out: "198.51.100.1",
-  receiver4: "198.51.100.2",
-  sender6: "2001:db8:1::2",
-  router6in: "2001:db8:1::1",
-  router6out: "2001:db8:2::1",
-  receiver6: "2001:db8:2::2",
-} as const;
+export { ADDR } from "./lab_addresses.ts";
 
 /** The three namespaces and the veth ends: s0 (sender) — r1, r2 (router) — c0 (receiver). */
 export class MulticastLab implements Disposable {

@@ -25,6 +25,25 @@ export function sh(cmd: string, ...args: string[]): string {
   return decoder.decode(out.stdout);
 }
 
+/**
+ * Throws the one-line error every `netkit lab` gives without root; `what` says what the lab
+ * creates ("network namespaces and veth pairs").
+ */
+export function requireLabRoot(what = "network namespaces and veth pairs"): void {
+  if (Deno.uid() !== 0) {
+    throw new NetkitError(`netkit lab needs root: it creates ${what} (run it with sudo)`);
+  }
+}
+
+/** `err` from building a lab, with a missing `ip` command turned into a one-line error. */
+export function labBuildError(err: unknown): unknown {
+  return err instanceof Deno.errors.NotFound
+    ? new NetkitError(
+      'netkit lab needs iproute2: the "ip" command was not found (install iproute2)',
+    )
+    : err;
+}
+
 /** Runs `ip ...` and returns stdout. */
 export function ip(...args: string[]): string {
   return sh("ip", ...args);

@@ -1,6 +1,6 @@
 /**
- * What the `netkit lab` scenarios share in their timelines: the line format and picking the
- * events of one kind out of a run.
+ * What the narratives of `netkit lab` share: the timeline line format, an event in words,
+ * picking the events of one kind out of a run, and the options of every explanation. Pure.
  *
  * @module
  */
@@ -8,6 +8,39 @@
 /** `   3.41s  receiver  #4 from ...`: one timeline line, the subject in a column of 8. */
 export function timelineLine(t: number, subject: string | null, text: string): string {
   return `${t.toFixed(2).padStart(7)}s  ${subject === null ? "" : `${subject.padEnd(8)}  `}${text}`;
+}
+
+/** `event` as one timeline line, in the words of `describe`. */
+export function describedLine<E extends { t: number }>(
+  event: E,
+  describe: (event: E) => EventText,
+): string {
+  const { subject, text } = describe(event);
+  return timelineLine(event.t, subject, text);
+}
+
+/** An event in words: who or what it concerns (null: the lab as a whole) and what happened. */
+export interface EventText {
+  /** The timeline's subject column: a port, a process, "lab"; null for none. */
+  subject: string | null;
+  /** What happened. */
+  text: string;
+}
+
+/** The last event of a scripted lab in words: "finished", or "stopped: interrupted" (Ctrl-C). */
+export function describeStop(reason: "done" | "signal"): EventText {
+  return { subject: "lab", text: reason === "done" ? "finished" : "stopped: interrupted" };
+}
+
+/** Options of every lab's explanation. */
+export interface ExplainOptions {
+  /** How the user runs netkit, for the commands to reproduce the lab (default "netkit"). */
+  netkit?: string;
+}
+
+/** A time in the run, as the explanations give it: "2.05s". */
+export function at(t: number): string {
+  return `${t.toFixed(2)}s`;
 }
 
 /** The event of union `E` whose `event` is `K`. */

@@ -12,78 +12,33 @@
  */
 
 import { getLogger } from "@logtape/logtape";
-import { z } from "zod";
+import { DaemonLoop, sleepUntil } from "../daemon/loop.ts";
+import { removeStalePidSockets } from "../daemon/stale.ts";
 import { NetkitOsError } from "../errors.ts";
-import { handleHangup } from "../hangup.ts";
 import { ControlServer, controlSocketPath, InstanceLock, runDir } from "../ipc/mod.ts";
 import { getInterface, requireEthernet } from "../net/interfaces.ts";
 import { type LinkEvent, LinkMonitor } from "../net/link_monitor.ts";
 import { currentNetnsId, netnsId, runInNetns } from "../net/netns.ts";
 import { PacketSocket, PacketType } from "../net/packet_socket.ts";
-import { Poller } from "../net/poller.ts";
 import { openCheckedFile } from "../net/safe_file.ts";
 import { ETHERTYPE_SLOW, SLOW_PROTOCOLS_MAC } from "../packet/lacp.ts";
 import { formatMac, macEquals } from "../packet/mac.ts";
 import { PcapWriter } from "../packet/pcap.ts";
-import type { InjectRule } from "./inject_rule.ts";
+import { controlSocketPrefix, LacpRequest } from "./client.ts";
+import { LACP_DEFAULTS, type LacpDaemonOptions, lacpDaemonOptions } from "./options.ts";
 import { LacpSystem } from "./lacp_system.ts";
 import { type DaemonStatus, portStatuses } from "./status.ts";
 
 const log = getLogger(["netkit", "lacp"]);
 
-/** How the daemon is asked to run. */
-export interface LacpDaemonOptions {
-  interfaces: readonly string[];
-  active: boolean;
-  /** Ask the partner for fast (1 s) LACPDUs and time it out after 3 s. */
-  fast: boolean;
-  /** System id; default: the first interface's MAC. */
-  systemId?: Uint8Array;
-  systemPriority: number;
-  key: number;
-  portPriority: number;
-  rules: readonly InjectRule[];
-  exitAfterInject: boolean;
-  /** Record every LACPDU and Marker PDU sent and received here. */
-  pcap?: string;
-  /**
-   * Run on interfaces of this network namespace without moving the process into it (sockets are
-   * opened there); lets one process run daemons in several namespaces, as `netkit lab` does.
-   */
-  netns?: string;
-}
+// The options live in options.ts, loadable without the daemon; these stay importable from here.
+export { LACP_DEFAULTS, type LacpDaemonOptions, lacpDaemonOptions };
 
-/** lacpd's defaults: active, fast rate, priorities 32768, key 1, no rules. */
-export const LACP_DEFAULTS = {
-  active: true,
-  fast: true,
-  systemPriority: 32768,
-  key: 1,
-  portPriority: 32768,
-  rules: [],
-  exitAfterInject: false,
-} as const satisfies Omit<LacpDaemonOptions, "interfaces">;
-
-/** Options for a daemon on `interfaces` with {@linkcode LACP_DEFAULTS} and `overrides`. */
-export function lacpDaemonOptions(
-  interfaces: readonly string[],
-  overrides: Partial<Omit<LacpDaemonOptions, "interfaces">> = {},
-): LacpDaemonOptions {
-  return { ...LACP_DEFAULTS, ...overrides, interfaces };
-}
-
-/** Control socket names of LACP daemons in network namespace `netnsId` start with this. */
-export function controlSocketPrefix(netnsId: number): string {
-  return `lacp-ns${netnsId}-`;
-}
-
-/** The control request schema: `{"action": "status"}`. */
-export const LacpRequest = z.object({ action: z.literal("status") });
+// The contract lives in client.ts; these stay importable from here.
+export { controlSocketPrefix, LacpRequest };
 
 /** Frames drained per socket per wake-up, so a flood cannot starve timers and status. */
 const MAX_FRAMES_PER_WAKE = 512;
-/** The longest the loop sleeps without a deadline. */
-const MAX_SLEEP_MS = 1000;
 
 /** One interface the daemon runs on. */
 interface PortHandle {
@@ -139,10 +94,9 @@ export class LacpDaemon implements AsyncDisposable {
   readonly #started = clock();
   #system!: LacpSystem;
   #server: ControlServer | null = null;
-  #poller: Poller | null = null;
+  #loop: DaemonLoop | null = null;
   #stopping = false;
   #closed = false;
-  readonly #onSignal = () => this.stop();
 
   private constructor(
     options: LacpDaemonOptions,
@@ -182,6 +136,8 @@ export class LacpDaemon implements AsyncDisposable {
     let pcap: PcapWriter | null = null;
     try {
       await Deno.mkdir(runDir(), { recursive: true, mode: 0o755 });
+      // Sockets are named by pid: those of killed daemons are never met again otherwise.
+      await removeStalePidSockets(controlSocketPrefix(nsId));
       for (const info of infos) {
         locks.push(
           await InstanceLock.acquire(`${runDir()}/${controlSocketPrefix(nsId)}if-${info.name}`, {
@@ -305,43 +261,45 @@ export class LacpDaemon implements AsyncDisposable {
   /**
    * Runs until {@linkcode stop}, SIGINT or SIGTERM, or (with `exitAfterInject`) until an
    * injected LACPDU has been sent on every port where a rule fired. Returns the exit code.
+   * `loop` is the CLI's, made before the daemon started; without one the run makes its own.
    */
-  async run(): Promise<number> {
-    const poller = new Poller();
-    this.#poller = poller;
-    Deno.addSignalListener("SIGINT", this.#onSignal);
-    Deno.addSignalListener("SIGTERM", this.#onSignal);
-    using _hangup = handleHangup();
+  async run(loop?: DaemonLoop): Promise<number> {
+    using own = loop === undefined ? new DaemonLoop() : null;
+    const current = loop ?? own!;
+    this.#loop = current;
+    if (this.#stopping) current.stop();
     try {
-      while (!this.#stopping) {
-        const now = clock();
-        this.#system.tick(now);
-        if (this.#options.exitAfterInject && this.#system.injectionComplete()) {
-          for (const name of this.#system.injectedPorts()) {
-            log.info("Exiting after successful injection and LACPDU transmission on {port}", {
-              port: name,
-            });
+      await current.poll({
+        next: () => {
+          const now = clock();
+          this.#system.tick(now);
+          if (this.#options.exitAfterInject && this.#system.injectionComplete()) {
+            for (const name of this.#system.injectedPorts()) {
+              log.info("Exiting after successful injection and LACPDU transmission on {port}", {
+                port: name,
+              });
+            }
+            return null;
           }
-          break;
-        }
-        const deadline = this.#system.nextDeadline();
-        const sleep = deadline === null
-          ? MAX_SLEEP_MS
-          : Math.min(MAX_SLEEP_MS, Math.max(0, Math.ceil(deadline - now)));
-        const fds = this.#ports.flatMap((p) => p.socket === null ? [] : [p.socket.fd]);
-        const { ready } = await poller.wait([...fds, this.#monitor.fd], sleep);
-        const woke = clock();
-        this.#ports.forEach((port, i) => {
-          if (port.socket !== null && ready.includes(port.socket.fd)) this.#drain(i, woke);
-        });
-        if (ready.includes(this.#monitor.fd)) this.#onLinkEvents(this.#monitor.poll(), woke);
-      }
+          const fds = this.#ports.flatMap((p) => p.socket === null ? [] : [p.socket.fd]);
+          return {
+            fds: [...fds, this.#monitor.fd],
+            timeoutMs: sleepUntil(this.#system.nextDeadline(), now),
+          };
+        },
+        ready: (ready) => {
+          const woke = clock();
+          this.#ports.forEach((port, i) => {
+            if (port.socket !== null && ready.includes(port.socket.fd)) this.#drain(i, woke);
+          });
+          if (ready.includes(this.#monitor.fd)) this.#onLinkEvents(this.#monitor.poll(), woke);
+        },
+      });
+      // A stop signal stopped the loop, not the daemon: say so as stop() does.
+      if (current.stopping) this.stop();
       return 0;
     } finally {
-      Deno.removeSignalListener("SIGINT", this.#onSignal);
-      Deno.removeSignalListener("SIGTERM", this.#onSignal);
-      this.#poller = null;
-      await poller.close();
+      this.#loop = null;
     }
   }
 
@@ -350,7 +308,7 @@ export class LacpDaemon implements AsyncDisposable {
     if (this.#stopping) return;
     this.#stopping = true;
     log.info("Stopping LACP on {ports}", { ports: this.#ports.map((p) => p.name).join(", ") });
-    this.#poller?.wake();
+    this.#loop?.stop();
   }
 
   #drain(index: number, now: number): void {

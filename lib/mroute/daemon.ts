@@ -13,23 +13,18 @@
  */
 
 import { getLogger } from "@logtape/logtape";
+import { DaemonLoop, MAX_SLEEP_MS } from "../daemon/loop.ts";
 import { NetkitError } from "../errors.ts";
-import { handleHangup } from "../hangup.ts";
+import { plural } from "../text.ts";
 import { ControlServer, EventHub } from "../ipc/mod.ts";
 import { MAX_REQUEST_BYTES } from "./apply_file.ts";
 import { InterfaceFlag } from "../net/interfaces.ts";
 import { type LinkEvent, LinkMonitor } from "../net/link_monitor.ts";
-import { Poller } from "../net/poller.ts";
 import { formatIpv4 } from "../packet/ipv4.ts";
 import { formatIpv6 } from "../packet/ipv6.ts";
-import {
-  DEFAULT_TABLE,
-  dumpKernelRoutes,
-  dumpKernelVifs,
-  MrouteSocket,
-  MrtFlush,
-  type Upcall,
-} from "./kernel.ts";
+import { MrouteSocket } from "../net/mroute_socket.ts";
+import { DEFAULT_TABLE, MrtFlush, type Upcall } from "../net/mroute_structs.ts";
+import { dumpKernelRoutes, dumpKernelVifs } from "./kernel.ts";
 import { handleRequest, MrouteRequest, type ShowJson } from "./protocol.ts";
 import { type IpFamily, type Route, routeKey } from "./route.ts";
 import { type KernelOps, MulticastRouter, type RouterEvent } from "./router.ts";
@@ -81,10 +76,9 @@ export class MrouteDaemon implements AsyncDisposable {
   readonly #router: MulticastRouter;
   readonly #events = new EventHub<Record<string, unknown>>();
   #server: ControlServer | null = null;
-  #poller: Poller | null = null;
+  #loop: DaemonLoop | null = null;
   #stopping = false;
   #closed = false;
-  readonly #onSignal = () => this.stop();
 
   private constructor(
     options: MrouteDaemonOptions,
@@ -309,31 +303,52 @@ export class MrouteDaemon implements AsyncDisposable {
     };
   }
 
-  /** Serves until {@linkcode stop}, SIGINT or SIGTERM. */
-  async run(): Promise<number> {
-    const poller = new Poller();
-    this.#poller = poller;
-    Deno.addSignalListener("SIGINT", this.#onSignal);
-    Deno.addSignalListener("SIGTERM", this.#onSignal);
-    using _hangup = handleHangup();
+  /**
+   * Serves until {@linkcode stop}, SIGINT or SIGTERM; SIGHUP re-applies the state file. `loop`
+   * is the CLI's, made before the daemon started; without one the run makes its own.
+   */
+  async run(loop?: DaemonLoop): Promise<number> {
+    using own = loop === undefined ? new DaemonLoop() : null;
+    const current = loop ?? own!;
+    this.#loop = current;
+    current.reload = () => this.reload();
+    if (this.#stopping) current.stop();
     try {
-      while (!this.#stopping) {
-        const sockets = [...this.#owners.values()];
-        const { ready } = await poller.wait([...sockets.map((s) => s.fd), this.#monitor.fd], 1000);
-        for (const socket of sockets) {
-          if (ready.includes(socket.fd)) {
-            for (const upcall of socket.readUpcalls()) this.#onUpcall(upcall);
+      await current.poll({
+        next: () => ({
+          fds: [...[...this.#owners.values()].map((s) => s.fd), this.#monitor.fd],
+          timeoutMs: MAX_SLEEP_MS,
+        }),
+        ready: (ready) => {
+          for (const socket of this.#owners.values()) {
+            if (ready.includes(socket.fd)) {
+              for (const upcall of socket.readUpcalls()) this.#onUpcall(upcall);
+            }
           }
-        }
-        if (ready.includes(this.#monitor.fd)) this.#onLinkEvents(this.#monitor.poll());
-      }
+          if (ready.includes(this.#monitor.fd)) this.#onLinkEvents(this.#monitor.poll());
+        },
+      });
       return 0;
     } finally {
-      Deno.removeSignalListener("SIGINT", this.#onSignal);
-      Deno.removeSignalListener("SIGTERM", this.#onSignal);
-      this.#poller = null;
-      await poller.close();
+      this.#loop = null;
     }
+  }
+
+  /**
+   * SIGHUP: makes the state file (an operator may have edited it) the routing state again, as
+   * one APPLY; a file that does not parse changes nothing. Returns what was done, in words.
+   */
+  reload(): string {
+    const path = this.#options.statePath;
+    const saved = readStateFile(path);
+    if (saved === null) {
+      return `no state file ${path}; kept ${plural(this.#router.routes().length, "route")}`;
+    }
+    const families = [...this.#owners.keys()];
+    const routes = saved.state.routes.filter((r) => families.includes(r.family));
+    this.#router.apply({ vifs: saved.state.vifs, routes });
+    this.#save();
+    return `re-applied state file ${path}: ${plural(routes.length, "route")}`;
   }
 
   #onUpcall(upcall: Upcall): void {
@@ -390,7 +405,7 @@ export class MrouteDaemon implements AsyncDisposable {
   stop(): void {
     if (this.#stopping) return;
     this.#stopping = true;
-    this.#poller?.wake();
+    this.#loop?.stop();
   }
 
   /**

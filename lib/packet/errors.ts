@@ -22,6 +22,7 @@
  * ```
  */
 export class MalformedPacketError extends Error {
+  /** Always `"MalformedPacketError"`, so logs and `String(err)` name the class. */
   override name = "MalformedPacketError";
   /** Machine-friendly snake_case reason, e.g. `"runt"`. */
   readonly reason: string;

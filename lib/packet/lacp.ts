@@ -58,7 +58,7 @@ import { MAC_LEN, parseMac } from "./mac.ts";
 export const SLOW_PROTOCOLS_MAC: Readonly<Uint8Array<ArrayBuffer>> = parseMac("01:80:c2:00:00:02");
 
 /** The Slow Protocols EtherType, 0x8809 (the same value as `EtherType.SLOW_PROTOCOLS`). */
-export const ETHERTYPE_SLOW = EtherType.SLOW_PROTOCOLS;
+export const ETHERTYPE_SLOW: typeof EtherType.SLOW_PROTOCOLS = EtherType.SLOW_PROTOCOLS;
 
 /** Slow Protocols subtypes, the first octet after the EtherType. */
 export const SlowSubtype = {
@@ -71,7 +71,7 @@ export const SlowSubtype = {
 /** Octets of a version 1 LACPDU (and of a Marker PDU) after the EtherType, subtype included. */
 export const LACPDU_LENGTH = 110;
 /** Length of a whole version 1 LACPDU or Marker PDU frame without the FCS. */
-export const LACP_FRAME_LENGTH = ETH_HEADER_LEN + LACPDU_LENGTH;
+export const LACP_FRAME_LENGTH: number = ETH_HEADER_LEN + LACPDU_LENGTH;
 
 /** LACPDU TLV types (802.1AX-2014 6.4.2.3 and, for version 2, 6.4.2.4). */
 export const LacpTlvType = {

@@ -183,11 +183,17 @@ export function encodePcapRecord(
  *
  * @example
  * ```ts
- * import { LINKTYPE_ETHERNET, readPcap } from "./pcap.ts";
+ * import assert from "node:assert/strict";
+ * import { encodePcapFileHeader, encodePcapRecord, LINKTYPE_ETHERNET, readPcap } from "./pcap.ts";
  *
- * const capture = readPcap(Deno.readFileSync("capture.pcap"));
+ * // Normally the bytes of a file (Deno.readFileSync); here one written in memory.
+ * const file = new Uint8Array([
+ *   ...encodePcapFileHeader(),
+ *   ...encodePcapRecord(new Uint8Array(60), 1_700_000_000_000_000_000n),
+ * ]);
+ * const capture = readPcap(file);
  * if (capture.linkType !== LINKTYPE_ETHERNET) throw new Error("not an Ethernet capture");
- * for (const { timestampNs, frame } of capture.records) console.log(timestampNs, frame.length);
+ * for (const { frame } of capture.records) assert.equal(frame.length, 60);
  * ```
  */
 export function readPcap(bytes: Uint8Array): PcapCapture {

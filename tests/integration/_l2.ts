@@ -6,6 +6,7 @@
  */
 
 import assert from "node:assert/strict";
+import { delay } from "../../lib/async.ts";
 import { L2, L2Lab } from "../../lib/lab/l2_lab.ts";
 import { tshark } from "./_lacp.ts";
 
@@ -88,7 +89,7 @@ export class Capture implements AsyncDisposable {
       throw new Error(`tshark did not start on ${iface} in ${netns}: ${seen.trim()}`);
     }
     // tshark says so a moment before its capture process has the socket open.
-    await new Promise((resolve) => setTimeout(resolve, 500));
+    await delay(500);
     return capture;
   }
 
@@ -96,7 +97,7 @@ export class Capture implements AsyncDisposable {
   async stop(): Promise<void> {
     if (this.#stopped) return;
     this.#stopped = true;
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    await delay(300);
     try {
       this.#child.kill("SIGINT");
     } catch {

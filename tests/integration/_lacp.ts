@@ -5,16 +5,11 @@
  * @module
  */
 
-import { LacpProcess } from "../../lib/lab/lacp_process.ts";
+import { LacpProcess } from "../../testing/lacp_process.ts";
 
 const decoder = new TextDecoder();
 
-/** Runs `./netkit ARGS` to completion. */
-export function netkit(args: string[]): { code: number; out: string; err: string } {
-  const out = new Deno.Command("./netkit", { args, stdout: "piped", stderr: "piped" }).outputSync();
-  return { code: out.code, out: decoder.decode(out.stdout), err: decoder.decode(out.stderr) };
-}
-
+export { netkit } from "../_cli.ts";
 export { waitUntil } from "../../testing/wait_until.ts";
 
 /** A `./netkit -n NETNS lacp ...` daemon logging at debug level, as the tests run it. */

@@ -6,6 +6,7 @@
  * @module
  */
 
+import { waitFor } from "../../lib/async.ts";
 import { runInNetns } from "../../lib/net/netns.ts";
 import { PacketSocket, PacketType } from "../../lib/net/packet_socket.ts";
 import {
@@ -133,13 +134,12 @@ export class ScriptedPeer implements Disposable {
     timeoutMs: number,
     what: string,
   ): Promise<HeardPdu> {
-    const deadline = performance.now() + timeoutMs;
-    while (performance.now() < deadline) {
-      const found = this.heard.find((h) => h.at >= since && accept(h.pdu));
-      if (found !== undefined) return found;
-      await sleep(PUMP_MS);
-    }
-    throw new Error(`Timed out after ${timeoutMs} ms waiting for a LACPDU with ${what}`);
+    const found = await waitFor(
+      () => this.heard.find((h) => h.at >= since && accept(h.pdu)),
+      (h) => h !== undefined,
+      { timeoutMs, intervalMs: PUMP_MS, what: `a LACPDU with ${what}` },
+    );
+    return found!;
   }
 
   #pump(): void {
@@ -174,8 +174,4 @@ export class ScriptedPeer implements Disposable {
 /** Whether a LACPDU's actor claims Synchronization. */
 export function claimsSync(pdu: Lacpdu): boolean {
   return (pdu.actor.state & LacpState.SYNCHRONIZATION) !== 0;
-}
-
-export function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
 }

@@ -11,7 +11,7 @@ import type { ChildDaemon } from "../../lib/lab/child_daemon.ts";
 import { L2 } from "../../lib/lab/l2_lab.ts";
 import { NamespaceLab } from "../../lib/lab/namespace_lab.ts";
 import { controlSocketPrefix } from "../../lib/lacp/daemon.ts";
-import { currentNetnsId } from "../../lib/net/netns.ts";
+import { currentNetnsId, netnsId } from "../../lib/net/netns.ts";
 import { needs } from "../skip.ts";
 import { startedLab } from "./_l2.ts";
 import { netkit, startLacp, waitUntil } from "./_lacp.ts";
@@ -151,4 +151,97 @@ Deno.test("netkit lacp -k refuses the pid a fake control socket names, and signa
     await bystander.status;
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+/** Runs `./netkit ARGS` with `env` added, to completion. */
+async function netkitWith(
+  env: Record<string, string>,
+  args: string[],
+): Promise<{ code: number; out: string; err: string }> {
+  const out = await new Deno.Command("./netkit", { args, env, stdout: "piped", stderr: "piped" })
+    .output();
+  return { code: out.code, out: decoder.decode(out.stdout), err: decoder.decode(out.stderr) };
+}
+
+Deno.test({
+  name:
+    "netkit lacp -d logs to its default file from /, and a kill -9 leaves nothing that blocks the next start",
+  ignore: needs("root", "netns", "veth"),
+  async fn() {
+    using lab = new NamespaceLab();
+    const a = lab.netns("a");
+    const b = lab.netns("b");
+    lab.veth({ netns: a, name: "a1" }, { netns: b, name: "b1" });
+    const dir = await Deno.makeTempDir({ prefix: "netkit-detach-" });
+    const env = { NETKIT_RUN_DIR: `${dir}/run`, NETKIT_LOG_DIR: `${dir}/log` };
+    // Every daemon seen, for the cleanup should an assertion fail while one runs.
+    const seen: number[] = [];
+    const pidOf = async () => {
+      const status = await netkitWith(env, ["-n", a, "lacp", "-s", "-j"]);
+      assert.equal(status.code, 0, status.err);
+      const pids = (JSON.parse(status.out) as { pid: number }[]).map((s) => s.pid);
+      seen.push(...pids);
+      return pids;
+    };
+    try {
+      const started = await netkitWith(env, ["-n", a, "lacp", "-i", "a1", "-d"]);
+      assert.equal(started.code, 0, started.err);
+      const [pid] = await pidOf();
+      assert.ok(pid !== undefined);
+      const logFile = `${dir}/log/lacp-a1-${a}.log`;
+      assert.equal(Deno.readLinkSync(`/proc/${pid}/cwd`), "/");
+      assert.equal(Deno.statSync(logFile).mode! & 0o777, 0o640);
+      assert.equal(Deno.statSync(`${dir}/log`).mode! & 0o777, 0o750);
+      await waitUntil(
+        () => readOrEmpty(logFile),
+        (text) => text.includes("LACP started on a1"),
+        5000,
+        "the detached daemon's first log line",
+      );
+
+      // Killed without cleanup: its pid-named socket and lock stay behind.
+      Deno.kill(pid, "SIGKILL");
+      await waitUntil(() => running(pid), (alive) => !alive, 5000, `pid ${pid} to die`);
+      const left = [...Deno.readDirSync(`${dir}/run`)].map((e) => e.name).sort();
+      assert.ok(left.includes(`${controlSocketPrefix(netnsId(a))}${pid}.sock`), String(left));
+
+      // The next daemon starts on the same interface and clears them.
+      const again = await netkitWith(env, ["-n", a, "lacp", "-i", "a1", "-d"]);
+      assert.equal(again.code, 0, again.err);
+      const [next] = await pidOf();
+      const now = [...Deno.readDirSync(`${dir}/run`)].map((e) => e.name);
+      assert.ok(!now.some((name) => name.includes(`-${pid}.sock`)), String(now));
+      const stopped = await netkitWith(env, ["-n", a, "lacp", "-k"]);
+      assert.equal(stopped.code, 0, stopped.err);
+      assert.equal(stopped.out, `Stopped netkit lacp daemon ${next} (a1)\n`);
+    } finally {
+      for (const pid of seen) if (running(pid)) Deno.kill(pid, "SIGKILL");
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name: "SIGTERM stops a gateway and a client within 1 s while they wait to reconnect",
+  ignore: needs("root", "netns", "veth", "bridge", "tun", "ping"),
+  async fn() {
+    await using lab = await startedLab();
+    await lab.relay!.stop();
+    for (const [name, daemon] of [["gateway", lab.gateway], ["client1", lab.clients[0]]] as const) {
+      assert.ok(daemon, `${name} started`);
+      await waitUntil(
+        () => lab.peerStatus(name),
+        (s) => s.session.state === "reconnecting",
+        10_000,
+        `${name} to lose the relay`,
+      );
+      // Past the first backoff: the session now sleeps before its next attempt, or dials.
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      const start = performance.now();
+      const status = await daemon.stop(5000);
+      const elapsed = performance.now() - start;
+      assert.equal(status.signal, null, `${name} exited by itself, not by SIGKILL`);
+      assert.ok(elapsed < 1000, `${name} took ${Math.round(elapsed)} ms to stop`);
+    }
+  },
 });

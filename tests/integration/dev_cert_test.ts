@@ -6,19 +6,14 @@
 
 import assert from "node:assert/strict";
 import "../../ffi/native.ts";
-import type { CliIo } from "../../lib/cli/io.ts";
-import { run } from "../../lib/cli/program.ts";
 import { devCertIdentity, writeDevCerts } from "../../lib/l2/certs.ts";
 import { ATTACKER, AttackScene } from "../_attack.ts";
+import { cli } from "../_cli.ts";
 import { needs } from "../skip.ts";
 
 /** `netkit relay --dev-cert DIR` in-process; every case here stops before anything listens. */
-async function relayDevCert(dir: string): Promise<{ code: number; out: string; err: string }> {
-  let out = "";
-  let err = "";
-  const io: CliIo = { out: (t) => out += t, err: (t) => err += t };
-  const code = await run(["relay", "--listen", "127.0.0.1:1", "--dev-cert", dir], io);
-  return { code, out, err };
+function relayDevCert(dir: string): Promise<{ code: number; out: string; err: string }> {
+  return cli("relay", "--listen", "127.0.0.1:1", "--dev-cert", dir);
 }
 
 function names(dir: string): string[] {

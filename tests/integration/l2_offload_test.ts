@@ -6,6 +6,7 @@
  */
 
 import assert from "node:assert/strict";
+import { delay } from "../../lib/async.ts";
 import { clientLanAddress, clientMac, L2 } from "../../lib/lab/l2_lab.ts";
 import { nk } from "../../ffi/native.ts";
 import { runInNetns } from "../../lib/net/netns.ts";
@@ -304,7 +305,7 @@ Deno.test({
       iperf3(c1, "-c", L2.h1, "-t", "5", "-P", "4"),
     ];
     try {
-      await new Promise((resolve) => setTimeout(resolve, 1500)); // both queues full by now
+      await delay(1500); // both queues full by now
       for (
         const [what, process] of [["client", lab.clients[0]!], ["gateway", lab.gateway!]] as const
       ) {

@@ -4,6 +4,7 @@
  */
 
 import assert from "node:assert/strict";
+import { delay, withTimeout } from "../../lib/async.ts";
 import { certificateHash, writeDevCerts } from "../../lib/l2/certs.ts";
 import { CloseCode, ControlReader, ControlWriter } from "../../lib/l2/control.ts";
 import { pinnedConnectOptions } from "../../lib/l2/relay_session.ts";
@@ -95,7 +96,7 @@ Deno.test({
 
     // CAM refresh: one padded frame per client MAC, to the gateway NIC, EtherType 0x88b5.
     const gwMac = lab.lab.link(lab.gw, "eth0").mac;
-    await new Promise((r) => setTimeout(r, 1500));
+    await delay(1500);
     const { rows, expert } = await cam.rows(["eth.src", "eth.dst", "eth.type", "frame.len"]);
     for (const i of [1, 2]) {
       const mine = rows.filter((r) => r[0] === clientMac(i));
@@ -227,13 +228,7 @@ Deno.test({
       }
       for (let i = 0; i < 4; i++) sends.push(frame("02:00:00:00:00:77")); // spoofed source
       for (const d of sends) await conn.sendDatagram(d).catch(() => {});
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const info = await Promise.race([
-        closed,
-        new Promise<{ closeCode: number }>((r) =>
-          timer = setTimeout(() => r({ closeCode: -2 }), 5000)
-        ),
-      ]).finally(() => clearTimeout(timer));
+      const info = await withTimeout(closed, 5000, "the relay to close the connection");
       assert.equal(info.closeCode, CloseCode.MALFORMED_THRESHOLD);
       await reader.cancel();
     } finally {
@@ -282,7 +277,7 @@ Deno.test({
     assert.match(lab.log("gateway"), /Lost eth0: .*ENETDOWN[\s\S]*Bridging eth0 again/);
     // Down for 3 s, then up: the loss and the recovery are logged once each, not every second.
     ip("-n", lab.gw, "link", "set", "eth0", "down");
-    await new Promise((r) => setTimeout(r, 3000));
+    await delay(3000);
     ip("-n", lab.gw, "link", "set", "eth0", "up");
     await waitUntil(() => lab.ping(c1, L2.h1, 1), (ok) => ok, 10_000, "ping over eth0 again");
     const log = lab.log("gateway");
@@ -385,7 +380,7 @@ Deno.test({
       stdout: "piped",
       stderr: "piped",
     }).spawn();
-    await new Promise((r) => setTimeout(r, 1000));
+    await delay(1000);
     Deno.kill(lab.relay!.pid, "SIGKILL"); // no goodbye to anyone
     await lab.relay!.stop();
     await lab.startRelay();
@@ -498,7 +493,7 @@ Deno.test({
     ip("-n", lab.relayNs, "link", "set", "w-c1", "down");
     ip("-n", lab.relayNs, "link", "set", "w-gw", "down");
     // The 2 s idle timeout, up to 0.5 s of backoff: both are in a reconnect that gets no answer.
-    await new Promise((r) => setTimeout(r, 3500));
+    await delay(3500);
     for (
       const [what, process] of [["client", lab.clients[0]!], ["gateway", lab.gateway!]] as const
     ) {

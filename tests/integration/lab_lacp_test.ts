@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import { ip } from "../../lib/lab/namespace_lab.ts";
-import { explainLacpLab, LacpLab, type LacpLabEvent } from "../../lib/lab/lacp_scenario.ts";
+import type { LacpLabEvent } from "../../lib/lab/lacp_events.ts";
+import { explainLacpLab } from "../../lib/lab/lacp_narrative.ts";
+import { LacpScenario } from "../../lib/lab/lacp_scenario.ts";
 import { parseInjectRule } from "../../lib/lacp/inject_rule.ts";
 import { needs } from "../skip.ts";
 import { interruptLab, namespacesWith, removeNamespaces } from "./_lab.ts";
@@ -140,13 +142,13 @@ Deno.test({
 
 Deno.test({
   name:
-    "LacpLab in process: with B hiding C and D, A keeps distributing (coupled control) and the lab is removed on close",
+    "LacpScenario in process: with B hiding C and D, A keeps distributing (coupled control) and the lab is removed on close",
   ignore: needs("root", "netns", "veth"),
   async fn() {
     const events: LacpLabEvent[] = [];
     let netns: readonly string[] = [];
     {
-      await using lab = LacpLab.create();
+      await using lab = LacpScenario.create();
       netns = lab.netns;
       assert.deepEqual(netns.map((n) => ip("netns", "list").includes(n)), [true, true]);
       const report = await lab.run({

@@ -1,10 +1,8 @@
 import assert from "node:assert/strict";
 import { ip } from "../../lib/lab/namespace_lab.ts";
-import {
-  explainMrouteLab,
-  type MrouteLabEvent,
-  MrouteScenario,
-} from "../../lib/lab/mroute_scenario.ts";
+import type { MrouteLabEvent } from "../../lib/lab/mroute_events.ts";
+import { explainMrouteLab } from "../../lib/lab/mroute_narrative.ts";
+import { MrouteScenario } from "../../lib/lab/mroute_scenario.ts";
 import { needs } from "../skip.ts";
 import { exists, interruptLab, namespacesWith, removeNamespaces, running } from "./_lab.ts";
 

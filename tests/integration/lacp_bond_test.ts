@@ -13,7 +13,7 @@ import { formatStateLetters, LacpState } from "../../lib/packet/lacp.ts";
 import { formatMac } from "../../lib/packet/mac.ts";
 import { BondPeer, type BondSlave, type BondStatus } from "../../testing/bond_peer.ts";
 import { netkit, startLacp, tshark, waitUntil } from "./_lacp.ts";
-import { aggregated } from "../../lib/lab/lacp_process.ts";
+import { aggregated } from "../../testing/lacp_process.ts";
 import { needs } from "../skip.ts";
 
 const { ACTIVE, SHORT_TIMEOUT, AGGREGATION, SYNCHRONIZATION, COLLECTING, DISTRIBUTING } = LacpState;

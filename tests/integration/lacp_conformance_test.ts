@@ -6,11 +6,12 @@
 
 import assert from "node:assert/strict";
 import { NamespaceLab, type VethEnd } from "../../lib/lab/namespace_lab.ts";
-import type { LacpProcess } from "../../lib/lab/lacp_process.ts";
+import { delay } from "../../lib/async.ts";
+import type { LacpProcess } from "../../testing/lacp_process.ts";
 import type { PortStatus } from "../../lib/lacp/status.ts";
 import { encodeLacpdu, LacpState } from "../../lib/packet/lacp.ts";
 import { formatMac, parseMac } from "../../lib/packet/mac.ts";
-import { claimsSync, IN_SYNC, ScriptedPeer, sleep } from "./_lacp_peer.ts";
+import { claimsSync, IN_SYNC, ScriptedPeer } from "./_lacp_peer.ts";
 import { netkit, startLacp, waitUntil } from "./_lacp.ts";
 import { needs } from "../skip.ts";
 
@@ -78,7 +79,7 @@ Deno.test({
     await withScenario([], async ({ peer }) => {
       const first = await peer.waitHeard(() => true, 0, 8000, "netkit's first LACPDU");
       assert.equal(claimsSync(first.pdu), false);
-      await sleep(500);
+      await delay(500);
       const appeared = performance.now();
       peer.behave({ system: SYSTEM_1 });
       const synced = await peer.waitHeard(claimsSync, appeared, 5000, "Sync");
@@ -172,7 +173,7 @@ Deno.test({
         LacpState.DISTRIBUTING;
       const started = performance.now();
       peer.behave({ system: SYSTEM_1, state: passive });
-      await sleep(3000);
+      await delay(3000);
       const p = await port(dut);
       assert.equal(p.partner.state_flags.includes("SYNCHRONIZATION"), false);
       assert.equal(p.mux_state, "ATTACHED");
@@ -206,7 +207,7 @@ Deno.test({
       );
       assert.equal(slow.periodic_state, "SLOW_PERIODIC");
       assert.ok(slow.timers.periodic! > 28, `periodic timer ${slow.timers.periodic} s`);
-      await sleep(2500);
+      await delay(2500);
       const extra = peer.heardSince(asked + 50);
       assert.deepEqual(extra.map((h) => Math.round(h.at - asked)), [], "LACPDUs after the switch");
     });

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { delay } from "../../lib/async.ts";
 import { NamespaceLab } from "../../lib/lab/namespace_lab.ts";
 import { LacpDaemon, lacpDaemonOptions } from "../../lib/lacp/daemon.ts";
 import { needs } from "../skip.ts";
@@ -17,7 +18,7 @@ Deno.test({
     try {
       const deadline = Date.now() + 6000;
       while (Date.now() < deadline && ![da, db].every((d) => d.system.isAggregated(0))) {
-        await new Promise((r) => setTimeout(r, 50));
+        await delay(50);
       }
       assert.ok(da.system.isAggregated(0) && db.system.isAggregated(0));
       assert.notEqual(da.status().net_ns_id, db.status().net_ns_id);

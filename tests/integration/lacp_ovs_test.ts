@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { NamespaceLab } from "../../lib/lab/namespace_lab.ts";
-import { OvsPeer } from "../../lib/lab/ovs_peer.ts";
+import { OvsPeer } from "../../testing/ovs_peer.ts";
 import { formatMac } from "../../lib/packet/mac.ts";
 import { interfaceState, netkit, startLacp, tshark } from "./_lacp.ts";
 import { needs } from "../skip.ts";

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { delay } from "../../lib/async.ts";
 import { type LinkEvent, LinkMonitor } from "../../lib/net/link_monitor.ts";
 import { runInNetns } from "../../lib/net/netns.ts";
 import { ip, ipJson, NamespaceLab } from "../../lib/lab/namespace_lab.ts";
@@ -31,7 +32,7 @@ async function collect(
   const deadline = Date.now() + ms;
   while (!until(events) && Date.now() < deadline) {
     events.push(...monitor.poll().map(describe));
-    if (!until(events)) await new Promise((r) => setTimeout(r, 20));
+    if (!until(events)) await delay(20);
   }
   return events;
 }

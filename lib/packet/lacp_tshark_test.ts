@@ -18,40 +18,15 @@ import {
   type MarkerPdu,
   markerResponse,
   parseMac,
-  PcapWriter,
-} from "../../lib/packet/mod.ts";
-import { needs } from "../skip.ts";
+} from "./mod.ts";
+import { needs } from "../../tests/skip.ts";
+import { tsharkFields, withPcapOf } from "../../testing/tshark.ts";
 
 const SRC = parseMac("02:a1:b2:c3:d4:01");
-const T0 = 1_700_000_000_000_000_000n;
 
 // Multiple occurrences of a field (lacp.tlv_type appears once per TLV) are joined with ";".
 // ("aggregator=/" does not work: tshark 4.0 reads "/" as an escape and prints "\".)
 const AGGREGATOR = ";";
-
-/** Runs tshark over `path` and returns one row of field values per frame. */
-function tsharkFields(path: string, fields: string[]): string[][] {
-  const args = ["-r", path, "-T", "fields", "-E", "separator=,", "-E", `aggregator=${AGGREGATOR}`];
-  args.push("-E", "occurrence=a");
-  for (const field of fields) args.push("-e", field);
-  // tshark warns on stderr when run as root; only the exit code matters.
-  const out = new Deno.Command("tshark", { args, stdout: "piped", stderr: "piped" }).outputSync();
-  assert.equal(out.code, 0, `tshark failed: ${new TextDecoder().decode(out.stderr)}`);
-  return new TextDecoder().decode(out.stdout).trimEnd().split("\n").map((line) => line.split(","));
-}
-
-function withTempPcap(frames: Uint8Array[], fn: (path: string) => void): void {
-  const path = Deno.makeTempFileSync({ prefix: "netkit_lacp_", suffix: ".pcap" });
-  try {
-    {
-      using pcap = PcapWriter.create(Deno.openSync(path, { write: true, truncate: true }));
-      frames.forEach((frame, i) => pcap.write(frame, T0 + BigInt(i) * 1_000_000_000n));
-    }
-    fn(path);
-  } finally {
-    Deno.removeSync(path);
-  }
-}
 
 /** Wireshark's state flag string: "EFDCSGSA", bit 7 first, "*" for each clear bit. */
 function wiresharkStateFlags(state: number): string {
@@ -241,8 +216,8 @@ Deno.test({
       ...MARKERS.map((pdu) => encodeMarker(pdu, SRC)),
     ];
     const expected = [...LACPDUS.map(expectedLacpRow), ...MARKERS.map(expectedMarkerRow)];
-    withTempPcap(frames, (path) => {
-      const rows = tsharkFields(path, LACP_FIELDS);
+    withPcapOf(frames, (path) => {
+      const rows = tsharkFields(path, LACP_FIELDS, { aggregator: AGGREGATOR });
       assert.equal(rows.length, expected.length);
       rows.forEach((row, i) => {
         const got = Object.fromEntries(LACP_FIELDS.map((field, j) => [field, row[j]]));
@@ -286,8 +261,10 @@ Deno.test({
       }
     });
     assert.deepEqual(reasons, ["bad_actor_tlv", "bad_partner_tlv", "bad_marker_tlv"]);
-    withTempPcap([badActorLength, badPartnerType, badMarkerType], (path) => {
-      const rows = tsharkFields(path, ["_ws.expert.message", "_ws.expert.severity"]);
+    withPcapOf([badActorLength, badPartnerType, badMarkerType], (path) => {
+      const rows = tsharkFields(path, ["_ws.expert.message", "_ws.expert.severity"], {
+        aggregator: AGGREGATOR,
+      });
       // Severity 8388608 is PI_ERROR.
       assert.deepEqual(rows, [
         ["TLV is not expected length", "8388608"],

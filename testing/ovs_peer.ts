@@ -6,7 +6,7 @@
  * turn what `ovs-appctl lacp/show`, `lacp/show-stats` and `bond/show` print (Open vSwitch 3.1)
  * into typed objects; they are pure and exported for unit tests.
  *
- * ```ts
+ * ```ts ignore
  * await using peer = await OvsPeer.start("nk1a-peer");
  * await peer.addBond({ members: ["p1", "p2"], lacp: "active", time: "fast" });
  * const status = await peer.waitFor(
@@ -24,7 +24,8 @@
  * @module
  */
 
-import { NetkitError } from "../errors.ts";
+import { delay, TimeoutError, waitFor } from "../lib/async.ts";
+import { NetkitError } from "../lib/errors.ts";
 
 const decoder = new TextDecoder();
 
@@ -492,10 +493,6 @@ async function runOk(
   return out.stdout;
 }
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
 /**
  * Whether process `pid` is alive and is still the program named `comm` (so a recycled pid is
  * never mistaken for an OVS daemon). Zombies count as gone.
@@ -518,7 +515,7 @@ async function waitGone(pid: number, comm: string, ms: number): Promise<boolean>
   const deadline = Date.now() + ms;
   while (await isAlive(pid, comm)) {
     if (Date.now() >= deadline) return false;
-    await sleep(20);
+    await delay(20);
   }
   return true;
 }
@@ -838,26 +835,13 @@ export class OvsPeer implements AsyncDisposable {
     timeoutMs: number,
     what: string,
   ): Promise<T> {
-    const deadline = Date.now() + timeoutMs;
-    let last = "nothing yet";
-    for (;;) {
-      try {
-        const value = await probe();
-        if (accept(value)) return value;
-        last = JSON.stringify(value);
-      } catch (error) {
-        last = `error: ${error instanceof Error ? error.message : String(error)}`;
-      }
-      const left = deadline - Date.now();
-      if (left <= 0) break;
-      await sleep(Math.min(POLL_INTERVAL_MS, left));
+    try {
+      return await waitFor(probe, accept, { timeoutMs, intervalMs: POLL_INTERVAL_MS, what });
+    } catch (error) {
+      if (!(error instanceof TimeoutError)) throw error;
+      const log = this.logTail(5).replaceAll("\n", " | ");
+      throw new NetkitError(`${error.message}${log === "" ? "" : `; ovs-vswitchd log: ${log}`}`);
     }
-    const log = this.logTail(5).replaceAll("\n", " | ");
-    throw new NetkitError(
-      `Timed out after ${timeoutMs} ms waiting for ${what}; last value: ${last}${
-        log === "" ? "" : `; ovs-vswitchd log: ${log}`
-      }`,
-    );
   }
 
   /** The last `lines` lines of the `ovs-vswitchd` log ("" when there is none yet). */

@@ -14,8 +14,9 @@ import {
   parseMac,
   PcapWriter,
   type VlanTagInit,
-} from "../../lib/packet/mod.ts";
-import { needs } from "../skip.ts";
+} from "./mod.ts";
+import { needs } from "../../tests/skip.ts";
+import { tsharkFields, withTempPcap } from "../../testing/tshark.ts";
 
 const SRC = parseMac("02:00:00:00:00:01");
 const DST = parseMac("02:00:00:00:00:02");
@@ -95,37 +96,6 @@ function frame(
   return encodeEthernet({ dst, src: SRC, etherType, payload, vlanTags });
 }
 
-/** Runs tshark over `path` and returns one row of field values per frame. */
-function tsharkFields(path: string, fields: string[], options: string[] = []): string[][] {
-  const args = [
-    "-r",
-    path,
-    "-T",
-    "fields",
-    "-E",
-    "separator=,",
-    "-E",
-    "aggregator=/",
-    "-E",
-    "occurrence=a",
-  ];
-  for (const option of options) args.push("-o", option);
-  for (const field of fields) args.push("-e", field);
-  // tshark warns on stderr when run as root; only the exit code matters.
-  const out = new Deno.Command("tshark", { args, stdout: "piped", stderr: "piped" }).outputSync();
-  assert.equal(out.code, 0, `tshark failed: ${new TextDecoder().decode(out.stderr)}`);
-  return new TextDecoder().decode(out.stdout).trimEnd().split("\n").map((line) => line.split(","));
-}
-
-function withTempPcap(fn: (path: string) => void): void {
-  const path = Deno.makeTempFileSync({ prefix: "netkit_tshark_", suffix: ".pcap" });
-  try {
-    fn(path);
-  } finally {
-    Deno.removeSync(path);
-  }
-}
-
 Deno.test({
   name: "tshark decodes Ethernet, VLAN, QinQ, ARP, UDP and ICMPv6 frames written by PcapWriter",
   ignore: needs("tshark"),
@@ -164,10 +134,10 @@ Deno.test({
         "arp.opcode",
         "icmpv6.checksum.status",
       ];
-      const rows = tsharkFields(path, fields, [
-        "ip.check_checksum:TRUE",
-        "udp.check_checksum:TRUE",
-      ]);
+      const rows = tsharkFields(path, fields, {
+        aggregator: "/",
+        preferences: ["ip.check_checksum:TRUE", "udp.check_checksum:TRUE"],
+      });
       const common = { "eth.src": "02:00:00:00:00:01", "eth.dst": "02:00:00:00:00:02" };
       // Checksum status: 1 good, 0 bad. Fields not listed must be empty (protocol absent).
       const expected: Record<string, string>[] = [
@@ -258,7 +228,7 @@ Deno.test({
         "frame.cap_len",
         "frame.time_epoch",
         "eth.type",
-      ]);
+      ], { aggregator: "/" });
       assert.deepEqual(rows, [
         ["214", "64", "1700000000.123456000", "0x88b5"], // truncated, not rounded, to µs
         ["60", "60", "1700000000.123457000", "0x88b5"], // 123457788 ns truncates to 123457 µs

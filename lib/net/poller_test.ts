@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
-import { encodeGetLink } from "../lib/net/netlink_messages.ts";
-import { Poller } from "../lib/net/poller.ts";
-import { RtnetlinkSocket } from "../lib/net/rtnetlink.ts";
+import { encodeGetLink } from "./netlink_messages.ts";
+import { Poller } from "./poller.ts";
+import { RtnetlinkSocket } from "./rtnetlink.ts";
 
 Deno.test("Poller.wait() times out with nothing ready", async () => {
   await using poller = new Poller();

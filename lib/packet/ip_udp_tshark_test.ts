@@ -23,10 +23,10 @@ import {
   parseIpv4,
   parseIpv6,
   parseMac,
-  PcapWriter,
   type UdpMulticastFrameInit,
-} from "../../lib/packet/mod.ts";
-import { needs } from "../skip.ts";
+} from "./mod.ts";
+import { needs } from "../../tests/skip.ts";
+import { tsharkFields, withPcapOf } from "../../testing/tshark.ts";
 
 const SRC_MAC = parseMac("02:00:00:00:00:01");
 const DST_MAC = parseMac("02:00:00:00:00:02");
@@ -37,7 +37,6 @@ const SRC6 = parseIpv6("2001:db8::1");
 const GROUP6 = parseIpv6("ff0e::1:2:3");
 const UNICAST6 = parseIpv6("2001:db8::2");
 const NETKIT = new TextEncoder().encode("netkit");
-const T0 = 1_700_000_000_000_000_000n;
 
 const FIELDS = [
   "frame.len",
@@ -79,30 +78,14 @@ const FIELDS = [
 const AGGREGATOR = ";";
 
 /** Runs tshark over `path` with checksum validation on; one row of field values per frame. */
-function tsharkFields(path: string): Record<string, string>[] {
-  const args = ["-r", path, "-T", "fields", "-E", "separator=,", "-E", `aggregator=${AGGREGATOR}`];
-  args.push("-E", "occurrence=a", "-o", "ip.check_checksum:TRUE", "-o", "udp.check_checksum:TRUE");
-  for (const field of FIELDS) args.push("-e", field);
-  // tshark warns on stderr when run as root; only the exit code matters.
-  const out = new Deno.Command("tshark", { args, stdout: "piped", stderr: "piped" }).outputSync();
-  assert.equal(out.code, 0, `tshark failed: ${new TextDecoder().decode(out.stderr)}`);
-  return new TextDecoder().decode(out.stdout).trimEnd().split("\n").map((line) => {
-    const values = line.split(",");
-    return Object.fromEntries(FIELDS.map((field, i) => [field, values[i] ?? ""]));
+function tsharkRecords(path: string): Record<string, string>[] {
+  const rows = tsharkFields(path, FIELDS, {
+    aggregator: AGGREGATOR,
+    preferences: ["ip.check_checksum:TRUE", "udp.check_checksum:TRUE"],
   });
-}
-
-function withTempPcap(frames: Uint8Array[], fn: (path: string) => void): void {
-  const path = Deno.makeTempFileSync({ prefix: "netkit_ip_udp_", suffix: ".pcap" });
-  try {
-    {
-      using pcap = PcapWriter.create(Deno.openSync(path, { write: true, truncate: true }));
-      frames.forEach((frame, i) => pcap.write(frame, T0 + BigInt(i) * 1_000_000_000n));
-    }
-    fn(path);
-  } finally {
-    Deno.removeSync(path);
-  }
+  return rows.map((values) =>
+    Object.fromEntries(FIELDS.map((field, n) => [field, values[n] ?? ""]))
+  );
 }
 
 function multicast4(overrides: Partial<UdpMulticastFrameInit> = {}): Uint8Array {
@@ -344,8 +327,8 @@ Deno.test({
   name: "tshark decodes UDP over IPv4 and IPv6 field by field with valid checksums and no warnings",
   ignore: needs("tshark"),
   fn() {
-    withTempPcap(GOOD_FRAMES, (path) => {
-      const rows = tsharkFields(path);
+    withPcapOf(GOOD_FRAMES, (path) => {
+      const rows = tsharkRecords(path);
       assert.equal(rows.length, EXPECTED_GOOD.length);
       rows.forEach((row, i) => {
         const want = Object.fromEntries(
@@ -375,8 +358,8 @@ Deno.test({
       }
     });
     assert.deepEqual(reasons, ["bad_udp_checksum", "bad_udp_checksum", "bad_ipv4_checksum"]);
-    withTempPcap(CONTROL_FRAMES, (path) => {
-      const rows = tsharkFields(path).map((row) => [
+    withPcapOf(CONTROL_FRAMES, (path) => {
+      const rows = tsharkRecords(path).map((row) => [
         row["ip.checksum.status"],
         row["udp.checksum"],
         row["udp.checksum.status"],

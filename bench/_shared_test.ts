@@ -1,6 +1,5 @@
 import assert from "node:assert/strict";
-import { endProvenance, formatProvenance, provenance, settledCount } from "../bench/_shared.ts";
-import { parseIperf } from "../bench/l2_tcp.ts";
+import { endProvenance, formatProvenance, provenance, settledCount } from "./_shared.ts";
 
 Deno.test("settledCount waits until two reads are equal and returns the last count", async () => {
   const counts = [10, 25, 40, 40, 41];
@@ -20,26 +19,6 @@ Deno.test("settledCount gives up after maxMs and says the counter never settled"
   assert.equal(result.settled, false);
   assert.equal(result.count, count - 1);
   assert.ok(performance.now() - start >= 50);
-});
-
-Deno.test("parseIperf takes the receiver's rate and bytes and the sender's retransmits", () => {
-  const json = JSON.stringify({
-    start: {},
-    end: {
-      sum_sent: { bytes: 125_100_000, bits_per_second: 1.0008e9, retransmits: 3 },
-      sum_received: { bytes: 125_000_000, bits_per_second: 1e9 },
-    },
-  });
-  assert.deepEqual(parseIperf(json), { mbitPerSecond: 1000, bytes: 125_000_000, retransmits: 3 });
-});
-
-Deno.test("parseIperf returns iperf3's error, or says the output was not its JSON", () => {
-  assert.equal(
-    parseIperf(JSON.stringify({ error: "unable to connect to server: Connection refused" })),
-    "unable to connect to server: Connection refused",
-  );
-  assert.match(parseIperf("iperf3: error") as string, /^no JSON from iperf3/);
-  assert.equal(parseIperf("{}"), "iperf3 reported no sum_received");
 });
 
 Deno.test("provenance names the run's date, machine, kernel, commit and Deno in one line", () => {

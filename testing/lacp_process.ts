@@ -5,11 +5,11 @@
  * @module
  */
 
-import { controlSocketPath, request } from "../ipc/mod.ts";
-import { controlSocketPrefix } from "../lacp/daemon.ts";
-import type { DaemonStatus, PortStatus } from "../lacp/status.ts";
-import { netnsId } from "../net/netns.ts";
-import { ChildDaemon } from "./child_daemon.ts";
+import { controlSocketPath, request } from "../lib/ipc/mod.ts";
+import { controlSocketPrefix } from "../lib/lacp/daemon.ts";
+import type { DaemonStatus, PortStatus } from "../lib/lacp/status.ts";
+import { netnsId } from "../lib/net/netns.ts";
+import { ChildDaemon } from "../lib/lab/child_daemon.ts";
 
 /** How a {@linkcode LacpProcess} runs. */
 export interface LacpProcessOptions {
@@ -30,7 +30,9 @@ export function aggregated(status: DaemonStatus): boolean {
 /** A running `netkit lacp` daemon. */
 export class LacpProcess implements AsyncDisposable {
   readonly #daemon: ChildDaemon;
+  /** The namespace it runs in. */
   readonly netns: string;
+  /** Its `--log-file`, a temporary file. */
   readonly logFile: string;
 
   private constructor(daemon: ChildDaemon, netns: string, logFile: string) {
@@ -55,6 +57,7 @@ export class LacpProcess implements AsyncDisposable {
     return new LacpProcess(daemon, netns, logFile);
   }
 
+  /** Its process id. */
   get pid(): number {
     return this.#daemon.pid;
   }
@@ -107,6 +110,7 @@ export class LacpProcess implements AsyncDisposable {
     return this.#daemon.stop();
   }
 
+  /** Stops the daemon and removes its log file. */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.stop();
     Deno.removeSync(this.logFile);
