@@ -63,6 +63,7 @@ const USER_HZ = 100;
 
 /** One output interface of a kernel route. */
 export interface KernelOif {
+  /** The output interface's index. */
   ifindex: number;
   /** The TTL threshold (`mfcc_ttls[vif]`; always 1 for IPv6, which has no per-output TTL). */
   ttl: number;
@@ -72,6 +73,7 @@ export interface KernelOif {
 export interface KernelRoute {
   /** 4 or 16 bytes, network order; all zero for (*,G). */
   source: Uint8Array;
+  /** The group address, 4 or 16 bytes, network order. */
   group: Uint8Array;
   /** Ifindex of the incoming VIF, 0 when unknown (unresolved, or its VIF is gone). */
   iif: number;
@@ -79,7 +81,9 @@ export interface KernelRoute {
   oifs: KernelOif[];
   /** Packets that matched, wrong-interface ones included (`packets - wrongIf` were valid). */
   packets: bigint;
+  /** Bytes of the packets that matched. */
   bytes: bigint;
+  /** Packets that arrived on another interface than the route's input. */
   wrongIf: bigint;
   /** False for an entry the kernel is waiting on (NOCACHE sent, up to 4 packets queued). */
   resolved: boolean;
@@ -91,25 +95,35 @@ export interface KernelRoute {
 
 /** A route of the dump with the table it belongs to. */
 export interface DumpedRoute {
+  /** The multicast routing table's id (RT_TABLE_DEFAULT, 253, unless policy tables are used). */
   table: number;
+  /** The route itself. */
   route: KernelRoute;
 }
 
 /** One VIF as the kernel has it. */
 export interface KernelVif {
+  /** Its index in the table. */
   vif: number;
+  /** The interface's index. */
   ifindex: number;
   /** `VIFF_*` / `MIFF_*` flags; the kernel adds `VIFF_STATIC` (0x8000) for non-owner VIFs. */
   flags: number;
+  /** Packets received on the VIF. */
   packetsIn: bigint;
+  /** Bytes received on the VIF. */
   bytesIn: bigint;
+  /** Packets forwarded out of the VIF. */
   packetsOut: bigint;
+  /** Bytes forwarded out of the VIF. */
   bytesOut: bigint;
 }
 
 /** The VIFs of one IPv4 table, from one `RTM_NEWLINK` of the family-128 dump. */
 export interface DumpedVifTable {
+  /** The multicast routing table's id. */
   table: number;
+  /** Its VIFs, in the kernel's order. */
   vifs: KernelVif[];
 }
 
@@ -276,12 +290,19 @@ function parseVif(bytes: Uint8Array): KernelVif | null {
 
 /** One line of `/proc/net/ip6_mr_vif`: a VIF of the default IPv6 table, by interface name. */
 export interface ProcMif {
+  /** Its index in the table (the MIF). */
   vif: number;
+  /** The interface's name. */
   name: string;
+  /** `MIFF_*` flags (the last column, hexadecimal). */
   flags: number;
+  /** Packets received on it. */
   packetsIn: bigint;
+  /** Bytes received on it. */
   bytesIn: bigint;
+  /** Packets forwarded out of it. */
   packetsOut: bigint;
+  /** Bytes forwarded out of it. */
   bytesOut: bigint;
 }
 

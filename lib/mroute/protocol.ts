@@ -24,66 +24,135 @@ import {
 } from "./route.ts";
 import type { AddMode, ApplyPlan, MulticastRouter, RouteState } from "./router.ts";
 import { desiredState, DesiredStateJson, RouteJson } from "./state_file.ts";
+import { exactly, type Schema } from "../zod_exact.ts";
 import { plural } from "../text.ts";
 
-const Interface = z.object({ interface: z.string() });
-const RouteKeyPayload = z.object({ source: z.string().nullable().optional(), group: z.string() });
+/** The interface ADD_VIF and DEL_VIF name. */
+export interface InterfacePayload {
+  /** Its name (checked as {@linkcode checkInterfaceName} does). */
+  interface: string;
+}
+const InterfacePayloadSchema = exactly<InterfacePayload>()(z.object({ interface: z.string() }));
 
-/** Every request the daemon accepts. */
-export const MrouteRequest = z.discriminatedUnion("action", [
-  z.object({
-    action: z.literal("ADD_MFC"),
-    payload: RouteJson.extend({ mode: z.enum(["merge", "replace", "create"]).optional() }),
-  }),
-  z.object({ action: z.literal("DEL_MFC"), payload: RouteKeyPayload }),
-  z.object({ action: z.literal("ADD_VIF"), payload: Interface }),
-  z.object({ action: z.literal("DEL_VIF"), payload: Interface }),
-  z.object({
-    action: z.literal("SHOW"),
-    payload: z.object({ stats: z.boolean().optional() }).optional(),
-  }),
-  z.object({ action: z.literal("FLUSH"), payload: z.object({}).optional() }),
-  z.object({
-    action: z.literal("APPLY"),
-    payload: z.object({ state: DesiredStateJson, dry_run: z.boolean().optional() }),
-  }),
-  z.object({ action: z.literal("SUBSCRIBE"), payload: z.object({}).optional() }),
-]);
+/** The route DEL_MFC removes, by its identity. */
+export interface RouteKeyPayload {
+  /** The source; absent, null, "" or "*" for (*,G). */
+  source?: string | null | undefined;
+  /** The group address. */
+  group: string;
+}
+const RouteKeyPayloadSchema = exactly<RouteKeyPayload>()(
+  z.object({ source: z.string().nullable().optional(), group: z.string() }),
+);
 
-/** A validated request. */
-export type MrouteRequest = z.infer<typeof MrouteRequest>;
+/** ADD_MFC's payload: the route, and how to treat an existing route for its (S,G) (merge). */
+export type AddMfcPayload = RouteJson & { mode?: AddMode | undefined };
+
+/** APPLY's payload: the whole desired state, and whether only to plan it. */
+export interface ApplyPayload {
+  /** Routes and pinned VIFs wanted; everything else is removed. */
+  state: DesiredStateJson;
+  /** Plan and reply without changing anything. */
+  dry_run?: boolean | undefined;
+}
+
+/** SHOW's payload: whether to read the kernel's counters. */
+export interface ShowPayload {
+  /** Include packet and byte counters. */
+  stats?: boolean | undefined;
+}
+
+/** A payload that carries nothing (FLUSH, SUBSCRIBE): unknown fields are dropped. */
+export type EmptyPayload = Record<string, never>;
+
+/** Every request the daemon accepts, checked (docs/mroute-protocol.md). */
+export type MrouteRequest =
+  | { action: "ADD_MFC"; payload: AddMfcPayload }
+  | { action: "DEL_MFC"; payload: RouteKeyPayload }
+  | { action: "ADD_VIF"; payload: InterfacePayload }
+  | { action: "DEL_VIF"; payload: InterfacePayload }
+  | { action: "SHOW"; payload?: ShowPayload | undefined }
+  | { action: "FLUSH"; payload?: EmptyPayload | undefined }
+  | { action: "APPLY"; payload: ApplyPayload }
+  | { action: "SUBSCRIBE"; payload?: EmptyPayload | undefined };
+
+/** Schema of {@linkcode MrouteRequest}: what the daemon's control server checks each request with. */
+export const MrouteRequest: Schema<MrouteRequest> = exactly<MrouteRequest>()(
+  z.discriminatedUnion("action", [
+    z.object({
+      action: z.literal("ADD_MFC"),
+      payload: z.intersection(
+        RouteJson,
+        z.object({ mode: z.enum(["merge", "replace", "create"]).optional() }),
+      ),
+    }),
+    z.object({ action: z.literal("DEL_MFC"), payload: RouteKeyPayloadSchema }),
+    z.object({ action: z.literal("ADD_VIF"), payload: InterfacePayloadSchema }),
+    z.object({ action: z.literal("DEL_VIF"), payload: InterfacePayloadSchema }),
+    z.object({
+      action: z.literal("SHOW"),
+      payload: z.object({ stats: z.boolean().optional() }).optional(),
+    }),
+    z.object({ action: z.literal("FLUSH"), payload: z.object({}).optional() }),
+    z.object({
+      action: z.literal("APPLY"),
+      payload: z.object({ state: DesiredStateJson, dry_run: z.boolean().optional() }),
+    }),
+    z.object({ action: z.literal("SUBSCRIBE"), payload: z.object({}).optional() }),
+  ]),
+);
 
 /** One VIF in a SHOW reply (field names of `netkit mroute show -j`). */
 export interface VifJson {
+  /** Its address family's table. */
   family: IpFamily;
+  /** Its index in that table. */
   vif: number;
+  /** The interface's name. */
   name: string;
+  /** The interface's index, null while the interface is gone. */
   ifindex: number | null;
+  /** The kernel's VIF flags (VIFF_*); 0 when the kernel does not list the VIF. */
   flags: number;
+  /** Added by ADD_VIF: kept even when no route uses it. */
   pinned: boolean;
+  /** Packets received on it; null without `stats`, while the interface is gone, or unknown. */
   packets_in: number | null;
+  /** Bytes received on it; null as `packets_in`. */
   bytes_in: number | null;
+  /** Packets forwarded out of it; null as `packets_in`. */
   packets_out: number | null;
+  /** Bytes forwarded out of it; null as `packets_in`. */
   bytes_out: number | null;
 }
 
 /** One route in a SHOW reply. */
 export interface RouteJsonOut {
+  /** Its address family. */
   family: IpFamily;
   /** "*" for (*,G). */
   source: string;
+  /** The group address, canonical text. */
   group: string;
+  /** The input interface's name. */
   iif: string;
+  /** The outputs, sorted by name, with their TTL thresholds. */
   oifs: { name: string; ttl: number }[];
+  /** Whether the kernel has it whole, in part (some interfaces missing) or not yet. */
   state: RouteState;
+  /** Packets forwarded; null without `stats`, 0 when the kernel has no such entry. */
   packets: number | null;
+  /** Bytes forwarded; null as `packets`. */
   bytes: number | null;
+  /** Packets that arrived on another interface than `iif`; null as `packets`. */
   wrong_if: number | null;
 }
 
 /** The SHOW reply's content (and `show -j`'s output). */
 export interface ShowJson {
+  /** Every VIF, both families. */
   vifs: VifJson[];
+  /** Every desired route, both families. */
   routes: RouteJsonOut[];
 }
 
@@ -127,7 +196,7 @@ function describePlan(plan: ApplyPlan): string {
 }
 
 /** The key of the route a DEL_MFC names. */
-function keyOf(payload: z.infer<typeof RouteKeyPayload>): string {
+function keyOf(payload: RouteKeyPayload): string {
   const group = parseAddress(payload.group, "Group");
   const source =
     payload.source === undefined || payload.source === null || payload.source === "*" ||
@@ -148,7 +217,7 @@ export function handleRequest(
     case "ADD_MFC": {
       const { mode, ...input } = request.payload;
       const route = parseRoute(input);
-      const outcome = router.addRoute(route, (mode ?? "merge") as AddMode);
+      const outcome = router.addRoute(route, mode ?? "merge");
       if (outcome !== "unchanged") hooks.save();
       const verb = outcome === "unchanged" ? "already up to date" : outcome;
       return success(`MFC entry for ${routeName(route)} ${verb}.`);

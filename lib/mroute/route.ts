@@ -16,7 +16,9 @@ export type { IpFamily };
 
 /** One output interface of a route, with its TTL threshold (forward when TTL > threshold). */
 export interface Oif {
+  /** The interface's name. */
   name: string;
+  /** 1 to 254 (IPv4); always {@linkcode DEFAULT_TTL} for IPv6. */
   ttl: number;
 }
 
@@ -26,11 +28,15 @@ export interface Oif {
  * use needs: its key, its address bytes and its JSON line.
  */
 export interface Route {
+  /** The family of both addresses. */
   family: IpFamily;
   /** Canonical source address, or null for (*,G): every source. */
   source: string | null;
+  /** Canonical group address, multicast and routable. */
   group: string;
+  /** The input interface's name. */
   iif: string;
+  /** At least one output, sorted by name, none the input, each once. */
   oifs: Oif[];
   /** Its identity, {@linkcode routeKey}. */
   key: string;
@@ -45,8 +51,11 @@ export interface Route {
 
 /** A route as a request gives it, before checking. */
 export interface RouteInput {
+  /** Source address; absent, null, "" or "*" for (*,G). */
   source?: string | null | undefined;
+  /** Group address. */
   group: string;
+  /** Input interface name. */
   iif: string;
   /** Interface names, `name:ttl` strings, or objects. */
   oifs: readonly (string | { name: string; ttl?: number | undefined })[];
@@ -54,6 +63,7 @@ export interface RouteInput {
 
 /** A request the daemon refuses: the message is the reply's, as the Python service worded it. */
 export class InvalidRouteError extends NetkitError {
+  /** Always `"InvalidRouteError"`, so logs and `String(err)` name the class. */
   override name = "InvalidRouteError";
 
   /** `problem` goes after "Invalid argument: ". */
@@ -68,13 +78,20 @@ export const DEFAULT_TTL = 1;
 /** Interface-local (1) and link-local (2) IPv6 multicast is never routed. */
 const MIN_ROUTABLE_IPV6_SCOPE = 3;
 
-interface ParsedAddress {
+/** An address read by {@linkcode parseAddress}. */
+export interface ParsedAddress {
+  /** 4 or 6, from the text's form. */
   family: IpFamily;
+  /** 4 or 16 bytes, network order. */
   bytes: Uint8Array;
+  /** Canonical text: the dotted quad, or IPv6 in its shortest form (RFC 5952). */
   text: string;
 }
 
-/** Parses an IPv4 or IPv6 address into its family, bytes and canonical text. */
+/**
+ * Parses an IPv4 or IPv6 address into its family, bytes and canonical text; throws
+ * {@linkcode InvalidRouteError} naming it `what` (e.g. "Group").
+ */
 export function parseAddress(text: string, what: string): ParsedAddress {
   const value = text.trim();
   try {

@@ -26,6 +26,7 @@ import { plural } from "../text.ts";
 
 /** A kernel route of one family, as the router builds it. */
 export interface MfcEntry extends KernelMfc {
+  /** Which family's MRT socket takes it. */
   family: IpFamily;
   /** Up to the highest VIF in use. */
   ttls: number[];
@@ -33,7 +34,9 @@ export interface MfcEntry extends KernelMfc {
 
 /** What the router needs from the kernel. Each call throws on failure (NetkitOsError). */
 export interface KernelOps {
+  /** Adds VIF `vif` of `family` on the interface with index `ifindex`. */
   addVif(family: IpFamily, vif: number, ifindex: number): void;
+  /** Deletes VIF `vif` of `family`. */
   delVif(family: IpFamily, vif: number): void;
   /** Adds or updates entries; returns the indexes that failed with their errno. */
   addMfcs(family: IpFamily, entries: readonly MfcEntry[]): BatchFailure[];
@@ -43,7 +46,9 @@ export interface KernelOps {
 
 /** An interface as the router needs to know it. */
 export interface InterfaceState {
+  /** Its current index (changes when the interface is made again). */
   ifindex: number;
+  /** IFF_MULTICAST is set: the router refuses a VIF on an interface without it. */
   multicast: boolean;
 }
 
@@ -52,8 +57,11 @@ export type InterfaceLookup = (name: string) => InterfaceState | undefined;
 
 /** A VIF: an interface with an index in one family's table. */
 export interface Vif {
+  /** The table it is in. */
   family: IpFamily;
+  /** Its index in that table: the lowest free one when it was made. */
   vif: number;
+  /** The interface's name: a VIF follows the name across the interface's comings and goings. */
   name: string;
   /** The interface's index while it exists, null while it is gone. */
   ifindex: number | null;
@@ -72,16 +80,23 @@ export type RouterEvent =
 
 /** The desired state, as the state file and APPLY carry it. */
 export interface DesiredState {
+  /** Interfaces pinned as VIFs, kept even when no route uses them. */
   vifs: string[];
+  /** Every route wanted, normalized. */
   routes: Route[];
 }
 
 /** The changes an APPLY makes (what `--dry-run` prints). */
 export interface ApplyPlan {
+  /** Routes new to the router. */
   add: Route[];
+  /** Routes whose (S,G) stays but whose interfaces change. */
   change: { from: Route; to: Route }[];
+  /** Routes not in the desired state. */
   remove: Route[];
+  /** Interfaces to pin as VIFs, sorted. */
   pin: string[];
+  /** Interfaces pinned now and no longer wanted, sorted. */
   unpin: string[];
 }
 

@@ -7,25 +7,64 @@
  * @module
  */
 
+// JSON field names are snake_case by house rule.
+// deno-lint-ignore-file camelcase
+
 import { z } from "zod";
 import { errorMessage, NetkitError } from "../errors.ts";
 import { summarizeIssues } from "../ipc/mod.ts";
 import { isNotFound, readCheckedFile, UnsafeFileError, writeFileAtomic } from "../net/safe_file.ts";
+import { exactly, type Schema } from "../zod_exact.ts";
 import { parseRoute } from "./route.ts";
 import type { DesiredState } from "./router.ts";
 
-/** One route in a state file or an APPLY request. */
-export const RouteJson = z.object({
+/**
+ * One route as a state file, an APPLY request or ADD_MFC gives it, before checking
+ * (docs/mroute-protocol.md).
+ */
+export interface RouteJson {
+  /** The unicast source; absent, null, "" or "*" for (*,G): every source. */
+  source?: string | null | undefined;
+  /** The multicast group address. */
+  group: string;
+  /** The input interface's name. */
+  iif: string;
+  /** At least one output: a name, `"name:ttl"` or `{name, ttl}` (TTL threshold, IPv4 only). */
+  oifs: (string | { name: string; ttl?: number | undefined })[];
+}
+
+/** Schema of {@linkcode RouteJson}: the shape only; {@linkcode parseRoute} checks the values. */
+export const RouteJson: Schema<RouteJson> = exactly<RouteJson>()(z.object({
   source: z.string().nullable().optional(),
   group: z.string(),
   iif: z.string(),
   oifs: z.array(
     z.union([z.string(), z.object({ name: z.string(), ttl: z.number().int().optional() })]),
   ).min(1),
-});
+}));
 
-/** A desired state: what `apply` takes and the daemon saves. */
-export const DesiredStateJson = z.object({
+/** The VIF index each interface had, per family ("4", "6"), as the daemon saves it. */
+export interface VifIndexesJson {
+  /** IPv4: interface name → VIF index. */
+  "4"?: Record<string, number> | undefined;
+  /** IPv6: interface name → VIF (MIF) index. */
+  "6"?: Record<string, number> | undefined;
+}
+
+/** A desired state as JSON: what `apply` takes and the daemon saves. */
+export interface DesiredStateJson {
+  /** The file format's version: 1 when given. */
+  version?: 1 | undefined;
+  /** Interfaces pinned as VIFs (kept even when no route uses them). */
+  vifs?: string[] | undefined;
+  /** Every route wanted; any other route is removed on apply. */
+  routes: RouteJson[];
+  /** Only in the daemon's state file: for `--keep-kernel-state` to adopt the kernel's VIFs. */
+  vif_indexes?: VifIndexesJson | undefined;
+}
+
+/** Schema of {@linkcode DesiredStateJson}. */
+export const DesiredStateJson: Schema<DesiredStateJson> = exactly<DesiredStateJson>()(z.object({
   version: z.literal(1).optional(),
   vifs: z.array(z.string()).optional(),
   routes: z.array(RouteJson),
@@ -33,11 +72,13 @@ export const DesiredStateJson = z.object({
     "4": z.record(z.string(), z.number().int()).optional(),
     "6": z.record(z.string(), z.number().int()).optional(),
   }).optional(),
-});
+}));
 
-/** What a state file holds. */
+/** What a state file holds, checked and normalized. */
 export interface StateFile {
+  /** The pinned VIFs (sorted, once each) and the normalized routes. */
   state: DesiredState;
+  /** The VIF index each interface had, per family; empty when the file has none. */
   vifIndexes: Partial<Record<"4" | "6", Record<string, number>>>;
 }
 
@@ -46,7 +87,7 @@ export function formatDesiredState(
   state: DesiredState,
   vifIndexes?: Record<"4" | "6", Record<string, number>>,
 ): string {
-  const head: Omit<z.infer<typeof DesiredStateJson>, "routes"> = {
+  const head: Omit<DesiredStateJson, "routes"> = {
     version: 1,
     vifs: state.vifs,
     ...(vifIndexes === undefined ? {} : { vif_indexes: vifIndexes }),
@@ -71,8 +112,11 @@ export function desiredStateFromJson(value: unknown, where: string): StateFile {
   return desiredState(parsed.data, where);
 }
 
-/** Checks and normalizes the routes of a state whose shape is already checked. */
-export function desiredState(data: z.infer<typeof DesiredStateJson>, where: string): StateFile {
+/**
+ * Checks and normalizes the routes of a state whose shape is already checked; throws a
+ * {@linkcode NetkitError} naming `where` and the route's position.
+ */
+export function desiredState(data: DesiredStateJson, where: string): StateFile {
   const routes = data.routes.map((r, i) => {
     try {
       return parseRoute(r);
