@@ -58,7 +58,9 @@ function readAuxv(): Uint8Array | null {
 
 /** Which library to load, and the warning to print about the choice, if any. */
 export interface LibraryChoice {
+  /** The file to open. */
   location: LibraryLocation;
+  /** Set when `NETKIT_LIB` was ignored: the line to print on stderr, saying why. */
   warning?: string;
 }
 

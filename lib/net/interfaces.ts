@@ -37,7 +37,9 @@ export const InterfaceFlag = {
 
 /** What the kernel says about one interface. */
 export interface InterfaceInfo {
+  /** Its name (at most 15 bytes). */
   name: string;
+  /** Its index, unique in the namespace while the interface exists. */
   ifindex: number;
   /** ARPHRD_* link type; {@linkcode LinkType.ETHER} for Ethernet. */
   type: number;
@@ -45,6 +47,7 @@ export interface InterfaceInfo {
   mac: Uint8Array;
   /** `IFF_*` flags as `SIOCGIFFLAGS` reports them (16 bits). */
   flags: number;
+  /** Largest L3 payload of one frame, in bytes (1500 on plain Ethernet). */
   mtu: number;
   /** Administratively up. */
   up: boolean;

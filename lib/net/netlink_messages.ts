@@ -63,10 +63,15 @@ export const OPER_STATES = [
 
 /** One netlink message: header fields and its payload (a view into the received buffer). */
 export interface NetlinkMessage {
+  /** `nlmsg_type`: `RTM_*`, or `NLMSG_DONE` / `NLMSG_ERROR`. */
   type: number;
+  /** `nlmsg_flags` (`NLM_F_*`). */
   flags: number;
+  /** `nlmsg_seq`: the request's sequence number in a reply, 0 in a notification. */
   seq: number;
+  /** `nlmsg_pid`: the sender's port id, 0 for the kernel. */
   pid: number;
+  /** The bytes after the 16-byte header, up to `nlmsg_len`. */
   payload: Uint8Array;
 }
 
@@ -74,15 +79,19 @@ export interface NetlinkMessage {
 export interface Link {
   /** `ifi_family`: 0 for links; 7 (AF_BRIDGE) for bridge-port notifications. */
   family: number;
+  /** Its index. */
   ifindex: number;
+  /** Its name (`IFLA_IFNAME`). */
   name: string;
   /** ARPHRD_* link type (1 = Ethernet). */
   type: number;
   /** Full 32-bit `IFF_*` flags, including `IFF_LOWER_UP`. */
   flags: number;
+  /** `IFLA_MTU`, in bytes. */
   mtu: number;
   /** Hardware address, or null for links without one. */
   mac: Uint8Array | null;
+  /** RFC 2863 operational state (`IFLA_OPERSTATE`). */
   operState: (typeof OPER_STATES)[number];
   /** Administratively up (`IFF_UP`). */
   up: boolean;
@@ -182,6 +191,7 @@ export function parseNetlinkError(message: NetlinkMessage): NetlinkError {
 
 /** Options for {@linkcode encodeGetLink}. */
 export interface GetLinkRequest {
+  /** Sequence number the reply will carry. */
   seq: number;
   /** Ask for one link by index. */
   ifindex?: number;

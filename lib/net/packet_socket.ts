@@ -62,6 +62,7 @@ export interface PacketSocketOptions {
 export interface ReceivedFrame {
   /** The frame as on the wire (a copy), 802.1Q tag included. */
   frame: Uint8Array;
+  /** The interface it arrived on (or left, for outgoing copies). */
   ifindex: number;
   /** `sll_protocol`: EtherType after any VLAN tag. */
   protocol: number;

@@ -64,6 +64,7 @@ const S_IFLNK = 0o120000;
 
 /** A file or directory netkit will not use, and why. */
 export class UnsafeFileError extends NetkitError {
+  /** Always `"UnsafeFileError"`, so logs and `String(err)` name the class. */
   override name = "UnsafeFileError";
   /** The path as given. */
   readonly path: string;
@@ -79,8 +80,11 @@ export class UnsafeFileError extends NetkitError {
 export interface CheckedOpenOptions {
   /** What the file is, for messages: `"pcap file"`, `"lock file"`. */
   what: string;
+  /** Open for reading. */
   read?: boolean;
+  /** Open for writing. */
   write?: boolean;
+  /** Open for writing at the end (implies `write`). */
   append?: boolean;
   /** Create the file when it does not exist. */
   create?: boolean;

@@ -17,6 +17,7 @@ import { VNET_HDR_LEN } from "../packet/gso.ts";
 export interface TapOptions {
   /** Device name; an existing persistent TAP of that name is attached. Default: `tap%d`. */
   name?: string;
+  /** MTU to set, in bytes; left as the device has it when absent (1500 for a new TAP). */
   mtu?: number;
   /** Hardware address (6 bytes). */
   mac?: Uint8Array;
