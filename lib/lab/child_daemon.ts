@@ -7,6 +7,7 @@
  * @module
  */
 
+import { delay, TimeoutError, withTimeout } from "../async.ts";
 import { NetkitError } from "../errors.ts";
 
 /** How a {@linkcode ChildDaemon} is started. */
@@ -73,6 +74,7 @@ export class ChildDaemon implements AsyncDisposable {
     }
   }
 
+  /** Its process id. */
   get pid(): number {
     return this.#child.pid;
   }
@@ -117,7 +119,7 @@ export class ChildDaemon implements AsyncDisposable {
           `${this.what} did not serve within ${options.timeoutMs / 1000} s: ${last}`,
         );
       }
-      await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+      await delay(POLL_MS, options.signal);
     }
   }
 
@@ -128,12 +130,10 @@ export class ChildDaemon implements AsyncDisposable {
   stop(graceMs = DEFAULT_STOP_GRACE_MS): Promise<Deno.CommandStatus> {
     this.#stopping ??= (async () => {
       this.#signal("SIGTERM");
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const late = new Promise<void>((resolve) => timer = setTimeout(resolve, graceMs));
       try {
-        await Promise.race([this.status, late]);
-      } finally {
-        clearTimeout(timer);
+        await withTimeout(this.status, graceMs, `${this.what} outlived its grace period`);
+      } catch (err) {
+        if (!(err instanceof TimeoutError)) throw err;
       }
       this.#signal("SIGKILL");
       const status = await this.status;
@@ -152,6 +152,7 @@ export class ChildDaemon implements AsyncDisposable {
     }
   }
 
+  /** {@linkcode stop} with the default grace: `await using` leaves no process behind. */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.stop();
   }

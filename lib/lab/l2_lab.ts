@@ -44,22 +44,35 @@ export interface L2LabOptions {
 
 /** The namespaces, links and processes of one lab. */
 export class L2Lab implements AsyncDisposable {
-  readonly lab = new NamespaceLab();
+  /** The namespaces and veth pairs, removed on dispose. */
+  readonly lab: NamespaceLab = new NamespaceLab();
+  /** The LAN's namespace: bridge br0 with ports p1, p2 (hosts) and pgw (the gateway). */
   readonly lan: string;
+  /** Host 1's namespace: eth0 on the LAN, {@linkcode L2}`.h1`. */
   readonly h1: string;
+  /** Host 2's namespace: eth0 on the LAN, {@linkcode L2}`.h2`. */
   readonly h2: string;
+  /** The gateway's namespace: eth0 on the LAN, wan (10.99.0.2) towards the relay. */
   readonly gw: string;
+  /** The relay's namespace: bridge wan ({@linkcode L2}`.relay`) joining gateway and clients. */
   readonly relayNs: string;
+  /** Client i's namespace at index i - 1: wan at 10.99.0.(10 + i). */
   readonly clientNs: string[] = [];
+  /** The lab's temporary directory (certificates, rooms, credentials, logs, sockets). */
   readonly dir: string;
+  /** The relay's status socket. */
   readonly statusSocket: string;
   readonly #executable: string;
   readonly #logLevel: string;
   #roomCreated = false;
+  /** The relay process, once started. */
   relay: ChildDaemon | null = null;
+  /** The gateway process, once started. */
   gateway: ChildDaemon | null = null;
+  /** Client i's process at index i - 1; null until started. */
   readonly clients: (ChildDaemon | null)[] = [];
 
+  /** Builds the namespaces and links (requires root); nothing runs until started. */
   constructor(options: L2LabOptions = {}) {
     this.#executable = options.executable ?? "./netkit";
     this.#logLevel = options.logLevel ?? "info";

@@ -7,6 +7,7 @@
  * @module
  */
 
+import { delay } from "../async.ts";
 import { ip, NamespaceLab, type VethEnd } from "./namespace_lab.ts";
 import { runInNetns } from "../net/netns.ts";
 import { PacketSocket } from "../net/packet_socket.ts";
@@ -19,13 +20,20 @@ export { ADDR } from "./lab_addresses.ts";
 
 /** The three namespaces and the veth ends: s0 (sender) — r1, r2 (router) — c0 (receiver). */
 export class MulticastLab implements Disposable {
-  readonly lab = new NamespaceLab();
+  /** The namespaces and veth pairs, removed on dispose. */
+  readonly lab: NamespaceLab = new NamespaceLab();
+  /** The sender's namespace (s0). */
   readonly sender: string;
+  /** The router's namespace (r1 towards the sender, r2 towards the receiver). */
   readonly router: string;
+  /** The receiver's namespace (c0). */
   readonly receiver: string;
+  /** The sender's interface. */
   readonly s0: VethEnd;
+  /** The receiver's interface. */
   readonly c0: VethEnd;
 
+  /** Builds the three namespaces, links and IPv4/IPv6 addresses ({@linkcode ADDR}); needs root. */
   constructor() {
     this.sender = this.lab.netns("snd");
     this.router = this.lab.netns("rtr");
@@ -112,9 +120,11 @@ export class MulticastLab implements Disposable {
 /** Collects datagrams on a joined UDP socket. */
 export class UdpReceiver implements Disposable {
   readonly #conn: Deno.DatagramConn;
+  /** Datagrams received and not yet collected, decoded as UTF-8, oldest first. */
   readonly received: string[] = [];
   readonly #loop: Promise<void>;
 
+  /** Starts receiving on `conn`, which it owns from now on. */
   constructor(conn: Deno.DatagramConn) {
     this.#conn = conn;
     this.#loop = (async () => {
@@ -133,11 +143,12 @@ export class UdpReceiver implements Disposable {
   async collect(count: number, ms = 2000): Promise<string[]> {
     const deadline = Date.now() + ms;
     while (Date.now() < deadline && (count === 0 || this.received.length < count)) {
-      await new Promise((r) => setTimeout(r, 20));
+      await delay(20);
     }
     return this.received.splice(0);
   }
 
+  /** Closes the socket; the receive loop ends on its own. */
   [Symbol.dispose](): void {
     this.#conn.close();
   }

@@ -72,9 +72,13 @@ export function linkStats(
 
 /** One veth end: its namespace, name, index and MAC. */
 export interface VethEnd {
+  /** The namespace it is in. */
   netns: string;
+  /** Its interface name there. */
   name: string;
+  /** Its interface index there. */
   ifindex: number;
+  /** Its MAC address (6 bytes). */
   mac: Uint8Array;
 }
 
