@@ -22,7 +22,9 @@ export { LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from "./log_le
 
 /** Options for {@linkcode setupLogging}. */
 export interface LoggingOptions {
+  /** The least severe level written. */
   level: LogLevel;
+  /** Text lines for people, or JSON lines for machines. */
   format: LogFormat;
   /**
    * Write to this file, opened for appending, instead of stderr; logging owns it from then on

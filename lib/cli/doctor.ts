@@ -7,7 +7,7 @@
  * @module
  */
 
-import type { Command } from "commander";
+import type { Command } from "./command.ts";
 import type { CheckResult } from "../doctor/result.ts";
 import { NetkitError } from "../errors.ts";
 import type { CliIo } from "./io.ts";

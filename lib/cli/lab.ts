@@ -15,7 +15,7 @@
  */
 
 import { type Capability, requireCapabilities } from "../doctor/require.ts";
-import type { Command } from "commander";
+import type { Command } from "./command.ts";
 import { UsageError } from "./errors.ts";
 import { type InjectRule, parseInjectRule } from "../lacp/inject_rule.ts";
 import {
@@ -54,18 +54,23 @@ import { selfExecutable } from "./self.ts";
 
 /** Raw commander options of `netkit lab lacp`. */
 export interface LabLacpCliOptions {
+  /** `--duration`: seconds to run, 0 until Ctrl-C (default "20"). */
   duration: string;
+  /** `--rule`: actor B's injection rule. */
   rule: string;
 }
 
 /** Raw commander options of `netkit lab mroute`. */
 export interface LabMrouteCliOptions {
+  /** `--count`: datagrams sent while the route exists (default "5"). */
   count: string;
+  /** `--interval`: seconds between datagrams (default "1"). */
   interval: string;
 }
 
 /** Raw commander options of `netkit lab gateway`. */
 export interface LabGatewayCliOptions {
+  /** `--duration`: seconds to keep running after the status, 0 until Ctrl-C (default "0"). */
   duration: string;
 }
 

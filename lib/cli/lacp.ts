@@ -6,7 +6,8 @@
  * @module
  */
 
-import { type Command, Option } from "commander";
+import { Option } from "commander";
+import type { Command } from "./command.ts";
 import { requestChecked } from "../daemon/client.ts";
 import { announceDetached, runDetached } from "../daemon/detach.ts";
 import { DaemonLoop } from "../daemon/loop.ts";
@@ -32,19 +33,33 @@ import { collect, parseIntegerOption } from "./options.ts";
 
 /** Raw commander options of `netkit lacp`. */
 export interface LacpCliOptions {
+  /** `-i`: the ports, in the order given (repeatable). */
   interface?: string[];
+  /** `--passive`: speak only when spoken to. */
   passive?: boolean;
+  /** `--rate`: "fast" or "slow" (commander checks the choice). */
   rate?: string;
+  /** `-d`: detach once the daemon serves its control socket. */
   daemon?: boolean;
+  /** `--system-id`: a MAC address, unchecked. */
   systemId?: string;
+  /** `--system-priority`: an integer, unchecked. */
   systemPriority?: string;
+  /** `--key`: the aggregation key, unchecked. */
   key?: string;
+  /** `--port-priority`: an integer, unchecked. */
   portPriority?: string;
+  /** `--inject`: injection rules, unparsed (repeatable). */
   inject?: string[];
+  /** `--exit-after-inject`: exit once the injected LACPDUs are sent. */
   exitAfterInject?: boolean;
+  /** `--pcap`: where to record the PDUs. */
   pcap?: string;
+  /** `-s`: show the daemons' state instead of running one. */
   status?: boolean;
+  /** `-k`: stop the daemons instead of running one. */
   kill?: boolean;
+  /** Hidden: this process is the detached daemon `-d` started. */
   detachedChild?: boolean;
 }
 

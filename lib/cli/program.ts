@@ -10,7 +10,7 @@
  * @module
  */
 
-import type { Command } from "commander";
+import type { Command } from "./command.ts";
 import { ExitCode } from "../errors.ts";
 import { exitCodeOf } from "./errors.ts";
 import { NETKIT_VERSION } from "../version.ts";
@@ -30,8 +30,11 @@ export interface CommandModule {
 
 /** A top-level command, described without loading it. */
 export interface CommandEntry {
+  /** The word on the command line. */
   name: string;
+  /** One line for `netkit --help`. */
   summary: string;
+  /** Imports the command's module: only for the command a command line selects. */
   load(): Promise<CommandModule>;
 }
 

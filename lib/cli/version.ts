@@ -4,7 +4,7 @@
  * @module
  */
 
-import type { Command } from "commander";
+import type { Command } from "./command.ts";
 import { NetkitError } from "../errors.ts";
 import { NETKIT_VERSION } from "../version.ts";
 import type { CliIo } from "./io.ts";
@@ -13,10 +13,15 @@ import { type OutputFlags, printResult } from "./output.ts";
 
 /** The `version` report (JSON field names are stable). */
 export interface VersionReport {
+  /** netkit's own version (lib/version.ts). */
   netkit: string;
+  /** The Deno runtime's version. */
   deno: string;
+  /** Its V8's version. */
   v8: string;
+  /** Its TypeScript's version. */
   typescript: string;
+  /** libnetkit's version and where it was loaded from, or why it could not be loaded. */
   library: { version: string; path: string; source: string } | { error: string };
 }
 

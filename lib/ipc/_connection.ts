@@ -8,7 +8,7 @@
  */
 
 import { getLogger } from "@logtape/logtape";
-import type { z } from "zod";
+import type { Schema } from "../zod_exact.ts";
 import { TimeoutError, withTimeout } from "../async.ts";
 import { errorMessage, NetkitError } from "../errors.ts";
 import type { Allowance } from "./_allowance.ts";
@@ -58,7 +58,7 @@ export interface ServiceConfig<Req> {
   /** The socket path, for logs and messages. */
   readonly path: string;
   /** Validates each request. */
-  readonly schema: z.ZodType<Req>;
+  readonly schema: Schema<Req>;
   /** Answers each valid request. */
   readonly handle: RequestHandler<Req>;
   /** Largest accepted request line in bytes. */

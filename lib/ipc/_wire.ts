@@ -331,6 +331,7 @@ export class ReadBuffer {
  * the daemon keeps encoded, such as thousands of routes.
  */
 export class JsonText {
+  /** `text` must be one JSON value with no newline: it is sent unchecked. */
   constructor(readonly text: string) {}
 }
 

@@ -31,6 +31,7 @@ export type UnreachableReason = "no such socket" | "connection refused";
  * catch this to add how to start their daemon.
  */
 export class DaemonUnreachableError extends NetkitError {
+  /** Always `"DaemonUnreachableError"`, so logs and `String(err)` name the class. */
   override name = "DaemonUnreachableError";
   /** The socket path that was tried. */
   readonly path: string;
@@ -47,6 +48,7 @@ export class DaemonUnreachableError extends NetkitError {
 
 /** The daemon did not answer within the time allowed. */
 export class DaemonTimeoutError extends NetkitError {
+  /** Always `"DaemonTimeoutError"`, so logs and `String(err)` name the class. */
   override name = "DaemonTimeoutError";
   /** The socket path that was tried. */
   readonly path: string;
@@ -66,6 +68,7 @@ export class DaemonTimeoutError extends NetkitError {
 
 /** The daemon answered with an error reply; the message is the daemon's. */
 export class DaemonReplyError extends NetkitError {
+  /** Always `"DaemonReplyError"`, so logs and `String(err)` name the class. */
   override name = "DaemonReplyError";
   /** The socket path of the daemon that refused the request. */
   readonly path: string;

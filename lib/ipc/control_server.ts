@@ -7,7 +7,7 @@
  */
 
 import { getLogger } from "@logtape/logtape";
-import type { z } from "zod";
+import type { Schema } from "../zod_exact.ts";
 import { delay } from "../async.ts";
 import { errorMessage, NetkitError, NetkitOsError } from "../errors.ts";
 import { Allowance } from "./_allowance.ts";
@@ -58,7 +58,7 @@ export interface ControlServerOptions<Req> {
   /** Socket path, usually from `controlSocketPath(name)`; at most 107 bytes. */
   path: string;
   /** Validates each request; the handler receives the parsed output. */
-  schema: z.ZodType<Req>;
+  schema: Schema<Req>;
   /** Answers each valid request; see {@linkcode RequestHandler}. */
   handle: RequestHandler<Req>;
   /** Largest accepted request line in bytes (default 1 MiB). */

@@ -45,6 +45,7 @@ const TAP_READ_SIZE = 10 + 18 + 65536;
 
 /** Options for {@linkcode Client.start}. */
 export interface ClientOptions {
+  /** Where the relay is and the certificate pin it must present. */
   relay: RelayAddress;
   /** `nk1:ROOM:NAME:SECRET`, from `netkit relay room`. */
   credential: string;
@@ -60,8 +61,11 @@ export interface ClientOptions {
 
 /** Client counters (besides the session's). */
 export interface ClientCounters {
+  /** Frames read from the TAP. */
   tapFrames: number;
+  /** Frames sent on to the relay. */
   tapToRelay: number;
+  /** Frames from the relay written to the TAP. */
   relayToTap: number;
   /** TAP frames the stack left with a partial TCP/UDP checksum, completed here. */
   checksumsCompleted: number;
@@ -73,8 +77,11 @@ export interface ClientCounters {
 
 /** A running client. */
 export class Client implements AsyncDisposable {
+  /** The TAP device the client's machine sees as its LAN port. */
   readonly tap: TapDevice;
+  /** The TAP's MAC, announced to the relay in `hello`. */
   readonly mac: Uint8Array;
+  /** Live counters, read by `client status`. */
   readonly counters: ClientCounters = {
     tapFrames: 0,
     tapToRelay: 0,
@@ -326,6 +333,7 @@ export class Client implements AsyncDisposable {
     this.tap.close();
   }
 
+  /** {@linkcode close}: `await using` stops the client. */
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
   }

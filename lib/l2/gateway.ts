@@ -43,6 +43,7 @@ const LAN_RCVBUF = 4 << 20;
 
 /** Options for {@linkcode Gateway.start}. */
 export interface GatewayOptions {
+  /** Where the relay is and the certificate pin it must present. */
   relay: RelayAddress;
   /** `nk1:ROOM:NAME:SECRET`, from `netkit relay room`. */
   credential: string;
@@ -60,10 +61,15 @@ export interface GatewayOptions {
 
 /** Gateway counters (besides the session's). */
 export interface GatewayCounters {
+  /** Frames received from the LAN (not counting the host's own). */
   lanFrames: number;
+  /** Frames sent on to the relay. */
   lanToRelay: number;
+  /** Frames from the relay put on the LAN. */
   relayToLan: number;
+  /** CAM-refresh frames sent for remote MACs. */
   camRefreshes: number;
+  /** TCP SYNs whose MSS was lowered to fit the room MTU. */
   mssClamped: number;
   /** LAN frames whose TCP/UDP checksum the sender had left to offload. */
   checksumsCompleted: number;
@@ -105,8 +111,11 @@ export function camRefreshFrame(remote: Uint8Array, nic: Uint8Array): Uint8Array
 
 /** A running gateway. */
 export class Gateway implements AsyncDisposable {
+  /** The LAN interface. */
   readonly iface: string;
+  /** The LAN interface's MAC: the destination of CAM-refresh frames. */
   readonly nicMac: Uint8Array;
+  /** Live counters, read by `gateway status`. */
   readonly counters: GatewayCounters = {
     lanFrames: 0,
     lanToRelay: 0,
@@ -117,7 +126,8 @@ export class Gateway implements AsyncDisposable {
     gsoFrames: 0,
     gsoSegments: 0,
   };
-  readonly remotes = new RemoteMacTable();
+  /** The clients' MACs the relay announced, by peer: what CAM refreshes keep on the switch. */
+  readonly remotes: RemoteMacTable = new RemoteMacTable();
   /** Resolves when the gateway has stopped. */
   readonly done: Promise<void>;
   readonly #options: GatewayOptions;
@@ -436,6 +446,7 @@ export class Gateway implements AsyncDisposable {
     this.#resolveDone();
   }
 
+  /** {@linkcode close}: `await using` stops the gateway. */
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
   }

@@ -69,8 +69,11 @@ export function clientStatus(client: Client): PeerDaemonStatus {
 
 /** How a counter is shown: a short column label, its unit, and what it counts. */
 export interface CounterInfo {
+  /** The column header in `gateway status` and `client status` tables. */
   label: string;
+  /** What one unit of the counter is. */
   unit: "frames" | "bytes" | "datagrams" | "count";
+  /** What it counts, for the legend line `LABEL (unit): meaning`. */
   meaning: string;
 }
 

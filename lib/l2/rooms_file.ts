@@ -10,6 +10,9 @@
  * @module
  */
 
+// JSON field names are snake_case by house rule.
+// deno-lint-ignore-file camelcase
+
 import { z } from "zod";
 import { errorMessage, InvalidInputError, NetkitError } from "../errors.ts";
 import { summarizeIssues } from "../ipc/mod.ts";
@@ -21,6 +24,7 @@ import {
 } from "../net/safe_file.ts";
 import { parseIpv4 } from "../packet/ipv4.ts";
 import { parseIpv6 } from "../packet/ipv6.ts";
+import { exactly } from "../zod_exact.ts";
 import { CREDENTIAL_NAME, GATEWAY_CREDENTIAL, newCredential, ROOM_CODE } from "./credentials.ts";
 
 /** Where the relay and `netkit relay room` look by default. */
@@ -40,66 +44,94 @@ const Address = z.string().refine((text) => isIpAddress(text), {
   message: "Expected an IPv4 or IPv6 address",
 });
 
-const CredentialConfig = z.object({
+/** One credential as the rooms file keeps it: never the secret, only its hash. */
+export interface CredentialConfig {
+  /** Unique in the room; `"gateway"` is the gateway's, every other name a client's. */
+  name: string;
+  /** Whose it is: follows from the name. */
+  role: "gateway" | "client";
+  /** `sha256:` and 64 lowercase hex digits: the hash of the credential's secret. */
+  hash: string;
+  /** Addresses the client may claim besides DHCP leases (the address guard), at most 16. */
+  addresses: string[];
+  /** When it was issued or last rotated (ISO 8601, UTC). */
+  created: string;
+}
+const CredentialConfigSchema = exactly<CredentialConfig>()(z.object({
   name: z.string().regex(CREDENTIAL_NAME),
   role: z.enum(["gateway", "client"]),
   hash: z.string().regex(/^sha256:[0-9a-f]{64}$/),
-  /** Addresses the client may claim besides DHCP leases (the address guard). */
   addresses: z.array(Address).max(MAX_CLIENT_ADDRESSES),
   created: z.string(),
-});
-/** One credential as the rooms file keeps it. */
-export type CredentialConfig = z.infer<typeof CredentialConfig>;
+}));
 
-const RoomConfig = z.object({
-  room: z.string().regex(ROOM_CODE),
-  tap_mtu: z.number().int().min(MIN_TAP_MTU).max(MAX_TAP_MTU),
-  address_guard: z.boolean(),
-  credentials: z.array(CredentialConfig).max(MAX_ROOM_CREDENTIALS),
-}).superRefine((room, ctx) => {
-  const names = new Set<string>();
-  for (const [i, credential] of room.credentials.entries()) {
-    if (names.has(credential.name)) {
-      ctx.addIssue({
-        code: "custom",
-        path: ["credentials", i, "name"],
-        message: `Duplicate credential "${credential.name}"`,
-        input: credential.name,
-      });
-    }
-    names.add(credential.name);
-    if ((credential.name === GATEWAY_CREDENTIAL) !== (credential.role === "gateway")) {
-      ctx.addIssue({
-        code: "custom",
-        path: ["credentials", i, "role"],
-        message: `Only the credential named "${GATEWAY_CREDENTIAL}" is a gateway's`,
-        input: credential.role,
-      });
-    }
-  }
-});
 /** One room as the rooms file keeps it. */
-export type RoomConfig = z.infer<typeof RoomConfig>;
-
-const RoomsConfig = z.object({
-  version: z.literal(1),
-  rooms: z.array(RoomConfig),
-}).superRefine((config, ctx) => {
-  const codes = new Set<string>();
-  for (const [i, room] of config.rooms.entries()) {
-    if (codes.has(room.room)) {
-      ctx.addIssue({
-        code: "custom",
-        path: ["rooms", i, "room"],
-        message: `Duplicate room "${room.room}"`,
-        input: room.room,
-      });
+export interface RoomConfig {
+  /** The room's code (what credentials start with after `nk1:`). */
+  room: string;
+  /** MTU of the TAP devices of its clients, {@linkcode MIN_TAP_MTU} to {@linkcode MAX_TAP_MTU}. */
+  tap_mtu: number;
+  /** Whether the relay checks the addresses its peers claim (ARP, NDP, DHCP). */
+  address_guard: boolean;
+  /** Its credentials, names unique, at most {@linkcode MAX_ROOM_CREDENTIALS}. */
+  credentials: CredentialConfig[];
+}
+const RoomConfigSchema = exactly<RoomConfig>()(
+  z.object({
+    room: z.string().regex(ROOM_CODE),
+    tap_mtu: z.number().int().min(MIN_TAP_MTU).max(MAX_TAP_MTU),
+    address_guard: z.boolean(),
+    credentials: z.array(CredentialConfigSchema).max(MAX_ROOM_CREDENTIALS),
+  }).superRefine((room, ctx) => {
+    const names = new Set<string>();
+    for (const [i, credential] of room.credentials.entries()) {
+      if (names.has(credential.name)) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["credentials", i, "name"],
+          message: `Duplicate credential "${credential.name}"`,
+          input: credential.name,
+        });
+      }
+      names.add(credential.name);
+      if ((credential.name === GATEWAY_CREDENTIAL) !== (credential.role === "gateway")) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["credentials", i, "role"],
+          message: `Only the credential named "${GATEWAY_CREDENTIAL}" is a gateway's`,
+          input: credential.role,
+        });
+      }
     }
-    codes.add(room.room);
-  }
-});
+  }),
+);
+
 /** The whole rooms file. */
-export type RoomsConfig = z.infer<typeof RoomsConfig>;
+export interface RoomsConfig {
+  /** The file format's version. */
+  version: 1;
+  /** Every room, codes unique. */
+  rooms: RoomConfig[];
+}
+const RoomsConfigSchema = exactly<RoomsConfig>()(
+  z.object({
+    version: z.literal(1),
+    rooms: z.array(RoomConfigSchema),
+  }).superRefine((config, ctx) => {
+    const codes = new Set<string>();
+    for (const [i, room] of config.rooms.entries()) {
+      if (codes.has(room.room)) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["rooms", i, "room"],
+          message: `Duplicate room "${room.room}"`,
+          input: room.room,
+        });
+      }
+      codes.add(room.room);
+    }
+  }),
+);
 
 function isIpAddress(text: string): boolean {
   for (const parse of [parseIpv4, parseIpv6]) {
@@ -140,7 +172,7 @@ export function readRoomsFile(path: string): RoomsConfig {
   } catch (err) {
     throw new NetkitError(`The rooms file "${path}" is not JSON: ${errorMessage(err)}`);
   }
-  const parsed = RoomsConfig.safeParse(value);
+  const parsed = RoomsConfigSchema.safeParse(value);
   if (!parsed.success) {
     throw new NetkitError(
       `The rooms file "${path}" is invalid: ${summarizeIssues(parsed.error.issues)}`,
@@ -175,7 +207,9 @@ export async function editRoomsFile<T>(
 
 /** Options of a new room. */
 export interface NewRoomOptions {
+  /** TAP MTU of its clients (default {@linkcode DEFAULT_TAP_MTU}). */
   tapMtu?: number;
+  /** Check the addresses peers claim (default true). */
   addressGuard?: boolean;
 }
 
