@@ -8,6 +8,7 @@
  */
 
 import { getLogger } from "@logtape/logtape";
+import { TimeoutError, withTimeout } from "../async.ts";
 import { NetkitError } from "../errors.ts";
 import { openCheckedFile } from "../net/safe_file.ts";
 import { closeQuietly } from "./_wire.ts";
@@ -56,20 +57,15 @@ async function writePid(file: Deno.FsFile): Promise<void> {
 /** Whether something accepts connections on the socket at `path`. */
 async function probe(path: string): Promise<"alive" | "refused" | "gone"> {
   const attempt = Deno.connect({ transport: "unix", path });
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<"timeout">((resolve) => {
-    timer = setTimeout(() => resolve("timeout"), PROBE_TIMEOUT_MS);
-  });
   try {
-    const outcome = await Promise.race([attempt, timeout]);
-    if (outcome === "timeout") {
+    (await withTimeout(attempt, PROBE_TIMEOUT_MS, `no answer on "${path}"`)).close();
+    return "alive";
+  } catch (err) {
+    if (err instanceof TimeoutError) {
       // A listener with a full backlog may never answer; it is still alive.
       attempt.then((conn) => conn.close(), () => {});
       return "alive";
     }
-    outcome.close();
-    return "alive";
-  } catch (err) {
     if (err instanceof Deno.errors.ConnectionRefused) return "refused";
     if (isNotFound(err)) return "gone";
     throw new NetkitError(
@@ -78,8 +74,6 @@ async function probe(path: string): Promise<"alive" | "refused" | "gone"> {
       }; remove it by hand if no daemon serves it`,
       { cause: err },
     );
-  } finally {
-    clearTimeout(timer);
   }
 }
 
