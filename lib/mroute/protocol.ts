@@ -81,10 +81,12 @@ export const MrouteRequest: Schema<MrouteRequest> = exactly<MrouteRequest>()(
   z.discriminatedUnion("action", [
     z.object({
       action: z.literal("ADD_MFC"),
-      payload: z.intersection(
+      // The route's fields and `mode`, each side checked by its own schema; the object check
+      // first, so that a payload that is no object is reported once, not by both sides.
+      payload: z.looseObject({}).pipe(z.intersection(
         RouteJson,
         z.object({ mode: z.enum(["merge", "replace", "create"]).optional() }),
-      ),
+      )),
     }),
     z.object({ action: z.literal("DEL_MFC"), payload: RouteKeyPayloadSchema }),
     z.object({ action: z.literal("ADD_VIF"), payload: InterfacePayloadSchema }),
