@@ -36,6 +36,7 @@ import { z } from "zod";
 import { errorMessage } from "../errors.ts";
 import { summarizeIssues } from "../ipc/mod.ts";
 import { isMulticastMac, macKey, parseMac } from "../packet/mac.ts";
+import { exactly } from "../zod_exact.ts";
 import { CREDENTIAL_TEXT } from "./credentials.ts";
 
 /** The TLS ALPN of netkit-l2 version 1: the major version lives here, not in the messages. */
@@ -63,22 +64,6 @@ export const CloseCode = {
   /** The relay is exiting. */
   SHUTDOWN: 8,
 } as const;
-
-/** Whether `A` and `B` are the same type (not merely assignable to each other). */
-type Same<A, B> = (<G>() => G extends A ? 1 : 2) extends (<G>() => G extends B ? 1 : 2) ? true
-  : false;
-
-/**
- * Types `schema` as the schema of `T`, after the compiler has checked that what it parses to is
- * exactly `T`. A plain `z.ZodType<T>` annotation would only check one direction, so a field
- * the schema checks but `T` lacks (or an optional one `T` has and the schema drops) would pass.
- * Curried so that `T` is given and the schema's own type inferred.
- */
-function exactly<T>() {
-  return <S extends z.ZodType<T>>(
-    schema: S & (Same<z.output<S>, T> extends true ? unknown : { parsesTo: z.output<S> }),
-  ): z.ZodType<T> => schema;
-}
 
 const LENGTH_PREFIX = 4;
 const MAC_TEXT = /^[0-9a-f]{2}(?::[0-9a-f]{2}){5}$/i;
