@@ -148,7 +148,8 @@ export function absolute(path: string): string {
  * files) were made absolute before.
  */
 export function announceDetached(): void {
+  // First: the parent returns at end of file, and a caller may then look where we are.
+  Deno.chdir("/");
   Deno.stderr.writeSync(new TextEncoder().encode(`${DETACHED_READY}\n`));
   unwrap(nk.nk_stdio_to_devnull(), "redirect standard streams to /dev/null");
-  Deno.chdir("/");
 }
