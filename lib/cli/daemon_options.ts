@@ -29,7 +29,8 @@ export interface DaemonModeOptions {
 export type DaemonMode = "foreground" | "detach" | "detached-child" | "kill";
 
 /** The text of `-d`, the same for every daemon. */
-export const DETACH_HELP = "detach, returning once the daemon serves; logs to --log-file or " +
+export const DETACH_HELP: string =
+  "detach, returning once the daemon serves; logs to --log-file or " +
   "/var/log/netkit/NAME.log (refused under systemd, which logs to the journal)";
 
 /**
