@@ -16,7 +16,7 @@ import {
   stateFlagNames,
 } from "../packet/lacp.ts";
 import { formatMac } from "../packet/mac.ts";
-import type { LacpPort } from "./lacp_port.ts";
+import type { LacpPortSnapshot } from "./lacp_port.ts";
 import type { LacpSystem } from "./lacp_system.ts";
 
 /** Actor or partner information (JSON). */
@@ -98,7 +98,7 @@ export interface DaemonStatus {
   ports: PortStatus[];
 }
 
-function party(info: LacpPortInfo): PartyStatus {
+function party(info: Readonly<LacpPortInfo>): PartyStatus {
   return {
     system_priority: info.systemPriority,
     system: formatMac(info.system),
@@ -115,9 +115,15 @@ function remaining(at: number | null, now: number): number | null {
   return at === null ? null : Math.max(0, Math.round(at - now)) / 1000;
 }
 
-function portStatus(system: LacpSystem, port: LacpPort, index: number, now: number): PortStatus {
+function portStatus(
+  system: LacpSystem,
+  port: LacpPortSnapshot,
+  index: number,
+  now: number,
+): PortStatus {
   const rate = (state: number) => (state & LacpState.SHORT_TIMEOUT) !== 0 ? "fast" : "slow";
   const t = port.timers;
+  const c = port.counters;
   const counts = system.ruleFireCounts(index);
   return {
     interface: port.identity.name,
@@ -149,18 +155,18 @@ function portStatus(system: LacpSystem, port: LacpPort, index: number, now: numb
       partner_churn: remaining(t.partnerChurn, now),
     },
     counters: {
-      lacpdu_rx: port.counters.lacpduRx,
-      lacpdu_tx: port.counters.lacpduTx,
-      malformed_rx: port.counters.malformedRx,
-      illegal_rx: port.counters.illegalRx,
-      unknown_rx: port.counters.unknownRx,
-      tagged_rx: port.counters.taggedRx,
-      marker_rx: port.counters.markerRx,
-      marker_tx: port.counters.markerTx,
-      marker_dropped: port.counters.markerDropped,
-      injected_drops: port.counters.injectedDrops,
-      loopback_rx: port.counters.loopbackRx,
-      kernel_drops: port.counters.kernelDrops,
+      lacpdu_rx: c.lacpduRx,
+      lacpdu_tx: c.lacpduTx,
+      malformed_rx: c.malformedRx,
+      illegal_rx: c.illegalRx,
+      unknown_rx: c.unknownRx,
+      tagged_rx: c.taggedRx,
+      marker_rx: c.markerRx,
+      marker_tx: c.markerTx,
+      marker_dropped: c.markerDropped,
+      injected_drops: c.injectedDrops,
+      loopback_rx: c.loopbackRx,
+      kernel_drops: c.kernelDrops,
     },
     inject_rules: system.rules.map((rule, i) => ({
       rule: rule.text,
@@ -168,14 +174,14 @@ function portStatus(system: LacpSystem, port: LacpPort, index: number, now: numb
       limit: rule.limit,
       per_episode: rule.perEpisode,
     })),
-    actor: party(port.actorInfo()),
+    actor: party(port.actor),
     partner: party(port.partner),
   };
 }
 
 /** The status of every port of `system` at `now` (monotonic ms). */
 export function portStatuses(system: LacpSystem, now: number): PortStatus[] {
-  return system.ports.map((port, i) => portStatus(system, port, i, now));
+  return system.ports.map((port, i) => portStatus(system, port.snapshot(), i, now));
 }
 
 function describeParty(label: string, p: PartyStatus): string[] {
