@@ -14,11 +14,19 @@ export function controlSocketPrefix(netnsId: number): string {
   return `lacp-ns${netnsId}-`;
 }
 
+/** The one request the daemon serves. */
+export interface LacpStatusRequest {
+  /** Always `status`. */
+  action: "status";
+}
+
 /** The control request schema: `{"action": "status"}`. */
-export const LacpRequest = z.object({ action: z.literal("status") });
+export const LacpRequest: z.ZodType<LacpStatusRequest> = z.object({
+  action: z.literal("status"),
+});
 
 /** The one request a client sends. */
-export const STATUS_REQUEST: z.infer<typeof LacpRequest> = { action: "status" };
+export const STATUS_REQUEST: LacpStatusRequest = { action: "status" };
 
 const Rate = z.enum(["fast", "slow"]);
 const Timer = z.number().nullable();

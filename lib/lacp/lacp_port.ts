@@ -47,8 +47,11 @@ const {
 
 /** Per-port counters (JSON names in the daemon's status). */
 export interface PortCounters {
+  /** LACPDUs received while the port was enabled (aAggPortStatsLACPDUsRx). */
   lacpduRx: number;
+  /** LACPDUs sent (aAggPortStatsLACPDUsTx). */
   lacpduTx: number;
+  /** Slow Protocols frames of a known subtype that did not decode. */
   malformedRx: number;
   /** Slow Protocols frames with an illegal subtype: 0 or 11..255 (aAggPortStatsIllegalRx). */
   illegalRx: number;
@@ -56,7 +59,9 @@ export interface PortCounters {
   unknownRx: number;
   /** Slow Protocols frames that carried a VLAN tag: never ours (they are untagged by definition). */
   taggedRx: number;
+  /** Marker PDUs received (information and response). */
   markerRx: number;
+  /** Marker Response PDUs sent. */
   markerTx: number;
   /** Marker Information PDUs left unanswered because of the response rate limit. */
   markerDropped: number;
@@ -72,14 +77,19 @@ export interface PortCounters {
 export interface PortIdentity {
   /** Interface name, for logs and status. */
   name: string;
+  /** Actor_Port: the port number in LACPDUs. */
   port: number;
+  /** Actor_Port_Priority. */
   portPriority: number;
 }
 
 /** Settings shared by every port of one actor. */
 export interface ActorSettings {
+  /** Actor_System: the system id, a MAC address (6 bytes). */
   system: Uint8Array;
+  /** Actor_System_Priority. */
   systemPriority: number;
+  /** Actor_Oper_Key: ports with the same key may aggregate. */
   key: number;
   /** LACP_Activity: active (true) or passive. */
   active: boolean;
@@ -108,10 +118,15 @@ function sameIdentity(a: LacpPortInfo, b: LacpPortInfo): boolean {
 
 /** The timers a port runs (§6.4.10): deadlines in ms on the caller's clock, null when stopped. */
 export interface PortTimers {
+  /** current_while_timer: when the partner's information expires. */
   currentWhile: number | null;
+  /** periodic_timer: when the next periodic LACPDU is due. */
   periodic: number | null;
+  /** wait_while_timer: when a WAITING port may attach. */
   waitWhile: number | null;
+  /** actor_churn_timer: when the actor, still out of sync, is in churn. */
   actorChurn: number | null;
+  /** partner_churn_timer: when the partner, still out of sync, is in churn. */
   partnerChurn: number | null;
 }
 
@@ -126,18 +141,27 @@ export type CountedByOwner = Exclude<keyof PortCounters, "lacpduRx" | "loopbackR
  * the clock the port is driven with, as {@linkcode PortTimers}.
  */
 export interface LacpPortSnapshot {
+  /** The port's name, number and priority. */
   readonly identity: Readonly<PortIdentity>;
   /** Our Actor information (its `state` is Actor_Oper_Port_State). */
   readonly actor: Readonly<LacpPortInfo>;
   /** Partner_Oper_*: what we know of the partner. */
   readonly partner: Readonly<LacpPortInfo>;
+  /** Receive machine state. */
   readonly rxState: RxState;
+  /** Periodic transmission machine state. */
   readonly periodicState: PeriodicState;
+  /** Mux machine state. */
   readonly muxState: MuxState;
+  /** The Selected variable. */
   readonly selected: Selection;
+  /** Actor churn detection state. */
   readonly actorChurn: ChurnState;
+  /** Partner churn detection state. */
   readonly partnerChurn: ChurnState;
+  /** How many times the actor entered ACTOR_CHURN. */
   readonly actorChurnCount: number;
+  /** How many times the partner entered PARTNER_CHURN. */
   readonly partnerChurnCount: number;
   /** Need To Transmit (§6.4.7). */
   readonly ntt: boolean;
@@ -149,7 +173,9 @@ export interface LacpPortSnapshot {
   readonly partnerVersion: number;
   /** Whether LACPDUs may be sent (see {@linkcode LacpPort.mayTransmit}). */
   readonly mayTransmit: boolean;
+  /** The port's counters. */
   readonly counters: Readonly<PortCounters>;
+  /** Timer deadlines (ms), null when not running. */
   readonly timers: Readonly<PortTimers>;
 }
 

@@ -53,9 +53,13 @@ export interface PortSetup extends PortIdentity {
 
 /** Options for {@linkcode LacpSystem}. */
 export interface LacpSystemOptions {
+  /** The actor every port speaks for. */
   actor: ActorSettings;
+  /** The ports, in index order (the index every method takes). */
   ports: readonly PortSetup[];
+  /** Injection rules applied to outgoing LACPDUs, on every port. */
   rules?: readonly InjectRule[];
+  /** Sends a frame; called from within the system's methods. */
   transmit: Transmit;
 }
 
@@ -79,6 +83,7 @@ export class LacpSystem {
   readonly #transmit: Transmit;
   /** One engine per port: rule limits (`#N`) and fire counts are per port. */
   readonly #injection: InjectionEngine[];
+  /** The injection rules, as given. */
   readonly rules: readonly InjectRule[];
   /** Per port: the state pair last logged, the injection rules last active. */
   readonly #logged: string[];

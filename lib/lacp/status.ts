@@ -21,10 +21,15 @@ import type { LacpSystem } from "./lacp_system.ts";
 
 /** Actor or partner information (JSON). */
 export interface PartyStatus {
+  /** System priority. */
   system_priority: number;
+  /** System id, `aa:bb:cc:dd:ee:ff`. */
   system: string;
+  /** Operational key. */
   key: number;
+  /** Port priority. */
   port_priority: number;
+  /** Port number. */
   port: number;
   /** The state octet as a number. */
   state: number;
@@ -36,7 +41,9 @@ export interface PartyStatus {
 
 /** One injection rule on one port (JSON). */
 export interface RuleStatus {
+  /** The rule as written on the command line. */
   rule: string;
+  /** How many LACPDUs it changed (or dropped) on this port. */
   fired: number;
   /** The `#N` limit, or null when unlimited. */
   limit: number | null;
@@ -46,28 +53,44 @@ export interface RuleStatus {
 
 /** One port (JSON). */
 export interface PortStatus {
+  /** Interface name. */
   interface: string;
+  /** Our port number. */
   port_number: number;
+  /** The rate we ask the partner for (`--fast` or not). */
   configured_rate_mode: "fast" | "slow";
   /** The rate the partner asks us to transmit at. */
   effective_rate_mode: "fast" | "slow";
+  /** We are active (LACP_Activity). */
   active_mode: boolean;
+  /** The partner is active. */
   partner_active: boolean;
+  /** LACPDUs may be sent: the link is up and either side is active. */
   should_send: boolean;
+  /** The link's carrier. */
   link_up: boolean;
+  /** Receive machine state. */
   rx_state: string;
+  /** Periodic transmission machine state. */
   periodic_state: string;
+  /** Mux machine state. */
   mux_state: string;
+  /** `selection` is SELECTED (the original lacpd's field). */
   selected: boolean;
+  /** The Selected variable: SELECTED, STANDBY or UNSELECTED. */
   selection: string;
+  /** The partner is our own system. */
   loopback: boolean;
+  /** The version of the partner's last LACPDU. */
   partner_version: number;
+  /** Churn detection states, and how often each side entered churn. */
   churn: { actor: string; partner: string; actor_count: number; partner_count: number };
   /** Seconds until each running timer expires; null when it is not running. */
   timers: Record<
     "current_while" | "periodic" | "wait_while" | "actor_churn" | "partner_churn",
     number | null
   >;
+  /** The port's counters (see `PortCounters` in lib/lacp/lacp_port.ts). */
   counters: {
     lacpdu_rx: number;
     lacpdu_tx: number;
@@ -82,19 +105,27 @@ export interface PortStatus {
     loopback_rx: number;
     kernel_drops: number;
   };
+  /** Every injection rule and how often it fired here. */
   inject_rules: RuleStatus[];
+  /** Our information, true state (before any injection). */
   actor: PartyStatus;
+  /** What we know of the partner. */
   partner: PartyStatus;
 }
 
 /** One daemon (JSON): an element of the `-s -j` array. */
 export interface DaemonStatus {
+  /** The daemon's process id. */
   pid: number;
   /** Inode of the daemon's network namespace (as in `net:[4026531840]`). */
   net_ns_id: number;
+  /** The rate every port asks its partner for. */
   configured_rate_mode: "fast" | "slow";
+  /** Active (true) or passive. */
   active_mode: boolean;
+  /** Seconds since the daemon started. */
   uptime_seconds: number;
+  /** One entry per `-i` interface, in order. */
   ports: PortStatus[];
 }
 
