@@ -8,9 +8,10 @@
 import type { Command } from "commander";
 import { requirePrivilege } from "../doctor/privileges.ts";
 import { DaemonLoop } from "../daemon/loop.ts";
-import { NetkitError, UsageError } from "../errors.ts";
+import { NetkitError } from "../errors.ts";
+import { UsageError } from "./errors.ts";
 import type { Gateway } from "../l2/gateway.ts";
-import { validateInterfaceName } from "../net/interfaces.ts";
+import { validateInterfaceName } from "../net/interface_name.ts";
 import type { CliIo } from "./io.ts";
 import { addPeerOptions, parsePeerOptions, type PeerCliOptions } from "./l2_options.ts";
 import { parseIntegerOption } from "./options.ts";
@@ -20,7 +21,7 @@ import {
   peerSocketPath,
   registerPeerStatus,
 } from "./peer_status.ts";
-import type { GlobalOptions } from "./program.ts";
+import type { GlobalOptions } from "./global_options.ts";
 
 interface GatewayCliOptions extends PeerCliOptions {
   iface?: string;

@@ -9,7 +9,8 @@ import type { Command } from "commander";
 import { requestChecked } from "../daemon/client.ts";
 import { absolute } from "../daemon/detach.ts";
 import { DaemonLoop } from "../daemon/loop.ts";
-import { errorMessage, NetkitError, UsageError } from "../errors.ts";
+import { errorMessage, NetkitError } from "../errors.ts";
+import { UsageError } from "./errors.ts";
 import { listControlSockets } from "../ipc/mod.ts";
 import type { PeerStatus, RelayStatus } from "../l2/relay.ts";
 import {
@@ -26,7 +27,7 @@ import { DEFAULT_ROOMS_FILE } from "../l2/rooms_file.ts";
 import { durationText, plural, wrapText } from "../text.ts";
 import { collect, parseIntegerOption } from "./options.ts";
 import { formatTable, printResult } from "./output.ts";
-import type { GlobalOptions } from "./program.ts";
+import type { GlobalOptions } from "./global_options.ts";
 
 interface RelayCliOptions {
   listen?: string;

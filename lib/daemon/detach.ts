@@ -12,8 +12,8 @@
  * @module
  */
 
-import { nk } from "../../ffi/native.ts";
-import { NetkitError, unwrap } from "../errors.ts";
+import { redirectStdioToDevNull } from "../net/stdio.ts";
+import { NetkitError } from "../errors.ts";
 import { ensurePrivateDir, openCheckedFile } from "../net/safe_file.ts";
 
 /** The program to run to get another netkit, with the same runtime and permissions. */
@@ -127,6 +127,6 @@ export function absolute(path: string): string {
  */
 export function announceDetached(): void {
   Deno.stderr.writeSync(new TextEncoder().encode(`${DETACHED_READY}\n`));
-  unwrap(nk.nk_stdio_to_devnull(), "redirect standard streams to /dev/null");
+  redirectStdioToDevNull();
   Deno.chdir("/");
 }
