@@ -19,7 +19,9 @@ DENORT_ZIP := dl/release/v$(DENO_VERSION)/denort-x86_64-unknown-linux-gnu.zip
 DENORT_CACHED := $(firstword $(wildcard $(DENO_DIR)/$(DENORT_ZIP) $(HOME)/.cache/deno/$(DENORT_ZIP)))
 # The package list is read at run time by `netkit doctor` (lib/doctor/tools.ts).
 # --expose-gc: the relay collects closed QUIC connections itself (see lib/l2/relay.ts).
+# The command modules too: lib/cli/program.ts imports them by computed URL (see commandModule()).
 COMPILE_FLAGS := --quiet -P=netkit --v8-flags=--expose-gc --include $(LIB) \
+	$(addprefix --include ,$(filter-out %_test.ts,$(wildcard lib/cli/*.ts))) \
 	--include tools/debian-packages.txt
 
 TS_SRC := $(shell find main.ts lib ffi -name '*.ts' 2>/dev/null)
@@ -156,7 +158,7 @@ test: netkit $(BENCH_LIB)
 	$(DENO) check --frozen --cached-only
 	@rm -f $(TEST_REPORT) $(TEST_SKIPS) $(LANE_REPORT)
 	@NO_COLOR=1 NETKIT_TEST_SKIPS=$(CURDIR)/$(TEST_SKIPS) NETKIT_LANE_REPORT=$(CURDIR)/$(LANE_REPORT) \
-	  $(DENO) test -P --parallel --frozen --cached-only --junit-path=$(TEST_REPORT); rc=$$?; \
+	  $(DENO) test -P --parallel --doc --frozen --cached-only --junit-path=$(TEST_REPORT); rc=$$?; \
 	$(DENO) run -P=test --frozen --cached-only tools/skip_summary.ts $(TEST_REPORT) $(TEST_SKIPS) \
 	  $(LANE_REPORT) || rc=1; \
 	exit $$rc
@@ -167,6 +169,7 @@ bench: netkit $(BENCH_LIB)
 	$(DENO) run -P=test bench/mroute.ts
 	$(DENO) run -P=test bench/l2.ts
 	$(DENO) run -P=test bench/l2_peers.ts
+	$(DENO) run -P=test bench/cli.ts
 
 clean:
 	rm -rf build dist netkit cov

@@ -28,7 +28,8 @@ import { parseArgs } from "node:util";
 import { controlSocketPath, DEFAULT_MAX_MESSAGE_BYTES, request } from "../lib/ipc/mod.ts";
 import { ADDR } from "../lib/lab/multicast_lab.ts";
 import { ipJson, NamespaceLab } from "../lib/lab/namespace_lab.ts";
-import { type KernelMfc, MAXVIFS, MrouteSocket } from "../lib/mroute/kernel.ts";
+import { MrouteSocket } from "../lib/net/mroute_socket.ts";
+import { type KernelMfc, MAX_VIFS } from "../lib/net/mroute_structs.ts";
 import { requestChecked } from "../lib/daemon/client.ts";
 import { ApplyReply, MessageReply, mrouteReply, mrouteSocketName } from "../lib/mroute/client.ts";
 import { netnsId, runInNetns } from "../lib/net/netns.ts";
@@ -358,7 +359,7 @@ export async function benchMroute(options: MrouteBenchOptions): Promise<MrouteBe
   let kernelInstalled: number;
   {
     const source = parseIpv4(SOURCE);
-    const ttls = new Uint8Array(MAXVIFS);
+    const ttls = new Uint8Array(MAX_VIFS);
     ttls[1] = 1;
     const entries: KernelMfc[] = groups.map((group) => ({
       source,

@@ -55,7 +55,7 @@ static const struct {
 	FIELD(nk_hugebuf, addr),
 	FIELD(nk_hugebuf, len),
 	FIELD(nk_hugebuf, backing),
-	/* Multicast routing structs built and read by lib/mroute/kernel.ts. */
+	/* Multicast routing structs built and read by lib/net/mroute_structs.ts. */
 	SIZE(vifctl),
 	FIELD(vifctl, vifc_vifi),
 	FIELD(vifctl, vifc_flags),

@@ -1,6 +1,6 @@
 /*
  * Multicast routing sockets (IPv4 ipmr and IPv6 ip6mr). TypeScript builds the kernel structs as
- * bytes (lib/mroute/kernel.ts); this file opens the socket, passes the bytes to setsockopt and
+ * bytes (lib/net/mroute_structs.ts); this file opens the socket, passes the bytes to setsockopt and
  * ioctl, and checks at compile time that the layouts TypeScript writes are the kernel's.
  */
 #define _GNU_SOURCE

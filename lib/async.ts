@@ -4,13 +4,14 @@
  *
  * @example Waiting at most one second for a condition
  * ```ts
+ * import assert from "node:assert/strict";
  * import { delay, waitFor, withTimeout } from "./async.ts";
  *
  * await delay(1);
  * let n = 0;
  * const value = await waitFor(() => ++n, (v) => v >= 3, { timeoutMs: 1000, intervalMs: 1, what: "three polls" });
- * console.assert(value === 3);
- * console.assert(await withTimeout(Promise.resolve(7), 1000, "never") === 7);
+ * assert.ok(value === 3);
+ * assert.ok(await withTimeout(Promise.resolve(7), 1000, "never") === 7);
  * ```
  *
  * @module

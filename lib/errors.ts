@@ -16,7 +16,10 @@ export const ExitCode = { OK: 0, RUNTIME: 1, USAGE: 2, BROKEN_PIPE: 141 } as con
 
 /** Options for {@linkcode NetkitError}. */
 export interface NetkitErrorOptions {
-  /** Process exit code when this error ends the program (default {@linkcode ExitCode.RUNTIME}). */
+  /**
+   * Process exit code when this error ends the program (default {@linkcode ExitCode.RUNTIME}).
+   * Only `lib/cli` chooses one; it maps {@linkcode InvalidInputError} to 2 itself.
+   */
   exitCode?: number;
   /** The error that caused this one. */
   cause?: unknown;
@@ -24,8 +27,9 @@ export interface NetkitErrorOptions {
 
 /** A failure the user should see as one line, with the exit code it implies. */
 export class NetkitError extends Error {
+  /** `"NetkitError"`, as stack traces and logs show it. */
   override name = "NetkitError";
-  /** Exit code for the process when this error ends it. */
+  /** Exit code for the process when this error ends it; see `exitCodeOf` in `lib/cli/errors.ts`. */
   readonly exitCode: number;
 
   /** Creates an error with a user-facing `message`. */
@@ -35,18 +39,25 @@ export class NetkitError extends Error {
   }
 }
 
-/** Bad command-line input: exits 2. */
-export class UsageError extends NetkitError {
-  override name = "UsageError";
+/**
+ * Input netkit refuses before acting on it: a name, value, rule or file that is not valid. It
+ * says nothing about exit codes: `lib/cli/errors.ts` decides what it means for the process
+ * (exit 2, as for bad command-line usage), whatever layer found the problem. `message` names
+ * the offending value and what is expected.
+ */
+export class InvalidInputError extends NetkitError {
+  /** `"InvalidInputError"`, as stack traces and logs show it. */
+  override name = "InvalidInputError";
 
-  /** Creates a usage error; `message` should name the offending option or value. */
+  /** Creates the error; `message` names the offending value and what would be valid. */
   constructor(message: string, options: Omit<NetkitErrorOptions, "exitCode"> = {}) {
-    super(message, { ...options, exitCode: ExitCode.USAGE });
+    super(message, options);
   }
 }
 
 /** A system call that failed: carries the operation and the errno, e.g. `ENODEV`. */
 export class NetkitOsError extends NetkitError {
+  /** `"NetkitOsError"`, as stack traces and logs show it. */
   override name = "NetkitOsError";
   /** What netkit was doing, e.g. `open packet socket on "eth9"`. */
   readonly op: string;

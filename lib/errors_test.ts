@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { ExitCode, NetkitError, NetkitOsError, unwrap, UsageError } from "./errors.ts";
+import { UsageError } from "./cli/errors.ts";
+import { ExitCode, NetkitError, NetkitOsError, unwrap } from "./errors.ts";
 
 Deno.test("NetkitOsError names the operation, errno and its meaning", () => {
   const err = new NetkitOsError('open packet socket on "eth9"', 19);

@@ -16,14 +16,9 @@ import {
   type TextFormatter,
 } from "@logtape/logtape";
 
-/** The levels users choose from (those of the tools netkit replaces). */
-export const LOG_LEVELS = ["debug", "info", "warning", "error", "critical"] as const;
-/** A user-facing log level. */
-export type LogLevel = (typeof LOG_LEVELS)[number];
-/** Output formats for log records. */
-export const LOG_FORMATS = ["text", "json"] as const;
-/** A log record format: human text or one JSON object per line. */
-export type LogFormat = (typeof LOG_FORMATS)[number];
+import type { LogFormat, LogLevel } from "./log_levels.ts";
+
+export { LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from "./log_levels.ts";
 
 /** Options for {@linkcode setupLogging}. */
 export interface LoggingOptions {

@@ -5,7 +5,7 @@
  * parser turns what the 6.1 driver prints (`drivers/net/bonding/bond_procfs.c`) into a typed
  * object; it is pure and exported for unit tests.
  *
- * ```ts
+ * ```ts ignore
  * using bond = BondPeer.create("nk1a-bond", { slaves: ["p1", "p2"], lacpRate: "fast" });
  * const status = await waitUntil( // testing/wait_until.ts
  *   () => bond.status(),

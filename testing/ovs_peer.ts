@@ -6,7 +6,7 @@
  * turn what `ovs-appctl lacp/show`, `lacp/show-stats` and `bond/show` print (Open vSwitch 3.1)
  * into typed objects; they are pure and exported for unit tests.
  *
- * ```ts
+ * ```ts ignore
  * await using peer = await OvsPeer.start("nk1a-peer");
  * await peer.addBond({ members: ["p1", "p2"], lacp: "active", time: "fast" });
  * const status = await peer.waitFor(

@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import "../ffi/native.ts";
 import { parseHostPort } from "../lib/cli/l2_options.ts";
 import { formatRelayStatus } from "../lib/cli/relay.ts";
-import { UsageError } from "../lib/errors.ts";
+import { UsageError } from "../lib/cli/errors.ts";
 import { ControlServer } from "../lib/ipc/mod.ts";
 import { z } from "zod";
 import { cli } from "./_cli.ts";

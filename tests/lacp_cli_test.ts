@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { z } from "zod";
 import "../ffi/native.ts";
 import { type LacpCliOptions, parseLacpOptions } from "../lib/cli/lacp.ts";
-import { UsageError } from "../lib/errors.ts";
+import { InvalidInputError } from "../lib/errors.ts";
 import { ControlServer } from "../lib/ipc/mod.ts";
 import { controlSocketPrefix } from "../lib/lacp/client.ts";
 import { currentNetnsId } from "../lib/net/netns.ts";
@@ -94,7 +94,7 @@ Deno.test("parseLacpOptions() checks numbers, MACs and combinations", () => {
   for (const [partial, message] of bad) {
     assert.throws(
       () => parseLacpOptions(options(partial), {}),
-      (err: unknown) => err instanceof UsageError && err.message === message,
+      (err: unknown) => err instanceof InvalidInputError && err.message === message,
     );
   }
 });

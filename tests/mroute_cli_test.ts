@@ -3,7 +3,7 @@ import "../ffi/native.ts";
 import { cli } from "./_cli.ts";
 import { readApplyInput } from "../lib/cli/mroute.ts";
 import { z } from "zod";
-import { UsageError } from "../lib/errors.ts";
+import { UsageError } from "../lib/cli/errors.ts";
 import { ControlServer } from "../lib/ipc/mod.ts";
 import { MAX_APPLY_FILE_BYTES } from "../lib/mroute/apply_file.ts";
 

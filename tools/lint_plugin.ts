@@ -4,33 +4,134 @@
  * @module
  */
 
-// The project root: this file is <root>/tools/lint_plugin.ts (a temporary copy of the layout, as
-// tools/lint_plugin_test.ts makes, has its own root).
-const PROJECT_ROOT = decodeURIComponent(new URL("..", import.meta.url).pathname);
+/** The checkout this plugin belongs to: the parent of `tools/`. */
+const CHECKOUT_ROOT = decodeURIComponent(new URL("../", import.meta.url).pathname);
 
-/** `path` relative to the project root, or undefined when it lies outside it. */
-function projectPath(path: string): string | undefined {
-  return path.startsWith(PROJECT_ROOT) ? path.slice(PROJECT_ROOT.length) : undefined;
+/** The project's top-level folders, for placing a file that is not under CHECKOUT_ROOT. */
+const TOP_LEVEL = new Set(["lib", "ffi", "tests", "testing", "bench", "tools"]);
+
+/**
+ * The root of the project tree `filename` belongs to: this checkout, or for a file outside it (a
+ * test's temporary tree) the folder above the last top-level folder name in its path.
+ */
+function treeRoot(filename: string): string {
+  if (filename.startsWith(CHECKOUT_ROOT)) return CHECKOUT_ROOT;
+  const parts = filename.split("/");
+  for (let i = parts.length - 2; i >= 0; i--) {
+    if (TOP_LEVEL.has(parts[i]!)) return parts.slice(0, i).join("/") + "/";
+  }
+  return filename.slice(0, filename.lastIndexOf("/") + 1);
+}
+
+/** `path` relative to `root`, e.g. `lib/net/poller.ts`; a path outside it stays absolute. */
+function pathInTree(root: string, path: string): string {
+  return path.startsWith(root) ? path.slice(root.length) : path;
+}
+
+/** Tests and the rigs and benchmarks beside them may reach below any layer. */
+function isTestCode(path: string): boolean {
+  return path.endsWith("_test.ts") || /^(tests|testing|bench)\//.test(path);
+}
+
+/**
+ * A string-literal module specifier naming a file (`./`, `../`, `/`, `file:`), resolved against
+ * the importing file; null for anything else (bare, `npm:`, `jsr:`, `https:`, not a literal).
+ */
+function resolveSpecifier(filename: string, specifier: unknown): string | null {
+  if (typeof specifier !== "string" || !/^(\.{1,2}\/|\/|file:)/.test(specifier)) return null;
+  return decodeURIComponent(new URL(specifier, `file://${encodeURI(filename)}`).pathname);
+}
+
+/**
+ * Where a file imports from: static imports, re-exports, `import("...")` with a literal, and
+ * the type-only forms (`import("...").T` in a type, `import x = require("...")`).
+ */
+function moduleSources(
+  visit: (node: Deno.lint.Node, specifier: unknown) => void,
+): Deno.lint.LintVisitor {
+  return {
+    ImportDeclaration: (node) => visit(node, node.source.value),
+    ExportNamedDeclaration: (node) => {
+      if (node.source) visit(node, node.source.value);
+    },
+    ExportAllDeclaration: (node) => visit(node, node.source.value),
+    ImportExpression: (node) => {
+      if (node.source.type === "Literal") visit(node, node.source.value);
+    },
+    TSImportType: (node) => {
+      if (node.argument.type === "TSLiteralType" && node.argument.literal.type === "Literal") {
+        visit(node, node.argument.literal.value);
+      }
+    },
+    TSExternalModuleReference: (node) => {
+      if (node.expression.type === "Literal") visit(node, node.expression.value);
+    },
+  };
 }
 
 /** Product code: main.ts, lib/ and ffi/, except the unit tests that sit beside their modules. */
-function isProductFile(path: string): boolean {
-  const relative = projectPath(path);
-  if (relative === undefined || relative.endsWith("_test.ts")) return false;
-  return relative === "main.ts" || relative.startsWith("lib/") || relative.startsWith("ffi/");
+function isProductCode(path: string): boolean {
+  return !path.endsWith("_test.ts") && (path === "main.ts" || /^(lib|ffi)\//.test(path));
 }
 
-/** Whether `specifier`, imported by the file at `from`, names a file under tests/ or testing/. */
-function importsTestCode(from: string, specifier: string): boolean {
-  if (!/^(\.{1,2}\/|\/|file:)/.test(specifier)) return false; // bare, npm:, jsr:, https:
-  const target = decodeURIComponent(new URL(specifier, `file://${encodeURI(from)}`).pathname);
-  const relative = projectPath(target);
-  return relative !== undefined && /^(tests|testing)(\/|$)/.test(relative);
-}
+/**
+ * `ffi/` files anyone may import: errno names are a table (lib/errors.ts words every OS error
+ * with it) and load nothing.
+ */
+const PURE_FFI_FILES = new Set(["ffi/errno.ts"]);
 
 const plugin: Deno.lint.Plugin = {
   name: "netkit",
   rules: {
+    // Only lib/net and ffi/ touch the native library: everything else reaches libnetkit through
+    // lib/net, so the layers above stay testable without it and the CLI can avoid loading it.
+    "ffi-only-in-lib-net": {
+      create(context) {
+        const root = treeRoot(context.filename);
+        const importer = pathInTree(root, context.filename);
+        if (/^(lib\/net|ffi)\//.test(importer) || isTestCode(importer)) return {};
+        return moduleSources((node, specifier) => {
+          const target = resolveSpecifier(context.filename, specifier);
+          if (target === null) return;
+          const path = pathInTree(root, target);
+          if (!path.startsWith("ffi/") || PURE_FFI_FILES.has(path)) return;
+          context.report({
+            node,
+            message:
+              `${importer} imports ${path}: only lib/net/ and ffi/ may touch the native library; use (or add) a lib/net module`,
+          });
+        });
+      },
+    },
+    // UsageError means "exit 2" to the CLI: lib/cli alone decides exit codes. Below it, invalid
+    // input is an InvalidInputError (lib/errors.ts), which lib/cli maps to 2 (exitCodeOf).
+    "usage-error-only-in-lib-cli": {
+      create(context) {
+        const importer = pathInTree(treeRoot(context.filename), context.filename);
+        if (importer.startsWith("lib/cli/") || isTestCode(importer)) return {};
+        const names = (node: Deno.lint.ImportDeclaration | Deno.lint.ExportNamedDeclaration) =>
+          node.specifiers.map((spec) => {
+            const name = spec.type === "ImportSpecifier"
+              ? spec.imported
+              : spec.type === "ExportSpecifier"
+              ? spec.local
+              : null;
+            return name === null ? "" : name.type === "Identifier" ? name.name : name.value;
+          });
+        const check = (node: Deno.lint.ImportDeclaration | Deno.lint.ExportNamedDeclaration) => {
+          if (!names(node).includes("UsageError")) return;
+          context.report({
+            node,
+            message:
+              `${importer} imports UsageError: only lib/cli/ maps errors to exit codes; throw InvalidInputError (lib/errors.ts) for invalid input`,
+          });
+        };
+        return {
+          ImportDeclaration: check,
+          ExportNamedDeclaration: check,
+        };
+      },
+    },
     // A test is skipped only for a stated reason: `ignore` must be needs(...) or skipUnless(...)
     // from tests/skip.ts, which record it for make test's summary.
     "test-ignore-states-reason": {
@@ -83,25 +184,17 @@ const plugin: Deno.lint.Plugin = {
     // or testing/ (statically, dynamically or for types); a *_test.ts beside its module may.
     "product-never-imports-tests": {
       create(context) {
-        if (!isProductFile(context.filename)) return {};
-        const check = (source: Deno.lint.Node | null | undefined): void => {
-          if (source?.type !== "Literal" || typeof source.value !== "string") return;
-          if (!importsTestCode(context.filename, source.value)) return;
+        const root = treeRoot(context.filename);
+        if (!isProductCode(pathInTree(root, context.filename))) return {};
+        return moduleSources((node, specifier) => {
+          const target = resolveSpecifier(context.filename, specifier);
+          if (target === null || !/^(tests|testing)(\/|$)/.test(pathInTree(root, target))) return;
           context.report({
-            node: source,
-            message: `Product code imports test code "${source.value}": main.ts, lib/ and ffi/ ` +
+            node,
+            message: `Product code imports test code "${specifier}": main.ts, lib/ and ffi/ ` +
               "never import tests/ or testing/ (only a *_test.ts beside its module may)",
           });
-        };
-        return {
-          ImportDeclaration: (node) => check(node.source),
-          ExportAllDeclaration: (node) => check(node.source),
-          ExportNamedDeclaration: (node) => check(node.source),
-          ImportExpression: (node) => check(node.source),
-          TSImportType: (node) =>
-            check(node.argument.type === "TSLiteralType" ? node.argument.literal : null),
-          TSExternalModuleReference: (node) => check(node.expression),
-        };
+        });
       },
     },
     "no-default-export": {

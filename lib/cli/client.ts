@@ -8,10 +8,11 @@
 import type { Command } from "commander";
 import { announceDetached } from "../daemon/detach.ts";
 import { DaemonLoop } from "../daemon/loop.ts";
-import { NetkitError, UsageError } from "../errors.ts";
+import { NetkitError } from "../errors.ts";
+import { UsageError } from "./errors.ts";
 import type { Client } from "../l2/client.ts";
 import { DEFAULT_TAP, stableClientMac } from "../l2/client_mac.ts";
-import { validateInterfaceName } from "../net/interfaces.ts";
+import { validateInterfaceName } from "../net/interface_name.ts";
 import { isMulticastMac, parseMac } from "../packet/mac.ts";
 import {
   addDaemonModeOptions,
@@ -28,7 +29,7 @@ import {
   peerSocketPath,
   registerPeerStatus,
 } from "./peer_status.ts";
-import type { GlobalOptions } from "./program.ts";
+import type { GlobalOptions } from "./global_options.ts";
 
 interface ClientCliOptions extends PeerCliOptions, DaemonModeOptions {
   tap: string;

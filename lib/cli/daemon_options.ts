@@ -8,9 +8,9 @@
 
 import { type Command, Option } from "commander";
 import { runDetached } from "../daemon/detach.ts";
-import { UsageError } from "../errors.ts";
+import { UsageError } from "./errors.ts";
 import type { CliIo } from "./io.ts";
-import type { GlobalOptions } from "./program.ts";
+import type { GlobalOptions } from "./global_options.ts";
 
 /** The options as commander gives them. */
 export interface DaemonModeOptions {

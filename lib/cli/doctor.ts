@@ -12,7 +12,7 @@ import type { CheckResult } from "../doctor/result.ts";
 import { NetkitError } from "../errors.ts";
 import type { CliIo } from "./io.ts";
 import { formatTable, printResult } from "./output.ts";
-import type { GlobalOptions } from "./program.ts";
+import type { GlobalOptions } from "./global_options.ts";
 
 /** The human form: one table with a group column, then the hints. */
 export function formatChecks(checks: readonly CheckResult[]): string {

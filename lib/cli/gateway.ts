@@ -9,9 +9,10 @@ import type { Command } from "commander";
 import { requirePrivilege } from "../doctor/privileges.ts";
 import { announceDetached } from "../daemon/detach.ts";
 import { DaemonLoop } from "../daemon/loop.ts";
-import { NetkitError, UsageError } from "../errors.ts";
+import { NetkitError } from "../errors.ts";
+import { UsageError } from "./errors.ts";
 import type { Gateway } from "../l2/gateway.ts";
-import { validateInterfaceName } from "../net/interfaces.ts";
+import { validateInterfaceName } from "../net/interface_name.ts";
 import {
   addDaemonModeOptions,
   daemonMode,
@@ -28,7 +29,7 @@ import {
   peerSocketPath,
   registerPeerStatus,
 } from "./peer_status.ts";
-import type { GlobalOptions } from "./program.ts";
+import type { GlobalOptions } from "./global_options.ts";
 
 interface GatewayCliOptions extends PeerCliOptions, DaemonModeOptions {
   iface?: string;

@@ -6,7 +6,8 @@
  */
 
 import type { Command } from "commander";
-import { errorMessage, NetkitError, UsageError } from "../errors.ts";
+import { errorMessage, NetkitError } from "../errors.ts";
+import { UsageError } from "./errors.ts";
 import { DEV_SERVER_NAME, loadPinnedCert } from "../l2/certs.ts";
 import { parseCredential } from "../l2/credentials.ts";
 import { readCheckedFile } from "../net/safe_file.ts";

@@ -16,7 +16,7 @@
 
 import { type Capability, requireCapabilities } from "../doctor/require.ts";
 import type { Command } from "commander";
-import { UsageError } from "../errors.ts";
+import { UsageError } from "./errors.ts";
 import { type InjectRule, parseInjectRule } from "../lacp/inject_rule.ts";
 import {
   DEFAULT_LAB_RULE,
@@ -48,7 +48,7 @@ import type { ExplainOptions } from "../lab/timeline.ts";
 import { setupLogging } from "../log.ts";
 import type { CliIo } from "./io.ts";
 import { formatTable } from "./output.ts";
-import type { GlobalOptions } from "./program.ts";
+import type { GlobalOptions } from "./global_options.ts";
 import { formatRelayStatus } from "./relay.ts";
 import { selfExecutable } from "./self.ts";
 

@@ -11,7 +11,7 @@ import { requestChecked } from "../daemon/client.ts";
 import { announceDetached } from "../daemon/detach.ts";
 import { DaemonLoop } from "../daemon/loop.ts";
 import { askDaemons, killDaemons } from "../daemon/stop.ts";
-import { UsageError } from "../errors.ts";
+import { UsageError } from "./errors.ts";
 import { listControlSockets } from "../ipc/mod.ts";
 import { parseInjectRule } from "../lacp/inject_rule.ts";
 import {
@@ -22,13 +22,13 @@ import {
 } from "../lacp/client.ts";
 import { LACP_DEFAULTS, type LacpDaemonOptions, lacpDaemonOptions } from "../lacp/options.ts";
 import { type DaemonStatus, formatDaemonStatus } from "../lacp/status.ts";
-import { validateInterfaceName } from "../net/interfaces.ts";
-import { currentNetnsId } from "../net/netns.ts";
+import { validateInterfaceName } from "../net/interface_name.ts";
+import { currentNetnsId } from "../net/netns_names.ts";
 import { isMulticastMac, parseMac } from "../packet/mac.ts";
 import { DETACH_HELP, detachDaemon } from "./daemon_options.ts";
 import type { CliIo } from "./io.ts";
 import { printResult } from "./output.ts";
-import type { GlobalOptions } from "./program.ts";
+import type { GlobalOptions } from "./global_options.ts";
 import { collect, parseIntegerOption } from "./options.ts";
 
 /** Raw commander options of `netkit lacp`. */

@@ -10,7 +10,8 @@ import { type ReplySchema, requestChecked, subscribeChecked } from "../daemon/cl
 import { absolute, announceDetached } from "../daemon/detach.ts";
 import { DaemonLoop } from "../daemon/loop.ts";
 import { killDaemons, PidReply } from "../daemon/stop.ts";
-import { NetkitError, UsageError } from "../errors.ts";
+import { NetkitError } from "../errors.ts";
+import { UsageError } from "./errors.ts";
 import { controlSocketPath, DaemonUnreachableError, JsonText } from "../ipc/mod.ts";
 import { checkApplyText, MAX_APPLY_FILE_BYTES, MAX_REQUEST_BYTES } from "../mroute/apply_file.ts";
 import {
@@ -32,7 +33,7 @@ import {
   ShowReply,
 } from "../mroute/client.ts";
 import type { RouteJsonOut, ShowJson, VifJson } from "../mroute/protocol.ts";
-import { currentNetnsId } from "../net/netns.ts";
+import { currentNetnsId } from "../net/netns_names.ts";
 import {
   addDaemonModeOptions,
   daemonMode,
@@ -41,7 +42,7 @@ import {
 } from "./daemon_options.ts";
 import type { CliIo } from "./io.ts";
 import { formatTable, printResult } from "./output.ts";
-import type { GlobalOptions } from "./program.ts";
+import type { GlobalOptions } from "./global_options.ts";
 import { eventText, oifText } from "../mroute/event_text.ts";
 import { collect } from "./options.ts";
 

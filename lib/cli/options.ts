@@ -4,7 +4,7 @@
  * @module
  */
 
-import { UsageError } from "../errors.ts";
+import { UsageError } from "./errors.ts";
 
 /** Argument parser of a repeatable option (`-i a -i b`): every value, in order. */
 export function collect(value: string, previous: string[] | undefined): string[] {

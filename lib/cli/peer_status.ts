@@ -28,7 +28,7 @@ import { currentNetnsId } from "../net/netns.ts";
 import { durationText, wrapText } from "../text.ts";
 import type { CliIo } from "./io.ts";
 import { formatTable, printResult } from "./output.ts";
-import type { GlobalOptions } from "./program.ts";
+import type { GlobalOptions } from "./global_options.ts";
 
 export type { PeerRole };
 

@@ -2,20 +2,24 @@
  * The netkit command tree. Each command lives in its own `lib/cli/<command>.ts`, imported only
  * when that command runs, so `netkit --help` and one command never load the others.
  *
+ * Start-up time is part of the interface (engineers run client commands in loops), so what a
+ * command does not need is not loaded: commander (whose Node built-ins cost more than Deno's
+ * own start) only once a command line needs parsing, LogTape only when a command runs, and
+ * `netkit version` and `--version` print without either (see bench/cli.ts).
+ *
  * @module
  */
 
-import { Command, CommanderError, Option } from "commander";
-import { ExitCode, NetkitError } from "../errors.ts";
-import {
-  LOG_FORMATS,
-  LOG_LEVELS,
-  type LogFormat,
-  type LogLevel,
-  setupLogging,
-  shutdownLogging,
-} from "../log.ts";
+import type { Command } from "commander";
+import { ExitCode } from "../errors.ts";
+import { exitCodeOf } from "./errors.ts";
 import { NETKIT_VERSION } from "../version.ts";
+import {
+  GLOBAL_OPTIONS,
+  type GlobalOptions,
+  plainCommandLine,
+  selectedCommand,
+} from "./global_options.ts";
 import { type CliIo, PROCESS_IO } from "./io.ts";
 
 /** A command module: adds its subcommand (options, action) to the program. */
@@ -31,77 +35,59 @@ export interface CommandEntry {
   load(): Promise<CommandModule>;
 }
 
+/**
+ * The URL of command module `name`, built at run time on purpose: `deno run` reads and analyses
+ * every module a literal `import("./x.ts")` could reach before it starts, so literal imports here
+ * made every command pay for the whole tree (8 ms of `netkit version`'s start, measured by
+ * bench/cli.ts). `deno compile` cannot see these imports; the Makefile includes lib/cli/ itself.
+ */
+function commandModule(name: string): string {
+  return new URL(`./${name}.ts`, import.meta.url).href;
+}
+
 /** Every top-level command, in the order `--help` lists them. */
 export const COMMANDS: readonly CommandEntry[] = [
   {
     name: "client",
     summary: "join a relay room through a TAP device",
-    load: () => import("./client.ts"),
+    load: () => import(commandModule("client")),
   },
   {
     name: "doctor",
     summary: "check this machine for what netkit needs",
-    load: () => import("./doctor.ts"),
+    load: () => import(commandModule("doctor")),
   },
   {
     name: "gateway",
     summary: "bridge a wired LAN into a relay room",
-    load: () => import("./gateway.ts"),
+    load: () => import(commandModule("gateway")),
   },
   {
     name: "lab",
     summary: "throwaway namespace labs that show a feature end to end",
-    load: () => import("./lab.ts"),
+    load: () => import(commandModule("lab")),
   },
   {
     name: "lacp",
     summary: "IEEE 802.1AX LACP actor and test peer",
-    load: () => import("./lacp.ts"),
+    load: () => import(commandModule("lacp")),
   },
   {
     name: "mroute",
     summary: "multicast routing daemon and its iproute2-style CLI",
-    load: () => import("./mroute.ts"),
+    load: () => import(commandModule("mroute")),
   },
   {
     name: "relay",
     summary: "QUIC relay that joins gateways and clients in rooms",
-    load: () => import("./relay.ts"),
+    load: () => import(commandModule("relay")),
   },
   {
     name: "version",
     summary: "show the netkit, Deno and libnetkit versions",
-    load: () => import("./version.ts"),
+    load: () => import(commandModule("version")),
   },
 ];
-
-/** Options every command accepts, before or after the command name. */
-export interface GlobalOptions {
-  logLevel: LogLevel;
-  logFile?: string;
-  logFormat: LogFormat;
-  netns?: string;
-  json?: boolean;
-  pretty?: boolean;
-}
-
-/** Global options that take a value, so the command name can be found without parsing. */
-const VALUE_OPTIONS = new Set(["--log-level", "--log-file", "--log-format", "-n", "--netns"]);
-
-/** The first operand: the command to load (or the one `help` is asked about). */
-function selectedCommand(args: readonly string[]): string | undefined {
-  const operands: string[] = [];
-  for (let i = 0; i < args.length && operands.length < 2; i++) {
-    const arg = args[i]!;
-    if (arg === "--") break;
-    if (arg.startsWith("-")) {
-      if (VALUE_OPTIONS.has(arg)) i++;
-      continue;
-    }
-    operands.push(arg);
-  }
-  return operands[0] === "help" ? operands[1] : operands[0];
-}
 
 /** What opens `--log-file` for appending, the way netkit opens every file it writes. */
 async function logFileOpener(path: string): Promise<() => Deno.FsFile> {
@@ -110,21 +96,45 @@ async function logFileOpener(path: string): Promise<() => Deno.FsFile> {
   return () => openCheckedFile(path, { what: "log file", write: true, append: true, create: true });
 }
 
+/** commander, once a command line has needed it (see {@linkcode loadCommander}). */
+let commander: typeof import("commander") | undefined;
+
+/** commander, loaded on first use: it pulls in Node's fs, process and child_process. */
+async function loadCommander(): Promise<typeof import("commander")> {
+  return commander ??= await import("commander");
+}
+
+/** lib/log.ts (and LogTape), once a command has set up logging; null until then. */
+let logging: typeof import("../log.ts") | null = null;
+
+/** Sets up logging from the global options, before the command's action runs. */
+async function setupLoggingFrom(options: GlobalOptions): Promise<void> {
+  logging ??= await import("../log.ts");
+  const logFile = options.logFile;
+  const reopen = logFile === undefined
+    ? undefined
+    : { path: logFile, open: await logFileOpener(logFile) };
+  logging.setupLogging({
+    level: options.logLevel,
+    format: options.logFormat,
+    // Kept for reopening: a daemon's SIGHUP (lib/hangup.ts) reopens it after logrotate.
+    ...(reopen === undefined ? {} : { file: reopen.open(), reopen }),
+  });
+}
+
 /** Builds the program for `args`, loading only the command they select. */
 export async function buildProgram(args: readonly string[], io: CliIo): Promise<Command> {
+  const { Command } = await loadCommander();
   const program = new Command("netkit")
     .description("Link-layer and multicast tools for Linux network engineers")
-    .version(`netkit ${NETKIT_VERSION}`, "-V, --version", "print the netkit version")
-    .addOption(
-      new Option("--log-level <level>", "log verbosity").choices(LOG_LEVELS).default("info"),
-    )
-    .option("--log-file <file>", "append log records to FILE instead of stderr")
-    .addOption(
-      new Option("--log-format <format>", "log record format").choices(LOG_FORMATS).default("text"),
-    )
-    .option("-n, --netns <name>", "run in network namespace NAME (as ip -n)")
-    .option("-j, --json", "print results as JSON")
-    .option("-p, --pretty", "print results as indented JSON")
+    .version(`netkit ${NETKIT_VERSION}`, "-V, --version", "print the netkit version");
+  for (const spec of GLOBAL_OPTIONS) {
+    const option = program.createOption(spec.flags, spec.description);
+    if (spec.choices !== undefined) option.choices(spec.choices);
+    if (spec.default !== undefined) option.default(spec.default);
+    program.addOption(option);
+  }
+  program
     .exitOverride()
     .configureOutput({
       writeOut: (text) => io.out(text),
@@ -134,16 +144,7 @@ export async function buildProgram(args: readonly string[], io: CliIo): Promise<
     .showSuggestionAfterError(true)
     .hook("preAction", async (_program, action) => {
       const options = action.optsWithGlobals<GlobalOptions>();
-      const logFile = options.logFile;
-      const reopen = logFile === undefined
-        ? undefined
-        : { path: logFile, open: await logFileOpener(logFile) };
-      setupLogging({
-        level: options.logLevel,
-        format: options.logFormat,
-        // Kept for reopening: a daemon's SIGHUP (lib/hangup.ts) reopens it after logrotate.
-        ...(reopen === undefined ? {} : { file: reopen.open(), reopen }),
-      });
+      await setupLoggingFrom(options);
       // Before the command opens any socket: see enterNetns().
       if (options.netns !== undefined) (await import("../net/netns.ts")).enterNetns(options.netns);
     });
@@ -157,6 +158,21 @@ export async function buildProgram(args: readonly string[], io: CliIo): Promise<
 }
 
 /**
+ * Runs the command lines that need neither commander nor logging (`version [-j|-p]`, `--version`)
+ * as commander would; returns false for every other line, which is then commander's.
+ */
+async function runWithoutCommander(args: readonly string[], io: CliIo): Promise<boolean> {
+  if (args.length === 1 && (args[0] === "--version" || args[0] === "-V")) {
+    io.out(`netkit ${NETKIT_VERSION}\n`);
+    return true;
+  }
+  const line = plainCommandLine(args);
+  if (line?.command !== "version") return false;
+  await (await import("./version.ts")).printVersion(io, line.flags);
+  return true;
+}
+
+/**
  * Runs netkit with `args` and returns the exit code: 0 on success, 1 for runtime errors, 2 for
  * usage errors. Errors are printed as one line, `netkit: error: ...` (with the stack at debug
  * log level). Never exits the process itself.
@@ -164,11 +180,12 @@ export async function buildProgram(args: readonly string[], io: CliIo): Promise<
 export async function run(args: readonly string[], io: CliIo = PROCESS_IO): Promise<number> {
   let program: Command | undefined;
   try {
+    if (await runWithoutCommander(args, io)) return ExitCode.OK;
     program = await buildProgram(args, io);
     await program.parseAsync([...args], { from: "user" });
     return ExitCode.OK;
   } catch (err) {
-    if (err instanceof CommanderError) {
+    if (commander !== undefined && err instanceof commander.CommanderError) {
       // Help and --version also arrive here, with exit code 0; the rest are usage errors.
       return err.exitCode === 0 ? ExitCode.OK : ExitCode.USAGE;
     }
@@ -178,8 +195,9 @@ export async function run(args: readonly string[], io: CliIo = PROCESS_IO): Prom
     io.err(`netkit: error: ${message}\n`);
     const debug = program?.opts<GlobalOptions>().logLevel === "debug";
     if (debug && err instanceof Error && err.stack) io.err(`${err.stack}\n`);
-    return err instanceof NetkitError ? err.exitCode : ExitCode.RUNTIME;
+    return exitCodeOf(err);
   } finally {
-    shutdownLogging();
+    // Only a command that ran set logging up (help and usage errors never load it).
+    logging?.shutdownLogging();
   }
 }

@@ -10,7 +10,8 @@ import { requestChecked } from "../daemon/client.ts";
 import { absolute, announceDetached } from "../daemon/detach.ts";
 import { DaemonLoop } from "../daemon/loop.ts";
 import { killDaemons, PidReply } from "../daemon/stop.ts";
-import { errorMessage, NetkitError, UsageError } from "../errors.ts";
+import { errorMessage, NetkitError } from "../errors.ts";
+import { UsageError } from "./errors.ts";
 import { listControlSockets } from "../ipc/mod.ts";
 import type { PeerStatus, RelayStatus } from "../l2/relay.ts";
 import {
@@ -33,7 +34,7 @@ import { DEFAULT_ROOMS_FILE } from "../l2/rooms_file.ts";
 import { durationText, plural, wrapText } from "../text.ts";
 import { collect, parseIntegerOption } from "./options.ts";
 import { formatTable, printResult } from "./output.ts";
-import type { GlobalOptions } from "./program.ts";
+import type { GlobalOptions } from "./global_options.ts";
 
 interface RelayCliOptions extends DaemonModeOptions {
   listen?: string;

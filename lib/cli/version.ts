@@ -8,8 +8,8 @@ import type { Command } from "commander";
 import { NetkitError } from "../errors.ts";
 import { NETKIT_VERSION } from "../version.ts";
 import type { CliIo } from "./io.ts";
-import { printResult } from "./output.ts";
-import type { GlobalOptions } from "./program.ts";
+import type { GlobalOptions } from "./global_options.ts";
+import { type OutputFlags, printResult } from "./output.ts";
 
 /** The `version` report (JSON field names are stable). */
 export interface VersionReport {
@@ -24,8 +24,7 @@ export interface VersionReport {
 export async function versionReport(): Promise<VersionReport> {
   let library: VersionReport["library"];
   try {
-    const native = await import("../../ffi/native.ts");
-    library = { version: native.library.version(), ...native.library.location };
+    library = await (await import("../net/native_library.ts")).loadNativeLibrary();
   } catch (err) {
     library = { error: err instanceof Error ? err.message : String(err) };
   }
@@ -38,19 +37,27 @@ export async function versionReport(): Promise<VersionReport> {
   };
 }
 
+/**
+ * Prints the version report (as `flags` ask) and fails, after printing, when libnetkit could not
+ * be loaded. `netkit version` with only output flags runs this without commander (program.ts).
+ */
+export async function printVersion(io: CliIo, flags: OutputFlags): Promise<void> {
+  const report = await versionReport();
+  printResult(io, flags, report, () => {
+    const lib = "error" in report.library
+      ? "libnetkit not loaded"
+      : `libnetkit ${report.library.version} (${report.library.path}, ${report.library.source})`;
+    return `netkit ${report.netkit}\ndeno ${report.deno} (v8 ${report.v8}, typescript ${report.typescript})\n${lib}\n`;
+  });
+  if ("error" in report.library) throw new NetkitError(report.library.error);
+}
+
 /** Adds `netkit version`. */
 export function register(program: Command, io: CliIo): void {
   program
     .command("version")
     .description("show the netkit, Deno and libnetkit versions")
-    .action(async (_options, command: Command) => {
-      const report = await versionReport();
-      printResult(io, command.optsWithGlobals<GlobalOptions>(), report, () => {
-        const lib = "error" in report.library
-          ? "libnetkit not loaded"
-          : `libnetkit ${report.library.version} (${report.library.path}, ${report.library.source})`;
-        return `netkit ${report.netkit}\ndeno ${report.deno} (v8 ${report.v8}, typescript ${report.typescript})\n${lib}\n`;
-      });
-      if ("error" in report.library) throw new NetkitError(report.library.error);
-    });
+    .action((_options, command: Command) =>
+      printVersion(io, command.optsWithGlobals<GlobalOptions>())
+    );
 }

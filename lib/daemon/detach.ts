@@ -15,8 +15,8 @@
  * @module
  */
 
-import { nk } from "../../ffi/native.ts";
-import { NetkitError, unwrap, UsageError } from "../errors.ts";
+import { redirectStdioToDevNull } from "../net/stdio.ts";
+import { InvalidInputError, NetkitError } from "../errors.ts";
 import { ensurePrivateDir, openCheckedFile } from "../net/safe_file.ts";
 import { systemdService } from "./systemd.ts";
 
@@ -90,7 +90,7 @@ export interface DetachOptions {
 export function refuseUnderSystemd(): void {
   const why = systemdService();
   if (why === null) return;
-  throw new UsageError(
+  throw new InvalidInputError(
     `-d/--daemon cannot be used under systemd (${why}): leave it out of the unit, which ` +
       "keeps the daemon in the foreground and its log in the journal",
   );
@@ -151,5 +151,5 @@ export function announceDetached(): void {
   // First: the parent returns at end of file, and a caller may then look where we are.
   Deno.chdir("/");
   Deno.stderr.writeSync(new TextEncoder().encode(`${DETACHED_READY}\n`));
-  unwrap(nk.nk_stdio_to_devnull(), "redirect standard streams to /dev/null");
+  redirectStdioToDevNull();
 }

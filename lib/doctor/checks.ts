@@ -13,12 +13,12 @@ import { checkTool, tools } from "./tools.ts";
 
 async function checkLibrary(): Promise<CheckResult> {
   try {
-    const { library } = await import("../../ffi/native.ts");
+    const library = await (await import("../net/native_library.ts")).loadNativeLibrary();
     return checkResult(
       "library",
       "netkit",
       "ok",
-      `libnetkit ${library.version()} from ${library.location.path} (${library.location.source})`,
+      `libnetkit ${library.version} from ${library.path} (${library.source})`,
     );
   } catch (err) {
     return checkResult(

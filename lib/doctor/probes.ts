@@ -14,7 +14,8 @@
 
 import { Errno } from "../../ffi/errno.ts";
 import { errorMessage, NetkitOsError } from "../errors.ts";
-import { type IpFamily, MrouteSocket } from "../mroute/kernel.ts";
+import { MrouteSocket } from "../net/mroute_socket.ts";
+import type { IpFamily } from "../net/mroute_structs.ts";
 import { hugepageStatus } from "../net/buffer_arena.ts";
 import { runInNewNetns } from "../net/netns.ts";
 import { PacketSocket } from "../net/packet_socket.ts";

@@ -16,16 +16,28 @@ export type Frame =
   | { kind: "overflow"; bytes: number };
 
 /**
+ * Asks for `delta` more bytes of buffer (a negative `delta` gives bytes back) and says whether
+ * they were granted: how a server keeps the buffers of all its connections within one budget.
+ */
+export type Allot = (delta: number) => boolean;
+
+const grantAll: Allot = () => true;
+
+/** The buffer a {@linkcode LineFramer} starts with and shrinks back to. */
+const FRAMER_BASE_BYTES = 4096;
+
+/**
  * Splits incoming bytes into "\n"-terminated lines, refusing any line longer than
  * `maxBytes` (newline not counted) as soon as that is certain, so a client can never make the
  * buffer grow past one message plus one read. Each byte is scanned once, however the stream is
  * chunked: for the newline, and for where an unterminated line could end one JSON value
- * ({@linkcode LineFramer.completeValue}).
+ * ({@linkcode LineFramer.completeValue}). Growth past the first 4 KiB is asked of `allot`.
  */
 export class LineFramer {
   /** The longest accepted line in bytes, newline not counted. */
   readonly maxBytes: number;
-  #buffer = new Uint8Array(4096);
+  #allot: Allot;
+  #buffer = new Uint8Array(FRAMER_BASE_BYTES);
   #start = 0;
   #end = 0;
   // Where to resume the newline search, so each byte is scanned once.
@@ -33,9 +45,18 @@ export class LineFramer {
   #value = new ValueEndScanner();
   #parses = 0;
 
-  /** Creates a framer for lines of at most `maxBytes` bytes. */
-  constructor(maxBytes: number) {
+  /**
+   * Creates a framer for lines of at most `maxBytes` bytes; `allot` grants growth of its
+   * buffer beyond the first 4 KiB (default: always).
+   */
+  constructor(maxBytes: number, allot: Allot = grantAll) {
     this.maxBytes = maxBytes;
+    this.#allot = allot;
+  }
+
+  /** The size of the buffer held, in bytes. */
+  get capacity(): number {
+    return this.#buffer.length;
   }
 
   /** Bytes held that are not yet returned as a line. */
@@ -48,27 +69,58 @@ export class LineFramer {
     return this.#parses;
   }
 
-  /** Appends received bytes (copied, so the caller may reuse `chunk`). */
-  push(chunk: Uint8Array): void {
-    if (chunk.length === 0) return;
+  /**
+   * Appends received bytes (copied, so the caller may reuse `chunk`). Returns `false`, keeping
+   * nothing of `chunk`, when the buffer would have to grow and `allot` refuses.
+   */
+  push(chunk: Uint8Array): boolean {
+    if (chunk.length === 0) return true;
     if (this.#end + chunk.length > this.#buffer.length) {
       const held = this.#end - this.#start;
       const needed = held + chunk.length;
       if (needed > this.#buffer.length) {
         let size = this.#buffer.length;
         while (size < needed) size *= 2;
-        const grown = new Uint8Array(size);
-        grown.set(this.#buffer.subarray(this.#start, this.#end));
-        this.#buffer = grown;
+        // Doubling must not make room for more than one longest line, its newline and this chunk.
+        size = Math.max(needed, Math.min(size, this.maxBytes + 1 + chunk.length));
+        if (!this.#allot(size - this.#buffer.length)) return false;
+        this.#replaceBuffer(size);
       } else {
         this.#buffer.copyWithin(0, this.#start, this.#end);
+        this.#moveToFront(held);
       }
-      this.#scanned -= this.#start;
-      this.#start = 0;
-      this.#end = held;
     }
     this.#buffer.set(chunk, this.#end);
     this.#end += chunk.length;
+    return true;
+  }
+
+  /**
+   * Gives a buffer grown for a large line back (through `allot`) once little is held, so a
+   * connection that sent one large request does not keep its buffer.
+   */
+  shrink(): void {
+    const held = this.#end - this.#start;
+    if (this.#buffer.length === FRAMER_BASE_BYTES || held > FRAMER_BASE_BYTES / 2) return;
+    const released = this.#buffer.length - FRAMER_BASE_BYTES;
+    this.#replaceBuffer(FRAMER_BASE_BYTES);
+    this.#allot(-released);
+  }
+
+  /** Moves the held bytes to the front of a new buffer of `size` bytes. */
+  #replaceBuffer(size: number): void {
+    const held = this.#end - this.#start;
+    const replaced = new Uint8Array(size);
+    replaced.set(this.#buffer.subarray(this.#start, this.#end));
+    this.#buffer = replaced;
+    this.#moveToFront(held);
+  }
+
+  /** Rebases the offsets after the `held` bytes moved to the front of the buffer. */
+  #moveToFront(held: number): void {
+    this.#scanned -= this.#start;
+    this.#start = 0;
+    this.#end = held;
   }
 
   /**
@@ -240,10 +292,17 @@ const MAX_READ_BYTES = 1024 * 1024;
 
 /**
  * The buffer a connection reads into. It starts at 64 KiB and grows fourfold, up to 1 MiB,
- * whenever a read fills it: a large message then arrives in a few reads instead of dozens.
+ * whenever a read fills it and `allot` grants the growth: a large message then arrives in a
+ * few reads instead of dozens. Refused growth only means smaller reads.
  */
 export class ReadBuffer {
   #bytes = new Uint8Array(FIRST_READ_BYTES);
+  #allot: Allot;
+
+  /** Creates the buffer; `allot` grants growth beyond 64 KiB (default: always). */
+  constructor(allot: Allot = grantAll) {
+    this.#allot = allot;
+  }
 
   /** Where the next read goes. */
   get bytes(): Uint8Array {
@@ -253,8 +312,17 @@ export class ReadBuffer {
   /** The `n` bytes the last read put into {@linkcode bytes}; valid until the next read. */
   filled(n: number): Uint8Array {
     const got = this.#bytes.subarray(0, n);
-    if (n === this.#bytes.length && n < MAX_READ_BYTES) this.#bytes = new Uint8Array(n * 4);
+    if (n === this.#bytes.length && n < MAX_READ_BYTES && this.#allot(n * 3)) {
+      this.#bytes = new Uint8Array(n * 4);
+    }
     return got;
+  }
+
+  /** Returns to 64 KiB, giving the growth back through `allot`. */
+  shrink(): void {
+    if (this.#bytes.length === FIRST_READ_BYTES) return;
+    this.#allot(FIRST_READ_BYTES - this.#bytes.length);
+    this.#bytes = new Uint8Array(FIRST_READ_BYTES);
   }
 }
 

@@ -191,3 +191,51 @@ Deno.test("encodeLine sends JsonText as it is", () => {
     '{"status":"success","n":[1,2]}\n',
   );
 });
+
+Deno.test("LineFramer asks before growing, keeps nothing of a refused chunk, and gives growth back", () => {
+  let granted = 0;
+  let budget = 20_000;
+  const framer = new LineFramer(1_000_000, (delta) => {
+    if (delta > 0 && granted + delta > budget) return false;
+    granted += delta;
+    return true;
+  });
+  assert.ok(framer.push(encoder.encode("x".repeat(3000))), "the first 4 KiB need no grant");
+  assert.equal(granted, 0);
+  assert.ok(framer.push(encoder.encode("y".repeat(10_000))));
+  assert.equal(granted, framer.capacity - 4096);
+  assert.equal(framer.push(encoder.encode("z".repeat(20_000))), false);
+  assert.equal(framer.buffered, 13_000, "a refused chunk is not kept");
+  budget = Infinity;
+  assert.ok(framer.push(encoder.encode("\n")));
+  assert.equal(framer.next()?.kind, "line");
+  framer.shrink();
+  assert.equal(framer.capacity, 4096);
+  assert.equal(granted, 0, "the growth is given back");
+});
+
+Deno.test("LineFramer grows to at most one longest line plus the chunk, not the next power of two", () => {
+  const framer = new LineFramer(5000);
+  framer.push(new Uint8Array(4000));
+  framer.push(new Uint8Array(1000));
+  assert.ok(framer.capacity <= 5000 + 1 + 1000, `capacity ${framer.capacity}`);
+});
+
+Deno.test("ReadBuffer stays small when growth is refused and gives growth back when it shrinks", () => {
+  let granted = 0;
+  let allow = true;
+  const buffer = new ReadBuffer((delta) => {
+    if (delta > 0 && !allow) return false;
+    granted += delta;
+    return true;
+  });
+  buffer.filled(buffer.bytes.length);
+  assert.equal(buffer.bytes.length, 262144);
+  assert.equal(granted, 262144 - 65536);
+  allow = false;
+  buffer.filled(buffer.bytes.length);
+  assert.equal(buffer.bytes.length, 262144, "refused growth only means smaller reads");
+  buffer.shrink();
+  assert.equal(buffer.bytes.length, 65536);
+  assert.equal(granted, 0);
+});

@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { z } from "zod";
 import { NetkitError } from "../errors.ts";
-import { within, withRunDir } from "./_testing.ts";
+import { withRunDir } from "../../testing/ipc.ts";
+import { withTimeout } from "../async.ts";
 import {
   DaemonReplyError,
   DaemonTimeoutError,
@@ -174,7 +175,7 @@ Deno.test("subscribe() ends quietly when its signal aborts while waiting for an 
         setTimeout(() => controller.abort(), 5);
       }
     };
-    await within(iterate(), 2000, "the aborted subscription to end");
+    await withTimeout(iterate(), 2000, "the aborted subscription to end");
     assert.deepEqual(items, [1]);
     assert.ok(controller.signal.aborted);
   });

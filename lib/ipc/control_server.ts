@@ -8,21 +8,19 @@
 
 import { getLogger } from "@logtape/logtape";
 import type { z } from "zod";
-import { errorMessage, NetkitError, NetkitOsError } from "../errors.ts";
-import { InstanceLock } from "./instance_lock.ts";
-import {
-  closeQuietly,
-  type Decoded,
-  decodeJson,
-  encodeLine,
-  errorReply,
-  isBlank,
-  LineFramer,
-  oneLine,
-  ReadBuffer,
-  writeAll,
-} from "./_wire.ts";
 import { delay } from "../async.ts";
+import { errorMessage, NetkitError, NetkitOsError } from "../errors.ts";
+import { Allowance } from "./_allowance.ts";
+import { ControlConnection, type RequestHandler, type ServiceConfig } from "./_connection.ts";
+import { InstanceLock } from "./instance_lock.ts";
+import { closeQuietly } from "./_wire.ts";
+
+export {
+  OK_REPLY,
+  type RequestContext,
+  type RequestHandler,
+  summarizeIssues,
+} from "./_connection.ts";
 
 const log = getLogger(["netkit", "ipc"]);
 
@@ -32,36 +30,28 @@ export const DEFAULT_MAX_MESSAGE_BYTES = 1024 * 1024;
 export const DEFAULT_MAX_CONNECTIONS = 256;
 /** Default time a connection may wait for its next complete request before it is closed. */
 export const DEFAULT_IDLE_TIMEOUT_MS = 10_000;
-/** The reply sent for a handler that returns `undefined`. */
-export const OK_REPLY: Readonly<{ status: "ok" }> = Object.freeze({ status: "ok" });
+/**
+ * Default time a request may stall: a pause in its bytes before its end, or its handler
+ * working on the reply. As long as a client waits by default, so a server never works for a
+ * client that gave up.
+ */
+export const DEFAULT_REQUEST_TIMEOUT_MS = 5000;
+/** Default time a client has to take one reply line before it is cut off. */
+export const DEFAULT_WRITE_TIMEOUT_MS = 10_000;
+/** Default cap on subscriptions streaming at once, well below the connection cap. */
+export const DEFAULT_MAX_SUBSCRIPTIONS = 64;
+/**
+ * Default cap on the bytes buffered by all connections together (requests being received or
+ * answered, replies being written), beyond each connection's first 68 KiB of buffers.
+ */
+export const DEFAULT_MAX_BUFFERED_BYTES = 64 * 1024 * 1024;
 
-/** How long a subscription source may take to finish after `return()` before it is abandoned. */
-const RETURN_GRACE_MS = 1000;
 /** Pause after a failed accept (e.g. out of file descriptors) before trying again. */
 const ACCEPT_RETRY_MS = 100;
 /** The longest delay `setTimeout` honours. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 /** `sun_path` holds 108 bytes including the terminating NUL. */
 const MAX_SOCKET_PATH_BYTES = 107;
-
-/** What a handler knows about the request beyond its content. */
-export interface RequestContext {
-  /** Names the client connection in logs, e.g. `"client 7"` (unique per server). */
-  readonly peer: string;
-  /**
-   * Aborted when the server closes or, during a subscription, when the client goes away.
-   * Long-running handlers and subscription sources should stop waiting when it fires.
-   */
-  readonly signal: AbortSignal;
-}
-
-/**
- * Answers one validated request. Returns (or resolves to) a JSON-serialisable reply,
- * `undefined` for `{"status":"ok"}`, or an `AsyncIterable` whose items are streamed as lines
- * (a subscription). Throwing a {@linkcode NetkitError} sends its message as the error reply;
- * anything else thrown is reported as `Internal error: ...`.
- */
-export type RequestHandler<Req> = (request: Req, context: RequestContext) => unknown;
 
 /** Options for {@linkcode ControlServer.listen}. */
 export interface ControlServerOptions<Req> {
@@ -75,7 +65,8 @@ export interface ControlServerOptions<Req> {
   maxMessageBytes?: number;
   /**
    * Most client connections open at once (default 256). At the limit a new client takes the
-   * place of the connection idle the longest; only when none is idle is it told to retry later.
+   * place of the connection idle the longest, else of the oldest subscription; only when every
+   * connection is answering a request is it told to retry later.
    */
   maxConnections?: number;
   /**
@@ -83,341 +74,27 @@ export interface ControlServerOptions<Req> {
    * answered or streaming a subscription, before it is closed (default 10 s).
    */
   idleTimeoutMs?: number;
+  /**
+   * Milliseconds a request may stall (default 5 s): a pause in its bytes before its end, or
+   * from its arrival until its reply is ready. Past it the client gets an error reply, the
+   * handler's signal is aborted and the connection is closed. A synchronous handler cannot be
+   * interrupted: its reply, once ready, is sent.
+   */
+  requestTimeoutMs?: number;
+  /** Milliseconds a client has to read one reply line before it is cut off (default 10 s). */
+  writeTimeoutMs?: number;
+  /** Most subscriptions streaming at once (default 64); more are refused with an error reply. */
+  maxSubscriptions?: number;
+  /**
+   * Most bytes buffered by all connections together beyond their first buffers (default
+   * 64 MiB, or room for two of the largest requests if that is more). A request that would
+   * pass it is refused with an error reply and its connection closed.
+   */
+  maxBufferedBytes?: number;
   /** Socket file mode: `0o600` (owner only, default) or `0o660` (owner and group). */
   mode?: 0o600 | 0o660;
   /** Group to give the socket, so its members may connect with mode `0o660`. */
   gid?: number;
-}
-
-const ABORTED: unique symbol = Symbol("aborted");
-
-type Settled<T> = { ok: true; value: T } | { ok: false; error: unknown };
-
-async function settle<T>(run: () => T | Promise<T>): Promise<Settled<T>> {
-  try {
-    return { ok: true, value: await run() };
-  } catch (error) {
-    return { ok: false, error };
-  }
-}
-
-function isAsyncIterable(value: unknown): value is AsyncIterable<unknown> {
-  return typeof value === "object" && value !== null &&
-    typeof (value as Partial<AsyncIterable<unknown>>)[Symbol.asyncIterator] === "function";
-}
-
-function formatPath(path: readonly PropertyKey[]): string {
-  let text = "";
-  for (const key of path) {
-    if (typeof key === "number") text += `[${key}]`;
-    else text += text === "" ? String(key) : `.${String(key)}`;
-  }
-  return text;
-}
-
-/** One line naming each failing field, e.g. `"port.priority": Too big: expected ...`. */
-export function summarizeIssues(
-  issues: readonly { path: readonly PropertyKey[]; message: string }[],
-): string {
-  const shown = issues.slice(0, 3).map((issue) => {
-    const where = issue.path.length === 0 ? "request" : `"${formatPath(issue.path)}"`;
-    return `${where}: ${oneLine(issue.message)}`;
-  });
-  if (issues.length > 3) shown.push(`and ${issues.length - 3} more`);
-  return shown.join("; ");
-}
-
-/** What a connection needs from its server. */
-interface ServiceConfig<Req> {
-  path: string;
-  schema: z.ZodType<Req>;
-  handle: RequestHandler<Req>;
-  maxMessageBytes: number;
-  idleTimeoutMs: number;
-}
-
-/** One client connection: reads requests, answers them in order, one at a time. */
-class ControlConnection<Req> {
-  readonly peer: string;
-  /** Settles (never rejects) when the connection is finished and all its I/O has ended. */
-  readonly done: Promise<void>;
-  #conn: Deno.UnixConn;
-  #config: ServiceConfig<Req>;
-  #framer: LineFramer;
-  readonly #buffer = new ReadBuffer();
-  #abort = new AbortController();
-  #aborted: Promise<typeof ABORTED>;
-  #reading: Promise<number | null> | null = null;
-  #watcher: Promise<void> | null = null;
-  #idleSince: number | null = null;
-  #idleTimer: ReturnType<typeof setTimeout> | undefined;
-
-  constructor(conn: Deno.UnixConn, peer: string, config: ServiceConfig<Req>, refusal?: string) {
-    this.#conn = conn;
-    this.peer = peer;
-    this.#config = config;
-    this.#framer = new LineFramer(config.maxMessageBytes);
-    this.#aborted = new Promise((resolve) => {
-      this.#abort.signal.addEventListener("abort", () => resolve(ABORTED), { once: true });
-    });
-    this.done = this.#run(refusal);
-  }
-
-  /** Ends the connection: aborts its handler's signal and closes the socket. */
-  close(reason = "The control server is closing"): void {
-    this.#abort.abort(new NetkitError(reason));
-    closeQuietly(this.#conn);
-  }
-
-  /** Whether the connection is closed or closing. */
-  get closing(): boolean {
-    return this.#abort.signal.aborted;
-  }
-
-  /**
-   * Since when (`performance.now()`) the connection has waited for a complete request, or
-   * `null` while it is answering one or streaming a subscription.
-   */
-  get idleSince(): number | null {
-    return this.closing ? null : this.#idleSince;
-  }
-
-  /** Starts waiting for the next request; the connection is closed if none completes in time. */
-  #becomeIdle(): void {
-    this.#idleSince = performance.now();
-    clearTimeout(this.#idleTimer);
-    this.#idleTimer = setTimeout(() => {
-      log.debug("{peer} sent no request for {ms} ms; closing it", {
-        peer: this.peer,
-        ms: this.#config.idleTimeoutMs,
-      });
-      this.close("The connection was idle too long");
-    }, this.#config.idleTimeoutMs);
-  }
-
-  #becomeBusy(): void {
-    this.#idleSince = null;
-    clearTimeout(this.#idleTimer);
-  }
-
-  async #run(refusal: string | undefined): Promise<void> {
-    log.debug("{peer} connected to {path}", { peer: this.peer, path: this.#config.path });
-    try {
-      if (refusal === undefined) await this.#serveAll();
-      else await this.#send(errorReply(refusal));
-    } catch (err) {
-      // Every expected failure is handled below; this only guards the server against bugs.
-      log.error("{peer} on {path} failed: {error}", {
-        peer: this.peer,
-        path: this.#config.path,
-        error: errorMessage(err),
-      });
-    } finally {
-      this.#becomeBusy();
-      this.#abort.abort(new NetkitError("The connection is closed"));
-      closeQuietly(this.#conn);
-      // Closing cancels any pending read; wait for it so no operation outlives the connection.
-      await this.#reading;
-      await this.#watcher;
-      log.debug("{peer} disconnected", { peer: this.peer });
-    }
-  }
-
-  async #serveAll(): Promise<void> {
-    this.#becomeIdle();
-    let eof = false;
-    while (!this.#abort.signal.aborted) {
-      const frame = this.#framer.next();
-      if (frame?.kind === "overflow") {
-        // Without the end of the line there is no way to find the next message: give up.
-        await this.#send(errorReply(
-          `Request exceeds ${this.#config.maxMessageBytes} bytes; send smaller requests`,
-        ));
-        return;
-      }
-      if (frame?.kind === "line") {
-        if (isBlank(frame.bytes)) continue;
-        if (!(await this.#serve(decodeJson(frame.bytes)))) return;
-        continue;
-      }
-      if (eof) {
-        // A client that half-closes after an unterminated request still gets its answer.
-        const rest = this.#framer.takeRest();
-        if (!isBlank(rest)) await this.#serve(decodeJson(rest));
-        return;
-      }
-      // One-shot clients send one JSON value without a newline and wait for the reply.
-      const complete = this.#framer.completeValue();
-      if (complete !== null) {
-        if (!(await this.#serve(complete))) return;
-        continue;
-      }
-      eof = !(await this.#read(false));
-    }
-  }
-
-  /** Reads once; returns false at end of input or when the connection failed. */
-  async #read(discard: boolean): Promise<boolean> {
-    this.#reading = this.#conn.read(this.#buffer.bytes).catch((err) => {
-      if (!this.#abort.signal.aborted) {
-        log.debug("{peer} read failed: {error}", { peer: this.peer, error: errorMessage(err) });
-      }
-      return null;
-    });
-    const n = await this.#reading;
-    this.#reading = null;
-    if (n === null) return false;
-    const bytes = this.#buffer.filled(n);
-    if (!discard) this.#framer.push(bytes);
-    return true;
-  }
-
-  /** Answers one decoded message; returns whether the connection should go on. */
-  async #serve(decoded: Decoded): Promise<boolean> {
-    this.#becomeBusy();
-    const goOn = await this.#answer(decoded);
-    if (goOn) this.#becomeIdle();
-    return goOn;
-  }
-
-  async #answer(decoded: Decoded): Promise<boolean> {
-    if (!decoded.ok) return await this.#send(errorReply(`Invalid JSON: ${decoded.reason}`));
-    const { schema, handle } = this.#config;
-    const parsed = await this.#untilAborted(settle(() => schema.safeParseAsync(decoded.value)));
-    if (parsed === ABORTED) return false;
-    if (!parsed.ok) return await this.#send(errorReply(this.#failure(parsed.error)));
-    if (!parsed.value.success) {
-      const summary = summarizeIssues(parsed.value.error.issues);
-      return await this.#send(errorReply(`Invalid request: ${summary}`));
-    }
-    const request = parsed.value.data;
-    const context: RequestContext = { peer: this.peer, signal: this.#abort.signal };
-    const outcome = await this.#untilAborted(settle(() => handle(request, context)));
-    if (outcome === ABORTED) return false;
-    if (!outcome.ok) return await this.#send(errorReply(this.#failure(outcome.error)));
-    if (isAsyncIterable(outcome.value)) {
-      await this.#stream(outcome.value);
-      return false;
-    }
-    return await this.#sendReply(outcome.value === undefined ? OK_REPLY : outcome.value);
-  }
-
-  /**
-   * Streams a subscription until it ends, the client goes away or the server closes. The
-   * subscription owns the connection, which is closed afterwards: the client learns that the
-   * stream ended from the end of input.
-   */
-  async #stream(source: AsyncIterable<unknown>): Promise<void> {
-    const opened = await settle(() => source[Symbol.asyncIterator]());
-    if (!opened.ok) {
-      await this.#send(errorReply(this.#failure(opened.error)));
-      return;
-    }
-    const iterator = opened.value;
-    this.#framer.takeRest();
-    this.#watcher = this.#watchForHangup();
-    let finished = false;
-    try {
-      while (true) {
-        const step = await this.#untilAborted(settle(() => iterator.next()));
-        if (step === ABORTED) return;
-        if (!step.ok) {
-          finished = true;
-          await this.#send(errorReply(this.#failure(step.error)));
-          return;
-        }
-        if (step.value.done === true) {
-          finished = true;
-          return;
-        }
-        if (!(await this.#sendReply(step.value.value))) return;
-      }
-    } finally {
-      if (!finished) await this.#stopSource(iterator);
-    }
-  }
-
-  /** During a subscription, input only tells us when the client has gone. */
-  async #watchForHangup(): Promise<void> {
-    while (await this.#read(true)) {
-      // Anything a subscriber sends is ignored.
-    }
-    if (!this.#abort.signal.aborted) {
-      log.debug("{peer} ended its subscription", { peer: this.peer });
-      this.#abort.abort(new NetkitError("The client disconnected"));
-    }
-  }
-
-  async #stopSource(iterator: AsyncIterator<unknown>): Promise<void> {
-    // Aborting first wakes a source that is waiting for its next item.
-    this.#abort.abort(new NetkitError("The subscription ended"));
-    if (typeof iterator.return !== "function") return;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const late = new Promise<"late">((resolve) => {
-      timer = setTimeout(() => resolve("late"), RETURN_GRACE_MS);
-    });
-    const outcome = await Promise.race([settle(() => iterator.return?.()), late]);
-    clearTimeout(timer);
-    if (outcome === "late") {
-      log.warning("{peer}: a subscription source did not stop within {ms} ms", {
-        peer: this.peer,
-        ms: RETURN_GRACE_MS,
-      });
-    } else if (!outcome.ok) {
-      log.warning("{peer}: stopping a subscription source failed: {error}", {
-        peer: this.peer,
-        error: errorMessage(outcome.error),
-      });
-    }
-  }
-
-  /** The error reply text for a failed handler, logging what the client is not told. */
-  #failure(err: unknown): string {
-    if (err instanceof NetkitError) return err.message;
-    log.warning("{peer}: request failed on {path}: {error}", {
-      peer: this.peer,
-      path: this.#config.path,
-      error: errorMessage(err),
-    });
-    log.debug("{peer}: {stack}", {
-      peer: this.peer,
-      stack: err instanceof Error ? err.stack ?? err.message : String(err),
-    });
-    return `Internal error: ${errorMessage(err)}`;
-  }
-
-  async #sendReply(value: unknown): Promise<boolean> {
-    let line: Uint8Array | null;
-    try {
-      line = encodeLine(value);
-    } catch (err) {
-      return await this.#send(errorReply(this.#failure(err)));
-    }
-    if (line === null) {
-      return await this.#send(errorReply("Internal error: the reply has no JSON form"));
-    }
-    return await this.#sendBytes(line);
-  }
-
-  async #send(reply: ReturnType<typeof errorReply>): Promise<boolean> {
-    return await this.#sendBytes(encodeLine(reply) ?? new Uint8Array());
-  }
-
-  async #sendBytes(line: Uint8Array): Promise<boolean> {
-    try {
-      await writeAll(this.#conn, line);
-      return true;
-    } catch (err) {
-      if (!this.#abort.signal.aborted) {
-        log.debug("{peer} write failed: {error}", { peer: this.peer, error: errorMessage(err) });
-      }
-      return false;
-    }
-  }
-
-  #untilAborted<T>(promise: Promise<T>): Promise<T | typeof ABORTED> {
-    return Promise.race([promise, this.#aborted]);
-  }
 }
 
 function checkOptions<Req>(options: ControlServerOptions<Req>): void {
@@ -438,18 +115,33 @@ function checkOptions<Req>(options: ControlServerOptions<Req>): void {
       `Control socket mode "0o${mode.toString(8)}" is not allowed; use 0o600 or 0o660`,
     );
   }
-  for (const key of ["maxMessageBytes", "maxConnections", "idleTimeoutMs"] as const) {
+  const counts = [
+    "maxMessageBytes",
+    "maxConnections",
+    "maxSubscriptions",
+    "maxBufferedBytes",
+  ] as const;
+  const timeouts = ["idleTimeoutMs", "requestTimeoutMs", "writeTimeoutMs"] as const;
+  for (const key of [...counts, ...timeouts]) {
     const value = options[key];
     if (value !== undefined && (!Number.isSafeInteger(value) || value < 1)) {
       throw new NetkitError(`Control server option ${key} "${value}" must be a positive integer`);
     }
   }
-  // Longer timers fire at once.
-  if (options.idleTimeoutMs !== undefined && options.idleTimeoutMs > MAX_TIMER_MS) {
-    throw new NetkitError(
-      `Control server option idleTimeoutMs "${options.idleTimeoutMs}" must be at most ${MAX_TIMER_MS}`,
-    );
+  for (const key of timeouts) {
+    // Longer timers fire at once.
+    const value = options[key];
+    if (value !== undefined && value > MAX_TIMER_MS) {
+      throw new NetkitError(
+        `Control server option ${key} "${value}" must be at most ${MAX_TIMER_MS}`,
+      );
+    }
   }
+}
+
+/** The default buffer budget: 64 MiB, or room for two of the largest requests and their reads. */
+function defaultBufferBudget(maxMessageBytes: number): number {
+  return Math.max(DEFAULT_MAX_BUFFERED_BYTES, 2 * (maxMessageBytes + 2 * 1024 * 1024));
 }
 
 function parentDir(path: string): string {
@@ -560,12 +252,17 @@ export class ControlServer implements AsyncDisposable {
         { cause: err },
       );
     }
+    const maxMessageBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
     const config: ServiceConfig<Req> = {
       path,
       schema: options.schema,
       handle: options.handle,
-      maxMessageBytes: options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES,
+      maxMessageBytes,
       idleTimeoutMs: options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS,
+      requestTimeoutMs: options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS,
+      writeTimeoutMs: options.writeTimeoutMs ?? DEFAULT_WRITE_TIMEOUT_MS,
+      buffers: new Allowance(options.maxBufferedBytes ?? defaultBufferBudget(maxMessageBytes)),
+      subscriptions: new Allowance(options.maxSubscriptions ?? DEFAULT_MAX_SUBSCRIPTIONS),
     };
     log.info("Serving control requests on {path}", { path });
     return new ControlServer(
@@ -580,6 +277,16 @@ export class ControlServer implements AsyncDisposable {
   /** The number of open client connections. */
   get connections(): number {
     return this.#connections.size;
+  }
+
+  /** Bytes buffered by all connections beyond their first buffers (what the budget caps). */
+  get bufferedBytes(): number {
+    return this.#config.buffers.used;
+  }
+
+  /** The number of subscriptions streaming. */
+  get subscriptions(): number {
+    return this.#config.subscriptions.used;
   }
 
   async #acceptLoop(): Promise<void> {
@@ -617,28 +324,40 @@ export class ControlServer implements AsyncDisposable {
 
   /**
    * Whether a new connection may be served: below the limit, or after closing the connection
-   * idle the longest, so idle clients can never lock out a new one.
+   * idle the longest or else the oldest subscription (a monitor can reconnect; subscriptions
+   * are capped well below the connection limit). A connection answering a request is never
+   * closed for a newcomer: its handler may be making a change whose reply must not be lost,
+   * and it ends within the request timeout.
    */
   #makeRoom(): boolean {
     let open = 0;
-    let oldest: ControlConnection<unknown> | null = null;
-    let oldestSince = Infinity;
+    let idle: ControlConnection<unknown> | null = null;
+    let subscribed: ControlConnection<unknown> | null = null;
     for (const connection of this.#connections) {
-      if (connection.closing) continue;
+      const state = connection.state;
+      if (state === "closing") continue;
       open++;
-      const since = connection.idleSince;
-      if (since !== null && since < oldestSince) {
-        oldest = connection;
-        oldestSince = since;
+      if (state === "idle" && (idle === null || connection.since < idle.since)) {
+        idle = connection;
+      } else if (
+        state === "subscribed" && (subscribed === null || connection.since < subscribed.since)
+      ) {
+        subscribed = connection;
       }
     }
     if (open < this.#maxConnections) return true;
-    if (oldest === null) return false;
-    log.debug("{peer} is idle at the connection limit of {path}; closing it", {
-      peer: oldest.peer,
+    const victim = idle ?? subscribed;
+    if (victim === null) return false;
+    log.debug("{peer} is the {kind} connection at the connection limit of {path}; closing it", {
+      peer: victim.peer,
+      kind: victim === idle ? "longest idle" : "oldest subscribed",
       path: this.path,
     });
-    oldest.close("The connection limit was reached while the connection was idle");
+    victim.close(
+      victim === idle
+        ? "The connection limit was reached while the connection was idle"
+        : "The connection limit was reached; the oldest subscription made room",
+    );
     return true;
   }
 

@@ -2,7 +2,8 @@ import assert from "node:assert/strict";
 import process from "node:process";
 import { z } from "zod";
 import { NetkitError } from "../errors.ts";
-import { RawClient, within, withRunDir } from "./_testing.ts";
+import { RawClient, withRunDir } from "../../testing/ipc.ts";
+import { delay, withTimeout } from "../async.ts";
 import { DaemonUnreachableError, request, subscribe } from "./control_client.ts";
 import { ControlServer, type RequestContext, summarizeIssues } from "./control_server.ts";
 
@@ -24,10 +25,6 @@ function handle(request: TestRequest): unknown {
       if (request.internal) throw new TypeError("boom");
       throw new NetkitError('No such port "eth9"; list ports with "netkit lacp show"');
   }
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 function listenEcho(
@@ -79,7 +76,7 @@ Deno.test("ControlServer answers pipelined requests on one connection in order, 
         running++;
         mostAtOnce = Math.max(mostAtOnce, running);
         // Early requests take longest, so answering out of order would show.
-        await sleep((5 - seq) * 3);
+        await delay((5 - seq) * 3);
         running--;
         return { seq };
       },
@@ -114,7 +111,7 @@ Deno.test("ControlServer refuses an unterminated over-long request without waiti
     await using server = await listenEcho(`${dir}/cap.sock`, { maxMessageBytes: 64 });
     using client = await RawClient.connect(server.path);
     await client.send(`{"cmd":"echo","value":"${"y".repeat(100)}`);
-    const reply = await within(client.readJson(), 2000, "the error reply");
+    const reply = await withTimeout(client.readJson(), 2000, "the error reply");
     assert.deepEqual(reply, {
       status: "error",
       message: "Request exceeds 64 bytes; send smaller requests",
@@ -216,7 +213,7 @@ Deno.test("ControlServer gives 50 concurrent clients each their own reply", asyn
       schema: z.object({ id: z.number() }),
       async handle({ id }) {
         // Varying delays interleave the handlers.
-        await sleep(id % 7);
+        await delay(id % 7);
         return { id, square: id * id };
       },
     });
@@ -231,10 +228,12 @@ Deno.test("ControlServer answers a one-shot request sent without a newline", asy
     await using server = await listenEcho(`${dir}/oneshot.sock`);
     using client = await RawClient.connect(server.path);
     await client.send('{"cmd":"echo","value":"once"}');
-    assert.deepEqual(await within(client.readJson(), 2000, "the one-shot reply"), { echo: "once" });
+    assert.deepEqual(await withTimeout(client.readJson(), 2000, "the one-shot reply"), {
+      echo: "once",
+    });
     // A newline sent late is a blank line, not a second request.
     await client.send('\n{"cmd":"echo",');
-    await sleep(10);
+    await delay(10);
     await client.send('"value":2}\n');
     assert.deepEqual(await client.readJson(), { echo: 2 });
   });
@@ -311,7 +310,7 @@ Deno.test("ControlServer replaces the stale socket of a daemon killed with SIGKI
     try {
       let seen = "";
       while (!seen.includes("ready")) {
-        const { value, done } = await within(output.read(), 10_000, "the child server");
+        const { value, done } = await withTimeout(output.read(), 10_000, "the child server");
         assert.ok(!done, "the child server exited before listening");
         seen += new TextDecoder().decode(value);
       }
@@ -448,7 +447,7 @@ Deno.test("ControlServer.close() ends in-flight requests and aborts their signal
     });
     try {
       const pending = request(server.path, {}).then(() => null, (e: unknown) => e);
-      const signal = await within(started.promise, 2000, "the handler to start");
+      const signal = await withTimeout(started.promise, 2000, "the handler to start");
       await server.close();
       assert.ok(signal.aborted);
       assert.match(String(await pending), /closed the connection without replying/);
@@ -475,14 +474,14 @@ Deno.test("ControlServer tells connections beyond maxConnections to retry later 
     // Both connections are busy answering a request, so neither may be closed for a newcomer.
     await a.send('{"n":1}\n');
     await b.send('{"n":2}\n');
-    await within(
+    await withTimeout(
       (async () => {
-        while (server.connections < 2) await sleep(2);
+        while (server.connections < 2) await delay(2);
       })(),
       2000,
       "the server to accept both connections",
     );
-    await sleep(50); // let both requests reach their handler
+    await delay(50); // let both requests reach their handler
     using c = await RawClient.connect(server.path);
     assert.deepEqual(await c.readJson(), {
       status: "error",
@@ -511,7 +510,7 @@ Deno.test("ControlServer at maxConnections closes the connection idle the longes
     assert.deepEqual(await b.readJson(), { echo: "b" });
     // a has waited for its next request longer than b.
     assert.deepEqual(await request(server.path, { cmd: "echo", value: "c" }), { echo: "c" });
-    assert.equal(await within(a.readLine(), 2000, "a to be closed"), null);
+    assert.equal(await withTimeout(a.readLine(), 2000, "a to be closed"), null);
     await b.send('{"cmd":"echo","value":"b again"}\n');
     assert.deepEqual(await b.readJson(), { echo: "b again" });
   });
@@ -524,7 +523,11 @@ Deno.test("ControlServer answers a request while 300 idle connections are open",
     try {
       for (let i = 0; i < 300; i++) idle.push(await RawClient.connect(server.path));
       assert.deepEqual(
-        await within(request(server.path, { cmd: "echo", value: "status" }), 5000, "the reply"),
+        await withTimeout(
+          request(server.path, { cmd: "echo", value: "status" }),
+          5000,
+          "the reply",
+        ),
         { echo: "status" },
       );
       assert.ok(server.connections <= 300, `${server.connections} connections`);
@@ -546,11 +549,14 @@ Deno.test("ControlServer closes a connection that completes no request within id
     const dribble = (async () => {
       for (const piece of ['{"cmd"', ':"echo"', ',"value"', ":2"]) {
         await dribbling.send(piece).catch(() => {});
-        await sleep(40);
+        await delay(40);
       }
     })();
     for (const client of [silent, dribbling, answered]) {
-      assert.equal(await within(client.readLine(), 3000, "the idle connection to close"), null);
+      assert.equal(
+        await withTimeout(client.readLine(), 3000, "the idle connection to close"),
+        null,
+      );
     }
     await dribble;
     assert.deepEqual(await request(server.path, { cmd: "echo", value: 3 }), { echo: 3 });
@@ -564,10 +570,10 @@ Deno.test("ControlServer does not time out a connection whose request or subscri
       schema: z.object({ watch: z.boolean() }),
       idleTimeoutMs: 50,
       handle: ({ watch }, { signal }) => {
-        if (!watch) return sleep(300).then(() => ({ slow: true }));
+        if (!watch) return delay(300).then(() => ({ slow: true }));
         return (async function* () {
           for (let i = 0; i < 3 && !signal.aborted; i++) {
-            await sleep(150);
+            await delay(150);
             yield i;
           }
         })();
@@ -618,7 +624,7 @@ Deno.test("ControlServer streams a subscription and stops its source when the cl
       if (items.length === 3) break;
     }
     assert.deepEqual(items, [{ seq: 1 }, { seq: 2 }, { seq: 3 }]);
-    assert.equal(await within(stopped.promise, 2000, "the source to be stopped"), true);
+    assert.equal(await withTimeout(stopped.promise, 2000, "the source to be stopped"), true);
   });
 });
 
@@ -660,7 +666,7 @@ Deno.test("ControlServer ends subscriptions when it closes", async () => {
         await server.close();
       }
       assert.deepEqual(items, ["hello"]);
-      await within(stopped.promise, 2000, "the source to be stopped");
+      await withTimeout(stopped.promise, 2000, "the source to be stopped");
     } finally {
       await server.close();
     }
@@ -685,9 +691,9 @@ Deno.test("ControlServer handles 1 MB sent in 100-byte chunks without re-parsing
     for (const [i, chunk] of chunks.entries()) {
       await client.send(chunk);
       // Pause now and then, as a slow sender does, so the server reads many small pieces.
-      if (i % 10 === 0) await sleep(0);
+      if (i % 10 === 0) await delay(0);
     }
-    const reply = await within(client.readJson(), 30_000, "the reply to the chunked request");
+    const reply = await withTimeout(client.readJson(), 30_000, "the reply to the chunked request");
     const used = process.cpuUsage(cpu);
     const ms = performance.now() - started;
     assert.equal((reply as { echo: unknown[] }).echo.length, items);

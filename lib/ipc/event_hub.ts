@@ -50,7 +50,11 @@ export class EventHub<T> {
    */
   subscribe(signal: AbortSignal): AsyncGenerator<Delivery<T>> {
     const s: Subscriber<T> = { queue: [], dropped: 0, wake: null, ended: false };
+    if (signal.aborted) return this.#deliver(s, signal);
     this.#subscribers.add(s);
+    // A generator that is never read never runs its cleanup: the signal removes the subscriber,
+    // so a subscription refused before its first read (e.g. at the server's cap) leaks nothing.
+    signal.addEventListener("abort", () => this.#subscribers.delete(s), { once: true });
     return this.#deliver(s, signal);
   }
 

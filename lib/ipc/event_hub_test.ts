@@ -46,3 +46,14 @@ Deno.test("EventHub subscriptions start when subscribe() is called, before the f
   controller.abort();
   assert.equal((await sub.next()).done, true);
 });
+
+Deno.test("EventHub forgets a subscriber whose signal aborts before it is ever read", () => {
+  const hub = new EventHub<number>();
+  const controller = new AbortController();
+  const unread = hub.subscribe(controller.signal);
+  assert.equal(hub.size, 1);
+  controller.abort();
+  assert.equal(hub.size, 0);
+  hub.publish(1); // nothing is queued for the aborted subscriber
+  void unread.return(undefined);
+});

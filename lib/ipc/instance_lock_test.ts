@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { NetkitError } from "../errors.ts";
-import { withRunDir } from "./_testing.ts";
+import { withRunDir } from "../../testing/ipc.ts";
 import { flockHolder, InstanceLock, verifySocketOwner } from "./instance_lock.ts";
 
 const LOCKS = [

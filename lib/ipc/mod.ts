@@ -33,17 +33,48 @@
  *   the connection when the stream ends, so end of input tells the client the stream is over.
  *   The source's `return()` is called when the client goes away.
  *
- * ## Limits against a local stranger
+ * ## Limits against a runaway or hostile client
+ *
+ * Who can connect at all: the socket is `0600` (the daemon's user, root) or `0660` with a group
+ * the operator chose, so every peer is root or a member of that group. Deno gives no access to
+ * a connection's `SO_PEERCRED`, and with the default mode every peer would be root anyway, so
+ * no limit depends on who the peer is: each guards the daemon against a buggy, stuck or
+ * malicious client of whatever uid, and none lets such clients lock out a status request.
  *
  * - A connection that completes no request for `idleTimeoutMs` (default 10 s) while it is not
  *   being answered or streaming a subscription is closed without a reply. The clock starts at
  *   accept and after each reply; bytes that do not complete a request do not restart it, so a
  *   client cannot hold a connection by trickling a request.
+ * - A request may stall for at most `requestTimeoutMs` (default 5 s, what a client waits by
+ *   default): once part of it has arrived its next bytes must come within that time, and its
+ *   handler must produce the reply within that time of its arrival. Past either the client gets
+ *   `Request incomplete: nothing more arrived for <n> ms; ...` or
+ *   `Request not answered within <n> ms`, the handler's signal is aborted and the connection
+ *   is closed (the handler may still be running). A synchronous handler cannot be interrupted;
+ *   its reply, once ready, is sent.
+ * - Each reply line must be taken by the client within `writeTimeoutMs` (default 10 s), or the
+ *   connection is closed and its subscription stopped. A subscriber that does not read
+ *   therefore pins nothing for long: a source's own queue is bounded (`EventHub` drops the
+ *   oldest events), the server pulls one item at a time, and the stalled write is cut off.
+ * - At most `maxSubscriptions` (default 64) subscriptions stream at once; one more is refused
+ *   with `Too many subscriptions to "<path>" (<n>); try again later` and its source stopped.
  * - At most `maxConnections` (default 256) connections are open. At the limit a new client
- *   takes the place of the connection idle the longest, which is closed without a reply; only
- *   when every connection is being answered or subscribed is the newcomer told
- *   `Too many connections to "<path>"; try again later`. Idle connections therefore never lock
- *   out a status request.
+ *   takes the place of the connection idle the longest (half a request received counts as
+ *   idle), else of the oldest subscription, which is closed without a reply. A connection
+ *   whose handler is running is never taken: it may be committing a change whose reply must
+ *   not be lost, and it ends within `requestTimeoutMs`. Only when every connection is being
+ *   answered is the newcomer told `Too many connections to "<path>"; try again later`, so
+ *   neither idle clients, half-sent requests nor subscribers can lock out a status request.
+ * - The bytes buffered by all connections together, beyond each one's first 68 KiB (4 KiB of
+ *   line buffer, 64 KiB of read buffer), stay within `maxBufferedBytes` (default 64 MiB, or
+ *   room for two of the largest requests if that is more): requests being received or answered
+ *   and replies being written. A request whose buffer would pass the budget is refused with
+ *   `The control server at "<path>" is short of buffer space (<used> of <limit> bytes in use);
+ *   try again later` and its connection closed; while replies not yet read overdraw the budget
+ *   (a reply already made is always sent), new requests get that reply instead of being run.
+ *   So `maxMessageBytes` × `maxConnections` is never reachable: the memory held is at most
+ *   the budget plus one reply per handler running at once, plus 68 KiB per connection.
+ *   Buffers grown for a large request are given back once it is answered.
  * - Each received byte is scanned once for the newline and for where a one-shot value could
  *   end; an unterminated line is parsed only when a top-level object, array or string closes
  *   (once: if that does not parse, later bytes cannot help) or a short literal may be whole. A
@@ -83,8 +114,12 @@ export {
   ControlServer,
   type ControlServerOptions,
   DEFAULT_IDLE_TIMEOUT_MS,
+  DEFAULT_MAX_BUFFERED_BYTES,
   DEFAULT_MAX_CONNECTIONS,
   DEFAULT_MAX_MESSAGE_BYTES,
+  DEFAULT_MAX_SUBSCRIPTIONS,
+  DEFAULT_REQUEST_TIMEOUT_MS,
+  DEFAULT_WRITE_TIMEOUT_MS,
   OK_REPLY,
   type RequestContext,
   type RequestHandler,

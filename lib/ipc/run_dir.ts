@@ -5,7 +5,7 @@
  * @module
  */
 
-import { UsageError } from "../errors.ts";
+import { InvalidInputError } from "../errors.ts";
 
 /** The run directory used when `NETKIT_RUN_DIR` is unset or empty. */
 export const DEFAULT_RUN_DIR = "/run/netkit";
@@ -35,10 +35,12 @@ export function runDir(): string {
 
 function checkName(what: string, name: string, allowEmpty: boolean): void {
   if (!allowEmpty && name === "") {
-    throw new UsageError(`The control socket ${what} is empty; give a name such as "lacp-bond0"`);
+    throw new InvalidInputError(
+      `The control socket ${what} is empty; give a name such as "lacp-bond0"`,
+    );
   }
   if (name.includes("/") || name.startsWith(".") || name.includes("\0")) {
-    throw new UsageError(
+    throw new InvalidInputError(
       `Invalid control socket ${what} "${name}": it must not contain "/" or NUL or start with "."`,
     );
   }
@@ -51,9 +53,9 @@ function joinDir(dir: string, name: string): string {
 /**
  * The path of the control socket called `name` (without the `.sock` suffix) in the run
  * directory, e.g. `controlSocketPath("lacp-bond0")` is `/run/netkit/lacp-bond0.sock`.
- * Throws a {@linkcode UsageError} for an empty name, one containing "/" or NUL, or one starting
- * with "." (which could escape the run directory or hide the socket). Reads `NETKIT_RUN_DIR`
- * with `--allow-env`.
+ * Throws an {@linkcode InvalidInputError} for an empty name, one containing "/" or NUL, or one
+ * starting with "." (which could escape the run directory or hide the socket). Reads
+ * `NETKIT_RUN_DIR` with `--allow-env`.
  */
 export function controlSocketPath(name: string): string {
   checkName("name", name, false);

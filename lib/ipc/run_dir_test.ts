@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { UsageError } from "../errors.ts";
-import { withRunDir } from "./_testing.ts";
+import { InvalidInputError } from "../errors.ts";
+import { withRunDir } from "../../testing/ipc.ts";
 import { controlSocketPath, DEFAULT_RUN_DIR, listControlSockets, runDir } from "./run_dir.ts";
 
 async function withEnv(value: string | undefined, fn: () => Promise<void> | void): Promise<void> {
@@ -39,7 +39,7 @@ Deno.test("controlSocketPath() puts <name>.sock in the run directory", async () 
 
 Deno.test("controlSocketPath() rejects names that could escape or hide in the run directory", () => {
   for (const name of ["../etc/x", "a/b", ".hidden", "..", "", "a\0b"]) {
-    assert.throws(() => controlSocketPath(name), UsageError, JSON.stringify(name));
+    assert.throws(() => controlSocketPath(name), InvalidInputError, JSON.stringify(name));
   }
   assert.throws(() => controlSocketPath("a/b"), { message: /Invalid control socket name "a\/b"/ });
 });
@@ -74,5 +74,5 @@ Deno.test("listControlSockets() finds nothing in a run directory that does not e
 });
 
 Deno.test("listControlSockets() rejects a prefix containing a slash", async () => {
-  await assert.rejects(listControlSockets("../x"), UsageError);
+  await assert.rejects(listControlSockets("../x"), InvalidInputError);
 });

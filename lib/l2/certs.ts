@@ -24,7 +24,7 @@
  * @module
  */
 
-import { errorMessage, NetkitError, UsageError } from "../errors.ts";
+import { errorMessage, InvalidInputError, NetkitError } from "../errors.ts";
 import {
   ensurePrivateDir,
   readCheckedFile,
@@ -94,7 +94,7 @@ export async function writeDevCerts(dir: string, serverName = DEV_SERVER_NAME): 
   if (
     !dnsName.test(serverName) || /^[0-9]+$/.test(serverName.slice(serverName.lastIndexOf(".") + 1))
   ) {
-    throw new UsageError(
+    throw new InvalidInputError(
       `Invalid server name "${serverName}": use a DNS name such as "${DEV_SERVER_NAME}"`,
     );
   }

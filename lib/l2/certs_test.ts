@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { NetkitError, UsageError } from "../errors.ts";
+import { InvalidInputError, NetkitError } from "../errors.ts";
 import {
   certFingerprint,
   certificateHash,
@@ -248,7 +248,7 @@ Deno.test("writeDevCerts() refuses a server name that is not a DNS name", async 
   await withTempDir(async (dir) => {
     for (const name of ["", "relay..invalid", "-relay.invalid", "relay_1.invalid", "127.0.0.1"]) {
       await assert.rejects(writeDevCerts(dir, name), (err: unknown) => {
-        assert.ok(err instanceof UsageError, `"${name}": a UsageError`);
+        assert.ok(err instanceof InvalidInputError, `"${name}": an InvalidInputError`);
         assert.match(
           err.message,
           new RegExp(`Invalid server name "${name.replaceAll(".", "\\.")}"`),

@@ -8,13 +8,15 @@
  * version does not know are skipped, as the protocol says; unknown fields are dropped.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import assert from "node:assert/strict";
  * import { ControlReader, ControlWriter } from "./control.ts";
  *
- * const stream = await conn.createBidirectionalStream();
+ * // On a session, the two halves of `await conn.createBidirectionalStream()`; here a loopback.
+ * const stream = new TransformStream<Uint8Array, Uint8Array>();
  * const writer = new ControlWriter(stream.writable);
  * const reader = new ControlReader(stream.readable);
- * await writer.send({
+ * const sent = writer.send({
  *   v: 1,
  *   type: "hello",
  *   role: "client",
@@ -23,7 +25,10 @@
  *   budget: 1400,
  *   sw: "netkit/0.1.0",
  * });
- * const welcome = await reader.read(); // { v: 1, type: "welcome", seq: 1, ... } or "reject"
+ * // At the relay: the hello, checked; a gateway or client reads "welcome" or "reject" the same way.
+ * const hello = await reader.read();
+ * await sent; // a stream takes a write once it is read here
+ * assert.ok(hello?.type === "hello");
  * ```
  *
  * @module

@@ -6,6 +6,7 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseMac } from "../packet/mac.ts";
  * import { RemoteMacTable } from "./mac_table.ts";
  *
@@ -13,7 +14,7 @@
  * table.add(7, parseMac("02:00:00:00:00:07"), performance.now());
  * const frame = new Uint8Array(60); // a frame to 02:00:00:00:00:07
  * frame.set(parseMac("02:00:00:00:00:07"), 0);
- * console.assert(table.has(frame, 0)); // the destination is a client: send it to the relay
+ * assert.ok(table.has(frame, 0)); // the destination is a client: send it to the relay
  * table.removePeer(7);
  * ```
  *

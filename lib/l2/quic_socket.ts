@@ -3,13 +3,14 @@
  * buffer (net.core.rmem_default, 208 KiB on Debian): about 100 datagrams of 1 KB, so a process
  * not scheduled for a millisecond at 100,000 frames/s loses what arrives meanwhile, and QUIC
  * reads the loss as congestion and slows down. Deno does not expose the socket: it is found
- * among this process's descriptors by its port. Requires `--allow-ffi`.
+ * among this process's descriptors by its port (`lib/net/udp_receive_buffer.ts`). Requires
+ * `--allow-ffi`.
  *
  * @module
  */
 
 import { getLogger } from "@logtape/logtape";
-import { nk } from "../../ffi/native.ts";
+import { setUdpReceiveBuffer } from "../net/udp_receive_buffer.ts";
 
 const log = getLogger(["netkit", "l2"]);
 
@@ -24,13 +25,11 @@ export const QUIC_RCVBUF = 4 << 20;
 export function openQuicEndpoint(hostname: string, port = 0): Deno.QuicEndpoint {
   const endpoint = new Deno.QuicEndpoint({ hostname, port });
   const bound = endpoint.addr.port;
-  const fd = nk.nk_udp_fd_by_port(bound);
-  // The kernel doubles what it is given (bookkeeping) and reports the doubled size.
-  const granted = fd < 0 ? fd : nk.nk_set_rcvbuf(fd, QUIC_RCVBUF) / 2;
-  if (granted < QUIC_RCVBUF) {
+  const granted = setUdpReceiveBuffer(bound, QUIC_RCVBUF);
+  if (granted === null || granted < QUIC_RCVBUF) {
     log.warning(
       "UDP receive buffer of port {port}: {size} instead of {wanted} bytes; bursts may be lost (raise net.core.rmem_max, or run with CAP_NET_ADMIN)",
-      { port: bound, size: granted < 0 ? "unknown" : granted, wanted: QUIC_RCVBUF },
+      { port: bound, size: granted ?? "unknown", wanted: QUIC_RCVBUF },
     );
   }
   return endpoint;

@@ -11,7 +11,7 @@
  */
 
 import { z } from "zod";
-import { errorMessage, NetkitError, UsageError } from "../errors.ts";
+import { errorMessage, InvalidInputError, NetkitError } from "../errors.ts";
 import { summarizeIssues } from "../ipc/mod.ts";
 import {
   ensurePrivateDir,
@@ -187,7 +187,7 @@ function findRoom(config: RoomsConfig, code: string): RoomConfig {
 
 function checkName(name: string): void {
   if (!CREDENTIAL_NAME.test(name)) {
-    throw new UsageError(
+    throw new InvalidInputError(
       `Invalid credential name "${name}": expected 1 to 32 lower-case letters, digits, - or _`,
     );
   }
@@ -200,7 +200,7 @@ export async function addRoom(
   options: NewRoomOptions = {},
 ): Promise<string> {
   if (!ROOM_CODE.test(code)) {
-    throw new UsageError(
+    throw new InvalidInputError(
       `Invalid room "${code}": expected 4 to 16 characters, capital letters and digits`,
     );
   }
@@ -241,7 +241,7 @@ export async function addClient(
   const room = findRoom(config, code);
   checkName(name);
   if (name === GATEWAY_CREDENTIAL) {
-    throw new UsageError(`"${GATEWAY_CREDENTIAL}" names the room's gateway credential`);
+    throw new InvalidInputError(`"${GATEWAY_CREDENTIAL}" names the room's gateway credential`);
   }
   if (room.credentials.some((c) => c.name === name)) {
     throw new NetkitError(`Room "${code}" has a client "${name}": rotate it, or remove it first`);
@@ -250,11 +250,11 @@ export async function addClient(
     throw new NetkitError(`Room "${code}" has ${MAX_ROOM_CREDENTIALS} credentials, the most`);
   }
   if (addresses.length > MAX_CLIENT_ADDRESSES) {
-    throw new UsageError(`At most ${MAX_CLIENT_ADDRESSES} addresses per client`);
+    throw new InvalidInputError(`At most ${MAX_CLIENT_ADDRESSES} addresses per client`);
   }
   for (const address of addresses) {
     if (!isIpAddress(address)) {
-      throw new UsageError(`Invalid address "${address}": expected an IPv4 or IPv6 address`);
+      throw new InvalidInputError(`Invalid address "${address}": expected an IPv4 or IPv6 address`);
     }
   }
   const credential = await newCredential(code, name);
@@ -272,7 +272,9 @@ export async function addClient(
 export function removeClient(config: RoomsConfig, code: string, name: string): void {
   const room = findRoom(config, code);
   if (name === GATEWAY_CREDENTIAL) {
-    throw new UsageError("A room keeps its gateway credential: rotate it, or remove the room");
+    throw new InvalidInputError(
+      "A room keeps its gateway credential: rotate it, or remove the room",
+    );
   }
   if (!room.credentials.some((c) => c.name === name)) {
     throw new NetkitError(`Room "${code}" has no client "${name}"`);

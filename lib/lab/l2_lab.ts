@@ -12,8 +12,9 @@
  * @module
  */
 
-import { request } from "../ipc/mod.ts";
-import type { PeerDaemonStatus } from "../l2/peer_status.ts";
+import { requestChecked } from "../daemon/client.ts";
+import { type PeerDaemonStatus, peerStatusContext, PeerStatusReply } from "../l2/peer_client.ts";
+import { RELAY_STATUS, RelayStatusReply, STATUS_REQUEST } from "../l2/relay_client.ts";
 import type { RelayStatus } from "../l2/relay.ts";
 import { ChildDaemon } from "./child_daemon.ts";
 import { ip, NamespaceLab, sh } from "./namespace_lab.ts";
@@ -235,9 +236,14 @@ export class L2Lab implements AsyncDisposable {
 
   /** What peer `name` (`gateway`, `client<i>`) answers on its status socket. */
   async peerStatus(name: string): Promise<PeerDaemonStatus> {
-    return await request(this.peerStatusSocket(name), { cmd: "status" }, {
-      timeoutMs: 2000,
-    }) as PeerDaemonStatus;
+    const role = name === "gateway" ? "gateway" : "client";
+    return await requestChecked(
+      this.peerStatusSocket(name),
+      STATUS_REQUEST,
+      PeerStatusReply,
+      peerStatusContext(role),
+      { timeoutMs: 2000 },
+    );
   }
 
   /**
@@ -314,7 +320,9 @@ export class L2Lab implements AsyncDisposable {
 
   /** The relay's status. */
   async status(): Promise<RelayStatus> {
-    return await request(this.statusSocket, { cmd: "status" }, { timeoutMs: 2000 }) as RelayStatus;
+    return await requestChecked(this.statusSocket, STATUS_REQUEST, RelayStatusReply, RELAY_STATUS, {
+      timeoutMs: 2000,
+    });
   }
 
   /** `ping -c count` from namespace `ns`; true when every reply came. */

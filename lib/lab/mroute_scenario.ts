@@ -28,8 +28,9 @@
  */
 
 import { NetkitError } from "../errors.ts";
-import { controlSocketPath, request, subscribe } from "../ipc/mod.ts";
-import { mrouteSocketName } from "../mroute/paths.ts";
+import { controlSocketPath, subscribe } from "../ipc/mod.ts";
+import { requestChecked } from "../daemon/client.ts";
+import { MessageReply, mrouteReply, mrouteSocketName, ShowReply } from "../mroute/client.ts";
 import type { ShowJson } from "../mroute/protocol.ts";
 import { netnsId, runInNetns } from "../net/netns.ts";
 import { PacketSocket } from "../net/packet_socket.ts";
@@ -143,7 +144,9 @@ class DaemonChild {
   async waitServing(): Promise<ShowJson> {
     let show: ShowJson | null = null;
     await this.#process.waitUntil(async () => {
-      show = await request(this.socket, { action: "SHOW" }, { timeoutMs: 1000 }) as ShowJson;
+      show = await requestChecked(this.socket, { action: "SHOW" }, ShowReply, mrouteReply("SHOW"), {
+        timeoutMs: 1000,
+      });
       return true;
     }, { timeoutMs: DAEMON_START_MS });
     this.#serving = true;
@@ -507,7 +510,7 @@ export class MrouteScenario implements AsyncDisposable {
    */
   async #command(
     command: string,
-    message: unknown,
+    message: { action: string; payload?: unknown },
     expect: (event: Record<string, unknown>) => boolean,
   ): Promise<void> {
     this.#running.check();
@@ -517,7 +520,12 @@ export class MrouteScenario implements AsyncDisposable {
       command: `mroute ${command}`,
       request: message,
     });
-    const reply = await request(this.#socket!, message) as { message?: unknown };
+    const reply = await requestChecked(
+      this.#socket!,
+      message,
+      MessageReply,
+      mrouteReply(message.action),
+    );
     this.#running.emit({ event: "reply", message: String(reply.message ?? "") });
     if (
       await this.#running.until(() => this.#daemonEvents.slice(seen).some(expect), EVENT_WAIT_MS)
@@ -607,10 +615,12 @@ export class MrouteScenario implements AsyncDisposable {
   /** Asks the daemon for its routes with the kernel's counters and reports `(source, group)`'s. */
   async #counters(source: string | null, group: string): Promise<void> {
     this.#running.check();
-    const show = await request(this.#socket!, {
-      action: "SHOW",
-      payload: { stats: true },
-    }) as ShowJson;
+    const show = await requestChecked(
+      this.#socket!,
+      { action: "SHOW", payload: { stats: true } },
+      ShowReply,
+      mrouteReply("SHOW"),
+    );
     this.#show = show;
     const route = show.routes.find((r) =>
       r.family === 4 && r.group === group && r.source === (source ?? "*")

@@ -14,6 +14,7 @@
  *
  * @example A scripted lab with steps
  * ```ts
+ * import assert from "node:assert/strict";
  * import { type RunEnd, ScenarioRun, type ScenarioRunOptions, type StepEvent, type StoppedEvent } from "./runner.ts";
  *
  * type PingLabEvent =
@@ -35,7 +36,7 @@
  *
  * const seen: string[] = [];
  * const end = await runPingLab({ onEvent: (e) => seen.push(e.event) });
- * console.assert(end.reason === "done" && seen.join() === "step,pinged,stopped");
+ * assert.ok(end.reason === "done" && seen.join() === "step,pinged,stopped");
  * ```
  *
  * The CLI (`lib/cli/lab.ts`) then needs only a `LabView` for it: how to create and run the lab,

@@ -258,7 +258,7 @@ export class LacpDaemon implements AsyncDisposable {
   #collectKernelDrops(): void {
     this.#ports.forEach((port, i) => {
       if (port.socket !== null) {
-        this.#system.ports[i]!.counters.kernelDrops += port.socket.stats().drops;
+        this.#system.countKernelDrops(i, port.socket.stats().drops);
       }
     });
   }
@@ -380,7 +380,7 @@ export class LacpDaemon implements AsyncDisposable {
         case "renamed":
           log.info("{old} was renamed {port}", { old: port.name, port: event.link.name });
           port.name = event.link.name;
-          this.#system.ports[index]!.identity.name = event.link.name;
+          this.#system.renamePort(index, event.link.name);
           break;
         case "address":
           if (event.link.mac !== null && event.link.mac.length === 6) {

@@ -51,7 +51,7 @@
  * @module
  */
 
-import { UsageError } from "../errors.ts";
+import { InvalidInputError } from "../errors.ts";
 import { formatStateLetters, STATE_LETTERS } from "../packet/lacp.ts";
 import { formatMac, isMulticastMac, parseMac } from "../packet/mac.ts";
 
@@ -122,11 +122,11 @@ export interface InjectRule {
 }
 
 /**
- * A rule that cannot be parsed. A {@linkcode UsageError}, so the CLI exits 2. The message is
- * `Invalid inject rule "<rule>": <problem> at position <N>`, N being the 1-based column where
- * the offending token starts; problems concerning the whole rule have no position.
+ * A rule that cannot be parsed: an {@linkcode InvalidInputError}, so the CLI exits 2. The
+ * message is `Invalid inject rule "<rule>": <problem> at position <N>`, N being the 1-based
+ * column where the offending token starts; problems concerning the whole rule have no position.
  */
-export class InjectRuleError extends UsageError {
+export class InjectRuleError extends InvalidInputError {
   override name = "InjectRuleError";
   /** The rule text as given. */
   readonly rule: string;

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { ExitCode, NetkitError, UsageError } from "../errors.ts";
+import { exitCodeOf } from "../cli/errors.ts";
+import { ExitCode, InvalidInputError, NetkitError } from "../errors.ts";
 import {
   applyStateAction,
   conditionHolds,
@@ -303,9 +304,9 @@ Deno.test("InjectRuleError is a usage error that carries the rule, problem and p
     () => parseInjectRule("A:ATX -> A:A"),
     (err: unknown) => {
       assert.ok(err instanceof InjectRuleError);
-      assert.ok(err instanceof UsageError);
+      assert.ok(err instanceof InvalidInputError);
       assert.ok(err instanceof NetkitError);
-      assert.equal(err.exitCode, ExitCode.USAGE);
+      assert.equal(exitCodeOf(err), ExitCode.USAGE);
       assert.equal(err.name, "InjectRuleError");
       assert.equal(err.rule, "A:ATX -> A:A");
       assert.equal(err.problem, 'unknown state letter "X"');

@@ -22,14 +22,9 @@ import { InterfaceFlag } from "../net/interfaces.ts";
 import { type LinkEvent, LinkMonitor } from "../net/link_monitor.ts";
 import { formatIpv4 } from "../packet/ipv4.ts";
 import { formatIpv6 } from "../packet/ipv6.ts";
-import {
-  DEFAULT_TABLE,
-  dumpKernelRoutes,
-  dumpKernelVifs,
-  MrouteSocket,
-  MrtFlush,
-  type Upcall,
-} from "./kernel.ts";
+import { MrouteSocket } from "../net/mroute_socket.ts";
+import { DEFAULT_TABLE, MrtFlush, type Upcall } from "../net/mroute_structs.ts";
+import { dumpKernelRoutes, dumpKernelVifs } from "./kernel.ts";
 import { handleRequest, MrouteRequest, type ShowJson } from "./protocol.ts";
 import { type IpFamily, type Route, routeKey } from "./route.ts";
 import { type KernelOps, MulticastRouter, type RouterEvent } from "./router.ts";

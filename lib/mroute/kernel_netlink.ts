@@ -10,7 +10,14 @@
  */
 
 import { NetkitError, NetkitOsError } from "../errors.ts";
-import { type NetlinkMessage, NetlinkType } from "../net/netlink_messages.ts";
+import {
+  attributeU32,
+  attributeU64,
+  forEachAttribute,
+  netlinkAlign,
+  viewOf,
+} from "../net/netlink_attributes.ts";
+import { NetlinkFlag, type NetlinkMessage, NetlinkType } from "../net/netlink_messages.ts";
 import { MAX_DUMP_ATTEMPTS, type RtnetlinkSocket } from "../net/rtnetlink.ts";
 
 /** rtnetlink families of the multicast routing tables. */
@@ -27,14 +34,10 @@ export const MrouteProtocol = {
 } as const;
 
 const NLMSG_HDRLEN = 16;
-const NLM_F_REQUEST = 0x1;
-const NLM_F_DUMP = 0x300;
-const NLM_F_DUMP_INTR = 0x10;
 const RTM_NEWROUTE = 24;
 const RTM_GETROUTE = 26;
 const RTMSG_LEN = 12;
 const IFINFOMSG_LEN = 16;
-const RTA_HDRLEN = 4;
 const RTA_DST = 1;
 const RTA_SRC = 2;
 const RTA_IIF = 3;
@@ -110,47 +113,12 @@ export interface DumpedVifTable {
   vifs: KernelVif[];
 }
 
-function align4(n: number): number {
-  return (n + 3) & ~3;
-}
-
-function viewOf(bytes: Uint8Array): DataView {
-  return new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-}
-
-/** Walks the attributes in `bytes`, calling `visit(type, value)` for each well-formed one. */
-function forEachAttribute(
-  bytes: Uint8Array,
-  visit: (type: number, value: Uint8Array) => void,
-): void {
-  const view = viewOf(bytes);
-  let offset = 0;
-  while (offset + RTA_HDRLEN <= bytes.length) {
-    const len = view.getUint16(offset, true);
-    if (len < RTA_HDRLEN || offset + len > bytes.length) return;
-    // The top bits of the type are NLA_F_NESTED / NLA_F_NET_BYTEORDER.
-    visit(
-      view.getUint16(offset + 2, true) & 0x3fff,
-      bytes.subarray(offset + RTA_HDRLEN, offset + len),
-    );
-    offset += align4(len);
-  }
-}
-
-function u32(value: Uint8Array): number | undefined {
-  return value.length >= 4 ? viewOf(value).getUint32(0, true) : undefined;
-}
-
-function u64(value: Uint8Array): bigint | undefined {
-  return value.length >= 8 ? viewOf(value).getBigUint64(0, true) : undefined;
-}
-
 function header(total: number, type: number, seq: number): Uint8Array {
   const bytes = new Uint8Array(total);
   const view = viewOf(bytes);
   view.setUint32(0, total, true);
   view.setUint16(4, type, true);
-  view.setUint16(6, NLM_F_REQUEST | NLM_F_DUMP, true);
+  view.setUint16(6, NetlinkFlag.REQUEST | NetlinkFlag.DUMP, true);
   view.setUint32(8, seq, true);
   return bytes;
 }
@@ -202,10 +170,10 @@ export function parseMroute(message: NetlinkMessage, family: 4 | 6): DumpedRoute
         else route.group = value.slice();
         break;
       case RTA_IIF:
-        route.iif = u32(value) ?? 0;
+        route.iif = attributeU32(value) ?? 0;
         break;
       case RTA_TABLE:
-        table = u32(value) ?? table;
+        table = attributeU32(value) ?? table;
         break;
       case RTA_MULTIPATH:
         route.oifs = parseNexthops(value);
@@ -219,7 +187,7 @@ export function parseMroute(message: NetlinkMessage, family: 4 | 6): DumpedRoute
         }
         break;
       case RTA_EXPIRES: {
-        const ticks = u64(value);
+        const ticks = attributeU64(value);
         if (ticks !== undefined) route.idleMs = Number(ticks) * (1000 / USER_HZ);
         break;
       }
@@ -237,7 +205,7 @@ function parseNexthops(bytes: Uint8Array): KernelOif[] {
     const len = view.getUint16(offset, true);
     if (len < RTNEXTHOP_LEN || offset + len > bytes.length) break;
     oifs.push({ ifindex: view.getInt32(offset + 4, true), ttl: bytes[offset + 3]! });
-    offset += align4(len);
+    offset += netlinkAlign(len);
   }
   return oifs;
 }
@@ -256,7 +224,7 @@ export function parseVifTable(message: NetlinkMessage): DumpedVifTable | null {
   forEachAttribute(p.subarray(IFINFOMSG_LEN), (type, spec) => {
     if (type !== IFLA_AF_SPEC) return;
     forEachAttribute(spec, (type, value) => {
-      if (type === IPMRA_TABLE_ID) table = u32(value);
+      if (type === IPMRA_TABLE_ID) table = attributeU32(value);
       if (type !== IPMRA_TABLE_VIFS) return;
       forEachAttribute(value, (type, nested) => {
         if (type !== IPMRA_VIF) return;
@@ -281,25 +249,25 @@ function parseVif(bytes: Uint8Array): KernelVif | null {
   forEachAttribute(bytes, (type, value) => {
     switch (type) {
       case IPMRA_VIFA_IFINDEX:
-        vif.ifindex = u32(value) ?? 0;
+        vif.ifindex = attributeU32(value) ?? 0;
         break;
       case IPMRA_VIFA_VIF_ID:
-        vif.vif = u32(value) ?? -1;
+        vif.vif = attributeU32(value) ?? -1;
         break;
       case IPMRA_VIFA_FLAGS:
         vif.flags = value.length >= 2 ? viewOf(value).getUint16(0, true) : 0;
         break;
       case IPMRA_VIFA_BYTES_IN:
-        vif.bytesIn = u64(value) ?? 0n;
+        vif.bytesIn = attributeU64(value) ?? 0n;
         break;
       case IPMRA_VIFA_BYTES_OUT:
-        vif.bytesOut = u64(value) ?? 0n;
+        vif.bytesOut = attributeU64(value) ?? 0n;
         break;
       case IPMRA_VIFA_PACKETS_IN:
-        vif.packetsIn = u64(value) ?? 0n;
+        vif.packetsIn = attributeU64(value) ?? 0n;
         break;
       case IPMRA_VIFA_PACKETS_OUT:
-        vif.packetsOut = u64(value) ?? 0n;
+        vif.packetsOut = attributeU64(value) ?? 0n;
         break;
     }
   });
@@ -366,7 +334,7 @@ export function netlinkDump(
       }
       for (const message of messages) {
         if (message.seq !== seq) continue;
-        if ((message.flags & NLM_F_DUMP_INTR) !== 0) interrupted = true;
+        if ((message.flags & NetlinkFlag.DUMP_INTR) !== 0) interrupted = true;
         if (message.type === NetlinkType.ERROR || message.type === NetlinkType.DONE) {
           // Both start with an int: 0, or -errno when the dump failed.
           const code = message.payload.length >= 4 ? viewOf(message.payload).getInt32(0, true) : 0;

@@ -14,7 +14,7 @@
 import { z } from "zod";
 import { type Delivery, JsonText } from "../ipc/mod.ts";
 import {
-  InvalidRouteError,
+  checkInterfaceName,
   type IpFamily,
   parseAddress,
   parseRoute,
@@ -159,12 +159,12 @@ export function handleRequest(
       return success(`MFC entry for ${routeName(route)} deleted.`);
     }
     case "ADD_VIF": {
-      router.addVif(checkedName(request.payload.interface));
+      router.addVif(checkInterfaceName(request.payload.interface));
       hooks.save();
       return success(`VIF for ${request.payload.interface} added.`);
     }
     case "DEL_VIF": {
-      router.deleteVif(checkedName(request.payload.interface));
+      router.deleteVif(checkInterfaceName(request.payload.interface));
       hooks.save();
       return success(`VIF for ${request.payload.interface} deleted.`);
     }
@@ -191,13 +191,6 @@ export function handleRequest(
     case "SUBSCRIBE":
       return subscription(hooks, signal);
   }
-}
-
-function checkedName(name: string): string {
-  if (name.length === 0 || name.length > 15 || /[\s/:]/.test(name)) {
-    throw new InvalidRouteError(`'${name}' is not a valid interface name.`);
-  }
-  return name;
 }
 
 function subscription(hooks: ProtocolHooks, signal: AbortSignal): AsyncGenerator<unknown> {

@@ -8,11 +8,11 @@
  */
 
 import { NetkitError } from "../errors.ts";
+import type { IpFamily } from "../net/mroute_structs.ts";
 import { isIpv4LinkLocalMulticast, isIpv4Multicast, parseIpv4 } from "../packet/ipv4.ts";
 import { formatIpv6, ipv6MulticastScope, isIpv6Multicast, parseIpv6 } from "../packet/ipv6.ts";
 
-/** IPv4 or IPv6. */
-export type IpFamily = 4 | 6;
+export type { IpFamily };
 
 /** One output interface of a route, with its TTL threshold (forward when TTL > threshold). */
 export interface Oif {
@@ -135,16 +135,14 @@ function allBytes(bytes: Uint8Array, value: number): boolean {
 }
 
 /**
- * Checks an interface name's syntax (1 to 15 bytes, no space, "/" or ":"); `what` starts the
- * message. Throws {@linkcode InvalidRouteError}.
+ * Checks an interface name's syntax (1 to 15 characters, no space, "/" or ":") and returns it;
+ * `what` (e.g. "Input interface"), when given, starts the message. Throws
+ * {@linkcode InvalidRouteError}, worded as the Python service did.
  */
-export function checkInterfaceName(name: string, what: string): string {
-  return checkName(name, what);
-}
-
-function checkName(name: string, what: string): string {
+export function checkInterfaceName(name: string, what?: string): string {
   if (typeof name !== "string" || name.length === 0 || name.length > 15 || /[\s/:]/.test(name)) {
-    throw new InvalidRouteError(`${what} '${name}' is not a valid interface name.`);
+    const subject = what === undefined ? `'${name}'` : `${what} '${name}'`;
+    throw new InvalidRouteError(`${subject} is not a valid interface name.`);
   }
   return name;
 }
@@ -163,7 +161,7 @@ function parseOif(oif: RouteInput["oifs"][number], family: IpFamily): Oif {
     name = oif.name;
     ttl = oif.ttl;
   }
-  checkName(name, "Output interface");
+  checkInterfaceName(name, "Output interface");
   if (ttl !== undefined) {
     if (!Number.isInteger(ttl) || ttl < 1 || ttl > 254) {
       throw new InvalidRouteError(
@@ -200,7 +198,7 @@ export function parseRoute(input: RouteInput): Route {
     source = parsed.text;
     sourceBytes = parsed.bytes;
   }
-  const iif = checkName(input.iif, "Input interface");
+  const iif = checkInterfaceName(input.iif, "Input interface");
   if (!Array.isArray(input.oifs) || input.oifs.length === 0) {
     throw new InvalidRouteError("At least one output interface is required.");
   }

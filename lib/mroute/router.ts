@@ -12,6 +12,7 @@
  */
 
 import { NetkitError, NetkitOsError } from "../errors.ts";
+import { type BatchFailure, type KernelMfc, MAX_VIFS } from "../net/mroute_structs.ts";
 import {
   DEFAULT_TTL,
   InvalidRouteError,
@@ -23,16 +24,10 @@ import {
 } from "./route.ts";
 import { plural } from "../text.ts";
 
-/** VIFs (MIFs) per table per family: the kernel's MAXVIFS. */
-export const MAX_VIFS = 32;
-
-/** A route as the kernel takes it: addresses, the input VIF and a TTL per VIF (0: not an output). */
-export interface MfcEntry {
+/** A kernel route of one family, as the router builds it. */
+export interface MfcEntry extends KernelMfc {
   family: IpFamily;
-  source: Uint8Array;
-  group: Uint8Array;
-  parent: number;
-  /** Up to the highest VIF in use; a plain array, as the kernel layer accepts. */
+  /** Up to the highest VIF in use. */
   ttls: number[];
 }
 
@@ -41,9 +36,9 @@ export interface KernelOps {
   addVif(family: IpFamily, vif: number, ifindex: number): void;
   delVif(family: IpFamily, vif: number): void;
   /** Adds or updates entries; returns the indexes that failed with their errno. */
-  addMfcs(family: IpFamily, entries: readonly MfcEntry[]): { index: number; errno: number }[];
+  addMfcs(family: IpFamily, entries: readonly MfcEntry[]): BatchFailure[];
   /** Deletes entries; returns the indexes that failed with their errno. */
-  delMfcs(family: IpFamily, entries: readonly MfcEntry[]): { index: number; errno: number }[];
+  delMfcs(family: IpFamily, entries: readonly MfcEntry[]): BatchFailure[];
 }
 
 /** An interface as the router needs to know it. */

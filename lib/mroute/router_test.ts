@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
 import { NetkitError } from "../errors.ts";
+import { MAX_VIFS } from "../net/mroute_structs.ts";
 import { parseRoute, type RouteInput, routeKey } from "./route.ts";
 import {
   type InterfaceState,
   type KernelOps,
-  MAX_VIFS,
   type MfcEntry,
   MulticastRouter,
   type RouterEvent,

@@ -8,7 +8,8 @@
 
 import { cString, readCString } from "../../ffi/c_string.ts";
 import { nk } from "../../ffi/native.ts";
-import { NetkitError, unwrap, UsageError } from "../errors.ts";
+import { NetkitError, unwrap } from "../errors.ts";
+import { IFNAMSIZ, validateInterfaceName } from "./interface_name.ts";
 import { getLink } from "./rtnetlink.ts";
 
 /** ARPHRD_* link types netkit names in messages. */
@@ -51,18 +52,7 @@ export interface InterfaceInfo {
   carrier: boolean;
 }
 
-const IFNAMSIZ = 16;
 const INFO_SIZE = 20;
-
-/** Throws a {@linkcode UsageError} unless `name` is a name Linux accepts for an interface. */
-export function validateInterfaceName(name: string): void {
-  const bytes = new TextEncoder().encode(name).length;
-  if (bytes === 0 || bytes >= IFNAMSIZ || name === "." || name === ".." || /[\s/:]/.test(name)) {
-    throw new UsageError(
-      `Invalid interface name "${name}": expected 1 to 15 characters without "/", ":" or spaces`,
-    );
-  }
-}
 
 /** Looks up `name`; throws `look up interface "eth9": ENODEV (No such device)` when absent. */
 export function getInterface(name: string): InterfaceInfo {

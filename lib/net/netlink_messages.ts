@@ -5,6 +5,14 @@
  * @module
  */
 
+import {
+  attributeString,
+  attributeU32,
+  forEachAttribute,
+  netlinkAlign,
+  NLA_HDRLEN,
+} from "./netlink_attributes.ts";
+
 /** `nlmsghdr.nlmsg_type` values used here. */
 export const NetlinkType = {
   NOOP: 1,
@@ -31,7 +39,6 @@ export const RTMGRP_LINK = 0x1;
 
 const NLMSG_HDRLEN = 16;
 const IFINFOMSG_LEN = 16;
-const RTA_HDRLEN = 4;
 const IFLA_ADDRESS = 1;
 const IFLA_IFNAME = 3;
 const IFLA_MTU = 4;
@@ -91,12 +98,7 @@ export interface NetlinkError {
   message?: string;
 }
 
-const decoder = new TextDecoder();
 const encoder = new TextEncoder();
-
-function align4(n: number): number {
-  return (n + 3) & ~3;
-}
 
 /** Splits a received buffer into netlink messages; stops at the first damaged header. */
 export function parseNetlinkMessages(buffer: Uint8Array): NetlinkMessage[] {
@@ -113,39 +115,9 @@ export function parseNetlinkMessages(buffer: Uint8Array): NetlinkMessage[] {
       pid: view.getUint32(offset + 12, true),
       payload: buffer.subarray(offset + NLMSG_HDRLEN, offset + len),
     });
-    offset += align4(len);
+    offset += netlinkAlign(len);
   }
   return messages;
-}
-
-/** Walks route attributes in `bytes`, calling `visit(type, value)` for each well-formed one. */
-function forEachAttribute(
-  bytes: Uint8Array,
-  visit: (type: number, value: Uint8Array) => void,
-): void {
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  let offset = 0;
-  while (offset + RTA_HDRLEN <= bytes.length) {
-    const len = view.getUint16(offset, true);
-    if (len < RTA_HDRLEN || offset + len > bytes.length) return;
-    // The top bits of the type are NLA_F_NESTED / NLA_F_NET_BYTEORDER flags.
-    visit(
-      view.getUint16(offset + 2, true) & 0x3fff,
-      bytes.subarray(offset + RTA_HDRLEN, offset + len),
-    );
-    offset += align4(len);
-  }
-}
-
-function readString(value: Uint8Array): string {
-  const end = value.indexOf(0);
-  return decoder.decode(end < 0 ? value : value.subarray(0, end));
-}
-
-function readU32(value: Uint8Array): number | undefined {
-  return value.length >= 4
-    ? new DataView(value.buffer, value.byteOffset, 4).getUint32(0, true)
-    : undefined;
 }
 
 /** Decodes the payload of `RTM_NEWLINK`/`RTM_DELLINK`, or returns null when it is too short. */
@@ -169,10 +141,10 @@ export function parseLink(message: NetlinkMessage): Link | null {
   forEachAttribute(p.subarray(IFINFOMSG_LEN), (type, value) => {
     switch (type) {
       case IFLA_IFNAME:
-        link.name = readString(value);
+        link.name = attributeString(value);
         break;
       case IFLA_MTU:
-        link.mtu = readU32(value) ?? 0;
+        link.mtu = attributeU32(value) ?? 0;
         break;
       case IFLA_ADDRESS:
         link.mac = value.slice();
@@ -198,11 +170,11 @@ export function parseNetlinkError(message: NetlinkMessage): NetlinkError {
   // NLM_F_CAPPED (0x100) means the kernel did not echo the request body, only its header.
   const echoed = (message.flags & 0x100) !== 0
     ? NLMSG_HDRLEN
-    : readU32(p.subarray(4)) ?? NLMSG_HDRLEN;
-  const tlvStart = 4 + align4(echoed);
+    : attributeU32(p.subarray(4)) ?? NLMSG_HDRLEN;
+  const tlvStart = 4 + netlinkAlign(echoed);
   if ((message.flags & 0x200) !== 0 && tlvStart <= p.length) { // NLM_F_ACK_TLVS
     forEachAttribute(p.subarray(tlvStart), (type, value) => {
-      if (type === NLMSGERR_ATTR_MSG) result.message = readString(value);
+      if (type === NLMSGERR_ATTR_MSG) result.message = attributeString(value);
     });
   }
   return result;
@@ -223,8 +195,8 @@ export interface GetLinkRequest {
  */
 export function encodeGetLink(request: GetLinkRequest): Uint8Array {
   const name = request.name === undefined ? null : encoder.encode(request.name + "\0");
-  const extMaskLen = RTA_HDRLEN + 4;
-  const nameLen = name === null ? 0 : align4(RTA_HDRLEN + name.length);
+  const extMaskLen = NLA_HDRLEN + 4;
+  const nameLen = name === null ? 0 : netlinkAlign(NLA_HDRLEN + name.length);
   const total = NLMSG_HDRLEN + IFINFOMSG_LEN + extMaskLen + nameLen;
   const bytes = new Uint8Array(total);
   const view = new DataView(bytes.buffer);
@@ -241,9 +213,9 @@ export function encodeGetLink(request: GetLinkRequest): Uint8Array {
   view.setUint32(offset + 4, RTEXT_FILTER_SKIP_STATS, true);
   offset += extMaskLen;
   if (name !== null) {
-    view.setUint16(offset, RTA_HDRLEN + name.length, true);
+    view.setUint16(offset, NLA_HDRLEN + name.length, true);
     view.setUint16(offset + 2, IFLA_IFNAME, true);
-    bytes.set(name, offset + RTA_HDRLEN);
+    bytes.set(name, offset + NLA_HDRLEN);
   }
   return bytes;
 }

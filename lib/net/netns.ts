@@ -1,5 +1,6 @@
 /**
- * Network namespaces by name, as `ip netns` manages them under `/run/netns/`.
+ * Network namespaces by name, as `ip netns` manages them under `/run/netns/`: entering one, or
+ * running code in one. Names and ids without entering are `netns_names.ts`.
  *
  * @module
  */
@@ -7,19 +8,13 @@
 import { cString } from "../../ffi/c_string.ts";
 import { Errno } from "../../ffi/errno.ts";
 import { nk } from "../../ffi/native.ts";
-import { NetkitError, NetkitOsError, UsageError } from "../errors.ts";
+import { NetkitError, NetkitOsError } from "../errors.ts";
+import { NETNS_DIR, validateNetnsName } from "./netns_names.ts";
 
-/** Where `ip netns add NAME` creates its bind mounts. */
-export const NETNS_DIR = "/run/netns";
+// Names and ids need no native library; they are also here for the code that enters namespaces.
+export { currentNetnsId, NETNS_DIR, netnsId, validateNetnsName } from "./netns_names.ts";
 
 let entered: string | null = null;
-
-/** Throws a {@linkcode UsageError} unless `name` is a valid `ip netns` name. */
-export function validateNetnsName(name: string): void {
-  if (name === "" || name === "." || name === ".." || name.includes("/") || name.length > 255) {
-    throw new UsageError(`Invalid network namespace name "${name}"`);
-  }
-}
 
 /**
  * Moves netkit into network namespace `name`. Call it first thing: it changes the namespace of
@@ -90,26 +85,5 @@ function runAway<T>(leave: () => void, fn: () => T): T {
     return outcome.value;
   } finally {
     nk.nk_close(home);
-  }
-}
-
-/**
- * The inode identifying the JS thread's network namespace (as in `net:[4026531840]`).
- * Requires `--allow-read=/proc`.
- */
-export function currentNetnsId(): number {
-  return Deno.statSync("/proc/thread-self/ns/net").ino ?? 0;
-}
-
-/** The inode identifying network namespace `name`. Requires `--allow-read=/run/netns`. */
-export function netnsId(name: string): number {
-  validateNetnsName(name);
-  try {
-    return Deno.statSync(`${NETNS_DIR}/${name}`).ino ?? 0;
-  } catch (err) {
-    if (err instanceof Deno.errors.NotFound) {
-      throw new NetkitError(`Network namespace "${name}" does not exist (no ${NETNS_DIR}/${name})`);
-    }
-    throw err;
   }
 }

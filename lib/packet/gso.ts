@@ -11,12 +11,22 @@
  * disagree is refused, never half-segmented.
  *
  * @example Cut a TSO frame for a 1406-byte room frame
- * ```ts ignore
+ * ```ts
+ * import assert from "node:assert/strict";
  * import { GsoType, segmentFrame } from "./gso.ts";
  *
+ * // What TSO hands over: Ethernet, IPv4 and TCP headers (20 bytes each) and 4000 payload bytes.
+ * const superFrame = new Uint8Array(14 + 20 + 20 + 4000);
+ * superFrame.set([0x08, 0x00], 12);
+ * superFrame.set([0x45, 0, 4040 >> 8, 4040 & 0xff, 0, 0, 0x40, 0, 64, 6], 14);
+ * superFrame[14 + 20 + 12] = 0x50; // TCP data offset: 5 words
+ * const sent: Uint8Array[] = [];
  * const scratch = new Uint8Array(1406);
- * const result = segmentFrame(superFrame, GsoType.TCPV4, 1448, scratch, (segment) => send(segment));
- * if (typeof result === "string") countDrop(result); // e.g. "gso_unsupported"
+ * const result = segmentFrame(superFrame, GsoType.TCPV4, 1448, scratch, (segment) => {
+ *   sent.push(segment.slice()); // the scratch is reused for the next segment
+ * });
+ * // A refusal is a reason to count (e.g. "gso_unsupported"); here 4000 bytes in 1352-byte segments.
+ * assert.ok(result === 3 && sent.length === 3 && sent[0]!.length === 1406);
  * ```
  *
  * @module

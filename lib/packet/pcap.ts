@@ -183,6 +183,7 @@ export function encodePcapRecord(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { encodePcapFileHeader, encodePcapRecord, LINKTYPE_ETHERNET, readPcap } from "./pcap.ts";
  *
  * // Normally the bytes of a file (Deno.readFileSync); here one written in memory.
@@ -192,7 +193,7 @@ export function encodePcapRecord(
  * ]);
  * const capture = readPcap(file);
  * if (capture.linkType !== LINKTYPE_ETHERNET) throw new Error("not an Ethernet capture");
- * for (const { timestampNs, frame } of capture.records) console.assert(frame.length === 60, timestampNs);
+ * for (const { frame } of capture.records) assert.equal(frame.length, 60);
  * ```
  */
 export function readPcap(bytes: Uint8Array): PcapCapture {

@@ -1,16 +1,14 @@
 import assert from "node:assert/strict";
 import { NetkitOsError } from "../../lib/errors.ts";
+import { dumpKernelRoutes, dumpKernelVifs, type KernelRoute } from "../../lib/mroute/kernel.ts";
+import { MrouteSocket } from "../../lib/net/mroute_socket.ts";
 import {
-  dumpKernelRoutes,
-  dumpKernelVifs,
   type IpFamily,
   type KernelMfc,
-  type KernelRoute,
-  MrouteSocket,
   MrtFlush,
   type Upcall,
   VifFlag,
-} from "../../lib/mroute/kernel.ts";
+} from "../../lib/net/mroute_structs.ts";
 import { ipJson, NamespaceLab, type VethEnd } from "../../lib/lab/namespace_lab.ts";
 import { runInNetns } from "../../lib/net/netns.ts";
 import { PacketSocket } from "../../lib/net/packet_socket.ts";

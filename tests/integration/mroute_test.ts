@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { MAX_REQUEST_BYTES } from "../../lib/mroute/apply_file.ts";
 import { request, subscribe } from "../../lib/ipc/mod.ts";
-import { DEFAULT_TABLE } from "../../lib/mroute/kernel.ts";
+import { DEFAULT_TABLE } from "../../lib/net/mroute_structs.ts";
 import { ip, ipJson } from "../../lib/lab/namespace_lab.ts";
 import { ADDR, MrouteDaemonProcess, MrouteLab } from "./_mroute.ts";
 import { netkit, waitUntil } from "./_lacp.ts";

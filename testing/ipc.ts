@@ -1,7 +1,6 @@
 /**
- * Folder-internal test helpers: a private run directory per test, a raw line client that
- * speaks the wire protocol byte by byte, and a deadline so a broken test fails instead of
- * hanging.
+ * Test rig for the control protocol (lib/ipc): a private run directory per test and a raw line
+ * client that speaks the wire protocol byte by byte. Only tests import it; lib/ never does.
  *
  * @module
  */
@@ -13,19 +12,6 @@ export async function withRunDir(fn: (dir: string) => Promise<void>): Promise<vo
     await fn(dir);
   } finally {
     await Deno.remove(dir, { recursive: true });
-  }
-}
-
-/** Resolves like `promise`, or rejects naming `what` after `ms` milliseconds. */
-export async function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`Timed out after ${ms} ms waiting for ${what}`)), ms);
-  });
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
   }
 }
 
