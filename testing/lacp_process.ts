@@ -5,8 +5,14 @@
  * @module
  */
 
-import { controlSocketPath, request } from "../lib/ipc/mod.ts";
-import { controlSocketPrefix } from "../lib/lacp/daemon.ts";
+import { requestChecked } from "../lib/daemon/client.ts";
+import { controlSocketPath } from "../lib/ipc/mod.ts";
+import {
+  controlSocketPrefix,
+  LACP_STATUS,
+  LacpStatusReply,
+  STATUS_REQUEST,
+} from "../lib/lacp/client.ts";
 import type { DaemonStatus, PortStatus } from "../lib/lacp/status.ts";
 import { netnsId } from "../lib/net/netns.ts";
 import { ChildDaemon } from "../lib/lab/child_daemon.ts";
@@ -72,10 +78,10 @@ export class LacpProcess implements AsyncDisposable {
     return this.#daemon.status;
   }
 
-  /** The daemon's status from its control socket. */
-  async status(): Promise<DaemonStatus> {
+  /** The daemon's status from its control socket, checked against the contract. */
+  status(): Promise<DaemonStatus> {
     const path = controlSocketPath(`${controlSocketPrefix(netnsId(this.netns))}${this.pid}`);
-    return await request(path, { action: "status" }, { timeoutMs: 2000 }) as DaemonStatus;
+    return requestChecked(path, STATUS_REQUEST, LacpStatusReply, LACP_STATUS, { timeoutMs: 2000 });
   }
 
   /** The status of port `name`. */

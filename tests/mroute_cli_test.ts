@@ -229,3 +229,24 @@ Deno.test("netkit mroute show turns a malformed reply into one line, exit 1", as
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("netkit mroute daemon -d under systemd is a usage error of one line, exit 2", async () => {
+  // What systemd gives a service: JOURNAL_STREAM naming the stderr it logs to the journal.
+  const stderr = await Deno.stat("/proc/self/fd/2");
+  const before = Deno.env.get("JOURNAL_STREAM");
+  Deno.env.set("JOURNAL_STREAM", `${stderr.dev}:${stderr.ino}`);
+  try {
+    const { code, out, err } = await cli("mroute", "daemon", "-d");
+    assert.equal(code, 2);
+    assert.equal(out, "");
+    assert.equal(
+      err,
+      "netkit: error: -d/--daemon cannot be used under systemd (JOURNAL_STREAM names its " +
+        "standard error): leave it out of the unit, which keeps the daemon in the foreground " +
+        "and its log in the journal\n",
+    );
+  } finally {
+    if (before === undefined) Deno.env.delete("JOURNAL_STREAM");
+    else Deno.env.set("JOURNAL_STREAM", before);
+  }
+});

@@ -2,7 +2,7 @@
  * What a test needs, and why it is skipped when this machine lacks it. Every test that needs
  * more than Deno says so in its options, once per test:
  *
- * ```ts
+ * ```ts ignore
  * Deno.test({ name: "...", ignore: needs("root", "veth", "ipv4_mroute", "tshark"), fn() {} });
  * ```
  *

@@ -33,13 +33,19 @@ function isTestCode(path: string): boolean {
   return path.endsWith("_test.ts") || /^(tests|testing|bench)\//.test(path);
 }
 
-/** A string-literal module specifier, resolved against the importing file; null otherwise. */
+/**
+ * A string-literal module specifier naming a file (`./`, `../`, `/`, `file:`), resolved against
+ * the importing file; null for anything else (bare, `npm:`, `jsr:`, `https:`, not a literal).
+ */
 function resolveSpecifier(filename: string, specifier: unknown): string | null {
-  if (typeof specifier !== "string" || !/^\.{1,2}\//.test(specifier)) return null;
-  return decodeURIComponent(new URL(specifier, `file://${filename}`).pathname);
+  if (typeof specifier !== "string" || !/^(\.{1,2}\/|\/|file:)/.test(specifier)) return null;
+  return decodeURIComponent(new URL(specifier, `file://${encodeURI(filename)}`).pathname);
 }
 
-/** Where a file imports from: static imports, re-exports and `import("...")` with a literal. */
+/**
+ * Where a file imports from: static imports, re-exports, `import("...")` with a literal, and
+ * the type-only forms (`import("...").T` in a type, `import x = require("...")`).
+ */
 function moduleSources(
   visit: (node: Deno.lint.Node, specifier: unknown) => void,
 ): Deno.lint.LintVisitor {
@@ -52,7 +58,20 @@ function moduleSources(
     ImportExpression: (node) => {
       if (node.source.type === "Literal") visit(node, node.source.value);
     },
+    TSImportType: (node) => {
+      if (node.argument.type === "TSLiteralType" && node.argument.literal.type === "Literal") {
+        visit(node, node.argument.literal.value);
+      }
+    },
+    TSExternalModuleReference: (node) => {
+      if (node.expression.type === "Literal") visit(node, node.expression.value);
+    },
   };
+}
+
+/** Product code: main.ts, lib/ and ffi/, except the unit tests that sit beside their modules. */
+function isProductCode(path: string): boolean {
+  return !path.endsWith("_test.ts") && (path === "main.ts" || /^(lib|ffi)\//.test(path));
 }
 
 /**
@@ -60,30 +79,6 @@ function moduleSources(
  * with it) and load nothing.
  */
 const PURE_FFI_FILES = new Set(["ffi/errno.ts"]);
-
-// The project root: this file is <root>/tools/lint_plugin.ts (a temporary copy of the layout, as
-// tools/lint_plugin_test.ts makes, has its own root).
-const PROJECT_ROOT = decodeURIComponent(new URL("..", import.meta.url).pathname);
-
-/** `path` relative to the project root, or undefined when it lies outside it. */
-function projectPath(path: string): string | undefined {
-  return path.startsWith(PROJECT_ROOT) ? path.slice(PROJECT_ROOT.length) : undefined;
-}
-
-/** Product code: main.ts, lib/ and ffi/, except the unit tests that sit beside their modules. */
-function isProductFile(path: string): boolean {
-  const relative = projectPath(path);
-  if (relative === undefined || relative.endsWith("_test.ts")) return false;
-  return relative === "main.ts" || relative.startsWith("lib/") || relative.startsWith("ffi/");
-}
-
-/** Whether `specifier`, imported by the file at `from`, names a file under tests/ or testing/. */
-function importsTestCode(from: string, specifier: string): boolean {
-  if (!/^(\.{1,2}\/|\/|file:)/.test(specifier)) return false; // bare, npm:, jsr:, https:
-  const target = decodeURIComponent(new URL(specifier, `file://${encodeURI(from)}`).pathname);
-  const relative = projectPath(target);
-  return relative !== undefined && /^(tests|testing)(\/|$)/.test(relative);
-}
 
 const plugin: Deno.lint.Plugin = {
   name: "netkit",
@@ -189,25 +184,17 @@ const plugin: Deno.lint.Plugin = {
     // or testing/ (statically, dynamically or for types); a *_test.ts beside its module may.
     "product-never-imports-tests": {
       create(context) {
-        if (!isProductFile(context.filename)) return {};
-        const check = (source: Deno.lint.Node | null | undefined): void => {
-          if (source?.type !== "Literal" || typeof source.value !== "string") return;
-          if (!importsTestCode(context.filename, source.value)) return;
+        const root = treeRoot(context.filename);
+        if (!isProductCode(pathInTree(root, context.filename))) return {};
+        return moduleSources((node, specifier) => {
+          const target = resolveSpecifier(context.filename, specifier);
+          if (target === null || !/^(tests|testing)(\/|$)/.test(pathInTree(root, target))) return;
           context.report({
-            node: source,
-            message: `Product code imports test code "${source.value}": main.ts, lib/ and ffi/ ` +
+            node,
+            message: `Product code imports test code "${specifier}": main.ts, lib/ and ffi/ ` +
               "never import tests/ or testing/ (only a *_test.ts beside its module may)",
           });
-        };
-        return {
-          ImportDeclaration: (node) => check(node.source),
-          ExportAllDeclaration: (node) => check(node.source),
-          ExportNamedDeclaration: (node) => check(node.source),
-          ImportExpression: (node) => check(node.source),
-          TSImportType: (node) =>
-            check(node.argument.type === "TSLiteralType" ? node.argument.literal : null),
-          TSExternalModuleReference: (node) => check(node.expression),
-        };
+        });
       },
     },
     "no-default-export": {

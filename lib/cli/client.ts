@@ -6,6 +6,7 @@
  */
 
 import type { Command } from "commander";
+import { announceDetached } from "../daemon/detach.ts";
 import { DaemonLoop } from "../daemon/loop.ts";
 import { NetkitError } from "../errors.ts";
 import { UsageError } from "./errors.ts";
@@ -13,17 +14,24 @@ import type { Client } from "../l2/client.ts";
 import { DEFAULT_TAP, stableClientMac } from "../l2/client_mac.ts";
 import { validateInterfaceName } from "../net/interface_name.ts";
 import { isMulticastMac, parseMac } from "../packet/mac.ts";
+import {
+  addDaemonModeOptions,
+  daemonMode,
+  type DaemonModeOptions,
+  detachDaemon,
+} from "./daemon_options.ts";
 import type { CliIo } from "./io.ts";
 import { addPeerOptions, parsePeerOptions, type PeerCliOptions } from "./l2_options.ts";
 import {
   addStatusSocketOption,
+  killPeers,
   listenPeerStatus,
   peerSocketPath,
   registerPeerStatus,
 } from "./peer_status.ts";
 import type { GlobalOptions } from "./global_options.ts";
 
-interface ClientCliOptions extends PeerCliOptions {
+interface ClientCliOptions extends PeerCliOptions, DaemonModeOptions {
   tap: string;
   mac?: string;
   statusSocket?: string;
@@ -45,7 +53,7 @@ function parseClientMac(value: string): Uint8Array {
 }
 
 /** Adds `netkit client` and `netkit client status`. */
-export function register(program: Command, io: CliIo): void {
+export function register(program: Command, io: CliIo, args: readonly string[]): void {
   const command = addPeerOptions(
     program.command("client").description("join a relay room through a TAP device"),
   )
@@ -54,17 +62,27 @@ export function register(program: Command, io: CliIo): void {
       "--mac <mac>",
       "the TAP's MAC (default: derived once, then kept in /var/lib/netkit/)",
     );
-  addStatusSocketOption(command, "client")
+  addDaemonModeOptions(
+    addStatusSocketOption(command, "client"),
+    "the clients in this namespace, or the one on --tap or --status-socket",
+  )
     .action(async (options: ClientCliOptions, command: Command) => {
       const g = command.optsWithGlobals<GlobalOptions>();
       if (g.json || g.pretty) {
         throw new UsageError("-j/--json and -p/--pretty apply to client status");
       }
-      // Before anything starts: a signal meanwhile stops the client, never kills it.
-      using loop = new DaemonLoop();
+      const mode = daemonMode(options);
       validateInterfaceName(options.tap);
+      if (mode === "kill") {
+        // --tap has a default: only a TAP given on the command line picks one client.
+        const tap = command.getOptionValueSource("tap") === "cli" ? options.tap : undefined;
+        return await killPeers(io, "client", tap, options.statusSocket);
+      }
       const given = options.mac === undefined ? undefined : parseClientMac(options.mac);
       const peer = await parsePeerOptions(options);
+      if (mode === "detach") return await detachDaemon(io, args, g, `client-${options.tap}`);
+      // Before anything starts: a signal meanwhile stops the client, never kills it.
+      using loop = new DaemonLoop();
       const mac = given ?? await stableClientMac(options.tap);
       const { Client: ClientDaemon } = await import("../l2/client.ts");
       const { clientStatus } = await import("../l2/peer_status.ts");
@@ -78,6 +96,7 @@ export function register(program: Command, io: CliIo): void {
       client = await ClientDaemon.start({ ...peer, tap: options.tap, mac });
       // The relay's `relay status` shows them too.
       client.session.ownerCounters = client.counters;
+      if (mode === "detached-child") announceDetached();
       let refused: string | null = null;
       client.session.ended.then((reason) => refused = reason);
       const signal = await loop.until(Promise.race([client.done, client.session.ended]));

@@ -9,11 +9,11 @@
 import { Option } from "commander";
 import type { Command } from "./command.ts";
 import { requestChecked } from "../daemon/client.ts";
-import { announceDetached, runDetached } from "../daemon/detach.ts";
+import { announceDetached } from "../daemon/detach.ts";
 import { DaemonLoop } from "../daemon/loop.ts";
-import { stopDaemons } from "../daemon/stop.ts";
+import { askDaemons, killDaemons } from "../daemon/stop.ts";
 import { UsageError } from "./errors.ts";
-import { DaemonUnreachableError, listControlSockets } from "../ipc/mod.ts";
+import { listControlSockets } from "../ipc/mod.ts";
 import { parseInjectRule } from "../lacp/inject_rule.ts";
 import {
   controlSocketPrefix,
@@ -26,6 +26,7 @@ import { type DaemonStatus, formatDaemonStatus } from "../lacp/status.ts";
 import { validateInterfaceName } from "../net/interface_name.ts";
 import { currentNetnsId } from "../net/netns_names.ts";
 import { isMulticastMac, parseMac } from "../packet/mac.ts";
+import { DETACH_HELP, detachDaemon } from "./daemon_options.ts";
 import type { CliIo } from "./io.ts";
 import { printResult } from "./output.ts";
 import type { GlobalOptions } from "./global_options.ts";
@@ -200,7 +201,7 @@ export function register(program: Command, io: CliIo, args: readonly string[]): 
         "LACPDU rate asked of the partner: fast 1 s/3 s timeout, slow 30 s/90 s (default: fast)",
       ).choices(["fast", "slow"]),
     )
-    .option("-d, --daemon", "detach, returning once the daemon serves its control socket")
+    .option("-d, --daemon", DETACH_HELP)
     .option("--system-id <mac>", "system id (default: MAC of the first interface)")
     .option("--system-priority <n>", `system priority (default: ${LACP_DEFAULTS.systemPriority})`)
     .option("--key <n>", `aggregation key (default: ${LACP_DEFAULTS.key})`)
@@ -219,15 +220,21 @@ export function register(program: Command, io: CliIo, args: readonly string[]): 
       const globals = command.optsWithGlobals<GlobalOptions>();
       const action = parseLacpOptions(options, globals);
       if (action.kind === "status") return await showStatus(io, globals, action.interfaces);
-      if (action.kind === "kill") return await killDaemons(io, action.interfaces);
-      if (action.detach && !action.detachedChild) {
-        return await runDetached({
-          args,
-          logFile: globals.logFile,
-          name: `lacp-${action.daemon.interfaces.join("-")}`,
-          netns: globals.netns,
-          err: (text) => io.err(text),
+      if (action.kind === "kill") {
+        return await killDaemons({
+          name: "lacp",
+          ...daemonsOn(action.interfaces),
+          describe: (status) => status.ports.map((p) => p.interface).join(", "),
+          out: (text) => io.out(text),
         });
+      }
+      if (action.detach && !action.detachedChild) {
+        return await detachDaemon(
+          io,
+          args,
+          globals,
+          `lacp-${action.daemon.interfaces.join("-")}`,
+        );
       }
       // Before the daemon starts: a signal meanwhile stops it, never kills it.
       using loop = new DaemonLoop();
@@ -238,32 +245,29 @@ export function register(program: Command, io: CliIo, args: readonly string[]): 
     });
 }
 
-/** Every reachable daemon's status in this namespace, limited to `interfaces` when given. */
-async function collectStatuses(interfaces: readonly string[]): Promise<DaemonStatus[]> {
-  return (await collectDaemons(interfaces)).map((d) => d.status);
+/**
+ * Where the daemons of this namespace are and how each is asked, keeping those on `interfaces`
+ * when given (its status then shows only those ports).
+ */
+function daemonsOn(interfaces: readonly string[]): {
+  paths: Promise<readonly string[]>;
+  ask: (path: string) => Promise<DaemonStatus | null>;
+} {
+  return {
+    paths: listControlSockets(controlSocketPrefix(currentNetnsId())),
+    ask: async (path) => {
+      const status = await requestChecked(path, STATUS_REQUEST, LacpStatusReply, LACP_STATUS);
+      if (interfaces.length === 0) return status;
+      status.ports = status.ports.filter((p) => interfaces.includes(p.interface));
+      return status.ports.length === 0 ? null : status;
+    },
+  };
 }
 
-/** {@linkcode collectStatuses}, each with the control socket that answered. */
-async function collectDaemons(
-  interfaces: readonly string[],
-): Promise<{ path: string; status: DaemonStatus }[]> {
-  const daemons: { path: string; status: DaemonStatus }[] = [];
-  for (const path of await listControlSockets(controlSocketPrefix(currentNetnsId()))) {
-    let status: DaemonStatus;
-    try {
-      status = await requestChecked(path, STATUS_REQUEST, LacpStatusReply, LACP_STATUS);
-    } catch (err) {
-      // A socket whose daemon is gone: the next daemon to start cleans it up.
-      if (err instanceof DaemonUnreachableError) continue;
-      throw err;
-    }
-    if (interfaces.length > 0) {
-      status.ports = status.ports.filter((p) => interfaces.includes(p.interface));
-      if (status.ports.length === 0) continue;
-    }
-    daemons.push({ path, status });
-  }
-  return daemons.sort((a, b) => a.status.pid - b.status.pid);
+/** Every reachable daemon's status in this namespace, limited to `interfaces` when given. */
+async function collectStatuses(interfaces: readonly string[]): Promise<DaemonStatus[]> {
+  const { paths, ask } = daemonsOn(interfaces);
+  return (await askDaemons(await paths, ask)).map((d) => d.status).sort((a, b) => a.pid - b.pid);
 }
 
 async function showStatus(io: CliIo, output: GlobalOptions, interfaces: string[]): Promise<void> {
@@ -278,24 +282,5 @@ async function showStatus(io: CliIo, output: GlobalOptions, interfaces: string[]
           interfaces.length > 0 ? ` on ${interfaces.join(", ")}` : ""
         }\n`
         : statuses.map(formatDaemonStatus).join("\n"),
-  );
-}
-
-async function killDaemons(io: CliIo, interfaces: string[]): Promise<void> {
-  const daemons = await collectDaemons(interfaces);
-  if (daemons.length === 0) {
-    io.out("No netkit lacp daemon is running in this network namespace\n");
-    return;
-  }
-  // The pid comes from a reply, which a fake socket can make anything: stopDaemons checks each
-  // against the kernel's record of who holds the socket's lock before any is signalled.
-  await stopDaemons(
-    daemons.map((d) => ({ path: d.path, pid: d.status.pid, status: d.status })),
-    ({ status }) =>
-      io.out(
-        `Stopped netkit lacp daemon ${status.pid} (${
-          status.ports.map((p) => p.interface).join(", ")
-        })\n`,
-      ),
   );
 }

@@ -5,11 +5,11 @@
  * @module
  */
 
-import { type Command, Option } from "commander";
-import type { z } from "zod";
-import { requestChecked, subscribeChecked } from "../daemon/client.ts";
-import { absolute, announceDetached, runDetached } from "../daemon/detach.ts";
+import type { Command } from "commander";
+import { type ReplySchema, requestChecked, subscribeChecked } from "../daemon/client.ts";
+import { absolute, announceDetached } from "../daemon/detach.ts";
 import { DaemonLoop } from "../daemon/loop.ts";
+import { killDaemons, PidReply } from "../daemon/stop.ts";
 import { NetkitError } from "../errors.ts";
 import { UsageError } from "./errors.ts";
 import { controlSocketPath, DaemonUnreachableError, JsonText } from "../ipc/mod.ts";
@@ -34,6 +34,12 @@ import {
 } from "../mroute/client.ts";
 import type { RouteJsonOut, ShowJson, VifJson } from "../mroute/protocol.ts";
 import { currentNetnsId } from "../net/netns_names.ts";
+import {
+  addDaemonModeOptions,
+  daemonMode,
+  type DaemonModeOptions,
+  detachDaemon,
+} from "./daemon_options.ts";
 import type { CliIo } from "./io.ts";
 import { formatTable, printResult } from "./output.ts";
 import type { GlobalOptions } from "./global_options.ts";
@@ -65,12 +71,12 @@ function socketPath(options: DaemonAddress): string {
  * Sends one request and checks the reply with `schema`; a daemon that is not there is explained
  * with how to start it.
  */
-async function call<S extends z.ZodType>(
+async function call<T>(
   options: DaemonAddress,
   globals: GlobalOptions,
   message: { action: string; payload?: unknown },
-  schema: S,
-): Promise<z.output<S>> {
+  schema: ReplySchema<T>,
+): Promise<T> {
   try {
     return await requestChecked(
       socketPath(options),
@@ -437,8 +443,11 @@ export function register(program: Command, io: CliIo, args: readonly string[]): 
       }
     });
 
-  mroute.command("daemon").description(
-    "run the multicast routing daemon (owner of the kernel's table)",
+  addDaemonModeOptions(
+    mroute.command("daemon").description(
+      "run the multicast routing daemon (owner of the kernel's table)",
+    ),
+    "the daemon of this table",
   )
     .option(
       "--socket <path>",
@@ -453,17 +462,13 @@ export function register(program: Command, io: CliIo, args: readonly string[]): 
       "--keep-kernel-state",
       "install entries that survive the daemon; adopt them at the next start",
     )
-    .option("-d, --daemon", "detach, returning once the daemon serves its control socket")
-    .addOption(new Option("--detached-child").hideHelp())
     .action(
       async (
-        options: {
+        options: DaemonModeOptions & {
           socket?: string;
           table?: string;
           state?: string;
           keepKernelState?: boolean;
-          daemon?: boolean;
-          detachedChild?: boolean;
         },
         command: Command,
       ) => {
@@ -472,14 +477,18 @@ export function register(program: Command, io: CliIo, args: readonly string[]): 
           throw new UsageError("-j/--json and -p/--pretty do not apply to the daemon");
         }
         const table = parseTable(options.table);
-        if (options.daemon && !options.detachedChild) {
-          return await runDetached({
-            args,
-            logFile: g.logFile,
-            name: table === 0 ? "mroute" : `mroute-t${table}`,
-            netns: g.netns,
-            err: (text) => io.err(text),
+        const mode = daemonMode(options);
+        if (mode === "kill") {
+          return await killDaemons({
+            name: "mroute",
+            paths: [socketPath(options)],
+            ask: (path) => requestChecked(path, { action: "SHOW" }, PidReply, mrouteReply("SHOW")),
+            describe: (_status, path) => path,
+            out: (text) => io.out(text),
           });
+        }
+        if (mode === "detach") {
+          return await detachDaemon(io, args, g, table === 0 ? "mroute" : `mroute-t${table}`);
         }
         // Before the daemon starts: a signal meanwhile stops it, never kills it.
         using loop = new DaemonLoop();
@@ -492,7 +501,7 @@ export function register(program: Command, io: CliIo, args: readonly string[]): 
           table,
           keepKernelState: options.keepKernelState === true,
         });
-        if (options.detachedChild) announceDetached();
+        if (mode === "detached-child") announceDetached();
         await daemon.run(loop);
       },
     );

@@ -8,8 +8,10 @@
 
 import type { Command } from "commander";
 import { requestChecked } from "../daemon/client.ts";
+import { absolute } from "../daemon/detach.ts";
+import { killDaemons } from "../daemon/stop.ts";
 import { NetkitError } from "../errors.ts";
-import { ControlServer, controlSocketPath, listControlSockets } from "../ipc/mod.ts";
+import { type ControlServer, controlSocketPath, listControlSockets } from "../ipc/mod.ts";
 import {
   clientSocketName,
   gatewaySocketName,
@@ -20,7 +22,8 @@ import {
   PeerStatusReply,
 } from "../l2/peer_client.ts";
 import { counterInfo } from "../l2/peer_status.ts";
-import { STATUS_REQUEST, StatusRequest } from "../l2/relay_client.ts";
+import { STATUS_REQUEST } from "../l2/relay_client.ts";
+import { listenStatus } from "../l2/status_server.ts";
 import { currentNetnsId } from "../net/netns.ts";
 import { durationText, wrapText } from "../text.ts";
 import type { CliIo } from "./io.ts";
@@ -48,7 +51,8 @@ export function addStatusSocketOption(command: Command, role: PeerRole): Command
  * namespace: `option` when given, else in the run directory (`NETKIT_RUN_DIR`, `/run/netkit`).
  */
 export function peerSocketPath(role: PeerRole, resource: string, option?: string): string {
-  if (option !== undefined) return option;
+  // Absolute: a detached daemon removes it at exit, from `/`.
+  if (option !== undefined) return absolute(option);
   const id = currentNetnsId();
   return controlSocketPath(
     role === "gateway" ? gatewaySocketName(id, resource) : clientSocketName(id, resource),
@@ -66,14 +70,33 @@ export function listenPeerStatus(
   role: PeerRole,
   status: () => PeerDaemonStatus | null,
 ): Promise<ControlServer> {
-  return ControlServer.listen({
-    path,
-    schema: StatusRequest,
-    handle: () => {
-      const current = status();
-      if (current === null) throw new NetkitError(`The ${role} is still joining the relay`);
-      return current;
-    },
+  return listenStatus(path, () => {
+    const current = status();
+    if (current === null) throw new NetkitError(`The ${role} is still joining the relay`);
+    return current;
+  });
+}
+
+/**
+ * `netkit gateway -k` and `netkit client -k`: stops the `role` daemon on the status socket
+ * `option` (`--status-socket`) or on `resource` (its LAN interface or TAP) when either is
+ * given, else every one in this namespace.
+ */
+export async function killPeers(
+  io: CliIo,
+  role: PeerRole,
+  resource: string | undefined,
+  option: string | undefined,
+): Promise<void> {
+  await killDaemons({
+    name: role,
+    paths: resource === undefined && option === undefined
+      ? listControlSockets(peerSocketPrefix(role, currentNetnsId()))
+      : [peerSocketPath(role, resource ?? "", option)],
+    ask: (socket) =>
+      requestChecked(socket, STATUS_REQUEST, PeerStatusReply, peerStatusContext(role)),
+    describe: (status) => status.interface,
+    out: (text) => io.out(text),
   });
 }
 

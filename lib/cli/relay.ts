@@ -7,8 +7,9 @@
 
 import type { Command } from "commander";
 import { requestChecked } from "../daemon/client.ts";
-import { absolute } from "../daemon/detach.ts";
+import { absolute, announceDetached } from "../daemon/detach.ts";
 import { DaemonLoop } from "../daemon/loop.ts";
+import { killDaemons, PidReply } from "../daemon/stop.ts";
 import { errorMessage, NetkitError } from "../errors.ts";
 import { UsageError } from "./errors.ts";
 import { listControlSockets } from "../ipc/mod.ts";
@@ -21,6 +22,12 @@ import {
 } from "../l2/relay_client.ts";
 import type { RelayDaemon } from "../l2/relay_daemon.ts";
 import { currentNetnsId } from "../net/netns.ts";
+import {
+  addDaemonModeOptions,
+  daemonMode,
+  type DaemonModeOptions,
+  detachDaemon,
+} from "./daemon_options.ts";
 import type { CliIo } from "./io.ts";
 import { parseHostPort } from "./l2_options.ts";
 import { DEFAULT_ROOMS_FILE } from "../l2/rooms_file.ts";
@@ -29,7 +36,7 @@ import { collect, parseIntegerOption } from "./options.ts";
 import { formatTable, printResult } from "./output.ts";
 import type { GlobalOptions } from "./global_options.ts";
 
-interface RelayCliOptions {
+interface RelayCliOptions extends DaemonModeOptions {
   listen?: string;
   cert?: string;
   key?: string;
@@ -55,7 +62,7 @@ interface RelayCliOptions {
 export { relaySocketName } from "../l2/relay_client.ts";
 
 /** Adds `netkit relay` and `netkit relay status`. */
-export function register(program: Command, io: CliIo): void {
+export function register(program: Command, io: CliIo, args: readonly string[]): void {
   const relay = program.command("relay")
     .description("run the QUIC relay that joins gateways and clients in rooms")
     .option("--listen <addr:port>", "UDP address to listen on, e.g. 0.0.0.0:443 or [::]:443")
@@ -90,11 +97,24 @@ export function register(program: Command, io: CliIo): void {
     )
     .option("--bcast-burst <n>", "burst of the broadcast limit", "200")
     .option("--peer-bandwidth <bytes>", "bytes per second per client (0: no limit)", "125000000")
-    .option("--malformed-limit <n>", "malformed datagrams before a peer is disconnected", "20")
+    .option("--malformed-limit <n>", "malformed datagrams before a peer is disconnected", "20");
+  addDaemonModeOptions(relay, "the relays in this namespace, or the one on --status-socket")
     .action(async (options: RelayCliOptions, command: Command) => {
       const g = command.optsWithGlobals<GlobalOptions>();
       if (g.json || g.pretty) {
         throw new UsageError("-j/--json and -p/--pretty apply to relay status");
+      }
+      const mode = daemonMode(options);
+      if (mode === "kill") {
+        return await killDaemons({
+          name: "relay",
+          paths: options.statusSocket === undefined
+            ? listControlSockets(relaySocketPrefix(currentNetnsId()))
+            : [options.statusSocket],
+          ask: (path) => requestChecked(path, STATUS_REQUEST, PidReply, RELAY_STATUS),
+          describe: (_status, path) => path,
+          out: (text) => io.out(text),
+        });
       }
       if (options.listen === undefined) {
         throw new UsageError("Give the address with --listen ADDR:PORT");
@@ -130,6 +150,7 @@ export function register(program: Command, io: CliIo): void {
         peerBandwidth: parseIntegerOption(options.peerBandwidth!, "--peer-bandwidth", 0, 1e12),
         malformedLimit: parseIntegerOption(options.malformedLimit!, "--malformed-limit", 1, 1e6),
       };
+      if (mode === "detach") return await detachDaemon(io, args, g, `relay-${listen.port}`);
       // Before the relay starts: a signal meanwhile stops it, never kills it.
       using loop = new DaemonLoop();
       const identity = await serverIdentity(options, io);
@@ -151,7 +172,10 @@ export function register(program: Command, io: CliIo): void {
           rooms,
           // Absolute: reread every second, from wherever the process is by then.
           roomsFile: absolute(options.rooms),
-          ...(options.statusSocket === undefined ? {} : { statusSocket: options.statusSocket }),
+          // Absolute: removed at exit, from wherever the process is by then.
+          ...(options.statusSocket === undefined
+            ? {}
+            : { statusSocket: absolute(options.statusSocket) }),
         });
       } catch (err) {
         if (err instanceof NetkitError) throw err;
@@ -164,6 +188,7 @@ export function register(program: Command, io: CliIo): void {
       }
       await using relay = daemon;
       io.err(`netkit: relay listening on ${options.listen} (udp)\n`);
+      if (mode === "detached-child") announceDetached();
       await relay.run(loop);
     });
 

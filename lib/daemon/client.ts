@@ -10,9 +10,31 @@
  * @module
  */
 
-import type { z } from "zod";
 import { NetkitError } from "../errors.ts";
 import { request, type RequestOptions, subscribe, type SubscribeOptions } from "../ipc/mod.ts";
+
+/** One problem a schema found in a reply: where (`ports[0].interface`) and what. */
+export interface ReplyIssue {
+  /** The field's path from the top of the reply. */
+  readonly path: readonly PropertyKey[];
+  /** What is wrong with it. */
+  readonly message: string;
+}
+
+/** What {@linkcode ReplySchema.safeParse} gives: the reply typed, or its problems. */
+export type ReplyParse<T> =
+  | { success: true; data: T }
+  | { success: false; error: { issues: readonly ReplyIssue[] } };
+
+/**
+ * A contract's schema of one reply, as it is checked here. Every zod schema of `T` is one; the
+ * contracts declare theirs with this type, so their documented face names `T`, not zod's
+ * internals.
+ */
+export interface ReplySchema<T> {
+  /** Checks `input` against the schema. */
+  safeParse(input: unknown): ReplyParse<T>;
+}
 
 /** A reply that does not match the contract's schema. */
 export class MalformedReplyError extends NetkitError {}
@@ -35,7 +57,7 @@ function fieldPath(path: readonly PropertyKey[]): string {
 }
 
 /** Up to three problems, each `field.path: what is wrong`, on one line. */
-function problems(error: z.ZodError): string {
+function problems(error: { issues: readonly ReplyIssue[] }): string {
   const shown = error.issues.slice(0, 3).map((issue) => {
     const message = issue.message.replace(/^Invalid input: /, "").replace(/\s+/g, " ");
     return issue.path.length === 0 ? message : `${fieldPath(issue.path)}: ${message}`;
@@ -48,11 +70,11 @@ function problems(error: z.ZodError): string {
  * `reply` checked against `schema`, or a {@linkcode MalformedReplyError} saying which daemon
  * sent what and which fields are wrong.
  */
-export function checkReply<S extends z.ZodType>(
+export function checkReply<T>(
   reply: unknown,
-  schema: S,
+  schema: ReplySchema<T>,
   context: ReplyContext,
-): z.output<S> {
+): T {
   const parsed = schema.safeParse(reply);
   if (parsed.success) return parsed.data;
   throw new MalformedReplyError(
@@ -66,24 +88,24 @@ export function checkReply<S extends z.ZodType>(
  * Sends `message` to the daemon at `path` and returns its reply, validated with `schema`
  * (errors as {@linkcode request} throws them, or {@linkcode MalformedReplyError}).
  */
-export async function requestChecked<S extends z.ZodType>(
+export async function requestChecked<T>(
   path: string,
   message: unknown,
-  schema: S,
+  schema: ReplySchema<T>,
   context: ReplyContext,
   options: RequestOptions = {},
-): Promise<z.output<S>> {
+): Promise<T> {
   return checkReply(await request(path, message, options), schema, context);
 }
 
 /** {@linkcode subscribe}, each streamed line validated with `schema`. */
-export async function* subscribeChecked<S extends z.ZodType>(
+export async function* subscribeChecked<T>(
   path: string,
   message: unknown,
-  schema: S,
+  schema: ReplySchema<T>,
   context: ReplyContext,
   options: SubscribeOptions = {},
-): AsyncGenerator<z.output<S>> {
+): AsyncGenerator<T> {
   for await (const item of subscribe(path, message, options)) {
     yield checkReply(item, schema, context);
   }

@@ -9,12 +9,16 @@
  * How netkit starts itself again: the compiled binary is its own executable; the launcher says
  * where it is in `NETKIT_EXE`.
  *
+ * Under systemd `-d` is refused with one line saying why (lib/daemon/systemd.ts): the unit runs
+ * the daemon in the foreground and the journal keeps what it writes to stderr.
+ *
  * @module
  */
 
 import { redirectStdioToDevNull } from "../net/stdio.ts";
-import { NetkitError } from "../errors.ts";
+import { InvalidInputError, NetkitError } from "../errors.ts";
 import { ensurePrivateDir, openCheckedFile } from "../net/safe_file.ts";
+import { systemdService } from "./systemd.ts";
 
 /** The program to run to get another netkit, with the same runtime and permissions. */
 export function selfExecutable(): string {
@@ -76,8 +80,20 @@ export interface DetachOptions {
   name: string;
   /** `-n NETNS`, which the default log file's name includes. */
   netns?: string | undefined;
+  /** Where the child's standard output before it served goes (the parent's). */
+  out: (text: string) => void;
   /** Where the child's lines before it served go (the parent's stderr). */
   err: (text: string) => void;
+}
+
+/** The refusal of `-d` under systemd, which detaches and logs for every service itself. */
+export function refuseUnderSystemd(): void {
+  const why = systemdService();
+  if (why === null) return;
+  throw new InvalidInputError(
+    `-d/--daemon cannot be used under systemd (${why}): leave it out of the unit, which ` +
+      "keeps the daemon in the foreground and its log in the journal",
+  );
 }
 
 /**
@@ -86,6 +102,7 @@ export interface DetachOptions {
  * child serves; when the child fails first, its error is thrown with its exit code.
  */
 export async function runDetached(options: DetachOptions): Promise<void> {
+  refuseUnderSystemd();
   const logFile = options.logFile === undefined
     ? prepareLogFile(defaultLogFile(options.name, options.netns))
     : absolute(options.logFile);
@@ -93,12 +110,17 @@ export async function runDetached(options: DetachOptions): Promise<void> {
     // A later --log-file wins: this one replaces a relative one given before.
     args: [...options.args, "--log-file", logFile, "--detached-child"],
     stdin: "null",
-    stdout: "null",
+    stdout: "piped",
     stderr: "piped",
     detached: true,
   }).spawn();
-  // End of file comes when the child lets go of stderr (ready) or exits (failed).
-  const text = await new Response(child.stderr).text();
+  // End of file comes when the child lets go of its streams (ready) or exits (failed). What it
+  // printed meanwhile (the relay's certificate pin) is the parent's to show.
+  const [printed, text] = await Promise.all([
+    new Response(child.stdout).text(),
+    new Response(child.stderr).text(),
+  ]);
+  if (printed) options.out(printed);
   if (text.split("\n").includes(DETACHED_READY)) {
     child.unref();
     const before = text.slice(0, text.indexOf(DETACHED_READY));
@@ -126,7 +148,8 @@ export function absolute(path: string): string {
  * files) were made absolute before.
  */
 export function announceDetached(): void {
+  // First: the parent returns at end of file, and a caller may then look where we are.
+  Deno.chdir("/");
   Deno.stderr.writeSync(new TextEncoder().encode(`${DETACHED_READY}\n`));
   redirectStdioToDevNull();
-  Deno.chdir("/");
 }

@@ -9,6 +9,8 @@
  */
 
 import { z } from "zod";
+import type { ReplyContext, ReplySchema } from "../daemon/client.ts";
+import { exactly } from "../zod_exact.ts";
 
 /** Which daemon: the gateway (one per LAN interface) or a client (one per TAP). */
 export type PeerRole = "gateway" | "client";
@@ -71,7 +73,7 @@ export interface PeerDaemonStatus {
 const Counts = z.record(z.string(), z.number());
 
 /** The reply to `status`. */
-export const PeerStatusReply: z.ZodType<PeerDaemonStatus> = z.object({
+export const PeerStatusReply: ReplySchema<PeerDaemonStatus> = exactly<PeerDaemonStatus>()(z.object({
   role: z.enum(["gateway", "client"]),
   version: z.string(),
   pid: z.number().int().positive(),
@@ -89,9 +91,9 @@ export const PeerStatusReply: z.ZodType<PeerDaemonStatus> = z.object({
     gateway_present: z.boolean(),
     counters: Counts,
   }),
-});
+}));
 
 /** Names the daemon in a malformed-reply error. */
-export function peerStatusContext(role: PeerRole): { daemon: string; what: string } {
+export function peerStatusContext(role: PeerRole): ReplyContext {
   return { daemon: role, what: "status" };
 }

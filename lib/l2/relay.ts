@@ -55,6 +55,7 @@ import { sourceKey, SourceLimits } from "./source_limits.ts";
 import { classifyFrame } from "./safety.ts";
 import { TokenBucket } from "./token_bucket.ts";
 import { delay, withTimeout } from "../async.ts";
+import { plural } from "../text.ts";
 import { openQuicEndpoint } from "./quic_socket.ts";
 
 /** A message as `PeerLink.send` takes it: without `v` and `seq`, which it adds. */
@@ -458,6 +459,8 @@ export class Relay implements AsyncDisposable {
   #roomsLoaded = 0;
   #roomsError: string | null = null;
   #reloading = false;
+  /** The rooms file read under way, for a {@linkcode rereadRooms} to wait for. */
+  #roomsRead: Promise<unknown> = Promise.resolve();
   #authFailures = 0;
   /** Connections closed since the collector last ran. */
   #closedSinceCollect = 0;
@@ -1148,17 +1151,39 @@ export class Relay implements AsyncDisposable {
     for (const guard of this.#guards.values()) guard.expireDue(now);
     if (this.#roomsFile !== null && !this.#reloading) {
       this.#reloading = true;
-      this.#reloadRooms(this.#roomsFile).finally(() => this.#reloading = false);
+      this.#roomsRead = this.#reloadRooms(this.#roomsFile).finally(() => this.#reloading = false);
     }
   }
 
-  /** Rereads the rooms file when it changed; a bad file keeps the rooms as they were. */
-  async #reloadRooms(path: string): Promise<void> {
+  /**
+   * Rereads the rooms file now, changed or not (SIGHUP: the operator asks for it, and need not
+   * wait for the check every second), and says what came of it: `reread rooms file PATH: 3
+   * rooms`, or why the rooms were kept as they were.
+   */
+  async rereadRooms(): Promise<string> {
+    if (this.#roomsFile === null) return "no rooms file to reread";
+    // One read at a time: the one every second may be under way.
+    while (this.#reloading) await this.#roomsRead;
+    this.#reloading = true;
+    const read = this.#reloadRooms(this.#roomsFile, true);
+    this.#roomsRead = read;
+    try {
+      return await read;
+    } finally {
+      this.#reloading = false;
+    }
+  }
+
+  /**
+   * Rereads the rooms file when it changed (or when `force`d); a bad file keeps the rooms as
+   * they were. Returns what was done, in words.
+   */
+  async #reloadRooms(path: string, force = false): Promise<string> {
     let stamp: string;
     let rooms: RoomsConfig;
     try {
       stamp = await fileStamp(path);
-      if (stamp === this.#roomsStamp) return;
+      if (stamp === this.#roomsStamp && !force) return `rooms file ${path} unchanged`;
       // A file that vanished is a mistake, not "no rooms": nobody is cut off for it.
       if (stamp === "missing") {
         throw new NetkitError(
@@ -1173,14 +1198,15 @@ export class Relay implements AsyncDisposable {
         log.error("Keeping the rooms as they were: {error}", { error });
       }
       this.#roomsError = error;
-      return;
+      return `kept the rooms as they were: ${error}`;
     }
-    if (this.#closed) return;
+    if (this.#closed) return "the relay is closed";
     this.#roomsStamp = stamp;
     this.#roomsError = null;
     this.#roomsLoaded = this.#options.clock();
     this.#configure(rooms);
     log.info("Rooms file {path} reread: {rooms} rooms", { path, rooms: rooms.rooms.length });
+    return `reread rooms file ${path}: ${plural(rooms.rooms.length, "room")}`;
   }
 
   /** Applies the operator's rooms: revoked peers go, guards learn configured addresses. */

@@ -7,6 +7,8 @@
  */
 
 import { z } from "zod";
+import type { ReplyContext, ReplySchema } from "../daemon/client.ts";
+import { exactly } from "../zod_exact.ts";
 import type { PeerStatus, RelayLimits, RelayStatus } from "./relay.ts";
 
 /** Status socket names of relays in namespace `netnsId` start with this. */
@@ -19,19 +21,25 @@ export function relaySocketName(netnsId: number, port: number): string {
   return `${relaySocketPrefix(netnsId)}${port}`;
 }
 
-/** The status request schema: `{"cmd": "status"}` (the gateway's and client's too). */
-export const StatusRequest = z.object({ cmd: z.literal("status") });
+/**
+ * The one request a status socket serves (the relay's, a gateway's, a client's); the daemons
+ * validate it with lib/l2/status_server.ts.
+ */
+export interface StatusRequest {
+  /** Always `status`. */
+  cmd: "status";
+}
 
 /** The one request a client sends. */
-export const STATUS_REQUEST: z.infer<typeof StatusRequest> = { cmd: "status" };
+export const STATUS_REQUEST: StatusRequest = { cmd: "status" };
 
 /** Names the daemon in a malformed-reply error. */
-export const RELAY_STATUS = { daemon: "relay", what: "status" } as const;
+export const RELAY_STATUS: ReplyContext = { daemon: "relay", what: "status" };
 
 const Counts = z.record(z.string(), z.number());
 const Ms = z.number();
 
-const PeerStatusSchema = z.object({
+const PeerStatusSchema = exactly<PeerStatus>()(z.object({
   peer_id: z.number(),
   role: z.enum(["gateway", "client"]),
   credential: z.string(),
@@ -56,9 +64,9 @@ const PeerStatusSchema = z.object({
   drops: Counts,
   frames_fragmented: z.number(),
   fragments_reassembled: z.number(),
-}) satisfies z.ZodType<PeerStatus>;
+}));
 
-const LimitsSchema = z.object({
+const LimitsSchema = exactly<RelayLimits>()(z.object({
   max_rooms: z.number(),
   room_clients: z.number(),
   max_connections: z.number(),
@@ -74,10 +82,10 @@ const LimitsSchema = z.object({
   peer_bandwidth: z.number(),
   control_messages_per_second: z.number(),
   stats_wait_ms: Ms,
-}) satisfies z.ZodType<RelayLimits>;
+}));
 
 /** The reply to `status`: rooms, peers, counters and limits. */
-export const RelayStatusReply: z.ZodType<RelayStatus> = z.object({
+export const RelayStatusReply: ReplySchema<RelayStatus> = exactly<RelayStatus>()(z.object({
   listen: z.string(),
   version: z.string(),
   uptime_ms: Ms,
@@ -103,4 +111,4 @@ export const RelayStatusReply: z.ZodType<RelayStatus> = z.object({
   limits: LimitsSchema,
   rooms_file: z.object({ path: z.string(), loaded_ms: Ms, error: z.string().nullable() })
     .nullable(),
-});
+}));

@@ -2,18 +2,19 @@
  * The `netkit relay` daemon: a {@linkcode Relay} (the QUIC endpoint where gateways and clients
  * meet) and its status socket, served through lib/ipc with the contract of relay_client.ts, on
  * the shared daemon loop (lib/daemon/loop.ts). The relay is driven by its connections, not by a
- * poll, so the loop only waits for a stop signal; SIGHUP reopens the log file (the rooms file
- * needs no signal: the relay rereads it within a second of a change).
+ * poll, so the loop only waits for a stop signal; SIGHUP reopens the log file and rereads the
+ * rooms file at once (the relay also rereads it within a second of a change).
  * Requires `--allow-all` (QUIC, the socket, the rooms file).
  *
  * @module
  */
 
 import { DaemonLoop } from "../daemon/loop.ts";
-import { ControlServer, controlSocketPath } from "../ipc/mod.ts";
+import { type ControlServer, controlSocketPath } from "../ipc/mod.ts";
 import { currentNetnsId } from "../net/netns.ts";
 import { Relay, type RelayOptions } from "./relay.ts";
-import { relaySocketName, StatusRequest } from "./relay_client.ts";
+import { relaySocketName } from "./relay_client.ts";
+import { listenStatus } from "./status_server.ts";
 
 /** How the relay daemon runs: the relay's options and where its status socket goes. */
 export interface RelayDaemonOptions extends RelayOptions {
@@ -26,14 +27,12 @@ export class RelayDaemon implements AsyncDisposable {
   /** The QUIC relay itself. */
   readonly relay: Relay;
   readonly #status: ControlServer;
-  readonly #roomsFile: string | null;
   #loop: DaemonLoop | null = null;
   #stopping = false;
 
-  private constructor(relay: Relay, status: ControlServer, roomsFile: string | null) {
+  private constructor(relay: Relay, status: ControlServer) {
     this.relay = relay;
     this.#status = status;
-    this.#roomsFile = roomsFile;
   }
 
   /**
@@ -44,12 +43,12 @@ export class RelayDaemon implements AsyncDisposable {
     const { statusSocket, ...relayOptions } = options;
     const relay = await Relay.start(relayOptions);
     try {
-      const status = await ControlServer.listen({
-        path: statusSocket ?? controlSocketPath(relaySocketName(currentNetnsId(), relay.addr.port)),
-        schema: StatusRequest,
-        handle: () => relay.freshStatus(),
-      });
-      return new RelayDaemon(relay, status, options.roomsFile ?? null);
+      const status = await listenStatus(
+        statusSocket ?? controlSocketPath(relaySocketName(currentNetnsId(), relay.addr.port)),
+        // The pid is whom `relay -k` signals, once the socket's lock confirms it.
+        async () => ({ ...await relay.freshStatus(), pid: Deno.pid }),
+      );
+      return new RelayDaemon(relay, status);
     } catch (err) {
       await relay.close();
       throw err;
@@ -69,10 +68,7 @@ export class RelayDaemon implements AsyncDisposable {
     using own = loop === undefined ? new DaemonLoop() : null;
     const current = loop ?? own!;
     this.#loop = current;
-    current.reload = () =>
-      this.#roomsFile === null
-        ? "no rooms file"
-        : `the rooms file ${this.#roomsFile} is reread within a second of each change`;
+    current.reload = () => this.relay.rereadRooms();
     if (this.#stopping) current.stop();
     try {
       return await current.until();

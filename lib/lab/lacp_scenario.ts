@@ -32,7 +32,7 @@ import {
   type OutgoingPdu,
 } from "../lacp/inject_rule.ts";
 import { LacpDaemon, lacpDaemonOptions } from "../lacp/daemon.ts";
-import type { LacpPort } from "../lacp/lacp_port.ts";
+import type { LacpPortView } from "../lacp/lacp_port.ts";
 import { formatStateLetters } from "../packet/lacp.ts";
 import { formatMac } from "../packet/mac.ts";
 import {
@@ -62,14 +62,14 @@ export interface LacpLabRunOptions extends ScenarioRunOptions<LacpLabEvent> {
 }
 
 /** The injection rule without its condition and limit: what it does, whenever it fires. */
-function effectOf(rule: InjectRule, port: LacpPort): string {
+function effectOf(rule: InjectRule, port: LacpPortView): string {
   const truth: OutgoingPdu = {
     version: 1,
     actor: port.actorInfo(),
-    partner: { state: port.partner.state },
+    partner: { state: port.partnerState },
   };
   const always = new InjectionEngine([{ ...rule, condition: {}, limit: null }]);
-  return formatInjection(truth, always.apply(truth, port.actorState, port.partner.state).pdu);
+  return formatInjection(truth, always.apply(truth, port.actorState, port.partnerState).pdu);
 }
 
 /** A running actor: its daemon, the promise of its loop, and what was last reported. */
@@ -224,22 +224,25 @@ export class LacpScenario implements AsyncDisposable {
     return {
       t,
       ports: this.#actors.flatMap((actor) =>
-        actor.daemon.system.ports.map((port, i) => ({
-          actor: actor.name,
-          interface: port.identity.name,
-          mux_state: port.muxState,
-          rx_state: port.rxState,
-          selection: port.selected,
-          actor_state: formatStateLetters(port.actorState),
-          partner_state: formatStateLetters(port.partner.state),
-          current_while: left(port.timers.currentWhile),
-          wait_while: port.muxState === "WAITING" ? left(port.timers.waitWhile) : null,
-          lacpdu_rx: port.counters.lacpduRx,
-          lacpdu_tx: port.counters.lacpduTx,
-          rule_fired: actor.daemon.system.rules.length === 0
-            ? null
-            : actor.daemon.system.ruleFireCounts(i)[0] ?? 0,
-        }))
+        actor.daemon.system.ports.map((view, i) => {
+          const port = view.snapshot();
+          return {
+            actor: actor.name,
+            interface: port.identity.name,
+            mux_state: port.muxState,
+            rx_state: port.rxState,
+            selection: port.selected,
+            actor_state: formatStateLetters(port.actor.state),
+            partner_state: formatStateLetters(port.partner.state),
+            current_while: left(port.timers.currentWhile),
+            wait_while: port.muxState === "WAITING" ? left(port.timers.waitWhile) : null,
+            lacpdu_rx: port.counters.lacpduRx,
+            lacpdu_tx: port.counters.lacpduTx,
+            rule_fired: actor.daemon.system.rules.length === 0
+              ? null
+              : actor.daemon.system.ruleFireCounts(i)[0] ?? 0,
+          };
+        })
       ),
     };
   }
@@ -255,7 +258,7 @@ export class LacpScenario implements AsyncDisposable {
           mux: port.muxState,
           rx: port.rxState,
           actor: formatStateLetters(port.actorState),
-          partner: formatStateLetters(port.partner.state),
+          partner: formatStateLetters(port.partnerState),
         };
         const last = actor.last[i] ?? null;
         const changes: LacpPortChange[] = [];
@@ -288,7 +291,7 @@ export class LacpScenario implements AsyncDisposable {
           }
         }
         actor.fires[i] = count;
-        if (!conditionHolds(rule, port.actorState, port.partner.state)) {
+        if (!conditionHolds(rule, port.actorState, port.partnerState)) {
           actor.streakEffect[i] = null;
         }
       });

@@ -7,6 +7,8 @@
  */
 
 import { z } from "zod";
+import type { ReplyContext, ReplySchema } from "../daemon/client.ts";
+import { exactly } from "../zod_exact.ts";
 import type { DaemonStatus } from "./status.ts";
 
 /** Control socket names of LACP daemons in network namespace `netnsId` start with this. */
@@ -14,11 +16,14 @@ export function controlSocketPrefix(netnsId: number): string {
   return `lacp-ns${netnsId}-`;
 }
 
-/** The control request schema: `{"action": "status"}`. */
-export const LacpRequest = z.object({ action: z.literal("status") });
+/** The one request the daemon serves (lib/lacp/daemon.ts validates it). */
+export interface LacpStatusRequest {
+  /** Always `status`. */
+  action: "status";
+}
 
 /** The one request a client sends. */
-export const STATUS_REQUEST: z.infer<typeof LacpRequest> = { action: "status" };
+export const STATUS_REQUEST: LacpStatusRequest = { action: "status" };
 
 const Rate = z.enum(["fast", "slow"]);
 const Timer = z.number().nullable();
@@ -88,14 +93,14 @@ const PortStatusSchema = z.object({
 });
 
 /** The reply to `status` (one element of `netkit lacp -s -j`); see lib/lacp/status.ts. */
-export const LacpStatusReply: z.ZodType<DaemonStatus> = z.object({
+export const LacpStatusReply: ReplySchema<DaemonStatus> = exactly<DaemonStatus>()(z.object({
   pid: z.number().int().positive(),
   net_ns_id: z.number(),
   configured_rate_mode: Rate,
   active_mode: z.boolean(),
   uptime_seconds: z.number(),
   ports: z.array(PortStatusSchema),
-});
+}));
 
 /** Names the daemon in a malformed-reply error. */
-export const LACP_STATUS = { daemon: "lacp", what: "status" } as const;
+export const LACP_STATUS: ReplyContext = { daemon: "lacp", what: "status" };

@@ -12,6 +12,7 @@
  */
 
 import { getLogger } from "@logtape/logtape";
+import { z } from "zod";
 import { DaemonLoop, sleepUntil } from "../daemon/loop.ts";
 import { removeStalePidSockets } from "../daemon/stale.ts";
 import { NetkitOsError } from "../errors.ts";
@@ -24,7 +25,8 @@ import { openCheckedFile } from "../net/safe_file.ts";
 import { ETHERTYPE_SLOW, SLOW_PROTOCOLS_MAC } from "../packet/lacp.ts";
 import { formatMac, macEquals } from "../packet/mac.ts";
 import { PcapWriter } from "../packet/pcap.ts";
-import { controlSocketPrefix, LacpRequest } from "./client.ts";
+import { exactly } from "../zod_exact.ts";
+import { controlSocketPrefix, type LacpStatusRequest } from "./client.ts";
 import { LACP_DEFAULTS, type LacpDaemonOptions, lacpDaemonOptions } from "./options.ts";
 import { LacpSystem } from "./lacp_system.ts";
 import { type DaemonStatus, portStatuses } from "./status.ts";
@@ -34,8 +36,11 @@ const log = getLogger(["netkit", "lacp"]);
 // The options live in options.ts, loadable without the daemon; these stay importable from here.
 export { LACP_DEFAULTS, type LacpDaemonOptions, lacpDaemonOptions };
 
-// The contract lives in client.ts; these stay importable from here.
-export { controlSocketPrefix, LacpRequest };
+// The contract lives in client.ts; this stays importable from here.
+export { controlSocketPrefix };
+
+/** The control request, validated: `{"action": "status"}`. */
+const LacpRequest = exactly<LacpStatusRequest>()(z.object({ action: z.literal("status") }));
 
 /** Frames drained per socket per wake-up, so a flood cannot starve timers and status. */
 const MAX_FRAMES_PER_WAKE = 512;
@@ -253,7 +258,7 @@ export class LacpDaemon implements AsyncDisposable {
   #collectKernelDrops(): void {
     this.#ports.forEach((port, i) => {
       if (port.socket !== null) {
-        this.#system.ports[i]!.counters.kernelDrops += port.socket.stats().drops;
+        this.#system.countKernelDrops(i, port.socket.stats().drops);
       }
     });
   }
@@ -375,7 +380,7 @@ export class LacpDaemon implements AsyncDisposable {
         case "renamed":
           log.info("{old} was renamed {port}", { old: port.name, port: event.link.name });
           port.name = event.link.name;
-          this.#system.ports[index]!.identity.name = event.link.name;
+          this.#system.renamePort(index, event.link.name);
           break;
         case "address":
           if (event.link.mac !== null && event.link.mac.length === 6) {

@@ -9,7 +9,7 @@
  */
 
 import { type Lacpdu, type LacpPortInfo, LacpState } from "../packet/lacp.ts";
-import { macEquals } from "../packet/mac.ts";
+import { formatMac, macEquals } from "../packet/mac.ts";
 
 /** Receive machine states (§6.4.12). */
 export type RxState = "INITIALIZE" | "PORT_DISABLED" | "EXPIRED" | "DEFAULTED" | "CURRENT";
@@ -47,8 +47,11 @@ const {
 
 /** Per-port counters (JSON names in the daemon's status). */
 export interface PortCounters {
+  /** LACPDUs received while the port was enabled (aAggPortStatsLACPDUsRx). */
   lacpduRx: number;
+  /** LACPDUs sent (aAggPortStatsLACPDUsTx). */
   lacpduTx: number;
+  /** Slow Protocols frames of a known subtype that did not decode. */
   malformedRx: number;
   /** Slow Protocols frames with an illegal subtype: 0 or 11..255 (aAggPortStatsIllegalRx). */
   illegalRx: number;
@@ -56,7 +59,9 @@ export interface PortCounters {
   unknownRx: number;
   /** Slow Protocols frames that carried a VLAN tag: never ours (they are untagged by definition). */
   taggedRx: number;
+  /** Marker PDUs received (information and response). */
   markerRx: number;
+  /** Marker Response PDUs sent. */
   markerTx: number;
   /** Marker Information PDUs left unanswered because of the response rate limit. */
   markerDropped: number;
@@ -72,14 +77,19 @@ export interface PortCounters {
 export interface PortIdentity {
   /** Interface name, for logs and status. */
   name: string;
+  /** Actor_Port: the port number in LACPDUs. */
   port: number;
+  /** Actor_Port_Priority. */
   portPriority: number;
 }
 
 /** Settings shared by every port of one actor. */
 export interface ActorSettings {
+  /** Actor_System: the system id, a MAC address (6 bytes). */
   system: Uint8Array;
+  /** Actor_System_Priority. */
   systemPriority: number;
+  /** Actor_Oper_Key: ports with the same key may aggregate. */
   key: number;
   /** LACP_Activity: active (true) or passive. */
   active: boolean;
@@ -106,31 +116,91 @@ function sameIdentity(a: LacpPortInfo, b: LacpPortInfo): boolean {
     a.systemPriority === b.systemPriority && a.key === b.key;
 }
 
-/** One port's machines and variables. */
-export class LacpPort {
-  readonly identity: PortIdentity;
-  readonly #actor: ActorSettings;
-  /** Actor_Oper_Port_State. */
-  actorState: number;
+/** The timers a port runs (§6.4.10): deadlines in ms on the caller's clock, null when stopped. */
+export interface PortTimers {
+  /** current_while_timer: when the partner's information expires. */
+  currentWhile: number | null;
+  /** periodic_timer: when the next periodic LACPDU is due. */
+  periodic: number | null;
+  /** wait_while_timer: when a WAITING port may attach. */
+  waitWhile: number | null;
+  /** actor_churn_timer: when the actor, still out of sync, is in churn. */
+  actorChurn: number | null;
+  /** partner_churn_timer: when the partner, still out of sync, is in churn. */
+  partnerChurn: number | null;
+}
+
+/**
+ * Counters the port's owner counts for frames the port itself never sees (tagged, other Slow
+ * Protocols, Marker, transmissions, kernel drops); the port counts `lacpduRx` and `loopbackRx`.
+ */
+export type CountedByOwner = Exclude<keyof PortCounters, "lacpduRx" | "loopbackRx">;
+
+/**
+ * One port's variables at one moment, frozen: what status and labs show. Timers are deadlines on
+ * the clock the port is driven with, as {@linkcode PortTimers}.
+ */
+export interface LacpPortSnapshot {
+  /** The port's name, number and priority. */
+  readonly identity: Readonly<PortIdentity>;
+  /** Our Actor information (its `state` is Actor_Oper_Port_State). */
+  readonly actor: Readonly<LacpPortInfo>;
   /** Partner_Oper_*: what we know of the partner. */
-  partner: LacpPortInfo = adminPartner();
-  rxState: RxState = "INITIALIZE";
-  periodicState: PeriodicState = "NO_PERIODIC";
-  muxState: MuxState = "DETACHED";
-  selected: Selection = "UNSELECTED";
-  actorChurn: ChurnState = "CHURN_MONITOR";
-  partnerChurn: ChurnState = "CHURN_MONITOR";
-  actorChurnCount = 0;
-  partnerChurnCount = 0;
+  readonly partner: Readonly<LacpPortInfo>;
+  /** Receive machine state. */
+  readonly rxState: RxState;
+  /** Periodic transmission machine state. */
+  readonly periodicState: PeriodicState;
+  /** Mux machine state. */
+  readonly muxState: MuxState;
+  /** The Selected variable. */
+  readonly selected: Selection;
+  /** Actor churn detection state. */
+  readonly actorChurn: ChurnState;
+  /** Partner churn detection state. */
+  readonly partnerChurn: ChurnState;
+  /** How many times the actor entered ACTOR_CHURN. */
+  readonly actorChurnCount: number;
+  /** How many times the partner entered PARTNER_CHURN. */
+  readonly partnerChurnCount: number;
   /** Need To Transmit (§6.4.7). */
-  ntt = false;
+  readonly ntt: boolean;
   /** port_enabled: the link is up. */
-  enabled = false;
+  readonly enabled: boolean;
   /** The partner is our own system: never aggregate. */
-  loopback = false;
+  readonly loopback: boolean;
   /** The version of the partner's last LACPDU. */
-  partnerVersion = 0;
-  readonly counters: PortCounters = {
+  readonly partnerVersion: number;
+  /** Whether LACPDUs may be sent (see {@linkcode LacpPort.mayTransmit}). */
+  readonly mayTransmit: boolean;
+  /** The port's counters. */
+  readonly counters: Readonly<PortCounters>;
+  /** Timer deadlines (ms), null when not running. */
+  readonly timers: Readonly<PortTimers>;
+}
+
+/**
+ * A port as anyone but the {@linkcode LacpSystem} that drives it sees it: its identity, the
+ * getters and a snapshot, no transitions.
+ */
+export type LacpPortView = Pick<
+  LacpPort,
+  | "identity"
+  | "actorState"
+  | "partnerState"
+  | "rxState"
+  | "muxState"
+  | "selected"
+  | "enabled"
+  | "loopback"
+  | "mayTransmit"
+  | "individual"
+  | "actorInfo"
+  | "snapshot"
+>;
+
+function zeroCounters(): PortCounters {
+  return {
     lacpduRx: 0,
     lacpduTx: 0,
     malformedRx: 0,
@@ -144,23 +214,169 @@ export class LacpPort {
     loopbackRx: 0,
     kernelDrops: 0,
   };
-  /** Timer deadlines (ms), null when not running. */
-  readonly timers = {
-    currentWhile: null as number | null,
-    periodic: null as number | null,
-    waitWhile: null as number | null,
-    actorChurn: null as number | null,
-    partnerChurn: null as number | null,
+}
+
+function frozenInfo(info: LacpPortInfo): Readonly<LacpPortInfo> {
+  // A copy of the system id: a typed array cannot be frozen, and the port's own must not leak.
+  return Object.freeze({ ...info, system: info.system.slice() });
+}
+
+/**
+ * One port's machines and variables. The variables are private: {@linkcode LacpSystem} drives
+ * the transitions through the methods below, hot paths read the few fields they need through
+ * getters (no allocation per frame), and status and labs take a {@linkcode snapshot}.
+ */
+export class LacpPort {
+  readonly #identity: PortIdentity;
+  readonly #actor: ActorSettings;
+  /** Actor_Oper_Port_State. */
+  #actorState: number;
+  /** Partner_Oper_*: what we know of the partner. */
+  #partner: LacpPortInfo = adminPartner();
+  #rxState: RxState = "INITIALIZE";
+  #periodicState: PeriodicState = "NO_PERIODIC";
+  #muxState: MuxState = "DETACHED";
+  #selected: Selection = "UNSELECTED";
+  #actorChurn: ChurnState = "CHURN_MONITOR";
+  #partnerChurn: ChurnState = "CHURN_MONITOR";
+  #actorChurnCount = 0;
+  #partnerChurnCount = 0;
+  /** Need To Transmit (§6.4.7). */
+  #ntt = false;
+  /** port_enabled: the link is up. */
+  #enabled = false;
+  /** The partner is our own system: never aggregate. */
+  #loopback = false;
+  /** The version of the partner's last LACPDU. */
+  #partnerVersion = 0;
+  readonly #counters: PortCounters = zeroCounters();
+  readonly #timers: PortTimers = {
+    currentWhile: null,
+    periodic: null,
+    waitWhile: null,
+    actorChurn: null,
+    partnerChurn: null,
   };
   /** When the last few LACPDUs went out, for the 3-per-second limit. */
   readonly #txTimes: number[] = [];
 
   /** Creates the port in its BEGIN state; call {@linkcode begin} to start it. */
   constructor(identity: PortIdentity, actor: ActorSettings) {
-    this.identity = identity;
+    this.#identity = {
+      name: identity.name,
+      port: identity.port,
+      portPriority: identity.portPriority,
+    };
     this.#actor = actor;
-    this.actorState = (actor.active ? ACTIVE : 0) | (actor.shortTimeout ? SHORT_TIMEOUT : 0) |
+    this.#actorState = (actor.active ? ACTIVE : 0) | (actor.shortTimeout ? SHORT_TIMEOUT : 0) |
       AGGREGATION;
+  }
+
+  /** The port's name, number and priority. */
+  get identity(): Readonly<PortIdentity> {
+    return this.#identity;
+  }
+
+  /** The interface was renamed: logs and status use the new name. */
+  rename(name: string): void {
+    this.#identity.name = name;
+  }
+
+  /** Actor_Oper_Port_State. */
+  get actorState(): number {
+    return this.#actorState;
+  }
+
+  /** Partner_Oper_Port_State. */
+  get partnerState(): number {
+    return this.#partner.state;
+  }
+
+  /** Receive machine state. */
+  get rxState(): RxState {
+    return this.#rxState;
+  }
+
+  /** Mux machine state. */
+  get muxState(): MuxState {
+    return this.#muxState;
+  }
+
+  /** The Selected variable, as Selection Logic last set it. */
+  get selected(): Selection {
+    return this.#selected;
+  }
+
+  /** port_enabled: the link is up. */
+  get enabled(): boolean {
+    return this.#enabled;
+  }
+
+  /** The partner is our own system: never aggregate. */
+  get loopback(): boolean {
+    return this.#loopback;
+  }
+
+  /** Every variable now, frozen (allocates: for status and labs, not for per-frame paths). */
+  snapshot(): LacpPortSnapshot {
+    return Object.freeze({
+      identity: Object.freeze({ ...this.#identity }),
+      actor: frozenInfo(this.actorInfo()),
+      partner: frozenInfo(this.#partner),
+      rxState: this.#rxState,
+      periodicState: this.#periodicState,
+      muxState: this.#muxState,
+      selected: this.#selected,
+      actorChurn: this.#actorChurn,
+      partnerChurn: this.#partnerChurn,
+      actorChurnCount: this.#actorChurnCount,
+      partnerChurnCount: this.#partnerChurnCount,
+      ntt: this.#ntt,
+      enabled: this.#enabled,
+      loopback: this.#loopback,
+      partnerVersion: this.#partnerVersion,
+      mayTransmit: this.mayTransmit,
+      counters: Object.freeze({ ...this.#counters }),
+      timers: Object.freeze({ ...this.#timers }),
+    });
+  }
+
+  /** Counts `n` (default 1) events of a kind the owner sees and the port does not. */
+  count(counter: CountedByOwner, n = 1): void {
+    this.#counters[counter] += n;
+  }
+
+  /** Selection Logic's verdict for this port (§6.4.14). */
+  setSelected(selected: Selection): void {
+    this.#selected = selected;
+  }
+
+  /**
+   * Sets NTT: a LACPDU goes out at the next transmit opportunity (what we send changed, or the
+   * last one could not be queued).
+   */
+  requestTransmit(): void {
+    this.#ntt = true;
+  }
+
+  /**
+   * The partner half of this port's LAG ID (§6.4.14): who it would aggregate with. An
+   * Individual port's includes both port numbers, so no other port shares it.
+   */
+  partnerLagId(): string {
+    const p = this.#partner;
+    const base = `${p.systemPriority}/${formatMac(p.system)}/${p.key}`;
+    return this.individual
+      ? `${base}/port ${p.portPriority}.${p.port}/${this.#identity.port}`
+      : base;
+  }
+
+  /**
+   * The partner information as it goes into our LACPDU, with `state` as given (transmit may
+   * inject another state octet).
+   */
+  partnerInfoWithState(state: number): LacpPortInfo {
+    return { ...this.#partner, system: this.#partner.system.slice(), state };
   }
 
   /** Our Actor information as it goes into a LACPDU (true state, before any injection). */
@@ -169,26 +385,26 @@ export class LacpPort {
       systemPriority: this.#actor.systemPriority,
       system: this.#actor.system,
       key: this.#actor.key,
-      portPriority: this.identity.portPriority,
-      port: this.identity.port,
-      state: this.actorState,
+      portPriority: this.#identity.portPriority,
+      port: this.#identity.port,
+      state: this.#actorState,
     };
   }
 
   /** Whether either side is active, so LACPDUs may be sent ("speak when spoken to"). */
   get mayTransmit(): boolean {
-    return this.enabled && this.rxState !== "PORT_DISABLED" && this.rxState !== "INITIALIZE" &&
-      ((this.actorState & ACTIVE) !== 0 || (this.partner.state & ACTIVE) !== 0);
+    return this.#enabled && this.#rxState !== "PORT_DISABLED" && this.#rxState !== "INITIALIZE" &&
+      ((this.#actorState & ACTIVE) !== 0 || (this.#partner.state & ACTIVE) !== 0);
   }
 
   /** Aggregatable on both ends and not looped back (§6.4.14: otherwise the port is Individual). */
   get individual(): boolean {
-    return (this.actorState & AGGREGATION) === 0 || (this.partner.state & AGGREGATION) === 0;
+    return (this.#actorState & AGGREGATION) === 0 || (this.#partner.state & AGGREGATION) === 0;
   }
 
   /** BEGIN: initialize every machine; `enabled` is the link's carrier. */
   begin(now: number, enabled: boolean): void {
-    this.enabled = enabled;
+    this.#enabled = enabled;
     this.#initialize();
     this.#enterActorChurnMonitor(now);
     this.#enterPartnerChurnMonitor(now);
@@ -198,15 +414,15 @@ export class LacpPort {
 
   /** The link went up or down. */
   setEnabled(now: number, enabled: boolean): void {
-    if (enabled === this.enabled) return;
-    this.enabled = enabled;
+    if (enabled === this.#enabled) return;
+    this.#enabled = enabled;
     if (!enabled) {
-      this.rxState = "PORT_DISABLED";
-      this.partner.state &= ~SYNCHRONIZATION;
-      this.timers.currentWhile = null;
-      this.actorState &= ~EXPIRED;
+      this.#rxState = "PORT_DISABLED";
+      this.#partner.state &= ~SYNCHRONIZATION;
+      this.#timers.currentWhile = null;
+      this.#actorState &= ~EXPIRED;
       // A disabled port leaves its aggregator.
-      this.selected = "UNSELECTED";
+      this.#selected = "UNSELECTED";
       this.#enterActorChurnMonitor(now);
       this.#enterPartnerChurnMonitor(now);
     } else {
@@ -215,27 +431,27 @@ export class LacpPort {
   }
 
   #initialize(): void {
-    this.rxState = "INITIALIZE";
-    this.selected = "UNSELECTED";
+    this.#rxState = "INITIALIZE";
+    this.#selected = "UNSELECTED";
     this.#recordDefault();
-    this.actorState &= ~EXPIRED;
-    this.rxState = "PORT_DISABLED";
-    this.partner.state &= ~SYNCHRONIZATION;
+    this.#actorState &= ~EXPIRED;
+    this.#rxState = "PORT_DISABLED";
+    this.#partner.state &= ~SYNCHRONIZATION;
   }
 
   #recordDefault(): void {
-    this.partner = adminPartner();
+    this.#partner = adminPartner();
     // The looped-back "partner" is forgotten with every other partner.
-    this.loopback = false;
-    this.actorState |= DEFAULTED;
+    this.#loopback = false;
+    this.#actorState |= DEFAULTED;
   }
 
   #enterExpired(now: number): void {
-    this.rxState = "EXPIRED";
-    this.partner.state &= ~SYNCHRONIZATION;
-    this.partner.state |= SHORT_TIMEOUT;
-    this.timers.currentWhile = now + LacpTimes.SHORT_TIMEOUT;
-    this.actorState |= EXPIRED;
+    this.#rxState = "EXPIRED";
+    this.#partner.state &= ~SYNCHRONIZATION;
+    this.#partner.state |= SHORT_TIMEOUT;
+    this.#timers.currentWhile = now + LacpTimes.SHORT_TIMEOUT;
+    this.#actorState |= EXPIRED;
   }
 
   /**
@@ -243,29 +459,29 @@ export class LacpPort {
    * id. Returns false when the port ignores it (disabled).
    */
   receive(now: number, pdu: Lacpdu, loopback: boolean): boolean {
-    if (!this.enabled || this.rxState === "PORT_DISABLED" || this.rxState === "INITIALIZE") {
+    if (!this.#enabled || this.#rxState === "PORT_DISABLED" || this.#rxState === "INITIALIZE") {
       return false;
     }
-    this.counters.lacpduRx++;
-    if (loopback) this.counters.loopbackRx++;
-    this.loopback = loopback;
-    this.partnerVersion = pdu.version;
+    this.#counters.lacpduRx++;
+    if (loopback) this.#counters.loopbackRx++;
+    this.#loopback = loopback;
+    this.#partnerVersion = pdu.version;
     // update_Selected: a different partner port means a different LAG.
     const a = pdu.actor;
-    if (!sameIdentity(a, this.partner) || ((a.state ^ this.partner.state) & AGGREGATION) !== 0) {
-      this.selected = "UNSELECTED";
+    if (!sameIdentity(a, this.#partner) || ((a.state ^ this.#partner.state) & AGGREGATION) !== 0) {
+      this.#selected = "UNSELECTED";
     }
     // update_NTT: the partner has stale information about us.
     const mine = this.actorInfo();
     const checked = ACTIVE | SHORT_TIMEOUT | SYNCHRONIZATION | AGGREGATION;
     if (!sameIdentity(pdu.partner, mine) || ((pdu.partner.state ^ mine.state) & checked) !== 0) {
-      this.ntt = true;
+      this.#ntt = true;
     }
     this.#recordPdu(pdu);
-    this.timers.currentWhile = now +
-      ((this.actorState & SHORT_TIMEOUT) !== 0 ? LacpTimes.SHORT_TIMEOUT : LacpTimes.LONG_TIMEOUT);
-    this.actorState &= ~EXPIRED;
-    this.rxState = "CURRENT";
+    this.#timers.currentWhile = now +
+      ((this.#actorState & SHORT_TIMEOUT) !== 0 ? LacpTimes.SHORT_TIMEOUT : LacpTimes.LONG_TIMEOUT);
+    this.#actorState &= ~EXPIRED;
+    this.#rxState = "CURRENT";
     return true;
   }
 
@@ -279,7 +495,7 @@ export class LacpPort {
     const sync = matched && (pdu.actor.state & SYNCHRONIZATION) !== 0 &&
       ((pdu.actor.state & ACTIVE) !== 0 ||
         ((mine.state & ACTIVE) !== 0 && (pdu.partner.state & ACTIVE) !== 0));
-    this.partner = {
+    this.#partner = {
       systemPriority: pdu.actor.systemPriority,
       system: pdu.actor.system.slice(),
       key: pdu.actor.key,
@@ -287,44 +503,44 @@ export class LacpPort {
       port: pdu.actor.port,
       state: sync ? pdu.actor.state | SYNCHRONIZATION : pdu.actor.state & ~SYNCHRONIZATION,
     };
-    this.actorState &= ~DEFAULTED;
+    this.#actorState &= ~DEFAULTED;
   }
 
   /** Runs the timer-driven transitions due at `now` (receive, wait_while, churn). */
   expireTimers(now: number): void {
-    const t = this.timers;
+    const t = this.#timers;
     // Ready_N stays true once wait_while has run out; a stale deadline would wake the loop forever.
     if (t.waitWhile !== null && now >= t.waitWhile) t.waitWhile = null;
     if (t.currentWhile !== null && now >= t.currentWhile) {
-      if (this.rxState === "CURRENT") {
+      if (this.#rxState === "CURRENT") {
         this.#enterExpired(now);
-      } else if (this.rxState === "EXPIRED") {
+      } else if (this.#rxState === "EXPIRED") {
         // update_Default_Selected, then recordDefault.
         const admin = adminPartner();
         if (
-          !sameIdentity(admin, this.partner) ||
-          ((admin.state ^ this.partner.state) & AGGREGATION) !== 0
+          !sameIdentity(admin, this.#partner) ||
+          ((admin.state ^ this.#partner.state) & AGGREGATION) !== 0
         ) {
-          this.selected = "UNSELECTED";
+          this.#selected = "UNSELECTED";
         }
         this.#recordDefault();
-        this.actorState &= ~EXPIRED;
-        this.rxState = "DEFAULTED";
+        this.#actorState &= ~EXPIRED;
+        this.#rxState = "DEFAULTED";
         t.currentWhile = null;
       }
     }
     if (t.actorChurn !== null && now >= t.actorChurn) {
       t.actorChurn = null;
-      if (this.actorChurn === "CHURN_MONITOR") {
-        this.actorChurn = "CHURN";
-        this.actorChurnCount++;
+      if (this.#actorChurn === "CHURN_MONITOR") {
+        this.#actorChurn = "CHURN";
+        this.#actorChurnCount++;
       }
     }
     if (t.partnerChurn !== null && now >= t.partnerChurn) {
       t.partnerChurn = null;
-      if (this.partnerChurn === "CHURN_MONITOR") {
-        this.partnerChurn = "CHURN";
-        this.partnerChurnCount++;
+      if (this.#partnerChurn === "CHURN_MONITOR") {
+        this.#partnerChurn = "CHURN";
+        this.#partnerChurnCount++;
       }
     }
   }
@@ -335,28 +551,30 @@ export class LacpPort {
    */
   runPeriodic(now: number): void {
     if (!this.mayTransmit) {
-      this.periodicState = "NO_PERIODIC";
-      this.timers.periodic = null;
+      this.#periodicState = "NO_PERIODIC";
+      this.#timers.periodic = null;
       return;
     }
-    const fast = (this.partner.state & SHORT_TIMEOUT) !== 0;
+    const fast = (this.#partner.state & SHORT_TIMEOUT) !== 0;
     const want: PeriodicState = fast ? "FAST_PERIODIC" : "SLOW_PERIODIC";
     const interval = fast ? LacpTimes.FAST_PERIODIC : LacpTimes.SLOW_PERIODIC;
-    const expired = this.timers.periodic !== null && now >= this.timers.periodic;
-    if (this.periodicState === "NO_PERIODIC" || (this.periodicState === "FAST_PERIODIC" && !fast)) {
+    const expired = this.#timers.periodic !== null && now >= this.#timers.periodic;
+    if (
+      this.#periodicState === "NO_PERIODIC" || (this.#periodicState === "FAST_PERIODIC" && !fast)
+    ) {
       // Fig. 6-19: a partner asking for the long timeout moves FAST_PERIODIC to SLOW_PERIODIC
       // at once, restarting the timer, with no transmission of its own.
-      this.periodicState = want;
-      this.timers.periodic = now + interval;
-    } else if (expired || (this.periodicState === "SLOW_PERIODIC" && fast)) {
+      this.#periodicState = want;
+      this.#timers.periodic = now + interval;
+    } else if (expired || (this.#periodicState === "SLOW_PERIODIC" && fast)) {
       // PERIODIC_TX, then back to the interval the partner now asks for. The next deadline
       // counts from this one, not from when we woke, so wake-up latency (poll's timeout slack
       // is 0.1%) does not lengthen every interval; after a long stall, count from now.
-      const due = this.timers.periodic;
+      const due = this.#timers.periodic;
       const from = expired && due !== null && now - due < interval ? due : now;
-      this.ntt = true;
-      this.periodicState = want;
-      this.timers.periodic = from + interval;
+      this.#ntt = true;
+      this.#periodicState = want;
+      this.#timers.periodic = from + interval;
     }
   }
 
@@ -365,38 +583,38 @@ export class LacpPort {
    * Returns true when the state changed (the caller repeats until nothing changes).
    */
   stepMux(now: number, ready: boolean): boolean {
-    switch (this.muxState) {
+    switch (this.#muxState) {
       case "DETACHED":
-        if (this.selected !== "UNSELECTED") {
-          this.muxState = "WAITING";
-          this.timers.waitWhile = now + LacpTimes.AGGREGATE_WAIT;
+        if (this.#selected !== "UNSELECTED") {
+          this.#muxState = "WAITING";
+          this.#timers.waitWhile = now + LacpTimes.AGGREGATE_WAIT;
           return true;
         }
         return false;
       case "WAITING":
-        if (this.selected === "UNSELECTED") {
+        if (this.#selected === "UNSELECTED") {
           this.#enterDetached();
           return true;
         }
-        if (this.selected === "SELECTED" && ready) {
+        if (this.#selected === "SELECTED" && ready) {
           this.#enterAttached();
           return true;
         }
         return false;
       case "ATTACHED":
-        if (this.selected !== "SELECTED") {
+        if (this.#selected !== "SELECTED") {
           this.#enterDetached();
           return true;
         }
-        if ((this.partner.state & SYNCHRONIZATION) !== 0) {
-          this.muxState = "COLLECTING_DISTRIBUTING";
-          this.actorState |= COLLECTING | DISTRIBUTING;
-          this.ntt = true;
+        if ((this.#partner.state & SYNCHRONIZATION) !== 0) {
+          this.#muxState = "COLLECTING_DISTRIBUTING";
+          this.#actorState |= COLLECTING | DISTRIBUTING;
+          this.#ntt = true;
           return true;
         }
         return false;
       case "COLLECTING_DISTRIBUTING":
-        if (this.selected !== "SELECTED" || (this.partner.state & SYNCHRONIZATION) === 0) {
+        if (this.#selected !== "SELECTED" || (this.#partner.state & SYNCHRONIZATION) === 0) {
           this.#enterAttached();
           return true;
         }
@@ -406,49 +624,49 @@ export class LacpPort {
 
   /** Whether this port's wait_while has run out (Ready_N). */
   waitDone(now: number): boolean {
-    return this.timers.waitWhile === null || now >= this.timers.waitWhile;
+    return this.#timers.waitWhile === null || now >= this.#timers.waitWhile;
   }
 
   #enterDetached(): void {
-    this.muxState = "DETACHED";
-    this.timers.waitWhile = null;
-    this.actorState &= ~(SYNCHRONIZATION | COLLECTING | DISTRIBUTING);
-    this.ntt = true;
+    this.#muxState = "DETACHED";
+    this.#timers.waitWhile = null;
+    this.#actorState &= ~(SYNCHRONIZATION | COLLECTING | DISTRIBUTING);
+    this.#ntt = true;
   }
 
   #enterAttached(): void {
-    this.muxState = "ATTACHED";
-    this.timers.waitWhile = null;
-    this.actorState = (this.actorState | SYNCHRONIZATION) & ~(COLLECTING | DISTRIBUTING);
-    this.ntt = true;
+    this.#muxState = "ATTACHED";
+    this.#timers.waitWhile = null;
+    this.#actorState = (this.#actorState | SYNCHRONIZATION) & ~(COLLECTING | DISTRIBUTING);
+    this.#ntt = true;
   }
 
   /** Churn detection (§6.4.17): runs after the other machines settle. */
   runChurn(now: number): void {
-    const actorSync = (this.actorState & SYNCHRONIZATION) !== 0;
-    if (actorSync && this.actorChurn !== "NO_CHURN") {
-      this.actorChurn = "NO_CHURN";
-      this.timers.actorChurn = null;
-    } else if (!actorSync && this.actorChurn === "NO_CHURN") {
+    const actorSync = (this.#actorState & SYNCHRONIZATION) !== 0;
+    if (actorSync && this.#actorChurn !== "NO_CHURN") {
+      this.#actorChurn = "NO_CHURN";
+      this.#timers.actorChurn = null;
+    } else if (!actorSync && this.#actorChurn === "NO_CHURN") {
       this.#enterActorChurnMonitor(now);
     }
-    const partnerSync = (this.partner.state & SYNCHRONIZATION) !== 0;
-    if (partnerSync && this.partnerChurn !== "NO_CHURN") {
-      this.partnerChurn = "NO_CHURN";
-      this.timers.partnerChurn = null;
-    } else if (!partnerSync && this.partnerChurn === "NO_CHURN") {
+    const partnerSync = (this.#partner.state & SYNCHRONIZATION) !== 0;
+    if (partnerSync && this.#partnerChurn !== "NO_CHURN") {
+      this.#partnerChurn = "NO_CHURN";
+      this.#timers.partnerChurn = null;
+    } else if (!partnerSync && this.#partnerChurn === "NO_CHURN") {
       this.#enterPartnerChurnMonitor(now);
     }
   }
 
   #enterActorChurnMonitor(now: number): void {
-    this.actorChurn = "CHURN_MONITOR";
-    this.timers.actorChurn = now + LacpTimes.CHURN_DETECTION;
+    this.#actorChurn = "CHURN_MONITOR";
+    this.#timers.actorChurn = now + LacpTimes.CHURN_DETECTION;
   }
 
   #enterPartnerChurnMonitor(now: number): void {
-    this.partnerChurn = "CHURN_MONITOR";
-    this.timers.partnerChurn = now + LacpTimes.CHURN_DETECTION;
+    this.#partnerChurn = "CHURN_MONITOR";
+    this.#timers.partnerChurn = now + LacpTimes.CHURN_DETECTION;
   }
 
   /**
@@ -456,7 +674,7 @@ export class LacpPort {
    * speak, and under 3 in the last second). The caller sends, then calls {@linkcode sent}.
    */
   transmitDue(now: number): boolean {
-    if (!this.ntt || !this.mayTransmit) return false;
+    if (!this.#ntt || !this.mayTransmit) return false;
     while (this.#txTimes.length > 0 && now - this.#txTimes[0]! >= LacpTimes.FAST_PERIODIC) {
       this.#txTimes.shift();
     }
@@ -465,24 +683,24 @@ export class LacpPort {
 
   /** Records a transmission (or an injected drop) at `now` and clears NTT. */
   sent(now: number): void {
-    this.ntt = false;
+    this.#ntt = false;
     this.#txTimes.push(now);
   }
 
   /** The earliest time this port needs attention, or null. */
   nextDeadline(): number | null {
-    const t = this.timers;
+    const t = this.#timers;
     let next: number | null = null;
     const consider = (at: number | null) => {
       if (at !== null && (next === null || at < next)) next = at;
     };
     consider(t.currentWhile);
     consider(t.periodic);
-    if (this.muxState === "WAITING") consider(t.waitWhile);
+    if (this.#muxState === "WAITING") consider(t.waitWhile);
     consider(t.actorChurn);
     consider(t.partnerChurn);
     // A transmission held back by the rate limit goes out when the oldest one ages out.
-    if (this.ntt && this.mayTransmit && this.#txTimes.length >= LacpTimes.TX_LIMIT) {
+    if (this.#ntt && this.mayTransmit && this.#txTimes.length >= LacpTimes.TX_LIMIT) {
       consider(this.#txTimes[0]! + LacpTimes.FAST_PERIODIC);
     }
     return next;

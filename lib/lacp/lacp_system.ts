@@ -18,7 +18,7 @@ import {
   type InjectRule,
   type OutgoingPdu,
 } from "./inject_rule.ts";
-import { type ActorSettings, LacpPort, type PortIdentity } from "./lacp_port.ts";
+import { type ActorSettings, LacpPort, type LacpPortView, type PortIdentity } from "./lacp_port.ts";
 import {
   decodeLacpdu,
   decodeMarker,
@@ -53,9 +53,13 @@ export interface PortSetup extends PortIdentity {
 
 /** Options for {@linkcode LacpSystem}. */
 export interface LacpSystemOptions {
+  /** The actor every port speaks for. */
   actor: ActorSettings;
+  /** The ports, in index order (the index every method takes). */
   ports: readonly PortSetup[];
+  /** Injection rules applied to outgoing LACPDUs, on every port. */
   rules?: readonly InjectRule[];
+  /** Sends a frame; called from within the system's methods. */
   transmit: Transmit;
 }
 
@@ -73,12 +77,13 @@ export function formatStatePair(actor: number, partner: number): string {
 
 /** The LACP actor of one daemon. */
 export class LacpSystem {
-  readonly ports: readonly LacpPort[];
+  readonly #ports: readonly LacpPort[];
   readonly #macs: Uint8Array[];
   readonly #actor: ActorSettings;
   readonly #transmit: Transmit;
   /** One engine per port: rule limits (`#N`) and fire counts are per port. */
   readonly #injection: InjectionEngine[];
+  /** The injection rules, as given. */
   readonly rules: readonly InjectRule[];
   /** Per port: the state pair last logged, the injection rules last active. */
   readonly #logged: string[];
@@ -99,12 +104,17 @@ export class LacpSystem {
     this.#transmit = options.transmit;
     this.rules = options.rules ?? [];
     this.#injection = options.ports.map(() => new InjectionEngine(this.rules));
-    this.ports = options.ports.map((p) => new LacpPort(p, options.actor));
+    this.#ports = options.ports.map((p) => new LacpPort(p, options.actor));
     this.#macs = options.ports.map((p) => p.mac);
-    this.#logged = this.ports.map(() => "");
-    this.#activeRules = this.ports.map(() => "");
-    this.#markerTimes = this.ports.map(() => []);
+    this.#logged = this.#ports.map(() => "");
+    this.#activeRules = this.#ports.map(() => "");
+    this.#markerTimes = this.#ports.map(() => []);
     this.#enabledAtStart = options.ports.map((p) => p.enabled);
+  }
+
+  /** The ports, read-only: the system alone drives their machines. */
+  get ports(): readonly LacpPortView[] {
+    return this.#ports;
   }
 
   /** The actor's settings (system id, priority, key, activity, timeout). */
@@ -114,17 +124,27 @@ export class LacpSystem {
 
   /** Starts every port (BEGIN) and sends what is due. */
   begin(now: number): void {
-    this.ports.forEach((port, i) => port.begin(now, this.#enabledAtStart[i]!));
+    this.#ports.forEach((port, i) => port.begin(now, this.#enabledAtStart[i]!));
     this.#settle(now);
   }
 
   /** The carrier of port `index` changed. */
   setEnabled(index: number, enabled: boolean, now: number): void {
-    const port = this.ports[index]!;
+    const port = this.#ports[index]!;
     if (port.enabled === enabled) return;
     log.info("{port} link {state}", { port: port.identity.name, state: enabled ? "up" : "down" });
     port.setEnabled(now, enabled);
     this.#settle(now);
+  }
+
+  /** Port `index`'s interface was renamed. */
+  renamePort(index: number, name: string): void {
+    this.#ports[index]!.rename(name);
+  }
+
+  /** Adds frames the kernel dropped on port `index`'s socket to its `kernelDrops`. */
+  countKernelDrops(index: number, drops: number): void {
+    this.#ports[index]!.count("kernelDrops", drops);
   }
 
   /** Replaces the source MAC of port `index` (the interface's address changed). */
@@ -139,10 +159,10 @@ export class LacpSystem {
    * nothing.
    */
   receive(index: number, frame: Uint8Array, now: number): void {
-    const port = this.ports[index]!;
+    const port = this.#ports[index]!;
     if (ethernetHeaderLengthAt(frame) > ETH_HEADER_LEN) {
       // Slow Protocols frames are untagged by definition (802.3 Annex 57A).
-      port.counters.taggedRx++;
+      port.count("taggedRx");
       return;
     }
     const subtype = slowSubtypeAt(frame);
@@ -154,16 +174,16 @@ export class LacpSystem {
         this.#receiveMarker(index, frame, now);
       } else if (subtype >= FIRST_OTHER_SUBTYPE && subtype <= LAST_SLOW_SUBTYPE) {
         // Other Slow Protocols (OAM, OSSP...) are not ours to answer.
-        port.counters.unknownRx++;
+        port.count("unknownRx");
         return;
       } else {
         // Subtype 0 and 11..255 are illegal; so is a frame too short to have one.
-        port.counters.illegalRx++;
+        port.count("illegalRx");
         return;
       }
     } catch (err) {
       if (!(err instanceof MalformedPacketError)) throw err;
-      port.counters.malformedRx++;
+      port.count("malformedRx");
       log.debug("{port} dropped a malformed PDU: {reason}", {
         port: port.identity.name,
         reason: err.message,
@@ -174,7 +194,7 @@ export class LacpSystem {
   }
 
   #receiveLacpdu(index: number, pdu: Lacpdu, now: number): void {
-    const port = this.ports[index]!;
+    const port = this.#ports[index]!;
     const loopback = macEquals(pdu.actor.system, 0, this.#actor.system, 0);
     if (loopback && !port.loopback) {
       log.warn(
@@ -189,32 +209,32 @@ export class LacpSystem {
   }
 
   #receiveMarker(index: number, frame: Uint8Array, now: number): void {
-    const port = this.ports[index]!;
+    const port = this.#ports[index]!;
     const marker = decodeMarker(frame);
-    port.counters.markerRx++;
+    port.count("markerRx");
     if (marker.tlv !== "information" || !port.enabled) return;
     const times = this.#markerTimes[index]!;
     while (times.length > 0 && now - times[0]! >= 1000) times.shift();
     if (times.length >= MARKER_RESPONSES_PER_SECOND) {
-      port.counters.markerDropped++;
+      port.count("markerDropped");
       return;
     }
     times.push(now);
     if (this.#transmit(index, encodeMarker(markerResponse(marker), this.#macs[index]!), "marker")) {
-      port.counters.markerTx++;
+      port.count("markerTx");
     }
   }
 
   /** Runs every machine whose timer is due at `now`, then transmits what is due. */
   tick(now: number): void {
-    for (const port of this.ports) port.expireTimers(now);
+    for (const port of this.#ports) port.expireTimers(now);
     this.#settle(now);
   }
 
   /** The earliest time {@linkcode tick} has work, or null. */
   nextDeadline(): number | null {
     let next: number | null = null;
-    for (const port of this.ports) {
+    for (const port of this.#ports) {
       const at = port.nextDeadline();
       if (at !== null && (next === null || at < next)) next = at;
     }
@@ -226,18 +246,18 @@ export class LacpSystem {
     for (let round = 0; round < 16; round++) {
       this.#select();
       let changed = false;
-      for (const port of this.ports) {
+      for (const port of this.#ports) {
         while (port.stepMux(now, this.#ready(port, now))) changed = true;
       }
       if (!changed) break;
     }
-    for (const port of this.ports) {
+    for (const port of this.#ports) {
       port.runPeriodic(now);
       port.runChurn(now);
     }
-    this.ports.forEach((_, i) => this.#noticeInjectionChange(i));
-    this.ports.forEach((_, i) => this.#transmitLacpdu(i, now));
-    this.ports.forEach((_, i) => this.#logStateChange(i));
+    this.#ports.forEach((_, i) => this.#noticeInjectionChange(i));
+    this.#ports.forEach((_, i) => this.#transmitLacpdu(i, now));
+    this.#ports.forEach((_, i) => this.#logStateChange(i));
     for (const observer of this.#observers) observer(now);
   }
 
@@ -251,15 +271,6 @@ export class LacpSystem {
     return () => this.#observers.delete(observer);
   }
 
-  /** The partner half of a port's LAG ID (§6.4.14): who it would aggregate with. */
-  #lagOf(port: LacpPort): string {
-    const p = port.partner;
-    const base = `${p.systemPriority}/${formatMac(p.system)}/${p.key}`;
-    return port.individual
-      ? `${base}/port ${p.portPriority}.${p.port}/${port.identity.port}`
-      : base;
-  }
-
   /**
    * Selection Logic. Individual ports each get an aggregator of their own. The aggregatable
    * ports share one: it keeps its LAG ID while any port is selected to it, otherwise it takes the
@@ -269,7 +280,7 @@ export class LacpSystem {
    * new partner always costs a detach and a fresh wait_while.
    */
   #select(): void {
-    const candidates = this.ports.filter((p) =>
+    const candidates = this.#ports.filter((p) =>
       p.enabled && !p.loopback && p.rxState !== "PORT_DISABLED" && p.rxState !== "INITIALIZE"
     );
     const members = candidates.filter((p) => !p.individual && p.selected === "SELECTED");
@@ -277,7 +288,7 @@ export class LacpSystem {
       const groups = new Map<string, LacpPort[]>();
       for (const p of candidates) {
         if (p.individual) continue;
-        const lag = this.#lagOf(p);
+        const lag = p.partnerLagId();
         groups.set(lag, [...(groups.get(lag) ?? []), p]);
       }
       let best: string | null = null;
@@ -295,15 +306,15 @@ export class LacpSystem {
       }
       this.#aggregatorLag = best;
     }
-    for (const p of this.ports) {
+    for (const p of this.#ports) {
       if (!candidates.includes(p)) {
-        p.selected = "UNSELECTED";
+        p.setSelected("UNSELECTED");
       } else if (p.selected === "UNSELECTED" && p.muxState !== "DETACHED") {
         continue;
       } else if (p.individual) {
-        if (p.selected !== "SELECTED") p.selected = "SELECTED";
+        if (p.selected !== "SELECTED") p.setSelected("SELECTED");
       } else if (p.selected !== "SELECTED") {
-        p.selected = this.#lagOf(p) === this.#aggregatorLag ? "SELECTED" : "STANDBY";
+        p.setSelected(p.partnerLagId() === this.#aggregatorLag ? "SELECTED" : "STANDBY");
       }
     }
   }
@@ -311,38 +322,38 @@ export class LacpSystem {
   /** Ready: every port waiting to join the same aggregator has its wait_while done. */
   #ready(port: LacpPort, now: number): boolean {
     if (port.individual) return port.waitDone(now);
-    return this.ports.every((p) =>
+    return this.#ports.every((p) =>
       p.individual || p.selected !== "SELECTED" || p.muxState !== "WAITING" || p.waitDone(now)
     );
   }
 
   /** What we would send on port `index` before injection. */
   #outgoing(index: number): OutgoingPdu {
-    const port = this.ports[index]!;
-    return { version: 1, actor: port.actorInfo(), partner: { state: port.partner.state } };
+    const port = this.#ports[index]!;
+    return { version: 1, actor: port.actorInfo(), partner: { state: port.partnerState } };
   }
 
   /** A change in which rules apply changes what we send: transmit it at once. */
   #noticeInjectionChange(index: number): void {
     if (this.rules.length === 0) return;
-    const port = this.ports[index]!;
+    const port = this.#ports[index]!;
     const engine = this.#injection[index]!;
-    engine.noteStates(port.actorState, port.partner.state);
-    const active = engine.active(port.actorState, port.partner.state).join(",");
+    engine.noteStates(port.actorState, port.partnerState);
+    const active = engine.active(port.actorState, port.partnerState).join(",");
     if (active !== this.#activeRules[index]) {
       this.#activeRules[index] = active;
-      port.ntt = true;
+      port.requestTransmit();
     }
   }
 
   #transmitLacpdu(index: number, now: number): void {
-    const port = this.ports[index]!;
+    const port = this.#ports[index]!;
     if (!port.transmitDue(now)) return;
     const truth = this.#outgoing(index);
     let pdu: OutgoingPdu | null = truth;
     let fired = false;
     if (this.rules.length > 0) {
-      const result = this.#injection[index]!.apply(truth, port.actorState, port.partner.state);
+      const result = this.#injection[index]!.apply(truth, port.actorState, port.partnerState);
       pdu = result.pdu;
       fired = result.fired.length > 0;
       if (fired) {
@@ -355,7 +366,7 @@ export class LacpSystem {
     }
     port.sent(now);
     if (pdu === null) {
-      port.counters.injectedDrops++;
+      port.count("injectedDrops");
       this.#injectedOn.add(index);
       return;
     }
@@ -364,7 +375,7 @@ export class LacpSystem {
       {
         version: pdu.version,
         actor: pdu.actor,
-        partner: { ...port.partner, state: pdu.partner.state },
+        partner: port.partnerInfoWithState(pdu.partner.state),
         collectorMaxDelay: 0,
         extraTlvs: [],
       },
@@ -372,10 +383,10 @@ export class LacpSystem {
     );
     if (!this.#transmit(index, frame, "lacpdu")) {
       // The socket queue is full: try again on the next tick.
-      port.ntt = true;
+      port.requestTransmit();
       return;
     }
-    port.counters.lacpduTx++;
+    port.count("lacpduTx");
     if (fired) this.#injectedOn.add(index);
     log.debug("Sent LACPDU on {port}: {states}", {
       port: port.identity.name,
@@ -384,8 +395,8 @@ export class LacpSystem {
   }
 
   #logStateChange(index: number): void {
-    const port = this.ports[index]!;
-    const pair = formatStatePair(port.actorState, port.partner.state);
+    const port = this.#ports[index]!;
+    const pair = formatStatePair(port.actorState, port.partnerState);
     const before = this.#logged[index]!;
     if (pair === before) return;
     this.#logged[index] = pair;
@@ -414,13 +425,13 @@ export class LacpSystem {
 
   /** Names of the ports where an injected LACPDU was sent (or dropped). */
   injectedPorts(): string[] {
-    return [...this.#injectedOn].sort((a, b) => a - b).map((i) => this.ports[i]!.identity.name);
+    return [...this.#injectedOn].sort((a, b) => a - b).map((i) => this.#ports[i]!.identity.name);
   }
 
   /** Whether the partner of port `index` is in sync and we are collecting and distributing. */
   isAggregated(index: number): boolean {
-    const port = this.ports[index]!;
+    const port = this.#ports[index]!;
     return port.muxState === "COLLECTING_DISTRIBUTING" &&
-      (port.partner.state & LacpState.SYNCHRONIZATION) !== 0;
+      (port.partnerState & LacpState.SYNCHRONIZATION) !== 0;
   }
 }

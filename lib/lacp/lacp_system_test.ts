@@ -165,15 +165,15 @@ Deno.test("LacpSystem pair reaches COLLECTING_DISTRIBUTING on both ports right a
   for (const side of [a, b]) {
     for (const port of side.system.ports) {
       assert.equal(port.actorState, CD);
-      assert.equal(port.partner.state, CD);
+      assert.equal(port.partnerState, CD);
       assert.equal(port.rxState, "CURRENT");
       assert.equal(port.selected, "SELECTED");
-      assert.equal(port.actorChurn, "NO_CHURN");
+      assert.equal(port.snapshot().actorChurn, "NO_CHURN");
     }
   }
   // Both directions agree on who is who.
-  assert.deepEqual([...a.system.ports[0]!.partner.system], [...SYS_B]);
-  assert.equal(a.system.ports[1]!.partner.port, 2);
+  assert.deepEqual([...a.system.ports[0]!.snapshot().partner.system], [...SYS_B]);
+  assert.equal(a.system.ports[1]!.snapshot().partner.port, 2);
 });
 
 Deno.test("LacpSystem sends a LACPDU at once on start, then every second to a fast partner", () => {
@@ -211,8 +211,8 @@ Deno.test("LacpSystem expires the partner 3 s after its last LACPDU and defaults
   const port = a.system.ports[0]!;
   assert.equal(port.rxState, "EXPIRED");
   assert.equal(port.actorState & EXPIRED, EXPIRED, "actor advertises Expired");
-  assert.equal(port.partner.state & SYNCHRONIZATION, 0, "partner no longer in sync");
-  assert.equal(port.partner.state & SHORT_TIMEOUT, SHORT_TIMEOUT, "partner assumed short timeout");
+  assert.equal(port.partnerState & SYNCHRONIZATION, 0, "partner no longer in sync");
+  assert.equal(port.partnerState & SHORT_TIMEOUT, SHORT_TIMEOUT, "partner assumed short timeout");
   assert.equal(port.muxState, "ATTACHED", "no longer collecting and distributing");
   lab.advance(lastArrival + 2 * LacpTimes.SHORT_TIMEOUT - 1);
   assert.equal(port.rxState, "EXPIRED");
@@ -220,7 +220,7 @@ Deno.test("LacpSystem expires the partner 3 s after its last LACPDU and defaults
   assert.equal(port.rxState, "DEFAULTED");
   assert.equal(port.actorState & (EXPIRED | DEFAULTED), DEFAULTED);
   assert.deepEqual(
-    [...port.partner.system],
+    [...port.snapshot().partner.system],
     [0, 0, 0, 0, 0, 0],
     "partner reset to administrative defaults",
   );
@@ -286,13 +286,13 @@ Deno.test("LacpSystem stays silent when both ends are passive, and a passive end
   });
   silent.lab.advance(10000);
   assert.equal(silent.a.sent.length + silent.b.sent.length, 0);
-  assert.equal(silent.a.system.ports[0]!.periodicState, "NO_PERIODIC");
+  assert.equal(silent.a.system.ports[0]!.snapshot().periodicState, "NO_PERIODIC");
 
   const mixed = pair({ actor: actor(SYS_A, { active: false }) });
   mixed.lab.advance(5000);
   assert.ok(mixed.a.sent.length > 0);
   assert.ok(mixed.a.system.isAggregated(0) && mixed.b.system.isAggregated(0));
-  assert.equal(mixed.b.system.ports[0]!.partner.state & ACTIVE, 0, "the partner sees us passive");
+  assert.equal(mixed.b.system.ports[0]!.partnerState & ACTIVE, 0, "the partner sees us passive");
 });
 
 Deno.test("LacpSystem puts a port whose partner is another system on STANDBY (first heard wins)", () => {
@@ -355,7 +355,7 @@ Deno.test("LacpSystem detects loopback and never aggregates a port facing itself
     assert.equal(port.loopback, true);
     assert.equal(port.selected, "UNSELECTED");
     assert.equal(port.muxState, "DETACHED");
-    assert.ok(port.counters.loopbackRx > 0);
+    assert.ok(port.snapshot().counters.loopbackRx > 0);
   }
 });
 
@@ -363,11 +363,11 @@ Deno.test("LacpSystem counts a partner that never synchronizes as churned after 
   // B never claims synchronization (as a switch whose side of the LAG is not configured).
   const { lab, a } = pair({}, { rules: [parseInjectRule("-> A:-S")] });
   lab.advance(LacpTimes.CHURN_DETECTION - 100);
-  assert.equal(a.system.ports[0]!.partnerChurn, "CHURN_MONITOR");
+  assert.equal(a.system.ports[0]!.snapshot().partnerChurn, "CHURN_MONITOR");
   lab.advance(LacpTimes.CHURN_DETECTION + 100);
-  assert.equal(a.system.ports[0]!.partnerChurn, "CHURN");
-  assert.equal(a.system.ports[0]!.partnerChurnCount, 1);
-  assert.equal(a.system.ports[0]!.actorChurn, "NO_CHURN");
+  assert.equal(a.system.ports[0]!.snapshot().partnerChurn, "CHURN");
+  assert.equal(a.system.ports[0]!.snapshot().partnerChurnCount, 1);
+  assert.equal(a.system.ports[0]!.snapshot().actorChurn, "NO_CHURN");
 });
 
 Deno.test("LacpSystem answers a Marker Information PDU with a Marker Response, at most 5 a second", () => {
@@ -389,7 +389,7 @@ Deno.test("LacpSystem answers a Marker Information PDU with a Marker Response, a
     requesterSystem: [...SYS_B],
     transactionId: 42,
   });
-  const counters = a.system.ports[0]!.counters;
+  const counters = a.system.ports[0]!.snapshot().counters;
   assert.equal(counters.markerRx, 8);
   assert.equal(counters.markerTx, 5);
   assert.equal(counters.markerDropped, 3);
@@ -401,7 +401,7 @@ Deno.test("LacpSystem counts malformed PDUs and leaves its state alone", () => {
   const port = a.system.ports[0]!;
   const before = JSON.stringify({
     a: port.actorState,
-    p: port.partner.state,
+    p: port.partnerState,
     rx: port.rxState,
     mux: port.muxState,
   });
@@ -412,11 +412,11 @@ Deno.test("LacpSystem counts malformed PDUs and leaves its state alone", () => {
   const version0 = good.slice();
   version0[15] = 0;
   for (const frame of [truncated, badTlv, version0]) a.system.receive(0, frame, lab.now);
-  assert.equal(port.counters.malformedRx, 3);
+  assert.equal(port.snapshot().counters.malformedRx, 3);
   assert.equal(
     JSON.stringify({
       a: port.actorState,
-      p: port.partner.state,
+      p: port.partnerState,
       rx: port.rxState,
       mux: port.muxState,
     }),
@@ -452,7 +452,7 @@ Deno.test("injection changes what goes on the wire at once, never the state mach
   const last = lacpdus(a, 0).at(-1)!.pdu;
   assert.equal(last.actor.state, CD & ~(COLLECTING | DISTRIBUTING), "the wire says otherwise");
   assert.equal(
-    b.system.ports[0]!.partner.state,
+    b.system.ports[0]!.partnerState,
     CD & ~(COLLECTING | DISTRIBUTING),
     "the partner believes the wire",
   );
@@ -482,9 +482,9 @@ Deno.test("injected identity fields reach the partner and break its match, as a 
   const { lab, a, b } = pair({ rules: [parseInjectRule("-> key=7")] });
   lab.advance(10000);
   assert.equal(a.system.ports[0]!.actorInfo().key, 1, "our true key");
-  assert.equal(b.system.ports[0]!.partner.key, 7, "what the partner was told");
+  assert.equal(b.system.ports[0]!.snapshot().partner.key, 7, "what the partner was told");
   // The partner echoes key 7 back, which does not match our key 1: we never see it in sync.
-  assert.equal(a.system.ports[0]!.partner.state & SYNCHRONIZATION, 0);
+  assert.equal(a.system.ports[0]!.partnerState & SYNCHRONIZATION, 0);
   assert.equal(a.system.isAggregated(0), false);
 });
 
@@ -498,7 +498,7 @@ Deno.test("injection with #N fires N times on each port, and drop sends nothing"
   const dropped = pair({ rules: [parseInjectRule("-> drop")] });
   dropped.lab.advance(5000);
   assert.equal(lacpdus(dropped.a, 0).length, 0);
-  assert.ok(dropped.a.system.ports[0]!.counters.injectedDrops > 0);
+  assert.ok(dropped.a.system.ports[0]!.snapshot().counters.injectedDrops > 0);
   assert.equal(dropped.b.system.ports[0]!.rxState, "DEFAULTED", "the partner never heard us");
 });
 
@@ -614,7 +614,7 @@ Deno.test("LacpSystem detaches a port whose partner changes and waits out a new 
       // Ready waits for the last port of the aggregate to finish its wait.
       assert.equal(synced.at, change + (links - 1) + LacpTimes.AGGREGATE_WAIT, `${links} links`);
       assert.ok(a.system.isAggregated(i));
-      assert.deepEqual([...a.system.ports[i]!.partner.system], [...SYS_C]);
+      assert.deepEqual([...a.system.ports[i]!.snapshot().partner.system], [...SYS_C]);
     }
   }
 });
@@ -672,7 +672,7 @@ Deno.test("LacpSystem gives partner Sync only to an active partner, or a passive
     a.system.receive(0, partnerFrame(a, 0, SYS_B, passive, (s) => s & ~ACTIVE), t);
   }
   const port = a.system.ports[0]!;
-  assert.equal(port.partner.state & SYNCHRONIZATION, 0);
+  assert.equal(port.partnerState & SYNCHRONIZATION, 0);
   assert.equal(port.muxState, "ATTACHED");
   a.system.receive(0, partnerFrame(a, 0, SYS_B, passive), lab.now);
   assert.ok(a.system.isAggregated(0));
@@ -682,12 +682,12 @@ Deno.test("LacpSystem moves from FAST_PERIODIC to SLOW_PERIODIC at once, without
   const { lab, a } = alone();
   speak(lab, a, 0, SYS_B, 0, 5000);
   const port = a.system.ports[0]!;
-  assert.equal(port.periodicState, "FAST_PERIODIC");
+  assert.equal(port.snapshot().periodicState, "FAST_PERIODIC");
   const asked = 5300;
   lab.advance(asked);
   a.system.receive(0, partnerFrame(a, 0, SYS_B, CD & ~SHORT_TIMEOUT), asked);
-  assert.equal(port.periodicState, "SLOW_PERIODIC");
-  assert.equal(port.timers.periodic, asked + LacpTimes.SLOW_PERIODIC);
+  assert.equal(port.snapshot().periodicState, "SLOW_PERIODIC");
+  assert.equal(port.snapshot().timers.periodic, asked + LacpTimes.SLOW_PERIODIC);
   speak(lab, a, 0, SYS_B, 6000, 20000, CD & ~SHORT_TIMEOUT);
   assert.deepEqual(lacpdus(a, 0).filter((s) => s.at > asked).map((s) => s.at), []);
 });
@@ -720,7 +720,7 @@ Deno.test("LacpSystem counts tagged frames, other Slow Protocols and illegal sub
     other[14] = subtype;
     a.system.receive(0, other, lab.now);
   }
-  const c = a.system.ports[0]!.counters;
+  const c = a.system.ports[0]!.snapshot().counters;
   assert.deepEqual([c.taggedRx, c.unknownRx, c.illegalRx, c.lacpduRx, c.malformedRx], [
     1,
     2,
@@ -767,7 +767,7 @@ Deno.test("a '#1/episode' rule fires once while its condition holds, and again w
     let episodes = 0;
     let held = false;
     a.system.observe(() => {
-      const holds = (a.system.ports[0]!.partner.state & SYNCHRONIZATION) !== 0;
+      const holds = (a.system.ports[0]!.partnerState & SYNCHRONIZATION) !== 0;
       if (holds && !held) episodes++;
       held = holds;
     });
@@ -786,4 +786,27 @@ Deno.test("a '#1/episode' rule fires once while its condition holds, and again w
   const once = run("P:+S -> A:-S #1/episode");
   assert.ok(once.episodes >= 2, `${once.episodes} episodes`);
   assert.equal(once.fired, once.episodes);
+});
+
+Deno.test("a port snapshot is frozen and keeps the moment it was taken", () => {
+  const { lab, a } = alone();
+  lab.advance(100);
+  const port = a.system.ports[0]!;
+  const before = port.snapshot();
+  assert.ok(Object.isFrozen(before) && Object.isFrozen(before.counters));
+  assert.ok(Object.isFrozen(before.timers) && Object.isFrozen(before.partner));
+  assert.throws(() => {
+    (before.counters as { lacpduRx: number }).lacpduRx = 99;
+  }, TypeError);
+  before.partner.system.fill(0xee);
+  a.system.receive(0, partnerFrame(a, 0, SYS_B), lab.now);
+  const after = port.snapshot();
+  assert.deepEqual(
+    [before.counters.lacpduRx, after.counters.lacpduRx],
+    [0, 1],
+    "the port moved on",
+  );
+  assert.equal(before.rxState, "EXPIRED");
+  assert.equal(after.rxState, "CURRENT");
+  assert.deepEqual([...after.partner.system], [...SYS_B], "the port's partner id is its own copy");
 });

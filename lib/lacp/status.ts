@@ -16,15 +16,20 @@ import {
   stateFlagNames,
 } from "../packet/lacp.ts";
 import { formatMac } from "../packet/mac.ts";
-import type { LacpPort } from "./lacp_port.ts";
+import type { LacpPortSnapshot } from "./lacp_port.ts";
 import type { LacpSystem } from "./lacp_system.ts";
 
 /** Actor or partner information (JSON). */
 export interface PartyStatus {
+  /** System priority. */
   system_priority: number;
+  /** System id, `aa:bb:cc:dd:ee:ff`. */
   system: string;
+  /** Operational key. */
   key: number;
+  /** Port priority. */
   port_priority: number;
+  /** Port number. */
   port: number;
   /** The state octet as a number. */
   state: number;
@@ -36,7 +41,9 @@ export interface PartyStatus {
 
 /** One injection rule on one port (JSON). */
 export interface RuleStatus {
+  /** The rule as written on the command line. */
   rule: string;
+  /** How many LACPDUs it changed (or dropped) on this port. */
   fired: number;
   /** The `#N` limit, or null when unlimited. */
   limit: number | null;
@@ -46,28 +53,44 @@ export interface RuleStatus {
 
 /** One port (JSON). */
 export interface PortStatus {
+  /** Interface name. */
   interface: string;
+  /** Our port number. */
   port_number: number;
+  /** The rate we ask the partner for (`--fast` or not). */
   configured_rate_mode: "fast" | "slow";
   /** The rate the partner asks us to transmit at. */
   effective_rate_mode: "fast" | "slow";
+  /** We are active (LACP_Activity). */
   active_mode: boolean;
+  /** The partner is active. */
   partner_active: boolean;
+  /** LACPDUs may be sent: the link is up and either side is active. */
   should_send: boolean;
+  /** The link's carrier. */
   link_up: boolean;
+  /** Receive machine state. */
   rx_state: string;
+  /** Periodic transmission machine state. */
   periodic_state: string;
+  /** Mux machine state. */
   mux_state: string;
+  /** `selection` is SELECTED (the original lacpd's field). */
   selected: boolean;
+  /** The Selected variable: SELECTED, STANDBY or UNSELECTED. */
   selection: string;
+  /** The partner is our own system. */
   loopback: boolean;
+  /** The version of the partner's last LACPDU. */
   partner_version: number;
+  /** Churn detection states, and how often each side entered churn. */
   churn: { actor: string; partner: string; actor_count: number; partner_count: number };
   /** Seconds until each running timer expires; null when it is not running. */
   timers: Record<
     "current_while" | "periodic" | "wait_while" | "actor_churn" | "partner_churn",
     number | null
   >;
+  /** The port's counters (see `PortCounters` in lib/lacp/lacp_port.ts). */
   counters: {
     lacpdu_rx: number;
     lacpdu_tx: number;
@@ -82,23 +105,31 @@ export interface PortStatus {
     loopback_rx: number;
     kernel_drops: number;
   };
+  /** Every injection rule and how often it fired here. */
   inject_rules: RuleStatus[];
+  /** Our information, true state (before any injection). */
   actor: PartyStatus;
+  /** What we know of the partner. */
   partner: PartyStatus;
 }
 
 /** One daemon (JSON): an element of the `-s -j` array. */
 export interface DaemonStatus {
+  /** The daemon's process id. */
   pid: number;
   /** Inode of the daemon's network namespace (as in `net:[4026531840]`). */
   net_ns_id: number;
+  /** The rate every port asks its partner for. */
   configured_rate_mode: "fast" | "slow";
+  /** Active (true) or passive. */
   active_mode: boolean;
+  /** Seconds since the daemon started. */
   uptime_seconds: number;
+  /** One entry per `-i` interface, in order. */
   ports: PortStatus[];
 }
 
-function party(info: LacpPortInfo): PartyStatus {
+function party(info: Readonly<LacpPortInfo>): PartyStatus {
   return {
     system_priority: info.systemPriority,
     system: formatMac(info.system),
@@ -115,9 +146,15 @@ function remaining(at: number | null, now: number): number | null {
   return at === null ? null : Math.max(0, Math.round(at - now)) / 1000;
 }
 
-function portStatus(system: LacpSystem, port: LacpPort, index: number, now: number): PortStatus {
+function portStatus(
+  system: LacpSystem,
+  port: LacpPortSnapshot,
+  index: number,
+  now: number,
+): PortStatus {
   const rate = (state: number) => (state & LacpState.SHORT_TIMEOUT) !== 0 ? "fast" : "slow";
   const t = port.timers;
+  const c = port.counters;
   const counts = system.ruleFireCounts(index);
   return {
     interface: port.identity.name,
@@ -149,18 +186,18 @@ function portStatus(system: LacpSystem, port: LacpPort, index: number, now: numb
       partner_churn: remaining(t.partnerChurn, now),
     },
     counters: {
-      lacpdu_rx: port.counters.lacpduRx,
-      lacpdu_tx: port.counters.lacpduTx,
-      malformed_rx: port.counters.malformedRx,
-      illegal_rx: port.counters.illegalRx,
-      unknown_rx: port.counters.unknownRx,
-      tagged_rx: port.counters.taggedRx,
-      marker_rx: port.counters.markerRx,
-      marker_tx: port.counters.markerTx,
-      marker_dropped: port.counters.markerDropped,
-      injected_drops: port.counters.injectedDrops,
-      loopback_rx: port.counters.loopbackRx,
-      kernel_drops: port.counters.kernelDrops,
+      lacpdu_rx: c.lacpduRx,
+      lacpdu_tx: c.lacpduTx,
+      malformed_rx: c.malformedRx,
+      illegal_rx: c.illegalRx,
+      unknown_rx: c.unknownRx,
+      tagged_rx: c.taggedRx,
+      marker_rx: c.markerRx,
+      marker_tx: c.markerTx,
+      marker_dropped: c.markerDropped,
+      injected_drops: c.injectedDrops,
+      loopback_rx: c.loopbackRx,
+      kernel_drops: c.kernelDrops,
     },
     inject_rules: system.rules.map((rule, i) => ({
       rule: rule.text,
@@ -168,14 +205,14 @@ function portStatus(system: LacpSystem, port: LacpPort, index: number, now: numb
       limit: rule.limit,
       per_episode: rule.perEpisode,
     })),
-    actor: party(port.actorInfo()),
+    actor: party(port.actor),
     partner: party(port.partner),
   };
 }
 
 /** The status of every port of `system` at `now` (monotonic ms). */
 export function portStatuses(system: LacpSystem, now: number): PortStatus[] {
-  return system.ports.map((port, i) => portStatus(system, port, i, now));
+  return system.ports.map((port, i) => portStatus(system, port.snapshot(), i, now));
 }
 
 function describeParty(label: string, p: PartyStatus): string[] {

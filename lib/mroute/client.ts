@@ -8,6 +8,8 @@
  */
 
 import { z } from "zod";
+import type { ReplyContext, ReplySchema } from "../daemon/client.ts";
+import { exactly } from "../zod_exact.ts";
 import type { RouteJsonOut, VifJson } from "./protocol.ts";
 
 /** The control socket name of the daemon for namespace `netnsId` and `table` (0: default). */
@@ -23,7 +25,7 @@ export function defaultStatePath(netns: string | null, table: number): string {
 }
 
 /** Names a request in a malformed-reply error. */
-export function mrouteReply(what: string): { daemon: string; what: string } {
+export function mrouteReply(what: string): ReplyContext {
   return { daemon: "mroute", what };
 }
 
@@ -31,17 +33,25 @@ export function mrouteReply(what: string): { daemon: string; what: string } {
  * The reply to ADD_MFC, DEL_MFC, ADD_VIF, DEL_VIF and FLUSH (and the first line of SUBSCRIBE):
  * `{"status": "success", "message": "..."}`, other fields kept for `-j`.
  */
-export const MessageReply = z.looseObject({
+export interface MessageReply {
+  /** Always `success` (a failure is an error reply). */
+  status: "success";
+  /** What was done, in words. */
+  message: string;
+  /** Fields a newer daemon adds, kept for `-j`. */
+  [field: string]: unknown;
+}
+const MessageReplySchema = exactly<MessageReply>()(z.looseObject({
   status: z.literal("success"),
   message: z.string(),
-});
-/** A {@linkcode MessageReply}. */
-export type MessageReply = z.infer<typeof MessageReply>;
+}));
+/** Schema of {@linkcode MessageReply}. */
+export const MessageReply: ReplySchema<MessageReply> = MessageReplySchema;
 
 const Family = z.union([z.literal(4), z.literal(6)]);
 const Counter = z.number().nullable();
 
-const VifJsonSchema = z.object({
+const VifJsonSchema = exactly<VifJson>()(z.object({
   family: Family,
   vif: z.number().int(),
   name: z.string(),
@@ -52,9 +62,9 @@ const VifJsonSchema = z.object({
   bytes_in: Counter,
   packets_out: Counter,
   bytes_out: Counter,
-}) satisfies z.ZodType<VifJson>;
+}));
 
-const RouteJsonSchema = z.object({
+const RouteJsonSchema = exactly<RouteJsonOut>()(z.object({
   family: Family,
   source: z.string(),
   group: z.string(),
@@ -64,38 +74,83 @@ const RouteJsonSchema = z.object({
   packets: Counter,
   bytes: Counter,
   wrong_if: Counter,
-}) satisfies z.ZodType<RouteJsonOut>;
+}));
 
 /** The reply to SHOW: the VIFs and the routes (`netkit mroute show -j`). */
-export const ShowReply = z.object({
+export interface ShowReply {
+  /** Always `success`. */
+  status: "success";
+  /** The VIFs, pinned or used by a route. */
+  vifs: VifJson[];
+  /** The routes. */
+  routes: RouteJsonOut[];
+}
+/** Schema of {@linkcode ShowReply}. */
+export const ShowReply: ReplySchema<ShowReply> = exactly<ShowReply>()(z.object({
   status: z.literal("success"),
   vifs: z.array(VifJsonSchema),
   routes: z.array(RouteJsonSchema),
-});
+}));
 
 /** A route in an APPLY plan, in the form APPLY takes (outputs as "name" or "name:ttl"). */
-const PlanRoute = z.object({
+export interface PlanRoute {
+  /** The source address; absent for (*,G). */
+  source?: string | undefined;
+  /** The group address. */
+  group: string;
+  /** The input interface. */
+  iif: string;
+  /** The outputs, `name` or `name:ttl`. */
+  oifs: string[];
+}
+const PlanRouteSchema = exactly<PlanRoute>()(z.object({
   source: z.string().optional(),
   group: z.string(),
   iif: z.string(),
   oifs: z.array(z.string()),
-});
+}));
+
+/** What an APPLY changes (or, in a dry run, would change). */
+export interface ApplyPlan {
+  /** Routes added. */
+  add: PlanRoute[];
+  /** Routes whose input or outputs change. */
+  change: { from: PlanRoute; to: PlanRoute }[];
+  /** Routes removed. */
+  remove: PlanRoute[];
+  /** Interfaces whose VIF is pinned. */
+  pin: string[];
+  /** Interfaces whose VIF is released. */
+  unpin: string[];
+}
 
 /** The reply to APPLY: the message and the plan, made or (dry run) not. */
-export const ApplyReply = z.looseObject({
+export interface ApplyReply {
+  /** Always `success`. */
+  status: "success";
+  /** What was done, in words. */
+  message: string;
+  /** Whether nothing was changed (`--dry-run`). */
+  "dry_run": boolean;
+  /** The changes. */
+  plan: ApplyPlan;
+  /** Fields a newer daemon adds (or the CLI's `offline`), kept for `-j`. */
+  [field: string]: unknown;
+}
+const ApplyReplySchema = exactly<ApplyReply>()(z.looseObject({
   status: z.literal("success"),
   message: z.string(),
   dry_run: z.boolean(),
   plan: z.object({
-    add: z.array(PlanRoute),
-    change: z.array(z.object({ from: PlanRoute, to: PlanRoute })),
-    remove: z.array(PlanRoute),
+    add: z.array(PlanRouteSchema),
+    change: z.array(z.object({ from: PlanRouteSchema, to: PlanRouteSchema })),
+    remove: z.array(PlanRouteSchema),
     pin: z.array(z.string()),
     unpin: z.array(z.string()),
   }),
-});
-/** An {@linkcode ApplyReply}. */
-export type ApplyReply = z.infer<typeof ApplyReply>;
+}));
+/** Schema of {@linkcode ApplyReply}. */
+export const ApplyReply: ReplySchema<ApplyReply> = ApplyReplySchema;
 
 const EventRoute = z.looseObject({
   family: Family,
@@ -106,10 +161,17 @@ const EventRoute = z.looseObject({
 });
 
 /**
- * One event of a SUBSCRIBE stream, checked as far as lib/mroute/event_text.ts reads it; kinds a
- * newer daemon adds pass as they are (printed as JSON).
+ * One event of a SUBSCRIBE stream, checked as far as lib/mroute/event_text.ts reads it (a route
+ * event's `route`, an interface event's `name` and `routes`); kinds a newer daemon adds pass as
+ * they are (printed as JSON).
  */
-export const MonitorEvent = z.union([
+export interface MonitorEvent {
+  /** What happened: `route_added`, `interface_gone`, `upcall`, ... */
+  event: string;
+  /** The event's fields. */
+  [field: string]: unknown;
+}
+const MonitorEventSchema = z.union([
   z.looseObject({
     event: z.enum(["route_added", "route_changed", "route_removed"]),
     route: EventRoute,
@@ -127,4 +189,9 @@ export const MonitorEvent = z.union([
 ]);
 
 /** One line of a SUBSCRIBE stream: the acknowledgement, then events. */
-export const MonitorLine = z.union([MessageReply, MonitorEvent]);
+export type MonitorLine = MessageReply | MonitorEvent;
+/** Schema of {@linkcode MonitorLine}. */
+export const MonitorLine: ReplySchema<MonitorLine> = z.union([
+  MessageReplySchema,
+  MonitorEventSchema,
+]);

@@ -240,7 +240,8 @@ export function handleRequest(
       return success(`VIF for ${request.payload.interface} deleted.`);
     }
     case "SHOW":
-      return { status: "success", ...hooks.show(request.payload?.stats ?? false) };
+      // The pid is whom `mroute daemon -k` signals, once the socket's lock confirms it.
+      return { status: "success", pid: Deno.pid, ...hooks.show(request.payload?.stats ?? false) };
     case "FLUSH": {
       const routes = router.routes().length;
       const vifs = router.vifs().length;

@@ -1,18 +1,24 @@
 /**
- * Daemons as services: SIGHUP never ends one (it reopens a renamed log file, as logrotate needs),
- * and `netkit lacp -k` signals only a pid the kernel says holds the control socket's lock, never
- * the pid a fake control socket answers with.
+ * Daemons as services: SIGHUP never ends one (it reopens a renamed log file, as logrotate needs,
+ * and the relay rereads its rooms file); `-d` logs to a default file from `/`; a kill -9 leaves
+ * nothing that blocks the next start; and every daemon's `-k` signals only a pid the kernel says
+ * holds the control socket's lock, never the pid a fake control socket answers with.
+ * (mroute's need IPv4 multicast routing: the kernel lane runs them.)
  */
 
 import assert from "node:assert/strict";
 import { z } from "zod";
 import { ControlServer } from "../../lib/ipc/mod.ts";
 import type { ChildDaemon } from "../../lib/lab/child_daemon.ts";
-import { L2 } from "../../lib/lab/l2_lab.ts";
-import { NamespaceLab } from "../../lib/lab/namespace_lab.ts";
-import { controlSocketPrefix } from "../../lib/lacp/daemon.ts";
+import { clientLanAddress, clientMac, L2, L2Lab } from "../../lib/lab/l2_lab.ts";
+import { clientSocketName, gatewaySocketName } from "../../lib/l2/peer_client.ts";
+import { ip, NamespaceLab } from "../../lib/lab/namespace_lab.ts";
+import { relaySocketName } from "../../lib/l2/relay_client.ts";
+import { controlSocketPrefix } from "../../lib/lacp/client.ts";
 import { currentNetnsId, netnsId } from "../../lib/net/netns.ts";
+import { mrouteSocketName } from "../../lib/mroute/client.ts";
 import { needs } from "../skip.ts";
+import { MrouteLab } from "./_mroute.ts";
 import { startedLab } from "./_l2.ts";
 import { netkit, startLacp, waitUntil } from "./_lacp.ts";
 
@@ -109,49 +115,130 @@ Deno.test({
   },
 });
 
-Deno.test("netkit lacp -k refuses the pid a fake control socket names, and signals nothing", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "netkit-sig-" });
-  // An unrelated process, whose pid the fake socket gives as its own.
-  const bystander = new Deno.Command("sleep", { args: ["30"] }).spawn();
-  try {
-    // A control socket where lacp -k looks, answering status as a daemon would; the lock
-    // beside it is held by this test process, not by the bystander.
-    await using _fake = await ControlServer.listen({
-      path: `${dir}/${controlSocketPrefix(currentNetnsId())}${bystander.pid}.sock`,
-      schema: z.object({ action: z.literal("status") }),
-      handle: () => ({
-        pid: bystander.pid,
-        net_ns_id: currentNetnsId(),
-        configured_rate_mode: "fast",
-        active_mode: true,
-        uptime_seconds: 1,
-        ports: [],
-      }),
-    });
-    const out = await new Deno.Command("./netkit", {
-      args: ["lacp", "-k"],
-      env: { NETKIT_RUN_DIR: dir },
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    const err = decoder.decode(out.stderr);
-    assert.equal(out.code, 1, err);
-    assert.equal(decoder.decode(out.stdout), "");
-    assert.match(
-      err,
-      new RegExp(
-        `^netkit: error: Refusing to signal pid ${bystander.pid}: the daemon on ".+" gave it as ` +
-          `its own, but ".+\\.lock" is held by pid ${Deno.pid}\\n$`,
-      ),
-    );
-    assert.ok(running(bystander.pid), "the bystander was not signalled");
-  } finally {
-    // Gone already only if the test failed: let its assertion be what is reported.
-    if (running(bystander.pid)) bystander.kill("SIGKILL");
-    await bystander.status;
-    await Deno.remove(dir, { recursive: true });
-  }
-});
+/**
+ * Each daemon command's -k, against a fake socket where it looks: its request schema, the reply
+ * it checks for the pid, and the socket's name (in the run directory, or given).
+ */
+const FAKE_DAEMONS: {
+  name: string;
+  args: (socket: string) => string[];
+  socket: (dir: string, pid: number) => string;
+  schema: z.ZodType;
+  reply: (pid: number) => unknown;
+}[] = [
+  {
+    name: "lacp",
+    args: () => ["lacp", "-k"],
+    socket: (dir, pid) => `${dir}/${controlSocketPrefix(currentNetnsId())}${pid}.sock`,
+    schema: z.object({ action: z.literal("status") }),
+    reply: (pid) => ({
+      pid,
+      net_ns_id: currentNetnsId(),
+      configured_rate_mode: "fast",
+      active_mode: true,
+      uptime_seconds: 1,
+      ports: [],
+    }),
+  },
+  {
+    name: "mroute",
+    args: (socket) => ["mroute", "daemon", "-k", "--socket", socket],
+    socket: (dir) => `${dir}/fake-mroute.sock`,
+    schema: z.object({ action: z.literal("SHOW") }),
+    reply: (pid) => ({ status: "success", pid, vifs: [], routes: [] }),
+  },
+  {
+    name: "relay",
+    args: () => ["relay", "-k"],
+    socket: (dir) => `${dir}/${relaySocketName(currentNetnsId(), 4433)}.sock`,
+    schema: z.object({ cmd: z.literal("status") }),
+    reply: (pid) => ({ pid, listen: "127.0.0.1:4433" }),
+  },
+  ...(["gateway", "client"] as const).map((role) => ({
+    name: role,
+    args: (socket: string) => [role, "-k", "--status-socket", socket],
+    socket: (dir: string) => `${dir}/fake-${role}.sock`,
+    schema: z.object({ cmd: z.literal("status") }),
+    reply: (pid: number) => ({
+      role,
+      version: "test",
+      pid,
+      interface: "eth0",
+      mac: "02:00:00:00:00:01",
+      counters: {},
+      drops: {},
+      session: {
+        state: "connected",
+        relay: "10.0.0.1:4433",
+        room: "ROOM",
+        peer_id: 1,
+        frame_max: 1514,
+        connected_ms: 1,
+        gateway_present: true,
+        counters: {},
+      },
+    }),
+  })),
+];
+
+for (const fake of FAKE_DAEMONS) {
+  Deno.test(`netkit ${fake.args("SOCKET").join(" ")} refuses the pid a fake control socket names, and signals nothing`, async () => {
+    const dir = await Deno.makeTempDir({ prefix: "netkit-sig-" });
+    // An unrelated process, whose pid the fake socket gives as its own.
+    const bystander = new Deno.Command("sleep", { args: ["30"] }).spawn();
+    try {
+      // A control socket where -k looks, answering as a daemon would; the lock beside it is
+      // held by this test process, not by the bystander.
+      const socket = fake.socket(dir, bystander.pid);
+      await using _fake = await ControlServer.listen({
+        path: socket,
+        schema: fake.schema,
+        handle: () => fake.reply(bystander.pid),
+      });
+      const out = await new Deno.Command("./netkit", {
+        args: fake.args(socket),
+        env: { NETKIT_RUN_DIR: dir },
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      const err = decoder.decode(out.stderr);
+      assert.equal(out.code, 1, err);
+      assert.equal(decoder.decode(out.stdout), "");
+      assert.match(
+        err,
+        new RegExp(
+          `^netkit: error: Refusing to signal pid ${bystander.pid}: the daemon on ".+" gave it ` +
+            `as its own, but ".+\\.lock" is held by pid ${Deno.pid}\\n$`,
+        ),
+      );
+      assert.ok(running(bystander.pid), "the bystander was not signalled");
+    } finally {
+      // Gone already only if the test failed: let its assertion be what is reported.
+      if (running(bystander.pid)) bystander.kill("SIGKILL");
+      await bystander.status;
+      await Deno.remove(dir, { recursive: true });
+    }
+  });
+}
+
+/**
+ * How long `./netkit ARGS` (with `env`) takes beyond `baseline` (a command as costly to start,
+ * asking the same daemon): the time the daemon took to do what ARGS asks, without netkit's cold
+ * start, which in the kernel lane alone can pass a second.
+ */
+async function timeBeyond(
+  env: Record<string, string>,
+  baseline: string[],
+  args: string[],
+): Promise<{ code: number; out: string; err: string; ms: number }> {
+  let begin = performance.now();
+  const base = await netkitWith(env, baseline);
+  const baseMs = performance.now() - begin;
+  assert.equal(base.code, 0, base.err);
+  begin = performance.now();
+  const result = await netkitWith(env, args);
+  return { ...result, ms: performance.now() - begin - baseMs };
+}
 
 /** Runs `./netkit ARGS` with `env` added, to completion. */
 async function netkitWith(
@@ -242,6 +329,201 @@ Deno.test({
       const elapsed = performance.now() - start;
       assert.equal(status.signal, null, `${name} exited by itself, not by SIGKILL`);
       assert.ok(elapsed < 1000, `${name} took ${Math.round(elapsed)} ms to stop`);
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "netkit relay, gateway and client: -d logs to the default file from /, SIGHUP rereads the rooms file at once, a kill -9 leaves nothing that blocks the next start, -k stops each within 1 s",
+  ignore: needs("root", "netns", "veth", "bridge", "tun", "ping"),
+  async fn() {
+    await using lab = new L2Lab({ clients: 1 });
+    lab.createRoom();
+    const dir = await Deno.makeTempDir({ prefix: "netkit-l2-detach-" });
+    const env = { NETKIT_RUN_DIR: `${dir}/run`, NETKIT_LOG_DIR: `${dir}/log` };
+    const client = lab.clientNs[0]!;
+    /** The lab's options of a peer, its status socket left at the default (in the run dir). */
+    const peerArgs = (name: string) => {
+      const args = lab.peerArgs(name);
+      assert.equal(args.at(-2), "--status-socket");
+      return args.slice(0, -2);
+    };
+    const daemons = [
+      {
+        name: "relay",
+        ns: lab.relayNs,
+        args: [
+          "relay",
+          "--listen",
+          `${L2.relay}:${L2.port}`,
+          "--rooms",
+          lab.roomsFile,
+          "--dev-cert",
+          `${lab.dir}/certs`,
+        ],
+        socket: () => relaySocketName(netnsId(lab.relayNs), L2.port),
+        log: `relay-${L2.port}-${lab.relayNs}.log`,
+        describe: () => `${dir}/run/${relaySocketName(netnsId(lab.relayNs), L2.port)}.sock`,
+      },
+      {
+        name: "gateway",
+        ns: lab.gw,
+        args: ["gateway", ...peerArgs("gateway"), "--iface", "eth0"],
+        socket: () => gatewaySocketName(netnsId(lab.gw), "eth0"),
+        log: `gateway-eth0-${lab.gw}.log`,
+        describe: () => "eth0",
+      },
+      {
+        name: "client",
+        ns: client,
+        args: ["client", ...peerArgs("client1"), "--tap", L2.tap, "--mac", clientMac(1)],
+        socket: () => clientSocketName(netnsId(client), L2.tap),
+        log: `client-${L2.tap}-${client}.log`,
+        describe: () => L2.tap,
+      },
+    ];
+    /** The pid in the lock file of a daemon's control socket. */
+    const pidOf = (d: (typeof daemons)[number]) =>
+      Number(Deno.readTextFileSync(`${dir}/run/${d.socket()}.sock.lock`).trim());
+    const seen: number[] = [];
+    const start = async (d: (typeof daemons)[number]) => {
+      const started = await netkitWith(env, ["-n", d.ns, ...d.args, "-d"]);
+      assert.equal(started.code, 0, `${d.name}: ${started.err}`);
+      const pid = pidOf(d);
+      seen.push(pid);
+      // The client's TAP gets the lab's static LAN address, as L2Lab.startClient gives it.
+      if (d.name === "client") {
+        ip("-n", client, "addr", "add", `${clientLanAddress(1)}/24`, "dev", L2.tap);
+      }
+      return pid;
+    };
+    try {
+      for (const d of daemons) {
+        const pid = await start(d);
+        assert.equal(Deno.readLinkSync(`/proc/${pid}/cwd`), "/", `${d.name} left its directory`);
+        const logFile = `${dir}/log/${d.log}`;
+        assert.equal(Deno.statSync(logFile).mode! & 0o777, 0o640, logFile);
+      }
+      assert.ok(lab.ping(client, L2.h1, 2), "the detached daemons carry a ping to h1");
+
+      // SIGHUP rereads a changed rooms file at once, and says so in the relay's log.
+      const relayPid = pidOf(daemons[0]!);
+      const before = await netkitWith(env, [
+        "relay",
+        "room",
+        "list",
+        "-j",
+        "--rooms",
+        lab.roomsFile,
+      ]);
+      assert.equal(before.code, 0, before.err);
+      const added = await netkitWith(env, [
+        "relay",
+        "room",
+        "add",
+        "ROOM2",
+        "--rooms",
+        lab.roomsFile,
+      ]);
+      assert.equal(added.code, 0, added.err);
+      Deno.kill(relayPid, "SIGHUP");
+      const relayLog = `${dir}/log/${daemons[0]!.log}`;
+      await waitUntil(
+        () => readOrEmpty(relayLog),
+        (text) => text.includes(`; reread rooms file ${lab.roomsFile}: 2 rooms`),
+        5000,
+        "the relay to say SIGHUP reread its rooms file",
+      );
+
+      // Killed without cleanup: each leaves its socket and lock; each starts again over them.
+      for (const d of [...daemons].reverse()) {
+        const pid = pidOf(d);
+        Deno.kill(pid, "SIGKILL");
+        await waitUntil(() => running(pid), (alive) => !alive, 5000, `${d.name} to die`);
+        assert.ok(Deno.statSync(`${dir}/run/${d.socket()}.sock`).isSocket, `${d.name}'s socket`);
+      }
+      for (const d of daemons) assert.notEqual(await start(d), undefined);
+      await waitUntil(
+        () => lab.ping(client, L2.h1, 1),
+        (ok) => ok,
+        15_000,
+        "the restarted daemons to carry a ping to h1",
+      );
+
+      // -k: client and gateway first, so the relay has no peers to ask for fresh counters.
+      for (const d of [...daemons].reverse()) {
+        const pid = pidOf(d);
+        const stopped = await timeBeyond(
+          env,
+          ["-n", d.ns, d.name, "status", "-j"],
+          ["-n", d.ns, d.name, "-k"],
+        );
+        assert.equal(stopped.code, 0, stopped.err);
+        assert.equal(stopped.out, `Stopped netkit ${d.name} daemon ${pid} (${d.describe()})\n`);
+        assert.ok(!running(pid));
+        assert.ok(stopped.ms < 1000, `${d.name} took ${Math.round(stopped.ms)} ms to stop`);
+      }
+      assert.deepEqual([...Deno.readDirSync(`${dir}/run`)].map((e) => e.name), []);
+    } finally {
+      for (const pid of seen) if (running(pid)) Deno.kill(pid, "SIGKILL");
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "netkit mroute daemon -d logs to its default file from /, a kill -9 leaves nothing that blocks the next start, -k stops it within 1 s",
+  ignore: needs("root", "netns", "veth", "ipv4_mroute"),
+  async fn() {
+    using lab = new MrouteLab();
+    const dir = await Deno.makeTempDir({ prefix: "netkit-mroute-detach-" });
+    const env = { NETKIT_RUN_DIR: `${dir}/run`, NETKIT_LOG_DIR: `${dir}/log` };
+    const socket = `${dir}/run/${mrouteSocketName(netnsId(lab.router), 0)}.sock`;
+    const mroute = (...args: string[]) => netkitWith(env, ["-n", lab.router, "mroute", ...args]);
+    const pidOf = () => Number(Deno.readTextFileSync(`${socket}.lock`).trim());
+    const seen: number[] = [];
+    const start = async () => {
+      const started = await mroute("daemon", "--state", `${dir}/state.json`, "-d");
+      assert.equal(started.code, 0, started.err);
+      seen.push(pidOf());
+      return pidOf();
+    };
+    try {
+      const pid = await start();
+      assert.equal(Deno.readLinkSync(`/proc/${pid}/cwd`), "/");
+      const logFile = `${dir}/log/mroute-${lab.router}.log`;
+      assert.equal(Deno.statSync(logFile).mode! & 0o777, 0o640);
+      const added = await mroute("add", "--group", "239.40.0.2", "--iif", "r1", "--oif", "r2");
+      assert.equal(added.code, 0, added.err);
+
+      // Killed without cleanup: its socket and lock stay; the next daemon starts over them.
+      Deno.kill(pid, "SIGKILL");
+      await waitUntil(() => running(pid), (alive) => !alive, 5000, `pid ${pid} to die`);
+      assert.ok(Deno.statSync(socket).isSocket);
+      const next = await start();
+      const show = await mroute("show", "-j");
+      assert.equal(show.code, 0, show.err);
+      assert.deepEqual(
+        (JSON.parse(show.out) as { routes: { group: string }[] }).routes.map((r) => r.group),
+        ["239.40.0.2"],
+        "the state file brought the route back",
+      );
+
+      const stopped = await timeBeyond(
+        env,
+        ["-n", lab.router, "mroute", "show", "-j"],
+        ["-n", lab.router, "mroute", "daemon", "-k"],
+      );
+      assert.equal(stopped.code, 0, stopped.err);
+      assert.equal(stopped.out, `Stopped netkit mroute daemon ${next} (${socket})\n`);
+      assert.ok(!running(next));
+      assert.ok(stopped.ms < 1000, `it took ${Math.round(stopped.ms)} ms to stop`);
+      assert.deepEqual([...Deno.readDirSync(`${dir}/run`)].map((e) => e.name), []);
+    } finally {
+      for (const pid of seen) if (running(pid)) Deno.kill(pid, "SIGKILL");
+      await Deno.remove(dir, { recursive: true });
     }
   },
 });

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { delay, withTimeout } from "../../lib/async.ts";
 import { ip, NamespaceLab, type VethEnd } from "../../lib/lab/namespace_lab.ts";
 import { runInNetns } from "../../lib/net/netns.ts";
 import { PacketSocket } from "../../lib/net/packet_socket.ts";
@@ -209,13 +210,7 @@ Deno.test({
       "P:+S -> A:-S",
       "--exit-after-inject",
     ]);
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const status = await Promise.race([
-      da.done,
-      new Promise<null>((r) => timer = setTimeout(() => r(null), 10000)),
-    ]);
-    clearTimeout(timer);
-    assert.ok(status !== null, "did not exit");
+    const status = await withTimeout(da.done, 10000, "did not exit");
     assert.equal(status.code, 0);
     const log = da.log();
     assert.match(log, /Inject rule triggered on a[12]: Actor state ATGS?(CD)? -> ATG/);
@@ -264,7 +259,7 @@ Deno.test({
     let sent = 0;
     for (let i = 0; i < 4000; i++) {
       if (flood.send(variants[i % variants.length]!)) sent++;
-      if (i % 200 === 199) await new Promise((r) => setTimeout(r, 5));
+      if (i % 200 === 199) await delay(5);
     }
     // Every flood frame is either counted as malformed or, when it came too fast, as dropped by
     // the kernel for lack of room in the socket: nothing goes unaccounted.
