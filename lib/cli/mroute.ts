@@ -6,7 +6,8 @@
  */
 
 import type { Command } from "commander";
-import { type ReplySchema, requestChecked, subscribeChecked } from "../daemon/client.ts";
+import { requestChecked, subscribeChecked } from "../daemon/client.ts";
+import type { Schema } from "../zod_exact.ts";
 import { absolute, announceDetached } from "../daemon/detach.ts";
 import { DaemonLoop } from "../daemon/loop.ts";
 import { killDaemons, PidReply } from "../daemon/stop.ts";
@@ -75,7 +76,7 @@ async function call<T>(
   options: DaemonAddress,
   globals: GlobalOptions,
   message: { action: string; payload?: unknown },
-  schema: ReplySchema<T>,
+  schema: Schema<T>,
 ): Promise<T> {
   try {
     return await requestChecked(

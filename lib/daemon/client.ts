@@ -10,31 +10,10 @@
  * @module
  */
 
+import type { z } from "zod";
 import { NetkitError } from "../errors.ts";
+import type { Schema } from "../zod_exact.ts";
 import { request, type RequestOptions, subscribe, type SubscribeOptions } from "../ipc/mod.ts";
-
-/** One problem a schema found in a reply: where (`ports[0].interface`) and what. */
-export interface ReplyIssue {
-  /** The field's path from the top of the reply. */
-  readonly path: readonly PropertyKey[];
-  /** What is wrong with it. */
-  readonly message: string;
-}
-
-/** What {@linkcode ReplySchema.safeParse} gives: the reply typed, or its problems. */
-export type ReplyParse<T> =
-  | { success: true; data: T }
-  | { success: false; error: { issues: readonly ReplyIssue[] } };
-
-/**
- * A contract's schema of one reply, as it is checked here. Every zod schema of `T` is one; the
- * contracts declare theirs with this type, so their documented face names `T`, not zod's
- * internals.
- */
-export interface ReplySchema<T> {
-  /** Checks `input` against the schema. */
-  safeParse(input: unknown): ReplyParse<T>;
-}
 
 /** A reply that does not match the contract's schema. */
 export class MalformedReplyError extends NetkitError {}
@@ -57,7 +36,7 @@ function fieldPath(path: readonly PropertyKey[]): string {
 }
 
 /** Up to three problems, each `field.path: what is wrong`, on one line. */
-function problems(error: { issues: readonly ReplyIssue[] }): string {
+function problems(error: z.ZodError): string {
   const shown = error.issues.slice(0, 3).map((issue) => {
     const message = issue.message.replace(/^Invalid input: /, "").replace(/\s+/g, " ");
     return issue.path.length === 0 ? message : `${fieldPath(issue.path)}: ${message}`;
@@ -72,7 +51,7 @@ function problems(error: { issues: readonly ReplyIssue[] }): string {
  */
 export function checkReply<T>(
   reply: unknown,
-  schema: ReplySchema<T>,
+  schema: Schema<T>,
   context: ReplyContext,
 ): T {
   const parsed = schema.safeParse(reply);
@@ -91,7 +70,7 @@ export function checkReply<T>(
 export async function requestChecked<T>(
   path: string,
   message: unknown,
-  schema: ReplySchema<T>,
+  schema: Schema<T>,
   context: ReplyContext,
   options: RequestOptions = {},
 ): Promise<T> {
@@ -102,7 +81,7 @@ export async function requestChecked<T>(
 export async function* subscribeChecked<T>(
   path: string,
   message: unknown,
-  schema: ReplySchema<T>,
+  schema: Schema<T>,
   context: ReplyContext,
   options: SubscribeOptions = {},
 ): AsyncGenerator<T> {

@@ -10,8 +10,8 @@
 import { z } from "zod";
 import { delay } from "../async.ts";
 import { NetkitError } from "../errors.ts";
+import type { Schema } from "../zod_exact.ts";
 import { DaemonUnreachableError, verifySocketOwner } from "../ipc/mod.ts";
-import type { ReplySchema } from "./client.ts";
 
 /** How long `-k` waits for the daemons to exit after SIGTERM. */
 export const STOP_WAIT_MS = 5000;
@@ -65,7 +65,7 @@ export async function stopDaemons<T extends RunningDaemon>(
  * What `-k` reads of a status reply that says nothing else it needs: the daemon's pid, which
  * every daemon's status reply carries (mroute's SHOW, the relay's status, ...).
  */
-export const PidReply: ReplySchema<{ pid: number }> = z.looseObject({
+export const PidReply: Schema<{ pid: number }> = z.looseObject({
   pid: z.number().int().positive(),
 });
 

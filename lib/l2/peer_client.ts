@@ -9,8 +9,8 @@
  */
 
 import { z } from "zod";
-import type { ReplyContext, ReplySchema } from "../daemon/client.ts";
-import { exactly } from "../zod_exact.ts";
+import type { ReplyContext } from "../daemon/client.ts";
+import { exactly, type Schema } from "../zod_exact.ts";
 
 /** Which daemon: the gateway (one per LAN interface) or a client (one per TAP). */
 export type PeerRole = "gateway" | "client";
@@ -73,7 +73,7 @@ export interface PeerDaemonStatus {
 const Counts = z.record(z.string(), z.number());
 
 /** The reply to `status`. */
-export const PeerStatusReply: ReplySchema<PeerDaemonStatus> = exactly<PeerDaemonStatus>()(z.object({
+export const PeerStatusReply: Schema<PeerDaemonStatus> = exactly<PeerDaemonStatus>()(z.object({
   role: z.enum(["gateway", "client"]),
   version: z.string(),
   pid: z.number().int().positive(),

@@ -7,8 +7,8 @@
  */
 
 import { z } from "zod";
-import type { ReplyContext, ReplySchema } from "../daemon/client.ts";
-import { exactly } from "../zod_exact.ts";
+import type { ReplyContext } from "../daemon/client.ts";
+import { exactly, type Schema } from "../zod_exact.ts";
 import type { PeerStatus, RelayLimits, RelayStatus } from "./relay.ts";
 
 /** Status socket names of relays in namespace `netnsId` start with this. */
@@ -85,7 +85,7 @@ const LimitsSchema = exactly<RelayLimits>()(z.object({
 }));
 
 /** The reply to `status`: rooms, peers, counters and limits. */
-export const RelayStatusReply: ReplySchema<RelayStatus> = exactly<RelayStatus>()(z.object({
+export const RelayStatusReply: Schema<RelayStatus> = exactly<RelayStatus>()(z.object({
   listen: z.string(),
   version: z.string(),
   uptime_ms: Ms,

@@ -7,8 +7,8 @@
  */
 
 import { z } from "zod";
-import type { ReplyContext, ReplySchema } from "../daemon/client.ts";
-import { exactly } from "../zod_exact.ts";
+import type { ReplyContext } from "../daemon/client.ts";
+import { exactly, type Schema } from "../zod_exact.ts";
 import type { DaemonStatus } from "./status.ts";
 
 /** Control socket names of LACP daemons in network namespace `netnsId` start with this. */
@@ -93,7 +93,7 @@ const PortStatusSchema = z.object({
 });
 
 /** The reply to `status` (one element of `netkit lacp -s -j`); see lib/lacp/status.ts. */
-export const LacpStatusReply: ReplySchema<DaemonStatus> = exactly<DaemonStatus>()(z.object({
+export const LacpStatusReply: Schema<DaemonStatus> = exactly<DaemonStatus>()(z.object({
   pid: z.number().int().positive(),
   net_ns_id: z.number(),
   configured_rate_mode: Rate,

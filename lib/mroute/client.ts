@@ -8,8 +8,8 @@
  */
 
 import { z } from "zod";
-import type { ReplyContext, ReplySchema } from "../daemon/client.ts";
-import { exactly } from "../zod_exact.ts";
+import type { ReplyContext } from "../daemon/client.ts";
+import { exactly, type Schema } from "../zod_exact.ts";
 import type { RouteJsonOut, VifJson } from "./protocol.ts";
 
 /** The control socket name of the daemon for namespace `netnsId` and `table` (0: default). */
@@ -46,7 +46,7 @@ const MessageReplySchema = exactly<MessageReply>()(z.looseObject({
   message: z.string(),
 }));
 /** Schema of {@linkcode MessageReply}. */
-export const MessageReply: ReplySchema<MessageReply> = MessageReplySchema;
+export const MessageReply: Schema<MessageReply> = MessageReplySchema;
 
 const Family = z.union([z.literal(4), z.literal(6)]);
 const Counter = z.number().nullable();
@@ -86,7 +86,7 @@ export interface ShowReply {
   routes: RouteJsonOut[];
 }
 /** Schema of {@linkcode ShowReply}. */
-export const ShowReply: ReplySchema<ShowReply> = exactly<ShowReply>()(z.object({
+export const ShowReply: Schema<ShowReply> = exactly<ShowReply>()(z.object({
   status: z.literal("success"),
   vifs: z.array(VifJsonSchema),
   routes: z.array(RouteJsonSchema),
@@ -150,7 +150,7 @@ const ApplyReplySchema = exactly<ApplyReply>()(z.looseObject({
   }),
 }));
 /** Schema of {@linkcode ApplyReply}. */
-export const ApplyReply: ReplySchema<ApplyReply> = ApplyReplySchema;
+export const ApplyReply: Schema<ApplyReply> = ApplyReplySchema;
 
 const EventRoute = z.looseObject({
   family: Family,
@@ -191,7 +191,7 @@ const MonitorEventSchema = z.union([
 /** One line of a SUBSCRIBE stream: the acknowledgement, then events. */
 export type MonitorLine = MessageReply | MonitorEvent;
 /** Schema of {@linkcode MonitorLine}. */
-export const MonitorLine: ReplySchema<MonitorLine> = z.union([
+export const MonitorLine: Schema<MonitorLine> = z.union([
   MessageReplySchema,
   MonitorEventSchema,
 ]);
