@@ -156,6 +156,7 @@ test: netkit $(BENCH_LIB)
 	$(DENO) fmt --check
 	$(DENO) lint
 	$(DENO) check --frozen --cached-only
+	$(DENO) doc --lint $(filter-out %_test.ts,$(TS_SRC))
 	@rm -f $(TEST_REPORT) $(TEST_SKIPS) $(LANE_REPORT)
 	@NO_COLOR=1 NETKIT_TEST_SKIPS=$(CURDIR)/$(TEST_SKIPS) NETKIT_LANE_REPORT=$(CURDIR)/$(LANE_REPORT) \
 	  $(DENO) test -P --parallel --doc --frozen --cached-only --junit-path=$(TEST_REPORT); rc=$$?; \

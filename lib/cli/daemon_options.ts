@@ -6,7 +6,8 @@
  * @module
  */
 
-import { type Command, Option } from "commander";
+import { Option } from "commander";
+import type { Command } from "./command.ts";
 import { runDetached } from "../daemon/detach.ts";
 import { UsageError } from "./errors.ts";
 import type { CliIo } from "./io.ts";

@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { Command } from "commander";
+import type { Command } from "./command.ts";
 import { requirePrivilege } from "../doctor/privileges.ts";
 import { announceDetached } from "../daemon/detach.ts";
 import { DaemonLoop } from "../daemon/loop.ts";

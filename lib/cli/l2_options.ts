@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { Command } from "commander";
+import type { Command } from "./command.ts";
 import { errorMessage, NetkitError } from "../errors.ts";
 import { UsageError } from "./errors.ts";
 import { DEV_SERVER_NAME, loadPinnedCert } from "../l2/certs.ts";
@@ -16,11 +16,17 @@ import { parseIntegerOption } from "./options.ts";
 
 /** The options as commander gives them. */
 export interface PeerCliOptions {
+  /** `--relay HOST:PORT`: the relay's address. */
   relay?: string;
+  /** `--server-name`: the TLS server name sent (SNI). */
   serverName: string;
+  /** `--relay-cert`: the relay's own certificate, the only one accepted (by its SHA-256). */
   relayCert?: string;
+  /** `--credential-file`: this peer's room credential (mode 0600), else the environment's. */
   credentialFile?: string;
+  /** `--budget`: the largest datagram to send or be sent, in bytes, as typed. */
   budget?: string;
+  /** `--idle-timeout`: milliseconds of silence before the relay is taken for gone, as typed. */
   idleTimeout: string;
 }
 

@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { Command } from "commander";
+import type { Command } from "./command.ts";
 import { requestChecked, subscribeChecked } from "../daemon/client.ts";
 import type { Schema } from "../zod_exact.ts";
 import { absolute, announceDetached } from "../daemon/detach.ts";

@@ -6,7 +6,7 @@
  * @module
  */
 
-import type { Command } from "commander";
+import type { Command } from "./command.ts";
 import { requestChecked } from "../daemon/client.ts";
 import { absolute } from "../daemon/detach.ts";
 import { killDaemons } from "../daemon/stop.ts";

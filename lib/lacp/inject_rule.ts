@@ -127,6 +127,7 @@ export interface InjectRule {
  * column where the offending token starts; problems concerning the whole rule have no position.
  */
 export class InjectRuleError extends InvalidInputError {
+  /** `"InjectRuleError"`, as stack traces and logs show it. */
   override name = "InjectRuleError";
   /** The rule text as given. */
   readonly rule: string;
