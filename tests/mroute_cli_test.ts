@@ -178,6 +178,41 @@ Deno.test("netkit mroute apply --dry-run checks a file offline when no daemon ru
   }
 });
 
+Deno.test("netkit mroute apply --dry-run --offline plans the file alone even when a daemon answers", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "netkit-mroute-cli-" });
+  try {
+    const file = `${dir}/state.json`;
+    await Deno.writeTextFile(
+      file,
+      `{"routes": [{"group": "239.1.1.1", "iif": "eth1", "oifs": ["eth2"]}]}`,
+    );
+    let asked = 0;
+    await using _daemon = await ControlServer.listen({
+      path: `${dir}/mroute.sock`,
+      schema: z.object({ action: z.string() }).loose(),
+      handle: () => {
+        asked++;
+        return { status: "error", message: "the daemon was asked" };
+      },
+    });
+    const socket = ["--socket", `${dir}/mroute.sock`];
+    const ok = await cli("mroute", "apply", file, "--dry-run", "--offline", ...socket);
+    assert.equal(ok.err, "");
+    assert.equal(ok.code, 0);
+    assert.match(ok.out, /^Dry run, offline \(--offline\): the file is valid; .*1 route added/);
+    assert.equal(asked, 0);
+    const alone = await cli("mroute", "apply", file, "--offline", ...socket);
+    assert.equal(alone.code, 2);
+    assert.equal(
+      alone.err,
+      "netkit: error: --offline plans without a daemon, so it needs --dry-run\n",
+    );
+    assert.equal(asked, 0);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("netkit mroute add, del and vif refuse arguments the daemon would, exit 2, without asking it", async () => {
   const cases: [string[], string][] = [
     [

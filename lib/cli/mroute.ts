@@ -374,12 +374,25 @@ export function register(program: Command, io: CliIo, args: readonly string[]): 
       "--dry-run",
       "print the changes without making them (checks the file alone when no daemon runs)",
     )
+    .option("--offline", "with --dry-run: check and plan the file alone, never asking a daemon")
     .action(
-      async (file: string, options: DaemonAddress & { dryRun?: boolean }, command: Command) => {
+      async (
+        file: string,
+        options: DaemonAddress & { dryRun?: boolean; offline?: boolean },
+        command: Command,
+      ) => {
         const g = globals(command);
+        if (options.offline && !options.dryRun) {
+          throw new UsageError("--offline plans without a daemon, so it needs --dry-run");
+        }
         const checked = checkApplyText(readApplyInput(file));
         if (!checked.ok) throw new UsageError(`"${file}": ${checked.errors.join("; ")}`);
         const { state } = checked;
+        if (options.offline) {
+          const reply = offlineDryRun(state, "--offline");
+          printResult(io, g, reply, () => formatApply(reply));
+          return;
+        }
         // The routes' normalized JSON lines, as the state file holds them: compact, and no
         // second encoding of thousands of routes.
         const message = new JsonText(
