@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import "../ffi/native.ts";
 import { cli } from "./_cli.ts";
-import { readApplyInput } from "../lib/cli/mroute.ts";
+import { readApplyInput } from "../lib/cli/mroute_apply.ts";
 import { z } from "zod";
 import { UsageError } from "../lib/cli/errors.ts";
 import { ControlServer } from "../lib/ipc/mod.ts";

@@ -6,8 +6,6 @@
  */
 
 import type { Command } from "./command.ts";
-import { announceDetached } from "../daemon/detach.ts";
-import { DaemonLoop } from "../daemon/loop.ts";
 import { NetkitError } from "../errors.ts";
 import { UsageError } from "./errors.ts";
 import type { Client } from "../l2/client.ts";
@@ -19,6 +17,7 @@ import {
   daemonMode,
   type DaemonModeOptions,
   detachDaemon,
+  loadDaemonSide,
 } from "./daemon_options.ts";
 import type { CliIo } from "./io.ts";
 import { addPeerOptions, parsePeerOptions, type PeerCliOptions } from "./l2_options.ts";
@@ -82,6 +81,7 @@ export function register(program: Command, io: CliIo, args: readonly string[]): 
       const peer = await parsePeerOptions(options);
       if (mode === "detach") return await detachDaemon(io, args, g, `client-${options.tap}`);
       // Before anything starts: a signal meanwhile stops the client, never kills it.
+      const { DaemonLoop, announceDetached } = await loadDaemonSide();
       using loop = new DaemonLoop();
       const mac = given ?? await stableClientMac(options.tap);
       const { Client: ClientDaemon } = await import("../l2/client.ts");

@@ -8,7 +8,8 @@
 
 import { Option } from "commander";
 import type { Command } from "./command.ts";
-import { runDetached } from "../daemon/detach.ts";
+import type { announceDetached } from "../daemon/detach.ts";
+import type { DaemonLoop } from "../daemon/loop.ts";
 import { UsageError } from "./errors.ts";
 import type { CliIo } from "./io.ts";
 import type { GlobalOptions } from "./global_options.ts";
@@ -64,6 +65,7 @@ export async function detachDaemon(
   globals: GlobalOptions,
   name: string,
 ): Promise<void> {
+  const { runDetached } = await import("../daemon/detach.ts");
   await runDetached({
     args,
     logFile: globals.logFile,
@@ -72,4 +74,25 @@ export async function detachDaemon(
     out: (text) => io.out(text),
     err: (text) => io.err(text),
   });
+}
+
+/** What a command needs to run its daemon in this process: {@linkcode loadDaemonSide}. */
+export interface DaemonSide {
+  /** The daemon loop (signals, poller, stop and wake). */
+  DaemonLoop: typeof DaemonLoop;
+  /** `-d` in the child, once it serves. */
+  announceDetached: typeof announceDetached;
+}
+
+/**
+ * The daemon loop and the detached child's announcement, loaded when a command runs a daemon,
+ * not when its module is: both load libnetkit (and the loop LogTape), which a client command
+ * such as `lacp -s` never needs and would pay for at every start (see bench/cli.ts).
+ */
+export async function loadDaemonSide(): Promise<DaemonSide> {
+  const [{ DaemonLoop }, { announceDetached }] = await Promise.all([
+    import("../daemon/loop.ts"),
+    import("../daemon/detach.ts"),
+  ]);
+  return { DaemonLoop, announceDetached };
 }

@@ -7,8 +7,6 @@
 
 import type { Command } from "./command.ts";
 import { requirePrivilege } from "../doctor/privileges.ts";
-import { announceDetached } from "../daemon/detach.ts";
-import { DaemonLoop } from "../daemon/loop.ts";
 import { NetkitError } from "../errors.ts";
 import { UsageError } from "./errors.ts";
 import type { Gateway } from "../l2/gateway.ts";
@@ -18,6 +16,7 @@ import {
   daemonMode,
   type DaemonModeOptions,
   detachDaemon,
+  loadDaemonSide,
 } from "./daemon_options.ts";
 import type { CliIo } from "./io.ts";
 import { addPeerOptions, parsePeerOptions, type PeerCliOptions } from "./l2_options.ts";
@@ -72,6 +71,7 @@ export function register(program: Command, io: CliIo, args: readonly string[]): 
       requirePrivilege("CAP_NET_RAW", "netkit gateway", `for its packet socket on "${iface}"`);
       if (mode === "detach") return await detachDaemon(io, args, g, `gateway-${iface}`);
       // Before anything starts: a signal meanwhile stops the gateway, never kills it.
+      const { DaemonLoop, announceDetached } = await loadDaemonSide();
       using loop = new DaemonLoop();
       const { Gateway } = await import("../l2/gateway.ts");
       const { gatewayStatus } = await import("../l2/peer_status.ts");

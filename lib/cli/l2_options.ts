@@ -8,9 +8,9 @@
 import type { Command } from "./command.ts";
 import { errorMessage, NetkitError } from "../errors.ts";
 import { UsageError } from "./errors.ts";
-import { DEV_SERVER_NAME, loadPinnedCert } from "../l2/certs.ts";
 import { parseCredential } from "../l2/credentials.ts";
-import { readCheckedFile } from "../net/safe_file.ts";
+import { DEV_SERVER_NAME } from "../l2/relay_client.ts";
+import type { readCheckedFile } from "../net/safe_file.ts";
 import type { RelayAddress } from "../l2/relay_session.ts";
 import { parseIntegerOption } from "./options.ts";
 
@@ -77,8 +77,12 @@ export async function parsePeerOptions(
   if (options.relayCert === undefined) {
     throw new UsageError("Give the relay's certificate with --relay-cert FILE");
   }
+  // Loaded here, for the daemons: files are read through lib/net (libnetkit), which the
+  // `status` subcommands never need.
+  const { readCheckedFile } = await import("../net/safe_file.ts");
+  const { loadPinnedCert } = await import("../l2/certs.ts");
   const address = parseHostPort(options.relay, "--relay");
-  const credential = readCredential(options.credentialFile);
+  const credential = readCredential(options.credentialFile, readCheckedFile);
   const budget = options.budget === undefined
     ? undefined
     : parseIntegerOption(options.budget, "--budget", 1200, 65535);
@@ -95,7 +99,7 @@ export async function parsePeerOptions(
  * The credential from `--credential-file` or the environment: never from an argument, which
  * every local user could read in `ps`. A file others may read is refused, as ssh refuses keys.
  */
-function readCredential(path: string | undefined): string {
+function readCredential(path: string | undefined, read: typeof readCheckedFile): string {
   let text: string;
   if (path === undefined) {
     const env = Deno.env.get(CREDENTIAL_ENV);
@@ -110,7 +114,7 @@ function readCredential(path: string | undefined): string {
     try {
       // A credential is a secret: a file others may read, or not ours, is refused.
       text = new TextDecoder().decode(
-        readCheckedFile(path, { what: "credential file", forbiddenModeBits: 0o077 }),
+        read(path, { what: "credential file", forbiddenModeBits: 0o077 }),
       );
     } catch (err) {
       if (err instanceof NetkitError) throw err;

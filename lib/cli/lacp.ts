@@ -9,11 +9,9 @@
 import { Option } from "commander";
 import type { Command } from "./command.ts";
 import { requestChecked } from "../daemon/client.ts";
-import { announceDetached } from "../daemon/detach.ts";
-import { DaemonLoop } from "../daemon/loop.ts";
 import { askDaemons, killDaemons } from "../daemon/stop.ts";
 import { UsageError } from "./errors.ts";
-import { listControlSockets } from "../ipc/mod.ts";
+import { listControlSockets } from "../ipc/run_dir.ts";
 import { parseInjectRule } from "../lacp/inject_rule.ts";
 import {
   controlSocketPrefix,
@@ -26,8 +24,9 @@ import { type DaemonStatus, formatDaemonStatus } from "../lacp/status.ts";
 import { validateInterfaceName } from "../net/interface_name.ts";
 import { currentNetnsId } from "../net/netns_names.ts";
 import { isMulticastMac, parseMac } from "../packet/mac.ts";
-import { DETACH_HELP, detachDaemon } from "./daemon_options.ts";
+import { DETACH_HELP, detachDaemon, loadDaemonSide } from "./daemon_options.ts";
 import type { CliIo } from "./io.ts";
+import { logsNothing } from "./logging.ts";
 import { printResult } from "./output.ts";
 import type { GlobalOptions } from "./global_options.ts";
 import { collect, parseIntegerOption } from "./options.ts";
@@ -190,8 +189,10 @@ Status (-s) and stop (-k) find every daemon in the network namespace (-n for ano
 
 /** Adds `netkit lacp`. */
 export function register(program: Command, io: CliIo, args: readonly string[]): void {
-  program
-    .command("lacp")
+  const lacp = program.command("lacp");
+  // `-s` loads no module that logs; the daemon, -d and -k do.
+  logsNothing(lacp, (options) => options.status === true);
+  lacp
     .description("IEEE 802.1AX LACP actor and test peer")
     .option("-i, --interface <name>", "run on interface NAME (repeat for more ports)", collect)
     .option("--passive", "passive LACP: speak only when spoken to (default: active)")
@@ -236,6 +237,7 @@ export function register(program: Command, io: CliIo, args: readonly string[]): 
           `lacp-${action.daemon.interfaces.join("-")}`,
         );
       }
+      const { DaemonLoop, announceDetached } = await loadDaemonSide();
       // Before the daemon starts: a signal meanwhile stops it, never kills it.
       using loop = new DaemonLoop();
       const { LacpDaemon } = await import("../lacp/daemon.ts");

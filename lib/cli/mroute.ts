@@ -8,24 +8,19 @@
 import type { Command } from "./command.ts";
 import { requestChecked, subscribeChecked } from "../daemon/client.ts";
 import type { Schema } from "../zod_exact.ts";
-import { absolute, announceDetached } from "../daemon/detach.ts";
-import { DaemonLoop } from "../daemon/loop.ts";
+import { absolute } from "../daemon/absolute_path.ts";
 import { killDaemons, PidReply } from "../daemon/stop.ts";
 import { NetkitError } from "../errors.ts";
 import { UsageError } from "./errors.ts";
-import { controlSocketPath, DaemonUnreachableError, JsonText } from "../ipc/mod.ts";
-import { checkApplyText, MAX_APPLY_FILE_BYTES, MAX_REQUEST_BYTES } from "../mroute/apply_file.ts";
+import { DaemonUnreachableError } from "../ipc/control_client.ts";
+import { controlSocketPath } from "../ipc/run_dir.ts";
 import {
   checkInterfaceName,
   InvalidRouteError,
   parseAddress,
   parseRoute,
 } from "../mroute/route.ts";
-import type { DesiredState } from "../mroute/router.ts";
-import { readBounded, readRegularFile } from "../net/safe_file.ts";
-import { plural } from "../text.ts";
 import {
-  ApplyReply,
   defaultStatePath,
   MessageReply,
   MonitorLine,
@@ -40,8 +35,10 @@ import {
   daemonMode,
   type DaemonModeOptions,
   detachDaemon,
+  loadDaemonSide,
 } from "./daemon_options.ts";
 import type { CliIo } from "./io.ts";
+import { logsNothing } from "./logging.ts";
 import { formatTable, printResult } from "./output.ts";
 import type { GlobalOptions } from "./global_options.ts";
 import { eventText, oifText } from "../mroute/event_text.ts";
@@ -163,80 +160,6 @@ export function formatShow(show: ShowJson, stats: boolean): string {
   return `${formatVifs(show.vifs, stats)}\n${formatRoutes(show.routes, stats)}`;
 }
 
-/** A route in an APPLY plan: the form APPLY takes (outputs as "name" or "name:ttl"). */
-interface ApplyRoute {
-  source?: string | undefined;
-  group: string;
-  iif: string;
-  oifs: string[];
-}
-
-function applyLine(mark: string, r: ApplyRoute): string {
-  return `${mark} (${r.source ?? "*"}, ${r.group}) iif ${r.iif} oifs ${r.oifs.join(" ")}`;
-}
-
-/** The human form of an APPLY reply: the message, then one line per change. */
-export function formatApply(reply: ApplyReply): string {
-  const plan = reply.plan;
-  const lines = [reply.message];
-  for (const r of plan.add) lines.push(applyLine("+", r));
-  for (const c of plan.change) {
-    lines.push(applyLine("~", c.to) + ` (was iif ${c.from.iif} oifs ${c.from.oifs.join(" ")})`);
-  }
-  for (const r of plan.remove) lines.push(applyLine("-", r));
-  for (const n of plan.pin) lines.push(`+ vif ${n}`);
-  for (const n of plan.unpin) lines.push(`- vif ${n}`);
-  return lines.join("\n") + "\n";
-}
-
-/**
- * The apply file's text: a regular file (links followed: the operator named it) or stdin for
- * "-", at most {@linkcode MAX_APPLY_FILE_BYTES}. Anything else (a FIFO, a device such as
- * /dev/zero, a directory, a larger file, a missing one, bytes that are not UTF-8) is a usage
- * error naming the path and why.
- */
-export function readApplyInput(
-  path: string,
-  stdin: { readSync(p: Uint8Array): number | null } = Deno.stdin,
-): string {
-  let bytes: Uint8Array | null;
-  try {
-    bytes = path === "-"
-      ? readBounded(stdin, MAX_APPLY_FILE_BYTES)
-      : readRegularFile(path, { what: "apply file", maxBytes: MAX_APPLY_FILE_BYTES });
-  } catch (err) {
-    throw new UsageError(err instanceof Error ? err.message : String(err));
-  }
-  if (bytes === null) {
-    throw new UsageError(
-      `Refusing to read apply file "-" (stdin): it is larger than ${MAX_APPLY_FILE_BYTES} bytes`,
-    );
-  }
-  try {
-    return new TextDecoder("utf-8", { fatal: true }).decode(bytes);
-  } catch {
-    throw new UsageError(`Apply file "${path}" is not UTF-8 text`);
-  }
-}
-
-/** What a dry run says when no daemon runs: the file alone, checked, as if the table were empty. */
-function offlineDryRun(state: DesiredState, why: string): ApplyReply {
-  return {
-    status: "success",
-    message: `Dry run, offline (${why}): the file is valid; against an empty table: ` +
-      `${plural(state.routes.length, "route")} added, ${plural(state.vifs.length, "VIF")} pinned.`,
-    dry_run: true,
-    offline: true,
-    plan: {
-      add: state.routes.map((r) => JSON.parse(r.json)),
-      change: [],
-      remove: [],
-      pin: state.vifs,
-      unpin: [],
-    },
-  };
-}
-
 /** Checks route arguments with the daemon's validators; a bad one is a usage error. */
 function checkedArguments<T>(check: () => T): T {
   try {
@@ -255,7 +178,9 @@ export function register(program: Command, io: CliIo, args: readonly string[]): 
   const globals = (command: Command) => command.optsWithGlobals<GlobalOptions>();
 
   addressOptions(
-    mroute.command("add").description("add a route: (S,G), or (*,G) without --source"),
+    logsNothing(
+      mroute.command("add").description("add a route: (S,G), or (*,G) without --source"),
+    ),
   )
     .option("--source <address>", "source address (omit for (*,G): every source)")
     .requiredOption("--group <address>", "multicast group")
@@ -307,7 +232,9 @@ export function register(program: Command, io: CliIo, args: readonly string[]): 
       },
     );
 
-  addressOptions(mroute.command("del").description("delete the route for (S,G) or (*,G)"))
+  addressOptions(
+    logsNothing(mroute.command("del").description("delete the route for (S,G) or (*,G)")),
+  )
     .option("--source <address>", "source address (omit for (*,G))")
     .requiredOption("--group <address>", "multicast group")
     .action(
@@ -325,7 +252,9 @@ export function register(program: Command, io: CliIo, args: readonly string[]): 
       },
     );
 
-  addressOptions(mroute.command("show").description("VIFs and routes (-s: with kernel counters)"))
+  addressOptions(
+    logsNothing(mroute.command("show").description("VIFs and routes (-s: with kernel counters)")),
+  )
     .option("-s, --stats", "add packet, byte and wrong-interface counters")
     .action(async (options: DaemonAddress & { stats?: boolean }, command: Command) => {
       const stats = options.stats === true;
@@ -347,7 +276,7 @@ export function register(program: Command, io: CliIo, args: readonly string[]): 
       "release IF's VIF",
     ]] as const
   ) {
-    addressOptions(vif.command(verb).description(what).argument("<interface>"))
+    addressOptions(logsNothing(vif.command(verb).description(what).argument("<interface>")))
       .action(async (name: string, options: DaemonAddress, command: Command) => {
         checkedArguments(() => checkInterfaceName(name, "Interface"));
         const reply = await call(options, globals(command), {
@@ -358,7 +287,7 @@ export function register(program: Command, io: CliIo, args: readonly string[]): 
       });
   }
 
-  addressOptions(mroute.command("flush").description("remove every route and VIF"))
+  addressOptions(logsNothing(mroute.command("flush").description("remove every route and VIF")))
     .action(async (options: DaemonAddress, command: Command) => {
       const reply = await call(options, globals(command), { action: "FLUSH" }, MessageReply);
       printResult(io, globals(command), reply, () => String(reply.message));
@@ -381,47 +310,12 @@ export function register(program: Command, io: CliIo, args: readonly string[]): 
         options: DaemonAddress & { dryRun?: boolean; offline?: boolean },
         command: Command,
       ) => {
-        const g = globals(command);
-        if (options.offline && !options.dryRun) {
-          throw new UsageError("--offline plans without a daemon, so it needs --dry-run");
-        }
-        const checked = checkApplyText(readApplyInput(file));
-        if (!checked.ok) throw new UsageError(`"${file}": ${checked.errors.join("; ")}`);
-        const { state } = checked;
-        if (options.offline) {
-          const reply = offlineDryRun(state, "--offline");
-          printResult(io, g, reply, () => formatApply(reply));
-          return;
-        }
-        // The routes' normalized JSON lines, as the state file holds them: compact, and no
-        // second encoding of thousands of routes.
-        const message = new JsonText(
-          `{"action":"APPLY","payload":{"dry_run":${options.dryRun === true},"state":` +
-            `{"vifs":${JSON.stringify(state.vifs)},` +
-            `"routes":[${state.routes.map((r) => r.json).join(",")}]}}}`,
-        );
-        const bytes = new TextEncoder().encode(message.text).length;
-        if (bytes > MAX_REQUEST_BYTES) {
-          throw new UsageError(
-            `"${file}": its ${state.routes.length} routes make a ${bytes}-byte request; ` +
-              `the daemon takes at most ${MAX_REQUEST_BYTES} bytes in one (atomic) apply`,
-          );
-        }
-        let reply: ApplyReply;
-        try {
-          reply = await requestChecked(
-            socketPath(options),
-            message,
-            ApplyReply,
-            mrouteReply("APPLY"),
-            { timeoutMs: 120000 },
-          );
-        } catch (err) {
-          if (!(err instanceof DaemonUnreachableError)) throw err;
-          if (!options.dryRun) throw unreachable(err, g, options);
-          reply = offlineDryRun(state, err.message);
-        }
-        printResult(io, g, reply, () => formatApply(reply));
+        // Loaded here: reading, checking and planning a file is apply's alone.
+        const { applyFile } = await import("./mroute_apply.ts");
+        await applyFile(io, globals(command), file, options, {
+          path: () => socketPath(options),
+          unreachable: (err) => unreachable(err, globals(command), options),
+        });
       },
     );
 
@@ -433,6 +327,7 @@ export function register(program: Command, io: CliIo, args: readonly string[]): 
     .action(async (options: DaemonAddress, command: Command) => {
       const g = globals(command);
       // SIGINT or SIGTERM ends the stream quietly; SIGHUP does not end it.
+      const { DaemonLoop } = await loadDaemonSide();
       using loop = new DaemonLoop();
       try {
         for await (
@@ -504,6 +399,7 @@ export function register(program: Command, io: CliIo, args: readonly string[]): 
         if (mode === "detach") {
           return await detachDaemon(io, args, g, table === 0 ? "mroute" : `mroute-t${table}`);
         }
+        const { DaemonLoop, announceDetached } = await loadDaemonSide();
         // Before the daemon starts: a signal meanwhile stops it, never kills it.
         using loop = new DaemonLoop();
         // Loaded here: the client subcommands need none of the daemon's modules.

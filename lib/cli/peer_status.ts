@@ -8,12 +8,14 @@
 
 import type { Command } from "./command.ts";
 import { requestChecked } from "../daemon/client.ts";
-import { absolute } from "../daemon/detach.ts";
+import { absolute } from "../daemon/absolute_path.ts";
 import { killDaemons } from "../daemon/stop.ts";
 import { NetkitError } from "../errors.ts";
-import { type ControlServer, controlSocketPath, listControlSockets } from "../ipc/mod.ts";
+import type { ControlServer } from "../ipc/control_server.ts";
+import { controlSocketPath, listControlSockets } from "../ipc/run_dir.ts";
 import {
   clientSocketName,
+  counterInfo,
   gatewaySocketName,
   type PeerDaemonStatus,
   type PeerRole,
@@ -21,12 +23,11 @@ import {
   peerStatusContext,
   PeerStatusReply,
 } from "../l2/peer_client.ts";
-import { counterInfo } from "../l2/peer_status.ts";
 import { STATUS_REQUEST } from "../l2/relay_client.ts";
-import { listenStatus } from "../l2/status_server.ts";
-import { currentNetnsId } from "../net/netns.ts";
+import { currentNetnsId } from "../net/netns_names.ts";
 import { durationText, wrapText } from "../text.ts";
 import type { CliIo } from "./io.ts";
+import { logsNothing } from "./logging.ts";
 import { formatTable, printResult } from "./output.ts";
 import type { GlobalOptions } from "./global_options.ts";
 
@@ -65,12 +66,14 @@ export function peerSocketPath(role: PeerRole, resource: string, option?: string
  * one's place). Until `status()` has something (the daemon is still joining), a request gets an
  * error that says so.
  */
-export function listenPeerStatus(
+export async function listenPeerStatus(
   path: string,
   role: PeerRole,
   status: () => PeerDaemonStatus | null,
 ): Promise<ControlServer> {
-  return listenStatus(path, () => {
+  // Loaded here: the server side (LogTape, libnetkit) is the daemon's, not `status`'s.
+  const { listenStatus } = await import("../l2/status_server.ts");
+  return await listenStatus(path, () => {
     const current = status();
     if (current === null) throw new NetkitError(`The ${role} is still joining the relay`);
     return current;
@@ -102,7 +105,7 @@ export async function killPeers(
 
 /** Adds `status` under the `role` command. */
 export function registerPeerStatus(command: Command, role: PeerRole, io: CliIo): void {
-  command.command("status")
+  logsNothing(command.command("status"))
     .description(`show a running ${role}'s counters, drops and session (-j JSON)`)
     .option(
       "--status-socket <path>",

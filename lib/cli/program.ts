@@ -4,8 +4,9 @@
  *
  * Start-up time is part of the interface (engineers run client commands in loops), so what a
  * command does not need is not loaded: commander (whose Node built-ins cost more than Deno's
- * own start) only once a command line needs parsing, LogTape only when a command runs, and
- * `netkit version` and `--version` print without either (see bench/cli.ts).
+ * own start) only once a command line needs parsing, LogTape only when a command runs that may
+ * log (lib/cli/logging.ts), and `netkit version` and `--version` print without either (see
+ * bench/cli.ts).
  *
  * @module
  */
@@ -21,6 +22,7 @@ import {
   selectedCommand,
 } from "./global_options.ts";
 import { type CliIo, PROCESS_IO } from "./io.ts";
+import { needsLogging } from "./logging.ts";
 
 /** A command module: adds its subcommand (options, action) to the program. */
 export interface CommandModule {
@@ -147,7 +149,7 @@ export async function buildProgram(args: readonly string[], io: CliIo): Promise<
     .showSuggestionAfterError(true)
     .hook("preAction", async (_program, action) => {
       const options = action.optsWithGlobals<GlobalOptions>();
-      await setupLoggingFrom(options);
+      if (needsLogging(action, options)) await setupLoggingFrom(options);
       // Before the command opens any socket: see enterNetns().
       if (options.netns !== undefined) (await import("../net/netns.ts")).enterNetns(options.netns);
     });

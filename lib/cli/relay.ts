@@ -7,32 +7,33 @@
 
 import type { Command } from "./command.ts";
 import { requestChecked } from "../daemon/client.ts";
-import { absolute, announceDetached } from "../daemon/detach.ts";
-import { DaemonLoop } from "../daemon/loop.ts";
+import { absolute } from "../daemon/absolute_path.ts";
 import { killDaemons, PidReply } from "../daemon/stop.ts";
 import { errorMessage, NetkitError } from "../errors.ts";
 import { UsageError } from "./errors.ts";
-import { listControlSockets } from "../ipc/mod.ts";
+import { listControlSockets } from "../ipc/run_dir.ts";
 import type { PeerStatus, RelayStatus } from "../l2/relay.ts";
 import {
+  DEFAULT_ROOMS_FILE,
   RELAY_STATUS,
   relaySocketPrefix,
   RelayStatusReply,
   STATUS_REQUEST,
 } from "../l2/relay_client.ts";
 import type { RelayDaemon } from "../l2/relay_daemon.ts";
-import { currentNetnsId } from "../net/netns.ts";
+import { currentNetnsId } from "../net/netns_names.ts";
 import {
   addDaemonModeOptions,
   daemonMode,
   type DaemonModeOptions,
   detachDaemon,
+  loadDaemonSide,
 } from "./daemon_options.ts";
 import type { CliIo } from "./io.ts";
 import { parseHostPort } from "./l2_options.ts";
-import { DEFAULT_ROOMS_FILE } from "../l2/rooms_file.ts";
 import { durationText, plural, wrapText } from "../text.ts";
 import { collect, parseIntegerOption } from "./options.ts";
+import { logsNothing } from "./logging.ts";
 import { formatTable, printResult } from "./output.ts";
 import type { GlobalOptions } from "./global_options.ts";
 
@@ -152,6 +153,7 @@ export function register(program: Command, io: CliIo, args: readonly string[]): 
       };
       if (mode === "detach") return await detachDaemon(io, args, g, `relay-${listen.port}`);
       // Before the relay starts: a signal meanwhile stops it, never kills it.
+      const { DaemonLoop, announceDetached } = await loadDaemonSide();
       using loop = new DaemonLoop();
       const identity = await serverIdentity(options, io);
       const { readRoomsFile } = await import("../l2/rooms_file.ts");
@@ -194,7 +196,7 @@ export function register(program: Command, io: CliIo, args: readonly string[]): 
 
   registerRooms(relay, io);
 
-  relay.command("status")
+  logsNothing(relay.command("status"))
     .description("show a running relay's rooms, peers and counters")
     .option("--status-socket <path>", "the relay's status socket (default: the only relay here)")
     .action(async (_options: unknown, command: Command) => {

@@ -13,7 +13,14 @@
 import type { z } from "zod";
 import { NetkitError } from "../errors.ts";
 import type { Schema } from "../zod_exact.ts";
-import { request, type RequestOptions, subscribe, type SubscribeOptions } from "../ipc/mod.ts";
+// control_client.ts, not the barrel mod.ts: a client must not load the server side (LogTape,
+// the instance lock, libnetkit) just to send a request.
+import {
+  request,
+  type RequestOptions,
+  subscribe,
+  type SubscribeOptions,
+} from "../ipc/control_client.ts";
 
 /** A reply that does not match the contract's schema. */
 export class MalformedReplyError extends NetkitError {}

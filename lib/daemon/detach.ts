@@ -19,6 +19,7 @@ import { redirectStdioToDevNull } from "../net/stdio.ts";
 import { InvalidInputError, NetkitError } from "../errors.ts";
 import { ensurePrivateDir, openCheckedFile } from "../net/safe_file.ts";
 import { systemdService } from "./systemd.ts";
+import { absolute } from "./absolute_path.ts";
 
 /** The program to run to get another netkit, with the same runtime and permissions. */
 export function selfExecutable(): string {
@@ -134,11 +135,6 @@ export async function runDetached(options: DetachOptions): Promise<void> {
     line ?? `The detached daemon exited with code ${status.code} before serving`,
     { exitCode: status.code === 0 ? 1 : status.code },
   );
-}
-
-/** `path` from the working directory, for a child that will leave it. */
-export function absolute(path: string): string {
-  return path.startsWith("/") ? path : `${Deno.cwd()}/${path}`;
 }
 
 /**

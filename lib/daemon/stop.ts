@@ -11,7 +11,7 @@ import { z } from "zod";
 import { delay } from "../async.ts";
 import { NetkitError } from "../errors.ts";
 import type { Schema } from "../zod_exact.ts";
-import { DaemonUnreachableError, verifySocketOwner } from "../ipc/mod.ts";
+import { DaemonUnreachableError } from "../ipc/control_client.ts";
 
 /** How long `-k` waits for the daemons to exit after SIGTERM. */
 export const STOP_WAIT_MS = 5000;
@@ -43,6 +43,8 @@ export async function stopDaemons<T extends RunningDaemon>(
   daemons: readonly T[],
   stopped: (daemon: T) => void,
 ): Promise<void> {
+  // Loaded here, not above: the lock's module loads libnetkit, which `-s` never needs.
+  const { verifySocketOwner } = await import("../ipc/instance_lock.ts");
   for (const d of daemons) await verifySocketOwner(d.path, d.pid);
   for (const d of daemons) Deno.kill(d.pid, "SIGTERM");
   const deadline = performance.now() + STOP_WAIT_MS;

@@ -32,11 +32,10 @@ import {
   writeFileAtomic,
 } from "../net/safe_file.ts";
 
-/**
- * The server name in development certificates. `.invalid` is reserved (RFC 6761), so no public
- * CA may issue a certificate for it: a second line of defence behind the pin by hash.
- */
-export const DEV_SERVER_NAME = "relay.netkit.invalid";
+// In the relay's contract (the --server-name default), so `status` need not load this module.
+import { DEV_SERVER_NAME } from "./relay_client.ts";
+
+export { DEV_SERVER_NAME };
 
 /** The files {@linkcode writeDevCerts} wrote, and the relay certificate's fingerprint. */
 export interface DevCerts {

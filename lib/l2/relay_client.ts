@@ -1,7 +1,8 @@
 /**
  * The contract of the `netkit relay` daemon's status socket, for everyone who asks it (the CLI,
  * labs, tests, benchmarks) without loading the relay or the native library: the socket's name,
- * the request, and the schema of the reply (`netkit relay status -j`).
+ * the request, the schema of the reply (`netkit relay status -j`), and the defaults its command
+ * line shows (rooms file, server name).
  *
  * @module
  */
@@ -10,6 +11,15 @@ import { z } from "zod";
 import type { ReplyContext } from "../daemon/client.ts";
 import { exactly, type Schema } from "../zod_exact.ts";
 import type { PeerStatus, RelayLimits, RelayStatus } from "./relay.ts";
+
+/** Where the relay and `netkit relay room` look by default. */
+export const DEFAULT_ROOMS_FILE = "/var/lib/netkit/relay-rooms.json";
+
+/**
+ * The server name in development certificates. `.invalid` is reserved (RFC 6761), so no public
+ * CA may issue a certificate for it: a second line of defence behind the pin by hash.
+ */
+export const DEV_SERVER_NAME = "relay.netkit.invalid";
 
 /** Status socket names of relays in namespace `netnsId` start with this. */
 export function relaySocketPrefix(netnsId: number): string {

@@ -27,8 +27,8 @@ import { parseIpv6 } from "../packet/ipv6.ts";
 import { exactly } from "../zod_exact.ts";
 import { CREDENTIAL_NAME, GATEWAY_CREDENTIAL, newCredential, ROOM_CODE } from "./credentials.ts";
 
-/** Where the relay and `netkit relay room` look by default. */
-export const DEFAULT_ROOMS_FILE = "/var/lib/netkit/relay-rooms.json";
+// In the relay's contract (the --rooms default), so `relay status` need not load this module.
+export { DEFAULT_ROOMS_FILE } from "./relay_client.ts";
 /** The TAP MTU of a room whose operator did not choose one: 1392 fits a 1500-byte IPv4 path. */
 export const DEFAULT_TAP_MTU = 1392;
 /** Smallest room TAP MTU: IPv4's minimum datagram. */
