@@ -70,28 +70,36 @@ export interface PeerDaemonStatus {
   session: SessionStatus;
 }
 
-const Counts = z.record(z.string(), z.number());
+/**
+ * The reply to `status`. Built on first use (`z.lazy`): `status` with no daemon running never
+ * checks a reply.
+ */
+export const PeerStatusReply: Schema<PeerDaemonStatus> = z.lazy(peerStatusReply);
 
-/** The reply to `status`. */
-export const PeerStatusReply: Schema<PeerDaemonStatus> = exactly<PeerDaemonStatus>()(z.object({
-  role: z.enum(["gateway", "client"]),
-  version: z.string(),
-  pid: z.number().int().positive(),
-  interface: z.string(),
-  mac: z.string(),
-  counters: Counts,
-  drops: Counts,
-  session: z.object({
-    state: z.enum(["connected", "reconnecting", "closed"]),
-    relay: z.string(),
-    room: z.string(),
-    peer_id: z.number().nullable(),
-    frame_max: z.number().nullable(),
-    connected_ms: z.number().nullable(),
-    gateway_present: z.boolean(),
+/** Builds {@linkcode PeerStatusReply}. */
+function peerStatusReply(): Schema<PeerDaemonStatus> {
+  const Counts = z.record(z.string(), z.number());
+
+  return exactly<PeerDaemonStatus>()(z.object({
+    role: z.enum(["gateway", "client"]),
+    version: z.string(),
+    pid: z.number().int().positive(),
+    interface: z.string(),
+    mac: z.string(),
     counters: Counts,
-  }),
-}));
+    drops: Counts,
+    session: z.object({
+      state: z.enum(["connected", "reconnecting", "closed"]),
+      relay: z.string(),
+      room: z.string(),
+      peer_id: z.number().nullable(),
+      frame_max: z.number().nullable(),
+      connected_ms: z.number().nullable(),
+      gateway_present: z.boolean(),
+      counters: Counts,
+    }),
+  }));
+}
 
 /** Names the daemon in a malformed-reply error. */
 export function peerStatusContext(role: PeerRole): ReplyContext {

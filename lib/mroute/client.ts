@@ -41,40 +41,16 @@ export interface MessageReply {
   /** Fields a newer daemon adds, kept for `-j`. */
   [field: string]: unknown;
 }
-const MessageReplySchema = exactly<MessageReply>()(z.looseObject({
-  status: z.literal("success"),
-  message: z.string(),
-}));
-/** Schema of {@linkcode MessageReply}. */
-export const MessageReply: Schema<MessageReply> = MessageReplySchema;
-
-const Family = z.union([z.literal(4), z.literal(6)]);
-const Counter = z.number().nullable();
-
-const VifJsonSchema = exactly<VifJson>()(z.object({
-  family: Family,
-  vif: z.number().int(),
-  name: z.string(),
-  ifindex: z.number().int().nullable(),
-  flags: z.number().int(),
-  pinned: z.boolean(),
-  packets_in: Counter,
-  bytes_in: Counter,
-  packets_out: Counter,
-  bytes_out: Counter,
-}));
-
-const RouteJsonSchema = exactly<RouteJsonOut>()(z.object({
-  family: Family,
-  source: z.string(),
-  group: z.string(),
-  iif: z.string(),
-  oifs: z.array(z.object({ name: z.string(), ttl: z.number().int() })),
-  state: z.enum(["installed", "partial", "waiting"]),
-  packets: Counter,
-  bytes: Counter,
-  wrong_if: Counter,
-}));
+/**
+ * Schema of {@linkcode MessageReply}. Like every schema here, built on first use (`z.lazy`):
+ * building them all cost each mroute command about 5 ms of its start, and each needs one.
+ */
+export const MessageReply: Schema<MessageReply> = z.lazy(() =>
+  exactly<MessageReply>()(z.looseObject({
+    status: z.literal("success"),
+    message: z.string(),
+  }))
+);
 
 /** The reply to SHOW: the VIFs and the routes (`netkit mroute show -j`). */
 export interface ShowReply {
@@ -86,11 +62,48 @@ export interface ShowReply {
   routes: RouteJsonOut[];
 }
 /** Schema of {@linkcode ShowReply}. */
-export const ShowReply: Schema<ShowReply> = exactly<ShowReply>()(z.object({
-  status: z.literal("success"),
-  vifs: z.array(VifJsonSchema),
-  routes: z.array(RouteJsonSchema),
-}));
+export const ShowReply: Schema<ShowReply> = z.lazy(showReply);
+
+/** Builds {@linkcode ShowReply}. */
+function showReply(): Schema<ShowReply> {
+  const Counter = z.number().nullable();
+
+  const VifJsonSchema = exactly<VifJson>()(z.object({
+    family: family(),
+    vif: z.number().int(),
+    name: z.string(),
+    ifindex: z.number().int().nullable(),
+    flags: z.number().int(),
+    pinned: z.boolean(),
+    packets_in: Counter,
+    bytes_in: Counter,
+    packets_out: Counter,
+    bytes_out: Counter,
+  }));
+
+  const RouteJsonSchema = exactly<RouteJsonOut>()(z.object({
+    family: family(),
+    source: z.string(),
+    group: z.string(),
+    iif: z.string(),
+    oifs: z.array(z.object({ name: z.string(), ttl: z.number().int() })),
+    state: z.enum(["installed", "partial", "waiting"]),
+    packets: Counter,
+    bytes: Counter,
+    wrong_if: Counter,
+  }));
+
+  return exactly<ShowReply>()(z.object({
+    status: z.literal("success"),
+    vifs: z.array(VifJsonSchema),
+    routes: z.array(RouteJsonSchema),
+  }));
+}
+
+/** IPv4 or IPv6: a VIF's and a route's `family`. */
+function family() {
+  return z.union([z.literal(4), z.literal(6)]);
+}
 
 /** A route in an APPLY plan, in the form APPLY takes (outputs as "name" or "name:ttl"). */
 export interface PlanRoute {
@@ -103,12 +116,6 @@ export interface PlanRoute {
   /** The outputs, `name` or `name:ttl`. */
   oifs: string[];
 }
-const PlanRouteSchema = exactly<PlanRoute>()(z.object({
-  source: z.string().optional(),
-  group: z.string(),
-  iif: z.string(),
-  oifs: z.array(z.string()),
-}));
 
 /** What an APPLY changes (or, in a dry run, would change). */
 export interface ApplyPlan {
@@ -137,28 +144,30 @@ export interface ApplyReply {
   /** Fields a newer daemon adds (or the CLI's `offline`), kept for `-j`. */
   [field: string]: unknown;
 }
-const ApplyReplySchema = exactly<ApplyReply>()(z.looseObject({
-  status: z.literal("success"),
-  message: z.string(),
-  dry_run: z.boolean(),
-  plan: z.object({
-    add: z.array(PlanRouteSchema),
-    change: z.array(z.object({ from: PlanRouteSchema, to: PlanRouteSchema })),
-    remove: z.array(PlanRouteSchema),
-    pin: z.array(z.string()),
-    unpin: z.array(z.string()),
-  }),
-}));
 /** Schema of {@linkcode ApplyReply}. */
-export const ApplyReply: Schema<ApplyReply> = ApplyReplySchema;
+export const ApplyReply: Schema<ApplyReply> = z.lazy(applyReply);
 
-const EventRoute = z.looseObject({
-  family: Family,
-  source: z.string(),
-  group: z.string(),
-  iif: z.string(),
-  oifs: z.array(z.object({ name: z.string(), ttl: z.number() })),
-});
+/** Builds {@linkcode ApplyReply}. */
+function applyReply(): Schema<ApplyReply> {
+  const PlanRouteSchema = exactly<PlanRoute>()(z.object({
+    source: z.string().optional(),
+    group: z.string(),
+    iif: z.string(),
+    oifs: z.array(z.string()),
+  }));
+  return exactly<ApplyReply>()(z.looseObject({
+    status: z.literal("success"),
+    message: z.string(),
+    dry_run: z.boolean(),
+    plan: z.object({
+      add: z.array(PlanRouteSchema),
+      change: z.array(z.object({ from: PlanRouteSchema, to: PlanRouteSchema })),
+      remove: z.array(PlanRouteSchema),
+      pin: z.array(z.string()),
+      unpin: z.array(z.string()),
+    }),
+  }));
+}
 
 /**
  * One event of a SUBSCRIBE stream, checked as far as lib/mroute/event_text.ts reads it (a route
@@ -171,27 +180,36 @@ export interface MonitorEvent {
   /** The event's fields. */
   [field: string]: unknown;
 }
-const MonitorEventSchema = z.union([
-  z.looseObject({
-    event: z.enum(["route_added", "route_changed", "route_removed"]),
-    route: EventRoute,
-  }),
-  z.looseObject({
-    event: z.enum(["interface_gone", "interface_back"]),
-    name: z.string(),
-    routes: z.array(z.string()),
-  }),
-  z.looseObject({
-    event: z.string().refine(
-      (e) => !/^(route_(added|changed|removed)|interface_(gone|back))$/.test(e),
-    ),
-  }),
-]);
 
 /** One line of a SUBSCRIBE stream: the acknowledgement, then events. */
 export type MonitorLine = MessageReply | MonitorEvent;
 /** Schema of {@linkcode MonitorLine}. */
-export const MonitorLine: Schema<MonitorLine> = z.union([
-  MessageReplySchema,
-  MonitorEventSchema,
-]);
+export const MonitorLine: Schema<MonitorLine> = z.lazy(monitorLine);
+
+/** Builds {@linkcode MonitorLine}. */
+function monitorLine(): Schema<MonitorLine> {
+  const EventRoute = z.looseObject({
+    family: family(),
+    source: z.string(),
+    group: z.string(),
+    iif: z.string(),
+    oifs: z.array(z.object({ name: z.string(), ttl: z.number() })),
+  });
+  const MonitorEventSchema = z.union([
+    z.looseObject({
+      event: z.enum(["route_added", "route_changed", "route_removed"]),
+      route: EventRoute,
+    }),
+    z.looseObject({
+      event: z.enum(["interface_gone", "interface_back"]),
+      name: z.string(),
+      routes: z.array(z.string()),
+    }),
+    z.looseObject({
+      event: z.string().refine(
+        (e) => !/^(route_(added|changed|removed)|interface_(gone|back))$/.test(e),
+      ),
+    }),
+  ]);
+  return z.union([MessageReply, MonitorEventSchema]);
+}
