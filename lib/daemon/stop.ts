@@ -65,11 +65,14 @@ export async function stopDaemons<T extends RunningDaemon>(
 
 /**
  * What `-k` reads of a status reply that says nothing else it needs: the daemon's pid, which
- * every daemon's status reply carries (mroute's SHOW, the relay's status, ...).
+ * every daemon's status reply carries (mroute's SHOW, the relay's status, ...). Built on first
+ * use (`z.lazy`), like the contracts' schemas: `-s` never needs it.
  */
-export const PidReply: Schema<{ pid: number }> = z.looseObject({
-  pid: z.number().int().positive(),
-});
+export const PidReply: Schema<{ pid: number }> = z.lazy(() =>
+  z.looseObject({
+    pid: z.number().int().positive(),
+  })
+);
 
 /** A daemon that answered on its control socket, with what it answered. */
 export interface AnsweringDaemon<S> {

@@ -356,7 +356,11 @@ export function errorReply(message: string): ErrorReply {
   return { status: "error", message: oneLine(message) };
 }
 
-const errorReplySchema = z.object({ status: z.literal("error"), message: z.string() });
+// Built on first use: building zod schemas costs a client command 1-2 ms of its start
+// (bench/cli.ts), and one that finds no daemon never checks a reply.
+const errorReplySchema = z.lazy(() =>
+  z.object({ status: z.literal("error"), message: z.string() })
+);
 
 /** The message of an error reply, or `null` when `value` is not one. */
 export function errorReplyMessage(value: unknown): string | null {
