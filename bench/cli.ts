@@ -3,7 +3,12 @@
  * same Deno (a one-line script, same DENO_DIR, same flags as the launcher) in the same run.
  * Engineers run these commands in loops, so the goal is ≤ 1.3× the bare start.
  *
- * Every round runs the baseline and each command once, taking turns, so a busy moment of the
+ * The same run also times one-line scripts that only import what a client command's design
+ * needs (commander for the command tree, zod for checking every reply): their sum over the bare
+ * start is the floor of any command that parses a command line and checks a reply, and the
+ * `vs floor` column compares each command with it.
+ *
+ * Every round runs the baseline, the floors and each command once, taking turns, so a busy moment of the
  * machine falls on all of them alike; the report gives the median and p90 of the rounds. Runs
  * before the measured rounds let Deno's code cache settle (a `deno test` in the same DENO_DIR,
  * with other V8 flags, makes the next start recompile). As root, with `ip`, it also times
@@ -47,6 +52,16 @@ export const CLIENT_COMMANDS: readonly (readonly string[])[] = [
   ["relay", "status"],
 ];
 
+/** How far above the floor a command may start and still count as at it (its own modules). */
+export const FLOOR_SLACK = 1.1;
+
+/** One-line scripts importing what client commands need; the last is the floor of the table. */
+export const FLOOR_SCRIPTS: readonly { label: string; source: string }[] = [
+  { label: "floor: import commander", source: 'import "commander";\n' },
+  { label: "floor: import zod", source: 'import "zod";\n' },
+  { label: "floor: import commander and zod", source: 'import "commander";\nimport "zod";\n' },
+];
+
 /** One command's times. */
 export interface CliTiming {
   /** The command line after `netkit` (or the baseline's description). */
@@ -59,6 +74,8 @@ export interface CliTiming {
   p90Ms: number;
   /** `medianMs` over the baseline's median. */
   ratio: number;
+  /** `medianMs` over the median of the last of {@linkcode FLOOR_SCRIPTS} (commander and zod). */
+  floorRatio: number;
 }
 
 /** The report bench/cli prints. */
@@ -69,6 +86,8 @@ export interface CliReport {
   rounds: number;
   /** The bare `deno run` of a one-line script. */
   baseline: CliTiming;
+  /** The scripts of {@linkcode FLOOR_SCRIPTS}, in order. */
+  floors: CliTiming[];
   /** Each client command, in the order of {@linkcode CLIENT_COMMANDS}, then the daemon case. */
   results: CliTiming[];
   /** Why the running-daemon case was left out, when it was. */
@@ -110,9 +129,9 @@ async function timeOnce(t: Timed): Promise<{ ms: number; code: number }> {
 }
 
 /** The bare start: the launcher's Deno, cache and flags on a script of one line. */
-function bareStart(script: string): Timed {
+function bareStart(script: string, label = "bare deno run (one-line script)"): Timed {
   return {
-    label: "bare deno run (one-line script)",
+    label,
     argv: [
       DENO,
       "run",
@@ -238,8 +257,15 @@ export async function benchCli(options: CliBenchOptions): Promise<CliReport> {
   try {
     const script = `${dir}/one_line.ts`;
     await Deno.writeTextFile(script, 'Deno.stdout.writeSync(new TextEncoder().encode(""));\n');
+    const floors: Timed[] = [];
+    for (const [i, floor] of FLOOR_SCRIPTS.entries()) {
+      const path = `${dir}/floor_${i}.ts`;
+      await Deno.writeTextFile(path, floor.source);
+      floors.push(bareStart(path, floor.label));
+    }
     const programs: Timed[] = [
       bareStart(script),
+      ...floors,
       ...CLIENT_COMMANDS.map((c) => ({ label: c.join(" "), argv: [netkit, ...c] })),
     ];
     const daemonSkipped = options.daemon ? daemonUnavailable() : "not asked (--no-daemon)";
@@ -253,18 +279,21 @@ export async function benchCli(options: CliBenchOptions): Promise<CliReport> {
     await timeRounds(programs, options.warmup, options.signal);
     const runs = await timeRounds(programs, options.rounds, options.signal);
     const base = median(runs[0]!.ms);
+    const floor = median(runs[floors.length]!.ms);
     const timings = runs.map((r, i): CliTiming => ({
       command: programs[i]!.label,
       exitCode: r.code,
       medianMs: median(r.ms),
       p90Ms: percentile(r.ms, 0.9),
       ratio: median(r.ms) / base,
+      floorRatio: median(r.ms) / floor,
     }));
     return {
       provenance: endProvenance(started),
       rounds: options.rounds,
       baseline: timings[0]!,
-      results: timings.slice(1),
+      floors: timings.slice(1, 1 + floors.length),
+      results: timings.slice(1 + floors.length),
       ...(daemonSkipped === null ? {} : { daemonSkipped }),
     };
   } finally {
@@ -280,15 +309,17 @@ export function formatCliReport(report: CliReport): string {
     String(t.exitCode),
     ms(t.medianMs),
     ms(t.p90Ms),
+    `${t.floorRatio.toFixed(2)}×`,
     `${t.ratio.toFixed(2)}×`,
   ];
   const met = report.results.filter((r) => r.ratio <= GOAL_RATIO).length;
+  const nearFloor = report.results.filter((r) => r.floorRatio <= FLOOR_SLACK).length;
   return [
     formatProvenance(report.provenance),
     `bench/cli: each client command, exec to exit, against the bare Deno start (${report.rounds} rounds, taking turns)`,
     ...table(
-      ["command", "exit", "median ms", "p90 ms", "vs bare"],
-      [row(report.baseline), ...report.results.map(row)],
+      ["command", "exit", "median ms", "p90 ms", "vs floor", "vs bare"],
+      [row(report.baseline), ...report.floors.map(row), ...report.results.map(row)],
     ),
     ...(report.daemonSkipped === undefined
       ? []
@@ -296,6 +327,7 @@ export function formatCliReport(report: CliReport): string {
     `goal ≤ ${GOAL_RATIO}× the bare start: ${
       verdict(met === report.results.length, `${met} of ${report.results.length} commands`)
     }`,
+    `within ${FLOOR_SLACK}× of the floor (bare + commander + zod): ${nearFloor} of ${report.results.length} commands`,
   ].join("\n") + "\n";
 }
 
