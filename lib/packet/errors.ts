@@ -33,3 +33,16 @@ export class MalformedPacketError extends Error {
     this.reason = reason;
   }
 }
+
+/**
+ * What a total decoder returns: the decoded value, or, for bytes that do not form one, the
+ * {@linkcode MalformedPacketError} saying why, returned and never thrown. A receive path that
+ * sees strangers' frames checks with {@linkcode isMalformed} and counts `reason`, with no
+ * exception on the hot path.
+ */
+export type Decoded<T> = T | MalformedPacketError;
+
+/** Whether a total decoder's result is a refusal rather than a value. */
+export function isMalformed<T>(result: Decoded<T>): result is MalformedPacketError {
+  return result instanceof MalformedPacketError;
+}
