@@ -52,6 +52,7 @@ export const DROP_REASONS = [
   "ttl_exceeded",
   "too_big",
   "tx_full",
+  "tx_error",
 ] as const;
 
 /** Why a frame was dropped (see {@linkcode DROP_REASONS}). */
@@ -254,9 +255,9 @@ export class Dataplane {
     return this.#counters[index]!;
   }
 
-  /** Counts a frame NIC `index` could not take (its writer's queue full). */
-  countTxFull(index: number): void {
-    this.#counters[index]!.drops.tx_full++;
+  /** Counts `count` frames of NIC `index` (or the uplink, {@linkcode FROM_UPLINK}) dropped for `reason`. */
+  countDrop(index: number, reason: DropReason, count = 1): void {
+    (index === FROM_UPLINK ? this.uplink : this.#counters[index]!).drops[reason] += count;
   }
 
   #send(index: number, frame: Uint8Array, length: number): void {
