@@ -30,3 +30,4 @@ export * from "./udp.ts";
 export * from "./udp_frame.ts";
 export * from "./arp.ts";
 export * from "./icmpv4.ts";
+export * from "./dhcpv4.ts";
