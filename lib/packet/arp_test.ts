@@ -14,25 +14,15 @@ import {
   isArpProbe,
 } from "./arp.ts";
 import { encodeEthernet, EtherType } from "./ethernet.ts";
-import { isMalformed, MalformedPacketError } from "./errors.ts";
+import { isMalformed } from "./errors.ts";
 import { formatIpv4, parseIpv4 } from "./ipv4.ts";
 import { formatMac, parseMac } from "./mac.ts";
-import { fuzzDecoder } from "../../testing/packet_fuzz.ts";
+import { decoded, fuzzDecoder, refusalReason as reasonOf } from "../../testing/total_decoders.ts";
 
 const GUEST = parseMac("52:54:00:12:34:01");
 const GATEWAY = parseMac("02:00:00:00:00:01");
 const GUEST_IP = parseIpv4("169.254.0.5");
 const GATEWAY_IP = parseIpv4("169.254.0.1");
-
-function decoded<T>(result: T | MalformedPacketError): T {
-  if (result instanceof MalformedPacketError) throw result;
-  return result;
-}
-
-function reasonOf(result: unknown): string {
-  assert.ok(result instanceof MalformedPacketError, "expected a refusal");
-  return result.reason;
-}
 
 Deno.test("encodeArp writes RFC 826's layout and decodeArp reads it back", () => {
   const bytes = encodeArp({

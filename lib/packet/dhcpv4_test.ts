@@ -21,10 +21,9 @@ import {
   encodeDhcpFrame,
   isDhcpv4Frame,
 } from "./dhcpv4.ts";
-import { MalformedPacketError } from "./errors.ts";
 import { formatIpv4, parseIpv4 } from "./ipv4.ts";
 import { formatMac, parseMac } from "./mac.ts";
-import { fuzzDecoder } from "../../testing/packet_fuzz.ts";
+import { decoded, fuzzDecoder, refusalReason as reasonOf } from "../../testing/total_decoders.ts";
 
 const GUEST = parseMac("52:54:00:12:34:01");
 const GATEWAY = parseMac("02:00:00:00:00:01");
@@ -32,16 +31,6 @@ const GUEST_IP = parseIpv4("169.254.0.5");
 const GATEWAY_IP = parseIpv4("169.254.0.1");
 const ZERO = parseIpv4("0.0.0.0");
 const ip = parseIpv4;
-
-function decoded<T>(result: T | MalformedPacketError): T {
-  if (result instanceof MalformedPacketError) throw result;
-  return result;
-}
-
-function reasonOf(result: unknown): string {
-  assert.ok(result instanceof MalformedPacketError, `expected a refusal, got ${result}`);
-  return result.reason;
-}
 
 /** Plain data for deepEqual: typed arrays become number arrays. */
 function plain(value: unknown): unknown {

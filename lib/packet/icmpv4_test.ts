@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { encodeEthernet, EtherType } from "./ethernet.ts";
-import { MalformedPacketError } from "./errors.ts";
+import type { MalformedPacketError } from "./errors.ts";
 import {
   createIcmpDestinationUnreachable,
   createIcmpEchoReply,
@@ -17,23 +17,13 @@ import {
 } from "./icmpv4.ts";
 import { encodeIpv4, formatIpv4, IpProtocol, parseIpv4 } from "./ipv4.ts";
 import { formatMac, parseMac } from "./mac.ts";
-import { fuzzDecoder } from "../../testing/packet_fuzz.ts";
+import { decoded, fuzzDecoder, refusalReason as reasonOf } from "../../testing/total_decoders.ts";
 
 const GUEST = parseMac("52:54:00:12:34:01");
 const GATEWAY = parseMac("02:00:00:00:00:01");
 const GUEST_IP = parseIpv4("169.254.0.5");
 const GATEWAY_IP = parseIpv4("169.254.0.1");
 const FAR = parseIpv4("198.51.100.9");
-
-function decoded<T>(result: T | MalformedPacketError): T {
-  if (result instanceof MalformedPacketError) throw result;
-  return result;
-}
-
-function reasonOf(result: unknown): string {
-  assert.ok(result instanceof MalformedPacketError, "expected a refusal");
-  return result.reason;
-}
 
 const ECHO = {
   srcMac: GUEST,

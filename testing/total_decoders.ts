@@ -1,13 +1,26 @@
 /**
- * Fuzzing total packet decoders in tests: truncations and bit flips of good packets from a seeded
- * PRNG (a failure replays), run through bytes that throw on any read past their end, since a
- * plain `Uint8Array` quietly yields `undefined` (0 after a bit operation) there.
+ * Testing total packet decoders (those returning `Decoded<T>`): unwrapping a result, naming a
+ * refusal, and fuzzing with truncations and bit flips of good packets from a seeded PRNG (a
+ * failure replays), run through bytes that throw on any read past their end, since a plain
+ * `Uint8Array` quietly yields `undefined` (0 after a bit operation) there.
  *
  * @module
  */
 
 import assert from "node:assert/strict";
-import { MalformedPacketError } from "../lib/packet/mod.ts";
+import { type Decoded, MalformedPacketError } from "../lib/packet/mod.ts";
+
+/** The value of a decoder's result; throws the refusal, so the test fails with its message. */
+export function decoded<T>(result: Decoded<T>): T {
+  if (result instanceof MalformedPacketError) throw result;
+  return result;
+}
+
+/** The reason of a decoder's refusal; fails the test when the decoder returned a value. */
+export function refusalReason(result: unknown): string {
+  assert.ok(result instanceof MalformedPacketError, `expected a refusal, got ${result}`);
+  return result.reason;
+}
 
 /** mulberry32: a small seeded PRNG returning numbers in [0, 1). */
 export function prng(seed: number): () => number {
