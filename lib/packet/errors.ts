@@ -46,3 +46,25 @@ export type Decoded<T> = T | MalformedPacketError;
 export function isMalformed<T>(result: Decoded<T>): result is MalformedPacketError {
   return result instanceof MalformedPacketError;
 }
+
+/**
+ * Runs a decoder that throws {@linkcode MalformedPacketError} (the older codecs: Ethernet, IPv4,
+ * UDP) and returns its refusal instead, so a total decoder can build on it. Any other error is a
+ * bug and still propagates.
+ *
+ * @example
+ * ```ts
+ * import { catchMalformed, decodeEthernet, isMalformed } from "./mod.ts";
+ *
+ * const result = catchMalformed(() => decodeEthernet(new Uint8Array(10)));
+ * isMalformed(result) && result.reason; // "runt"
+ * ```
+ */
+export function catchMalformed<T>(decode: () => T): Decoded<T> {
+  try {
+    return decode();
+  } catch (err) {
+    if (err instanceof MalformedPacketError) return err;
+    throw err;
+  }
+}
