@@ -12,7 +12,6 @@
  * @module
  */
 
-
 import { z } from "zod";
 import type { ReplyContext } from "../daemon/client.ts";
 import { exactly, type Schema } from "../zod_exact.ts";
