@@ -197,6 +197,19 @@ int nk_netns_unshare(void);
  * may hand over TSO/USO frames and partial checksums; every read and write then starts with a
  * NK_VNET_HDR_LEN header. Offload bits the kernel does not know are dropped one by one. */
 int nk_tap_open(const char *name, char *name_out, uint32_t offloads);
+/* Create or attach TUN `name` with IFF_TUN|IFF_NO_PI (each read or write is one IP packet);
+ * otherwise as nk_tap_open without offloads. */
+int nk_tun_open(const char *name, char *name_out);
+/* Up to `count` read(2)s of a TAP or TUN fd, frame i into slots + i * slot_size + headroom (room
+ * to prepend a header in place); meta[i].len and .offset are set. Stops at EAGAIN. Returns the
+ * frames read (0: none queued), or -errno when the first read fails otherwise. */
+int nk_tap_read_batch(int fd, uint8_t *slots, uint32_t slot_size, uint32_t headroom,
+		      uint32_t count, struct nk_frame_meta *meta);
+/* Up to `count` write(2)s of meta[i].len bytes at slot i + meta[i].offset; stops at EAGAIN.
+ * Returns the frames handled (written, or failed otherwise: counted in *failed, e.g. EIO while
+ * the interface is down), so the caller retries from there after EAGAIN. */
+int nk_tap_write_batch(int fd, const uint8_t *slots, uint32_t slot_size, uint32_t count,
+		       const struct nk_frame_meta *meta, uint32_t *failed);
 /* write(2) of one frame behind an all-zero vnet header (no GSO, checksum complete). */
 int nk_tap_write_vnet(int fd, const uint8_t *frame, uint32_t len);
 /* 0 when /dev/net/tun can be opened. */

@@ -37,7 +37,8 @@ static int set_offloads(int fd, uint32_t offloads)
 	}
 }
 
-int nk_tap_open(const char *name, char *name_out, uint32_t offloads)
+/* open + TUNSETIFF with `flags`; the kernel's final name goes to `name_out`. */
+static int open_tun_device(const char *name, char *name_out, short flags)
 {
 	struct ifreq ifr;
 	int fd, err;
@@ -48,20 +49,81 @@ int nk_tap_open(const char *name, char *name_out, uint32_t offloads)
 	if (fd < 0)
 		return -errno;
 	memset(&ifr, 0, sizeof(ifr));
-	ifr.ifr_flags = IFF_TAP | IFF_NO_PI | (offloads ? IFF_VNET_HDR : 0);
+	ifr.ifr_flags = flags;
 	strncpy(ifr.ifr_name, name, IFNAMSIZ - 1);
 	if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
 		err = -errno;
 		close(fd);
 		return err;
 	}
-	if (offloads && (err = set_offloads(fd, offloads)) < 0) {
-		close(fd);
-		return err;
-	}
 	memcpy(name_out, ifr.ifr_name, IFNAMSIZ);
 	name_out[IFNAMSIZ - 1] = '\0';
 	return fd;
+}
+
+int nk_tap_open(const char *name, char *name_out, uint32_t offloads)
+{
+	int fd, err;
+
+	fd = open_tun_device(name, name_out, IFF_TAP | IFF_NO_PI | (offloads ? IFF_VNET_HDR : 0));
+	if (fd >= 0 && offloads && (err = set_offloads(fd, offloads)) < 0) {
+		close(fd);
+		return err;
+	}
+	return fd;
+}
+
+int nk_tun_open(const char *name, char *name_out)
+{
+	return open_tun_device(name, name_out, IFF_TUN | IFF_NO_PI);
+}
+
+int nk_tap_read_batch(int fd, uint8_t *slots, uint32_t slot_size, uint32_t headroom,
+		      uint32_t count, struct nk_frame_meta *meta)
+{
+	uint32_t i;
+	ssize_t n;
+
+	if (count > NK_BATCH_MAX || headroom >= slot_size)
+		return -EINVAL;
+	for (i = 0; i < count; i++) {
+		do
+			n = read(fd, slots + (size_t)i * slot_size + headroom, slot_size - headroom);
+		while (n < 0 && errno == EINTR);
+		if (n < 0) {
+			if (errno == EAGAIN || i > 0)
+				break;
+			return -errno;
+		}
+		memset(&meta[i], 0, sizeof(meta[i]));
+		meta[i].len = (uint32_t)n;
+		meta[i].wire_len = (uint32_t)n;
+		meta[i].offset = (uint16_t)headroom;
+	}
+	return (int)i;
+}
+
+int nk_tap_write_batch(int fd, const uint8_t *slots, uint32_t slot_size, uint32_t count,
+		       const struct nk_frame_meta *meta, uint32_t *failed)
+{
+	uint32_t i;
+	ssize_t n;
+
+	if (count > NK_BATCH_MAX)
+		return -EINVAL;
+	*failed = 0;
+	for (i = 0; i < count; i++) {
+		if ((uint32_t)meta[i].offset + meta[i].len > slot_size)
+			return -EINVAL;
+		do
+			n = write(fd, slots + (size_t)i * slot_size + meta[i].offset, meta[i].len);
+		while (n < 0 && errno == EINTR);
+		if (n < 0 && errno == EAGAIN)
+			break;
+		if (n < 0)
+			(*failed)++;
+	}
+	return (int)i;
 }
 
 int nk_tun_probe(void)

@@ -144,6 +144,29 @@ export const SYMBOLS = {
 
   // tap.c
   nk_tap_open: { parameters: ["buffer", "buffer", "u32"], result: "i32" }, // const char *name, char name_out[16], uint32_t offloads
+  nk_tun_open: { parameters: ["buffer", "buffer"], result: "i32" }, // const char *name, char name_out[16]
+  nk_tap_read_batch: {
+    parameters: [
+      "i32", // int fd
+      "buffer", // uint8_t *slots
+      "u32", // uint32_t slot_size
+      "u32", // uint32_t headroom
+      "u32", // uint32_t count
+      "buffer", // struct nk_frame_meta *meta
+    ],
+    result: "i32",
+  },
+  nk_tap_write_batch: {
+    parameters: [
+      "i32", // int fd
+      "buffer", // const uint8_t *slots
+      "u32", // uint32_t slot_size
+      "u32", // uint32_t count
+      "buffer", // const struct nk_frame_meta *meta
+      "buffer", // uint32_t *failed
+    ],
+    result: "i32",
+  },
   nk_tap_write_vnet: { parameters: ["i32", "buffer", "u32"], result: "i32" }, // int fd, const uint8_t *frame, uint32_t len
   nk_tun_probe: { parameters: [], result: "i32" },
 

@@ -88,6 +88,11 @@ export const COMMANDS: readonly CommandEntry[] = [
     load: () => import(commandModule("relay")),
   },
   {
+    name: "vnet",
+    summary: "userspace virtual router for VMs and containers on TAP devices",
+    load: () => import(commandModule("vnet")),
+  },
+  {
     name: "version",
     summary: "show the netkit, Deno and libnetkit versions",
     load: () => import(commandModule("version")),

@@ -222,10 +222,9 @@ export class L2Lab implements AsyncDisposable {
     Deno.renameSync(`${this.credentialFile(`client${i}`)}.new`, this.credentialFile(`client${i}`));
   }
 
-  /** Starts the relay and waits until its status socket answers. */
-  async startRelay(extra: string[] = []): Promise<ChildDaemon> {
-    if (!this.#roomCreated) this.createRoom();
-    const relay = this.#spawn("relay", this.relayNs, [
+  /** The relay's command line (after `netkit`): the lab's address, rooms and dev certificate. */
+  relayArgs(): string[] {
+    return [
       "relay",
       "--listen",
       `${L2.relay}:${L2.port}`,
@@ -233,6 +232,14 @@ export class L2Lab implements AsyncDisposable {
       this.roomsFile,
       "--dev-cert",
       `${this.dir}/certs`,
+    ];
+  }
+
+  /** Starts the relay and waits until its status socket answers. */
+  async startRelay(extra: string[] = []): Promise<ChildDaemon> {
+    if (!this.#roomCreated) this.createRoom();
+    const relay = this.#spawn("relay", this.relayNs, [
+      ...this.relayArgs(),
       "--status-socket",
       this.statusSocket,
       ...extra,

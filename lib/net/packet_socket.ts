@@ -10,7 +10,7 @@ import { Errno } from "../../ffi/errno.ts";
 import { nk } from "../../ffi/native.ts";
 import { unwrap } from "../errors.ts";
 import { VNET_HDR_LEN } from "../packet/gso.ts";
-import { FrameBatch } from "./frame_batch.ts";
+import { FRAME_META, FrameBatch } from "./frame_batch.ts";
 import { getInterface, interfaceName } from "./interfaces.ts";
 import { OwnedFd } from "./owned_fd.ts";
 
@@ -210,17 +210,20 @@ export class PacketSocket extends OwnedFd {
     return true;
   }
 
-  /** Sends the first `count` slots of `batch` (one system call); returns how many went out. */
-  sendBatch(batch: FrameBatch, count: number): number {
-    if (count < 0 || count > batch.slots) {
+  /**
+   * Sends `count` slots of `batch` from slot `first` (default 0; one system call); returns how
+   * many went out.
+   */
+  sendBatch(batch: FrameBatch, count: number, first = 0): number {
+    if (count < 0 || first < 0 || first + count > batch.slots) {
       throw new RangeError(`Cannot send ${count} frames from a batch of ${batch.slots}`);
     }
     const n = nk.nk_packet_send_batch(
       this.fd,
-      batch.data,
+      first === 0 ? batch.data : batch.data.subarray(first * batch.slotSize),
       batch.slotSize,
       count,
-      batch.meta,
+      first === 0 ? batch.meta : batch.meta.subarray(first * FRAME_META.size),
       this.#vnet,
     );
     if (n === -Errno.ENOBUFS) return 0;

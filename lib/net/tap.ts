@@ -12,6 +12,8 @@ import { unwrap } from "../errors.ts";
 import { getInterface, setInterfaceMac, setInterfaceMtu, setInterfaceUp } from "./interfaces.ts";
 import { OwnedFd } from "./owned_fd.ts";
 import { VNET_HDR_LEN } from "../packet/gso.ts";
+import type { FrameBatch } from "./frame_batch.ts";
+import { readFrameBatch, writeFrameBatch } from "./tun.ts";
 
 /** Options for {@linkcode TapDevice.open}. */
 export interface TapOptions {
@@ -99,6 +101,24 @@ export class TapDevice extends OwnedFd {
     if (n === -Errno.EAGAIN) return false;
     unwrap(n, `write to TAP "${this.name}"`);
     return true;
+  }
+
+  /**
+   * Reads up to `batch.slots` frames (one FFI call) behind `headroom` bytes of each slot;
+   * returns the count (0: none queued). Only without a vnet header.
+   */
+  readBatch(batch: FrameBatch, headroom = 0): number {
+    if (this.headerLength !== 0) throw new RangeError("readBatch needs a TAP without vnet header");
+    return readFrameBatch(this.fd, batch, headroom, `TAP "${this.name}"`);
+  }
+
+  /**
+   * Writes slots `first` to `first + count - 1` of `batch` (one FFI call); see
+   * {@linkcode writeFrameBatch}. Only without a vnet header.
+   */
+  writeBatch(batch: FrameBatch, first: number, count: number): { handled: number; failed: number } {
+    if (this.headerLength !== 0) throw new RangeError("writeBatch needs a TAP without vnet header");
+    return writeFrameBatch(this.fd, batch, first, count, `TAP "${this.name}"`);
   }
 }
 

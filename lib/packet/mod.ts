@@ -28,3 +28,6 @@ export * from "./mac.ts";
 export * from "./pcap.ts";
 export * from "./udp.ts";
 export * from "./udp_frame.ts";
+export * from "./arp.ts";
+export * from "./icmpv4.ts";
+export * from "./dhcpv4.ts";

@@ -353,15 +353,7 @@ Deno.test({
       {
         name: "relay",
         ns: lab.relayNs,
-        args: [
-          "relay",
-          "--listen",
-          `${L2.relay}:${L2.port}`,
-          "--rooms",
-          lab.roomsFile,
-          "--dev-cert",
-          `${lab.dir}/certs`,
-        ],
+        args: lab.relayArgs(),
         socket: () => relaySocketName(netnsId(lab.relayNs), L2.port),
         log: `relay-${L2.port}-${lab.relayNs}.log`,
         describe: () => `${dir}/run/${relaySocketName(netnsId(lab.relayNs), L2.port)}.sock`,
