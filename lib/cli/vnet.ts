@@ -10,7 +10,8 @@
 import type { Command } from "./command.ts";
 import { requestChecked, subscribeChecked } from "../daemon/client.ts";
 import type { Schema } from "../zod_exact.ts";
-import { absolute, announceDetached } from "../daemon/detach.ts";
+import { absolute } from "../daemon/absolute_path.ts";
+import { announceDetached } from "../daemon/detach.ts";
 import { DaemonLoop } from "../daemon/loop.ts";
 import { killDaemons, PidReply } from "../daemon/stop.ts";
 import { NetkitError } from "../errors.ts";
