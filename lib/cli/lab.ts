@@ -50,7 +50,7 @@ import type { CliIo } from "./io.ts";
 import { formatTable } from "./output.ts";
 import type { GlobalOptions } from "./global_options.ts";
 import { formatRelayStatus } from "./relay.ts";
-import { selfExecutable } from "./self.ts";
+import { selfExecutable } from "../daemon/detach.ts";
 
 /** Raw commander options of `netkit lab lacp`. */
 export interface LabLacpCliOptions {
