@@ -41,6 +41,7 @@
 import { u16 } from "./bytes.ts";
 import { MalformedPacketError } from "./errors.ts";
 import { formatIpv4, parseIpv4 } from "./ipv4.ts";
+import { MAC_LEN } from "./mac.ts";
 
 /** Length of an IPv6 address in bytes. */
 export const IPV6_ADDRESS_LEN = 16;
@@ -429,4 +430,85 @@ export function decodeIpv6(bytes: Uint8Array): Ipv6Packet {
     dst: bytes.subarray(DST_OFFSET, DST_OFFSET + IPV6_ADDRESS_LEN),
     payload: bytes.subarray(IPV6_HEADER_LEN, end),
   };
+}
+
+/** The unspecified address `::`. Shared: never write to it; `.slice()` it first. */
+export const IPV6_UNSPECIFIED: Readonly<Uint8Array<ArrayBuffer>> = new Uint8Array(IPV6_ADDRESS_LEN);
+/** The link-local all-nodes group `ff02::1`. Shared: never write to it; `.slice()` it first. */
+export const IPV6_ALL_NODES: Readonly<Uint8Array<ArrayBuffer>> = parseIpv6("ff02::1");
+/** The link-local all-routers group `ff02::2`. Shared: never write to it; `.slice()` it first. */
+export const IPV6_ALL_ROUTERS: Readonly<Uint8Array<ArrayBuffer>> = parseIpv6("ff02::2");
+
+/** Whether the address at `offset` is the unspecified address `::` (a DAD or RS source). */
+export function isIpv6Unspecified(bytes: Uint8Array, offset = 0): boolean {
+  checkAddressAt(bytes, offset);
+  for (let i = offset; i < offset + IPV6_ADDRESS_LEN; i++) if (bytes[i] !== 0) return false;
+  return true;
+}
+
+/** Whether the address at `offset` is link-local unicast: in fe80::/10. */
+export function isIpv6LinkLocal(bytes: Uint8Array, offset = 0): boolean {
+  checkAddressAt(bytes, offset);
+  return bytes[offset] === 0xfe && (bytes[offset + 1]! & 0xc0) === 0x80;
+}
+
+/** Whether the 16 bytes at `aOffset` in `a` equal those at `bOffset` in `b`. */
+export function ipv6Equals(
+  a: Uint8Array,
+  aOffset: number,
+  b: Uint8Array,
+  bOffset: number,
+): boolean {
+  checkAddressAt(a, aOffset);
+  checkAddressAt(b, bOffset);
+  for (let i = 0; i < IPV6_ADDRESS_LEN; i++) if (a[aOffset + i] !== b[bOffset + i]) return false;
+  return true;
+}
+
+/**
+ * The solicited-node multicast group of the address at `offset` (RFC 4291 section 2.7.1):
+ * `ff02::1:ff00:0/104` followed by the address's low 24 bits, as 16 new bytes. Neighbor
+ * Solicitations for an address go there.
+ *
+ * @example
+ * ```ts
+ * import { formatIpv6, parseIpv6, solicitedNodeMulticast } from "./ipv6.ts";
+ *
+ * formatIpv6(solicitedNodeMulticast(parseIpv6("2001:db8::12:3456"))); // "ff02::1:ff12:3456"
+ * ```
+ */
+export function solicitedNodeMulticast(address: Uint8Array, offset = 0): Uint8Array<ArrayBuffer> {
+  checkAddressAt(address, offset);
+  const group = new Uint8Array(IPV6_ADDRESS_LEN);
+  group.set([0xff, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x01, 0xff]);
+  group.set(address.subarray(offset + 13, offset + IPV6_ADDRESS_LEN), 13);
+  return group;
+}
+
+/**
+ * The link-local address a host forms from its MAC (RFC 4291 appendix A, RFC 4862): `fe80::/64`
+ * followed by the modified EUI-64 interface identifier (the MAC with `ff:fe` in the middle and
+ * the universal/local bit inverted), as 16 new bytes. Throws a `RangeError` for a MAC that is not
+ * 6 bytes.
+ *
+ * @example
+ * ```ts
+ * import { formatIpv6, linkLocalFromMac, parseMac } from "./mod.ts";
+ *
+ * formatIpv6(linkLocalFromMac(parseMac("52:54:00:12:34:01"))); // "fe80::5054:ff:fe12:3401"
+ * ```
+ */
+export function linkLocalFromMac(mac: Uint8Array): Uint8Array<ArrayBuffer> {
+  if (mac.length !== MAC_LEN) {
+    throw new RangeError(`Invalid MAC address: expected ${MAC_LEN} bytes, got ${mac.length}`);
+  }
+  const address = new Uint8Array(IPV6_ADDRESS_LEN);
+  address[0] = 0xfe;
+  address[1] = 0x80;
+  address[8] = mac[0]! ^ 0x02;
+  address.set(mac.subarray(1, 3), 9);
+  address[11] = 0xff;
+  address[12] = 0xfe;
+  address.set(mac.subarray(3, 6), 13);
+  return address;
 }

@@ -31,3 +31,6 @@ export * from "./udp_frame.ts";
 export * from "./arp.ts";
 export * from "./icmpv4.ts";
 export * from "./dhcpv4.ts";
+export * from "./dhcpv6.ts";
+export * from "./icmpv6.ts";
+export * from "./ipv6_frame.ts";
