@@ -504,7 +504,7 @@ export function generateDuidLl(mac: Uint8Array): Uint8Array<ArrayBuffer> {
 /**
  * Decodes a DUID (2 to 130 bytes). Never throws on bad bytes: the result is then a
  * {@linkcode MalformedPacketError} with reason `"bad_duid_length"` (outside 2..130 bytes, or too
- * short for its type: DUID-LLT needs 8, DUID-EN 7, DUID-LL 5, DUID-UUID exactly 18).
+ * short for its type: DUID-LLT needs 9, DUID-EN 7, DUID-LL 5, DUID-UUID exactly 18).
  *
  * @example
  * ```ts
@@ -523,7 +523,7 @@ export function decodeDuid(bytes: Uint8Array): Decoded<Duid> {
   const type = u16(bytes, 0);
   switch (type) {
     case DuidType.LLT:
-      if (bytes.length < 8) return bad("a DUID-LLT has at least 8");
+      if (bytes.length < 9) return bad("a DUID-LLT has at least 9");
       return {
         kind: "llt",
         hardwareType: u16(bytes, 2),
@@ -734,7 +734,7 @@ function decodeOption(code: number, data: Uint8Array, depth: number): Decoded<Dh
       return { kind: "elapsed_time", elapsedTime: u16(data, 0) };
     case C.STATUS_CODE:
       if (data.length < 2) return badOptionLength("Status Code", data.length, "at least 2");
-      return { kind: "status_code", status: u16(data, 0), message: utf8.decode(data.subarray(2)) };
+      return { kind: "status_code", status: u16(data, 0), message: utf8.decode(data.slice(2)) };
     case C.RAPID_COMMIT:
       if (data.length !== 0) return badOptionLength("Rapid Commit", data.length, "0");
       return { kind: "rapid_commit" };

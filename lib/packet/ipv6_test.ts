@@ -5,16 +5,24 @@ import {
   encodeIpv6,
   formatIpv6,
   IPV6_ADDRESS_LEN,
+  IPV6_ALL_NODES,
+  IPV6_ALL_ROUTERS,
   IPV6_HEADER_LEN,
   IPV6_MAX_PAYLOAD_LEN,
+  IPV6_UNSPECIFIED,
+  ipv6Equals,
   ipv6MulticastMac,
   Ipv6MulticastScope,
   ipv6MulticastScope,
+  isIpv6LinkLocal,
   isIpv6Multicast,
+  isIpv6Unspecified,
+  linkLocalFromMac,
   MAX_FLOW_LABEL,
   parseIpv6,
+  solicitedNodeMulticast,
 } from "./ipv6.ts";
-import { formatMac } from "./mac.ts";
+import { formatMac, parseMac } from "./mac.ts";
 
 /** The address as 32 lowercase hex digits, for compact expectations. */
 function hex(bytes: Uint8Array): string {
@@ -498,4 +506,47 @@ Deno.test("decodeIpv6() rejects a payload length beyond the end of the buffer", 
     "truncated_ipv6_packet",
     "IPv6 packet truncated: its payload length is 10 bytes, only 0 follow the header",
   );
+});
+
+Deno.test("IPv6 well-known addresses and address tests", () => {
+  assert.equal(formatIpv6(IPV6_UNSPECIFIED), "::");
+  assert.equal(formatIpv6(IPV6_ALL_NODES), "ff02::1");
+  assert.equal(formatIpv6(IPV6_ALL_ROUTERS), "ff02::2");
+  assert.ok(isIpv6Unspecified(IPV6_UNSPECIFIED));
+  assert.ok(!isIpv6Unspecified(parseIpv6("::1")));
+  assert.ok(isIpv6LinkLocal(parseIpv6("fe80::1")));
+  assert.ok(isIpv6LinkLocal(parseIpv6("febf:ffff::1")));
+  assert.ok(!isIpv6LinkLocal(parseIpv6("fec0::1")));
+  assert.ok(!isIpv6LinkLocal(parseIpv6("2001:db8::1")));
+  const both = new Uint8Array(33);
+  both.set(parseIpv6("2001:db8::7"), 1);
+  assert.ok(ipv6Equals(both, 1, parseIpv6("2001:db8::7"), 0));
+  assert.ok(!ipv6Equals(both, 0, parseIpv6("2001:db8::7"), 0));
+  assert.throws(() => isIpv6Unspecified(new Uint8Array(15)), RangeError);
+  assert.throws(() => ipv6Equals(both, 18, IPV6_UNSPECIFIED, 0), RangeError);
+});
+
+Deno.test("solicitedNodeMulticast() keeps the low 24 bits under ff02::1:ff00:0/104", () => {
+  assert.equal(
+    formatIpv6(solicitedNodeMulticast(parseIpv6("fe80::5054:ff:fe12:3401"))),
+    "ff02::1:ff12:3401",
+  );
+  assert.equal(formatIpv6(solicitedNodeMulticast(parseIpv6("2001:db8::1"))), "ff02::1:ff00:1");
+  const packed = new Uint8Array(20);
+  packed.set(parseIpv6("::abcd:ef01"), 4);
+  assert.equal(formatIpv6(solicitedNodeMulticast(packed, 4)), "ff02::1:ffcd:ef01");
+});
+
+Deno.test("linkLocalFromMac() forms the modified EUI-64 link-local address (RFC 4291 appendix A)", () => {
+  assert.equal(
+    formatIpv6(linkLocalFromMac(parseMac("52:54:00:12:34:01"))),
+    "fe80::5054:ff:fe12:3401",
+  );
+  // The universal/local bit flips both ways.
+  assert.equal(
+    formatIpv6(linkLocalFromMac(parseMac("00:1b:21:aa:bb:cc"))),
+    "fe80::21b:21ff:feaa:bbcc",
+  );
+  assert.equal(formatIpv6(linkLocalFromMac(parseMac("02:00:00:00:00:01"))), "fe80::ff:fe00:1");
+  assert.throws(() => linkLocalFromMac(new Uint8Array(8)), RangeError);
 });
