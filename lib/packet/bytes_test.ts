@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { setU16, u16, u32 } from "./bytes.ts";
+import { setU16, setU32, u16, u32 } from "./bytes.ts";
 
 Deno.test("u16, u32 and setU16 are big-endian, in place, and u32 is unsigned", () => {
   const b = new Uint8Array([0xff, 0xfe, 0x12, 0x34, 0x56]);
@@ -8,4 +8,11 @@ Deno.test("u16, u32 and setU16 are big-endian, in place, and u32 is unsigned", (
   assert.equal(u32(b, 0), 0xfffe1234);
   setU16(b, 1, 0xabcd);
   assert.deepEqual([...b], [0xff, 0xab, 0xcd, 0x34, 0x56]);
+});
+
+Deno.test("setU32 writes big-endian in place and reads back through u32", () => {
+  const b = new Uint8Array(6);
+  setU32(b, 1, 0xfedc_ba98);
+  assert.deepEqual([...b], [0, 0xfe, 0xdc, 0xba, 0x98, 0]);
+  assert.equal(u32(b, 1), 0xfedc_ba98);
 });

@@ -16,7 +16,7 @@
  *   createDhcpv6Solicit,
  *   decodeDhcpv6Frame,
  *   decodeDuid,
- *   findDhcpv6Option,
+ *   findOfKind,
  *   formatMac,
  *   isMalformed,
  *   parseMac,
@@ -30,18 +30,19 @@
  * });
  * const solicit = decodeDhcpv6Frame(frame);
  * if (!isMalformed(solicit) && solicit.dhcpv6.kind === "client_server") {
- *   const clientId = findDhcpv6Option(solicit.dhcpv6.options, "client_id");
+ *   const clientId = findOfKind(solicit.dhcpv6.options, "client_id");
  *   const duid = clientId && decodeDuid(clientId.duid);
  *   if (duid && !isMalformed(duid) && duid.kind === "ll") formatMac(duid.linkLayerAddress); // "52:54:00:12:34:01"
- *   findDhcpv6Option(solicit.dhcpv6.options, "ia_na")?.iaid; // 1
+ *   findOfKind(solicit.dhcpv6.options, "ia_na")?.iaid; // 1
  * }
  * ```
  *
  * @module
  */
 
-import { u16, u32 } from "./bytes.ts";
+import { setU16, setU32, u16, u32 } from "./bytes.ts";
 import { catchMalformed, type Decoded, isMalformed, MalformedPacketError } from "./errors.ts";
+import { checkIpv6Length, checkUint } from "./field_checks.ts";
 import { type EthernetHeader, ethernetHeaderLengthAt, EtherType, etherTypeAt } from "./ethernet.ts";
 import { IpProtocol } from "./ipv4.ts";
 import {
@@ -384,28 +385,6 @@ function malformed(reason: string, message: string): MalformedPacketError {
   return new MalformedPacketError(reason, message);
 }
 
-function checkField(value: number, max: number, what: string): void {
-  if (!Number.isInteger(value) || value < 0 || value > max) {
-    throw new RangeError(`Invalid ${what} "${value}": expected an integer from 0 to ${max}`);
-  }
-}
-
-function checkAddress(address: Uint8Array, what: string): void {
-  if (address.length !== IPV6_ADDRESS_LEN) {
-    throw new RangeError(`Invalid ${what}: expected 16 bytes, got ${address.length}`);
-  }
-}
-
-function setU16(bytes: Uint8Array, offset: number, value: number): void {
-  bytes[offset] = value >>> 8;
-  bytes[offset + 1] = value & 0xff;
-}
-
-function setU32(bytes: Uint8Array, offset: number, value: number): void {
-  setU16(bytes, offset, value >>> 16);
-  setU16(bytes, offset + 2, value & 0xffff);
-}
-
 /** Concatenates byte strings into a new array. */
 function join(parts: readonly Uint8Array[]): Uint8Array<ArrayBuffer> {
   const out = new Uint8Array(parts.reduce((sum, part) => sum + part.length, 0));
@@ -440,8 +419,8 @@ export function encodeDuid(duid: Duid): Uint8Array<ArrayBuffer> {
   let out: Uint8Array<ArrayBuffer>;
   switch (duid.kind) {
     case "llt":
-      checkField(duid.hardwareType, 0xffff, "DUID hardware type");
-      checkField(duid.time, 0xffff_ffff, "DUID time");
+      checkUint(duid.hardwareType, 0xffff, "DUID hardware type");
+      checkUint(duid.time, 0xffff_ffff, "DUID time");
       out = new Uint8Array(8 + duid.linkLayerAddress.length);
       setU16(out, 0, DuidType.LLT);
       setU16(out, 2, duid.hardwareType);
@@ -449,14 +428,14 @@ export function encodeDuid(duid: Duid): Uint8Array<ArrayBuffer> {
       out.set(duid.linkLayerAddress, 8);
       break;
     case "en":
-      checkField(duid.enterpriseNumber, 0xffff_ffff, "DUID enterprise number");
+      checkUint(duid.enterpriseNumber, 0xffff_ffff, "DUID enterprise number");
       out = new Uint8Array(6 + duid.identifier.length);
       setU16(out, 0, DuidType.EN);
       setU32(out, 2, duid.enterpriseNumber);
       out.set(duid.identifier, 6);
       break;
     case "ll":
-      checkField(duid.hardwareType, 0xffff, "DUID hardware type");
+      checkUint(duid.hardwareType, 0xffff, "DUID hardware type");
       out = new Uint8Array(4 + duid.linkLayerAddress.length);
       setU16(out, 0, DuidType.LL);
       setU16(out, 2, duid.hardwareType);
@@ -471,7 +450,7 @@ export function encodeDuid(duid: Duid): Uint8Array<ArrayBuffer> {
       out.set(duid.uuid, 2);
       break;
     case "raw":
-      checkField(duid.type, 0xffff, "DUID type");
+      checkUint(duid.type, 0xffff, "DUID type");
       out = new Uint8Array(2 + duid.data.length);
       setU16(out, 0, duid.type);
       out.set(duid.data, 2);
@@ -584,9 +563,9 @@ function encodeOption(option: Dhcpv6Option): Uint8Array<ArrayBuffer> {
       return optionBytes(option.kind === "client_id" ? C.CLIENTID : C.SERVERID, option.duid);
     case "ia_na":
     case "ia_pd":
-      checkField(option.iaid, 0xffff_ffff, "IAID");
-      checkField(option.t1, 0xffff_ffff, "T1");
-      checkField(option.t2, 0xffff_ffff, "T2");
+      checkUint(option.iaid, 0xffff_ffff, "IAID");
+      checkUint(option.t1, 0xffff_ffff, "T1");
+      checkUint(option.t2, 0xffff_ffff, "T2");
       return optionBytes(
         option.kind === "ia_na" ? C.IA_NA : C.IA_PD,
         withSubOptions(12, (head) => {
@@ -596,9 +575,9 @@ function encodeOption(option: Dhcpv6Option): Uint8Array<ArrayBuffer> {
         }, option.options),
       );
     case "iaaddr":
-      checkAddress(option.address, "IAADDR address");
-      checkField(option.preferredLifetime, 0xffff_ffff, "preferred lifetime");
-      checkField(option.validLifetime, 0xffff_ffff, "valid lifetime");
+      checkIpv6Length(option.address, "IAADDR address");
+      checkUint(option.preferredLifetime, 0xffff_ffff, "preferred lifetime");
+      checkUint(option.validLifetime, 0xffff_ffff, "valid lifetime");
       return optionBytes(
         C.IAADDR,
         withSubOptions(24, (head) => {
@@ -608,10 +587,10 @@ function encodeOption(option: Dhcpv6Option): Uint8Array<ArrayBuffer> {
         }, option.options),
       );
     case "iaprefix":
-      checkAddress(option.prefix, "IAPREFIX prefix");
-      checkField(option.prefixLength, 128, "prefix length");
-      checkField(option.preferredLifetime, 0xffff_ffff, "preferred lifetime");
-      checkField(option.validLifetime, 0xffff_ffff, "valid lifetime");
+      checkIpv6Length(option.prefix, "IAPREFIX prefix");
+      checkUint(option.prefixLength, 128, "prefix length");
+      checkUint(option.preferredLifetime, 0xffff_ffff, "preferred lifetime");
+      checkUint(option.validLifetime, 0xffff_ffff, "valid lifetime");
       return optionBytes(
         C.IAPREFIX,
         withSubOptions(25, (head) => {
@@ -624,22 +603,22 @@ function encodeOption(option: Dhcpv6Option): Uint8Array<ArrayBuffer> {
     case "oro": {
       const data = new Uint8Array(2 * option.codes.length);
       option.codes.forEach((code, i) => {
-        checkField(code, 0xffff, "requested option code");
+        checkUint(code, 0xffff, "requested option code");
         setU16(data, 2 * i, code);
       });
       return optionBytes(C.ORO, data);
     }
     case "preference":
-      checkField(option.preference, 0xff, "preference");
+      checkUint(option.preference, 0xff, "preference");
       return optionBytes(C.PREFERENCE, new Uint8Array([option.preference]));
     case "elapsed_time": {
-      checkField(option.elapsedTime, 0xffff, "elapsed time");
+      checkUint(option.elapsedTime, 0xffff, "elapsed time");
       const data = new Uint8Array(2);
       setU16(data, 0, option.elapsedTime);
       return optionBytes(C.ELAPSED_TIME, data);
     }
     case "status_code": {
-      checkField(option.status, 0xffff, "status code");
+      checkUint(option.status, 0xffff, "status code");
       const data = new Uint8Array(2);
       setU16(data, 0, option.status);
       return optionBytes(C.STATUS_CODE, join([data, utf8Encoder.encode(option.message)]));
@@ -647,10 +626,10 @@ function encodeOption(option: Dhcpv6Option): Uint8Array<ArrayBuffer> {
     case "rapid_commit":
       return optionBytes(C.RAPID_COMMIT, new Uint8Array());
     case "dns_servers":
-      option.servers.forEach((server) => checkAddress(server, "DNS server"));
+      option.servers.forEach((server) => checkIpv6Length(server, "DNS server"));
       return optionBytes(C.DNS_SERVERS, join(option.servers));
     case "raw":
-      checkField(option.code, 0xffff, "DHCPv6 option code");
+      checkUint(option.code, 0xffff, "DHCPv6 option code");
       return optionBytes(option.code, option.data);
   }
 }
@@ -783,23 +762,6 @@ function decodeOptions(bytes: Uint8Array, start: number, depth: number): Decoded
   return options;
 }
 
-/**
- * The first option of `kind` in `options`, typed, or undefined.
- *
- * @example
- * ```ts
- * import { findDhcpv6Option } from "./mod.ts";
- *
- * findDhcpv6Option([{ kind: "elapsed_time", elapsedTime: 0 }], "elapsed_time")?.elapsedTime; // 0
- * ```
- */
-export function findDhcpv6Option<K extends Dhcpv6Option["kind"]>(
-  options: readonly Dhcpv6Option[],
-  kind: K,
-): (Dhcpv6Option & { kind: K }) | undefined {
-  return options.find((option): option is Dhcpv6Option & { kind: K } => option.kind === kind);
-}
-
 // ---------------------------------------------------------------------------------------------
 // Messages
 
@@ -831,7 +793,7 @@ function isRelayType(messageType: number): boolean {
  * ```
  */
 export function encodeDhcpv6(message: Dhcpv6Message): Uint8Array<ArrayBuffer> {
-  checkField(message.messageType, 0xff, "DHCPv6 message type");
+  checkUint(message.messageType, 0xff, "DHCPv6 message type");
   if ((message.kind === "relay") !== isRelayType(message.messageType)) {
     throw new RangeError(
       `Invalid DHCPv6 message type "${message.messageType}" for a ${message.kind} message: relay messages are types 12 and 13, and only they`,
@@ -839,15 +801,15 @@ export function encodeDhcpv6(message: Dhcpv6Message): Uint8Array<ArrayBuffer> {
   }
   let head: Uint8Array;
   if (message.kind === "relay") {
-    checkField(message.hopCount, 0xff, "relay hop count");
-    checkAddress(message.linkAddress, "relay link address");
-    checkAddress(message.peerAddress, "relay peer address");
+    checkUint(message.hopCount, 0xff, "relay hop count");
+    checkIpv6Length(message.linkAddress, "relay link address");
+    checkIpv6Length(message.peerAddress, "relay peer address");
     head = new Uint8Array(RELAY_HEADER_LEN);
     head[1] = message.hopCount;
     head.set(message.linkAddress, 2);
     head.set(message.peerAddress, 18);
   } else {
-    checkField(message.transactionId, 0xff_ffff, "DHCPv6 transaction id");
+    checkUint(message.transactionId, 0xff_ffff, "DHCPv6 transaction id");
     head = new Uint8Array(HEADER_LEN);
     head[1] = message.transactionId >>> 16;
     setU16(head, 2, message.transactionId & 0xffff);
@@ -978,7 +940,7 @@ export function encodeDhcpv6Frame(init: Dhcpv6FrameInit): Uint8Array<ArrayBuffer
   const toClient = SERVER_TO_CLIENT.has(message.messageType);
   const srcPort = init.srcPort ?? (fromServer ? DHCPV6_SERVER_PORT : DHCPV6_CLIENT_PORT);
   const dstPort = init.dstPort ?? (toClient ? DHCPV6_CLIENT_PORT : DHCPV6_SERVER_PORT);
-  checkAddress(dst, "IPv6 destination address");
+  checkIpv6Length(dst, "IPv6 destination address");
   return encodeIpv6Frame({
     srcMac,
     dstMac,

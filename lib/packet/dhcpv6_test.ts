@@ -17,43 +17,24 @@ import {
   encodeDhcpv6,
   encodeDhcpv6Frame,
   encodeDuid,
-  findDhcpv6Option,
   generateDuidLl,
 } from "./dhcpv6.ts";
-import { type Decoded, isMalformed, MalformedPacketError } from "./errors.ts";
 import { formatIpv6, linkLocalFromMac, parseIpv6 } from "./ipv6.ts";
-import { formatMac, parseMac } from "./mac.ts";
+import { formatMac } from "./mac.ts";
 import { encodeUdpMulticastFrame } from "./udp_frame.ts";
-import { fuzzDecoder } from "../../testing/decoder_fuzz.ts";
+import {
+  expectDecoded,
+  fuzzDecoder,
+  hex,
+  malformedReason,
+  plain,
+} from "../../testing/decoder_checks.ts";
+import { GATEWAY_MAC as SERVER_MAC, GUEST_MAC as CLIENT_MAC } from "../../testing/ipv6_guest.ts";
+import { findOfKind } from "./tagged.ts";
 
-const CLIENT_MAC = parseMac("52:54:00:12:34:01");
-const SERVER_MAC = parseMac("02:00:00:00:00:01");
 const SERVER_DUID = generateDuidLl(SERVER_MAC);
 const CLIENT_DUID = generateDuidLl(CLIENT_MAC);
 const ADDRESS = parseIpv6("2001:db8::5");
-
-function ok<T>(result: Decoded<T>): T {
-  if (isMalformed(result)) assert.fail(`unexpected ${result.reason}: ${result.message}`);
-  return result;
-}
-
-function reasonOf(result: Decoded<unknown>): string {
-  assert.ok(result instanceof MalformedPacketError, "expected a MalformedPacketError");
-  return result.reason;
-}
-
-function plain(value: unknown): unknown {
-  if (value instanceof Uint8Array) return Array.from(value);
-  if (Array.isArray(value)) return value.map(plain);
-  if (value !== null && typeof value === "object") {
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, plain(v)]));
-  }
-  return value;
-}
-
-function hex(bytes: Uint8Array): string {
-  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
-}
 
 const EVERY_OPTION: Dhcpv6Option[] = [
   { kind: "client_id", duid: CLIENT_DUID },
@@ -103,7 +84,7 @@ Deno.test("every DHCPv6 message type and option survives encodeDhcpv6 then decod
       transactionId: 0xabcdef,
       options: EVERY_OPTION,
     };
-    assert.deepEqual(plain(ok(decodeDhcpv6(encodeDhcpv6(message)))), plain(message));
+    assert.deepEqual(plain(expectDecoded(decodeDhcpv6(encodeDhcpv6(message)))), plain(message));
   }
   for (const messageType of [12, 13]) {
     const message: Dhcpv6Message = {
@@ -114,7 +95,7 @@ Deno.test("every DHCPv6 message type and option survives encodeDhcpv6 then decod
       peerAddress: linkLocalFromMac(CLIENT_MAC),
       options: [{ kind: "raw", code: 9, data: new Uint8Array([1, 0, 0, 1]) }],
     };
-    assert.deepEqual(plain(ok(decodeDhcpv6(encodeDhcpv6(message)))), plain(message));
+    assert.deepEqual(plain(expectDecoded(decodeDhcpv6(encodeDhcpv6(message)))), plain(message));
   }
 });
 
@@ -147,7 +128,9 @@ Deno.test("DUIDs of every type encode and decode; generateDuidLl() is type 3, Et
     { kind: "uuid", uuid: new Uint8Array(16).fill(0x42) },
     { kind: "raw", type: 9, data: new Uint8Array([1]) },
   ];
-  for (const duid of duids) assert.deepEqual(plain(ok(decodeDuid(encodeDuid(duid)))), plain(duid));
+  for (const duid of duids) {
+    assert.deepEqual(plain(expectDecoded(decodeDuid(encodeDuid(duid)))), plain(duid));
+  }
   assert.equal(hex(encodeDuid(duids[0]!)), "000100012c5a1b00525400123401");
   assert.equal(hex(encodeDuid(duids[1]!)), "000200007ed9010203");
 
@@ -162,9 +145,9 @@ Deno.test("DUIDs of every type encode and decode; generateDuidLl() is type 3, Et
     ]
   ) {
     const bytes = new Uint8Array(bad.match(/../g)?.map((b) => parseInt(b, 16)) ?? []);
-    assert.equal(reasonOf(decodeDuid(bytes)), "bad_duid_length", bad);
+    assert.equal(malformedReason(decodeDuid(bytes)), "bad_duid_length", bad);
   }
-  assert.equal(reasonOf(decodeDuid(new Uint8Array(131))), "bad_duid_length");
+  assert.equal(malformedReason(decodeDuid(new Uint8Array(131))), "bad_duid_length");
   assert.throws(() => encodeDuid({ kind: "raw", type: 9, data: new Uint8Array(129) }), RangeError);
   assert.throws(() => generateDuidLl(new Uint8Array(5)), RangeError);
 });
@@ -191,7 +174,7 @@ Deno.test("decodeDhcpv6() refuses malformed messages with stable reasons", () =>
     [message(0, 3, 0, 14, ...new Array(12).fill(0), 0, 5), "truncated_dhcpv6_option"],
   ];
   for (const [bytes, reason] of cases) {
-    assert.equal(reasonOf(decodeDhcpv6(bytes)), reason, hex(bytes));
+    assert.equal(malformedReason(decodeDhcpv6(bytes)), reason, hex(bytes));
   }
 
   // IA_NA inside IAADDR inside IA_NA ...: nesting is bounded.
@@ -203,7 +186,7 @@ Deno.test("decodeDhcpv6() refuses malformed messages with stable reasons", () =>
     transactionId: 1,
     options: [nested],
   });
-  assert.equal(reasonOf(decodeDhcpv6(deep)), "dhcpv6_options_too_deep");
+  assert.equal(malformedReason(decodeDhcpv6(deep)), "dhcpv6_options_too_deep");
 });
 
 Deno.test("encodeDhcpv6() refuses fields out of range and relay kinds that do not match their type", () => {
@@ -244,7 +227,7 @@ Deno.test("encodeDhcpv6() refuses fields out of range and relay kinds that do no
 });
 
 function frame(bytes: Uint8Array): Dhcpv6Frame {
-  return ok(decodeDhcpv6Frame(bytes));
+  return expectDecoded(decodeDhcpv6Frame(bytes));
 }
 
 Deno.test("createDhcpv6Solicit(): from the link-local address to ff02::1:2, IA_NA, ORO and Rapid Commit", () => {
@@ -272,7 +255,7 @@ Deno.test("createDhcpv6Solicit(): from the link-local address to ff02::1:2, IA_N
   );
   const plainSolicit = frame(createDhcpv6Solicit({ mac: CLIENT_MAC, transactionId: 1, iaid: 1 }));
   assert.ok(plainSolicit.dhcpv6.kind === "client_server");
-  assert.equal(findDhcpv6Option(plainSolicit.dhcpv6.options, "rapid_commit"), undefined);
+  assert.equal(findOfKind(plainSolicit.dhcpv6.options, "rapid_commit"), undefined);
 });
 
 Deno.test("createDhcpv6Request(): server id, IA_NA with the advertised address (the mvirt-net signature)", () => {
@@ -288,13 +271,13 @@ Deno.test("createDhcpv6Request(): server id, IA_NA with the advertised address (
   const message = request.dhcpv6;
   assert.ok(message.kind === "client_server");
   assert.equal(message.messageType, Dhcpv6MessageType.REQUEST);
-  assert.equal(findDhcpv6Option(message.options, "elapsed_time")?.elapsedTime, 150);
-  assert.equal(hex(findDhcpv6Option(message.options, "server_id")!.duid), hex(SERVER_DUID));
-  const clientId = ok(decodeDuid(findDhcpv6Option(message.options, "client_id")!.duid));
+  assert.equal(findOfKind(message.options, "elapsed_time")?.elapsedTime, 150);
+  assert.equal(hex(findOfKind(message.options, "server_id")!.duid), hex(SERVER_DUID));
+  const clientId = expectDecoded(decodeDuid(findOfKind(message.options, "client_id")!.duid));
   assert.equal(clientId.kind, "uuid");
-  const ia = findDhcpv6Option(message.options, "ia_na")!;
+  const ia = findOfKind(message.options, "ia_na")!;
   assert.equal(ia.iaid, 0x11223344);
-  assert.equal(formatIpv6(findDhcpv6Option(ia.options, "iaaddr")!.address), "2001:db8::5");
+  assert.equal(formatIpv6(findOfKind(ia.options, "iaaddr")!.address), "2001:db8::5");
 });
 
 Deno.test("encodeDhcpv6Frame(): a server's Reply goes from 547 to 546; the client's Renew the other way", () => {
@@ -343,7 +326,7 @@ Deno.test("decodeDhcpv6Frame() refuses other UDP, other protocols and bad checks
     ttl: 1,
     payload: new Uint8Array([1, 0, 0, 1]),
   });
-  assert.equal(reasonOf(decodeDhcpv6Frame(otherPort)), "not_dhcpv6");
+  assert.equal(malformedReason(decodeDhcpv6Frame(otherPort)), "not_dhcpv6");
   assert.equal(dhcpv6MessageTypeAt(otherPort), -1);
   const v4 = encodeUdpMulticastFrame({
     srcMac: CLIENT_MAC,
@@ -354,18 +337,18 @@ Deno.test("decodeDhcpv6Frame() refuses other UDP, other protocols and bad checks
     ttl: 1,
     payload: new Uint8Array([1, 0, 0, 1]),
   });
-  assert.equal(reasonOf(decodeDhcpv6Frame(v4)), "not_ipv6");
+  assert.equal(malformedReason(decodeDhcpv6Frame(v4)), "not_ipv6");
   assert.equal(dhcpv6MessageTypeAt(v4), -1);
 
   const solicit = createDhcpv6Solicit({ mac: CLIENT_MAC, transactionId: 1, iaid: 1 });
   assert.equal(dhcpv6MessageTypeAt(solicit), Dhcpv6MessageType.SOLICIT);
   const icmp = solicit.slice();
   icmp[14 + 6] = 58;
-  assert.equal(reasonOf(decodeDhcpv6Frame(icmp)), "not_udp");
+  assert.equal(malformedReason(decodeDhcpv6Frame(icmp)), "not_udp");
   assert.equal(dhcpv6MessageTypeAt(icmp), -1);
   const broken = solicit.slice();
   broken[broken.length - 1] = broken[broken.length - 1]! ^ 1;
-  assert.equal(reasonOf(decodeDhcpv6Frame(broken)), "bad_udp_checksum");
+  assert.equal(malformedReason(decodeDhcpv6Frame(broken)), "bad_udp_checksum");
 });
 
 Deno.test("fuzz: truncated and bit-flipped DHCPv6 messages never throw or read out of bounds", () => {

@@ -40,9 +40,10 @@
  * @module
  */
 
-import { u16, u32 } from "./bytes.ts";
+import { setU16, setU32, u16, u32 } from "./bytes.ts";
 import { internetChecksum, ipv6PseudoHeaderSum } from "./checksum.ts";
 import { type Decoded, isMalformed, MalformedPacketError } from "./errors.ts";
+import { checkIpv6Length, checkUint } from "./field_checks.ts";
 import { type EthernetHeader, ethernetHeaderLengthAt, EtherType, etherTypeAt } from "./ethernet.ts";
 import { IpProtocol } from "./ipv4.ts";
 import {
@@ -310,30 +311,6 @@ function malformed(reason: string, message: string): MalformedPacketError {
   return new MalformedPacketError(reason, message);
 }
 
-function checkField(value: number, max: number, what: string): void {
-  if (!Number.isInteger(value) || value < 0 || value > max) {
-    throw new RangeError(`Invalid ${what} "${value}": expected an integer from 0 to ${max}`);
-  }
-}
-
-function checkAddress(address: Uint8Array, what: string): void {
-  if (address.length !== IPV6_ADDRESS_LEN) {
-    throw new RangeError(`Invalid ${what}: expected 16 bytes, got ${address.length}`);
-  }
-}
-
-function setU32(bytes: Uint8Array, offset: number, value: number): void {
-  bytes[offset] = value >>> 24;
-  bytes[offset + 1] = (value >>> 16) & 0xff;
-  bytes[offset + 2] = (value >>> 8) & 0xff;
-  bytes[offset + 3] = value & 0xff;
-}
-
-function setU16(bytes: Uint8Array, offset: number, value: number): void {
-  bytes[offset] = value >>> 8;
-  bytes[offset + 1] = value & 0xff;
-}
-
 // ---------------------------------------------------------------------------------------------
 // Options
 
@@ -351,25 +328,25 @@ function optionLength(option: NdOption): number {
       return length;
     }
     case "prefix_information":
-      checkField(option.prefixLength, 128, "prefix length");
-      checkField(option.validLifetime, 0xffff_ffff, "valid lifetime");
-      checkField(option.preferredLifetime, 0xffff_ffff, "preferred lifetime");
-      checkAddress(option.prefix, "prefix");
+      checkUint(option.prefixLength, 128, "prefix length");
+      checkUint(option.validLifetime, 0xffff_ffff, "valid lifetime");
+      checkUint(option.preferredLifetime, 0xffff_ffff, "preferred lifetime");
+      checkIpv6Length(option.prefix, "prefix");
       return 32;
     case "mtu":
-      checkField(option.mtu, 0xffff_ffff, "MTU");
+      checkUint(option.mtu, 0xffff_ffff, "MTU");
       return 8;
     case "rdnss":
-      checkField(option.lifetime, 0xffff_ffff, "RDNSS lifetime");
+      checkUint(option.lifetime, 0xffff_ffff, "RDNSS lifetime");
       if (option.servers.length === 0 || option.servers.length > 127) {
         throw new RangeError(
           `Invalid RDNSS option with ${option.servers.length} servers: expected 1 to 127`,
         );
       }
-      option.servers.forEach((server) => checkAddress(server, "RDNSS server"));
+      option.servers.forEach((server) => checkIpv6Length(server, "RDNSS server"));
       return 8 + IPV6_ADDRESS_LEN * option.servers.length;
     case "raw": {
-      checkField(option.type, 0xff, "ND option type");
+      checkUint(option.type, 0xff, "ND option type");
       const length = 2 + option.body.length;
       if (length % OPTION_UNIT !== 0 || length > 255 * OPTION_UNIT) {
         throw new RangeError(
@@ -499,23 +476,6 @@ function decodeOptions(bytes: Uint8Array, start: number): Decoded<NdOption[]> {
   return options;
 }
 
-/**
- * The first option of `kind` in `options`, typed, or undefined.
- *
- * @example
- * ```ts
- * import { findNdOption } from "./mod.ts";
- *
- * findNdOption([{ kind: "mtu", mtu: 1500 }], "mtu")?.mtu; // 1500
- * ```
- */
-export function findNdOption<K extends NdOption["kind"]>(
-  options: readonly NdOption[],
-  kind: K,
-): (NdOption & { kind: K }) | undefined {
-  return options.find((option): option is NdOption & { kind: K } => option.kind === kind);
-}
-
 // ---------------------------------------------------------------------------------------------
 // Messages
 
@@ -554,10 +514,10 @@ function layoutOf(message: Icmpv6Message): { fixed: number; tail: number } {
       return { fixed: RA_LEN, tail: optionsLength(message.options) };
     case "neighbor_solicitation":
     case "neighbor_advertisement":
-      checkAddress(message.target, "ND target address");
+      checkIpv6Length(message.target, "ND target address");
       return { fixed: NS_NA_LEN, tail: optionsLength(message.options) };
     case "other":
-      checkField(message.type, 0xff, "ICMPv6 type");
+      checkUint(message.type, 0xff, "ICMPv6 type");
       return { fixed: HEADER_LEN, tail: message.body.length };
     default:
       return {
@@ -571,8 +531,8 @@ function writeBody(out: Uint8Array, message: Icmpv6Message): number {
   switch (message.kind) {
     case "echo_request":
     case "echo_reply":
-      checkField(message.identifier, 0xffff, "echo identifier");
-      checkField(message.sequence, 0xffff, "echo sequence number");
+      checkUint(message.identifier, 0xffff, "echo identifier");
+      checkUint(message.sequence, 0xffff, "echo sequence number");
       setU16(out, 4, message.identifier);
       setU16(out, 6, message.sequence);
       out.set(message.data, ECHO_LEN);
@@ -580,10 +540,10 @@ function writeBody(out: Uint8Array, message: Icmpv6Message): number {
     case "router_solicitation":
       return writeOptions(out, RS_LEN, message.options);
     case "router_advertisement":
-      checkField(message.curHopLimit, 0xff, "current hop limit");
-      checkField(message.routerLifetime, 0xffff, "router lifetime");
-      checkField(message.reachableTime, 0xffff_ffff, "reachable time");
-      checkField(message.retransTimer, 0xffff_ffff, "retransmission timer");
+      checkUint(message.curHopLimit, 0xff, "current hop limit");
+      checkUint(message.routerLifetime, 0xffff, "router lifetime");
+      checkUint(message.reachableTime, 0xffff_ffff, "reachable time");
+      checkUint(message.retransTimer, 0xffff_ffff, "retransmission timer");
       out[4] = message.curHopLimit;
       out[5] = (message.managed ? RA_MANAGED : 0) | (message.other ? RA_OTHER : 0);
       setU16(out, 6, message.routerLifetime);
@@ -602,7 +562,7 @@ function writeBody(out: Uint8Array, message: Icmpv6Message): number {
       out.set(message.body, HEADER_LEN);
       return HEADER_LEN + message.body.length;
     default: {
-      checkField(message.parameter, 0xffff_ffff, "ICMPv6 error parameter");
+      checkUint(message.parameter, 0xffff_ffff, "ICMPv6 error parameter");
       setU32(out, 4, message.parameter);
       const quoted = message.invoking.subarray(0, out.length - ERROR_LEN);
       out.set(quoted, ERROR_LEN);
@@ -644,7 +604,7 @@ export function encodeIcmpv6(
   message: Icmpv6Message,
   addresses: Icmpv6Addresses,
 ): Uint8Array<ArrayBuffer> {
-  checkField(message.code, 0xff, "ICMPv6 code");
+  checkUint(message.code, 0xff, "ICMPv6 code");
   const { fixed, tail } = layoutOf(message);
   const out = new Uint8Array(fixed + tail);
   out[0] = typeOf(message);
@@ -1046,7 +1006,7 @@ export function createNeighborSolicitation(
   init: NeighborSolicitationInit,
 ): Uint8Array<ArrayBuffer> {
   const src = init.src ?? linkLocalFromMac(init.srcMac);
-  checkAddress(init.target, "ND target address");
+  checkIpv6Length(init.target, "ND target address");
   return encodeIcmpv6Frame({
     srcMac: init.srcMac,
     dstMac: init.dstMac,

@@ -9,30 +9,30 @@ import assert from "node:assert/strict";
 import {
   createDhcpv6Request,
   createDhcpv6Solicit,
-  createIcmpv6EchoRequest,
-  createNeighborAdvertisement,
   createNeighborSolicitation,
   createRouterAdvertisement,
   createRouterSolicitation,
   decodeDhcpv6Frame,
   decodeDuid,
   decodeIcmpv6Frame,
-  findDhcpv6Option,
+  findOfKind,
   formatIpv6,
   formatMac,
   generateDuidLl,
   isMalformed,
-  linkLocalFromMac,
   parseIpv6,
-  parseMac,
 } from "./mod.ts";
 import { findOnPath } from "../doctor/tools.ts";
 import { needs } from "../../tests/skip.ts";
-
-const GUEST_MAC = parseMac("52:54:00:12:34:01");
-const GATEWAY_MAC = parseMac("02:00:00:00:00:01");
-const GATEWAY = parseIpv6("fe80::1");
-const GUEST = linkLocalFromMac(GUEST_MAC);
+import { hex } from "../../testing/decoder_checks.ts";
+import {
+  GATEWAY,
+  GATEWAY_MAC,
+  gatewayNeighborAdvertisement,
+  GUEST_MAC,
+  guestEchoRequest,
+  slaacOptions,
+} from "../../testing/ipv6_guest.ts";
 
 // Scapy builds the frames from the fields alone; one hex line per frame.
 const SCAPY_FRAMES = `
@@ -89,10 +89,6 @@ function scapyFrames(): Uint8Array[] {
   );
 }
 
-function hex(bytes: Uint8Array): string {
-  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
-}
-
 Deno.test({
   name: "scapy builds our ICMPv6 and DHCPv6 frames byte for byte, and its Reply decodes",
   ignore: needs("scapy"),
@@ -104,41 +100,11 @@ Deno.test({
         srcMac: GATEWAY_MAC,
         src: GATEWAY,
         managed: true,
-        options: [
-          { kind: "mtu", mtu: 1500 },
-          {
-            kind: "prefix_information",
-            prefix: parseIpv6("2001:db8:1::"),
-            prefixLength: 64,
-            onLink: true,
-            autonomous: true,
-            validLifetime: 86400,
-            preferredLifetime: 14400,
-          },
-          {
-            kind: "rdnss",
-            lifetime: 600,
-            servers: [parseIpv6("2001:db8::53"), parseIpv6("2001:db8::54")],
-          },
-        ],
+        options: slaacOptions(),
       }),
       createNeighborSolicitation({ srcMac: GUEST_MAC, target: GATEWAY }),
-      createNeighborAdvertisement({
-        srcMac: GATEWAY_MAC,
-        dstMac: GUEST_MAC,
-        src: GATEWAY,
-        dst: GUEST,
-        router: true,
-        solicited: true,
-      }),
-      createIcmpv6EchoRequest({
-        srcMac: GUEST_MAC,
-        dstMac: GATEWAY_MAC,
-        dst: GATEWAY,
-        identifier: 0x1234,
-        sequence: 7,
-        data: new Uint8Array(56),
-      }),
+      gatewayNeighborAdvertisement(),
+      guestEchoRequest(),
       createDhcpv6Solicit({ mac: GUEST_MAC, transactionId: 0xabcdef, iaid: 1, rapidCommit: true }),
       createDhcpv6Request({
         mac: GUEST_MAC,
@@ -159,31 +125,31 @@ Deno.test({
     const message = decoded.dhcpv6;
     assert.ok(message.kind === "client_server");
     assert.deepEqual([message.messageType, message.transactionId], [7, 2]);
-    const serverId = decodeDuid(findDhcpv6Option(message.options, "server_id")!.duid);
+    const serverId = decodeDuid(findOfKind(message.options, "server_id")!.duid);
     assert.ok(!isMalformed(serverId) && serverId.kind === "llt");
     assert.deepEqual([serverId.time, formatMac(serverId.linkLayerAddress)], [
       12345,
       "02:00:00:00:00:01",
     ]);
-    const ia = findDhcpv6Option(message.options, "ia_na")!;
+    const ia = findOfKind(message.options, "ia_na")!;
     assert.deepEqual([ia.iaid, ia.t1, ia.t2], [7, 1800, 2880]);
-    const address = findDhcpv6Option(ia.options, "iaaddr")!;
+    const address = findOfKind(ia.options, "iaaddr")!;
     assert.deepEqual(
       [formatIpv6(address.address), address.preferredLifetime, address.validLifetime],
       ["2001:db8::5", 3600, 7200],
     );
-    const status = findDhcpv6Option(address.options, "status_code")!;
+    const status = findOfKind(address.options, "status_code")!;
     assert.deepEqual([status.status, status.message], [0, "ok"]);
-    const pd = findDhcpv6Option(message.options, "ia_pd")!;
-    const prefix = findDhcpv6Option(pd.options, "iaprefix")!;
+    const pd = findOfKind(message.options, "ia_pd")!;
+    const prefix = findOfKind(pd.options, "iaprefix")!;
     assert.deepEqual(
       [pd.iaid, formatIpv6(prefix.prefix), prefix.prefixLength, prefix.validLifetime],
       [9, "2001:db8:100::", 56, 20],
     );
     assert.deepEqual(
-      findDhcpv6Option(message.options, "dns_servers")!.servers.map((s) => formatIpv6(s)),
+      findOfKind(message.options, "dns_servers")!.servers.map((s) => formatIpv6(s)),
       ["2001:db8::53"],
     );
-    assert.equal(findDhcpv6Option(message.options, "preference")!.preference, 255);
+    assert.equal(findOfKind(message.options, "preference")!.preference, 255);
   },
 });

@@ -11,9 +11,7 @@ import assert from "node:assert/strict";
 import {
   createDhcpv6Request,
   createDhcpv6Solicit,
-  createIcmpv6EchoRequest,
   createIcmpv6Error,
-  createNeighborAdvertisement,
   createNeighborSolicitation,
   createRouterAdvertisement,
   createRouterSolicitation,
@@ -22,17 +20,20 @@ import {
   encodeDuid,
   generateDuidLl,
   IPV6_UNSPECIFIED,
-  linkLocalFromMac,
   parseIpv6,
-  parseMac,
 } from "./mod.ts";
 import { needs } from "../../tests/skip.ts";
 import { tsharkFields, withPcapOf } from "../../testing/tshark.ts";
-
-const GUEST_MAC = parseMac("52:54:00:12:34:01");
-const GATEWAY_MAC = parseMac("02:00:00:00:00:01");
-const GATEWAY = parseIpv6("fe80::1");
-const GUEST = linkLocalFromMac(GUEST_MAC);
+import {
+  GATEWAY,
+  GATEWAY_MAC,
+  gatewayNeighborAdvertisement,
+  GUEST,
+  GUEST_MAC,
+  guestEchoRequest,
+  oversizedPacket,
+  slaacOptions,
+} from "../../testing/ipv6_guest.ts";
 
 /** Runs tshark over `path` with `fields`; one record per frame, occurrences joined by `;`. */
 function records(path: string, fields: string[]): Record<string, string>[] {
@@ -85,16 +86,7 @@ Deno.test({
   name: "tshark reads every ICMPv6 builder's frame as built, with a good checksum",
   ignore: needs("tshark"),
   fn() {
-    const offending = createIcmpv6EchoRequest({
-      srcMac: GUEST_MAC,
-      dstMac: GATEWAY_MAC,
-      src: parseIpv6("2001:db8::5"),
-      dst: parseIpv6("2001:db8:2::9"),
-      identifier: 1,
-      sequence: 1,
-      data: new Uint8Array(1400),
-      hopLimit: 1,
-    }).subarray(14);
+    const offending = oversizedPacket();
     const frames = [
       createRouterSolicitation({ srcMac: GUEST_MAC }),
       createRouterSolicitation({ srcMac: GUEST_MAC, src: IPV6_UNSPECIFIED }),
@@ -106,43 +98,12 @@ Deno.test({
         routerLifetime: 9000,
         reachableTime: 30000,
         retransTimer: 1000,
-        options: [
-          { kind: "mtu", mtu: 1500 },
-          {
-            kind: "prefix_information",
-            prefix: parseIpv6("2001:db8:1::"),
-            prefixLength: 64,
-            onLink: true,
-            autonomous: true,
-            validLifetime: 86400,
-            preferredLifetime: 14400,
-          },
-          {
-            kind: "rdnss",
-            lifetime: 600,
-            servers: [parseIpv6("2001:db8::53"), parseIpv6("2001:db8::54")],
-          },
-          { kind: "raw", type: 31, body: new Uint8Array(6) },
-        ],
+        options: [...slaacOptions(), { kind: "raw", type: 31, body: new Uint8Array(6) }],
       }),
       createNeighborSolicitation({ srcMac: GUEST_MAC, target: GATEWAY }),
       createNeighborSolicitation({ srcMac: GUEST_MAC, src: IPV6_UNSPECIFIED, target: GUEST }),
-      createNeighborAdvertisement({
-        srcMac: GATEWAY_MAC,
-        dstMac: GUEST_MAC,
-        src: GATEWAY,
-        dst: GUEST,
-        router: true,
-        solicited: true,
-      }),
-      createIcmpv6EchoRequest({
-        srcMac: GUEST_MAC,
-        dstMac: GATEWAY_MAC,
-        dst: GATEWAY,
-        identifier: 0x1234,
-        sequence: 7,
-        data: new Uint8Array(56),
-      }),
+      gatewayNeighborAdvertisement(),
+      guestEchoRequest(),
       createIcmpv6Error({
         srcMac: GATEWAY_MAC,
         dstMac: GUEST_MAC,

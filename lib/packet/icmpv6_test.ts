@@ -10,7 +10,6 @@ import {
   decodeIcmpv6,
   decodeIcmpv6Frame,
   encodeIcmpv6,
-  findNdOption,
   ICMPV6_ERROR_MAX_LEN,
   type Icmpv6Frame,
   type Icmpv6Message,
@@ -19,40 +18,28 @@ import {
   ND_HOP_LIMIT,
   type NdOption,
 } from "./icmpv6.ts";
-import { type Decoded, isMalformed, MalformedPacketError } from "./errors.ts";
-import { formatIpv6, IPV6_UNSPECIFIED, linkLocalFromMac, parseIpv6 } from "./ipv6.ts";
-import { formatMac, parseMac } from "./mac.ts";
+import { isMalformed } from "./errors.ts";
+import { formatIpv6, IPV6_UNSPECIFIED, parseIpv6 } from "./ipv6.ts";
+import { formatMac } from "./mac.ts";
 import { encodeEthernet, EtherType } from "./ethernet.ts";
 import { encodeIpv6 } from "./ipv6.ts";
 import { IpProtocol } from "./ipv4.ts";
-import { fuzzDecoder } from "../../testing/decoder_fuzz.ts";
+import {
+  expectDecoded,
+  fuzzDecoder,
+  malformedReason,
+  plain,
+} from "../../testing/decoder_checks.ts";
+import {
+  GATEWAY,
+  GATEWAY_MAC,
+  GUEST,
+  GUEST_MAC,
+  oversizedPacket,
+} from "../../testing/ipv6_guest.ts";
+import { findOfKind } from "./tagged.ts";
 
-const GUEST_MAC = parseMac("52:54:00:12:34:01");
-const GATEWAY_MAC = parseMac("02:00:00:00:00:01");
-const GATEWAY = parseIpv6("fe80::1");
-const GUEST = linkLocalFromMac(GUEST_MAC);
 const ADDRESSES = { src: GUEST, dst: GATEWAY };
-
-/** The value of a decoder that must have succeeded. */
-function ok<T>(result: Decoded<T>): T {
-  if (isMalformed(result)) assert.fail(`unexpected ${result.reason}: ${result.message}`);
-  return result;
-}
-
-function reasonOf(result: Decoded<unknown>): string {
-  assert.ok(result instanceof MalformedPacketError, `expected a MalformedPacketError`);
-  return result.reason;
-}
-
-/** A message's fields with every byte view turned into a plain array, for deepEqual. */
-function plain(value: unknown): unknown {
-  if (value instanceof Uint8Array) return Array.from(value);
-  if (Array.isArray(value)) return value.map(plain);
-  if (value !== null && typeof value === "object") {
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, plain(v)]));
-  }
-  return value;
-}
 
 const EVERY_OPTION: NdOption[] = [
   { kind: "source_link_address", address: GATEWAY_MAC },
@@ -127,8 +114,16 @@ const MESSAGES: Icmpv6Message[] = [
 Deno.test("every ICMPv6 message and ND option survives encodeIcmpv6 then decodeIcmpv6", () => {
   for (const message of MESSAGES) {
     const bytes = encodeIcmpv6(message, ADDRESSES);
-    assert.deepEqual(plain(ok(decodeIcmpv6(bytes, ADDRESSES))), plain(message), message.kind);
-    assert.deepEqual(plain(ok(decodeIcmpv6(bytes))), plain(message), `${message.kind} unchecked`);
+    assert.deepEqual(
+      plain(expectDecoded(decodeIcmpv6(bytes, ADDRESSES))),
+      plain(message),
+      message.kind,
+    );
+    assert.deepEqual(
+      plain(expectDecoded(decodeIcmpv6(bytes))),
+      plain(message),
+      `${message.kind} unchecked`,
+    );
   }
 });
 
@@ -168,10 +163,10 @@ Deno.test("the ICMPv6 checksum covers the pseudo header and is verified when add
   const bytes = encodeIcmpv6(MESSAGES[0]!, ADDRESSES);
   // Another destination changes the pseudo header (swapping the two would not: the sum commutes).
   const elsewhere = { src: GUEST, dst: parseIpv6("fe80::2") };
-  assert.equal(reasonOf(decodeIcmpv6(bytes, elsewhere)), "bad_icmpv6_checksum");
+  assert.equal(malformedReason(decodeIcmpv6(bytes, elsewhere)), "bad_icmpv6_checksum");
   const flipped = bytes.slice();
   flipped[9] = flipped[9]! ^ 1;
-  assert.equal(reasonOf(decodeIcmpv6(flipped, ADDRESSES)), "bad_icmpv6_checksum");
+  assert.equal(malformedReason(decodeIcmpv6(flipped, ADDRESSES)), "bad_icmpv6_checksum");
   assert.ok(!isMalformed(decodeIcmpv6(flipped))); // not checked without addresses
 });
 
@@ -202,7 +197,7 @@ Deno.test("decodeIcmpv6() refuses malformed messages and options with stable rea
     [rs(25, 4, ...new Array(30).fill(0)), "bad_nd_option_length"],
   ];
   for (const [bytes, reason] of cases) {
-    assert.equal(reasonOf(decodeIcmpv6(bytes)), reason, `${bytes}`);
+    assert.equal(malformedReason(decodeIcmpv6(bytes)), reason, `${bytes}`);
   }
 });
 
@@ -228,13 +223,13 @@ Deno.test("unknown ND options and unknown ICMPv6 types are kept raw, and link ad
     2,
     ...new Array(14).fill(0xaa),
   ]);
-  const rs = ok(decodeIcmpv6(bytes));
+  const rs = expectDecoded(decodeIcmpv6(bytes));
   assert.ok(rs.kind === "router_solicitation");
   assert.deepEqual(plain(rs.options), [
     { kind: "raw", type: 200, body: [9, 8, 7, 6, 5, 4] },
     { kind: "source_link_address", address: new Array(14).fill(0xaa) },
   ]);
-  const other = ok(decodeIcmpv6(new Uint8Array([143, 0, 0, 0, 1, 2])));
+  const other = expectDecoded(decodeIcmpv6(new Uint8Array([143, 0, 0, 0, 1, 2])));
   assert.deepEqual(plain(other), { kind: "other", type: 143, code: 0, body: [1, 2] });
 });
 
@@ -267,7 +262,7 @@ Deno.test("encodeIcmpv6() refuses options and fields it cannot encode", () => {
 });
 
 function frame(bytes: Uint8Array): Icmpv6Frame {
-  return ok(decodeIcmpv6Frame(bytes));
+  return expectDecoded(decodeIcmpv6Frame(bytes));
 }
 
 Deno.test("createRouterSolicitation(): to ff02::2 with hop limit 255, SLLAO only from a real source", () => {
@@ -278,7 +273,7 @@ Deno.test("createRouterSolicitation(): to ff02::2 with hop limit 255, SLLAO only
   assert.equal(rs.ip.hopLimit, ND_HOP_LIMIT);
   assert.ok(rs.icmpv6.kind === "router_solicitation");
   assert.equal(
-    formatMac(findNdOption(rs.icmpv6.options, "source_link_address")!.address),
+    formatMac(findOfKind(rs.icmpv6.options, "source_link_address")!.address),
     "52:54:00:12:34:01",
   );
 
@@ -364,7 +359,7 @@ Deno.test("createNeighborAdvertisement(): R/S/O flags as given, TLLAO of the sen
   assert.deepEqual([na.icmpv6.router, na.icmpv6.solicited, na.icmpv6.override], [true, true, true]);
   assert.equal(formatIpv6(na.icmpv6.target), "fe80::1");
   assert.equal(
-    formatMac(findNdOption(na.icmpv6.options, "target_link_address")!.address),
+    formatMac(findOfKind(na.icmpv6.options, "target_link_address")!.address),
     "02:00:00:00:00:01",
   );
   assert.equal(na.ip.hopLimit, 255);
@@ -424,16 +419,7 @@ Deno.test("createIcmpv6EchoRequest() and -Reply(): identifiers, data and hop lim
 });
 
 Deno.test("createIcmpv6Error() quotes the offending packet, cut to fit 1280 bytes", () => {
-  const offending = createIcmpv6EchoRequest({
-    srcMac: GUEST_MAC,
-    dstMac: GATEWAY_MAC,
-    src: parseIpv6("2001:db8::5"),
-    dst: parseIpv6("2001:db8:2::9"),
-    identifier: 1,
-    sequence: 1,
-    data: new Uint8Array(1400).fill(0x5a),
-    hopLimit: 1,
-  }).subarray(14);
+  const offending = oversizedPacket(0x5a);
   const error = frame(createIcmpv6Error({
     srcMac: GATEWAY_MAC,
     dstMac: GUEST_MAC,
@@ -485,7 +471,7 @@ Deno.test("decodeIcmpv6Frame() refuses what is not ICMPv6 over IPv6, and icmpv6T
       payload: new Uint8Array(8),
     }),
   });
-  assert.equal(reasonOf(decodeIcmpv6Frame(udp)), "not_icmpv6");
+  assert.equal(malformedReason(decodeIcmpv6Frame(udp)), "not_icmpv6");
   assert.equal(icmpv6TypeAt(udp), -1);
   const arp = encodeEthernet({
     dst: GATEWAY_MAC,
@@ -493,18 +479,18 @@ Deno.test("decodeIcmpv6Frame() refuses what is not ICMPv6 over IPv6, and icmpv6T
     etherType: EtherType.ARP,
     payload: new Uint8Array(28),
   });
-  assert.equal(reasonOf(decodeIcmpv6Frame(arp)), "not_ipv6");
+  assert.equal(malformedReason(decodeIcmpv6Frame(arp)), "not_ipv6");
   assert.equal(icmpv6TypeAt(arp), -1);
-  assert.equal(reasonOf(decodeIcmpv6Frame(new Uint8Array(5))), "runt");
+  assert.equal(malformedReason(decodeIcmpv6Frame(new Uint8Array(5))), "runt");
   assert.equal(icmpv6TypeAt(new Uint8Array(5)), -1);
 
   const rs = createRouterSolicitation({ srcMac: GUEST_MAC });
   assert.equal(icmpv6TypeAt(rs), Icmpv6Type.ROUTER_SOLICITATION);
   const broken = rs.slice();
   broken[14 + 40 + 2] = broken[14 + 40 + 2]! ^ 0xff;
-  assert.equal(reasonOf(decodeIcmpv6Frame(broken)), "bad_icmpv6_checksum");
+  assert.equal(malformedReason(decodeIcmpv6Frame(broken)), "bad_icmpv6_checksum");
   const truncated = rs.slice(0, 14 + 40 + 4);
-  assert.equal(reasonOf(decodeIcmpv6Frame(truncated)), "truncated_ipv6_packet");
+  assert.equal(malformedReason(decodeIcmpv6Frame(truncated)), "truncated_ipv6_packet");
 });
 
 const VALID_FRAMES = [

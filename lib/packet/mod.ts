@@ -34,3 +34,4 @@ export * from "./dhcpv4.ts";
 export * from "./dhcpv6.ts";
 export * from "./icmpv6.ts";
 export * from "./ipv6_frame.ts";
+export * from "./tagged.ts";

@@ -1,14 +1,41 @@
 /**
- * Fuzzing total decoders in tests: every truncation and seeded random bit flips of valid
- * messages, each fed through a guard that throws on any read outside the bytes given, so a
- * decoder that indexes past the end (which JavaScript would quietly answer with `undefined`)
- * fails the test instead of decoding garbage.
+ * Checking total decoders (those returning a `Decoded<T>`) in tests: their results, and fuzzing
+ * with every truncation and seeded random bit flips of valid messages, each fed through a guard
+ * that throws on any read outside the bytes given, so a decoder that indexes past the end (which
+ * JavaScript would quietly answer with `undefined`) fails the test instead of decoding garbage.
  *
  * @module
  */
 
 import assert from "node:assert/strict";
-import { MalformedPacketError } from "../lib/packet/mod.ts";
+import { type Decoded, isMalformed, MalformedPacketError } from "../lib/packet/mod.ts";
+
+/** The value of a decoder's result that must be one; fails naming the reason otherwise. */
+export function expectDecoded<T>(result: Decoded<T>): T {
+  if (isMalformed(result)) assert.fail(`unexpected ${result.reason}: ${result.message}`);
+  return result;
+}
+
+/** The reason of a decoder's result that must be a refusal. */
+export function malformedReason(result: Decoded<unknown>): string {
+  assert.ok(result instanceof MalformedPacketError, "expected a MalformedPacketError");
+  return result.reason;
+}
+
+/** `value` with every byte view turned into a plain array, for `deepEqual` across copies. */
+export function plain(value: unknown): unknown {
+  if (value instanceof Uint8Array) return Array.from(value);
+  if (Array.isArray(value)) return value.map(plain);
+  if (value !== null && typeof value === "object") {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, plain(v)]));
+  }
+  return value;
+}
+
+/** Lowercase hex digits of `bytes`, for compact expectations and messages. */
+export function hex(bytes: Uint8Array): string {
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+}
 
 /** A small seeded PRNG (mulberry32): the same seed gives the same run. */
 export function seededRandom(seed: number): () => number {
@@ -99,8 +126,4 @@ export function fuzzDecoder(
       run(bytes.subarray(0, cut), `mutation ${i}`);
     }
   }
-}
-
-function hex(bytes: Uint8Array): string {
-  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
 }

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { fuzzDecoder, guardBytes, OutOfBoundsRead, seededRandom } from "./decoder_fuzz.ts";
+import { fuzzDecoder, guardBytes, OutOfBoundsRead, seededRandom } from "./decoder_checks.ts";
 
 Deno.test("guardBytes() throws on reads past either end, also through subarray()", () => {
   const bytes = guardBytes(new Uint8Array([1, 2, 3]));
