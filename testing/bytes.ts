@@ -14,3 +14,8 @@ export function concat(...parts: Uint8Array[]): Uint8Array<ArrayBuffer> {
   }
   return out;
 }
+
+/** Lowercase hex digits of `bytes`, for compact expectations and messages. */
+export function hex(bytes: Uint8Array): string {
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+}

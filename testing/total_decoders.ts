@@ -22,6 +22,16 @@ export function refusalReason(result: unknown): string {
   return result.reason;
 }
 
+/** `value` with every byte view turned into a plain array, to `deepEqual` results across copies. */
+export function plain(value: unknown): unknown {
+  if (value instanceof Uint8Array) return Array.from(value);
+  if (Array.isArray(value)) return value.map(plain);
+  if (value !== null && typeof value === "object") {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, plain(v)]));
+  }
+  return value;
+}
+
 /** mulberry32: a small seeded PRNG returning numbers in [0, 1). */
 export function prng(seed: number): () => number {
   let a = seed >>> 0;
@@ -38,9 +48,12 @@ const INDEX = /^(0|[1-9][0-9]*)$/;
 
 /**
  * `bytes` behind a proxy that throws a `RangeError` when an index at or past its length (or a
- * negative one) is read. Methods run on the real array, so views made with `subarray` are plain.
+ * negative one) is read. Methods run on the real array, so views made with `subarray` are plain,
+ * unless `guardViews`: then they are strict too, for decoders that read nested parts (options,
+ * sub-options) through views and never hand a view to a platform API (`TextDecoder` refuses a
+ * proxy).
  */
-export function strictBytes(bytes: Uint8Array): Uint8Array {
+export function strictBytes(bytes: Uint8Array, guardViews = false): Uint8Array {
   return new Proxy(bytes, {
     get(target, prop) {
       if (typeof prop === "string" && (INDEX.test(prop) || prop.startsWith("-"))) {
@@ -49,6 +62,9 @@ export function strictBytes(bytes: Uint8Array): Uint8Array {
           throw new RangeError(`read of byte ${prop} of ${target.length}`);
         }
         return target[index];
+      }
+      if (guardViews && prop === "subarray") {
+        return (start?: number, end?: number) => strictBytes(target.subarray(start, end), true);
       }
       const value = Reflect.get(target, prop);
       return typeof value === "function" ? value.bind(target) : value;
@@ -76,13 +92,14 @@ export function mutants(seed: Uint8Array, random: () => number, mutations: numbe
 }
 
 /**
- * Runs `decode` over the mutants of every seed with reads past the end caught: it must return a
- * value or a {@linkcode MalformedPacketError} and never throw. Returns how many were refused.
+ * Runs `decode` over the mutants of every seed with reads past the end caught (in views too with
+ * `guardViews`, see {@linkcode strictBytes}): it must return a value or a
+ * {@linkcode MalformedPacketError} and never throw. Returns how many were refused.
  */
 export function fuzzDecoder(
   decode: (bytes: Uint8Array) => unknown,
   seeds: readonly Uint8Array[],
-  options: { seed?: number; mutations?: number } = {},
+  options: { seed?: number; mutations?: number; guardViews?: boolean } = {},
 ): { cases: number; refused: number } {
   const random = prng(options.seed ?? 0x5eed);
   let cases = 0;
@@ -92,7 +109,7 @@ export function fuzzDecoder(
       cases++;
       let result: unknown;
       try {
-        result = decode(strictBytes(bytes));
+        result = decode(strictBytes(bytes, options.guardViews));
       } catch (err) {
         assert.fail(`decoder threw on [${bytes.join(",")}]: ${err}`);
       }

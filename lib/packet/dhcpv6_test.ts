@@ -22,13 +22,8 @@ import {
 import { formatIpv6, linkLocalFromMac, parseIpv6 } from "./ipv6.ts";
 import { formatMac } from "./mac.ts";
 import { encodeUdpMulticastFrame } from "./udp_frame.ts";
-import {
-  expectDecoded,
-  fuzzDecoder,
-  hex,
-  malformedReason,
-  plain,
-} from "../../testing/decoder_checks.ts";
+import { hex } from "../../testing/bytes.ts";
+import { decoded, fuzzDecoder, plain, refusalReason } from "../../testing/total_decoders.ts";
 import { GATEWAY_MAC as SERVER_MAC, GUEST_MAC as CLIENT_MAC } from "../../testing/ipv6_guest.ts";
 import { findOfKind } from "./tagged.ts";
 
@@ -84,7 +79,7 @@ Deno.test("every DHCPv6 message type and option survives encodeDhcpv6 then decod
       transactionId: 0xabcdef,
       options: EVERY_OPTION,
     };
-    assert.deepEqual(plain(expectDecoded(decodeDhcpv6(encodeDhcpv6(message)))), plain(message));
+    assert.deepEqual(plain(decoded(decodeDhcpv6(encodeDhcpv6(message)))), plain(message));
   }
   for (const messageType of [12, 13]) {
     const message: Dhcpv6Message = {
@@ -95,7 +90,7 @@ Deno.test("every DHCPv6 message type and option survives encodeDhcpv6 then decod
       peerAddress: linkLocalFromMac(CLIENT_MAC),
       options: [{ kind: "raw", code: 9, data: new Uint8Array([1, 0, 0, 1]) }],
     };
-    assert.deepEqual(plain(expectDecoded(decodeDhcpv6(encodeDhcpv6(message)))), plain(message));
+    assert.deepEqual(plain(decoded(decodeDhcpv6(encodeDhcpv6(message)))), plain(message));
   }
 });
 
@@ -129,7 +124,7 @@ Deno.test("DUIDs of every type encode and decode; generateDuidLl() is type 3, Et
     { kind: "raw", type: 9, data: new Uint8Array([1]) },
   ];
   for (const duid of duids) {
-    assert.deepEqual(plain(expectDecoded(decodeDuid(encodeDuid(duid)))), plain(duid));
+    assert.deepEqual(plain(decoded(decodeDuid(encodeDuid(duid)))), plain(duid));
   }
   assert.equal(hex(encodeDuid(duids[0]!)), "000100012c5a1b00525400123401");
   assert.equal(hex(encodeDuid(duids[1]!)), "000200007ed9010203");
@@ -145,9 +140,9 @@ Deno.test("DUIDs of every type encode and decode; generateDuidLl() is type 3, Et
     ]
   ) {
     const bytes = new Uint8Array(bad.match(/../g)?.map((b) => parseInt(b, 16)) ?? []);
-    assert.equal(malformedReason(decodeDuid(bytes)), "bad_duid_length", bad);
+    assert.equal(refusalReason(decodeDuid(bytes)), "bad_duid_length", bad);
   }
-  assert.equal(malformedReason(decodeDuid(new Uint8Array(131))), "bad_duid_length");
+  assert.equal(refusalReason(decodeDuid(new Uint8Array(131))), "bad_duid_length");
   assert.throws(() => encodeDuid({ kind: "raw", type: 9, data: new Uint8Array(129) }), RangeError);
   assert.throws(() => generateDuidLl(new Uint8Array(5)), RangeError);
 });
@@ -174,7 +169,7 @@ Deno.test("decodeDhcpv6() refuses malformed messages with stable reasons", () =>
     [message(0, 3, 0, 14, ...new Array(12).fill(0), 0, 5), "truncated_dhcpv6_option"],
   ];
   for (const [bytes, reason] of cases) {
-    assert.equal(malformedReason(decodeDhcpv6(bytes)), reason, hex(bytes));
+    assert.equal(refusalReason(decodeDhcpv6(bytes)), reason, hex(bytes));
   }
 
   // IA_NA inside IAADDR inside IA_NA ...: nesting is bounded.
@@ -186,7 +181,7 @@ Deno.test("decodeDhcpv6() refuses malformed messages with stable reasons", () =>
     transactionId: 1,
     options: [nested],
   });
-  assert.equal(malformedReason(decodeDhcpv6(deep)), "dhcpv6_options_too_deep");
+  assert.equal(refusalReason(decodeDhcpv6(deep)), "dhcpv6_options_too_deep");
 });
 
 Deno.test("encodeDhcpv6() refuses fields out of range and relay kinds that do not match their type", () => {
@@ -227,7 +222,7 @@ Deno.test("encodeDhcpv6() refuses fields out of range and relay kinds that do no
 });
 
 function frame(bytes: Uint8Array): Dhcpv6Frame {
-  return expectDecoded(decodeDhcpv6Frame(bytes));
+  return decoded(decodeDhcpv6Frame(bytes));
 }
 
 Deno.test("createDhcpv6Solicit(): from the link-local address to ff02::1:2, IA_NA, ORO and Rapid Commit", () => {
@@ -273,7 +268,7 @@ Deno.test("createDhcpv6Request(): server id, IA_NA with the advertised address (
   assert.equal(message.messageType, Dhcpv6MessageType.REQUEST);
   assert.equal(findOfKind(message.options, "elapsed_time")?.elapsedTime, 150);
   assert.equal(hex(findOfKind(message.options, "server_id")!.duid), hex(SERVER_DUID));
-  const clientId = expectDecoded(decodeDuid(findOfKind(message.options, "client_id")!.duid));
+  const clientId = decoded(decodeDuid(findOfKind(message.options, "client_id")!.duid));
   assert.equal(clientId.kind, "uuid");
   const ia = findOfKind(message.options, "ia_na")!;
   assert.equal(ia.iaid, 0x11223344);
@@ -326,7 +321,7 @@ Deno.test("decodeDhcpv6Frame() refuses other UDP, other protocols and bad checks
     ttl: 1,
     payload: new Uint8Array([1, 0, 0, 1]),
   });
-  assert.equal(malformedReason(decodeDhcpv6Frame(otherPort)), "not_dhcpv6");
+  assert.equal(refusalReason(decodeDhcpv6Frame(otherPort)), "not_dhcpv6");
   assert.equal(dhcpv6MessageTypeAt(otherPort), -1);
   const v4 = encodeUdpMulticastFrame({
     srcMac: CLIENT_MAC,
@@ -337,18 +332,18 @@ Deno.test("decodeDhcpv6Frame() refuses other UDP, other protocols and bad checks
     ttl: 1,
     payload: new Uint8Array([1, 0, 0, 1]),
   });
-  assert.equal(malformedReason(decodeDhcpv6Frame(v4)), "not_ipv6");
+  assert.equal(refusalReason(decodeDhcpv6Frame(v4)), "not_ipv6");
   assert.equal(dhcpv6MessageTypeAt(v4), -1);
 
   const solicit = createDhcpv6Solicit({ mac: CLIENT_MAC, transactionId: 1, iaid: 1 });
   assert.equal(dhcpv6MessageTypeAt(solicit), Dhcpv6MessageType.SOLICIT);
   const icmp = solicit.slice();
   icmp[14 + 6] = 58;
-  assert.equal(malformedReason(decodeDhcpv6Frame(icmp)), "not_udp");
+  assert.equal(refusalReason(decodeDhcpv6Frame(icmp)), "not_udp");
   assert.equal(dhcpv6MessageTypeAt(icmp), -1);
   const broken = solicit.slice();
   broken[broken.length - 1] = broken[broken.length - 1]! ^ 1;
-  assert.equal(malformedReason(decodeDhcpv6Frame(broken)), "bad_udp_checksum");
+  assert.equal(refusalReason(decodeDhcpv6Frame(broken)), "bad_udp_checksum");
 });
 
 Deno.test("fuzz: truncated and bit-flipped DHCPv6 messages never throw or read out of bounds", () => {
@@ -372,14 +367,10 @@ Deno.test("fuzz: truncated and bit-flipped DHCPv6 messages never throw or read o
       }],
     },
   ];
-  fuzzDecoder(messages.map(encodeDhcpv6), decodeDhcpv6, { seed: 0xd6, mutations: 400 });
-  fuzzDecoder(
-    EVERY_OPTION.map((option) =>
-      option.kind === "client_id" || option.kind === "server_id" ? option.duid : new Uint8Array(0)
-    ).filter((b) => b.length > 0),
-    decodeDuid,
-    { seed: 0xd1 },
-  );
+  const strict = { guardViews: true };
+  fuzzDecoder(decodeDhcpv6, messages.map(encodeDhcpv6), { seed: 0xd6, mutations: 400, ...strict });
+  const duids = [CLIENT_DUID, SERVER_DUID, encodeDuid({ kind: "uuid", uuid: new Uint8Array(16) })];
+  fuzzDecoder(decodeDuid, duids, { seed: 0xd1, mutations: 300, ...strict });
   const frames = [
     createDhcpv6Solicit({ mac: CLIENT_MAC, transactionId: 1, iaid: 1, rapidCommit: true }),
     createDhcpv6Request({
@@ -390,6 +381,6 @@ Deno.test("fuzz: truncated and bit-flipped DHCPv6 messages never throw or read o
       iaid: 1,
     }),
   ];
-  fuzzDecoder(frames, decodeDhcpv6Frame, { seed: 0xd7, mutations: 100 });
-  fuzzDecoder(frames, dhcpv6MessageTypeAt, { seed: 0xd8, mutations: 50 });
+  fuzzDecoder(decodeDhcpv6Frame, frames, { seed: 0xd7, mutations: 100, ...strict });
+  fuzzDecoder(dhcpv6MessageTypeAt, frames, { seed: 0xd8, mutations: 50, ...strict });
 });

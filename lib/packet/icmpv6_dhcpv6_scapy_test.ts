@@ -22,9 +22,9 @@ import {
   isMalformed,
   parseIpv6,
 } from "./mod.ts";
-import { findOnPath } from "../doctor/tools.ts";
 import { needs } from "../../tests/skip.ts";
-import { hex } from "../../testing/decoder_checks.ts";
+import { scapyFrames } from "../../testing/scapy.ts";
+import { hex } from "../../testing/bytes.ts";
 import {
   GATEWAY,
   GATEWAY_MAC,
@@ -69,31 +69,13 @@ for frame in (rs, ra, ns, na, echo, solicit, request, reply):
     print(raw(frame).hex())
 `;
 
-/** The Python that scapy runs under: the interpreter its launcher names. */
-function scapyPython(): string {
-  const launcher = findOnPath("scapy");
-  assert.ok(launcher !== null, "scapy is not on PATH");
-  const shebang = /^#!\s*(\S+)/.exec(Deno.readTextFileSync(launcher));
-  return shebang?.[1] ?? "python3";
-}
-
-function scapyFrames(): Uint8Array[] {
-  const out = new Deno.Command(scapyPython(), {
-    args: ["-c", SCAPY_FRAMES],
-    stdout: "piped",
-    stderr: "piped",
-  }).outputSync();
-  assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
-  return new TextDecoder().decode(out.stdout).trim().split("\n").map((hex) =>
-    Uint8Array.from(hex.match(/../g)!, (byte) => parseInt(byte, 16))
-  );
-}
-
 Deno.test({
   name: "scapy builds our ICMPv6 and DHCPv6 frames byte for byte, and its Reply decodes",
   ignore: needs("scapy"),
   fn() {
-    const [rs, ra, ns, na, echo, solicit, request, reply] = scapyFrames() as Uint8Array[];
+    const [rs, ra, ns, na, echo, solicit, request, reply] = scapyFrames(
+      SCAPY_FRAMES,
+    ) as Uint8Array[];
     const ours = [
       createRouterSolicitation({ srcMac: GUEST_MAC }),
       createRouterAdvertisement({

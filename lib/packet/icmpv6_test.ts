@@ -24,12 +24,7 @@ import { formatMac } from "./mac.ts";
 import { encodeEthernet, EtherType } from "./ethernet.ts";
 import { encodeIpv6 } from "./ipv6.ts";
 import { IpProtocol } from "./ipv4.ts";
-import {
-  expectDecoded,
-  fuzzDecoder,
-  malformedReason,
-  plain,
-} from "../../testing/decoder_checks.ts";
+import { decoded, fuzzDecoder, plain, refusalReason } from "../../testing/total_decoders.ts";
 import {
   GATEWAY,
   GATEWAY_MAC,
@@ -115,12 +110,12 @@ Deno.test("every ICMPv6 message and ND option survives encodeIcmpv6 then decodeI
   for (const message of MESSAGES) {
     const bytes = encodeIcmpv6(message, ADDRESSES);
     assert.deepEqual(
-      plain(expectDecoded(decodeIcmpv6(bytes, ADDRESSES))),
+      plain(decoded(decodeIcmpv6(bytes, ADDRESSES))),
       plain(message),
       message.kind,
     );
     assert.deepEqual(
-      plain(expectDecoded(decodeIcmpv6(bytes))),
+      plain(decoded(decodeIcmpv6(bytes))),
       plain(message),
       `${message.kind} unchecked`,
     );
@@ -163,10 +158,10 @@ Deno.test("the ICMPv6 checksum covers the pseudo header and is verified when add
   const bytes = encodeIcmpv6(MESSAGES[0]!, ADDRESSES);
   // Another destination changes the pseudo header (swapping the two would not: the sum commutes).
   const elsewhere = { src: GUEST, dst: parseIpv6("fe80::2") };
-  assert.equal(malformedReason(decodeIcmpv6(bytes, elsewhere)), "bad_icmpv6_checksum");
+  assert.equal(refusalReason(decodeIcmpv6(bytes, elsewhere)), "bad_icmpv6_checksum");
   const flipped = bytes.slice();
   flipped[9] = flipped[9]! ^ 1;
-  assert.equal(malformedReason(decodeIcmpv6(flipped, ADDRESSES)), "bad_icmpv6_checksum");
+  assert.equal(refusalReason(decodeIcmpv6(flipped, ADDRESSES)), "bad_icmpv6_checksum");
   assert.ok(!isMalformed(decodeIcmpv6(flipped))); // not checked without addresses
 });
 
@@ -197,7 +192,7 @@ Deno.test("decodeIcmpv6() refuses malformed messages and options with stable rea
     [rs(25, 4, ...new Array(30).fill(0)), "bad_nd_option_length"],
   ];
   for (const [bytes, reason] of cases) {
-    assert.equal(malformedReason(decodeIcmpv6(bytes)), reason, `${bytes}`);
+    assert.equal(refusalReason(decodeIcmpv6(bytes)), reason, `${bytes}`);
   }
 });
 
@@ -223,13 +218,13 @@ Deno.test("unknown ND options and unknown ICMPv6 types are kept raw, and link ad
     2,
     ...new Array(14).fill(0xaa),
   ]);
-  const rs = expectDecoded(decodeIcmpv6(bytes));
+  const rs = decoded(decodeIcmpv6(bytes));
   assert.ok(rs.kind === "router_solicitation");
   assert.deepEqual(plain(rs.options), [
     { kind: "raw", type: 200, body: [9, 8, 7, 6, 5, 4] },
     { kind: "source_link_address", address: new Array(14).fill(0xaa) },
   ]);
-  const other = expectDecoded(decodeIcmpv6(new Uint8Array([143, 0, 0, 0, 1, 2])));
+  const other = decoded(decodeIcmpv6(new Uint8Array([143, 0, 0, 0, 1, 2])));
   assert.deepEqual(plain(other), { kind: "other", type: 143, code: 0, body: [1, 2] });
 });
 
@@ -262,7 +257,7 @@ Deno.test("encodeIcmpv6() refuses options and fields it cannot encode", () => {
 });
 
 function frame(bytes: Uint8Array): Icmpv6Frame {
-  return expectDecoded(decodeIcmpv6Frame(bytes));
+  return decoded(decodeIcmpv6Frame(bytes));
 }
 
 Deno.test("createRouterSolicitation(): to ff02::2 with hop limit 255, SLLAO only from a real source", () => {
@@ -471,7 +466,7 @@ Deno.test("decodeIcmpv6Frame() refuses what is not ICMPv6 over IPv6, and icmpv6T
       payload: new Uint8Array(8),
     }),
   });
-  assert.equal(malformedReason(decodeIcmpv6Frame(udp)), "not_icmpv6");
+  assert.equal(refusalReason(decodeIcmpv6Frame(udp)), "not_icmpv6");
   assert.equal(icmpv6TypeAt(udp), -1);
   const arp = encodeEthernet({
     dst: GATEWAY_MAC,
@@ -479,18 +474,18 @@ Deno.test("decodeIcmpv6Frame() refuses what is not ICMPv6 over IPv6, and icmpv6T
     etherType: EtherType.ARP,
     payload: new Uint8Array(28),
   });
-  assert.equal(malformedReason(decodeIcmpv6Frame(arp)), "not_ipv6");
+  assert.equal(refusalReason(decodeIcmpv6Frame(arp)), "not_ipv6");
   assert.equal(icmpv6TypeAt(arp), -1);
-  assert.equal(malformedReason(decodeIcmpv6Frame(new Uint8Array(5))), "runt");
+  assert.equal(refusalReason(decodeIcmpv6Frame(new Uint8Array(5))), "runt");
   assert.equal(icmpv6TypeAt(new Uint8Array(5)), -1);
 
   const rs = createRouterSolicitation({ srcMac: GUEST_MAC });
   assert.equal(icmpv6TypeAt(rs), Icmpv6Type.ROUTER_SOLICITATION);
   const broken = rs.slice();
   broken[14 + 40 + 2] = broken[14 + 40 + 2]! ^ 0xff;
-  assert.equal(malformedReason(decodeIcmpv6Frame(broken)), "bad_icmpv6_checksum");
+  assert.equal(refusalReason(decodeIcmpv6Frame(broken)), "bad_icmpv6_checksum");
   const truncated = rs.slice(0, 14 + 40 + 4);
-  assert.equal(malformedReason(decodeIcmpv6Frame(truncated)), "truncated_ipv6_packet");
+  assert.equal(refusalReason(decodeIcmpv6Frame(truncated)), "truncated_ipv6_packet");
 });
 
 const VALID_FRAMES = [
@@ -515,16 +510,14 @@ const VALID_FRAMES = [
 ];
 
 Deno.test("fuzz: truncated and bit-flipped ICMPv6 messages never throw or read out of bounds", () => {
-  fuzzDecoder(
-    MESSAGES.map((message) => encodeIcmpv6(message, ADDRESSES)),
-    (bytes) => decodeIcmpv6(bytes),
-    { seed: 0x1c6 },
-  );
-  fuzzDecoder(
-    MESSAGES.map((message) => encodeIcmpv6(message, ADDRESSES)),
-    (bytes) => decodeIcmpv6(bytes, ADDRESSES),
-    { seed: 0x1c7, mutations: 50 },
-  );
-  fuzzDecoder(VALID_FRAMES, decodeIcmpv6Frame, { seed: 0xf4a, mutations: 100 });
-  fuzzDecoder(VALID_FRAMES, icmpv6TypeAt, { seed: 0xf4b, mutations: 50 });
+  const messages = MESSAGES.map((message) => encodeIcmpv6(message, ADDRESSES));
+  const strict = { guardViews: true };
+  fuzzDecoder((bytes) => decodeIcmpv6(bytes), messages, { seed: 0x1c6, mutations: 300, ...strict });
+  fuzzDecoder((bytes) => decodeIcmpv6(bytes, ADDRESSES), messages, {
+    seed: 0x1c7,
+    mutations: 50,
+    ...strict,
+  });
+  fuzzDecoder(decodeIcmpv6Frame, VALID_FRAMES, { seed: 0xf4a, mutations: 100, ...strict });
+  fuzzDecoder(icmpv6TypeAt, VALID_FRAMES, { seed: 0xf4b, mutations: 50, ...strict });
 });

@@ -13,8 +13,8 @@ import {
   parseIpv4,
   parseMac,
 } from "./mod.ts";
-import { findOnPath } from "../doctor/tools.ts";
 import { needs } from "../../tests/skip.ts";
+import { scapyFrames } from "../../testing/scapy.ts";
 
 const GUEST = parseMac("52:54:00:12:34:01");
 const GATEWAY = parseMac("02:00:00:00:00:01");
@@ -41,26 +41,6 @@ for frame in (arp, echo, discover):
     print(raw(frame).hex())
 `;
 
-/** The Python that scapy runs under: the interpreter its launcher names. */
-function scapyPython(): string {
-  const launcher = findOnPath("scapy");
-  assert.ok(launcher !== null, "scapy is not on PATH");
-  const shebang = /^#!\s*(\S+)/.exec(Deno.readTextFileSync(launcher));
-  return shebang?.[1] ?? "python3";
-}
-
-function scapyFrames(): Uint8Array[] {
-  const out = new Deno.Command(scapyPython(), {
-    args: ["-c", SCAPY_FRAMES],
-    stdout: "piped",
-    stderr: "piped",
-  }).outputSync();
-  assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
-  return new TextDecoder().decode(out.stdout).trim().split("\n").map((hex) =>
-    Uint8Array.from(hex.match(/../g)!, (byte) => parseInt(byte, 16))
-  );
-}
-
 /** `frame` zero-padded to the 60-byte Ethernet minimum, as our builders send it. */
 function padded(frame: Uint8Array): Uint8Array {
   const out = new Uint8Array(Math.max(frame.length, 60));
@@ -72,7 +52,7 @@ Deno.test({
   name: "scapy's ARP request and echo request are byte for byte ours; its DISCOVER decodes",
   ignore: needs("scapy"),
   fn() {
-    const [arp, echo, discover] = scapyFrames() as [Uint8Array, Uint8Array, Uint8Array];
+    const [arp, echo, discover] = scapyFrames(SCAPY_FRAMES) as [Uint8Array, Uint8Array, Uint8Array];
     assert.deepEqual(
       padded(arp),
       createArpRequest({ srcMac: GUEST, srcIp: GUEST_IP, targetIp: GATEWAY_IP }),
