@@ -17,7 +17,7 @@ import {
   icmpv6TypeAt,
   ND_HOP_LIMIT,
   type NdOption,
-} from "./icmpv6.ts";
+} from "./mod.ts";
 import { isMalformed } from "./errors.ts";
 import { formatIpv6, IPV6_UNSPECIFIED, parseIpv6 } from "./ipv6.ts";
 import { formatMac } from "./mac.ts";
