@@ -43,6 +43,7 @@ import {
   isBroadcastMac,
   macEquals,
 } from "../../packet/mod.ts";
+import { u16 } from "../../packet/bytes.ts";
 import { ipv4At, type Ipv4NicView, type ResponderResult, silentResult } from "./nic_view.ts";
 
 // Offsets in the ARP packet (after the Ethernet header).
@@ -66,10 +67,6 @@ const ANNOUNCEMENT = silentResult("arp", "arp_announcement");
 const NOT_GATEWAY = silentResult("arp", "arp_not_gateway");
 const REPLY_IGNORED = silentResult("arp", "arp_reply_ignored");
 
-function u16At(frame: Uint8Array, offset: number): number {
-  return (frame[offset]! << 8) | frame[offset + 1]!;
-}
-
 /**
  * Answers one frame from the NIC's guest if it is ARP; `undefined` when it is not. Never throws
  * on the frame's bytes.
@@ -80,7 +77,7 @@ export function respondArp(view: Ipv4NicView, frame: Uint8Array): ResponderResul
   if (ethernetHeaderLengthAt(frame) !== ETH_HEADER_LEN) return VLAN_TAGGED;
   const arp = ETH_HEADER_LEN;
   if (
-    u16At(frame, arp + HTYPE) !== 1 || u16At(frame, arp + PTYPE) !== 0x0800 ||
+    u16(frame, arp + HTYPE) !== 1 || u16(frame, arp + PTYPE) !== 0x0800 ||
     frame[arp + HLEN] !== 6 || frame[arp + PLEN] !== IPV4_ADDRESS_LEN
   ) {
     return UNSUPPORTED;
@@ -93,7 +90,7 @@ export function respondArp(view: Ipv4NicView, frame: Uint8Array): ResponderResul
   if (!isBroadcastMac(frame, 0) && !macEquals(frame, 0, view.gatewayMac, 0)) {
     return NOT_FOR_GATEWAY_MAC;
   }
-  const operation = u16At(frame, arp + OPERATION);
+  const operation = u16(frame, arp + OPERATION);
   if (operation !== ArpOperation.REQUEST && operation !== ArpOperation.REPLY) return UNSUPPORTED;
   const senderIsZero = ipv4At(frame, arp + SENDER_IP, ZERO_IP);
   const forGateway = ipv4At(frame, arp + TARGET_IP, view.gatewayIpv4);
