@@ -31,6 +31,7 @@ import type { NicJson, ShowReply, VnetEvent } from "./client.ts";
 import { checkNicFits, MTU_RANGE, type NicConfig, type NicSpec, resolveNic } from "./config.ts";
 import { Dataplane, type FrameOutput, type ResponderEvent } from "./dataplane.ts";
 import { MAX_REQUEST_BYTES, VnetRequest } from "./requests.ts";
+import { registerResponders, type VnetResponders } from "./responders/mod.ts";
 import { FROM_UPLINK } from "./routing.ts";
 import { readVnetState, writeVnetState } from "./state_file.ts";
 
@@ -188,6 +189,7 @@ export class VnetDaemon implements AsyncDisposable {
   readonly #uplinkViews: Uint8Array[];
   readonly #tx: TransmitQueue;
   readonly #dataplane: Dataplane;
+  readonly #responders: VnetResponders;
   readonly #events = new EventHub<Record<string, unknown>>();
   #uplink: TunDevice | null;
   /** The NICs' devices, by the dataplane's NIC index; null while a device is gone. */
@@ -221,6 +223,7 @@ export class VnetDaemon implements AsyncDisposable {
       uplinkMtu: uplink?.mtu ?? null,
       onEvent: (event: ResponderEvent) => this.#publish(event),
     });
+    this.#responders = registerResponders(this.#dataplane, performance.now());
   }
 
   /**
@@ -359,10 +362,20 @@ export class VnetDaemon implements AsyncDisposable {
   #remove(name: string): boolean {
     const index = this.#dataplane.nics.findIndex((n) => n.name === name);
     if (index < 0) return false;
+    this.#farewell(index);
     this.#ports[index]?.close();
     this.#drop(index);
     this.#publish({ event: "nic_removed", nic: name });
     return true;
+  }
+
+  /** Sends NIC `index`'s guest what the responders say before it goes (the final RA). */
+  #farewell(index: number): void {
+    if (this.#ports[index] === null) return;
+    for (const frame of this.#responders.farewell(this.#dataplane.nics[index]!)) {
+      this.#tx.toNic(index, frame, frame.length);
+    }
+    this.#tx.flush();
   }
 
   #save(): void {
@@ -582,6 +595,7 @@ export class VnetDaemon implements AsyncDisposable {
     this.stop();
     this.#events.close();
     await this.#server?.close();
+    this.#ports.forEach((_, index) => this.#farewell(index));
     for (const port of this.#ports) port?.close();
     this.#ports = [];
     this.#uplink?.close();
