@@ -11,12 +11,9 @@
 
 import assert from "node:assert/strict";
 import { delay, waitFor } from "../../lib/async.ts";
-import { request } from "../../lib/ipc/mod.ts";
-import { ChildDaemon } from "../../lib/lab/child_daemon.ts";
 import { ip, NamespaceLab, sh } from "../../lib/lab/namespace_lab.ts";
-import { ShowReply } from "../../lib/vnet/client.ts";
-import { netkit } from "../_cli.ts";
 import { needs } from "../skip.ts";
+import { VnetProcess } from "./_vnet.ts";
 
 const GATEWAY_MAC = "02:00:00:00:00:01";
 const GUESTS = [
@@ -65,54 +62,6 @@ function ping(netns: string, target: string): string {
   return sh("ip", "netns", "exec", netns, "ping", "-c", "2", "-i", "0.2", "-W", "2", target);
 }
 
-class VnetProcess implements AsyncDisposable {
-  constructor(readonly daemon: ChildDaemon, readonly socket: string) {}
-
-  static async start(router: string, socket: string, state: string, log: string) {
-    const daemon = ChildDaemon.spawn("netkit vnet daemon", "./netkit", [
-      "-n",
-      router,
-      "--log-level",
-      "debug",
-      "--log-file",
-      log,
-      "vnet",
-      "daemon",
-      "--socket",
-      socket,
-      "--state",
-      state,
-      "--uplink",
-      "nkup0",
-    ]);
-    const p = new VnetProcess(daemon, socket);
-    try {
-      await daemon.waitUntil(async () => {
-        await request(socket, { action: "SHOW" }, { timeoutMs: 1000 });
-        return true;
-      }, { timeoutMs: 10_000 });
-      return p;
-    } catch (err) {
-      await daemon.stop();
-      throw new Error(`${err}\n${Deno.readTextFileSync(log)}`);
-    }
-  }
-
-  vnet(...args: string[]) {
-    const out = netkit(["vnet", ...args, "--socket", this.socket]);
-    if (out.code !== 0) throw new Error(`vnet ${args.join(" ")}: ${out.err}`);
-    return out.out;
-  }
-
-  show(): ShowReply {
-    return ShowReply.parse({ status: "success", ...JSON.parse(this.vnet("show", "-s", "-j")) });
-  }
-
-  async [Symbol.asyncDispose]() {
-    await this.daemon.stop();
-  }
-}
-
 Deno.test({
   name:
     "vnet routes guest to guest on TAPs moved into namespaces, reaches the uplink, keeps its state",
@@ -127,7 +76,10 @@ Deno.test({
     const log = `${dir}/vnet.log`;
     try {
       {
-        await using vnet = await VnetProcess.start(router, socket, state, log);
+        await using vnet = await VnetProcess.start(router, { socket, state, log }, [
+          "--uplink",
+          "nkup0",
+        ]);
         for (const g of GUESTS) {
           vnet.vnet("nic", "add", g.name, "--mac", g.mac, "--ipv4", g.ipv4, "--ipv6", g.ipv6);
         }
@@ -177,7 +129,10 @@ Deno.test({
       }
 
       // Restarted on the same state file: both NICs are back (new TAPs in the daemon's namespace).
-      await using again = await VnetProcess.start(router, socket, state, log);
+      await using again = await VnetProcess.start(router, { socket, state, log }, [
+        "--uplink",
+        "nkup0",
+      ]);
       assert.deepEqual(again.show().nics.map((n) => n.name), ["vm1", "vm2"]);
       ip("-n", router, "link", "show", "vm1");
     } finally {

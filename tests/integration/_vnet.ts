@@ -1,0 +1,58 @@
+/**
+ * `netkit vnet daemon` as a real process for the integration tests: started in a namespace on a
+ * socket, state file and log of the test's, reached through the built `./netkit`.
+ *
+ * @module
+ */
+
+import { request } from "../../lib/ipc/mod.ts";
+import { ChildDaemon } from "../../lib/lab/child_daemon.ts";
+import { ShowReply } from "../../lib/vnet/client.ts";
+import { netkit } from "../_cli.ts";
+
+/** Where a daemon's socket, state file and log are. */
+export interface VnetPaths {
+  socket: string;
+  state: string;
+  log: string;
+}
+
+/** A running `netkit vnet daemon`, stopped when disposed of. */
+export class VnetProcess implements AsyncDisposable {
+  constructor(readonly daemon: ChildDaemon, readonly socket: string) {}
+
+  /** Starts the daemon in `router` with `extra` arguments (`--uplink NAME`, say); serving. */
+  static async start(router: string, paths: VnetPaths, extra: string[] = []): Promise<VnetProcess> {
+    const daemon = ChildDaemon.spawn("netkit vnet daemon", "./netkit", [
+      ...["-n", router, "--log-level", "debug", "--log-file", paths.log],
+      ...["vnet", "daemon", "--socket", paths.socket, "--state", paths.state, ...extra],
+    ]);
+    const p = new VnetProcess(daemon, paths.socket);
+    try {
+      await daemon.waitUntil(async () => {
+        await request(paths.socket, { action: "SHOW" }, { timeoutMs: 1000 });
+        return true;
+      }, { timeoutMs: 10_000 });
+      return p;
+    } catch (err) {
+      await daemon.stop();
+      throw new Error(`${err}\n${await Deno.readTextFile(paths.log)}`);
+    }
+  }
+
+  /** Runs `netkit vnet ARGS --socket` against it; throws with its stderr unless it succeeds. */
+  vnet(...args: string[]): string {
+    const out = netkit(["vnet", ...args, "--socket", this.socket]);
+    if (out.code !== 0) throw new Error(`vnet ${args.join(" ")}: ${out.err}`);
+    return out.out;
+  }
+
+  /** `vnet show -s -j`, checked. */
+  show(): ShowReply {
+    return ShowReply.parse({ status: "success", ...JSON.parse(this.vnet("show", "-s", "-j")) });
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.daemon.stop();
+  }
+}
