@@ -168,8 +168,14 @@ export class NdpResponder implements Responder {
     now: number,
   ): readonly Uint8Array[] {
     if (timers.solicited !== null) {
-      // One answer covers them all; one to ff02::1 covers a unicast one too.
-      if (to === null) timers.solicited.to = null;
+      // One answer covers them all; one to ff02::1 covers a unicast one too, rate-limited.
+      if (to === null && timers.solicited.to !== null) {
+        timers.solicited.to = null;
+        timers.solicited.at = Math.max(
+          timers.solicited.at,
+          timers.lastMulticast + MIN_DELAY_BETWEEN_RAS_MS,
+        );
+      }
       return [];
     }
     let at = now + this.#random() * MAX_RA_DELAY_TIME_MS;
@@ -272,6 +278,7 @@ export function routerAdvertisement(
 ): Uint8Array {
   const options: NdOption[] = [{ kind: "mtu", mtu: nic.mtu }];
   if (nic.slaac && nic.ipv6 !== null && routerLifetime > 0) {
+    // SLAAC needs a /64 (config.ts checks it): whole bytes.
     const prefix = nic.ipv6.address.slice();
     prefix.fill(0, nic.ipv6.prefixLength >> 3);
     options.push({

@@ -135,6 +135,17 @@ Deno.test("NDP: solicited RAs are delayed up to MAX_RA_DELAY_TIME and coalesced"
   ndp.handle(nic, rs, 1300);
   assert.equal(ndp.tick(1600).length, 0);
   assert.equal(ndp.tick(2250).length, 1);
+  // A pending unicast answer turned multicast by an RS from :: keeps multicast RAs 3 s apart.
+  const fresh = setup(LINKLOCAL);
+  fresh.ndp.tick(0);
+  assert.equal(fresh.ndp.handle(fresh.nic, rs, 1000).length, 1);
+  assert.deepEqual(fresh.ndp.handle(fresh.nic, rs, 1500), []);
+  assert.equal(fresh.ndp.next(1500), 2000);
+  const anyone = createRouterSolicitation({ srcMac: MAC, src: IPV6_UNSPECIFIED });
+  fresh.ndp.handle(fresh.nic, anyone, 1600);
+  assert.equal(fresh.ndp.next(1600), MIN_DELAY_BETWEEN_RAS_MS);
+  const [multicast] = fresh.ndp.tick(MIN_DELAY_BETWEEN_RAS_MS);
+  assert.equal(formatIpv6(ra(multicast!.frame).ip.dst), "ff02::1");
 });
 
 Deno.test("NDP: NS for fe80::1 → NA with R, S, O and TLLAO, unicast to the solicitor", () => {
