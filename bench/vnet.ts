@@ -7,6 +7,15 @@
  *     `ip_forward=1`) with the same addresses and routes; the same generator (a packet socket
  *     sending batches of 64) and the same counter (g2's `rx_packets`). Goal: ≥ 0.5× the kernel
  *     for 64-byte frames.
+ * (b) DHCPv4 (bench/vnet_dhcp.ts): complete DORA exchanges per second for 1,000 distinct MACs
+ *     through a vnet daemon with one NIC per MAC, and through dnsmasq with a `dhcp-host` line per
+ *     MAC on one interface; the same driver (bench/dhcp_load.ts), 32 exchanges in flight, in
+ *     turns, median of the rounds. Goal: ≥ 1.0× dnsmasq.
+ *
+ * Run as root with dnsmasq installed: `make bench`, or `deno run -P=test bench/vnet.ts
+ * [--windows N] [--window-ms MS] [--clients N] [--concurrency N] [--rounds N] [--json]`.
+ * Everything (namespaces, daemons, TAPs, temporary files) is removed at the end, also on
+ * Ctrl-C.
  *
  * @module
  */
@@ -24,6 +33,8 @@ import {
 } from "./_shared.ts";
 import { buildRoutedTopology, measureRouted, type RoutedReport } from "./vnet_routing.ts";
 import { VnetProcess } from "./vnet_process.ts";
+import { type DhcpReport, measureDhcp } from "./vnet_dhcp.ts";
+import { MAX_NICS } from "../lib/vnet/config.ts";
 
 /** What to run. */
 export interface VnetBenchOptions {
@@ -31,6 +42,12 @@ export interface VnetBenchOptions {
   windows: number;
   /** Length of one window in ms (default 1000). */
   windowMs: number;
+  /** Distinct MACs in part (b) (default 1,000; at most {@linkcode MAX_NICS}). */
+  clients: number;
+  /** DHCP exchanges in flight at once (default 32). */
+  concurrency: number;
+  /** Measured rounds per server in part (b) (default 5). */
+  rounds: number;
   /** Ends the run early (Ctrl-C); everything is cleaned up and the promise rejects. */
   signal?: AbortSignal | undefined;
 }
@@ -44,21 +61,30 @@ export interface VnetBenchReport {
     /** Whether it was reached. */
     met: boolean;
   };
+  dhcp: DhcpReport & {
+    /** The goal: netkit's exchanges per second at least this multiple of dnsmasq's. */
+    goalVsDnsmasq: number;
+    /** Whether it was reached, every address right. */
+    met: boolean;
+  };
 }
 
 const GOAL_ROUTED_VS_KERNEL = 0.5;
+const GOAL_DHCP_VS_DNSMASQ = 1.0;
 
 /** Runs the benchmark. Requires root. */
 export async function benchVnet(options: VnetBenchOptions): Promise<VnetBenchReport> {
   requireLabRoot("network namespaces, TAP devices and veth pairs");
+  if (!Number.isInteger(options.clients) || options.clients < 1 || options.clients > MAX_NICS) {
+    throw new RangeError(`--clients must be 1 to ${MAX_NICS}, the NICs one vnet daemon takes`);
+  }
   const run = provenance();
   using lab = new NamespaceLab();
   const dir = await Deno.makeTempDir({ prefix: "netkit-bench-vnet-" });
   try {
-    const router = lab.netns("r");
-    await using vnet = await VnetProcess.start(router, `${dir}/a`, options.signal);
-    const topology = await buildRoutedTopology(lab, router, vnet);
-    const routed = await measureRouted(topology, vnet, options);
+    const routed = await routedPart(lab, `${dir}/a`, options);
+    const dhcp = await measureDhcp(lab, `${dir}/b`, options);
+    const netkit = dhcp.results.find((r) => r.server === "netkit")!;
     const small = routed.results.find((r) => r.path === "netkit" && r.ipBytes < 100)!;
     return {
       provenance: endProvenance(run),
@@ -67,10 +93,27 @@ export async function benchVnet(options: VnetBenchOptions): Promise<VnetBenchRep
         goalVsKernel: GOAL_ROUTED_VS_KERNEL,
         met: small.vsKernel >= GOAL_ROUTED_VS_KERNEL,
       },
+      dhcp: {
+        ...dhcp,
+        goalVsDnsmasq: GOAL_DHCP_VS_DNSMASQ,
+        met: netkit.allAddressesRight && netkit.vsDnsmasq >= GOAL_DHCP_VS_DNSMASQ,
+      },
     };
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+}
+
+/** Part (a) on its own daemon, stopped before part (b) starts. */
+async function routedPart(
+  lab: NamespaceLab,
+  dir: string,
+  options: VnetBenchOptions,
+): Promise<RoutedReport> {
+  const router = lab.netns("r");
+  await using vnet = await VnetProcess.start(router, dir, options.signal);
+  const topology = await buildRoutedTopology(lab, router, vnet);
+  return await measureRouted(topology, vnet, options);
 }
 
 const count = (n: number) => Math.round(n).toLocaleString("en-US");
@@ -102,6 +145,42 @@ export function formatVnetReport(report: VnetBenchReport): string {
       verdict(r.met, `${r.results.find((x) => x.path === "netkit")!.vsKernel.toFixed(2)}x`)
     }`,
   ];
+  const d = report.dhcp;
+  const netkit = d.results.find((x) => x.server === "netkit")!;
+  const mib = (kib: number) => `${(kib / 1024).toFixed(0)} MiB`;
+  lines.push(
+    "",
+    `bench/vnet (b): DHCPv4 DORA exchanges for ${count(d.clients)} MACs, ${d.concurrency} in ` +
+      `flight, netkit vnet (one NIC per MAC) against dnsmasq ${d.dnsmasqVersion} (one ` +
+      `interface), median of ${d.rounds} rounds`,
+    ...table(
+      [
+        "server",
+        "exchanges/s",
+        "rounds (exchanges/s)",
+        "retransmits",
+        "addresses",
+        "RSS",
+        "vs dnsmasq",
+      ],
+      d.results.map((x) => [
+        x.server,
+        count(x.exchangesPerSecond),
+        x.rounds.map((r) => count(r.exchangesPerSecond)).join(" "),
+        String(x.rounds.reduce((a, r) => a + r.retransmits, 0)),
+        x.allAddressesRight ? "right" : "WRONG",
+        mib(x.residentKib),
+        `${x.vsDnsmasq.toFixed(2)}x`,
+      ]),
+      [2],
+    ),
+    `vnet daemon: ${count(d.clients)} NICs added in ${d.nicAddSeconds.toFixed(1)} s; ` +
+      `resident memory ${mib(d.vnetResidentKib.empty)} empty, ` +
+      `${mib(d.vnetResidentKib.withNics)} with them`,
+    `goal: netkit >= ${d.goalVsDnsmasq}x dnsmasq: ${
+      verdict(d.met, `${netkit.vsDnsmasq.toFixed(2)}x`)
+    }`,
+  );
   return lines.join("\n") + "\n";
 }
 
@@ -111,6 +190,9 @@ if (import.meta.main) {
     options: {
       windows: { type: "string", default: "5" },
       "window-ms": { type: "string", default: "1000" },
+      clients: { type: "string", default: "1000" },
+      concurrency: { type: "string", default: "32" },
+      rounds: { type: "string", default: "5" },
       json: { type: "boolean", default: false },
     },
   });
@@ -121,6 +203,9 @@ if (import.meta.main) {
       benchVnet({
         windows: Number(values.windows),
         windowMs: Number(values["window-ms"]),
+        clients: Number(values.clients),
+        concurrency: Number(values.concurrency),
+        rounds: Number(values.rounds),
         signal,
       }),
     formatVnetReport,

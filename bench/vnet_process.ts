@@ -23,7 +23,7 @@ export class VnetProcess implements AsyncDisposable {
    * debug log would cost more per frame than the routing) and waits until it serves.
    */
   static async start(netns: string, dir: string, signal?: AbortSignal): Promise<VnetProcess> {
-    Deno.mkdirSync(dir, { recursive: true, mode: 0o700 });
+    await Deno.mkdir(dir, { recursive: true, mode: 0o700 });
     const socket = `${dir}/vnet.sock`;
     const daemon = ChildDaemon.spawn("netkit vnet daemon", NETKIT, [
       ...["-n", netns, "--log-level", "warning", "--log-file", `${dir}/vnet.log`],
