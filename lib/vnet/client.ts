@@ -12,6 +12,9 @@
  * @module
  */
 
+// JSON field names are snake_case by house rule.
+// deno-lint-ignore-file camelcase
+
 import { z } from "zod";
 import type { ReplyContext } from "../daemon/client.ts";
 import { exactly, type Schema } from "../zod_exact.ts";
@@ -83,7 +86,14 @@ export interface NicJson {
   device: NicDeviceJson;
   /** Its counters; null without `stats`. */
   counters: NicCounters | null;
+  /**
+   * Its IPv4 responders' and ICMPv4 error sender's results by reason (what was sent, such as
+   * `dhcp_ack`, or why nothing was, such as `dhcp_foreign_chaddr` or
+   * `icmpv4_error_rate_limited`); only reasons that happened; null without `stats`.
+   */
+  responder_counts: Record<string, number> | null;
 }
+const ReasonCountsSchema = z.record(z.string(), Count);
 const NicJsonSchema = exactly<NicJson>()(z.object({
   name: z.string(),
   config: NicSpec,
@@ -93,6 +103,7 @@ const NicJsonSchema = exactly<NicJson>()(z.object({
     state: z.enum(["up", "gone"]),
   }),
   counters: CountersSchema.nullable(),
+  responder_counts: ReasonCountsSchema.nullable(),
 }));
 
 /** The uplink in a SHOW reply. */
@@ -119,6 +130,11 @@ export interface ShowReply {
   uplink: UplinkJson | null;
   /** The NICs, by name. */
   nics: NicJson[];
+  /**
+   * The IPv6 responders' drops and suppressed ICMPv6 errors by reason, every NIC together
+   * (`ndp_hop_limit`, `dhcp6_server_id`, `icmp6_error_rate_limited`, ...); null without `stats`.
+   */
+  ipv6_responder_drops: Record<string, number> | null;
 }
 /** Schema of {@linkcode ShowReply}. */
 export const ShowReply: Schema<ShowReply> = exactly<ShowReply>()(z.object({
@@ -129,12 +145,14 @@ export const ShowReply: Schema<ShowReply> = exactly<ShowReply>()(z.object({
   uplink: z.object({ name: z.string(), mtu: Count, counters: CountersSchema.nullable() })
     .nullable(),
   nics: z.array(NicJsonSchema),
+  ipv6_responder_drops: ReasonCountsSchema.nullable(),
 }));
 
 /**
  * One event of a SUBSCRIBE stream: `nic_added` / `nic_removed` / `nic_gone` (its interface
- * vanished) with `nic`, the responders' `lease`, `release`, `decline`, `nak` and `unknown`
- * (with `nic` and their own fields), and kinds a newer daemon adds (printed as JSON).
+ * vanished) with `nic`, the responders' `lease`, `release`, `decline`, `nak`, `inform`,
+ * `conflict` and `unknown` (with `nic`, `family` and their own fields: the IPv4 ones give
+ * `protocol`, `reason`, `mac`, `address`), and kinds a newer daemon adds (printed as JSON).
  */
 export interface VnetEvent {
   /** What happened. */
