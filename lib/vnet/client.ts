@@ -43,28 +43,37 @@ export interface MessageReply {
   /** What was done, in words. */
   message: string;
 }
-const MessageReplySchema = exactly<MessageReply>()(z.object({
-  status: z.literal("success"),
-  message: z.string(),
-}));
-/** Schema of {@linkcode MessageReply}. */
-export const MessageReply: Schema<MessageReply> = MessageReplySchema;
+function messageReply(): Schema<MessageReply> {
+  return exactly<MessageReply>()(z.object({
+    status: z.literal("success"),
+    message: z.string(),
+  }));
+}
+/**
+ * Schema of {@linkcode MessageReply}. Like every schema here, built on first use (`z.lazy`): a
+ * client command builds only the one it checks.
+ */
+export const MessageReply: Schema<MessageReply> = z.lazy(messageReply);
 
-const Count = z.number().int().nonnegative();
-const dropShape = Object.fromEntries(DROP_REASONS.map((r) => [r, Count])) as Record<
-  DropReason,
-  typeof Count
->;
-const CountersSchema = exactly<NicCounters>()(z.object({
-  rx_frames: Count,
-  rx_bytes: Count,
-  tx_frames: Count,
-  tx_bytes: Count,
-  routed: Count,
-  to_responder: Count,
-  icmp_errors: Count,
-  drops: z.object(dropShape),
-}));
+const count = () => z.number().int().nonnegative();
+
+function countersSchema(): Schema<NicCounters> {
+  const Count = count();
+  const dropShape = Object.fromEntries(DROP_REASONS.map((r) => [r, Count])) as Record<
+    DropReason,
+    typeof Count
+  >;
+  return exactly<NicCounters>()(z.object({
+    rx_frames: Count,
+    rx_bytes: Count,
+    tx_frames: Count,
+    tx_bytes: Count,
+    routed: Count,
+    to_responder: Count,
+    icmp_errors: Count,
+    drops: z.object(dropShape),
+  }));
+}
 
 /** A NIC's device as the daemon has it. */
 export interface NicDeviceJson {
@@ -93,18 +102,6 @@ export interface NicJson {
    */
   responder_counts: Record<string, number> | null;
 }
-const ReasonCountsSchema = z.record(z.string(), Count);
-const NicJsonSchema = exactly<NicJson>()(z.object({
-  name: z.string(),
-  config: NicSpec,
-  device: z.object({
-    kind: z.enum(["tap", "attach"]),
-    name: z.string(),
-    state: z.enum(["up", "gone"]),
-  }),
-  counters: CountersSchema.nullable(),
-  responder_counts: ReasonCountsSchema.nullable(),
-}));
 
 /** The uplink in a SHOW reply. */
 export interface UplinkJson {
@@ -137,16 +134,33 @@ export interface ShowReply {
   ipv6_responder_drops: Record<string, number> | null;
 }
 /** Schema of {@linkcode ShowReply}. */
-export const ShowReply: Schema<ShowReply> = exactly<ShowReply>()(z.object({
-  status: z.literal("success"),
-  pid: z.number().int().positive(),
-  arena: z.enum(["hugetlb", "thp", "normal"]),
-  responders: z.array(z.string()),
-  uplink: z.object({ name: z.string(), mtu: Count, counters: CountersSchema.nullable() })
-    .nullable(),
-  nics: z.array(NicJsonSchema),
-  ipv6_responder_drops: ReasonCountsSchema.nullable(),
-}));
+export const ShowReply: Schema<ShowReply> = z.lazy(showReply);
+
+function showReply(): Schema<ShowReply> {
+  const Counters = countersSchema();
+  const ReasonCounts = z.record(z.string(), count());
+  const NicJsonSchema = exactly<NicJson>()(z.object({
+    name: z.string(),
+    config: NicSpec,
+    device: z.object({
+      kind: z.enum(["tap", "attach"]),
+      name: z.string(),
+      state: z.enum(["up", "gone"]),
+    }),
+    counters: Counters.nullable(),
+    responder_counts: ReasonCounts.nullable(),
+  }));
+  return exactly<ShowReply>()(z.object({
+    status: z.literal("success"),
+    pid: z.number().int().positive(),
+    arena: z.enum(["hugetlb", "thp", "normal"]),
+    responders: z.array(z.string()),
+    uplink: z.object({ name: z.string(), mtu: count(), counters: Counters.nullable() })
+      .nullable(),
+    nics: z.array(NicJsonSchema),
+    ipv6_responder_drops: ReasonCounts.nullable(),
+  }));
+}
 
 /**
  * One event of a SUBSCRIBE stream: `nic_added` / `nic_removed` / `nic_gone` (its interface
@@ -162,12 +176,16 @@ export interface VnetEvent {
   /** The event's fields. */
   [field: string]: unknown;
 }
-const VnetEventSchema = exactly<VnetEvent>()(z.looseObject({
-  event: z.string().refine((e) => e !== "success"),
-  nic: z.string().optional(),
-}));
 
 /** One line of a SUBSCRIBE stream: the acknowledgement, then events. */
 export type MonitorLine = MessageReply | VnetEvent;
 /** Schema of {@linkcode MonitorLine}. */
-export const MonitorLine: Schema<MonitorLine> = z.union([MessageReplySchema, VnetEventSchema]);
+export const MonitorLine: Schema<MonitorLine> = z.lazy(() =>
+  z.union([
+    messageReply(),
+    exactly<VnetEvent>()(z.looseObject({
+      event: z.string().refine((e) => e !== "success"),
+      nic: z.string().optional(),
+    })),
+  ])
+);
