@@ -29,15 +29,10 @@ import {
 } from "../../lib/packet/mod.ts";
 import { needs } from "../skip.ts";
 import { Capture } from "./_l2.ts";
-import { VnetProcess } from "./_vnet.ts";
+import { inNetns, recordedEnv, VnetProcess } from "./_vnet.ts";
 
 const GATEWAY_MAC = "02:00:00:00:00:01";
 const GUEST_MAC = "52:54:00:00:00:01";
-
-/** Runs `command` in `netns`, giving up after `seconds`. */
-function inNetns(netns: string, seconds: number, ...command: string[]): string {
-  return sh("timeout", String(seconds), "ip", "netns", "exec", netns, ...command);
-}
 
 /** Moves the TAP `name` into `netns` with IPv6 off (its RS and MLD are not this test's), up. */
 function placeGuest(router: string, netns: string, name: string, ipv6 = false): void {
@@ -60,16 +55,6 @@ function recordScript(dir: string, name: string): { script: string; record: stri
   return { script, record };
 }
 
-/** The `key=value` lines of a recorded environment. */
-function recorded(path: string): Map<string, string> {
-  const vars = new Map<string, string>();
-  for (const line of Deno.readTextFileSync(path).split("\n")) {
-    const at = line.indexOf("=");
-    if (at > 0) vars.set(line.slice(0, at), line.slice(at + 1));
-  }
-  return vars;
-}
-
 /** busybox udhcpc in `netns` on `iface` until bound (it quits then): what its script saw. */
 function udhcpc(dir: string, netns: string, iface: string, extra: string[] = []) {
   const { script, record } = recordScript(dir, `udhcpc-${iface}`);
@@ -79,7 +64,7 @@ function udhcpc(dir: string, netns: string, iface: string, extra: string[] = [])
     ...["busybox", "udhcpc", "-i", iface, "-f", "-q", "-n", "-t", "5", "-T", "1"],
     ...["-s", script, ...extra],
   );
-  return recorded(record);
+  return recordedEnv(record);
 }
 
 /** Writes `frames` into `iface` of `netns` as its guest would send them. */
@@ -129,11 +114,7 @@ Deno.test({
     const guest = lab.netns("g1");
     const dir = Deno.makeTempDirSync({ prefix: "netkit-vnet4-" });
     try {
-      await using daemon = await VnetProcess.start(router, {
-        socket: `${dir}/vnet.sock`,
-        state: `${dir}/vnet.json`,
-        log: `${dir}/vnet.log`,
-      });
+      await using daemon = await VnetProcess.startIn(router, dir);
       const events = monitor(daemon.socket);
       daemon.vnet(
         ...["nic", "add", "vm1", "--mac", GUEST_MAC, "--ipv4", "192.0.2.5"],
@@ -188,7 +169,7 @@ Deno.test({
           // Never started, or gone.
         }
       }
-      const bound = recorded(dhclient.record);
+      const bound = recordedEnv(dhclient.record);
       assert.equal(bound.get("new_ip_address"), "192.0.2.5");
       assert.equal(bound.get("new_subnet_mask"), "255.255.255.255");
       assert.equal(bound.get("new_domain_name_servers"), "198.51.100.53");
@@ -280,11 +261,7 @@ Deno.test({
     const guests = [lab.netns("g1"), lab.netns("g2")];
     const dir = Deno.makeTempDirSync({ prefix: "netkit-vnet4lan-" });
     try {
-      await using daemon = await VnetProcess.start(router, {
-        socket: `${dir}/vnet.sock`,
-        state: `${dir}/vnet.json`,
-        log: `${dir}/vnet.log`,
-      });
+      await using daemon = await VnetProcess.startIn(router, dir);
       for (const [i, netns] of guests.entries()) {
         const name = `vm${i + 1}`;
         daemon.vnet(
