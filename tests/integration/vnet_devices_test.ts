@@ -2,12 +2,14 @@
  * The two NIC devices besides a TAP netkit creates: `--attach IFACE` (an Ethernet interface,
  * here one end of a veth pair, served through AF_PACKET) and an existing persistent TAP opened
  * by name. For each, a guest namespace gets its lease from busybox `udhcpc` and pings the
- * gateway; `nic del` leaves the interface netkit did not create where it was.
+ * gateway; `nic del` leaves the interface netkit did not create where it was. And the
+ * foreground mode, `netkit vnet --tap NAME ...`: one NIC, no daemon socket, the same lease.
  *
  * @module
  */
 
 import assert from "node:assert/strict";
+import { ChildDaemon } from "../../lib/lab/child_daemon.ts";
 import { ip, NamespaceLab } from "../../lib/lab/namespace_lab.ts";
 import { needs } from "../skip.ts";
 import { inNetns, recordedEnv, VnetProcess } from "./_vnet.ts";
@@ -89,6 +91,38 @@ Deno.test({
       daemon.vnet("nic", "del", "vm1");
       assert.ok(exists(guest, "vmp"), "a persistent TAP outlives the NIC that opened it");
     } finally {
+      Deno.removeSync(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "netkit vnet --tap (foreground, one NIC, no daemon) serves a lease and a ping; SIGTERM ends it",
+  ignore: needs("root", "netns", "tun", "ping", "busybox"),
+  async fn() {
+    using lab = new NamespaceLab();
+    const router = lab.netns("r");
+    const guest = lab.netns("g");
+    const dir = Deno.makeTempDirSync({ prefix: "netkit-vnet-dev-" });
+    const mac = "52:54:00:00:00:0b";
+    const vnet = ChildDaemon.spawn("netkit vnet (foreground)", "./netkit", [
+      ...["-n", router, "vnet", "--tap", "vmf", "--mac", mac, "--ipv4", "192.0.2.11"],
+    ]);
+    try {
+      await vnet.waitUntil(() => Promise.resolve(exists(router, "vmf")), { timeoutMs: 10_000 });
+      ip("-n", router, "link", "set", "vmf", "netns", guest);
+      inNetns(guest, 5, "sysctl", "-qw", "net.ipv6.conf.vmf.disable_ipv6=1");
+      ip("-n", guest, "link", "set", "vmf", "up");
+      const bound = lease(dir, guest, "vmf");
+      assert.equal(bound.get("ip"), "192.0.2.11");
+      assert.match(pingGateway(guest, "vmf", "192.0.2.11"), /2 received/);
+      const started = performance.now();
+      const status = await vnet.stop();
+      assert.equal(status.code, 0, vnet.output);
+      assert.ok(performance.now() - started < 1000, "SIGTERM stops it within 1 s");
+    } finally {
+      await vnet.stop();
       Deno.removeSync(dir, { recursive: true });
     }
   },
