@@ -47,6 +47,7 @@ export const CLIENT_COMMANDS: readonly (readonly string[])[] = [
   ["doctor", "--help"],
   ["lacp", "-s"],
   ["mroute", "show"],
+  ["vnet", "show"],
   ["mroute", "add", "--group", "239.1.1.1", "--iif", "eth0", "--oif", "eth1"],
   ["gateway", "status"],
   ["relay", "status"],

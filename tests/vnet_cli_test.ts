@@ -30,7 +30,9 @@ const SHOW = {
       rx_frames: 3,
       drops: { ...newCounters().drops, no_responder: 2 },
     },
+    responder_counts: { dhcp_offer: 1, dhcp_foreign_chaddr: 2 },
   }],
+  "ipv6_responder_drops": { ndp_hop_limit: 1, dhcp6_server_id: 0 },
 };
 
 async function withFakeDaemon(
@@ -131,6 +133,8 @@ Deno.test("netkit vnet nic add sends the normalized NIC; show prints NICs and co
         /vm0\s+52:54:00:00:00:01\s+192\.0\.2\.5\/32\s+-\s+linklocal\s+tap vm0\s+up/,
       );
       assert.match(show.out, /dropped: no_responder 2/);
+      assert.match(show.out, /ipv4 responders: dhcp_offer 1, dhcp_foreign_chaddr 2\n/);
+      assert.match(show.out, /IPv6 responders, all NICs, dropped: ndp_hop_limit 1\n$/);
       const json = await cli("-j", "vnet", "show", ...socket);
       assert.equal(JSON.parse(json.out).nics[0].name, "vm0");
     },

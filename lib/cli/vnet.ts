@@ -11,12 +11,11 @@ import type { Command } from "./command.ts";
 import { requestChecked, subscribeChecked } from "../daemon/client.ts";
 import type { Schema } from "../zod_exact.ts";
 import { absolute } from "../daemon/absolute_path.ts";
-import { announceDetached } from "../daemon/detach.ts";
-import { DaemonLoop } from "../daemon/loop.ts";
 import { killDaemons, PidReply } from "../daemon/stop.ts";
 import { NetkitError } from "../errors.ts";
 import { UsageError } from "./errors.ts";
-import { controlSocketPath, DaemonUnreachableError } from "../ipc/mod.ts";
+import { DaemonUnreachableError } from "../ipc/control_client.ts";
+import { controlSocketPath } from "../ipc/run_dir.ts";
 import { currentNetnsId } from "../net/netns_names.ts";
 import { validateInterfaceName } from "../net/interface_name.ts";
 import { MTU_RANGE, type NicSpec, RA_INTERVAL_RANGE, resolveNic } from "../vnet/config.ts";
@@ -34,8 +33,10 @@ import {
   daemonMode,
   type DaemonModeOptions,
   detachDaemon,
+  loadDaemonSide,
 } from "./daemon_options.ts";
 import type { CliIo } from "./io.ts";
+import { logsNothing } from "./logging.ts";
 import { collect, parseIntegerOption } from "./options.ts";
 import { formatTable, printResult } from "./output.ts";
 import type { GlobalOptions } from "./global_options.ts";
@@ -145,9 +146,12 @@ function nicSpec(name: string, options: NicOptions): NicSpec {
   return resolveNic(spec).spec;
 }
 
-function dropsText(counters: NicCounters): string {
-  const drops = Object.entries(counters.drops).filter(([, n]) => n > 0);
-  return drops.length === 0 ? "none" : drops.map(([reason, n]) => `${reason} ${n}`).join(", ");
+/** `reason n, ...` for the counts above 0, or `none`. */
+function reasonsText(counts: Record<string, number>): string {
+  const happened = Object.entries(counts).filter(([, n]) => n > 0);
+  return happened.length === 0
+    ? "none"
+    : happened.map(([reason, n]) => `${reason} ${n}`).join(", ");
 }
 
 function countersRows(counters: NicCounters): string[][] {
@@ -160,7 +164,7 @@ function countersRows(counters: NicCounters): string[][] {
       "",
       `routed ${counters.routed}, to responders ${counters.to_responder}, icmp errors ${counters.icmp_errors}`,
     ],
-    ["", `dropped: ${dropsText(counters)}`],
+    ["", `dropped: ${reasonsText(counters.drops)}`],
   ];
 }
 
@@ -189,6 +193,9 @@ export function formatVnetShow(show: ShowReply, stats: boolean): string {
       nic.device.state,
     ]);
     if (stats && nic.counters !== null) rows.push(...countersRows(nic.counters));
+    if (stats && nic.responder_counts !== null) {
+      rows.push(["", `ipv4 responders: ${reasonsText(nic.responder_counts)}`]);
+    }
   }
   if (stats && show.uplink?.counters) {
     rows.push(
@@ -196,7 +203,11 @@ export function formatVnetShow(show: ShowReply, stats: boolean): string {
       ...countersRows(show.uplink.counters),
     );
   }
-  return lines.join("\n") + "\n" + formatTable(rows);
+  const table = formatTable(rows);
+  const ipv6 = stats && show.ipv6_responder_drops !== null
+    ? `IPv6 responders, all NICs, dropped: ${reasonsText(show.ipv6_responder_drops)}\n`
+    : "";
+  return lines.join("\n") + "\n" + table + ipv6;
 }
 
 /** The options of the daemon (and of the foreground one-NIC mode). */
@@ -241,9 +252,10 @@ async function runDaemon(
   },
   detachedChild: boolean,
 ): Promise<void> {
+  // Loaded here: the client subcommands need none of the daemon's modules.
+  const { DaemonLoop, announceDetached } = await loadDaemonSide();
   // Before the daemon starts: a signal meanwhile stops it, never kills it.
   using loop = new DaemonLoop();
-  // Loaded here: the client subcommands need none of the daemon's modules.
   const { VnetDaemon } = await import("../vnet/daemon.ts");
   await using daemon = await VnetDaemon.start({
     socketPath: options.socketPath,
@@ -321,9 +333,12 @@ export function register(program: Command, io: CliIo, args: readonly string[]): 
     });
 
   const nic = vnet.command("nic").description("add or remove a NIC of the running daemon");
+  // The client subcommands load nothing that logs: no LogTape set-up (lib/cli/logging.ts).
   nicOptions(
-    nic.command("add").description("add a NIC (or replace the one of that name)").argument(
-      "<name>",
+    logsNothing(
+      nic.command("add").description("add a NIC (or replace the one of that name)").argument(
+        "<name>",
+      ),
     ),
   )
     .option("--socket <path>", "the daemon's control socket")
@@ -337,7 +352,7 @@ export function register(program: Command, io: CliIo, args: readonly string[]): 
       );
       printResult(io, globals(command), reply, () => reply.message);
     });
-  nic.command("del").description("remove a NIC (a TAP netkit created goes with it)")
+  logsNothing(nic.command("del").description("remove a NIC (a TAP netkit created goes with it)"))
     .argument("<name>")
     .option("--socket <path>", "the daemon's control socket")
     .action(async (name: string, options: DaemonAddress, command: Command) => {
@@ -355,7 +370,7 @@ export function register(program: Command, io: CliIo, args: readonly string[]): 
       printResult(io, globals(command), reply, () => reply.message);
     });
 
-  vnet.command("show").description("NICs, their devices and (-s) counters by reason")
+  logsNothing(vnet.command("show").description("NICs, their devices and (-s) counters by reason"))
     .option("-s, --stats", "add frame counters and drops by reason")
     .option("--socket <path>", "the daemon's control socket")
     .action(async (options: DaemonAddress & { stats?: boolean }, command: Command) => {
@@ -377,6 +392,7 @@ export function register(program: Command, io: CliIo, args: readonly string[]): 
     .action(async (options: DaemonAddress, command: Command) => {
       const g = globals(command);
       // SIGINT or SIGTERM ends the stream quietly; SIGHUP does not end it.
+      const { DaemonLoop } = await loadDaemonSide();
       using loop = new DaemonLoop();
       try {
         for await (

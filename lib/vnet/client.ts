@@ -12,6 +12,9 @@
  * @module
  */
 
+// JSON field names are snake_case by house rule.
+// deno-lint-ignore-file camelcase
+
 import { z } from "zod";
 import type { ReplyContext } from "../daemon/client.ts";
 import { exactly, type Schema } from "../zod_exact.ts";
@@ -40,28 +43,37 @@ export interface MessageReply {
   /** What was done, in words. */
   message: string;
 }
-const MessageReplySchema = exactly<MessageReply>()(z.object({
-  status: z.literal("success"),
-  message: z.string(),
-}));
-/** Schema of {@linkcode MessageReply}. */
-export const MessageReply: Schema<MessageReply> = MessageReplySchema;
+function messageReply(): Schema<MessageReply> {
+  return exactly<MessageReply>()(z.object({
+    status: z.literal("success"),
+    message: z.string(),
+  }));
+}
+/**
+ * Schema of {@linkcode MessageReply}. Like every schema here, built on first use (`z.lazy`): a
+ * client command builds only the one it checks.
+ */
+export const MessageReply: Schema<MessageReply> = z.lazy(messageReply);
 
-const Count = z.number().int().nonnegative();
-const dropShape = Object.fromEntries(DROP_REASONS.map((r) => [r, Count])) as Record<
-  DropReason,
-  typeof Count
->;
-const CountersSchema = exactly<NicCounters>()(z.object({
-  rx_frames: Count,
-  rx_bytes: Count,
-  tx_frames: Count,
-  tx_bytes: Count,
-  routed: Count,
-  to_responder: Count,
-  icmp_errors: Count,
-  drops: z.object(dropShape),
-}));
+const count = () => z.number().int().nonnegative();
+
+function countersSchema(): Schema<NicCounters> {
+  const Count = count();
+  const dropShape = Object.fromEntries(DROP_REASONS.map((r) => [r, Count])) as Record<
+    DropReason,
+    typeof Count
+  >;
+  return exactly<NicCounters>()(z.object({
+    rx_frames: Count,
+    rx_bytes: Count,
+    tx_frames: Count,
+    tx_bytes: Count,
+    routed: Count,
+    to_responder: Count,
+    icmp_errors: Count,
+    drops: z.object(dropShape),
+  }));
+}
 
 /** A NIC's device as the daemon has it. */
 export interface NicDeviceJson {
@@ -83,17 +95,13 @@ export interface NicJson {
   device: NicDeviceJson;
   /** Its counters; null without `stats`. */
   counters: NicCounters | null;
+  /**
+   * Its IPv4 responders' and ICMPv4 error sender's results by reason (what was sent, such as
+   * `dhcp_ack`, or why nothing was, such as `dhcp_foreign_chaddr` or
+   * `icmpv4_error_rate_limited`); only reasons that happened; null without `stats`.
+   */
+  responder_counts: Record<string, number> | null;
 }
-const NicJsonSchema = exactly<NicJson>()(z.object({
-  name: z.string(),
-  config: NicSpec,
-  device: z.object({
-    kind: z.enum(["tap", "attach"]),
-    name: z.string(),
-    state: z.enum(["up", "gone"]),
-  }),
-  counters: CountersSchema.nullable(),
-}));
 
 /** The uplink in a SHOW reply. */
 export interface UplinkJson {
@@ -119,22 +127,46 @@ export interface ShowReply {
   uplink: UplinkJson | null;
   /** The NICs, by name. */
   nics: NicJson[];
+  /**
+   * The IPv6 responders' drops and suppressed ICMPv6 errors by reason, every NIC together
+   * (`ndp_hop_limit`, `dhcp6_server_id`, `icmp6_error_rate_limited`, ...); null without `stats`.
+   */
+  ipv6_responder_drops: Record<string, number> | null;
 }
 /** Schema of {@linkcode ShowReply}. */
-export const ShowReply: Schema<ShowReply> = exactly<ShowReply>()(z.object({
-  status: z.literal("success"),
-  pid: z.number().int().positive(),
-  arena: z.enum(["hugetlb", "thp", "normal"]),
-  responders: z.array(z.string()),
-  uplink: z.object({ name: z.string(), mtu: Count, counters: CountersSchema.nullable() })
-    .nullable(),
-  nics: z.array(NicJsonSchema),
-}));
+export const ShowReply: Schema<ShowReply> = z.lazy(showReply);
+
+function showReply(): Schema<ShowReply> {
+  const Counters = countersSchema();
+  const ReasonCounts = z.record(z.string(), count());
+  const NicJsonSchema = exactly<NicJson>()(z.object({
+    name: z.string(),
+    config: NicSpec,
+    device: z.object({
+      kind: z.enum(["tap", "attach"]),
+      name: z.string(),
+      state: z.enum(["up", "gone"]),
+    }),
+    counters: Counters.nullable(),
+    responder_counts: ReasonCounts.nullable(),
+  }));
+  return exactly<ShowReply>()(z.object({
+    status: z.literal("success"),
+    pid: z.number().int().positive(),
+    arena: z.enum(["hugetlb", "thp", "normal"]),
+    responders: z.array(z.string()),
+    uplink: z.object({ name: z.string(), mtu: count(), counters: Counters.nullable() })
+      .nullable(),
+    nics: z.array(NicJsonSchema),
+    ipv6_responder_drops: ReasonCounts.nullable(),
+  }));
+}
 
 /**
  * One event of a SUBSCRIBE stream: `nic_added` / `nic_removed` / `nic_gone` (its interface
- * vanished) with `nic`, the responders' `lease`, `release`, `decline`, `nak` and `unknown`
- * (with `nic` and their own fields), and kinds a newer daemon adds (printed as JSON).
+ * vanished) with `nic`, the responders' `lease`, `release`, `decline`, `nak`, `inform`,
+ * `conflict` and `unknown` (with `nic`, `family` and their own fields: the IPv4 ones give
+ * `protocol`, `reason`, `mac`, `address`), and kinds a newer daemon adds (printed as JSON).
  */
 export interface VnetEvent {
   /** What happened. */
@@ -144,12 +176,16 @@ export interface VnetEvent {
   /** The event's fields. */
   [field: string]: unknown;
 }
-const VnetEventSchema = exactly<VnetEvent>()(z.looseObject({
-  event: z.string().refine((e) => e !== "success"),
-  nic: z.string().optional(),
-}));
 
 /** One line of a SUBSCRIBE stream: the acknowledgement, then events. */
 export type MonitorLine = MessageReply | VnetEvent;
 /** Schema of {@linkcode MonitorLine}. */
-export const MonitorLine: Schema<MonitorLine> = z.union([MessageReplySchema, VnetEventSchema]);
+export const MonitorLine: Schema<MonitorLine> = z.lazy(() =>
+  z.union([
+    messageReply(),
+    exactly<VnetEvent>()(z.looseObject({
+      event: z.string().refine((e) => e !== "success"),
+      nic: z.string().optional(),
+    })),
+  ])
+);

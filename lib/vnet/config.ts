@@ -84,24 +84,28 @@ export interface NicSpec {
   rapid_commit?: boolean | undefined;
 }
 
-const NicSpecSchema = exactly<NicSpec>()(z.object({
-  name: z.string().max(64),
-  mac: z.string().max(64),
-  ipv4: z.string().max(64).optional(),
-  ipv6: z.string().max(64).optional(),
-  dns: z.array(z.string().max(64)).max(MAX_DNS).optional(),
-  profile: z.enum(["linklocal", "lan"]).optional(),
-  gateway4: z.string().max(64).optional(),
-  gateway6: z.string().max(64).optional(),
-  tap: z.string().max(64).optional(),
-  attach: z.string().max(64).optional(),
-  mtu: z.number().int().optional(),
-  ra_interval: z.number().int().optional(),
-  slaac: z.boolean().optional(),
-  rapid_commit: z.boolean().optional(),
-}));
-/** Schema of {@linkcode NicSpec}: the shape; {@linkcode resolveNic} checks the values. */
-export const NicSpec: Schema<NicSpec> = NicSpecSchema;
+/**
+ * Schema of {@linkcode NicSpec}: the shape; {@linkcode resolveNic} checks the values. Built on
+ * first use (`z.lazy`), as every vnet schema: a client command builds only the one it checks.
+ */
+export const NicSpec: Schema<NicSpec> = z.lazy(() =>
+  exactly<NicSpec>()(z.object({
+    name: z.string().max(64),
+    mac: z.string().max(64),
+    ipv4: z.string().max(64).optional(),
+    ipv6: z.string().max(64).optional(),
+    dns: z.array(z.string().max(64)).max(MAX_DNS).optional(),
+    profile: z.enum(["linklocal", "lan"]).optional(),
+    gateway4: z.string().max(64).optional(),
+    gateway6: z.string().max(64).optional(),
+    tap: z.string().max(64).optional(),
+    attach: z.string().max(64).optional(),
+    mtu: z.number().int().optional(),
+    ra_interval: z.number().int().optional(),
+    slaac: z.boolean().optional(),
+    rapid_commit: z.boolean().optional(),
+  }))
+);
 
 /** Where a NIC's frames come from and go to. */
 export interface NicDevice {

@@ -479,6 +479,7 @@ export class VnetDaemon implements AsyncDisposable {
         state: this.#ports[i] === null ? "gone" : "up",
       },
       counters: stats ? structuredClone(dp.counters(i)) : null,
+      responder_counts: stats ? this.#responders.counts(nic.name) : null,
     }));
     return {
       status: "success",
@@ -491,6 +492,7 @@ export class VnetDaemon implements AsyncDisposable {
         counters: stats ? structuredClone(dp.uplink) : null,
       },
       nics: nics.sort((a, b) => a.name.localeCompare(b.name)),
+      ipv6_responder_drops: stats ? this.#responders.ipv6Drops() : null,
     };
   }
 

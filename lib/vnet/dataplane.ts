@@ -95,12 +95,14 @@ export function newCounters(): NicCounters {
 }
 
 /**
- * An event a responder reports (SUBSCRIBE streams it): `lease`, `release`, `decline`, `nak`, or
- * `unknown` traffic, with the NIC's name and fields of the responder's choosing (snake_case).
+ * An event a responder reports (SUBSCRIBE streams it): `lease`, `release`, `decline`, `nak`,
+ * `inform` (configuration given without a lease), `conflict` (an address claimed or defended),
+ * or `unknown` traffic (ignored, such as another client's DHCP message), with the NIC's name and
+ * fields of the responder's choosing (snake_case).
  */
 export interface ResponderEvent {
   /** What happened. */
-  event: "lease" | "release" | "decline" | "nak" | "unknown";
+  event: "lease" | "release" | "decline" | "nak" | "inform" | "conflict" | "unknown";
   /** The NIC it happened on. */
   nic: string;
   /** Details (address, lease time, message type, ...). */
@@ -166,6 +168,7 @@ const ETH = 14;
 const ETHERTYPE_ARP = EtherType.ARP;
 const ETHERTYPE_IPV4 = EtherType.IPV4;
 const ETHERTYPE_IPV6 = EtherType.IPV6;
+const BROADCAST4 = new Uint8Array([255, 255, 255, 255]);
 
 function sameBytes(a: Uint8Array, aOffset: number, b: Uint8Array): boolean {
   for (let i = 0; i < b.length; i++) if (a[aOffset + i] !== b[i]) return false;
@@ -280,13 +283,16 @@ export class Dataplane {
       if (length < ETH + 20) return null;
       const protocol = frame[ETH + 9]!;
       const l4 = ETH + (frame[ETH]! & 0x0f) * 4;
-      // UDP to port 67, whatever the address (DISCOVER is broadcast from 0.0.0.0).
-      if (protocol === 17 && length >= l4 + 4 && frame[l4 + 2] === 0 && frame[l4 + 3] === 67) {
+      const toGateway = nic.ipv4 !== null && sameBytes(frame, ETH + 16, nic.ipv4.gateway);
+      // UDP to port 67, broadcast (DISCOVER from 0.0.0.0) or to the gateway (a renewal); to any
+      // other address it is another server's, and routed.
+      if (
+        protocol === 17 && length >= l4 + 4 && frame[l4 + 2] === 0 && frame[l4 + 3] === 67 &&
+        (toGateway || sameBytes(frame, ETH + 16, BROADCAST4))
+      ) {
         return "dhcp4";
       }
-      if (nic.ipv4 !== null && sameBytes(frame, ETH + 16, nic.ipv4.gateway)) {
-        return protocol === 1 ? "icmp4" : "unsupported";
-      }
+      if (toGateway) return protocol === 1 ? "icmp4" : "unsupported";
       return null;
     }
     if (type === ETHERTYPE_IPV6) {

@@ -214,3 +214,31 @@ Deno.test("Dataplane runs responder timers: next() is the earliest, tick() sends
   assert.equal(out.nic.length, 1);
   assert.equal(out.nic[0]!.nic, 1);
 });
+
+Deno.test("Dataplane: DHCP to a server that is not the gateway is routed, not answered", () => {
+  const { dp, out } = setup();
+  const seen: string[] = [];
+  dp.register("dhcp4", { handle: () => (seen.push("dhcp4"), []) });
+  const udp = new Uint8Array(8 + 240);
+  udp.set([0, 68, 0, 67, 0, 248, 0, 0]);
+  const toGuest = ipv4Frame({
+    srcMac: A.mac,
+    src: A.ipv4,
+    dst: B.ipv4,
+    protocol: 17,
+    payload: udp,
+  });
+  dp.fromNic(0, toGuest, toGuest.length, 0);
+  assert.deepEqual(seen, []);
+  assert.equal(dp.counters(0).routed, 1);
+  assert.equal(out.nic[0]?.nic, 1);
+  const toGateway = ipv4Frame({
+    srcMac: A.mac,
+    src: A.ipv4,
+    dst: "169.254.0.1",
+    protocol: 17,
+    payload: udp,
+  });
+  dp.fromNic(0, toGateway, toGateway.length, 0);
+  assert.deepEqual(seen, ["dhcp4"], "a renewal unicast to the gateway is the server's");
+});

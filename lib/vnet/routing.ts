@@ -137,6 +137,11 @@ export class PrefixTable {
     this.#prefixes = routes.filter((r) => r.length < bits).sort((a, b) => b.length - a.length);
   }
 
+  /** The NIC of the host route (a guest's own address) at `bytes[offset]`, or -1. */
+  host(bytes: Uint8Array, offset: number): number {
+    return this.#hosts.find(bytes, offset);
+  }
+
   /** The NIC of the longest route matching the address at `bytes[offset]`, or -1. */
   lookup(bytes: Uint8Array, offset: number): number {
     const host = this.#hosts.find(bytes, offset);
@@ -203,6 +208,19 @@ export class VnetRouter {
   /** The NIC whose guest owns the IPv6 address at `bytes[offset]` (LPM), or -1. */
   lookup6(bytes: Uint8Array, offset: number): number {
     return this.#v6.lookup(bytes, offset);
+  }
+
+  /**
+   * The NIC whose guest has exactly the IPv4 address at `bytes[offset]` as its configured
+   * address (no prefix route), or -1: whom proxy ARP may answer for.
+   */
+  guest4(bytes: Uint8Array, offset: number): number {
+    return this.#v4.host(bytes, offset);
+  }
+
+  /** As {@linkcode guest4}, for the IPv6 address at `bytes[offset]` (proxy NDP). */
+  guest6(bytes: Uint8Array, offset: number): number {
+    return this.#v6.host(bytes, offset);
   }
 
   #drop(reason: RouteDropReason): Decision {

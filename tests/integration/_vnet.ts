@@ -7,6 +7,7 @@
 
 import { request } from "../../lib/ipc/mod.ts";
 import { ChildDaemon } from "../../lib/lab/child_daemon.ts";
+import { sh } from "../../lib/lab/namespace_lab.ts";
 import { ShowReply } from "../../lib/vnet/client.ts";
 import { netkit } from "../_cli.ts";
 
@@ -40,6 +41,12 @@ export class VnetProcess implements AsyncDisposable {
     }
   }
 
+  /** Starts the daemon in `router` with its socket, state file and log in `dir`; serving. */
+  static startIn(router: string, dir: string, extra: string[] = []): Promise<VnetProcess> {
+    const paths = { socket: `${dir}/vnet.sock`, state: `${dir}/vnet.json`, log: `${dir}/vnet.log` };
+    return VnetProcess.start(router, paths, extra);
+  }
+
   /** Runs `netkit vnet ARGS --socket` against it; throws with its stderr unless it succeeds. */
   vnet(...args: string[]): string {
     const out = netkit(["vnet", ...args, "--socket", this.socket]);
@@ -55,4 +62,19 @@ export class VnetProcess implements AsyncDisposable {
   async [Symbol.asyncDispose](): Promise<void> {
     await this.daemon.stop();
   }
+}
+
+/** Runs `command` in `netns`, giving up after `seconds`; its stdout. */
+export function inNetns(netns: string, seconds: number, ...command: string[]): string {
+  return sh("timeout", String(seconds), "ip", "netns", "exec", netns, ...command);
+}
+
+/** The `key=value` lines a DHCP client's script wrote, as a map (last write wins). */
+export function recordedEnv(path: string): Map<string, string> {
+  const vars = new Map<string, string>();
+  for (const line of Deno.readTextFileSync(path).split("\n")) {
+    const at = line.indexOf("=");
+    if (at > 0) vars.set(line.slice(0, at), line.slice(at + 1));
+  }
+  return vars;
 }

@@ -17,6 +17,7 @@ import { relaySocketName } from "../../lib/l2/relay_client.ts";
 import { controlSocketPrefix } from "../../lib/lacp/client.ts";
 import { currentNetnsId, netnsId } from "../../lib/net/netns.ts";
 import { mrouteSocketName } from "../../lib/mroute/client.ts";
+import { vnetSocketName } from "../../lib/vnet/client.ts";
 import { needs } from "../skip.ts";
 import { MrouteLab } from "./_mroute.ts";
 import { startedLab } from "./_l2.ts";
@@ -146,6 +147,21 @@ const FAKE_DAEMONS: {
     socket: (dir) => `${dir}/fake-mroute.sock`,
     schema: z.object({ action: z.literal("SHOW") }),
     reply: (pid) => ({ status: "success", pid, vifs: [], routes: [] }),
+  },
+  {
+    name: "vnet",
+    args: (socket) => ["vnet", "daemon", "-k", "--socket", socket],
+    socket: (dir) => `${dir}/fake-vnet.sock`,
+    schema: z.object({ action: z.literal("SHOW") }),
+    reply: (pid) => ({
+      status: "success",
+      pid,
+      arena: "normal",
+      responders: [],
+      uplink: null,
+      nics: [],
+      ipv6_responder_drops: null,
+    }),
   },
   {
     name: "relay",
@@ -515,6 +531,85 @@ Deno.test({
       assert.deepEqual([...Deno.readDirSync(`${dir}/run`)].map((e) => e.name), []);
     } finally {
       for (const pid of seen) if (running(pid)) Deno.kill(pid, "SIGKILL");
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "netkit vnet daemon -d logs to its default file from /, SIGHUP keeps it serving and reopens the log, a kill -9 leaves nothing that blocks the next start, -k stops it within 1 s",
+  ignore: needs("root", "netns", "tun"),
+  async fn() {
+    using lab = new NamespaceLab();
+    const router = lab.netns("r");
+    const dir = await Deno.makeTempDir({ prefix: "netkit-vnet-detach-" });
+    const env = { NETKIT_RUN_DIR: `${dir}/run`, NETKIT_LOG_DIR: `${dir}/log` };
+    const socket = `${dir}/run/${vnetSocketName(netnsId(router))}.sock`;
+    const vnet = (...args: string[]) => netkitWith(env, ["-n", router, "vnet", ...args]);
+    const pidOf = () => Number(Deno.readTextFileSync(`${socket}.lock`).trim());
+    const seen: number[] = [];
+    const start = async () => {
+      const started = await vnet("daemon", "--state", `${dir}/state.json`, "-d");
+      assert.equal(started.code, 0, started.err);
+      seen.push(pidOf());
+      return pidOf();
+    };
+    const rotated: string[] = [];
+    try {
+      const pid = await start();
+      assert.equal(Deno.readLinkSync(`/proc/${pid}/cwd`), "/");
+      const logFile = `${dir}/log/vnet-${router}.log`;
+      assert.equal(Deno.statSync(logFile).mode! & 0o777, 0o640);
+      const added = await vnet(
+        "nic",
+        "add",
+        "vm1",
+        "--mac",
+        "52:54:00:00:00:01",
+        "--ipv4",
+        "192.0.2.5",
+      );
+      assert.equal(added.code, 0, added.err);
+
+      // SIGHUP: the log reopened, the daemon still serving its NIC.
+      rotated.push(await rotate(pid, logFile));
+      assert.ok(running(pid));
+      const shown = await vnet("show", "-j");
+      assert.equal(shown.code, 0, shown.err);
+      assert.deepEqual(
+        (JSON.parse(shown.out) as { nics: { name: string }[] }).nics.map((n) => n.name),
+        [
+          "vm1",
+        ],
+      );
+
+      // Killed without cleanup: its socket and lock stay; the next daemon starts over them.
+      Deno.kill(pid, "SIGKILL");
+      await waitUntil(() => running(pid), (alive) => !alive, 5000, `pid ${pid} to die`);
+      assert.ok(Deno.statSync(socket).isSocket);
+      const next = await start();
+      const again = await vnet("show", "-j");
+      assert.equal(again.code, 0, again.err);
+      assert.deepEqual(
+        (JSON.parse(again.out) as { nics: { name: string }[] }).nics.map((n) => n.name),
+        ["vm1"],
+        "the state file brought the NIC back",
+      );
+
+      const stopped = await timeBeyond(
+        env,
+        ["-n", router, "vnet", "show", "-j"],
+        ["-n", router, "vnet", "daemon", "-k"],
+      );
+      assert.equal(stopped.code, 0, stopped.err);
+      assert.equal(stopped.out, `Stopped netkit vnet daemon ${next} (${socket})\n`);
+      assert.ok(!running(next));
+      assert.ok(stopped.ms < 1000, `it took ${Math.round(stopped.ms)} ms to stop`);
+      assert.deepEqual([...Deno.readDirSync(`${dir}/run`)].map((e) => e.name), []);
+    } finally {
+      for (const pid of seen) if (running(pid)) Deno.kill(pid, "SIGKILL");
+      for (const file of rotated) Deno.removeSync(file);
       await Deno.remove(dir, { recursive: true });
     }
   },

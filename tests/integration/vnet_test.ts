@@ -2,7 +2,8 @@
  * `netkit vnet daemon` as a real process: two guests in two namespaces, each on a TAP the daemon
  * created and the test moved into the guest's namespace, ping each other through netkit (routed:
  * the TTL arrives decremented) with static addresses and a static neighbour entry for the gateway
- * (no ARP or NDP responder yet); a guest reaches an address of the daemon's own namespace through
+ * (routing alone: the responders have tests of their own, vnet_v4_test.ts and vnet_v6_test.ts);
+ * a guest reaches an address of the daemon's own namespace through
  * `--uplink`; NICs are removed and added live; the state survives a restart; SIGHUP keeps it
  * serving.
  *

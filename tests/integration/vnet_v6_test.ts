@@ -13,18 +13,13 @@
 
 import assert from "node:assert/strict";
 import { delay, waitFor } from "../../lib/async.ts";
-import { ip, NamespaceLab, sh } from "../../lib/lab/namespace_lab.ts";
+import { ip, NamespaceLab } from "../../lib/lab/namespace_lab.ts";
 import { needs } from "../skip.ts";
 import { Capture } from "./_l2.ts";
-import { VnetProcess } from "./_vnet.ts";
+import { inNetns, recordedEnv, VnetProcess } from "./_vnet.ts";
 
 const GATEWAY_MAC = "02:00:00:00:00:01";
 const RA_INTERVAL_S = 4;
-
-/** Runs `command` in `netns`, giving up after `seconds`. */
-function inNetns(netns: string, seconds: number, ...command: string[]): string {
-  return sh("timeout", String(seconds), "ip", "netns", "exec", netns, ...command);
-}
 
 /** Moves the TAP `name` into `netns` and brings it up, without DAD (and, `quiet`, without RS). */
 function placeGuest(router: string, netns: string, name: string, quiet: boolean): void {
@@ -33,16 +28,6 @@ function placeGuest(router: string, netns: string, name: string, quiet: boolean)
   if (quiet) inNetns(netns, 5, "sysctl", "-qw", `net.ipv6.conf.${name}.router_solicitations=0`);
   ip("-n", netns, "link", "set", "lo", "up");
   ip("-n", netns, "link", "set", name, "up");
-}
-
-/** The `key=value` lines a DHCP client script wrote, as a map (last write wins). */
-function recorded(path: string): Map<string, string> {
-  const vars = new Map<string, string>();
-  for (const line of Deno.readTextFileSync(path).split("\n")) {
-    const at = line.indexOf("=");
-    if (at > 0) vars.set(line.slice(0, at), line.slice(at + 1));
-  }
-  return vars;
 }
 
 Deno.test({
@@ -55,11 +40,7 @@ Deno.test({
     const slaacGuest = lab.netns("g2");
     const dir = Deno.makeTempDirSync({ prefix: "netkit-vnet6-" });
     try {
-      await using daemon = await VnetProcess.start(router, {
-        socket: `${dir}/vnet.sock`,
-        state: `${dir}/vnet.json`,
-        log: `${dir}/vnet.log`,
-      });
+      await using daemon = await VnetProcess.startIn(router, dir);
       // linklocal: the address by DHCPv6 (M=1), DNS by RDNSS and DHCPv6.
       daemon.vnet(
         ...["nic", "add", "vm1", "--mac", "52:54:00:00:00:01", "--ipv6", "2001:db8::5"],
@@ -102,7 +83,7 @@ Deno.test({
           ...["dhclient", "-6", "-1", "-sf", script, "-lf", `${dir}/dhclient6.leases`],
           ...["-pf", pidFile, "vm1"],
         );
-        const dhclient = recorded(`${dir}/dhclient6.env`);
+        const dhclient = recordedEnv(`${dir}/dhclient6.env`);
         assert.equal(dhclient.get("reason"), "BOUND6");
         assert.equal(dhclient.get("new_ip6_address"), "2001:db8::5");
         assert.equal(dhclient.get("new_dhcp6_name_servers"), "2001:db8::53");

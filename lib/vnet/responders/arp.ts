@@ -2,8 +2,10 @@
  * The ARP responder of a vnet NIC (RFC 826, RFC 5227): the gateway answers requests for its own
  * address from the NIC's guest, and nothing else.
  *
- * - Requests for the gateway address get a reply unicast to the requester; requests for any
- *   other address get none (no proxy ARP: the daemon's routing decides if one is ever needed).
+ * - Requests for the gateway address get a reply unicast to the requester. Requests for another
+ *   address get one only when the view's `proxyArp` says routing makes it necessary (RFC 1027:
+ *   another NIC's guest in a `lan` prefix the guest believes on-link): the gateway's MAC for
+ *   the target's address, so the guest's frames reach the router. Otherwise none.
  * - An RFC 5227 probe (sender IP 0.0.0.0) for the gateway address is answered, which defends the
  *   address (the reply's target IP is 0.0.0.0, as RFC 826 processing gives); it comes with a
  *   `conflict` event. Probes for other addresses are the guest checking its own: not answered.
@@ -102,7 +104,16 @@ export function respondArp(view: Ipv4NicView, frame: Uint8Array): ResponderResul
   if (announcement) return noteAnnouncement(view, frame, arp + SENDER_IP);
   if (operation === ArpOperation.REPLY) return REPLY_IGNORED;
   if (senderIsZero && !forGateway) return PROBE_IGNORED;
-  if (!forGateway) return NOT_GATEWAY;
+  if (!forGateway) {
+    if (view.proxyArp?.(frame, arp + TARGET_IP) !== true) return NOT_GATEWAY;
+    const proxied = createArpReply({
+      srcMac: view.gatewayMac,
+      srcIp: frame.subarray(arp + TARGET_IP, arp + TARGET_IP + IPV4_ADDRESS_LEN),
+      dstMac: view.guestMac,
+      dstIp: frame.subarray(arp + SENDER_IP, arp + SENDER_IP + IPV4_ADDRESS_LEN),
+    });
+    return { frames: [proxied], reason: "arp_proxy_reply" };
+  }
   const reply = createArpReply({
     srcMac: view.gatewayMac,
     srcIp: view.gatewayIpv4,

@@ -6,7 +6,9 @@
  *   answered with an advertisement with R, S and O set and the gateway's MAC as TLLAO, unicast to
  *   the solicitor. A Duplicate Address Detection probe (source `::`) for a gateway address is
  *   answered to ff02::1 with S clear (§7.2.4: the address is defended). Solicitations for any
- *   other address get silence.
+ *   other address get silence, unless the `proxy` option says routing makes an answer
+ *   necessary (another NIC's guest in a `lan` prefix): then a proxy advertisement (§7.2.8: R and
+ *   O clear, S set) with the gateway's MAC.
  * - A Router Solicitation from an address is answered with a Router Advertisement **unicast** to
  *   it (§6.2.6 allows it; RFC 7772 recommends it); one from `::` with a multicast RA to ff02::1,
  *   which also restarts the periodic interval. Either is delayed by a random 0 to
@@ -90,15 +92,21 @@ interface NicTimers {
   solicited: { at: number; to: Uint8Array | null } | null;
 }
 
-/** What {@linkcode NdpResponder} takes; both are for tests. */
+/** What {@linkcode NdpResponder} takes. */
 export interface NdpOptions {
-  /** A number in [0, 1) (default `Math.random`): RA delays and intervals are drawn with it. */
+  /** A number in [0, 1) (default `Math.random`, tests set it): RA delays and intervals. */
   random?: () => number;
+  /**
+   * Whether the gateway answers an NS from `nic`'s guest for `target` on another node's behalf
+   * because routing makes it necessary (proxy NDP, RFC 4861 §7.2.8); default never.
+   */
+  proxy?: (nic: NicConfig, target: Uint8Array) => boolean;
 }
 
 /** The NDP responder for kind `"ndp"` (see the module doc). */
 export class NdpResponder implements Responder {
   readonly #random: () => number;
+  readonly #proxy: ((nic: NicConfig, target: Uint8Array) => boolean) | undefined;
   readonly #timers = new Map<string, NicTimers>();
   /** Frames dropped, by reason (all NICs). */
   readonly drops: Record<NdpDropReason, number> = {
@@ -112,6 +120,7 @@ export class NdpResponder implements Responder {
   /** A responder; `options.random` replaces `Math.random` (tests). */
   constructor(options: NdpOptions = {}) {
     this.#random = options.random ?? Math.random;
+    this.#proxy = options.proxy;
   }
 
   /** Answers a guest's NS or RS (see the module doc); anything else is dropped and counted. */
@@ -136,7 +145,23 @@ export class NdpResponder implements Responder {
         if (fromUnspecified && !sameAddress(ip.dst, solicitedNodeMulticast(message.target))) {
           return this.#drop("invalid");
         }
-        if (!isGatewayAddress6(nic, message.target)) return this.#drop("not_for_gateway");
+        if (!isGatewayAddress6(nic, message.target)) {
+          // Proxied (§7.2.8): for a host (R clear), not overriding the target's own answer; a
+          // DAD probe is never answered for another node.
+          if (fromUnspecified || this.#proxy?.(nic, message.target) !== true) {
+            return this.#drop("not_for_gateway");
+          }
+          return [createNeighborAdvertisement({
+            srcMac: nic.gatewayMac,
+            dstMac: frame.subarray(6, 12),
+            src: message.target,
+            dst: ip.src,
+            target: message.target,
+            router: false,
+            solicited: true,
+            override: false,
+          })];
+        }
         return [createNeighborAdvertisement({
           srcMac: nic.gatewayMac,
           dstMac: fromUnspecified ? undefined : frame.subarray(6, 12),

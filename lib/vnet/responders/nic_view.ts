@@ -86,7 +86,16 @@ export interface Ipv4NicView {
   readonly renewalTime: number;
   /** DHCP rebinding time T2 (option 59), seconds; below {@linkcode leaseTime}. */
   readonly rebindingTime: number;
+  /**
+   * Whether the gateway answers an ARP request for the address at `bytes[offset]` with its own
+   * MAC because routing makes it necessary (proxy ARP, RFC 1027): the daemon says yes for
+   * another NIC's guest inside this NIC's `lan` prefix. Without it, no proxy ARP.
+   */
+  readonly proxyArp: ProxyArpCheck | undefined;
 }
+
+/** See {@linkcode Ipv4NicView.proxyArp}; reads the 4 bytes in place. */
+export type ProxyArpCheck = (bytes: Uint8Array, offset: number) => boolean;
 
 /** What {@linkcode createIpv4NicView} builds a view from; omitted fields take the defaults. */
 export interface Ipv4NicViewInit {
@@ -112,6 +121,8 @@ export interface Ipv4NicViewInit {
   renewalTime?: number;
   /** Default 0.875 of the lease time (RFC 2131 section 4.4.5). */
   rebindingTime?: number;
+  /** Default none: no proxy ARP. */
+  proxyArp?: ProxyArpCheck;
 }
 
 /** What a responder gives back for a frame that is its protocol's business. */
@@ -255,6 +266,7 @@ export function createIpv4NicView(init: Ipv4NicViewInit): Ipv4NicView {
     leaseTime,
     renewalTime,
     rebindingTime,
+    proxyArp: init.proxyArp,
   });
 }
 
