@@ -27,7 +27,7 @@ import { ip, type NamespaceLab, sh } from "../lib/lab/namespace_lab.ts";
 import { runInNetns } from "../lib/net/netns.ts";
 import { PacketSocket } from "../lib/net/packet_socket.ts";
 import { formatMac } from "../lib/packet/mac.ts";
-import { median } from "./_shared.ts";
+import { cpuMs, median } from "./_shared.ts";
 import { type DhcpLink, type DoraResult, runDora } from "./dhcp_load.ts";
 import { residentKib, VnetProcess } from "./vnet_process.ts";
 
@@ -51,7 +51,9 @@ interface DhcpSetup extends AsyncDisposable {
 /** One server's rounds. */
 export interface DhcpServerResult {
   server: "netkit" | "dnsmasq";
-  rounds: Omit<DoraResult, "leases">[];
+  rounds: (Omit<DoraResult, "leases"> & { serverCpuMs: number })[];
+  /** The server's CPU time per completed exchange over all rounds, µs. */
+  serverCpuUsPerExchange: number;
   /** Every round's every lease was the configured address. */
   allAddressesRight: boolean;
   /** The median of the rounds' exchanges per second. */
@@ -239,7 +241,7 @@ export async function measureDhcp(
   await using vnet = await vnetSetup(lab, `${dir}/b`, options.clients, options.signal);
   // The pid of `ip netns exec` is dnsmasq's: it execs.
   const setups = [vnet, dnsmasq];
-  const rounds = setups.map(() => [] as DoraResult[]);
+  const rounds = setups.map(() => [] as (DoraResult & { serverCpuMs: number })[]);
   const dora = {
     concurrency: options.concurrency,
     retransmitMs: 1000,
@@ -251,7 +253,9 @@ export async function measureDhcp(
   for (let r = 0; r < options.rounds; r++) {
     for (const [i, s] of setups.entries()) {
       await delay(100, options.signal);
-      rounds[i]!.push(await runDora(s.links, dora));
+      const before = cpuMs(s.pid);
+      const result = await runDora(s.links, dora);
+      rounds[i]!.push({ ...result, serverCpuMs: cpuMs(s.pid) - before });
     }
   }
   const rates = rounds.map((rs) => median(rs.map((x) => x.exchangesPerSecond)));
@@ -263,6 +267,8 @@ export async function measureDhcp(
       [...x.leases].every(([mac, address]) => expected.get(mac) === address)
     ),
     exchangesPerSecond: rates[i]!,
+    serverCpuUsPerExchange: rounds[i]!.reduce((a, x) => a + x.serverCpuMs, 0) * 1000 /
+      rounds[i]!.reduce((a, x) => a + x.completed, 0),
     vsDnsmasq: rates[i]! / rates[1]!,
     residentKib: residentKib(s.pid),
   }));
