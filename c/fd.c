@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
+#include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -54,6 +55,55 @@ int nk_poll(uint8_t *fds, uint32_t n, int32_t timeout_ms)
 	if (rc < 0)
 		return errno == EINTR ? 0 : -errno;
 	return rc;
+}
+
+int nk_epoll_open(void)
+{
+	int fd = epoll_create1(EPOLL_CLOEXEC);
+
+	return fd < 0 ? -errno : fd;
+}
+
+int nk_epoll_set(int epfd, int fd, uint32_t events)
+{
+	struct epoll_event ev = { .events = events, .data.fd = fd };
+
+	/* MOD first: a number closed and reused since is no longer in the set (the kernel drops a
+	 * file from every epoll set when it is closed), and is then added. */
+	if (epoll_ctl(epfd, EPOLL_CTL_MOD, fd, &ev) == 0)
+		return 0;
+	if (errno != ENOENT)
+		return -errno;
+	return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) < 0 ? -errno : 0;
+}
+
+int nk_epoll_del(int epfd, int fd)
+{
+	struct epoll_event ev = { 0 };
+
+	/* Already gone (closed, or never added) is what was asked for. */
+	if (epoll_ctl(epfd, EPOLL_CTL_DEL, fd, &ev) < 0 && errno != ENOENT && errno != EBADF)
+		return -errno;
+	return 0;
+}
+
+#define NK_EPOLL_BATCH 256
+
+int nk_epoll_wait(int epfd, int32_t *out, uint32_t max, int32_t timeout_ms)
+{
+	struct epoll_event events[NK_EPOLL_BATCH];
+	int n, i;
+
+	if (max > NK_EPOLL_BATCH)
+		max = NK_EPOLL_BATCH;
+	n = epoll_wait(epfd, events, (int)max, timeout_ms);
+	if (n < 0)
+		return errno == EINTR ? 0 : -errno;
+	for (i = 0; i < n; i++) {
+		out[2 * i] = events[i].data.fd;
+		out[2 * i + 1] = (int32_t)events[i].events;
+	}
+	return n;
 }
 
 int nk_eventfd_open(void)

@@ -28,6 +28,14 @@ int nk_read(int fd, uint8_t *buf, uint32_t len);
 int nk_write(int fd, const uint8_t *buf, uint32_t len);
 /* poll(2) over `n` struct pollfd at `fds`; EINTR counts as a timeout (returns 0). */
 int nk_poll(uint8_t *fds, uint32_t n, int32_t timeout_ms);
+/* epoll(7), level-triggered: a wait costs what is ready, not what is watched. `events` are the
+ * poll(2) bits (EPOLLIN == POLLIN, ...). nk_epoll_set adds `fd` or changes its events;
+ * nk_epoll_del of a descriptor not in the set (or closed) succeeds. nk_epoll_wait writes up to
+ * `max` (at most 256) pairs {fd, events} of int32 to `out`; EINTR counts as a timeout. */
+int nk_epoll_open(void);
+int nk_epoll_set(int epfd, int fd, uint32_t events);
+int nk_epoll_del(int epfd, int fd);
+int nk_epoll_wait(int epfd, int32_t *out, uint32_t max, int32_t timeout_ms);
 /* An eventfd used to wake a poll from the JS thread. */
 int nk_eventfd_open(void);
 int nk_eventfd_signal(int fd);

@@ -25,6 +25,20 @@ export const SYMBOLS = {
     // Runs on a worker thread so the event loop keeps going; wake it with an eventfd.
     nonblocking: true,
   },
+  nk_epoll_open: { parameters: [], result: "i32" },
+  nk_epoll_set: { parameters: ["i32", "i32", "u32"], result: "i32" }, // int epfd, int fd, uint32_t events
+  nk_epoll_del: { parameters: ["i32", "i32"], result: "i32" }, // int epfd, int fd
+  nk_epoll_wait: {
+    parameters: [
+      "i32", // int epfd
+      "buffer", // int32_t *out: {fd, events} pairs
+      "u32", // uint32_t max
+      "i32", // int32_t timeout_ms
+    ],
+    result: "i32",
+    // Like nk_poll: on a worker thread, woken through an eventfd in the set.
+    nonblocking: true,
+  },
   nk_eventfd_open: { parameters: [], result: "i32" },
   nk_eventfd_signal: { parameters: ["i32"], result: "i32" }, // int fd
   nk_eventfd_drain: { parameters: ["i32"], result: "i32" }, // int fd

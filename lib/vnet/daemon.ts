@@ -194,6 +194,9 @@ export class VnetDaemon implements AsyncDisposable {
   #uplink: TunDevice | null;
   /** The NICs' devices, by the dataplane's NIC index; null while a device is gone. */
   #ports: (Port | null)[] = [];
+  /** What the loop waits on, and the NIC index of each port's descriptor; made again (null)
+   * whenever a port opens or closes, not on every wake-up: the poller then keeps its set. */
+  #waitSet: { fds: number[]; nicOf: Map<number, number> } | null = null;
   #server: ControlServer | null = null;
   #loop: DaemonLoop | null = null;
   #stopping = false;
@@ -348,6 +351,7 @@ export class VnetDaemon implements AsyncDisposable {
       nics.push(nic);
       this.#ports.push(port);
     }
+    this.#waitSet = null;
     this.#dataplane.setNics(nics, performance.now());
     this.#publish({ event: "nic_added", nic: nic.name, device: nic.device.name });
   }
@@ -356,6 +360,7 @@ export class VnetDaemon implements AsyncDisposable {
   #drop(index: number): void {
     const nics = this.#dataplane.nics.filter((_, i) => i !== index);
     this.#ports.splice(index, 1);
+    this.#waitSet = null;
     this.#dataplane.setNics(nics, performance.now());
   }
 
@@ -393,6 +398,7 @@ export class VnetDaemon implements AsyncDisposable {
     });
     this.#ports[index]?.close();
     this.#ports[index] = null;
+    this.#waitSet = null;
     this.#publish({ event: "nic_gone", nic: nic.name, device: nic.device.name });
   }
 
@@ -467,6 +473,21 @@ export class VnetDaemon implements AsyncDisposable {
     }
   }
 
+  /** The descriptors to wait on (made again after a port changed), and their NICs. */
+  #watched(): { fds: number[]; nicOf: Map<number, number> } {
+    if (this.#waitSet !== null) return this.#waitSet;
+    const fds: number[] = [];
+    const nicOf = new Map<number, number>();
+    this.#ports.forEach((port, index) => {
+      if (port === null) return;
+      fds.push(port.fd);
+      nicOf.set(port.fd, index);
+    });
+    if (this.#uplink !== null) fds.push(this.#uplink.fd);
+    this.#waitSet = { fds, nicOf };
+    return this.#waitSet;
+  }
+
   /** NICs, their config and device, counters when `stats`, the uplink and the arena. */
   show(stats: boolean): ShowReply {
     const dp = this.#dataplane;
@@ -512,22 +533,22 @@ export class VnetDaemon implements AsyncDisposable {
           const now = performance.now();
           this.#dataplane.tick(now);
           this.#tx.flush();
-          const fds: number[] = [];
-          for (const port of this.#ports) if (port !== null) fds.push(port.fd);
-          if (this.#uplink !== null) fds.push(this.#uplink.fd);
-          return { fds, timeoutMs: sleepUntil(this.#dataplane.next(now), now) };
+          return {
+            fds: this.#watched().fds,
+            timeoutMs: sleepUntil(this.#dataplane.next(now), now),
+          };
         },
         ready: (ready) => {
           const now = performance.now();
-          // Looked up by descriptor: a NIC added or removed during the wait changed the list.
-          for (let i = 0; i < this.#ports.length; i++) {
-            const port = this.#ports[i];
-            if (port !== null && port !== undefined && ready.includes(port.fd)) {
-              this.#readPort(i, port, now);
+          for (const fd of ready) {
+            // Looked up in the current set: a NIC added or removed during the wait moved indices.
+            const index = this.#watched().nicOf.get(fd);
+            if (index !== undefined) {
+              const port = this.#ports[index];
+              if (port !== null && port !== undefined) this.#readPort(index, port, now);
+            } else if (this.#uplink !== null && fd === this.#uplink.fd) {
+              this.#readUplink(this.#uplink, now);
             }
-          }
-          if (this.#uplink !== null && ready.includes(this.#uplink.fd)) {
-            this.#readUplink(this.#uplink, now);
           }
         },
       });
@@ -600,6 +621,7 @@ export class VnetDaemon implements AsyncDisposable {
     this.#ports.forEach((_, index) => this.#farewell(index));
     for (const port of this.#ports) port?.close();
     this.#ports = [];
+    this.#waitSet = null;
     this.#uplink?.close();
     this.#uplink = null;
     this.#arena.close();
