@@ -46,3 +46,27 @@ Deno.test("Poller refuses two waits at once", async () => {
   poller.wake();
   await first;
 });
+
+Deno.test("Poller.wait() watches a descriptor number closed and reused when given a new array", async () => {
+  await using poller = new Poller();
+  const first = RtnetlinkSocket.open();
+  const fds = [first.fd];
+  assert.deepEqual((await poller.wait(fds, 0)).ready, []);
+  first.close();
+  // The lowest free number: most likely the one just closed, which epoll has forgotten.
+  using second = RtnetlinkSocket.open();
+  second.send(encodeGetLink({ seq: 1 }));
+  const result = await poller.wait([second.fd], 1000);
+  assert.deepEqual(result.ready, [second.fd]);
+});
+
+Deno.test("Poller.wait() reports a closed descriptor ready at once, as poll(2) does", async () => {
+  await using poller = new Poller();
+  const socket = RtnetlinkSocket.open();
+  const fd = socket.fd;
+  socket.close();
+  const start = performance.now();
+  const result = await poller.wait([fd], 5000);
+  assert.deepEqual(result.ready, [fd]);
+  assert.ok(performance.now() - start < 1000);
+});
