@@ -17,6 +17,7 @@
  */
 
 import { getLogger } from "@logtape/logtape";
+import { delay } from "../async.ts";
 import { DaemonLoop, sleepUntil } from "../daemon/loop.ts";
 import { errorMessage, NetkitError } from "../errors.ts";
 import { ControlServer, EventHub } from "../ipc/mod.ts";
@@ -43,6 +44,11 @@ const BATCH_SLOTS = 64;
 const SLOT_SIZE = Math.ceil((MTU_RANGE.max + 14 + VLAN_HEADROOM) / 64) * 64;
 /** Batches read from one device per turn, so one busy guest cannot starve the others. */
 const BATCHES_PER_TURN = 4;
+/**
+ * How long a removed NIC's device stays open after its farewell frames: closing a TAP at once
+ * deletes its interface, and a capture on it (tshark's ring) loses the frames not yet handed on.
+ */
+const FAREWELL_LINGER_MS = 500;
 /** Where a TUN packet is read in its slot: room for the Ethernet header in front of it. */
 const ETH = 14;
 
@@ -197,6 +203,9 @@ export class VnetDaemon implements AsyncDisposable {
   /** What the loop waits on, and the NIC index of each port's descriptor; made again (null)
    * whenever a port opens or closes, not on every wake-up: the poller then keeps its set. */
   #waitSet: { fds: number[]; nicOf: Map<number, number> } | null = null;
+  /** Devices of removed NICs kept open a moment for their farewell, by device name. */
+  readonly #lingering = new Map<string, Port>();
+  readonly #closing = new AbortController();
   #server: ControlServer | null = null;
   #loop: DaemonLoop | null = null;
   #stopping = false;
@@ -330,6 +339,8 @@ export class VnetDaemon implements AsyncDisposable {
     checkNicFits(nics.filter((_, i) => i !== at), nic);
     // A replaced NIC's device goes first: the new one may be the same interface.
     if (at >= 0) this.#ports[at]?.close();
+    this.#lingering.get(nic.device.name)?.close();
+    this.#lingering.delete(nic.device.name);
     let port: Port | null = null;
     try {
       port = openPort(nic);
@@ -367,20 +378,36 @@ export class VnetDaemon implements AsyncDisposable {
   #remove(name: string): boolean {
     const index = this.#dataplane.nics.findIndex((n) => n.name === name);
     if (index < 0) return false;
-    this.#farewell(index);
-    this.#ports[index]?.close();
+    const port = this.#ports[index];
+    if (port !== null && port !== undefined) {
+      if (this.#farewell(index) > 0) this.#linger(this.#dataplane.nics[index]!.device.name, port);
+      else port.close();
+    }
     this.#drop(index);
     this.#publish({ event: "nic_removed", nic: name });
     return true;
   }
 
-  /** Sends NIC `index`'s guest what the responders say before it goes (the final RA). */
-  #farewell(index: number): void {
-    if (this.#ports[index] === null) return;
-    for (const frame of this.#responders.farewell(this.#dataplane.nics[index]!)) {
-      this.#tx.toNic(index, frame, frame.length);
-    }
+  /**
+   * Sends NIC `index`'s guest what the responders say before it goes (the final RA); returns
+   * how many frames.
+   */
+  #farewell(index: number): number {
+    if (this.#ports[index] === null) return 0;
+    const frames = this.#responders.farewell(this.#dataplane.nics[index]!);
+    for (const frame of frames) this.#tx.toNic(index, frame, frame.length);
     this.#tx.flush();
+    return frames.length;
+  }
+
+  /** Closes `port` (device `name`, its NIC removed) after {@linkcode FAREWELL_LINGER_MS}. */
+  #linger(name: string, port: Port): void {
+    this.#lingering.set(name, port);
+    void delay(FAREWELL_LINGER_MS, this.#closing.signal).then(() => {
+      if (this.#lingering.get(name) !== port) return; // closed already: reopened or stopped
+      this.#lingering.delete(name);
+      port.close();
+    });
   }
 
   #save(): void {
@@ -621,6 +648,9 @@ export class VnetDaemon implements AsyncDisposable {
     this.#ports.forEach((_, index) => this.#farewell(index));
     for (const port of this.#ports) port?.close();
     this.#ports = [];
+    for (const port of this.#lingering.values()) port.close();
+    this.#lingering.clear();
+    this.#closing.abort();
     this.#waitSet = null;
     this.#uplink?.close();
     this.#uplink = null;
