@@ -116,8 +116,10 @@ export class Poller implements AsyncDisposable {
     const result: PollResult = { ready: [...this.#unwatchable], woken: false };
     for (let i = 0; i < rc; i++) {
       const fd = this.#events[2 * i]!;
-      if (fd !== this.#eventFd) result.ready.push(fd);
-      else {
+      // Only what was asked for: a file closed under one number but open under a duplicate
+      // stays in the set under the closed number.
+      if (this.#inSet.has(fd)) result.ready.push(fd);
+      else if (fd === this.#eventFd) {
         result.woken = true;
         nk.nk_eventfd_drain(this.#eventFd);
       }
