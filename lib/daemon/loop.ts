@@ -7,7 +7,7 @@
  * - SIGHUP never stops it: the log file is reopened and the daemon's `reload()` hook runs
  *   (lib/daemon/hangup.ts).
  *
- * A daemon with file descriptors to watch runs {@linkcode DaemonLoop.poll} (one poll(2) on a
+ * A daemon with file descriptors to watch runs {@linkcode DaemonLoop.poll} (one epoll wait on a
  * worker thread, woken at the engine's next deadline or by `stop()`); one driven by promises (the
  * relay, a gateway, a client) runs {@linkcode DaemonLoop.until}.
  *
