@@ -122,6 +122,8 @@ function firstTtl(text: string): number | null {
 export class VnetScenario implements AsyncDisposable {
   #run: ScenarioRun<VnetLabEvent> | null = null;
   #lab: NamespaceLab | null = null;
+  /** The namespace prefix, kept after the namespaces are gone for the report. */
+  #prefix: string | null = null;
   #dir: string | null = null;
   /** The lab's directory, kept after disposal for the check that it is gone. */
   #dirPath: string | null = null;
@@ -148,9 +150,9 @@ export class VnetScenario implements AsyncDisposable {
     return new VnetScenario();
   }
 
-  /** The namespace prefix once the namespaces exist, else null. */
+  /** The namespace prefix once the namespaces were made, else null. */
   get prefix(): string | null {
-    return this.#lab?.prefix ?? null;
+    return this.#prefix;
   }
 
   /** The host's namespace (the daemon's) once the daemon serves, else null. */
@@ -284,6 +286,7 @@ export class VnetScenario implements AsyncDisposable {
   /** Builds the namespaces and the lab's private directory; errors become one line. */
   #build(): void {
     const lab = this.#lab = new NamespaceLab();
+    this.#prefix = lab.prefix;
     try {
       this.#host = lab.netns("host");
       for (const guest of GUESTS) this.#netns.set(guest.vm, lab.netns(guest.vm));
