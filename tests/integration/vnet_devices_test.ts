@@ -1,0 +1,137 @@
+/**
+ * The two NIC devices besides a TAP netkit creates: `--attach IFACE` (an Ethernet interface,
+ * here one end of a veth pair, served through AF_PACKET) and an existing persistent TAP opened
+ * by name. For each, a guest namespace gets its lease from busybox `udhcpc` and pings the
+ * gateway; `nic del` leaves the interface netkit did not create where it was. And the
+ * foreground mode, `netkit vnet --tap NAME ...`: one NIC, no daemon, the same lease (its optional
+ * --socket only tells the test when it serves).
+ *
+ * @module
+ */
+
+import assert from "node:assert/strict";
+import { request } from "../../lib/ipc/mod.ts";
+import { ChildDaemon } from "../../lib/lab/child_daemon.ts";
+import { ip, NamespaceLab } from "../../lib/lab/namespace_lab.ts";
+import { needs } from "../skip.ts";
+import { inNetns, recordedEnv, VnetProcess } from "./_vnet.ts";
+
+/** busybox udhcpc on `iface` in `netns` until bound: the environment its script saw. */
+function lease(dir: string, netns: string, iface: string): Map<string, string> {
+  const record = `${dir}/${iface}.env`;
+  const script = `${dir}/${iface}.sh`;
+  Deno.writeTextFileSync(script, `#!/bin/sh\n[ "$1" = bound ] && env > '${record}'\nexit 0\n`);
+  Deno.chmodSync(script, 0o755);
+  inNetns(
+    netns,
+    20,
+    ...["busybox", "udhcpc", "-i", iface, "-f", "-q", "-n", "-t", "5", "-T", "1", "-s", script],
+  );
+  return recordedEnv(record);
+}
+
+/** Applies a linklocal lease of `address` on `iface` and pings the gateway twice. */
+function pingGateway(netns: string, iface: string, address: string): string {
+  ip("-n", netns, "addr", "add", `${address}/32`, "dev", iface);
+  ip("-n", netns, "route", "add", "169.254.0.1/32", "dev", iface);
+  return inNetns(netns, 10, "ping", "-c", "2", "-i", "0.2", "-W", "2", "169.254.0.1");
+}
+
+/** Whether `name` exists in `netns`. */
+function exists(netns: string, name: string): boolean {
+  return new Deno.Command("ip", { args: ["-n", netns, "link", "show", name], stderr: "null" })
+    .outputSync().success;
+}
+
+Deno.test({
+  name:
+    "vnet --attach serves a veth end through AF_PACKET: lease, ping, and nic del keeps the veth",
+  ignore: needs("root", "netns", "veth", "ping", "busybox"),
+  async fn() {
+    using lab = new NamespaceLab();
+    const router = lab.netns("r");
+    const guest = lab.netns("g");
+    const dir = Deno.makeTempDirSync({ prefix: "netkit-vnet-dev-" });
+    try {
+      lab.veth({ netns: router, name: "va" }, { netns: guest, name: "vb" });
+      inNetns(guest, 5, "sysctl", "-qw", "net.ipv6.conf.vb.disable_ipv6=1");
+      const mac = inNetns(guest, 5, "cat", "/sys/class/net/vb/address").trim();
+      await using daemon = await VnetProcess.startIn(router, dir);
+      daemon.vnet("nic", "add", "vm1", "--mac", mac, "--ipv4", "192.0.2.7", "--attach", "va");
+      const bound = lease(dir, guest, "vb");
+      assert.equal(bound.get("ip"), "192.0.2.7");
+      assert.equal(bound.get("serverid"), "169.254.0.1");
+      assert.match(pingGateway(guest, "vb", "192.0.2.7"), /2 received/);
+      daemon.vnet("nic", "del", "vm1");
+      assert.ok(exists(router, "va"), "the attached veth end is not netkit's to remove");
+    } finally {
+      Deno.removeSync(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name: "vnet opens an existing persistent TAP by name: lease, ping, and nic del keeps the TAP",
+  ignore: needs("root", "netns", "tun", "ping", "busybox"),
+  async fn() {
+    using lab = new NamespaceLab();
+    const router = lab.netns("r");
+    const guest = lab.netns("g");
+    const dir = Deno.makeTempDirSync({ prefix: "netkit-vnet-dev-" });
+    try {
+      ip("-n", router, "tuntap", "add", "dev", "vmp", "mode", "tap");
+      await using daemon = await VnetProcess.startIn(router, dir);
+      const mac = "52:54:00:00:00:09";
+      daemon.vnet("nic", "add", "vm1", "--mac", mac, "--ipv4", "192.0.2.9", "--tap", "vmp");
+      ip("-n", router, "link", "set", "vmp", "netns", guest);
+      ip("-n", guest, "link", "set", "vmp", "address", mac);
+      inNetns(guest, 5, "sysctl", "-qw", "net.ipv6.conf.vmp.disable_ipv6=1");
+      ip("-n", guest, "link", "set", "vmp", "up");
+      const bound = lease(dir, guest, "vmp");
+      assert.equal(bound.get("ip"), "192.0.2.9");
+      assert.match(pingGateway(guest, "vmp", "192.0.2.9"), /2 received/);
+      daemon.vnet("nic", "del", "vm1");
+      assert.ok(exists(guest, "vmp"), "a persistent TAP outlives the NIC that opened it");
+    } finally {
+      Deno.removeSync(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "netkit vnet --tap (foreground, one NIC, no daemon) serves a lease and a ping; SIGTERM ends it",
+  ignore: needs("root", "netns", "tun", "ping", "busybox"),
+  async fn() {
+    using lab = new NamespaceLab();
+    const router = lab.netns("r");
+    const guest = lab.netns("g");
+    const dir = Deno.makeTempDirSync({ prefix: "netkit-vnet-dev-" });
+    const mac = "52:54:00:00:00:0b";
+    // Its --socket says when it serves: the TAP must not move while netkit still sets it up.
+    const socket = `${dir}/vnet.sock`;
+    const vnet = ChildDaemon.spawn("netkit vnet (foreground)", "./netkit", [
+      ...["-n", router, "vnet", "--tap", "vmf", "--mac", mac, "--ipv4", "192.0.2.11"],
+      ...["--socket", socket],
+    ]);
+    try {
+      await vnet.waitUntil(async () => {
+        await request(socket, { action: "SHOW" }, { timeoutMs: 1000 });
+        return true;
+      }, { timeoutMs: 10_000 });
+      ip("-n", router, "link", "set", "vmf", "netns", guest);
+      inNetns(guest, 5, "sysctl", "-qw", "net.ipv6.conf.vmf.disable_ipv6=1");
+      ip("-n", guest, "link", "set", "vmf", "up");
+      const bound = lease(dir, guest, "vmf");
+      assert.equal(bound.get("ip"), "192.0.2.11");
+      assert.match(pingGateway(guest, "vmf", "192.0.2.11"), /2 received/);
+      const started = performance.now();
+      const status = await vnet.stop();
+      assert.equal(status.code, 0, vnet.output);
+      assert.ok(performance.now() - started < 1000, "SIGTERM stops it within 1 s");
+    } finally {
+      await vnet.stop();
+      Deno.removeSync(dir, { recursive: true });
+    }
+  },
+});
