@@ -65,8 +65,8 @@ const REFRESH_MS = 1000;
 const DAEMON_START_MS = 10_000;
 /** How long a DHCP client or the kernel's SLAAC may take to get an address. */
 const ADDRESS_WAIT_MS = 20_000;
-/** How long a new subscription is given to register with the daemon. */
-const SUBSCRIBE_SETTLE_MS = 200;
+/** How long the daemon has to acknowledge SUBSCRIBE (it does at once; a loaded machine is slow). */
+const SUBSCRIBE_ACK_MS = 5000;
 /** How often a wait for an address looks again. */
 const POLL_MS = 100;
 /** The largest client record the lab reads (a script's environment is a few KiB). */
@@ -365,9 +365,8 @@ export class VnetScenario implements AsyncDisposable {
   }
 
   /**
-   * Follows the daemon's events (SUBSCRIBE, as `netkit vnet monitor`). The daemon sends no
-   * acknowledgement before its first event, so the subscription is given a moment to register
-   * before the lab goes on (an acknowledgement, from a daemon that sends one, ends it early).
+   * Follows the daemon's events (SUBSCRIBE, as `netkit vnet monitor`); returns once the daemon
+   * acknowledged, so every event after that reaches the lab.
    */
   async #subscribe(): Promise<void> {
     let acked = false;
@@ -393,7 +392,11 @@ export class VnetScenario implements AsyncDisposable {
         if (!this.#subscription.signal.aborted && !this.#stopping) this.#running.fail(err);
       }
     })();
-    await this.#running.until(() => acked, SUBSCRIBE_SETTLE_MS);
+    if (!await this.#running.until(() => acked, SUBSCRIBE_ACK_MS)) {
+      throw new NetkitError(
+        `The vnet daemon did not acknowledge SUBSCRIBE within ${SUBSCRIBE_ACK_MS} ms`,
+      );
+    }
   }
 
   /** The host's side of the uplink: its addresses, and the guests' addresses routed to it. */

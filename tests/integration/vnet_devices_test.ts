@@ -10,7 +10,7 @@
  */
 
 import assert from "node:assert/strict";
-import { request } from "../../lib/ipc/mod.ts";
+import { request, subscribe } from "../../lib/ipc/mod.ts";
 import { ChildDaemon } from "../../lib/lab/child_daemon.ts";
 import { ip, NamespaceLab } from "../../lib/lab/namespace_lab.ts";
 import { needs } from "../skip.ts";
@@ -90,7 +90,17 @@ Deno.test({
       const bound = lease(dir, guest, "vmp");
       assert.equal(bound.get("ip"), "192.0.2.9");
       assert.match(pingGateway(guest, "vmp", "192.0.2.9"), /2 received/);
+      // SUBSCRIBE is acknowledged first, then every event after it arrives (as with mroute).
+      const stop = new AbortController();
+      const events = subscribe(daemon.socket, { action: "SUBSCRIBE" }, { signal: stop.signal });
+      assert.deepEqual((await events.next()).value, {
+        status: "success",
+        message: "Subscribed to vnet events.",
+      });
       daemon.vnet("nic", "del", "vm1");
+      assert.deepEqual((await events.next()).value, { event: "nic_removed", nic: "vm1" });
+      stop.abort();
+      await events.return(undefined);
       assert.ok(exists(guest, "vmp"), "a persistent TAP outlives the NIC that opened it");
     } finally {
       Deno.removeSync(dir, { recursive: true });
