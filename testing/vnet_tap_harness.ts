@@ -22,7 +22,7 @@ import { respondIcmpv4Echo } from "../lib/vnet/responders/icmpv4.ts";
 import type {
   Ipv4NicView,
   Ipv4Responder,
-  ResponderEvent,
+  Ipv4ResponderEvent,
 } from "../lib/vnet/responders/nic_view.ts";
 
 /** Where {@linkcode VnetTapHarness.open} puts the NIC. */
@@ -49,7 +49,7 @@ export class VnetTapHarness implements AsyncDisposable {
   /** Each responder result's reason, and `"unanswered"` for frames no responder took. */
   readonly counts: ReasonCounts = new ReasonCounts();
   /** The responders' events, in order. */
-  readonly events: ResponderEvent[] = [];
+  readonly events: Ipv4ResponderEvent[] = [];
   readonly #view: Ipv4NicView;
   readonly #tap: TapDevice;
   readonly #poller = new Poller();

@@ -1,7 +1,8 @@
 /**
  * `netkit lab`: throwaway namespace labs, shown live. `lacp` runs the LACP lab of
  * {@linkcode LacpScenario}; `mroute` the multicast routing lab of {@linkcode MrouteScenario};
- * `gateway` the L2 gateway lab of {@linkcode GatewayScenario}. Each is one `LabView` (how to
+ * `gateway` the L2 gateway lab of {@linkcode GatewayScenario}; `vnet` the virtual router lab of
+ * {@linkcode VnetScenario}. Each is one `LabView` (how to
  * create, run and show it) that {@linkcode runLab} runs the same way.
  *
  * Every lab is shown the same way ({@linkcode LabConsole}): on a terminal a compact block (a
@@ -43,6 +44,9 @@ import type {
 } from "../lab/gateway_events.ts";
 import { explainGatewayLab, formatGatewayTimelineLine } from "../lab/gateway_narrative.ts";
 import { GatewayScenario } from "../lab/gateway_scenario.ts";
+import type { VnetLabEvent, VnetLabReport, VnetLabShow } from "../lab/vnet_events.ts";
+import { explainVnetLab, formatVnetTimelineLine } from "../lab/vnet_narrative.ts";
+import { VnetScenario } from "../lab/vnet_scenario.ts";
 import type { RunEnd, TimedEvent } from "../lab/runner.ts";
 import type { ExplainOptions } from "../lab/timeline.ts";
 import { setupLogging } from "../log.ts";
@@ -50,6 +54,7 @@ import type { CliIo } from "./io.ts";
 import { formatTable } from "./output.ts";
 import type { GlobalOptions } from "./global_options.ts";
 import { formatRelayStatus } from "./relay.ts";
+import { formatVnetShow } from "./vnet.ts";
 import { selfExecutable } from "../daemon/detach.ts";
 
 /** Raw commander options of `netkit lab lacp`. */
@@ -71,6 +76,12 @@ export interface LabMrouteCliOptions {
 /** Raw commander options of `netkit lab gateway`. */
 export interface LabGatewayCliOptions {
   /** `--duration`: seconds to keep running after the status, 0 until Ctrl-C (default "0"). */
+  duration: string;
+}
+
+/** Raw commander options of `netkit lab vnet`. */
+export interface LabVnetCliOptions {
+  /** `--duration`: seconds to keep running after the counters, 0 until Ctrl-C (default "0"). */
   duration: string;
 }
 
@@ -172,7 +183,30 @@ Ctrl-C (SIGINT) or SIGTERM ends the lab: everything is removed, the summary prin
 exits 0. -j prints the timeline as JSON lines and a final summary object.
 `;
 
-/** Adds `netkit lab` and its `lacp`, `mroute` and `gateway` subcommands. */
+const LAB_VNET_HELP = `
+The lab: namespace <prefix>-host runs "netkit vnet daemon --uplink up0" as a separate process
+(the host: 203.0.113.1 and 2001:db8:ff::1 on up0, the guests' addresses routed to it);
+namespaces <prefix>-vm1 and <prefix>-vm2 play two VMs, each holding the TAP netkit made for it.
+The steps:
+  1. build the namespaces
+  2. start the daemon with uplink up0, follow its events (as "netkit vnet monitor"), give the
+     host its addresses and routes on up0
+  3. add NIC vm1 (linklocal: 192.0.2.5, 2001:db8::5) and vm2 (lan --slaac: 198.51.100.5/24,
+     2001:db8:1::5/64); move each TAP into its VM
+  4. vm1: IPv4 by DHCPv4 (busybox udhcpc), IPv6 by DHCPv6 (dhclient -6)
+  5. vm2: IPv4 by DHCPv4 (udhcpc), IPv6 by SLAAC (the kernel, from the RAs)
+  6. each VM pings its gateway (IPv4 and fe80::1)
+  7. the VMs ping each other, routed by netkit (IPv4 and IPv6)
+  8. each VM pings the host through the uplink (IPv4 and IPv6)
+  9. show the daemon's counters (netkit vnet show -s)
+ 10. keep it all running until Ctrl-C (or for --duration seconds)
+ 11. stop dhclient and the daemon, delete the namespaces
+
+Ctrl-C (SIGINT) or SIGTERM ends the lab: everything is removed, the summary printed and netkit
+exits 0. -j prints the timeline as JSON lines and a final summary object.
+`;
+
+/** Adds `netkit lab` and its `lacp`, `mroute`, `gateway` and `vnet` subcommands. */
 export function register(program: Command, io: CliIo): void {
   const lab = program
     .command("lab")
@@ -213,6 +247,17 @@ export function register(program: Command, io: CliIo): void {
     ],
     help: LAB_GATEWAY_HELP,
     view: (options: LabGatewayCliOptions) => gatewayView(parseDuration(options.duration)),
+  });
+  addLab(lab, io, {
+    name: "vnet",
+    description:
+      "two VMs on netkit vnet's TAPs get addresses by DHCP and SLAAC, ping the gateway, each " +
+      "other and the host through the uplink; counters shown, everything removed on exit",
+    options: [
+      ["--duration <seconds>", "keep it running SECONDS after the counters; 0: until Ctrl-C", "0"],
+    ],
+    help: LAB_VNET_HELP,
+    view: (options: LabVnetCliOptions) => vnetView(parseDuration(options.duration)),
   });
 }
 
@@ -715,6 +760,53 @@ function gatewayView(
       ];
     },
     explain: explainGatewayLab,
+    summary: (report) => ({ reason: report.reason, prefix: report.prefix }),
+  };
+}
+
+/** `vnet show -s` as `netkit vnet show -s` prints it, as lines. */
+function vnetShowLines(show: VnetLabShow): string[] {
+  return formatVnetShow({ status: "success", ...show }, true).trimEnd().split("\n");
+}
+
+/** An event's timeline line; the counters are followed by the table `vnet show -s` prints. */
+function vnetLines(event: VnetLabEvent): string[] {
+  const line = formatVnetTimelineLine(event);
+  if (event.event !== "show") return [line];
+  return [line, ...vnetShowLines(event.show).map((l) => l === "" ? "" : `${STATUS_INDENT}${l}`)];
+}
+
+/** `netkit lab vnet`: kept running `durationMs` after the counters (0: until Ctrl-C). */
+function vnetView(durationMs: number): LabView<VnetScenario, VnetLabEvent, VnetLabReport> {
+  return {
+    command: "netkit lab vnet",
+    capabilities: ["netns", "tun", "ping", "busybox", "dhclient"],
+    startsNetkit: true,
+    create: () => VnetScenario.create(),
+    run: (lab, { signal, onEvent, executable, logLevel }) =>
+      lab.run({ executable, durationMs, logLevel, signal, onEvent }),
+    timeline: () => lineByLine(vnetLines),
+    block(lab, netkit, report) {
+      const snapshot = lab.snapshot();
+      const done = report !== null;
+      const running = snapshot.step === 10 && durationMs > 0 ? ` (for ${durationMs / 1000} s)` : "";
+      const status = done
+        ? `finished after ${snapshot.t.toFixed(1)} s`
+        : `${snapshot.t.toFixed(1)} s, step ${snapshot.step} of 11${running}, Ctrl-C stops`;
+      const host = lab.daemonNetns;
+      return [
+        "",
+        `netkit lab vnet: ${status}`,
+        ...(done || snapshot.step === 0 ? [] : [`step ${snapshot.step}: ${snapshot.title}`]),
+        ...(snapshot.show === null
+          ? ["the daemon has not answered yet"]
+          : vnetShowLines(snapshot.show)),
+        ...(done || host === null
+          ? []
+          : [`from another terminal: ${netkit} -n ${host} vnet show -s (or vnet monitor)`]),
+      ];
+    },
+    explain: explainVnetLab,
     summary: (report) => ({ reason: report.reason, prefix: report.prefix }),
   };
 }

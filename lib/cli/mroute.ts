@@ -6,7 +6,7 @@
  */
 
 import type { Command } from "./command.ts";
-import { requestChecked, subscribeChecked } from "../daemon/client.ts";
+import { requestChecked } from "../daemon/client.ts";
 import type { Schema } from "../zod_exact.ts";
 import { absolute } from "../daemon/absolute_path.ts";
 import { killDaemons, PidReply } from "../daemon/stop.ts";
@@ -23,6 +23,7 @@ import {
 import {
   defaultStatePath,
   MessageReply,
+  type MonitorEvent,
   MonitorLine,
   mrouteReply,
   mrouteSocketName,
@@ -39,6 +40,7 @@ import {
 } from "./daemon_options.ts";
 import type { CliIo } from "./io.ts";
 import { logsNothing } from "./logging.ts";
+import { printMonitor } from "./monitor.ts";
 import { formatTable, printResult } from "./output.ts";
 import type { GlobalOptions } from "./global_options.ts";
 import { eventText, oifText } from "../mroute/event_text.ts";
@@ -326,30 +328,14 @@ export function register(program: Command, io: CliIo, args: readonly string[]): 
   )
     .action(async (options: DaemonAddress, command: Command) => {
       const g = globals(command);
-      // SIGINT or SIGTERM ends the stream quietly; SIGHUP does not end it.
-      const { DaemonLoop } = await loadDaemonSide();
-      using loop = new DaemonLoop();
-      try {
-        for await (
-          const e of subscribeChecked(
-            socketPath(options),
-            { action: "SUBSCRIBE" },
-            MonitorLine,
-            mrouteReply("SUBSCRIBE"),
-            { signal: loop.signal },
-          )
-        ) {
-          if (e.status === "success") continue;
-          io.out(
-            g.json || g.pretty
-              ? JSON.stringify(e, null, g.pretty ? 2 : undefined) + "\n"
-              : eventText(e) + "\n",
-          );
-        }
-      } catch (err) {
-        if (err instanceof DaemonUnreachableError) throw unreachable(err, g, options);
-        if (!loop.stopping) throw err;
-      }
+      await printMonitor(io, g, {
+        path: socketPath(options),
+        schema: MonitorLine,
+        context: mrouteReply("SUBSCRIBE"),
+        isEvent: (line): line is MonitorEvent => line.status !== "success",
+        text: eventText,
+        unreachable: (err) => unreachable(err, g, options),
+      });
     });
 
   addDaemonModeOptions(

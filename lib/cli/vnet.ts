@@ -8,7 +8,7 @@
  */
 
 import type { Command } from "./command.ts";
-import { requestChecked, subscribeChecked } from "../daemon/client.ts";
+import { requestChecked } from "../daemon/client.ts";
 import type { Schema } from "../zod_exact.ts";
 import { absolute } from "../daemon/absolute_path.ts";
 import { killDaemons, PidReply } from "../daemon/stop.ts";
@@ -25,6 +25,7 @@ import {
   MessageReply,
   MonitorLine,
   ShowReply,
+  type VnetEvent,
   vnetReply,
   vnetSocketName,
 } from "../vnet/client.ts";
@@ -37,6 +38,7 @@ import {
 } from "./daemon_options.ts";
 import type { CliIo } from "./io.ts";
 import { logsNothing } from "./logging.ts";
+import { printMonitor } from "./monitor.ts";
 import { collect, parseIntegerOption } from "./options.ts";
 import { formatTable, printResult } from "./output.ts";
 import type { GlobalOptions } from "./global_options.ts";
@@ -208,6 +210,15 @@ export function formatVnetShow(show: ShowReply, stats: boolean): string {
     ? `IPv6 responders, all NICs, dropped: ${reasonsText(show.ipv6_responder_drops)}\n`
     : "";
   return lines.join("\n") + "\n" + table + ipv6;
+}
+
+/** A `vnet monitor` event as one line: `lease nic vm0 address 10.0.0.5 ...`. */
+function eventText(e: VnetEvent): string {
+  const { event, nic, ...rest } = e;
+  const fields = Object.entries(rest).map(([k, v]) =>
+    `${k} ${typeof v === "string" ? v : JSON.stringify(v)}`
+  );
+  return [event, ...(nic === undefined ? [] : [`nic ${nic}`]), ...fields].join(" ");
 }
 
 /** The options of the daemon (and of the foreground one-NIC mode). */
@@ -391,34 +402,13 @@ export function register(program: Command, io: CliIo, args: readonly string[]): 
     .option("--socket <path>", "the daemon's control socket")
     .action(async (options: DaemonAddress, command: Command) => {
       const g = globals(command);
-      // SIGINT or SIGTERM ends the stream quietly; SIGHUP does not end it.
-      const { DaemonLoop } = await loadDaemonSide();
-      using loop = new DaemonLoop();
-      try {
-        for await (
-          const e of subscribeChecked(
-            socketPath(options),
-            { action: "SUBSCRIBE" },
-            MonitorLine,
-            vnetReply("SUBSCRIBE"),
-            { signal: loop.signal },
-          )
-        ) {
-          if ("status" in e) continue;
-          if (g.json || g.pretty) io.out(JSON.stringify(e, null, g.pretty ? 2 : undefined) + "\n");
-          else {
-            const { event, nic, ...rest } = e;
-            const fields = Object.entries(rest).map(([k, v]) =>
-              `${k} ${typeof v === "string" ? v : JSON.stringify(v)}`
-            );
-            io.out(
-              [event, ...(nic === undefined ? [] : [`nic ${nic}`]), ...fields].join(" ") + "\n",
-            );
-          }
-        }
-      } catch (err) {
-        if (err instanceof DaemonUnreachableError) throw unreachable(err, g);
-        if (!loop.stopping) throw err;
-      }
+      await printMonitor(io, g, {
+        path: socketPath(options),
+        schema: MonitorLine,
+        context: vnetReply("SUBSCRIBE"),
+        isEvent: (line): line is VnetEvent => !("status" in line),
+        text: eventText,
+        unreachable: (err) => unreachable(err, g),
+      });
     });
 }

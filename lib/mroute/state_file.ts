@@ -2,7 +2,8 @@
  * The multicast router's desired state on disk: the routes and pinned VIFs, plus the VIF index
  * each interface had (so a restart with `--keep-kernel-state` can adopt the kernel's entries).
  * The same JSON shape, without `vif_indexes`, is what `netkit mroute apply FILE` reads.
- * Written atomically: a temporary file, fsync, rename, fsync of the directory (lib/net/safe_file.ts).
+ * Written atomically: a temporary file, fsync, rename, fsync of the directory
+ * (lib/daemon/json_state_file.ts over lib/net/safe_file.ts).
  *
  * @module
  */
@@ -11,9 +12,9 @@
 // deno-lint-ignore-file camelcase
 
 import { z } from "zod";
-import { errorMessage, NetkitError } from "../errors.ts";
+import { readJsonStateFile, writeJsonStateFile } from "../daemon/json_state_file.ts";
+import { NetkitError } from "../errors.ts";
 import { summarizeIssues } from "../ipc/mod.ts";
-import { isNotFound, readCheckedFile, UnsafeFileError, writeFileAtomic } from "../net/safe_file.ts";
 import { exactly, type Schema } from "../zod_exact.ts";
 import { parseRoute } from "./route.ts";
 import type { DesiredState } from "./router.ts";
@@ -137,51 +138,32 @@ export function desiredState(data: DesiredStateJson, where: string): StateFile {
 }
 
 /**
+ * The most a state file may hold. The daemon saves what APPLY (requests up to 16 MiB) and
+ * ADD_MFC built, one normalized route a line; 64 MiB is far above any table it keeps, and still
+ * bounds what a start or SIGHUP reads.
+ */
+const MAX_STATE_BYTES = 64 * 1024 * 1024;
+
+/**
  * Reads a state file; null when it does not exist or is empty. Opened as every file netkit
- * writes (lib/net/safe_file.ts): a symbolic link, or a file not ours or others may write, is
- * refused, since its routes would be installed as root. Requires `--allow-read`.
+ * writes (lib/daemon/json_state_file.ts): a symbolic link, a file not ours or others may write,
+ * or one larger than 64 MiB is refused, since its routes would be installed as root. Requires
+ * `--allow-read`.
  */
 export function readStateFile(path: string): StateFile | null {
-  let text: string;
-  try {
-    text = new TextDecoder().decode(
-      readCheckedFile(path, { what: "state file", forbiddenModeBits: 0o022 }),
-    );
-  } catch (err) {
-    if (isNotFound(err)) return null;
-    if (err instanceof UnsafeFileError) throw err;
-    throw new NetkitError(
-      `Cannot read state file "${path}": ${err instanceof Error ? err.message : String(err)}`,
-    );
-  }
-  if (text.trim() === "") return null;
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch (err) {
-    throw new NetkitError(
-      `State file "${path}" is not JSON: ${err instanceof Error ? err.message : String(err)}`,
-    );
-  }
-  return desiredStateFromJson(value, `State file "${path}"`);
+  const data = readJsonStateFile(path, DesiredStateJson, {
+    describes: "multicast routing state",
+    maxBytes: MAX_STATE_BYTES,
+  });
+  return data === null ? null : desiredState(data, `State file "${path}"`);
 }
 
 /**
  * Replaces the state file at `path` with `text` atomically (readers see the old file or the new
  * one, never a part, and the new one survives a crash once this returns), creating its directory
- * when missing. Written as every file netkit writes ({@linkcode writeFileAtomic}): never through a
- * symbolic link, mode 0644. Throws a {@linkcode NetkitError} naming the file. Requires
- * `--allow-read` and `--allow-write`.
+ * when missing; never through a symbolic link, mode 0644 (lib/daemon/json_state_file.ts). Throws
+ * a {@linkcode NetkitError} naming the file. Requires `--allow-read` and `--allow-write`.
  */
 export function writeStateFile(path: string, text: string): void {
-  try {
-    const slash = path.lastIndexOf("/");
-    if (slash > 0) Deno.mkdirSync(path.slice(0, slash), { recursive: true });
-    writeFileAtomic(path, text, { what: "state file", mode: 0o644 });
-  } catch (err) {
-    if (err instanceof UnsafeFileError) throw err;
-    throw new NetkitError(`Cannot write state file "${path}": ${errorMessage(err)}`, {
-      cause: err,
-    });
-  }
+  writeJsonStateFile(path, text);
 }

@@ -15,14 +15,15 @@ import {
 } from "./arp.ts";
 import { encodeEthernet, EtherType } from "./ethernet.ts";
 import { isMalformed } from "./errors.ts";
-import { formatIpv4, parseIpv4 } from "./ipv4.ts";
-import { formatMac, parseMac } from "./mac.ts";
+import { formatIpv4 } from "./ipv4.ts";
+import { formatMac } from "./mac.ts";
 import { decoded, fuzzDecoder, refusalReason as reasonOf } from "../../testing/total_decoders.ts";
-
-const GUEST = parseMac("52:54:00:12:34:01");
-const GATEWAY = parseMac("02:00:00:00:00:01");
-const GUEST_IP = parseIpv4("169.254.0.5");
-const GATEWAY_IP = parseIpv4("169.254.0.1");
+import {
+  GATEWAY_IP,
+  GATEWAY_MAC as GATEWAY,
+  GUEST_IP,
+  GUEST_MAC as GUEST,
+} from "../../testing/ipv4_guest.ts";
 
 Deno.test("encodeArp writes RFC 826's layout and decodeArp reads it back", () => {
   const bytes = encodeArp({

@@ -22,13 +22,15 @@ import {
   isDhcpv4Frame,
 } from "./dhcpv4.ts";
 import { formatIpv4, parseIpv4 } from "./ipv4.ts";
-import { formatMac, parseMac } from "./mac.ts";
+import { formatMac } from "./mac.ts";
 import { decoded, fuzzDecoder, refusalReason as reasonOf } from "../../testing/total_decoders.ts";
+import {
+  GATEWAY_IP,
+  GATEWAY_MAC as GATEWAY,
+  GUEST_IP,
+  GUEST_MAC as GUEST,
+} from "../../testing/ipv4_guest.ts";
 
-const GUEST = parseMac("52:54:00:12:34:01");
-const GATEWAY = parseMac("02:00:00:00:00:01");
-const GUEST_IP = parseIpv4("169.254.0.5");
-const GATEWAY_IP = parseIpv4("169.254.0.1");
 const ZERO = parseIpv4("0.0.0.0");
 const ip = parseIpv4;
 

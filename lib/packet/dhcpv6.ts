@@ -424,7 +424,16 @@ function addresses(data: Uint8Array): Uint8Array[] {
 /** Decodes one option with code `code` and data `data`. */
 function decodeOption(code: number, data: Uint8Array, depth: number): Decoded<Dhcpv6Option> {
   const C = Dhcpv6OptionCode;
-  const sub = (start: number) => decodeOptions(data, start, depth + 1);
+  // IA_NA, IA_PD, IAADDR and IAPREFIX: a fixed part of `fixed` bytes, then options.
+  const nested = (
+    name: string,
+    fixed: number,
+    build: (options: Dhcpv6Option[]) => Dhcpv6Option,
+  ): Decoded<Dhcpv6Option> => {
+    if (data.length < fixed) return badOptionLength(name, data.length, `at least ${fixed}`);
+    const options = decodeOptions(data, fixed, depth + 1);
+    return isMalformed(options) ? options : build(options);
+  };
   switch (code) {
     case C.CLIENTID:
     case C.SERVERID: {
@@ -433,44 +442,31 @@ function decodeOption(code: number, data: Uint8Array, depth: number): Decoded<Dh
       return { kind: code === C.CLIENTID ? "client_id" : "server_id", duid: data };
     }
     case C.IA_NA:
-    case C.IA_PD: {
-      const name = code === C.IA_NA ? "IA_NA" : "IA_PD";
-      if (data.length < 12) return badOptionLength(name, data.length, "at least 12");
-      const options = sub(12);
-      if (isMalformed(options)) return options;
-      return {
+    case C.IA_PD:
+      return nested(code === C.IA_NA ? "IA_NA" : "IA_PD", 12, (options) => ({
         kind: code === C.IA_NA ? "ia_na" : "ia_pd",
         iaid: u32(data, 0),
         t1: u32(data, 4),
         t2: u32(data, 8),
         options,
-      };
-    }
-    case C.IAADDR: {
-      if (data.length < 24) return badOptionLength("IAADDR", data.length, "at least 24");
-      const options = sub(24);
-      if (isMalformed(options)) return options;
-      return {
+      }));
+    case C.IAADDR:
+      return nested("IAADDR", 24, (options) => ({
         kind: "iaaddr",
         address: data.subarray(0, 16),
         preferredLifetime: u32(data, 16),
         validLifetime: u32(data, 20),
         options,
-      };
-    }
-    case C.IAPREFIX: {
-      if (data.length < 25) return badOptionLength("IAPREFIX", data.length, "at least 25");
-      const options = sub(25);
-      if (isMalformed(options)) return options;
-      return {
+      }));
+    case C.IAPREFIX:
+      return nested("IAPREFIX", 25, (options) => ({
         kind: "iaprefix",
         preferredLifetime: u32(data, 0),
         validLifetime: u32(data, 4),
         prefixLength: data[8]!,
         prefix: data.subarray(9, 25),
         options,
-      };
-    }
+      }));
     case C.ORO: {
       if (data.length % 2 !== 0) return badOptionLength("ORO", data.length, "an even number");
       const codes: number[] = [];

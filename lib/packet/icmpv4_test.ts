@@ -16,13 +16,15 @@ import {
   UnreachableCode,
 } from "./icmpv4.ts";
 import { encodeIpv4, formatIpv4, IpProtocol, parseIpv4 } from "./ipv4.ts";
-import { formatMac, parseMac } from "./mac.ts";
+import { formatMac } from "./mac.ts";
 import { decoded, fuzzDecoder, refusalReason as reasonOf } from "../../testing/total_decoders.ts";
+import {
+  GATEWAY_IP,
+  GATEWAY_MAC as GATEWAY,
+  GUEST_IP,
+  GUEST_MAC as GUEST,
+} from "../../testing/ipv4_guest.ts";
 
-const GUEST = parseMac("52:54:00:12:34:01");
-const GATEWAY = parseMac("02:00:00:00:00:01");
-const GUEST_IP = parseIpv4("169.254.0.5");
-const GATEWAY_IP = parseIpv4("169.254.0.1");
 const FAR = parseIpv4("198.51.100.9");
 
 const ECHO = {

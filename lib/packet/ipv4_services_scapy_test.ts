@@ -10,16 +10,15 @@ import {
   formatIpv4,
   formatMac,
   isMalformed,
-  parseIpv4,
-  parseMac,
 } from "./mod.ts";
 import { needs } from "../../tests/skip.ts";
 import { scapyFrames } from "../../testing/scapy.ts";
-
-const GUEST = parseMac("52:54:00:12:34:01");
-const GATEWAY = parseMac("02:00:00:00:00:01");
-const GUEST_IP = parseIpv4("169.254.0.5");
-const GATEWAY_IP = parseIpv4("169.254.0.1");
+import {
+  GATEWAY_IP,
+  GATEWAY_MAC as GATEWAY,
+  GUEST_IP,
+  GUEST_MAC as GUEST,
+} from "../../testing/ipv4_guest.ts";
 
 // Scapy builds the frames independently of netkit; one hex line per frame.
 const SCAPY_FRAMES = `

@@ -20,16 +20,17 @@ import {
   encodeUdp,
   IpProtocol,
   parseIpv4,
-  parseMac,
   UnreachableCode,
 } from "./mod.ts";
 import { needs } from "../../tests/skip.ts";
 import { tsharkFields, withPcapOf } from "../../testing/tshark.ts";
+import {
+  GATEWAY_IP,
+  GATEWAY_MAC as GATEWAY,
+  GUEST_IP,
+  GUEST_MAC as GUEST,
+} from "../../testing/ipv4_guest.ts";
 
-const GUEST = parseMac("52:54:00:12:34:01");
-const GATEWAY = parseMac("02:00:00:00:00:01");
-const GUEST_IP = parseIpv4("169.254.0.5");
-const GATEWAY_IP = parseIpv4("169.254.0.1");
 const FAR = parseIpv4("198.51.100.9");
 const ZERO = parseIpv4("0.0.0.0");
 const SERVER = { mac: GATEWAY, ip: GATEWAY_IP };

@@ -320,8 +320,14 @@ export class VnetDaemon implements AsyncDisposable {
       }
       case "SHOW":
         return this.show(request.payload?.stats === true);
-      case "SUBSCRIBE":
-        return this.#events.subscribe(signal);
+      case "SUBSCRIBE": {
+        // Subscribed before the acknowledgement: whatever happens after it is delivered.
+        const events = this.#events.subscribe(signal);
+        return (async function* () {
+          yield { status: "success", message: "Subscribed to vnet events." };
+          yield* events;
+        })();
+      }
     }
   }
 

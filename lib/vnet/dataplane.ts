@@ -94,6 +94,16 @@ export function newCounters(): NicCounters {
   };
 }
 
+/** What a {@linkcode ResponderEvent} says happened (see there). */
+export type ResponderEventKind =
+  | "lease"
+  | "release"
+  | "decline"
+  | "nak"
+  | "inform"
+  | "conflict"
+  | "unknown";
+
 /**
  * An event a responder reports (SUBSCRIBE streams it): `lease`, `release`, `decline`, `nak`,
  * `inform` (configuration given without a lease), `conflict` (an address claimed or defended),
@@ -102,7 +112,7 @@ export function newCounters(): NicCounters {
  */
 export interface ResponderEvent {
   /** What happened. */
-  event: "lease" | "release" | "decline" | "nak" | "inform" | "conflict" | "unknown";
+  event: ResponderEventKind;
   /** The NIC it happened on. */
   nic: string;
   /** Details (address, lease time, message type, ...). */

@@ -78,3 +78,24 @@ export function recordedEnv(path: string): Map<string, string> {
   }
   return vars;
 }
+
+/**
+ * Writes `DIR/NAME.sh`, a script for udhcpc (`-s`) and dhclient (`-sf`) that writes its
+ * environment to `DIR/NAME.env` once bound, whole (a temporary file renamed: a test may poll for
+ * it). dhclient clears the environment, so the path is written into the script.
+ */
+export function recordScript(dir: string, name: string): { script: string; record: string } {
+  const record = `${dir}/${name}.env`;
+  const script = `${dir}/${name}.sh`;
+  Deno.writeTextFileSync(
+    script,
+    `#!/bin/sh
+case "$1$reason" in
+  bound|BOUND) env > '${record}.tmp' && mv '${record}.tmp' '${record}' ;;
+esac
+exit 0
+`,
+  );
+  Deno.chmodSync(script, 0o755);
+  return { script, record };
+}

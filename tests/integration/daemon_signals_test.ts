@@ -480,59 +480,110 @@ Deno.test({
   },
 });
 
+/** A daemon with a state file, as {@linkcode checkDetachedWithState} runs it. */
+interface StatefulDaemon {
+  /** The command: `mroute` or `vnet`. */
+  command: string;
+  /** The namespace it runs in. */
+  netns: string;
+  /** Its control socket's name in the run directory. */
+  socketName: string;
+  /** The arguments (after the command) of the request that adds one entry to its state. */
+  add: string[];
+  /** The entries `show -j` lists, from its output. */
+  listed: (showJson: string) => string[];
+  /** The entry `add` adds. */
+  entry: string;
+  /** Whether a SIGHUP follows the request: the log reopened, the entry still served. */
+  hangup: boolean;
+  /** What the entry is, for the message of a failed assertion: `route`, `NIC`. */
+  what: string;
+}
+
+/**
+ * `-d` logs to the daemon's default file from `/`; a kill -9 leaves nothing that blocks the next
+ * start, and the state file brings the entry back; `-k` stops it within 1 s, its run directory
+ * left empty.
+ */
+async function checkDetachedWithState(daemon: StatefulDaemon): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: `netkit-${daemon.command}-detach-` });
+  const env = { NETKIT_RUN_DIR: `${dir}/run`, NETKIT_LOG_DIR: `${dir}/log` };
+  const socket = `${dir}/run/${daemon.socketName}.sock`;
+  const run = (...args: string[]) => netkitWith(env, ["-n", daemon.netns, daemon.command, ...args]);
+  const pidOf = () => Number(Deno.readTextFileSync(`${socket}.lock`).trim());
+  const listed = async () => {
+    const shown = await run("show", "-j");
+    assert.equal(shown.code, 0, shown.err);
+    return daemon.listed(shown.out);
+  };
+  const seen: number[] = [];
+  const start = async () => {
+    const started = await run("daemon", "--state", `${dir}/state.json`, "-d");
+    assert.equal(started.code, 0, started.err);
+    seen.push(pidOf());
+    return pidOf();
+  };
+  const rotated: string[] = [];
+  try {
+    const pid = await start();
+    assert.equal(await Deno.readLink(`/proc/${pid}/cwd`), "/");
+    const logFile = `${dir}/log/${daemon.command}-${daemon.netns}.log`;
+    assert.equal((await Deno.stat(logFile)).mode! & 0o777, 0o640);
+    const added = await run(...daemon.add);
+    assert.equal(added.code, 0, added.err);
+
+    if (daemon.hangup) {
+      // SIGHUP: the log reopened, the daemon still serving what it had.
+      rotated.push(await rotate(pid, logFile));
+      assert.ok(running(pid));
+      assert.deepEqual(await listed(), [daemon.entry]);
+    }
+
+    // Killed without cleanup: its socket and lock stay; the next daemon starts over them.
+    Deno.kill(pid, "SIGKILL");
+    await waitUntil(() => running(pid), (alive) => !alive, 5000, `pid ${pid} to die`);
+    assert.ok((await Deno.stat(socket)).isSocket);
+    const next = await start();
+    assert.deepEqual(
+      await listed(),
+      [daemon.entry],
+      `the state file brought the ${daemon.what} back`,
+    );
+
+    const stopped = await timeBeyond(
+      env,
+      ["-n", daemon.netns, daemon.command, "show", "-j"],
+      ["-n", daemon.netns, daemon.command, "daemon", "-k"],
+    );
+    assert.equal(stopped.code, 0, stopped.err);
+    assert.equal(stopped.out, `Stopped netkit ${daemon.command} daemon ${next} (${socket})\n`);
+    assert.ok(!running(next));
+    assert.ok(stopped.ms < 1000, `it took ${Math.round(stopped.ms)} ms to stop`);
+    assert.deepEqual((await Array.fromAsync(Deno.readDir(`${dir}/run`))).map((e) => e.name), []);
+  } finally {
+    for (const pid of seen) if (running(pid)) Deno.kill(pid, "SIGKILL");
+    for (const file of rotated) await Deno.remove(file);
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
 Deno.test({
   name:
     "netkit mroute daemon -d logs to its default file from /, a kill -9 leaves nothing that blocks the next start, -k stops it within 1 s",
   ignore: needs("root", "netns", "veth", "ipv4_mroute"),
   async fn() {
     using lab = new MrouteLab();
-    const dir = await Deno.makeTempDir({ prefix: "netkit-mroute-detach-" });
-    const env = { NETKIT_RUN_DIR: `${dir}/run`, NETKIT_LOG_DIR: `${dir}/log` };
-    const socket = `${dir}/run/${mrouteSocketName(netnsId(lab.router), 0)}.sock`;
-    const mroute = (...args: string[]) => netkitWith(env, ["-n", lab.router, "mroute", ...args]);
-    const pidOf = () => Number(Deno.readTextFileSync(`${socket}.lock`).trim());
-    const seen: number[] = [];
-    const start = async () => {
-      const started = await mroute("daemon", "--state", `${dir}/state.json`, "-d");
-      assert.equal(started.code, 0, started.err);
-      seen.push(pidOf());
-      return pidOf();
-    };
-    try {
-      const pid = await start();
-      assert.equal(Deno.readLinkSync(`/proc/${pid}/cwd`), "/");
-      const logFile = `${dir}/log/mroute-${lab.router}.log`;
-      assert.equal(Deno.statSync(logFile).mode! & 0o777, 0o640);
-      const added = await mroute("add", "--group", "239.40.0.2", "--iif", "r1", "--oif", "r2");
-      assert.equal(added.code, 0, added.err);
-
-      // Killed without cleanup: its socket and lock stay; the next daemon starts over them.
-      Deno.kill(pid, "SIGKILL");
-      await waitUntil(() => running(pid), (alive) => !alive, 5000, `pid ${pid} to die`);
-      assert.ok(Deno.statSync(socket).isSocket);
-      const next = await start();
-      const show = await mroute("show", "-j");
-      assert.equal(show.code, 0, show.err);
-      assert.deepEqual(
-        (JSON.parse(show.out) as { routes: { group: string }[] }).routes.map((r) => r.group),
-        ["239.40.0.2"],
-        "the state file brought the route back",
-      );
-
-      const stopped = await timeBeyond(
-        env,
-        ["-n", lab.router, "mroute", "show", "-j"],
-        ["-n", lab.router, "mroute", "daemon", "-k"],
-      );
-      assert.equal(stopped.code, 0, stopped.err);
-      assert.equal(stopped.out, `Stopped netkit mroute daemon ${next} (${socket})\n`);
-      assert.ok(!running(next));
-      assert.ok(stopped.ms < 1000, `it took ${Math.round(stopped.ms)} ms to stop`);
-      assert.deepEqual([...Deno.readDirSync(`${dir}/run`)].map((e) => e.name), []);
-    } finally {
-      for (const pid of seen) if (running(pid)) Deno.kill(pid, "SIGKILL");
-      await Deno.remove(dir, { recursive: true });
-    }
+    await checkDetachedWithState({
+      command: "mroute",
+      netns: lab.router,
+      socketName: mrouteSocketName(netnsId(lab.router), 0),
+      add: ["add", "--group", "239.40.0.2", "--iif", "r1", "--oif", "r2"],
+      listed: (show) =>
+        (JSON.parse(show) as { routes: { group: string }[] }).routes.map((r) => r.group),
+      entry: "239.40.0.2",
+      hangup: false,
+      what: "route",
+    });
   },
 });
 
@@ -543,74 +594,15 @@ Deno.test({
   async fn() {
     using lab = new NamespaceLab();
     const router = lab.netns("r");
-    const dir = await Deno.makeTempDir({ prefix: "netkit-vnet-detach-" });
-    const env = { NETKIT_RUN_DIR: `${dir}/run`, NETKIT_LOG_DIR: `${dir}/log` };
-    const socket = `${dir}/run/${vnetSocketName(netnsId(router))}.sock`;
-    const vnet = (...args: string[]) => netkitWith(env, ["-n", router, "vnet", ...args]);
-    const pidOf = () => Number(Deno.readTextFileSync(`${socket}.lock`).trim());
-    const seen: number[] = [];
-    const start = async () => {
-      const started = await vnet("daemon", "--state", `${dir}/state.json`, "-d");
-      assert.equal(started.code, 0, started.err);
-      seen.push(pidOf());
-      return pidOf();
-    };
-    const rotated: string[] = [];
-    try {
-      const pid = await start();
-      assert.equal(Deno.readLinkSync(`/proc/${pid}/cwd`), "/");
-      const logFile = `${dir}/log/vnet-${router}.log`;
-      assert.equal(Deno.statSync(logFile).mode! & 0o777, 0o640);
-      const added = await vnet(
-        "nic",
-        "add",
-        "vm1",
-        "--mac",
-        "52:54:00:00:00:01",
-        "--ipv4",
-        "192.0.2.5",
-      );
-      assert.equal(added.code, 0, added.err);
-
-      // SIGHUP: the log reopened, the daemon still serving its NIC.
-      rotated.push(await rotate(pid, logFile));
-      assert.ok(running(pid));
-      const shown = await vnet("show", "-j");
-      assert.equal(shown.code, 0, shown.err);
-      assert.deepEqual(
-        (JSON.parse(shown.out) as { nics: { name: string }[] }).nics.map((n) => n.name),
-        [
-          "vm1",
-        ],
-      );
-
-      // Killed without cleanup: its socket and lock stay; the next daemon starts over them.
-      Deno.kill(pid, "SIGKILL");
-      await waitUntil(() => running(pid), (alive) => !alive, 5000, `pid ${pid} to die`);
-      assert.ok(Deno.statSync(socket).isSocket);
-      const next = await start();
-      const again = await vnet("show", "-j");
-      assert.equal(again.code, 0, again.err);
-      assert.deepEqual(
-        (JSON.parse(again.out) as { nics: { name: string }[] }).nics.map((n) => n.name),
-        ["vm1"],
-        "the state file brought the NIC back",
-      );
-
-      const stopped = await timeBeyond(
-        env,
-        ["-n", router, "vnet", "show", "-j"],
-        ["-n", router, "vnet", "daemon", "-k"],
-      );
-      assert.equal(stopped.code, 0, stopped.err);
-      assert.equal(stopped.out, `Stopped netkit vnet daemon ${next} (${socket})\n`);
-      assert.ok(!running(next));
-      assert.ok(stopped.ms < 1000, `it took ${Math.round(stopped.ms)} ms to stop`);
-      assert.deepEqual([...Deno.readDirSync(`${dir}/run`)].map((e) => e.name), []);
-    } finally {
-      for (const pid of seen) if (running(pid)) Deno.kill(pid, "SIGKILL");
-      for (const file of rotated) Deno.removeSync(file);
-      await Deno.remove(dir, { recursive: true });
-    }
+    await checkDetachedWithState({
+      command: "vnet",
+      netns: router,
+      socketName: vnetSocketName(netnsId(router)),
+      add: ["nic", "add", "vm1", "--mac", "52:54:00:00:00:01", "--ipv4", "192.0.2.5"],
+      listed: (show) => (JSON.parse(show) as { nics: { name: string }[] }).nics.map((n) => n.name),
+      entry: "vm1",
+      hangup: true,
+      what: "NIC",
+    });
   },
 });

@@ -3,12 +3,14 @@
  * here one end of a veth pair, served through AF_PACKET) and an existing persistent TAP opened
  * by name. For each, a guest namespace gets its lease from busybox `udhcpc` and pings the
  * gateway; `nic del` leaves the interface netkit did not create where it was. And the
- * foreground mode, `netkit vnet --tap NAME ...`: one NIC, no daemon socket, the same lease.
+ * foreground mode, `netkit vnet --tap NAME ...`: one NIC, no daemon, the same lease (its optional
+ * --socket only tells the test when it serves).
  *
  * @module
  */
 
 import assert from "node:assert/strict";
+import { request, subscribe } from "../../lib/ipc/mod.ts";
 import { ChildDaemon } from "../../lib/lab/child_daemon.ts";
 import { ip, NamespaceLab } from "../../lib/lab/namespace_lab.ts";
 import { needs } from "../skip.ts";
@@ -88,7 +90,17 @@ Deno.test({
       const bound = lease(dir, guest, "vmp");
       assert.equal(bound.get("ip"), "192.0.2.9");
       assert.match(pingGateway(guest, "vmp", "192.0.2.9"), /2 received/);
+      // SUBSCRIBE is acknowledged first, then every event after it arrives (as with mroute).
+      const stop = new AbortController();
+      const events = subscribe(daemon.socket, { action: "SUBSCRIBE" }, { signal: stop.signal });
+      assert.deepEqual((await events.next()).value, {
+        status: "success",
+        message: "Subscribed to vnet events.",
+      });
       daemon.vnet("nic", "del", "vm1");
+      assert.deepEqual((await events.next()).value, { event: "nic_removed", nic: "vm1" });
+      stop.abort();
+      await events.return(undefined);
       assert.ok(exists(guest, "vmp"), "a persistent TAP outlives the NIC that opened it");
     } finally {
       Deno.removeSync(dir, { recursive: true });
@@ -106,11 +118,17 @@ Deno.test({
     const guest = lab.netns("g");
     const dir = Deno.makeTempDirSync({ prefix: "netkit-vnet-dev-" });
     const mac = "52:54:00:00:00:0b";
+    // Its --socket says when it serves: the TAP must not move while netkit still sets it up.
+    const socket = `${dir}/vnet.sock`;
     const vnet = ChildDaemon.spawn("netkit vnet (foreground)", "./netkit", [
       ...["-n", router, "vnet", "--tap", "vmf", "--mac", mac, "--ipv4", "192.0.2.11"],
+      ...["--socket", socket],
     ]);
     try {
-      await vnet.waitUntil(() => Promise.resolve(exists(router, "vmf")), { timeoutMs: 10_000 });
+      await vnet.waitUntil(async () => {
+        await request(socket, { action: "SHOW" }, { timeoutMs: 1000 });
+        return true;
+      }, { timeoutMs: 10_000 });
       ip("-n", router, "link", "set", "vmf", "netns", guest);
       inNetns(guest, 5, "sysctl", "-qw", "net.ipv6.conf.vmf.disable_ipv6=1");
       ip("-n", guest, "link", "set", "vmf", "up");

@@ -6,6 +6,7 @@ import { tsharkFields } from "../../testing/tshark.ts";
 import { VnetTapHarness } from "../../testing/vnet_tap_harness.ts";
 import { needs } from "../skip.ts";
 import { waitFor } from "../../lib/async.ts";
+import { recordedEnv, recordScript } from "./_vnet.ts";
 
 const GUEST_MAC = parseMac("52:54:00:12:34:01");
 const LINKLOCAL = createIpv4NicView({
@@ -25,19 +26,6 @@ const LAN = createIpv4NicView({
   dnsServers: [parseIpv4("198.51.100.53")],
 });
 const CLIENT_TIMEOUT_MS = 20_000;
-
-/**
- * A script for udhcpc (`-s`) and dhclient (`-sf`) that writes its environment to `record` once
- * bound (dhclient clears the environment, so the path is written into the script).
- */
-function recordScript(record: string): string {
-  return `#!/bin/sh
-case "$1$reason" in
-  bound|BOUND) env > '${record}.tmp' && mv '${record}.tmp' '${record}' ;;
-esac
-exit 0
-`;
-}
 
 /** A lab with the NIC's client side in namespace `client`, and a temporary directory. */
 interface Rig {
@@ -92,9 +80,7 @@ async function run(cmd: string, ...args: string[]): Promise<string> {
  * it, if it stays, as dhclient -d does) and returns what the script saw.
  */
 async function leaseFrom(rig: Rig, args: string[]): Promise<Map<string, string>> {
-  const record = `${rig.dir}/record.env`;
-  const script = `${rig.dir}/record.sh`;
-  await Deno.writeTextFile(script, recordScript(record), { mode: 0o755 });
+  const { script, record } = recordScript(rig.dir, "record");
   const child = new Deno.Command("ip", {
     args: ["netns", "exec", rig.client, ...args.map((arg) => arg === "SCRIPT" ? script : arg)],
     stdout: "piped",
@@ -122,11 +108,7 @@ async function leaseFrom(rig: Rig, args: string[]): Promise<Map<string, string>>
   const out = await output;
   const log = new TextDecoder().decode(out.stderr) + new TextDecoder().decode(out.stdout);
   assert.ok(recorded(), `${args[0]} got no lease (exit ${out.code}): ${log}`);
-  const lines = (await Deno.readTextFile(record)).split("\n").filter((line) => line.includes("="));
-  return new Map(lines.map((line) => {
-    const at = line.indexOf("=");
-    return [line.slice(0, at), line.slice(at + 1)];
-  }));
+  return recordedEnv(record);
 }
 
 /** Pings the gateway from the guest and checks the kernel resolved it to the gateway MAC. */

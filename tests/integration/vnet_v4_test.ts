@@ -29,7 +29,7 @@ import {
 } from "../../lib/packet/mod.ts";
 import { needs } from "../skip.ts";
 import { Capture } from "./_l2.ts";
-import { inNetns, recordedEnv, VnetProcess } from "./_vnet.ts";
+import { inNetns, recordedEnv, recordScript, VnetProcess } from "./_vnet.ts";
 
 const GATEWAY_MAC = "02:00:00:00:00:01";
 const GUEST_MAC = "52:54:00:00:00:01";
@@ -41,18 +41,6 @@ function placeGuest(router: string, netns: string, name: string, ipv6 = false): 
   else inNetns(netns, 5, "sysctl", "-qw", `net.ipv6.conf.${name}.accept_dad=0`);
   ip("-n", netns, "link", "set", "lo", "up");
   ip("-n", netns, "link", "set", name, "up");
-}
-
-/** A client script writing its environment to `record` once bound (udhcpc and dhclient). */
-function recordScript(dir: string, name: string): { script: string; record: string } {
-  const record = `${dir}/${name}.env`;
-  const script = `${dir}/${name}.sh`;
-  Deno.writeTextFileSync(
-    script,
-    `#!/bin/sh\ncase "$1$reason" in bound|BOUND) env > '${record}' ;; esac\nexit 0\n`,
-  );
-  Deno.chmodSync(script, 0o755);
-  return { script, record };
 }
 
 /** busybox udhcpc in `netns` on `iface` until bound (it quits then): what its script saw. */

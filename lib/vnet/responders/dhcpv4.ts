@@ -74,7 +74,7 @@ import { u16 } from "../../packet/bytes.ts";
 import {
   ipv4At,
   type Ipv4NicView,
-  type ResponderEventKind,
+  type Ipv4ResponderEventKind,
   type ResponderResult,
   silentResult,
 } from "./nic_view.ts";
@@ -225,7 +225,7 @@ function noteGivenBack(
 
 /** The event a reply comes with. */
 interface ReplyEvent {
-  kind: ResponderEventKind;
+  kind: Ipv4ResponderEventKind;
   address: Uint8Array;
 }
 

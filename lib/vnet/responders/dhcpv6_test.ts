@@ -13,7 +13,6 @@ import {
   formatIpv6,
   formatMac,
   generateDuidLl,
-  isMalformed,
   linkLocalFromMac,
   parseIpv6,
   parseMac,
@@ -21,6 +20,7 @@ import {
 import { type NicSpec, resolveNic } from "../config.ts";
 import type { ResponderEvent } from "../dataplane.ts";
 import { Dhcpv6Responder, LEASE_TIMES_S } from "./dhcpv6.ts";
+import { decoded } from "../../../testing/total_decoders.ts";
 
 const MAC = parseMac("52:54:00:12:34:01");
 const SERVER_DUID = generateDuidLl(parseMac("02:00:00:00:00:01"));
@@ -42,8 +42,7 @@ function setup(spec: NicSpec = SPEC) {
 }
 
 function decodeReply(frame: Uint8Array) {
-  const d = decodeDhcpv6Frame(frame);
-  if (isMalformed(d)) throw d;
+  const d = decoded(decodeDhcpv6Frame(frame));
   if (d.dhcpv6.kind !== "client_server") throw new Error("relay");
   return { ...d, message: d.dhcpv6 as Dhcpv6ClientServerMessage };
 }

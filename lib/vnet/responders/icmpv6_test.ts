@@ -6,7 +6,6 @@ import {
   formatIpv6,
   formatMac,
   type Icmpv6Frame,
-  isMalformed,
   linkLocalFromMac,
   parseIpv6,
   parseMac,
@@ -14,6 +13,7 @@ import {
 import { resolveNic } from "../config.ts";
 import type { Decision } from "../routing.ts";
 import { ICMPV6_ERROR_RATE, Icmpv6ErrorSender, Icmpv6Responder } from "./icmpv6.ts";
+import { decoded } from "../../../testing/total_decoders.ts";
 
 const MAC = parseMac("52:54:00:12:34:01");
 const GATEWAY_MAC = parseMac("02:00:00:00:00:01");
@@ -26,9 +26,7 @@ const lan = resolveNic({
 });
 
 function decode(frame: Uint8Array): Icmpv6Frame {
-  const d = decodeIcmpv6Frame(frame);
-  if (isMalformed(d)) throw d;
-  return d;
+  return decoded(decodeIcmpv6Frame(frame));
 }
 
 function echo(dst: string, src?: string) {

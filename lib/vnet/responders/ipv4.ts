@@ -32,12 +32,7 @@
 
 import { ReasonCounts } from "../../l2/reason_counts.ts";
 import type { NicConfig } from "../config.ts";
-import type {
-  IcmpErrorSender,
-  Responder,
-  ResponderContext,
-  ResponderEvent as DaemonEvent,
-} from "../dataplane.ts";
+import type { IcmpErrorSender, Responder, ResponderContext, ResponderEvent } from "../dataplane.ts";
 import type { Decision } from "../routing.ts";
 import { respondArp } from "./arp.ts";
 import { respondDhcpv4 } from "./dhcpv4.ts";
@@ -46,7 +41,7 @@ import {
   createIpv4NicView,
   type Ipv4NicView,
   type Ipv4Responder,
-  type ResponderEvent,
+  type Ipv4ResponderEvent,
   type ResponderResult,
 } from "./nic_view.ts";
 
@@ -59,7 +54,7 @@ const ETH = 14;
 export type ProxyArpPolicy = (nic: NicConfig, bytes: Uint8Array, offset: number) => boolean;
 
 /** The event a responder's result carries, as the daemon publishes it. */
-function daemonEvent(nic: NicConfig, event: ResponderEvent): DaemonEvent {
+function daemonEvent(nic: NicConfig, event: Ipv4ResponderEvent): ResponderEvent {
   return {
     ...event,
     event: event.kind === "ignored" ? "unknown" : event.kind,

@@ -11,7 +11,6 @@ import {
   formatMac,
   type Icmpv6Frame,
   IPV6_UNSPECIFIED,
-  isMalformed,
   linkLocalFromMac,
   parseIpv6,
   parseMac,
@@ -23,6 +22,7 @@ import {
   NdpResponder,
   ROUTER_LIFETIME_S,
 } from "./ndp.ts";
+import { decoded } from "../../../testing/total_decoders.ts";
 
 const MAC = parseMac("52:54:00:12:34:01");
 const GUEST_LL = linkLocalFromMac(MAC);
@@ -42,9 +42,7 @@ const SLAAC: NicSpec = {
 };
 
 function decode(frame: Uint8Array): Icmpv6Frame {
-  const d = decodeIcmpv6Frame(frame);
-  if (isMalformed(d)) throw d;
-  return d;
+  return decoded(decodeIcmpv6Frame(frame));
 }
 
 /** A responder that knows `spec`'s NIC (added at `now`), with RA delays drawn as `random`. */

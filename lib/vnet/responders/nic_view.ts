@@ -34,19 +34,14 @@ import {
   parseIpv4,
   parseMac,
 } from "../../packet/mod.ts";
+import { GATEWAY_MAC, LINKLOCAL_GATEWAY4, type VnetProfile } from "../config.ts";
+import type { ResponderEventKind } from "../dataplane.ts";
 
-/**
- * How a NIC's guest is addressed. `linklocal` (cloud style): the gateway is 169.254.0.1 at
- * 02:00:00:00:00:01 and the guest gets its address as a /32, with the routes to the gateway in
- * DHCP option 121. `lan`: the guest gets its real prefix, the gateway inside it, as on a LAN.
- */
-export type VnetProfile = "linklocal" | "lan";
-
-/** The gateway MAC of every NIC unless configured otherwise (locally administered). */
-export const DEFAULT_GATEWAY_MAC: Readonly<Uint8Array<ArrayBuffer>> = parseMac("02:00:00:00:00:01");
-/** The IPv4 gateway of the `linklocal` profile unless configured otherwise. */
+/** The gateway MAC of every NIC unless configured otherwise: config.ts's, as bytes. */
+export const DEFAULT_GATEWAY_MAC: Readonly<Uint8Array<ArrayBuffer>> = parseMac(GATEWAY_MAC);
+/** The IPv4 gateway of the `linklocal` profile unless configured otherwise: config.ts's. */
 export const DEFAULT_LINKLOCAL_GATEWAY_IPV4: Readonly<Uint8Array<ArrayBuffer>> = parseIpv4(
-  "169.254.0.1",
+  LINKLOCAL_GATEWAY4,
 );
 /** Lease time in seconds unless configured otherwise: one day. */
 export const DEFAULT_LEASE_TIME = 86_400;
@@ -135,27 +130,24 @@ export interface ResponderResult {
    */
   readonly reason: string;
   /** Something `vnet monitor` shows, when there is one. */
-  readonly event?: ResponderEvent;
+  readonly event?: Ipv4ResponderEvent;
 }
 
-/** Kinds of {@linkcode ResponderEvent}. */
-export type ResponderEventKind =
-  | "lease"
-  | "release"
-  | "decline"
-  | "nak"
-  | "inform"
-  | "conflict"
-  | "ignored";
+/**
+ * Kinds of {@linkcode Ipv4ResponderEvent}: the daemon's event kinds (dataplane.ts), with
+ * `ignored` where the daemon says `unknown`.
+ */
+export type Ipv4ResponderEventKind = Exclude<ResponderEventKind, "unknown"> | "ignored";
 
 /**
- * An event for `vnet monitor`. Plain strings, so it serialises as is. Events about ignored
- * frames are shared constants without addresses: a stranger's flood of them costs nothing to
- * report.
+ * An event of the IPv4 responders, which know no NIC name: the daemon publishes it for
+ * `vnet monitor` as a dataplane `ResponderEvent` with the NIC's name added (responders/ipv4.ts).
+ * Plain strings, so it serialises as is. Events about ignored frames are shared constants
+ * without addresses: a stranger's flood of them costs nothing to report.
  */
-export interface ResponderEvent {
+export interface Ipv4ResponderEvent {
   /** What happened. */
-  readonly kind: ResponderEventKind;
+  readonly kind: Ipv4ResponderEventKind;
   /** The protocol that saw it. */
   readonly protocol: "arp" | "icmpv4" | "dhcpv4";
   /** The counter reason of the result it came with. */
@@ -181,9 +173,9 @@ export type Ipv4Responder = (
  * nothing. With `eventKind`, it carries a shared event of that kind too.
  */
 export function silentResult(
-  protocol: ResponderEvent["protocol"],
+  protocol: Ipv4ResponderEvent["protocol"],
   reason: string,
-  eventKind?: ResponderEventKind,
+  eventKind?: Ipv4ResponderEventKind,
 ): ResponderResult {
   const event = eventKind === undefined
     ? undefined
