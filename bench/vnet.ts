@@ -158,6 +158,7 @@ export function formatVnetReport(report: VnetBenchReport): string {
         "server",
         "exchanges/s",
         "rounds (exchanges/s)",
+        "server CPU µs/exchange",
         "retransmits",
         "addresses",
         "RSS",

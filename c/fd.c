@@ -1,4 +1,4 @@
-/* Plain descriptors: close, read, write, poll and an eventfd to wake a poll. */
+/* Plain descriptors: close, read, write, epoll and an eventfd to wake a wait. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <poll.h>
@@ -16,9 +16,10 @@
 
 #include "netkit.h"
 
-_Static_assert(sizeof(struct pollfd) == 8, "struct pollfd is 8 bytes");
-_Static_assert(offsetof(struct pollfd, events) == 4, "pollfd.events at 4");
-_Static_assert(offsetof(struct pollfd, revents) == 6, "pollfd.revents at 6");
+/* The Poller passes and reads the poll(2) bits; epoll uses the same values for them. */
+_Static_assert(EPOLLIN == POLLIN && EPOLLOUT == POLLOUT && EPOLLERR == POLLERR &&
+		       EPOLLHUP == POLLHUP,
+	       "epoll's event bits are poll(2)'s");
 
 int nk_close(int fd)
 {
@@ -46,15 +47,6 @@ int nk_write(int fd, const uint8_t *buf, uint32_t len)
 		n = write(fd, buf, len);
 	while (n < 0 && errno == EINTR);
 	return n < 0 ? -errno : (int)n;
-}
-
-int nk_poll(uint8_t *fds, uint32_t n, int32_t timeout_ms)
-{
-	int rc = poll((struct pollfd *)fds, n, timeout_ms);
-
-	if (rc < 0)
-		return errno == EINTR ? 0 : -errno;
-	return rc;
 }
 
 int nk_epoll_open(void)

@@ -26,8 +26,6 @@ int nk_close(int fd);
 /* read(2)/write(2): bytes moved; -EAGAIN when a nonblocking fd has nothing / no room. */
 int nk_read(int fd, uint8_t *buf, uint32_t len);
 int nk_write(int fd, const uint8_t *buf, uint32_t len);
-/* poll(2) over `n` struct pollfd at `fds`; EINTR counts as a timeout (returns 0). */
-int nk_poll(uint8_t *fds, uint32_t n, int32_t timeout_ms);
 /* epoll(7), level-triggered: a wait costs what is ready, not what is watched. `events` are the
  * poll(2) bits (EPOLLIN == POLLIN, ...). nk_epoll_set adds `fd` or changes its events;
  * nk_epoll_del of a descriptor not in the set (or closed) succeeds. nk_epoll_wait writes up to

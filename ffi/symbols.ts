@@ -15,16 +15,6 @@ export const SYMBOLS = {
   nk_close: { parameters: ["i32"], result: "i32" }, // int fd
   nk_read: { parameters: ["i32", "buffer", "u32"], result: "i32" }, // int fd, uint8_t *buf, uint32_t len
   nk_write: { parameters: ["i32", "buffer", "u32"], result: "i32" }, // int fd, const uint8_t *buf, uint32_t len
-  nk_poll: {
-    parameters: [
-      "buffer", // struct pollfd *fds
-      "u32", // uint32_t n
-      "i32", // int32_t timeout_ms
-    ],
-    result: "i32",
-    // Runs on a worker thread so the event loop keeps going; wake it with an eventfd.
-    nonblocking: true,
-  },
   nk_epoll_open: { parameters: [], result: "i32" },
   nk_epoll_set: { parameters: ["i32", "i32", "u32"], result: "i32" }, // int epfd, int fd, uint32_t events
   nk_epoll_del: { parameters: ["i32", "i32"], result: "i32" }, // int epfd, int fd
@@ -36,7 +26,7 @@ export const SYMBOLS = {
       "i32", // int32_t timeout_ms
     ],
     result: "i32",
-    // Like nk_poll: on a worker thread, woken through an eventfd in the set.
+    // Runs on a worker thread so the event loop keeps going; woken through an eventfd in the set.
     nonblocking: true,
   },
   nk_eventfd_open: { parameters: [], result: "i32" },
