@@ -4,7 +4,9 @@
  * by name. For each, a guest namespace gets its lease from busybox `udhcpc` and pings the
  * gateway; `nic del` leaves the interface netkit did not create where it was. And the
  * foreground mode, `netkit vnet --tap NAME ...`: one NIC, no daemon, the same lease (its optional
- * --socket only tells the test when it serves).
+ * --socket only tells the test when it serves). And the router's ICMP errors, as a guest's ping
+ * reports them: net unreachable (IPv4 and IPv6) without an uplink, TTL exceeded for a packet that
+ * would leave with TTL 0.
  *
  * @module
  */
@@ -141,6 +143,62 @@ Deno.test({
       assert.ok(performance.now() - started < 1000, "SIGTERM stops it within 1 s");
     } finally {
       await vnet.stop();
+      Deno.removeSync(dir, { recursive: true });
+    }
+  },
+});
+
+/** `ping ARGS` in `netns`, which fails when no reply comes: what it printed either way. */
+function pingOutput(netns: string, ...args: string[]): string {
+  const out = new Deno.Command("ip", {
+    args: ["netns", "exec", netns, "timeout", "10", "ping", ...args],
+    stdout: "piped",
+    stderr: "piped",
+  }).outputSync();
+  const text = new TextDecoder();
+  return text.decode(out.stdout) + text.decode(out.stderr);
+}
+
+Deno.test({
+  name: "vnet sends a router's ICMP errors: net unreachable (v4, v6) with no uplink, TTL exceeded",
+  ignore: needs("root", "netns", "tun", "ping"),
+  async fn() {
+    using lab = new NamespaceLab();
+    const router = lab.netns("r");
+    const g1 = lab.netns("g1");
+    const g2 = lab.netns("g2");
+    const dir = Deno.makeTempDirSync({ prefix: "netkit-vnet-dev-" });
+    try {
+      await using daemon = await VnetProcess.startIn(router, dir);
+      const guests = [[g1, "vm1", "52:54:00:00:00:21", "5"], [g2, "vm2", "52:54:00:00:00:22", "6"]];
+      for (const [netns, name, mac, host] of guests) {
+        daemon.vnet(
+          ...["nic", "add", name!, "--mac", mac!],
+          ...["--ipv4", `192.0.2.${host}`, "--ipv6", `2001:db8::${host}`],
+        );
+        ip("-n", router, "link", "set", name!, "netns", netns!);
+        inNetns(netns!, 5, "sysctl", "-qw", `net.ipv6.conf.${name}.accept_dad=0`);
+        ip("-n", netns!, "link", "set", name!, "up");
+        ip("-n", netns!, "addr", "add", `192.0.2.${host}/32`, "dev", name!);
+        ip("-n", netns!, "route", "add", "169.254.0.1/32", "dev", name!);
+        ip("-n", netns!, "route", "add", "default", "via", "169.254.0.1");
+        ip("-n", netns!, "-6", "addr", "add", `2001:db8::${host}/128`, "dev", name!, "nodad");
+        ip("-n", netns!, "-6", "route", "add", "default", "via", "fe80::1", "dev", name!);
+      }
+      assert.match(pingOutput(g1, "-c", "1", "-W", "2", "192.0.2.6"), /1 received/);
+      assert.match(
+        pingOutput(g1, "-c", "1", "-W", "2", "203.0.113.9"),
+        /From 169\.254\.0\.1 .*Destination Net Unreachable/,
+      );
+      assert.match(
+        pingOutput(g1, "-6", "-c", "1", "-W", "2", "2001:db8:ff::9"),
+        /From fe80::1.*Destination unreachable: No route/,
+      );
+      assert.match(
+        pingOutput(g1, "-c", "1", "-W", "2", "-t", "1", "192.0.2.6"),
+        /From 169\.254\.0\.1 .*Time to live exceeded/,
+      );
+    } finally {
       Deno.removeSync(dir, { recursive: true });
     }
   },
