@@ -107,11 +107,18 @@ UNITS := $(patsubst packaging/systemd/%.in,%,$(wildcard packaging/systemd/*.serv
 # What the launcher runs; tests (*_test.ts, _testing.ts) stay behind.
 RUNTIME_TS = main.ts $(shell find lib ffi -name '*.ts' ! -name '*_test.ts' ! -name '_testing.ts')
 
-# Both remove the whole $(NETKIT_LIBDIR): it must be a directory of netkit's own.
+# Both remove the whole $(DESTDIR)$(NETKIT_LIBDIR): it must be a directory of netkit's own. The
+# recipes use it unquoted, so white space would split it into other paths to remove
+# ("/usr x/netkit"), and "." or ".." components could name one above ("/usr/../netkit").
 check-libdir:
-	@case "$(NETKIT_LIBDIR)" in /*/netkit) ;; *) \
-	  echo "make: NETKIT_LIBDIR=$(NETKIT_LIBDIR) must be an absolute path ending in /netkit" >&2; \
-	  exit 1;; esac
+	@case '$(NETKIT_LIBDIR)' in *[!A-Za-z0-9_./+@-]* | */../* | */./* | *//* ) bad=1;; \
+	  /?*/netkit) bad=;; *) bad=1;; esac; \
+	if [ -n "$$bad" ]; then \
+	  echo "make: NETKIT_LIBDIR=$(NETKIT_LIBDIR) must be an absolute path ending in /netkit," \
+	    "of letters, digits and _.+@- only, without . or .. components" >&2; \
+	  exit 1; fi; \
+	case '$(DESTDIR)' in *[!A-Za-z0-9_./+@-]*) \
+	  echo "make: DESTDIR=$(DESTDIR) may hold letters, digits and _.+@-/ only" >&2; exit 1;; esac
 
 install: check-libdir netkit docs
 	@set -e; \

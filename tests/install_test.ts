@@ -144,3 +144,32 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "make install and uninstall refuse a NETKIT_LIBDIR or DESTDIR that could name another tree",
+  ignore: needs("make"),
+  fn() {
+    const dir = Deno.makeTempDirSync({ prefix: "netkit-libdir-" });
+    try {
+      Deno.mkdirSync(`${dir}/usr/lib/keep`, { recursive: true });
+      for (
+        const args of [
+          ["NETKIT_LIBDIR=/usr/lib/keep /netkit"],
+          ["NETKIT_LIBDIR=/usr/lib/keep/../netkit"],
+          ["NETKIT_LIBDIR=/netkit"],
+          ["NETKIT_LIBDIR=usr/lib/netkit"],
+          [`DESTDIR=${dir}/usr/lib/keep `],
+        ]
+      ) {
+        for (const target of ["uninstall", "install"]) {
+          const result = run("make", ["-s", target, `DESTDIR=${dir}`, ...args]);
+          assert.notEqual(result.code, 0, `make ${target} ${args}`);
+          assert.match(result.err, /must be an absolute path ending in \/netkit|may hold letters/);
+        }
+      }
+      assert.deepEqual([...Deno.readDirSync(`${dir}/usr/lib`)].map((e) => e.name), ["keep"]);
+    } finally {
+      Deno.removeSync(dir, { recursive: true });
+    }
+  },
+});
