@@ -32,6 +32,8 @@ export function readFrameBatch(
 
 /** Where {@linkcode writeFrameBatch} reports frames the kernel refused (not EAGAIN). */
 const failedOut = new Uint32Array(1);
+/** {@linkcode failedOut} as the FFI call takes it, made once: writes are on the hot path. */
+const failedOutBytes = new Uint8Array(failedOut.buffer);
 
 /**
  * Writes slots `first` to `first + count - 1` of `batch` to `fd` (one FFI call; each slot's
@@ -55,7 +57,7 @@ export function writeFrameBatch(
     batch.slotSize,
     count,
     first === 0 ? batch.meta : batch.meta.subarray(first * FRAME_META.size),
-    new Uint8Array(failedOut.buffer),
+    failedOutBytes,
   );
   return { handled: unwrap(n, `write to ${what}`), failed: failedOut[0]! };
 }
