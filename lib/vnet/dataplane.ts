@@ -373,7 +373,7 @@ export class Dataplane {
       return;
     }
     const decision = this.#router.forward(frame, length, index);
-    this.#apply(decision, frame, index, counters, now);
+    this.#apply(decision, frame, length, index, counters, now);
   }
 
   /**
@@ -397,12 +397,14 @@ export class Dataplane {
     buffer[12] = type >> 8;
     buffer[13] = type & 0xff;
     const decision = this.#router.forward(buffer, ETH + length, FROM_UPLINK);
-    this.#apply(decision, buffer, FROM_UPLINK, counters, now);
+    this.#apply(decision, buffer, ETH + length, FROM_UPLINK, counters, now);
   }
 
+  /** Acts on `decision` about `frame[0, length)` (the rest of `frame` is a slot's stale bytes). */
   #apply(
     decision: Decision,
     frame: Uint8Array,
+    length: number,
     from: number,
     counters: NicCounters,
     now: number,
@@ -426,7 +428,9 @@ export class Dataplane {
         counters.drops[decision.verdict]++;
         if (this.#icmpErrors === null || from === FROM_UPLINK) return;
         const nic = this.#nics[from]!;
-        for (const reply of this.#icmpErrors.error(nic, frame, decision, now)) {
+        // The frame alone: the senders size their checks and quotes by its length.
+        const offending = frame.subarray(0, length);
+        for (const reply of this.#icmpErrors.error(nic, offending, decision, now)) {
           counters.icmp_errors++;
           this.#send(from, reply, reply.length);
         }

@@ -160,6 +160,26 @@ Deno.test("Dataplane routes guest to guest and to the uplink, and counts the ver
   assert.equal(dp.counters(0).drops.gateway_unsupported, 1);
 });
 
+Deno.test("Dataplane hands the ICMP error sender the offending frame alone, not its slot", () => {
+  const { dp, out } = setup();
+  const seen: Uint8Array[] = [];
+  dp.setIcmpErrors({
+    error(_nic, frame) {
+      seen.push(frame.slice());
+      return [new Uint8Array(60)];
+    },
+  });
+  const expired = ipv4Frame({ srcMac: A.mac, src: "192.0.2.10", dst: "192.0.2.11", ttl: 1 });
+  // In a receive slot: the bytes after the frame are another frame's leftovers.
+  const slot = new Uint8Array(2048).fill(0xee);
+  slot.set(expired);
+  dp.fromNic(0, slot, expired.length, 0);
+  assert.equal(seen.length, 1);
+  assert.deepEqual(seen[0], expired);
+  assert.equal(dp.counters(0).icmp_errors, 1);
+  assert.equal(out.nic.length, 1);
+});
+
 Deno.test("Dataplane: a packet from the uplink gets an Ethernet header and goes to its guest", () => {
   const { dp, out } = setup(1500);
   const frame = ipv4Frame({ srcMac: A.mac, src: "203.0.113.1", dst: "192.0.2.11" });
