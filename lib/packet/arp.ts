@@ -43,7 +43,7 @@
  * @module
  */
 
-import { setU16, u16 } from "./bytes.ts";
+import { bytesEqual, setU16, u16 } from "./bytes.ts";
 import { catchMalformed, type Decoded, MalformedPacketError } from "./errors.ts";
 import {
   decodeEthernet,
@@ -221,10 +221,6 @@ function isZero(bytes: Uint8Array): boolean {
   return true;
 }
 
-function sameAddress(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && a.every((byte, i) => byte === b[i]);
-}
-
 /**
  * Whether `arp` is an RFC 5227 probe: a request with sender IP 0.0.0.0, sent by a host checking
  * that the target IP is free. A responder must not learn the sender from it, and answers only
@@ -241,7 +237,7 @@ export function isArpProbe(arp: ArpPacket): boolean {
  */
 export function isArpAnnouncement(arp: ArpPacket): boolean {
   return (arp.operation === ArpOperation.REQUEST || arp.operation === ArpOperation.REPLY) &&
-    !isZero(arp.senderIp) && sameAddress(arp.senderIp, arp.targetIp);
+    !isZero(arp.senderIp) && bytesEqual(arp.senderIp, arp.targetIp);
 }
 
 /**

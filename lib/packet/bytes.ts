@@ -30,3 +30,18 @@ export function setU32(bytes: Uint8Array, offset: number, value: number): void {
   bytes[offset + 2] = (value >>> 8) & 0xff;
   bytes[offset + 3] = value & 0xff;
 }
+
+/** Whether `a` and `b` hold the same bytes (and as many). */
+export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && bytesEqualAt(a, 0, b);
+}
+
+/**
+ * Whether `bytes` holds `expected` at `offset` (a field compared in place, as a frame's MAC or
+ * address against a configured one, with no copy). Past the end of `bytes` is no match.
+ */
+export function bytesEqualAt(bytes: Uint8Array, offset: number, expected: Uint8Array): boolean {
+  if (offset < 0 || offset + expected.length > bytes.length) return false;
+  for (let i = 0; i < expected.length; i++) if (bytes[offset + i] !== expected[i]) return false;
+  return true;
+}

@@ -29,6 +29,7 @@ import { formatIpv4, parseIpv4 } from "../packet/ipv4.ts";
 import { formatIpv6, isIpv6Multicast, parseIpv6 } from "../packet/ipv6.ts";
 import { formatMac, isMulticastMac, parseMac } from "../packet/mac.ts";
 import { exactly, type Schema } from "../zod_exact.ts";
+import { bytesEqual } from "../packet/bytes.ts";
 
 /**
  * Most NICs one daemon serves. Each is a TAP (a descriptor in every poll) and a few objects;
@@ -221,10 +222,6 @@ function firstHost(address: Uint8Array, length: number): Uint8Array {
   return host;
 }
 
-function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && a.every((v, i) => v === b[i]);
-}
-
 function resolveIpv4(spec: NicSpec, lan: boolean): NicAddress | null {
   if (spec.ipv4 === undefined) {
     if (spec.gateway4 !== undefined) refuse(spec.name, "--gateway4 needs --ipv4");
@@ -248,7 +245,7 @@ function resolveIpv4(spec: NicSpec, lan: boolean): NicAddress | null {
   if (!samePrefix(gateway, address, prefixLength)) {
     refuse(spec.name, `--gateway4 ${formatIpv4(gateway)} is outside ${spec.ipv4}`);
   }
-  if (equalBytes(gateway, address)) {
+  if (bytesEqual(gateway, address)) {
     refuse(spec.name, `the gateway and the guest cannot both be ${formatIpv4(address)}`);
   }
   return { address, prefixLength, gateway };
@@ -281,7 +278,7 @@ function resolveIpv6(spec: NicSpec, lan: boolean): NicAddress | null {
   if (!samePrefix(gateway, address, prefixLength)) {
     refuse(spec.name, `--gateway6 ${formatIpv6(gateway)} is outside ${spec.ipv6}`);
   }
-  if (equalBytes(gateway, address)) {
+  if (bytesEqual(gateway, address)) {
     refuse(spec.name, `the gateway and the guest cannot both be ${formatIpv6(address)}`);
   }
   return { address, prefixLength, gateway };
@@ -305,7 +302,7 @@ export function resolveNic(spec: NicSpec): NicConfig {
   if (isMulticastMac(guestMac) || guestMac.every((b) => b === 0)) {
     refuse(name, `--mac ${spec.mac} is not a unicast MAC`);
   }
-  if (equalBytes(guestMac, gatewayMac)) refuse(name, `--mac ${spec.mac} is the gateway's MAC`);
+  if (bytesEqual(guestMac, gatewayMac)) refuse(name, `--mac ${spec.mac} is the gateway's MAC`);
   const ipv4 = resolveIpv4(spec, lan);
   const ipv6 = resolveIpv6(spec, lan);
   if (ipv4 === null && ipv6 === null) refuse(name, "give the guest --ipv4, --ipv6 or both");
@@ -391,13 +388,13 @@ export function checkNicFits(others: readonly NicConfig[], nic: NicConfig): void
       ? "the name"
       : other.device.name === nic.device.name
       ? `interface "${nic.device.name}"`
-      : equalBytes(other.guestMac, nic.guestMac)
+      : bytesEqual(other.guestMac, nic.guestMac)
       ? `MAC ${formatMac(nic.guestMac)}`
       : nic.ipv4 !== null && other.ipv4 !== null &&
-          equalBytes(other.ipv4.address, nic.ipv4.address)
+          bytesEqual(other.ipv4.address, nic.ipv4.address)
       ? `address ${formatIpv4(nic.ipv4.address)}`
       : nic.ipv6 !== null && other.ipv6 !== null &&
-          equalBytes(other.ipv6.address, nic.ipv6.address)
+          bytesEqual(other.ipv6.address, nic.ipv6.address)
       ? `address ${formatIpv6(nic.ipv6.address)}`
       : null;
     if (clash !== null) refuse(nic.name, `${clash} is already NIC "${other.name}"'s`);

@@ -22,6 +22,7 @@
 import { EtherType } from "../packet/ethernet.ts";
 import type { NicConfig } from "./config.ts";
 import { type Decision, FROM_UPLINK, VnetRouter } from "./routing.ts";
+import { bytesEqualAt } from "../packet/bytes.ts";
 
 /** The kinds of frame addressed to the gateway itself, one {@linkcode Responder} each. */
 export type GatewayTraffic = "arp" | "icmp4" | "dhcp4" | "ndp" | "icmp6" | "dhcp6";
@@ -180,11 +181,6 @@ const ETHERTYPE_IPV4 = EtherType.IPV4;
 const ETHERTYPE_IPV6 = EtherType.IPV6;
 const BROADCAST4 = new Uint8Array([255, 255, 255, 255]);
 
-function sameBytes(a: Uint8Array, aOffset: number, b: Uint8Array): boolean {
-  for (let i = 0; i < b.length; i++) if (a[aOffset + i] !== b[i]) return false;
-  return true;
-}
-
 /** The per-frame logic of one daemon (see the module doc). */
 export class Dataplane {
   readonly #router: VnetRouter;
@@ -293,12 +289,12 @@ export class Dataplane {
       if (length < ETH + 20) return null;
       const protocol = frame[ETH + 9]!;
       const l4 = ETH + (frame[ETH]! & 0x0f) * 4;
-      const toGateway = nic.ipv4 !== null && sameBytes(frame, ETH + 16, nic.ipv4.gateway);
+      const toGateway = nic.ipv4 !== null && bytesEqualAt(frame, ETH + 16, nic.ipv4.gateway);
       // UDP to port 67, broadcast (DISCOVER from 0.0.0.0) or to the gateway (a renewal); to any
       // other address it is another server's, and routed.
       if (
         protocol === 17 && length >= l4 + 4 && frame[l4 + 2] === 0 && frame[l4 + 3] === 67 &&
-        (toGateway || sameBytes(frame, ETH + 16, BROADCAST4))
+        (toGateway || bytesEqualAt(frame, ETH + 16, BROADCAST4))
       ) {
         return "dhcp4";
       }
@@ -317,8 +313,8 @@ export class Dataplane {
         return "dhcp6";
       }
       if (
-        sameBytes(frame, ETH + 24, nic.gateway6LinkLocal) ||
-        (nic.ipv6 !== null && sameBytes(frame, ETH + 24, nic.ipv6.gateway))
+        bytesEqualAt(frame, ETH + 24, nic.gateway6LinkLocal) ||
+        (nic.ipv6 !== null && bytesEqualAt(frame, ETH + 24, nic.ipv6.gateway))
       ) {
         return next === 58 ? "icmp6" : "unsupported";
       }
@@ -340,12 +336,12 @@ export class Dataplane {
       counters.drops.bad_header++;
       return;
     }
-    if (!sameBytes(frame, 6, nic.guestMac)) {
+    if (!bytesEqualAt(frame, 6, nic.guestMac)) {
       counters.drops.source_mac++;
       return;
     }
     const group = (frame[0]! & 1) !== 0;
-    if (!group && !sameBytes(frame, 0, nic.gatewayMac)) {
+    if (!group && !bytesEqualAt(frame, 0, nic.gatewayMac)) {
       counters.drops.destination_mac++;
       return;
     }

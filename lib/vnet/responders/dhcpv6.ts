@@ -46,7 +46,7 @@ import { formatMac } from "../../packet/mac.ts";
 import { findOfKind } from "../../packet/tagged.ts";
 import { type NicConfig, samePrefix } from "../config.ts";
 import type { Responder, ResponderContext } from "../dataplane.ts";
-import { sameAddress } from "./icmpv6.ts";
+import { bytesEqual } from "../../packet/bytes.ts";
 
 /** The lease: preferred and valid lifetimes of the address, T1 and T2 (s). */
 export const LEASE_TIMES_S = {
@@ -75,10 +75,6 @@ const NAMES: Record<number, string> = {
   [T.DECLINE]: "decline",
   [T.INFORMATION_REQUEST]: "information_request",
 };
-
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && a.every((v, i) => v === b[i]);
-}
 
 function status(code: number, message: string): Dhcpv6Option {
   return { kind: "status_code", status: code, message };
@@ -120,7 +116,7 @@ export class Dhcpv6Responder implements Responder {
     const clientId = findOfKind(options, "client_id");
     const serverId = findOfKind(options, "server_id");
     const ours = generateDuidLl(nic.gatewayMac);
-    const oursNamed = serverId !== undefined && sameBytes(serverId.duid, ours);
+    const oursNamed = serverId !== undefined && bytesEqual(serverId.duid, ours);
     if (clientId === undefined && type !== T.INFORMATION_REQUEST) {
       return this.#drop("no_client_id");
     }
@@ -158,7 +154,7 @@ export class Dhcpv6Responder implements Responder {
         },
       }),
     ];
-    if (!sameAddress(ip.dst, ALL_DHCP_RELAY_AGENTS_AND_SERVERS)) {
+    if (!bytesEqual(ip.dst, ALL_DHCP_RELAY_AGENTS_AND_SERVERS)) {
       // §18.3.1: we never sent a Server Unicast option.
       if (!mustName) return this.#drop("unicast");
       return reply(T.REPLY, [status(Dhcpv6StatusCode.USE_MULTICAST, "use ff02::1:2")]);
@@ -268,7 +264,7 @@ function iaAddresses(options: readonly Dhcpv6Option[]): Uint8Array[] {
 function boundIa(ia: Dhcpv6IaOption, address: Uint8Array): Dhcpv6Option {
   const stale: Dhcpv6Option[] = [];
   for (const o of ia.options) {
-    if (o.kind === "iaaddr" && !sameAddress(o.address, address)) {
+    if (o.kind === "iaaddr" && !bytesEqual(o.address, address)) {
       stale.push({
         kind: "iaaddr",
         address: o.address,

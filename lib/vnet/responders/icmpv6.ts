@@ -34,22 +34,17 @@ import { TokenBucket } from "../../l2/token_bucket.ts";
 import type { NicConfig } from "../config.ts";
 import type { IcmpErrorSender, Responder } from "../dataplane.ts";
 import type { Decision } from "../routing.ts";
+import { bytesEqual } from "../../packet/bytes.ts";
 
 const ETH = 14;
 
 /** RFC 4443 §2.4 (f): ICMPv6 errors per NIC, per second and in a burst. */
 export const ICMPV6_ERROR_RATE = { perSecond: 10, burst: 10 } as const;
 
-/** Whether the 16 bytes of `a` and `b` are equal. */
-export function sameAddress(a: Uint8Array, b: Uint8Array): boolean {
-  for (let i = 0; i < 16; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
-
 /** Whether `address` is one of `nic`'s gateway addresses: fe80::1 or, in `lan`, the gateway. */
 export function isGatewayAddress6(nic: NicConfig, address: Uint8Array): boolean {
-  return sameAddress(address, nic.gateway6LinkLocal) ||
-    (nic.ipv6 !== null && sameAddress(address, nic.ipv6.gateway));
+  return bytesEqual(address, nic.gateway6LinkLocal) ||
+    (nic.ipv6 !== null && bytesEqual(address, nic.ipv6.gateway));
 }
 
 /** Why a frame handed to the ICMPv6 responder was not answered. */

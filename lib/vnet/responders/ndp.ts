@@ -49,7 +49,8 @@ import type { NdOption } from "../../packet/nd_options.ts";
 import { findOfKind } from "../../packet/tagged.ts";
 import type { NicConfig } from "../config.ts";
 import type { Responder, TimedFrame } from "../dataplane.ts";
-import { isGatewayAddress6, sameAddress } from "./icmpv6.ts";
+import { isGatewayAddress6 } from "./icmpv6.ts";
+import { bytesEqual } from "../../packet/bytes.ts";
 
 /** RFC 4861 §10: the most a solicited RA is delayed, ms. */
 export const MAX_RA_DELAY_TIME_MS = 500;
@@ -142,7 +143,7 @@ export class NdpResponder implements Responder {
     switch (message.kind) {
       case "neighbor_solicitation": {
         if (isIpv6Multicast(message.target)) return this.#drop("invalid");
-        if (fromUnspecified && !sameAddress(ip.dst, solicitedNodeMulticast(message.target))) {
+        if (fromUnspecified && !bytesEqual(ip.dst, solicitedNodeMulticast(message.target))) {
           return this.#drop("invalid");
         }
         if (!isGatewayAddress6(nic, message.target)) {
