@@ -46,6 +46,13 @@ import {
 } from "./gateway_events.ts";
 import { clientLanAddress, clientMac, L2, L2Lab } from "./l2_lab.ts";
 import { ip, labBuildError, requireLabRoot } from "./namespace_lab.ts";
+import {
+  execInNetns,
+  failOnExit,
+  namespacesLeft,
+  pathExists,
+  pingSummaryOf,
+} from "./lab_checks.ts";
 import { Interrupted, ScenarioRun, type ScenarioRunOptions, type Untimed } from "./runner.ts";
 import type { EventOf } from "./timeline.ts";
 
@@ -62,20 +69,6 @@ export interface GatewayLabRunOptions extends ScenarioRunOptions<GatewayLabEvent
   durationMs?: number;
   /** Log level of the processes, whose logs go to files in the lab's directory (info). */
   logLevel?: string;
-}
-
-/** The summary of `ping -c` (iputils or busybox): sent, received and min/avg/max RTT in ms. */
-export function parsePingSummary(
-  text: string,
-): { sent: number; received: number; rtt: [number, number, number] | null } | null {
-  const counts = /([0-9]+) packets transmitted, ([0-9]+) (?:packets )?received/.exec(text);
-  if (counts === null) return null;
-  const rtt = /min\/avg\/max(?:\/mdev)? = ([0-9.]+)\/([0-9.]+)\/([0-9.]+)/.exec(text);
-  return {
-    sent: Number(counts[1]),
-    received: Number(counts[2]),
-    rtt: rtt === null ? null : [Number(rtt[1]), Number(rtt[2]), Number(rtt[3])],
-  };
 }
 
 /**
@@ -190,19 +183,12 @@ export class GatewayScenario implements AsyncDisposable {
       pid: process.pid,
       netns: this.#netnsOf(role),
     });
-    process.status.then(async () => {
-      if (this.#exitsExpected || this.#expectedExits.has(process)) return;
-      // Already exited: stop() only waits until its output is read to the end.
-      const status = await process.stop();
-      if (this.#exitsExpected) return;
-      const detail = process.output.replace(/^netkit: error: /, "");
-      this.#running.fail(
-        new NetkitError(
-          `netkit ${role} (pid ${process.pid}) exited with code ${status.code}` +
-            (detail === "" ? "" : `: ${detail}`),
-        ),
-      );
-    });
+    failOnExit(
+      this.#running,
+      process,
+      `netkit ${role}`,
+      () => this.#exitsExpected || this.#expectedExits.has(process),
+    );
   }
 
   #netnsOf(role: GatewayLabRole): string {
@@ -452,34 +438,10 @@ export class GatewayScenario implements AsyncDisposable {
     target: string,
     address: string,
   ): Promise<Untimed<EventOf<GatewayLabEvent, "ping">>> {
-    const args = ["netns", "exec", ns, "ping", "-c", String(PING_COUNT), "-i", "0.2", "-W", "2"];
-    this.#command(from, ["ip", ...args, address]);
-    let output: Deno.CommandOutput;
-    try {
-      output = await this.#running.interruptible(
-        new Deno.Command("ip", {
-          args: [...args, address],
-          stdin: "null",
-          stdout: "piped",
-          stderr: "piped",
-          signal: this.#running.signal,
-        }).output(),
-      );
-    } catch (err) {
-      if (err instanceof Deno.errors.NotFound) {
-        throw new NetkitError('netkit lab needs iproute2: the "ip" command was not found');
-      }
-      throw err;
-    }
-    const text = new TextDecoder().decode(output.stdout);
-    const summary = parsePingSummary(text);
-    if (summary === null) {
-      const why = new TextDecoder().decode(output.stderr).trim().split("\n")[0] ?? "";
-      throw new NetkitError(
-        `ping from ${from} to ${address} printed no summary (exit ${output.code})` +
-          (why === "" ? "" : `: ${why}`),
-      );
-    }
+    const args = ["ping", "-c", String(PING_COUNT), "-i", "0.2", "-W", "2", address];
+    this.#command(from, ["ip", "netns", "exec", ns, ...args]);
+    const output = await execInNetns(this.#running, ns, args);
+    const { summary } = pingSummaryOf(output, from, address);
     const event: Untimed<EventOf<GatewayLabEvent, "ping">> = {
       event: "ping",
       from,
@@ -527,19 +489,8 @@ export class GatewayScenario implements AsyncDisposable {
     }
     const netns = [lab.lan, lab.h1, lab.h2, lab.gw, lab.relayNs, ...lab.clientNs];
     await this.#dispose();
-    let left: string[] = [];
-    try {
-      const listed = new Set(ip("netns", "list").split("\n").map((l) => l.split(" ")[0]!));
-      left = netns.filter((n) => listed.has(n));
-    } catch (err) {
-      this.#running.fail(err);
-    }
-    let filesLeft = true;
-    try {
-      Deno.lstatSync(lab.dir);
-    } catch {
-      filesLeft = false;
-    }
+    const left = namespacesLeft(this.#running, netns);
+    const filesLeft = pathExists(lab.dir);
     this.#running.emit({ event: "removed", netns, left, files_left: filesLeft });
     if (left.length > 0 || filesLeft) {
       this.#running.fail(

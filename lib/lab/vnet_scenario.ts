@@ -40,7 +40,13 @@ import { readCheckedFile } from "../net/safe_file.ts";
 import { GATEWAY6_LINK_LOCAL, type NicSpec } from "../vnet/config.ts";
 import { MessageReply, MonitorLine, ShowReply, vnetReply, vnetSocketName } from "../vnet/client.ts";
 import { ChildDaemon } from "./child_daemon.ts";
-import { parsePingSummary } from "./gateway_scenario.ts";
+import {
+  execInNetns,
+  failOnExit,
+  namespacesLeft,
+  pathExists,
+  pingSummaryOf,
+} from "./lab_checks.ts";
 import { ip, ipJson, labBuildError, NamespaceLab, requireLabRoot, sh } from "./namespace_lab.ts";
 import { ScenarioRun, type ScenarioRunOptions, type Untimed } from "./runner.ts";
 import type { EventOf } from "./timeline.ts";
@@ -333,19 +339,7 @@ export class VnetScenario implements AsyncDisposable {
 
   /** Fails the run when `process` exits before the lab stops it. */
   #watch(process: ChildDaemon, what: string): void {
-    process.status.then(async () => {
-      if (this.#stopping || this.#running.interrupted) return;
-      // Already exited: stop() only waits until its output is read to the end.
-      const status = await process.stop();
-      if (this.#stopping || this.#running.interrupted) return;
-      const detail = process.output.replace(/^netkit: error: /, "");
-      this.#running.fail(
-        new NetkitError(
-          `${what} (pid ${process.pid}) exited with code ${status.code}` +
-            (detail === "" ? "" : `: ${detail}`),
-        ),
-      );
-    });
+    failOnExit(this.#running, process, what, () => this.#stopping || this.#running.interrupted);
   }
 
   async #requestShow(socket: string, timeoutMs?: number): Promise<VnetLabShow> {
@@ -476,26 +470,6 @@ export class VnetScenario implements AsyncDisposable {
     return parseClientRecord(new TextDecoder().decode(bytes));
   }
 
-  /** `ip netns exec NETNS ARGS` to completion, ended by the run's end. */
-  async #exec(netns: string, args: string[]): Promise<Deno.CommandOutput> {
-    try {
-      return await this.#running.interruptible(
-        new Deno.Command("ip", {
-          args: ["netns", "exec", netns, ...args],
-          stdin: "null",
-          stdout: "piped",
-          stderr: "piped",
-          signal: this.#running.signal,
-        }).output(),
-      );
-    } catch (err) {
-      if (err instanceof Deno.errors.NotFound) {
-        throw new NetkitError('netkit lab needs iproute2: the "ip" command was not found');
-      }
-      throw err;
-    }
-  }
-
   /** busybox udhcpc in `guest`'s VM until bound; the lease reported and applied as it says. */
   async #dhcp4(guest: VnetLabGuest): Promise<void> {
     const netns = this.#vmNetns(guest.vm);
@@ -507,7 +481,7 @@ export class VnetScenario implements AsyncDisposable {
       ...["-s", script, ...extra],
     ];
     this.#command(guest.vm, ["ip", "netns", "exec", netns, ...args]);
-    const out = await this.#exec(netns, args);
+    const out = await execInNetns(this.#running, netns, args);
     let env: Map<string, string>;
     try {
       env = this.#readRecord(record);
@@ -650,16 +624,8 @@ export class VnetScenario implements AsyncDisposable {
     const args = ["ping", ...(family === 6 ? ["-6"] : []), "-c", String(PING_COUNT)];
     args.push("-i", "0.2", "-W", "2", address);
     this.#command(guest.vm, ["ip", "netns", "exec", netns, ...args]);
-    const output = await this.#exec(netns, args);
-    const text = new TextDecoder().decode(output.stdout);
-    const summary = parsePingSummary(text);
-    if (summary === null) {
-      const why = new TextDecoder().decode(output.stderr).trim().split("\n")[0] ?? "";
-      throw new NetkitError(
-        `ping from ${guest.vm} to ${address} printed no summary (exit ${output.code})` +
-          (why === "" ? "" : `: ${why}`),
-      );
-    }
+    const output = await execInNetns(this.#running, netns, args);
+    const { text, summary } = pingSummaryOf(output, guest.vm, address);
     const event: Untimed<EventOf<VnetLabEvent, "ping">> = {
       event: "ping",
       from: guest.vm,
@@ -715,15 +681,9 @@ export class VnetScenario implements AsyncDisposable {
     const netns = [this.#host, ...this.#netns.values()];
     const socket = this.#socket;
     await this.#dispose();
-    let left: string[] = [];
-    try {
-      const listed = new Set(ip("netns", "list").split("\n").map((l) => l.split(" ")[0]!));
-      left = netns.filter((n) => listed.has(n));
-    } catch (err) {
-      this.#running.fail(err);
-    }
+    const left = namespacesLeft(this.#running, netns);
     const processesLeft = pids.filter(running);
-    const files = [this.#dirPath, socket].filter((p): p is string => p !== null && exists(p));
+    const files = [this.#dirPath, socket].filter((p): p is string => p !== null && pathExists(p));
     this.#running.emit({
       event: "removed",
       netns,
@@ -798,16 +758,6 @@ export class VnetScenario implements AsyncDisposable {
 function running(pid: number): boolean {
   try {
     return !/^State:\s+Z/m.test(Deno.readTextFileSync(`/proc/${pid}/status`));
-  } catch {
-    return false;
-  }
-}
-
-/** Whether anything exists at `path`. */
-function exists(path: string): boolean {
-  try {
-    Deno.lstatSync(path);
-    return true;
   } catch {
     return false;
   }

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { parsePingSummary } from "../../lib/lab/gateway_scenario.ts";
+import { parsePingSummary } from "../../lib/lab/lab_checks.ts";
 import { needs } from "../skip.ts";
 import { exists, interruptLab, namespacesWith, removeNamespaces, running } from "./_lab.ts";
 
