@@ -114,7 +114,7 @@ function readCredential(path: string | undefined, read: typeof readCheckedFile):
     try {
       // A credential is a secret: a file others may read, or not ours, is refused.
       text = new TextDecoder().decode(
-        read(path, { what: "credential file", forbiddenModeBits: 0o077 }),
+        read(path, { what: "credential file", forbiddenModeBits: 0o077, maxBytes: 4096 }),
       );
     } catch (err) {
       if (err instanceof NetkitError) throw err;

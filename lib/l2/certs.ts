@@ -155,6 +155,8 @@ export async function writeDevCerts(dir: string, serverName = DEV_SERVER_NAME): 
 
 /** What messages call a `--dev-cert` directory. */
 const DEV_CERT_DIR = "development certificate directory";
+/** The most a development key or certificate file may hold (ours are under 2 KiB). */
+const MAX_DEV_CERT_FILE_BYTES = 64 * 1024;
 
 function devCertPaths(dir: string): Pick<DevCerts, "caCert" | "cert" | "key"> {
   return { caCert: `${dir}/ca.pem`, cert: `${dir}/relay.pem`, key: `${dir}/relay-key.pem` };
@@ -193,7 +195,9 @@ export async function devCertIdentity(dir: string): Promise<DevCertIdentity> {
     await writeDevCerts(dir);
   }
   const read = (path: string, what: string, forbiddenModeBits: number) =>
-    new TextDecoder().decode(readCheckedFile(path, { what, forbiddenModeBits }));
+    new TextDecoder().decode(
+      readCheckedFile(path, { what, forbiddenModeBits, maxBytes: MAX_DEV_CERT_FILE_BYTES }),
+    );
   const key = read(paths.key, "key file", 0o077);
   const cert = read(paths.cert, "certificate file", 0o022);
   const identity = parseServerIdentity(cert, key, paths.cert, paths.key);

@@ -42,7 +42,9 @@ export async function stableClientMac(tap: string, dir: string = stateDir()): Pr
   const path = clientMacPath(tap, dir);
   let text: string | null = null;
   try {
-    text = new TextDecoder().decode(readCheckedFile(path, { what: "client MAC file" })).trim();
+    text = new TextDecoder().decode(
+      readCheckedFile(path, { what: "client MAC file", maxBytes: 64 }),
+    ).trim();
   } catch (err) {
     if (!isNotFound(err)) throw err;
   }

@@ -39,6 +39,11 @@ export const MAX_TAP_MTU = 65535 - 8 - 14;
 export const MAX_ROOM_CREDENTIALS = 1024;
 /** Most addresses configured for one client. */
 export const MAX_CLIENT_ADDRESSES = 16;
+/**
+ * The most a rooms file may hold: every room's credentials at their limit, each a name, a hash
+ * and addresses, stay far below it. The relay rereads the file as root every second.
+ */
+export const MAX_ROOMS_FILE_BYTES = 16 * 1024 * 1024;
 
 const Address = z.string().refine((text) => isIpAddress(text), {
   message: "Expected an IPv4 or IPv6 address",
@@ -159,7 +164,11 @@ export function readRoomsFile(path: string): RoomsConfig {
   let text: string;
   try {
     text = new TextDecoder().decode(
-      readCheckedFile(path, { what: "rooms file", forbiddenModeBits: 0o022 }),
+      readCheckedFile(path, {
+        what: "rooms file",
+        forbiddenModeBits: 0o022,
+        maxBytes: MAX_ROOMS_FILE_BYTES,
+      }),
     );
   } catch (err) {
     if (isNotFound(err)) return emptyRooms();

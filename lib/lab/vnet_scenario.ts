@@ -463,10 +463,11 @@ export class VnetScenario implements AsyncDisposable {
   }
 
   #readRecord(record: string): Map<string, string> {
-    const bytes = readCheckedFile(record, { what: "DHCP client record", forbiddenModeBits: 0o022 });
-    if (bytes.length > MAX_RECORD_BYTES) {
-      throw new NetkitError(`The DHCP client's record "${record}" is larger than expected`);
-    }
+    const bytes = readCheckedFile(record, {
+      what: "DHCP client record",
+      forbiddenModeBits: 0o022,
+      maxBytes: MAX_RECORD_BYTES,
+    });
     return parseClientRecord(new TextDecoder().decode(bytes));
   }
 

@@ -322,14 +322,28 @@ function adopt(
 
 /**
  * The whole content of `path`, opened and checked as {@linkcode openCheckedFile} does (a regular
- * file of ours with one link, free of `options.forbiddenModeBits`).
+ * file of ours with one link, free of `options.forbiddenModeBits`), at most `options.maxBytes`:
+ * a longer file is refused before more than that is read.
  */
 export function readCheckedFile(
   path: string,
-  options: Pick<CheckedOpenOptions, "what" | "forbiddenModeBits">,
+  options: Pick<CheckedOpenOptions, "what" | "forbiddenModeBits"> & { maxBytes: number },
 ): Uint8Array<ArrayBuffer> {
-  using file = openCheckedFile(path, { ...options, read: true });
-  return readBounded(file, Infinity)!;
+  using file = openCheckedFile(path, {
+    what: options.what,
+    ...(options.forbiddenModeBits === undefined
+      ? {}
+      : { forbiddenModeBits: options.forbiddenModeBits }),
+    read: true,
+  });
+  const bytes = readBounded(file, options.maxBytes);
+  if (bytes === null) {
+    throw new UnsafeFileError(
+      path,
+      `Refusing to read ${options.what} "${path}": it is larger than ${options.maxBytes} bytes`,
+    );
+  }
+  return bytes;
 }
 
 /** Options for {@linkcode readRegularFile}. */

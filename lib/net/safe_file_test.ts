@@ -96,15 +96,29 @@ Deno.test("openCheckedFile() reports a missing file as ENOENT and refuses forbid
     Deno.writeTextFileSync(`${dir}/key`, "secret");
     Deno.chmodSync(`${dir}/key`, 0o640);
     assert.throws(
-      () => readCheckedFile(`${dir}/key`, { what: "key file", forbiddenModeBits: 0o077 }),
+      () =>
+        readCheckedFile(`${dir}/key`, {
+          what: "key file",
+          forbiddenModeBits: 0o077,
+          maxBytes: 4096,
+        }),
       /^UnsafeFileError: Refusing to read key file ".*\/key": its mode 0640 lets its group read it; /,
     );
     Deno.chmodSync(`${dir}/key`, 0o600);
     assert.equal(
       new TextDecoder().decode(
-        readCheckedFile(`${dir}/key`, { what: "key file", forbiddenModeBits: 0o077 }),
+        readCheckedFile(`${dir}/key`, {
+          what: "key file",
+          forbiddenModeBits: 0o077,
+          maxBytes: 4096,
+        }),
       ),
       "secret",
+    );
+    // A file longer than maxBytes is refused, not read whole.
+    assert.throws(
+      () => readCheckedFile(`${dir}/key`, { what: "key file", maxBytes: 5 }),
+      /^UnsafeFileError: Refusing to read key file ".*\/key": it is larger than 5 bytes$/,
     );
   });
 });
