@@ -435,17 +435,35 @@ export class VnetDaemon implements AsyncDisposable {
     this.#publish({ event: "nic_gone", nic: nic.name, device: nic.device.name });
   }
 
+  /**
+   * The uplink failed (its TUN deleted, say): closed once, with one line, rather than reported
+   * ready and failing again on every turn. Traffic for it is then counted as `tx_error`.
+   */
+  #uplinkFailed(uplink: TunDevice, err: unknown): void {
+    log.warn("Uplink {name} failed: {error}; closed until the daemon restarts", {
+      name: uplink.name,
+      error: errorMessage(err),
+    });
+    uplink.close();
+    this.#uplink = null;
+    this.#waitSet = null;
+  }
+
   #write(destination: number, first: number, count: number): void {
     const batch = this.#tx.batch;
     if (destination === FROM_UPLINK) {
-      if (this.#uplink === null) return;
+      const uplink = this.#uplink;
+      if (uplink === null) {
+        this.#dataplane.countDrop(FROM_UPLINK, "tx_error", count);
+        return;
+      }
       try {
-        const { handled, failed } = this.#uplink.writeBatch(batch, first, count);
+        const { handled, failed } = uplink.writeBatch(batch, first, count);
         if (handled < count) this.#dataplane.countDrop(FROM_UPLINK, "tx_full", count - handled);
         if (failed > 0) this.#dataplane.countDrop(FROM_UPLINK, "tx_error", failed);
       } catch (err) {
         this.#dataplane.countDrop(FROM_UPLINK, "tx_error", count);
-        log.warn("Uplink {name}: {error}", { name: this.#uplink.name, error: errorMessage(err) });
+        this.#uplinkFailed(uplink, err);
       }
       return;
     }
@@ -495,7 +513,7 @@ export class VnetDaemon implements AsyncDisposable {
       try {
         n = uplink.readBatch(batch, ETH);
       } catch (err) {
-        log.warn("Uplink {name}: {error}", { name: uplink.name, error: errorMessage(err) });
+        this.#uplinkFailed(uplink, err);
         return;
       }
       for (let i = 0; i < n; i++) {

@@ -203,3 +203,35 @@ Deno.test({
     }
   },
 });
+
+/** CPU time (user + system, in clock ticks of 10 ms) process `pid` has used so far. */
+function cpuTicks(pid: number): number {
+  const fields = Deno.readTextFileSync(`/proc/${pid}/stat`).split(") ")[1]!.split(" ");
+  return Number(fields[11]) + Number(fields[12]);
+}
+
+Deno.test({
+  name: "vnet: an uplink deleted under the daemon is closed once, logged once, and spins nothing",
+  ignore: needs("root", "netns", "tun"),
+  async fn() {
+    using lab = new NamespaceLab();
+    const router = lab.netns("r");
+    const dir = Deno.makeTempDirSync({ prefix: "netkit-vnet-dev-" });
+    try {
+      await using daemon = await VnetProcess.startIn(router, dir, ["--uplink", "nkup9"]);
+      assert.equal(daemon.show().uplink?.name, "nkup9");
+      ip("-n", router, "link", "del", "nkup9");
+      await new Promise((r) => setTimeout(r, 300));
+      const before = cpuTicks(daemon.daemon.pid);
+      await new Promise((r) => setTimeout(r, 1000));
+      const used = cpuTicks(daemon.daemon.pid) - before;
+      assert.ok(used < 30, `the daemon used ${used} ticks of CPU in 1 s after its uplink went`);
+      assert.equal(daemon.show().uplink, null, "the failed uplink is no longer shown");
+      const warnings = Deno.readTextFileSync(`${dir}/vnet.log`).split("\n")
+        .filter((line) => line.includes("Uplink nkup9"));
+      assert.equal(warnings.length, 1, warnings.join("\n"));
+    } finally {
+      Deno.removeSync(dir, { recursive: true });
+    }
+  },
+});
