@@ -98,6 +98,13 @@ export function parseClientRecord(text: string): Map<string, string> {
   return vars;
 }
 
+/** The address a client's record names under `key`; a record without one is an error. */
+function recordAddress(env: Map<string, string>, key: string, client: string): string {
+  const address = env.get(key) ?? "";
+  if (address === "") throw new NetkitError(`${client} reported a lease without ${key}`);
+  return address;
+}
+
 /** The prefix length of a dotted subnet mask ("255.255.255.0" → 24), or null if it is none. */
 export function maskLength(mask: string): number | null {
   const parts = mask.split(".").map(Number);
@@ -456,7 +463,10 @@ export class VnetScenario implements AsyncDisposable {
     const script = `${this.#dir}/${name}.sh`;
     Deno.writeTextFileSync(
       script,
-      `#!/bin/sh\ncase "$1$reason" in bound|BOUND6) env > '${record}' ;; esac\nexit 0\n`,
+      // Written aside and renamed: the lab polls for the record and must never read it half
+      // written (an empty record once gave the lab an empty address).
+      `#!/bin/sh\ncase "$1$reason" in bound|BOUND6) env > '${record}.new' && ` +
+        `mv '${record}.new' '${record}' ;; esac\nexit 0\n`,
       { mode: 0o700 },
     );
     return { script, record };
@@ -493,7 +503,7 @@ export class VnetScenario implements AsyncDisposable {
           (why === "" ? "" : `: ${why}`),
       );
     }
-    const address = env.get("ip") ?? "";
+    const address = recordAddress(env, "ip", `udhcpc in ${guest.vm}`);
     const prefixLength = maskLength(env.get("subnet") ?? "") ?? 32;
     const routers = (env.get("router") ?? "").split(/\s+/).filter((r) => r !== "");
     const routes = staticRoutes(env.get("staticroutes"));
@@ -558,7 +568,7 @@ export class VnetScenario implements AsyncDisposable {
         await this.#running.pause(POLL_MS);
       }
     }
-    const address = env.get("new_ip6_address") ?? "";
+    const address = recordAddress(env, "new_ip6_address", `dhclient -6 in ${guest.vm}`);
     const prefixLength = Number(env.get("new_ip6_prefixlen") ?? "128");
     const life = env.get("new_max_life");
     this.#running.emit({
