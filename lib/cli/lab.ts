@@ -2,7 +2,7 @@
  * `netkit lab`: throwaway namespace labs, shown live. `lacp` runs the LACP lab of
  * {@linkcode LacpScenario}; `mroute` the multicast routing lab of {@linkcode MrouteScenario};
  * `gateway` the L2 gateway lab of {@linkcode GatewayScenario}; `vnet` the virtual router lab of
- * {@linkcode VnetScenario}. Each is one `LabView` (how to
+ * {@linkcode VnetScenario}; `lsoe` the LSoE fabric lab of {@linkcode LsoeScenario}. Each is one `LabView` (how to
  * create, run and show it) that {@linkcode runLab} runs the same way.
  *
  * Every lab is shown the same way ({@linkcode LabConsole}): on a terminal a compact block (a
@@ -47,6 +47,14 @@ import { GatewayScenario } from "../lab/gateway_scenario.ts";
 import type { VnetLabEvent, VnetLabReport, VnetLabShow } from "../lab/vnet_events.ts";
 import { explainVnetLab, formatVnetTimelineLine } from "../lab/vnet_narrative.ts";
 import { VnetScenario } from "../lab/vnet_scenario.ts";
+import type { LsoeAdjacency, LsoeLabEvent, LsoeLabReport } from "../lab/lsoe_events.ts";
+import {
+  adjacencyCells,
+  explainLsoeLab,
+  fabricPicture,
+  formatLsoeTimelineLine,
+} from "../lab/lsoe_narrative.ts";
+import { LsoeScenario } from "../lab/lsoe_scenario.ts";
 import type { RunEnd, TimedEvent } from "../lab/runner.ts";
 import type { ExplainOptions } from "../lab/timeline.ts";
 import { setupLogging } from "../log.ts";
@@ -82,6 +90,12 @@ export interface LabGatewayCliOptions {
 /** Raw commander options of `netkit lab vnet`. */
 export interface LabVnetCliOptions {
   /** `--duration`: seconds to keep running after the counters, 0 until Ctrl-C (default "0"). */
+  duration: string;
+}
+
+/** Raw commander options of `netkit lab lsoe`. */
+export interface LabLsoeCliOptions {
+  /** `--duration`: seconds to keep running after the link failure, 0 until Ctrl-C (default "0"). */
   duration: string;
 }
 
@@ -206,7 +220,26 @@ Ctrl-C (SIGINT) or SIGTERM ends the lab: everything is removed, the summary prin
 exits 0. -j prints the timeline as JSON lines and a final summary object.
 `;
 
-/** Adds `netkit lab` and its `lacp`, `mroute`, `gateway` and `vnet` subcommands. */
+const LAB_LSOE_HELP = `
+The lab: a small Clos fabric, spines <prefix>-s1 and <prefix>-s2 over leaves <prefix>-l1, -l2
+and -l3, a veth pair from each leaf to each spine (named after the node at the other end), a
+/31 from 192.0.2.0/24 and a /64 from 2001:db8::/32 per link, a loopback /32 and /128 per node.
+Each node runs "netkit lsoe --hello-interval 1 --keepalive-receive-timeout 3" with its own
+--local-id as a separate process. The steps:
+  1. build the namespaces and the veth pairs (down)
+  2. start netkit lsoe on every node, follow its events (as "netkit lsoe monitor -j")
+  3. bring the links up; wait until all 12 session ends are open (netkit lsoe -s -j)
+  4. print the adjacency table and the picture of the fabric
+  5. ip addr add 198.51.100.11/32 dev lo on l1: its encapsulations reach s1 and s2
+  6. ip link set s2 down on l3: both ends close, the picture loses that line
+  7. keep it all running until Ctrl-C (or for --duration seconds)
+  8. stop the daemons, delete the namespaces
+
+Ctrl-C (SIGINT) or SIGTERM ends the lab: everything is removed, the summary printed and netkit
+exits 0. -j prints the timeline as JSON lines and a final summary object.
+`;
+
+/** Adds `netkit lab` and its `lacp`, `mroute`, `gateway`, `vnet` and `lsoe` subcommands. */
 export function register(program: Command, io: CliIo): void {
   const lab = program
     .command("lab")
@@ -258,6 +291,17 @@ export function register(program: Command, io: CliIo): void {
     ],
     help: LAB_VNET_HELP,
     view: (options: LabVnetCliOptions) => vnetView(parseDuration(options.duration)),
+  });
+  addLab(lab, io, {
+    name: "lsoe",
+    description:
+      "two spines and three leaves discover each other with netkit lsoe; adjacency table and " +
+      "picture, an address change and a link failure arriving; everything removed on exit",
+    options: [
+      ["--duration <seconds>", "keep it running SECONDS after the failure; 0: until Ctrl-C", "0"],
+    ],
+    help: LAB_LSOE_HELP,
+    view: (options: LabLsoeCliOptions) => lsoeView(parseDuration(options.duration)),
   });
 }
 
@@ -807,6 +851,60 @@ function vnetView(durationMs: number): LabView<VnetScenario, VnetLabEvent, VnetL
       ];
     },
     explain: explainVnetLab,
+    summary: (report) => ({ reason: report.reason, prefix: report.prefix }),
+  };
+}
+
+/** The adjacency table and, under it, the picture of the fabric, as lines. */
+function lsoeAdjacencyLines(rows: readonly LsoeAdjacency[]): string[] {
+  return [
+    ...formatTable(adjacencyCells(rows)).trimEnd().split("\n"),
+    "",
+    ...fabricPicture(rows),
+  ];
+}
+
+/** An event's timeline line; an adjacency event is followed by the table and the picture. */
+function lsoeLines(event: LsoeLabEvent): string[] {
+  const line = formatLsoeTimelineLine(event);
+  if (event.event !== "adjacency") return [line];
+  return [
+    line,
+    ...lsoeAdjacencyLines(event.rows).map((l) => l === "" ? "" : `${STATUS_INDENT}${l}`),
+  ];
+}
+
+/** `netkit lab lsoe`: kept running `durationMs` after the link failure (0: until Ctrl-C). */
+function lsoeView(durationMs: number): LabView<LsoeScenario, LsoeLabEvent, LsoeLabReport> {
+  return {
+    command: "netkit lab lsoe",
+    capabilities: ["netns", "veth"],
+    startsNetkit: true,
+    create: () => LsoeScenario.create(),
+    run: (lab, { signal, onEvent, executable, logLevel }) =>
+      lab.run({ executable, durationMs, logLevel, signal, onEvent }),
+    timeline: () => lineByLine(lsoeLines),
+    block(lab, netkit, report) {
+      const snapshot = lab.snapshot();
+      const done = report !== null;
+      const running = snapshot.step === 7 && durationMs > 0 ? ` (for ${durationMs / 1000} s)` : "";
+      const status = done
+        ? `finished after ${snapshot.t.toFixed(1)} s`
+        : `${snapshot.t.toFixed(1)} s, step ${snapshot.step} of 8${running}, Ctrl-C stops`;
+      const s1 = lab.servingNetns("s1");
+      return [
+        "",
+        `netkit lab lsoe: ${status}`,
+        ...(done || snapshot.step === 0 ? [] : [`step ${snapshot.step}: ${snapshot.title}`]),
+        ...(snapshot.rows === null
+          ? ["the daemons have not answered yet"]
+          : lsoeAdjacencyLines(snapshot.rows)),
+        ...(done || s1 === null
+          ? []
+          : [`from another terminal: ${netkit} -n ${s1} lsoe -s (or lsoe monitor)`]),
+      ];
+    },
+    explain: explainLsoeLab,
     summary: (report) => ({ reason: report.reason, prefix: report.prefix }),
   };
 }
