@@ -1,7 +1,7 @@
 /**
  * Pieces every namespace lab scenario shares: running a command in a namespace (interruptible
  * by the run), reading `ping -c`'s summary, failing the run when a child exits on its own, and
- * checking after removal that no namespace or file is left.
+ * checking after removal that no namespace, process or file is left.
  *
  * @module
  */
@@ -125,6 +125,15 @@ export function pathExists(path: string): boolean {
   try {
     Deno.lstatSync(path);
     return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Whether process `pid` still runs (a zombie counts as gone). */
+export function processRunning(pid: number): boolean {
+  try {
+    return !/^State:\s+Z/m.test(Deno.readTextFileSync(`/proc/${pid}/status`));
   } catch {
     return false;
   }

@@ -30,10 +30,13 @@ import { drawFabric, type FabricLine } from "./lsoe_picture.ts";
 import {
   at,
   describedLine,
+  describeRemoval,
+  describeRunning,
   describeStop,
   eventsOfKind,
   type EventText,
   type ExplainOptions,
+  removedAll,
 } from "./timeline.ts";
 
 /** A peer by its node name, else its Local ID, else its MAC. */
@@ -123,12 +126,7 @@ export function describeLsoeLabEvent(event: LsoeLabEvent): EventText {
           "the link went down",
       };
     case "running":
-      return {
-        subject: "lab",
-        text: event.duration === null
-          ? "running; Ctrl-C (or SIGTERM) removes everything"
-          : `running for ${event.duration} s (Ctrl-C ends it sooner)`,
-      };
+      return describeRunning(event.duration);
     case "process_stopped":
       return {
         subject: event.node,
@@ -136,23 +134,8 @@ export function describeLsoeLabEvent(event: LsoeLabEvent): EventText {
           event.signal === null ? "" : ` (${event.signal})`
         }`,
       };
-    case "removed": {
-      const gone = event.left.length === 0 && event.processes_left.length === 0 &&
-        !event.files_left;
-      return {
-        subject: "lab",
-        text: gone
-          ? `removed: ${plural(event.netns.length, "namespace")} deleted (with the veth ` +
-            "pairs), no process left, its files are gone"
-          : `not all removed: ${
-            [
-              ...event.left,
-              ...event.processes_left.map((p) => `pid ${p}`),
-              ...(event.files_left ? ["files"] : []),
-            ].join(", ")
-          } left`,
-      };
-    }
+    case "removed":
+      return describeRemoval(event, "with the veth pairs");
     case "stopped":
       return describeStop(event.reason);
   }
@@ -293,8 +276,7 @@ export function explainLsoeLab(report: LsoeLabReport, options: ExplainOptions = 
   const stopped = eventsOfKind(events, "process_stopped");
   const removed = eventsOfKind(events, "removed")[0];
   if (stopped.length > 0 || removed !== undefined) {
-    const gone = removed !== undefined && removed.left.length === 0 &&
-      removed.processes_left.length === 0 && !removed.files_left;
+    const gone = removed !== undefined && removedAll(removed);
     point(
       (stopped.length === 0
         ? ""

@@ -41,7 +41,7 @@ import {
 } from "../lsoe/client.ts";
 import { netnsId } from "../net/netns_names.ts";
 import { ChildDaemon } from "./child_daemon.ts";
-import { failOnExit, namespacesLeft, pathExists } from "./lab_checks.ts";
+import { failOnExit, namespacesLeft, pathExists, processRunning } from "./lab_checks.ts";
 import {
   adjacencyRows,
   labLocalId,
@@ -502,7 +502,7 @@ export class LsoeScenario implements AsyncDisposable {
     const sockets = [...this.#daemons.values()].map((d) => d.socket);
     await this.#dispose();
     const left = namespacesLeft(this.#running, netns);
-    const processesLeft = pids.filter(running);
+    const processesLeft = pids.filter(processRunning);
     const files = [this.#dirPath, ...sockets].filter((p): p is string =>
       p !== null && pathExists(p)
     );
@@ -570,14 +570,5 @@ export class LsoeScenario implements AsyncDisposable {
   /** Same as {@linkcode close}. */
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
-  }
-}
-
-/** Whether process `pid` still runs (a zombie counts as gone). */
-function running(pid: number): boolean {
-  try {
-    return !/^State:\s+Z/m.test(Deno.readTextFileSync(`/proc/${pid}/status`));
-  } catch {
-    return false;
   }
 }

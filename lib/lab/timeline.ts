@@ -5,6 +5,8 @@
  * @module
  */
 
+import { plural } from "../text.ts";
+
 /** `   3.41s  receiver  #4 from ...`: one timeline line, the subject in a column of 8. */
 export function timelineLine(t: number, subject: string | null, text: string): string {
   return `${t.toFixed(2).padStart(7)}s  ${subject === null ? "" : `${subject.padEnd(8)}  `}${text}`;
@@ -30,6 +32,55 @@ export interface EventText {
 /** The last event of a scripted lab in words: "finished", or "stopped: interrupted" (Ctrl-C). */
 export function describeStop(reason: "done" | "signal"): EventText {
   return { subject: "lab", text: reason === "done" ? "finished" : "stopped: interrupted" };
+}
+
+/** A lab left running: until a signal (`duration` null) or for `duration` seconds. */
+export function describeRunning(duration: number | null): EventText {
+  return {
+    subject: "lab",
+    text: duration === null
+      ? "running; Ctrl-C (or SIGTERM) removes everything"
+      : `running for ${duration} s (Ctrl-C ends it sooner)`,
+  };
+}
+
+/** What the `removed` event of a namespace lab says is left after its removal (JSON). */
+export interface RemovalCheck {
+  /** The namespaces the lab deleted. */
+  netns: string[];
+  /** Those still there. */
+  left: string[];
+  /** The pids of the lab's processes still running. */
+  // deno-lint-ignore camelcase -- JSON field names are snake_case by house rule.
+  processes_left: number[];
+  /** Whether the lab's files are still there. */
+  // deno-lint-ignore camelcase -- as above.
+  files_left: boolean;
+}
+
+/** Whether nothing is left after a removal. */
+export function removedAll(check: RemovalCheck): boolean {
+  return check.left.length === 0 && check.processes_left.length === 0 && !check.files_left;
+}
+
+/**
+ * A removal in words: "removed: 3 namespaces deleted (`deletedWith`), no process left, its
+ * files are gone", or what is left.
+ */
+export function describeRemoval(check: RemovalCheck, deletedWith: string): EventText {
+  return {
+    subject: "lab",
+    text: removedAll(check)
+      ? `removed: ${plural(check.netns.length, "namespace")} deleted (${deletedWith}), no ` +
+        "process left, its files are gone"
+      : `not all removed: ${
+        [
+          ...check.left,
+          ...check.processes_left.map((p) => `pid ${p}`),
+          ...(check.files_left ? ["files"] : []),
+        ].join(", ")
+      } left`,
+  };
 }
 
 /** Options of every lab's explanation. */

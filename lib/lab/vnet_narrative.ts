@@ -10,7 +10,6 @@
 
 import { GATEWAY6_LINK_LOCAL, GATEWAY_MAC } from "../vnet/config.ts";
 import type { NicCounters } from "../vnet/dataplane.ts";
-import { plural } from "../text.ts";
 import {
   VNET_LAB_GUESTS as GUESTS,
   VNET_LAB_HOST as HOST,
@@ -21,11 +20,14 @@ import {
 } from "./vnet_events.ts";
 import {
   describedLine,
+  describeRemoval,
+  describeRunning,
   describeStop,
   type EventOf as TimelineEventOf,
   eventsOfKind,
   type EventText,
   type ExplainOptions,
+  removedAll,
 } from "./timeline.ts";
 
 type EventOf<K extends VnetLabEvent["event"]> = TimelineEventOf<VnetLabEvent, K>;
@@ -141,35 +143,15 @@ export function describeVnetLabEvent(event: VnetLabEvent): EventText {
     case "show":
       return { subject: "vnet", text: showText(event.show) };
     case "running":
-      return {
-        subject: "lab",
-        text: event.duration === null
-          ? "running; Ctrl-C (or SIGTERM) removes everything"
-          : `running for ${event.duration} s (Ctrl-C ends it sooner)`,
-      };
+      return describeRunning(event.duration);
     case "process_stopped":
       return {
         subject: event.role === "daemon" ? "vnet" : event.vm ?? event.role,
         text: `${event.role === "daemon" ? "daemon" : event.role} pid ${event.pid} exited with ` +
           `code ${event.code}${event.signal === null ? "" : ` (${event.signal})`}`,
       };
-    case "removed": {
-      const gone = event.left.length === 0 && event.processes_left.length === 0 &&
-        !event.files_left;
-      return {
-        subject: "lab",
-        text: gone
-          ? `removed: ${plural(event.netns.length, "namespace")} deleted (with the TAPs and ` +
-            "the uplink), no process left, its files are gone"
-          : `not all removed: ${
-            [
-              ...event.left,
-              ...event.processes_left.map((p) => `pid ${p}`),
-              ...(event.files_left ? ["files"] : []),
-            ].join(", ")
-          } left`,
-      };
-    }
+    case "removed":
+      return describeRemoval(event, "with the TAPs and the uplink");
     case "stopped":
       return describeStop(event.reason);
   }
@@ -329,8 +311,7 @@ export function explainVnetLab(report: VnetLabReport, options: ExplainOptions = 
   const stopped = eventsOfKind(events, "process_stopped");
   const removed = eventsOfKind(events, "removed")[0];
   if (stopped.length > 0 || removed !== undefined) {
-    const gone = removed !== undefined && removed.left.length === 0 &&
-      removed.processes_left.length === 0 && !removed.files_left;
+    const gone = removed !== undefined && removedAll(removed);
     point(
       (stopped.length === 0
         ? ""

@@ -46,6 +46,7 @@ import {
   namespacesLeft,
   pathExists,
   pingSummaryOf,
+  processRunning,
 } from "./lab_checks.ts";
 import { ip, ipJson, labBuildError, NamespaceLab, requireLabRoot, sh } from "./namespace_lab.ts";
 import { ScenarioRun, type ScenarioRunOptions, type Untimed } from "./runner.ts";
@@ -693,7 +694,7 @@ export class VnetScenario implements AsyncDisposable {
     const socket = this.#socket;
     await this.#dispose();
     const left = namespacesLeft(this.#running, netns);
-    const processesLeft = pids.filter(running);
+    const processesLeft = pids.filter(processRunning);
     const files = [this.#dirPath, socket].filter((p): p is string => p !== null && pathExists(p));
     this.#running.emit({
       event: "removed",
@@ -762,14 +763,5 @@ export class VnetScenario implements AsyncDisposable {
   /** Same as {@linkcode close}. */
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
-  }
-}
-
-/** Whether process `pid` still runs (a zombie counts as gone). */
-function running(pid: number): boolean {
-  try {
-    return !/^State:\s+Z/m.test(Deno.readTextFileSync(`/proc/${pid}/status`));
-  } catch {
-    return false;
   }
 }
