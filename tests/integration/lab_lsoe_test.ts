@@ -54,10 +54,11 @@ function assertStory(out: string): void {
     out,
     /lab +adjacencies \(netkit lsoe -s on every node\): 10 of 10 session ends open$/m,
   );
-  // The table: s1 found l1 on its interface l1, with l1's addresses on that link.
+  // The table: s1 found l1 on its interface l1, with l1's addresses on that link (and its
+  // link-local address, if the daemon announces it).
   assert.match(
     out,
-    /^ +s1 +l1 +l1 +6e6b2d6c61622d2d6c31 +open +192\.0\.2\.1\/31 2001:db8:0:1::2\/64$/m,
+    /^ +s1 +l1 +l1 +6e6b2d6c61622d2d6c31 +open +192\.0\.2\.1\/31 2001:db8:0:1::2\/64( fe80::\S+)?$/m,
   );
   // The picture: the spines' and leaves' boxes.
   assert.match(out, /^ +\[ s1 \] +\[ s2 \]$/m);
