@@ -20,6 +20,7 @@
  * @module
  */
 
+import { bytesEqual } from "../packet/bytes.ts";
 import { macKey } from "../packet/mac.ts";
 import { type Datagram, MAX_DATAGRAMS, MAX_PDU_LEN } from "../packet/lsoe.ts";
 import { DEFAULT_MAC_CACHE_TIMEOUT_MS, DEFAULT_REASSEMBLY_TIMEOUT_MS } from "./timers.ts";
@@ -97,13 +98,6 @@ const DROPS: Readonly<Record<string, ReassemblyResult>> = Object.freeze(
   ),
 );
 
-/** Whether two chunks hold the same bytes. */
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
-
 /**
  * Reassembles PDUs per source MAC. Both maps are kept in time order (a binding is moved to the
  * end when seen; a partial PDU is added when it starts), so expiry and the next deadline look
@@ -146,7 +140,7 @@ export class Reassembler {
     let partial = this.#partials.get(key);
     const held = partial?.chunks[number];
     if (partial && held) {
-      if (sameBytes(held, chunk)) return DROPS.duplicate_fragment!;
+      if (bytesEqual(held, chunk)) return DROPS.duplicate_fragment!;
       this.#discard(key, partial);
       partial = undefined;
     }

@@ -397,6 +397,35 @@ function writeAddress(
   return p + addressLength + 1;
 }
 
+/** Writes an MPLS label stack at `p` and returns the offset after it. */
+function writeLabels(out: Uint8Array, p: number, labels: readonly number[]): number {
+  checkUint(labels.length, 0xff, "MPLS label count");
+  out[p++] = labels.length;
+  labels.forEach((label, index) => {
+    checkUint(label, MAX_MPLS_LABEL, "MPLS label");
+    const bottom = index === labels.length - 1 ? 1 : 0;
+    const field = label * 16 + bottom; // label << 4 | TC 0 | S
+    out[p] = field >>> 16;
+    out[p + 1] = (field >>> 8) & 0xff;
+    out[p + 2] = field & 0xff;
+    p += MPLS_LABEL_LEN;
+  });
+  return p;
+}
+
+/** Writes an encapsulation PDU's count and entries (labels for the MPLS types) at `p`. */
+function writeEncapsulations(out: Uint8Array, p: number, pdu: EncapsulationPdu): void {
+  const addressLength = encapsulationAddressLength(pdu.type);
+  setU16(out, p, pdu.entries.length);
+  let q = p + ENCAPSULATION_COUNT_LEN;
+  for (const entry of pdu.entries) {
+    checkUint(entry.flags, 0xff, "encapsulation flags");
+    out[q++] = entry.flags;
+    if ("labels" in entry) q = writeLabels(out, q, entry.labels);
+    q = writeAddress(out, q, entry, addressLength);
+  }
+}
+
 /**
  * PDU → its TLV bytes (type, length incl. 3-byte header, body). Throws RangeError for a PDU
  * that cannot be encoded (over 65,535 bytes, a label over 20 bits, a wrong-size address...).
@@ -452,41 +481,11 @@ export function encodePdu(pdu: LsoePdu): Uint8Array<ArrayBuffer> {
       setU16(out, p + 3, pdu.errorHint);
       break;
     case PduType.IPV4:
-    case PduType.IPV6: {
-      const addressLength = encapsulationAddressLength(pdu.type);
-      setU16(out, p, pdu.entries.length);
-      let q = p + ENCAPSULATION_COUNT_LEN;
-      for (const entry of pdu.entries) {
-        checkUint(entry.flags, 0xff, "encapsulation flags");
-        out[q] = entry.flags;
-        q = writeAddress(out, q + 1, entry, addressLength);
-      }
-      break;
-    }
+    case PduType.IPV6:
     case PduType.MPLS_IPV4:
-    case PduType.MPLS_IPV6: {
-      const addressLength = encapsulationAddressLength(pdu.type);
-      setU16(out, p, pdu.entries.length);
-      let q = p + ENCAPSULATION_COUNT_LEN;
-      for (const entry of pdu.entries) {
-        checkUint(entry.flags, 0xff, "encapsulation flags");
-        checkUint(entry.labels.length, 0xff, "MPLS label count");
-        out[q] = entry.flags;
-        out[q + 1] = entry.labels.length;
-        q += 2;
-        entry.labels.forEach((label, index) => {
-          checkUint(label, MAX_MPLS_LABEL, "MPLS label");
-          const bottom = index === entry.labels.length - 1 ? 1 : 0;
-          const field = label * 16 + bottom; // label << 4 | TC 0 | S
-          out[q] = field >>> 16;
-          out[q + 1] = (field >>> 8) & 0xff;
-          out[q + 2] = field & 0xff;
-          q += MPLS_LABEL_LEN;
-        });
-        q = writeAddress(out, q, entry, addressLength);
-      }
+    case PduType.MPLS_IPV6:
+      writeEncapsulations(out, p, pdu);
       break;
-    }
     case PduType.VENDOR:
       checkUint(pdu.enterpriseNumber, 0xffff_ffff, "VENDOR enterprise number");
       checkUint(pdu.enterpriseType, 0xff, "VENDOR enterprise type");
@@ -501,44 +500,23 @@ export function encodePdu(pdu: LsoePdu): Uint8Array<ArrayBuffer> {
   return out;
 }
 
-/** Decodes an IPv4 or IPv6 encapsulation body (the whole PDU is `bytes`). */
-function decodeIpEncapsulations(bytes: Uint8Array, type: 4 | 5): Decoded<IpEncapsulationPdu> {
-  if (bytes.length < PDU_HEADER_LEN + ENCAPSULATION_COUNT_LEN) {
-    return refuse(
-      "encapsulation_length",
-      `Encapsulation PDU of ${bytes.length} bytes has no count`,
-    );
+/** The labels of an MPLS entry: the top 20 bits of each 3-byte field (TC and S are ignored). */
+function decodeLabels(bytes: Uint8Array, p: number, count: number): number[] {
+  const labels: number[] = [];
+  for (let q = p; q < p + MPLS_LABEL_LEN * count; q += MPLS_LABEL_LEN) {
+    labels.push(((bytes[q]! << 16) | (bytes[q + 1]! << 8) | bytes[q + 2]!) >>> 4);
   }
-  const addressLength = encapsulationAddressLength(type);
-  const entryLength = ipEntryLength(addressLength);
-  const count = u16(bytes, PDU_HEADER_LEN);
-  const expected = PDU_HEADER_LEN + ENCAPSULATION_COUNT_LEN + count * entryLength;
-  if (bytes.length !== expected) {
-    return refuse(
-      "encapsulation_length",
-      `Encapsulation PDU of ${bytes.length} bytes: ${count} entries take ${expected}`,
-    );
-  }
-  const entries: IpEncapsulation[] = [];
-  for (let p = PDU_HEADER_LEN + ENCAPSULATION_COUNT_LEN; p < bytes.length; p += entryLength) {
-    const prefixLength = bytes[p + 1 + addressLength]!;
-    if (prefixLength > addressLength * 8) {
-      return refuse(
-        "prefix_length",
-        `Encapsulation prefix length ${prefixLength} over ${addressLength * 8}`,
-      );
-    }
-    entries.push({
-      flags: bytes[p]!,
-      address: bytes.slice(p + 1, p + 1 + addressLength),
-      prefixLength,
-    });
-  }
-  return { type, entries };
+  return labels;
 }
 
-/** Decodes an MPLS-IPv4 or MPLS-IPv6 encapsulation body (the whole PDU is `bytes`). */
-function decodeMplsEncapsulations(bytes: Uint8Array, type: 6 | 7): Decoded<MplsEncapsulationPdu> {
+/**
+ * Decodes an encapsulation PDU of any of the four types (the whole PDU is `bytes`): its entries
+ * must fill it exactly.
+ */
+function decodeEncapsulations(
+  bytes: Uint8Array,
+  type: EncapsulationType,
+): Decoded<EncapsulationPdu> {
   if (bytes.length < PDU_HEADER_LEN + ENCAPSULATION_COUNT_LEN) {
     return refuse(
       "encapsulation_length",
@@ -546,24 +524,20 @@ function decodeMplsEncapsulations(bytes: Uint8Array, type: 6 | 7): Decoded<MplsE
     );
   }
   const addressLength = encapsulationAddressLength(type);
+  const mpls = type === PduType.MPLS_IPV4 || type === PduType.MPLS_IPV6;
   const count = u16(bytes, PDU_HEADER_LEN);
-  const entries: MplsEncapsulation[] = [];
+  const entries: (IpEncapsulation | MplsEncapsulation)[] = [];
   let p = PDU_HEADER_LEN + ENCAPSULATION_COUNT_LEN;
   for (let i = 0; i < count; i++) {
-    const labelCount = p + 2 <= bytes.length ? bytes[p + 1]! : 0;
-    const end = p + mplsEntryLength(addressLength, labelCount);
+    const labelCount = mpls && p + 2 <= bytes.length ? bytes[p + 1]! : 0;
+    const end = p +
+      (mpls ? mplsEntryLength(addressLength, labelCount) : ipEntryLength(addressLength));
     if (end > bytes.length) {
       return refuse(
         "encapsulation_length",
         `Encapsulation PDU of ${bytes.length} bytes ends inside entry ${i} of ${count}`,
       );
     }
-    const labels: number[] = [];
-    for (let q = p + 2; q < p + 2 + MPLS_LABEL_LEN * labelCount; q += MPLS_LABEL_LEN) {
-      // The label is the top 20 bits; traffic class and bottom of stack are not LSoE's business.
-      labels.push(((bytes[q]! << 16) | (bytes[q + 1]! << 8) | bytes[q + 2]!) >>> 4);
-    }
-    const address = end - 1 - addressLength;
     const prefixLength = bytes[end - 1]!;
     if (prefixLength > addressLength * 8) {
       return refuse(
@@ -571,12 +545,12 @@ function decodeMplsEncapsulations(bytes: Uint8Array, type: 6 | 7): Decoded<MplsE
         `Encapsulation prefix length ${prefixLength} over ${addressLength * 8}`,
       );
     }
-    entries.push({
+    const entry = {
       flags: bytes[p]!,
-      labels,
-      address: bytes.slice(address, end - 1),
+      address: bytes.slice(end - 1 - addressLength, end - 1),
       prefixLength,
-    });
+    };
+    entries.push(mpls ? { ...entry, labels: decodeLabels(bytes, p + 2, labelCount) } : entry);
     p = end;
   }
   if (p !== bytes.length) {
@@ -585,7 +559,8 @@ function decodeMplsEncapsulations(bytes: Uint8Array, type: 6 | 7): Decoded<MplsE
       `Encapsulation PDU of ${bytes.length} bytes: its ${count} entries end at ${p}`,
     );
   }
-  return { type, entries };
+  // The entries have labels exactly when the type is an MPLS one.
+  return { type, entries } as EncapsulationPdu;
 }
 
 /** Decodes an OPEN (the whole PDU is `bytes`). */
@@ -685,10 +660,9 @@ export function decodePdu(bytes: Uint8Array): Decoded<LsoePdu> {
       return decodeAck(bytes);
     case PduType.IPV4:
     case PduType.IPV6:
-      return decodeIpEncapsulations(bytes, type);
     case PduType.MPLS_IPV4:
     case PduType.MPLS_IPV6:
-      return decodeMplsEncapsulations(bytes, type);
+      return decodeEncapsulations(bytes, type);
     case PduType.VENDOR:
       if (bytes.length < VENDOR_MIN_LEN) {
         return refuse(
