@@ -239,14 +239,17 @@ Deno.test("netkit lsoe refuses bad options before anything starts: one line, exi
   }
 });
 
-Deno.test("netkit lsoe refuses to run until the daemon is built (exit 1), after checking its options", async () => {
-  const { code, out, err } = await cli("lsoe", "-i", "eth0", "--local-id", "6e6b2d612d30303030aa");
+Deno.test("netkit lsoe -i names an interface that does not exist: one line, exit 1", async () => {
+  const { code, out, err } = await cli(
+    "lsoe",
+    "-i",
+    "nk-absent0",
+    "--local-id",
+    "6e6b2d612d30303030aa",
+  );
   assert.equal(code, 1);
   assert.equal(out, "");
-  assert.equal(
-    err,
-    "netkit: error: The lsoe daemon is not built yet: this netkit has its command line only\n",
-  );
+  assert.equal(err, 'netkit: error: No interface named "nk-absent0"\n');
 });
 
 Deno.test("netkit lsoe -c reads an lsoed file: ignored options are warnings, bad ones FILE:LINE exit 2", async () => {
@@ -258,11 +261,11 @@ Deno.test("netkit lsoe -c reads an lsoed file: ignored options are warnings, bad
       "[lsoed]\nlocal-id = 6e:6b:2d:61:2d:30:30:30:30:aa\nreport-rfc7752-url = http://kriek/\n",
       { mode: 0o600 },
     );
-    const ok = await cli("lsoe", "-c", good, "--hello-interval", "2");
+    const ok = await cli("lsoe", "-c", good, "--hello-interval", "2", "-i", "nk-absent0");
     assert.equal(ok.code, 1);
     assert.match(
       ok.err,
-      /^netkit: warning: .*lsoed\.conf:3: "report-rfc7752-url" is ignored: netkit does not post RFC 7752 reports.*\nnetkit: error: The lsoe daemon is not built yet/,
+      /^netkit: warning: .*lsoed\.conf:3: "report-rfc7752-url" is ignored: netkit does not post RFC 7752 reports.*\nnetkit: error: No interface named "nk-absent0"\n$/,
     );
     const bad = `${dir}/bad.conf`;
     await Deno.writeTextFile(bad, "[lsoed]\n\nhello-interval = soon\n", { mode: 0o600 });

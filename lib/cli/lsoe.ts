@@ -10,7 +10,6 @@
 import type { Command } from "./command.ts";
 import { requestChecked } from "../daemon/client.ts";
 import { absolute } from "../daemon/absolute_path.ts";
-import type { DaemonLoop } from "../daemon/loop.ts";
 import { killDaemons, PidReply } from "../daemon/stop.ts";
 import { NetkitError } from "../errors.ts";
 import { DaemonUnreachableError } from "../ipc/control_client.ts";
@@ -321,44 +320,14 @@ function unreachable(err: DaemonUnreachableError, globals: GlobalOptions): Netki
   return new NetkitError(`${err.message}; start it with "netkit${netns} lsoe -d"`);
 }
 
-/** What the daemon module (lib/lsoe/daemon.ts) gives the CLI: the daemon template's shape. */
-interface LsoeDaemonModule {
-  /** The daemon class. */
-  LsoeDaemon: {
-    /** Takes the interfaces and sockets and serves the contract; undoes all on failure. */
-    start(config: LsoeConfig): Promise<LsoeRunningDaemon>;
-  };
-}
-
-/** A started daemon. */
-interface LsoeRunningDaemon extends AsyncDisposable {
-  /** Runs until the loop stops (a signal or `-k`). */
-  run(loop: DaemonLoop): Promise<void>;
-}
-
-/**
- * The daemon module, loaded only to run it. Integration: lib/lsoe/daemon.ts is written in
- * parallel; once it is merged, replace the body with `return import("../lsoe/daemon.ts");`
- * (its `LsoeDaemon.start(config)` must fit {@linkcode LsoeDaemonModule}) and drop the refusal
- * test in tests/lsoe_cli_test.ts.
- */
-function loadLsoeDaemon(): Promise<LsoeDaemonModule> {
-  // return import("../lsoe/daemon.ts");
-  return Promise.reject(
-    new NetkitError("The lsoe daemon is not built yet: this netkit has its command line only"),
-  );
-}
-
 /** Runs the daemon in this process until a signal. */
-async function runDaemon(
-  daemonModule: LsoeDaemonModule,
-  config: LsoeConfig,
-  detachedChild: boolean,
-): Promise<void> {
+async function runDaemon(config: LsoeConfig, detachedChild: boolean): Promise<void> {
+  // Loaded only to run it: the client subcommands never load the daemon or libnetkit.
+  const { LsoeDaemon } = await import("../lsoe/daemon.ts");
   const { DaemonLoop, announceDetached } = await loadDaemonSide();
   // Before the daemon starts: a signal meanwhile stops it, never kills it.
   using loop = new DaemonLoop();
-  await using daemon = await daemonModule.LsoeDaemon.start(config);
+  await using daemon = await LsoeDaemon.start(config);
   if (detachedChild) announceDetached();
   await daemon.run(loop);
 }
@@ -382,9 +351,8 @@ async function start(
     action.commandLine,
     () => defaultLocalId().localId,
   );
-  const daemonModule = await loadLsoeDaemon();
   if (action.detach) return await detachDaemon(io, args, globals, "lsoe");
-  await runDaemon(daemonModule, config, action.detachedChild);
+  await runDaemon(config, action.detachedChild);
 }
 
 async function showStatus(io: CliIo, globals: GlobalOptions): Promise<void> {
