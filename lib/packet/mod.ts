@@ -24,6 +24,7 @@ export * from "./ethernet.ts";
 export * from "./ipv4.ts";
 export * from "./ipv6.ts";
 export * from "./lacp.ts";
+export * from "./lsoe.ts";
 export * from "./mac.ts";
 export * from "./pcap.ts";
 export * from "./udp.ts";
