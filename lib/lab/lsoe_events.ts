@@ -138,6 +138,7 @@ export type LsoeLabEvent =
     node: LsoeLabNode;
     socket: string;
     local_id: string;
+    /** The interfaces it speaks on (those up; the lab's links are still down then). */
     interfaces: string[];
   }
   /** An event of a node's daemon (`netkit lsoe monitor -j`). */

@@ -95,8 +95,10 @@ export function describeLsoeLabEvent(event: LsoeLabEvent): EventText {
     case "daemon_ready":
       return {
         subject: event.node,
-        text: `netkit lsoe serving on ${event.socket}, local id ${event.local_id}, speaking on ${
-          event.interfaces.join(" ")
+        text: `netkit lsoe serving on ${event.socket}, local id ${event.local_id}, ${
+          event.interfaces.length === 0
+            ? "no interface up yet"
+            : `speaking on ${event.interfaces.join(" ")}`
         }`,
       };
     case "lsoe":

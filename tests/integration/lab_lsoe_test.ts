@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { needs, skipUnless } from "../skip.ts";
+import { needs } from "../skip.ts";
 import { exists, interruptLab, namespacesWith, removeNamespaces, running } from "./_lab.ts";
 
 const decoder = new TextDecoder();
@@ -76,18 +76,10 @@ function assertStory(out: string): void {
   assert.match(out, /s2 +monitor: session_close with l3 on l3: /);
 }
 
-/** Whether this netkit has the lsoe command (the daemon and its CLI land apart from the lab). */
-function hasLsoeCommand(): boolean {
-  const out = new Deno.Command("./netkit", { args: ["--help"], stdout: "piped", stderr: "null" })
-    .outputSync();
-  return /^ +lsoe /m.test(decoder.decode(out.stdout));
-}
-
 Deno.test({
   name:
     "netkit lab lsoe --duration ends by itself, exits 0 with nothing on stderr, discovers the fabric, shows the change and the failure, and removes everything",
-  ignore: needs(...NEEDS) ||
-    skipUnless(hasLsoeCommand(), "./netkit has no lsoe command yet"),
+  ignore: needs(...NEEDS),
   async fn() {
     let t: RunTraces = { prefix: undefined, pids: [], sockets: [] };
     try {
@@ -131,8 +123,7 @@ Deno.test({
 Deno.test({
   name:
     "netkit lab lsoe exits 0 on SIGINT (Ctrl-C) once it runs, stopping the daemons and removing everything",
-  ignore: needs(...NEEDS) ||
-    skipUnless(hasLsoeCommand(), "./netkit has no lsoe command yet"),
+  ignore: needs(...NEEDS),
   async fn() {
     const { code, out } = await interruptLab(
       ["lsoe"],
@@ -157,8 +148,7 @@ Deno.test({
 Deno.test({
   name:
     "netkit lab lsoe exits 0 on SIGTERM while the daemons start, stops them and removes everything",
-  ignore: needs(...NEEDS) ||
-    skipUnless(hasLsoeCommand(), "./netkit has no lsoe command yet"),
+  ignore: needs(...NEEDS),
   async fn() {
     const { code, out } = await interruptLab(
       ["lsoe"],
@@ -175,6 +165,52 @@ Deno.test({
       assert.ok(!seen.includes(3), `no links brought up after the signal:\n${out}`);
       assert.match(out, /lab +stopped: interrupted$/m);
       assertGone(t, out);
+    } finally {
+      cleanUp(t);
+    }
+  },
+});
+
+Deno.test({
+  name: "netkit lab lsoe -j prints every event as a JSON line and ends with the summary",
+  ignore: needs(...NEEDS),
+  async fn() {
+    let t: RunTraces = { prefix: undefined, pids: [], sockets: [] };
+    try {
+      const out = await new Deno.Command("./netkit", {
+        args: ["lab", "lsoe", "--duration", "0.5", "-j"],
+        stdin: "null",
+        stdout: "piped",
+        stderr: "piped",
+        signal: AbortSignal.timeout(120_000),
+      }).output();
+      const lines = decoder.decode(out.stdout).trim().split("\n").map((l) => JSON.parse(l));
+      const lab = lines.find((e) => e.event === "lab");
+      t = {
+        prefix: lab?.netns?.[0]?.netns?.replace(/-s1$/, ""),
+        pids: lines.filter((e) => e.event === "daemon_started").map((e) => e.pid),
+        sockets: lines.filter((e) => e.event === "daemon_ready").map((e) => e.socket),
+      };
+      assert.equal(out.code, 0, decoder.decode(out.stderr));
+      assert.ok(lines.every((e) => typeof e.t === "number" && typeof e.event === "string"));
+      const summary = lines.at(-1);
+      assert.equal(summary.event, "summary");
+      assert.equal(summary.reason, "done");
+      assert.equal(summary.prefix, t.prefix);
+      assert.ok(summary.explanation.includes("What happened:"));
+      const tables = lines.filter((e) => e.event === "adjacency");
+      assert.deepEqual(
+        tables.map((a) => a.rows.filter((r: { state: string }) => r.state === "open").length),
+        [12, 10],
+      );
+      const opens = lines.filter((e) => e.event === "lsoe" && e.lsoe.event === "session_open");
+      assert.equal(opens.length, 12, "every open seen by a monitor: the links came up after");
+      const removed = lines.find((e) => e.event === "removed");
+      assert.deepEqual(
+        [removed?.left, removed?.processes_left, removed?.files_left],
+        [[], [], false],
+      );
+      assert.deepEqual(namespacesWith(t.prefix!), []);
     } finally {
       cleanUp(t);
     }
