@@ -394,9 +394,24 @@ export class LsoeScenario implements AsyncDisposable {
     }
   }
 
-  /** The first arrival after `since` that `test` accepts, or undefined. */
-  #arrival(since: number, test: (a: Arrival) => boolean): Arrival | undefined {
-    return this.#arrivals.find((a) => a.at >= since && test(a));
+  /**
+   * The first `kind` event after `since` at `node` about a session with `peer` that `test`
+   * accepts, and when it arrived; undefined if none came yet.
+   */
+  #arrival<K extends LsoeEvent["event"]>(
+    since: number,
+    node: LsoeLabNode,
+    peer: LsoeLabNode,
+    kind: K,
+    test: (event: Extract<LsoeEvent, { event: K }>) => boolean = () => true,
+  ): { lsoe: Extract<LsoeEvent, { event: K }>; at: number } | undefined {
+    const isKind = (e: LsoeEvent): e is Extract<LsoeEvent, { event: K }> => e.event === kind;
+    for (const a of this.#arrivals) {
+      const e = a.lsoe;
+      if (a.at < since || a.node !== node || !isKind(e)) continue;
+      if (nodeOfLocalId(e.peer_local_id) === peer && test(e)) return { lsoe: e, at: a.at };
+    }
+    return undefined;
   }
 
   /** Adds `address` on `node`'s `dev`; waits for its arrival at every neighbour of `node`. */
@@ -408,10 +423,10 @@ export class LsoeScenario implements AsyncDisposable {
     const seenAt = (spine: LsoeLabNode) =>
       this.#arrival(
         since,
-        ({ node: at, lsoe }) =>
-          at === spine && lsoe.event === "encapsulations" &&
-          nodeOfLocalId(lsoe.peer_local_id) === node &&
-          lsoe.entries.some((e) => e.address === bare),
+        spine,
+        node,
+        "encapsulations",
+        (e) => e.entries.some((entry) => entry.address === bare),
       );
     const arrived = await this.#running.until(
       () => neighbours.every((s) => seenAt(s) !== undefined),
@@ -441,12 +456,7 @@ export class LsoeScenario implements AsyncDisposable {
     const since = performance.now();
     this.#ip(leaf, "-n", this.#ns(leaf), "link", "set", FAILED.leaf_interface, "down");
     const closeAt = (node: LsoeLabNode, peer: LsoeLabNode) =>
-      this.#arrival(
-        since,
-        ({ node: at, lsoe }) =>
-          at === node && lsoe.event === "session_close" &&
-          nodeOfLocalId(lsoe.peer_local_id) === peer,
-      );
+      this.#arrival(since, node, peer, "session_close");
     const ends: [LsoeLabNode, LsoeLabNode][] = [[leaf, spine], [spine, leaf]];
     const closed = await this.#running.until(
       () => ends.every(([node, peer]) => closeAt(node, peer) !== undefined),
@@ -466,7 +476,7 @@ export class LsoeScenario implements AsyncDisposable {
         event: "session_closed",
         node,
         peer,
-        reason: close.lsoe.event === "session_close" ? close.lsoe.reason : "interface_down",
+        reason: close.lsoe.reason,
         delay_ms: Math.round(close.at - since),
       });
     }
