@@ -178,6 +178,7 @@ bench: netkit $(BENCH_LIB)
 	$(DENO) run -P=test bench/l2.ts
 	$(DENO) run -P=test bench/l2_peers.ts
 	$(DENO) run -P=test bench/vnet.ts
+	$(DENO) run -P=test bench/lsoe.ts
 	$(DENO) run -P=test bench/cli.ts
 
 clean:
