@@ -78,6 +78,11 @@ export const COMMANDS: readonly CommandEntry[] = [
     load: () => import(commandModule("lacp")),
   },
   {
+    name: "lsoe",
+    summary: "Link State Over Ethernet speaker: neighbours, addresses, liveness",
+    load: () => import(commandModule("lsoe")),
+  },
+  {
     name: "mroute",
     summary: "multicast routing daemon and its iproute2-style CLI",
     load: () => import(commandModule("mroute")),

@@ -1,10 +1,12 @@
 /**
- * rtnetlink message encoding and decoding for links (`RTM_*LINK`): pure, bounds-checked, no I/O.
+ * rtnetlink message encoding and decoding for links (`RTM_*LINK`) and addresses (`RTM_*ADDR`):
+ * pure, bounds-checked, no I/O.
  * Layouts are those of `<linux/netlink.h>` and `<linux/rtnetlink.h>` (host byte order).
  *
  * @module
  */
 
+import { bytesEqual } from "../packet/bytes.ts";
 import {
   attributeString,
   attributeU32,
@@ -22,6 +24,9 @@ export const NetlinkType = {
   NEWLINK: 16,
   DELLINK: 17,
   GETLINK: 18,
+  NEWADDR: 20,
+  DELADDR: 21,
+  GETADDR: 22,
 } as const;
 
 /** `nlmsghdr.nlmsg_flags` bits. */
@@ -36,9 +41,40 @@ export const NetlinkFlag = {
 
 /** Multicast group bitmask for `bind()` (`RTMGRP_LINK`). */
 export const RTMGRP_LINK = 0x1;
+/** Multicast group bitmask for IPv4 address changes (`RTMGRP_IPV4_IFADDR`). */
+export const RTMGRP_IPV4_IFADDR = 0x10;
+/** Multicast group bitmask for IPv6 address changes (`RTMGRP_IPV6_IFADDR`). */
+export const RTMGRP_IPV6_IFADDR = 0x100;
+
+/** `IFA_F_*` address flag bits, as {@linkcode Address.flags} carries them. */
+export const AddressFlag = {
+  /** IPv4: not the first address of its subnet on the interface. IPv6: a temporary address. */
+  SECONDARY: 0x1,
+  NODAD: 0x2,
+  OPTIMISTIC: 0x4,
+  /** IPv6 duplicate address detection found another owner: the address is unusable. */
+  DADFAILED: 0x8,
+  HOMEADDRESS: 0x10,
+  DEPRECATED: 0x20,
+  /** IPv6 duplicate address detection is still running: the address is not usable yet. */
+  TENTATIVE: 0x40,
+  /** Configured, not autoconfigured (no lifetime). */
+  PERMANENT: 0x80,
+  MANAGETEMPADDR: 0x100,
+  NOPREFIXROUTE: 0x200,
+  MCAUTOJOIN: 0x400,
+  STABLE_PRIVACY: 0x800,
+} as const;
 
 const NLMSG_HDRLEN = 16;
 const IFINFOMSG_LEN = 16;
+const IFADDRMSG_LEN = 8;
+const AF_INET = 2;
+const AF_INET6 = 10;
+const IFA_ADDRESS = 1;
+const IFA_LOCAL = 2;
+const IFA_LABEL = 3;
+const IFA_FLAGS = 8;
 const IFLA_ADDRESS = 1;
 const IFLA_IFNAME = 3;
 const IFLA_MTU = 4;
@@ -97,6 +133,26 @@ export interface Link {
   up: boolean;
   /** Carrier present (`IFLA_CARRIER`, else `IFF_LOWER_UP`). */
   carrier: boolean;
+}
+
+/** An interface address as the kernel describes it in `RTM_NEWADDR`/`RTM_DELADDR`. */
+export interface Address {
+  /** The interface it is on. */
+  ifindex: number;
+  /** IP version. */
+  family: 4 | 6;
+  /** The address itself, 4 or 16 bytes: `IFA_LOCAL` when present, else `IFA_ADDRESS`. */
+  address: Uint8Array;
+  /** The far end of a point-to-point address (`IFA_ADDRESS` when it differs from `IFA_LOCAL`). */
+  peer: Uint8Array | null;
+  /** Prefix length: at most 32 for IPv4, 128 for IPv6. */
+  prefixLength: number;
+  /** {@linkcode AddressFlag} bits: `IFA_FLAGS` when present (all 32 bits), else `ifa_flags`. */
+  flags: number;
+  /** `RT_SCOPE_*`: 0 universe, 200 site, 253 link, 254 host. */
+  scope: number;
+  /** The IPv4 label (`IFA_LABEL`, e.g. "eth0:1"); null when the kernel sends none (IPv6). */
+  label: string | null;
 }
 
 /** A decoded `NLMSG_ERROR`: errno 0 is an acknowledgement. */
@@ -169,6 +225,58 @@ export function parseLink(message: NetlinkMessage): Link | null {
   return link;
 }
 
+/**
+ * Decodes the payload of `RTM_NEWADDR`/`RTM_DELADDR`, or returns null when it is not an IPv4 or
+ * IPv6 address the kernel could have sent (too short, another family, no address, a wrong-size
+ * address, a prefix longer than the address, interface index 0).
+ */
+export function parseAddress(message: NetlinkMessage): Address | null {
+  const p = message.payload;
+  if (p.length < IFADDRMSG_LEN) return null;
+  const family = p[0] === AF_INET ? 4 : p[0] === AF_INET6 ? 6 : null;
+  if (family === null) return null;
+  const size = family === 4 ? 4 : 16;
+  const prefixLength = p[1]!;
+  const ifindex = new DataView(p.buffer, p.byteOffset, p.byteLength).getUint32(4, true);
+  if (prefixLength > size * 8 || ifindex === 0) return null;
+  let flags = p[2]!;
+  let local: Uint8Array | null = null;
+  let address: Uint8Array | null = null;
+  let label: string | null = null;
+  let wrongSize = false;
+  forEachAttribute(p.subarray(IFADDRMSG_LEN), (type, value) => {
+    switch (type) {
+      case IFA_ADDRESS:
+      case IFA_LOCAL:
+        if (value.length !== size) wrongSize = true;
+        else if (type === IFA_LOCAL) local = value.slice();
+        else address = value.slice();
+        break;
+      case IFA_LABEL:
+        label = attributeString(value);
+        break;
+      case IFA_FLAGS:
+        flags = attributeU32(value) ?? flags;
+        break;
+    }
+  });
+  // Locals for TypeScript's flow analysis, which does not see the callback's assignments.
+  const own = local as Uint8Array | null;
+  const far = address as Uint8Array | null;
+  const mine = own ?? far;
+  if (wrongSize || mine === null) return null;
+  return {
+    ifindex,
+    family,
+    address: mine,
+    peer: own !== null && far !== null && !bytesEqual(own, far) ? far : null,
+    prefixLength,
+    flags,
+    scope: p[3]!,
+    label,
+  };
+}
+
 /** Decodes an `NLMSG_ERROR` payload, including the extended-ack message when present. */
 export function parseNetlinkError(message: NetlinkMessage): NetlinkError {
   const p = message.payload;
@@ -187,6 +295,22 @@ export function parseNetlinkError(message: NetlinkMessage): NetlinkError {
     });
   }
   return result;
+}
+
+/** A zeroed request of `total` bytes with its `nlmsghdr` filled in. */
+function requestHeader(
+  total: number,
+  type: number,
+  flags: number,
+  seq: number,
+): { bytes: Uint8Array; view: DataView } {
+  const bytes = new Uint8Array(total);
+  const view = new DataView(bytes.buffer);
+  view.setUint32(0, total, true);
+  view.setUint16(4, type, true);
+  view.setUint16(6, flags, true);
+  view.setUint32(8, seq, true);
+  return { bytes, view };
 }
 
 /** Options for {@linkcode encodeGetLink}. */
@@ -208,13 +332,13 @@ export function encodeGetLink(request: GetLinkRequest): Uint8Array {
   const extMaskLen = NLA_HDRLEN + 4;
   const nameLen = name === null ? 0 : netlinkAlign(NLA_HDRLEN + name.length);
   const total = NLMSG_HDRLEN + IFINFOMSG_LEN + extMaskLen + nameLen;
-  const bytes = new Uint8Array(total);
-  const view = new DataView(bytes.buffer);
   const dump = request.ifindex === undefined && name === null;
-  view.setUint32(0, total, true);
-  view.setUint16(4, NetlinkType.GETLINK, true);
-  view.setUint16(6, NetlinkFlag.REQUEST | (dump ? NetlinkFlag.DUMP : 0), true);
-  view.setUint32(8, request.seq, true);
+  const { bytes, view } = requestHeader(
+    total,
+    NetlinkType.GETLINK,
+    NetlinkFlag.REQUEST | (dump ? NetlinkFlag.DUMP : 0),
+    request.seq,
+  );
   // ifinfomsg: family AF_UNSPEC, then the index (0 = not selecting by index).
   view.setInt32(NLMSG_HDRLEN + 4, request.ifindex ?? 0, true);
   let offset = NLMSG_HDRLEN + IFINFOMSG_LEN;
@@ -228,4 +352,17 @@ export function encodeGetLink(request: GetLinkRequest): Uint8Array {
     bytes.set(name, offset + NLA_HDRLEN);
   }
   return bytes;
+}
+
+/**
+ * Encodes an `RTM_GETADDR` dump of every IPv4 and IPv6 address (family `AF_UNSPEC`), whose
+ * reply carries sequence number `seq`.
+ */
+export function encodeGetAddresses(seq: number): Uint8Array {
+  return requestHeader(
+    NLMSG_HDRLEN + IFADDRMSG_LEN,
+    NetlinkType.GETADDR,
+    NetlinkFlag.REQUEST | NetlinkFlag.DUMP,
+    seq,
+  ).bytes;
 }

@@ -1,5 +1,5 @@
 /**
- * A NETLINK_ROUTE socket and synchronous link queries. rtnetlink answers a request while the
+ * A NETLINK_ROUTE socket and synchronous link and address queries. rtnetlink answers a request while the
  * request is being sent, and produces further dump parts while they are being read, so the
  * queries here need no waiting.
  *
@@ -11,12 +11,15 @@ import { nk } from "../../ffi/native.ts";
 import { NetkitError, NetkitOsError, unwrap } from "../errors.ts";
 import { OwnedFd } from "./owned_fd.ts";
 import {
+  type Address,
+  encodeGetAddresses,
   encodeGetLink,
   type GetLinkRequest,
   type Link,
   NetlinkFlag,
   type NetlinkMessage,
   NetlinkType,
+  parseAddress,
   parseLink,
   parseNetlinkError,
   parseNetlinkMessages,
@@ -85,33 +88,74 @@ export class RtnetlinkSocket extends OwnedFd {
   ): { links: Link[]; interrupted: boolean } {
     const seq = this.nextSeq();
     const dump = request.ifindex === undefined && request.name === undefined;
-    this.send(encodeGetLink({ ...request, seq }));
-    const reply = { links: [] as Link[], interrupted: false };
+    const reply = this.#query(encodeGetLink({ ...request, seq }), seq, {
+      noun: "a link",
+      what: describe(request),
+      dump,
+      replyType: NetlinkType.NEWLINK,
+      parse: parseLink,
+      other,
+    });
+    return { links: reply.entries, interrupted: reply.interrupted };
+  }
+
+  /**
+   * Dumps every IPv4 and IPv6 address with `RTM_GETADDR`, as {@linkcode getLinks} dumps links
+   * (other messages to `other`; `interrupted` when addresses changed during the dump).
+   */
+  getAddresses(
+    other?: (message: NetlinkMessage) => void,
+  ): { addresses: Address[]; interrupted: boolean } {
+    const seq = this.nextSeq();
+    const reply = this.#query(encodeGetAddresses(seq), seq, {
+      noun: "an address",
+      what: "dump addresses",
+      dump: true,
+      replyType: NetlinkType.NEWADDR,
+      parse: parseAddress,
+      other,
+    });
+    return { addresses: reply.entries, interrupted: reply.interrupted };
+  }
+
+  /** Sends `request` and collects the parsed `replyType` messages carrying `seq`. */
+  #query<T>(request: Uint8Array, seq: number, how: {
+    /** The request for the no-reply message: "a link". */
+    noun: string;
+    /** The request for an error: "dump addresses". */
+    what: string;
+    dump: boolean;
+    replyType: number;
+    parse: (message: NetlinkMessage) => T | null;
+    other: ((message: NetlinkMessage) => void) | undefined;
+  }): { entries: T[]; interrupted: boolean } {
+    this.send(request);
+    const reply = { entries: [] as T[], interrupted: false };
     for (;;) {
       const messages = this.receive();
       if (messages.length === 0) {
         throw new NetkitError(
-          "rtnetlink gave no reply to a link query; the kernel is not answering",
+          `rtnetlink gave no reply to ${how.noun} query; the kernel is not answering`,
         );
       }
       for (const message of messages) {
         if (message.seq !== seq) {
-          other?.(message);
+          how.other?.(message);
           continue;
         }
         if ((message.flags & NetlinkFlag.DUMP_INTR) !== 0) reply.interrupted = true;
         if (message.type === NetlinkType.ERROR) {
           const { errno, message: why } = parseNetlinkError(message);
           if (errno === 0) return reply;
-          const err = new NetkitOsError(describe(request), errno);
+          const err = new NetkitOsError(how.what, errno);
           if (why) err.message += `: ${why}`;
           throw err;
         }
         if (message.type === NetlinkType.DONE) return reply;
-        if (message.type === NetlinkType.NEWLINK) {
-          const link = parseLink(message);
-          if (link !== null) reply.links.push(link);
-          if (!dump && (message.flags & NetlinkFlag.MULTI) === 0) return reply;
+        if (message.type === how.replyType) {
+          const entry = how.parse(message);
+          if (entry !== null) reply.entries.push(entry);
+          if (!how.dump && (message.flags & NetlinkFlag.MULTI) === 0) return reply;
         }
       }
     }
@@ -126,12 +170,33 @@ function describe(request: Omit<GetLinkRequest, "seq">): string {
 
 /** Every link in the current network namespace. Requires `--allow-ffi`. */
 export function dumpLinks(): Link[] {
+  return consistentDump((socket) => {
+    const reply = socket.getLinks({});
+    return { entries: reply.links, interrupted: reply.interrupted };
+  });
+}
+
+/**
+ * Every IPv4 and IPv6 address in the current network namespace, in the kernel's order.
+ * Requires `--allow-ffi`.
+ */
+export function dumpAddresses(): Address[] {
+  return consistentDump((socket) => {
+    const reply = socket.getAddresses();
+    return { entries: reply.addresses, interrupted: reply.interrupted };
+  });
+}
+
+/** A dump retried while the kernel flags it inconsistent; the last attempt is taken as it is. */
+function consistentDump<T>(
+  read: (socket: RtnetlinkSocket) => { entries: T[]; interrupted: boolean },
+): T[] {
   using socket = RtnetlinkSocket.open();
   for (let attempt = 1; attempt < MAX_DUMP_ATTEMPTS; attempt++) {
-    const reply = socket.getLinks({});
-    if (!reply.interrupted) return reply.links;
+    const reply = read(socket);
+    if (!reply.interrupted) return reply.entries;
   }
-  return socket.getLinks({}).links;
+  return read(socket).entries;
 }
 
 /**

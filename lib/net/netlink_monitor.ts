@@ -1,0 +1,186 @@
+/**
+ * The skeleton every rtnetlink table monitor shares (links, addresses): subscribe to the
+ * notification groups, then dump the table, so that no change can fall between the two; apply
+ * notifications as they come; when the kernel drops notifications (`ENOBUFS`), read the whole
+ * table again and report the differences after a resync event. A monitor supplies the dump, how
+ * one notification changes its table, and how a fresh dump replaces it.
+ * Requires `--allow-ffi`.
+ *
+ * @module
+ */
+
+import { Errno } from "../../ffi/errno.ts";
+import { NetkitError, NetkitOsError } from "../errors.ts";
+import type { NetlinkMessage } from "./netlink_messages.ts";
+import { Poller } from "./poller.ts";
+import { MAX_DUMP_ATTEMPTS, RtnetlinkSocket } from "./rtnetlink.ts";
+
+/** One dump's entries, and whether the kernel flagged it inconsistent. */
+export interface DumpReply<Entry> {
+  /** Every entry of the reply. */
+  entries: Entry[];
+  /** The table changed while the dump ran: it must be read again. */
+  interrupted: boolean;
+}
+
+/** Keeps a kernel table current from rtnetlink notifications and reports the changes. */
+export abstract class NetlinkMonitor<Entry, Event> implements AsyncDisposable {
+  #socket: RtnetlinkSocket | null;
+  #poller: Poller | null = null;
+  #resyncs = 0;
+
+  /** Subscribes to `groups`; the subclass calls {@linkcode start} once its own fields exist. */
+  protected constructor(groups: number, rcvbuf: number) {
+    this.#socket = RtnetlinkSocket.open({ groups, rcvbuf });
+  }
+
+  /** Sends the table's dump request on `socket`, passing every other message to `other`. */
+  protected abstract readDump(
+    socket: RtnetlinkSocket,
+    other: (message: NetlinkMessage) => void,
+  ): DumpReply<Entry>;
+
+  /** Applies one notification to the table, pushing what changed to `events`. */
+  protected abstract apply(message: NetlinkMessage, events: Event[]): void;
+
+  /**
+   * Replaces the table with a fresh dump's entries, pushing the differences to `events`, or
+   * reporting nothing when `events` is null (the first read).
+   */
+  protected abstract reset(entries: Entry[], events: Event[] | null): void;
+
+  /** The event that announces a re-read table. */
+  protected abstract resyncEvent(): Event;
+
+  /** Names for errors: `{ table: "interface table", entries: "links" }`. */
+  protected abstract readonly names: { table: string; entries: string };
+
+  /** Reads the table for the first time; closes the socket if that fails. */
+  protected start(): void {
+    try {
+      const { entries, pending } = this.#dump();
+      this.reset(entries, null);
+      for (const message of pending) this.apply(message, []);
+    } catch (err) {
+      this.#socket?.close();
+      this.#socket = null;
+      throw err;
+    }
+  }
+
+  /** The notification socket's descriptor, for a daemon's own poll loop; -1 once closed. */
+  get fd(): number {
+    return this.#socket?.fd ?? -1;
+  }
+
+  /** How many times lost notifications forced a re-read of the table. */
+  get resyncs(): number {
+    return this.#resyncs;
+  }
+
+  /** Processes every queued notification without waiting; returns the resulting events. */
+  poll(): Event[] {
+    const socket = this.#socket;
+    const events: Event[] = [];
+    if (socket === null) return events;
+    for (;;) {
+      let messages: NetlinkMessage[];
+      try {
+        messages = socket.receive();
+      } catch (err) {
+        if (err instanceof NetkitOsError && err.errno === Errno.ENOBUFS) {
+          events.push(...this.#resync());
+          continue;
+        }
+        throw err;
+      }
+      if (messages.length === 0) return events;
+      for (const message of messages) this.apply(message, events);
+    }
+  }
+
+  /**
+   * Yields events as they happen until `signal` aborts or the monitor closes. Daemons with
+   * their own poll loop use {@linkcode fd} and {@linkcode poll} instead.
+   */
+  async *events(signal?: AbortSignal): AsyncGenerator<Event> {
+    if (this.#poller !== null) {
+      throw new Error(`${this.constructor.name}.events() is already running`);
+    }
+    const poller = new Poller();
+    this.#poller = poller;
+    const wake = () => poller.wake();
+    signal?.addEventListener("abort", wake);
+    try {
+      while (this.#socket !== null && !signal?.aborted) {
+        const events = this.poll();
+        for (const event of events) yield event;
+        if (events.length === 0) await poller.wait([this.#socket.fd], -1);
+      }
+    } finally {
+      signal?.removeEventListener("abort", wake);
+      this.#poller = null;
+      await poller.close();
+    }
+  }
+
+  /** Re-reads the table after an overrun and reports what changed. */
+  #resync(): Event[] {
+    this.#resyncs++;
+    // Everything still queued predates the dump about to be taken: applying it afterwards
+    // could roll the table back, so it is dropped.
+    const socket = this.#socket!;
+    for (;;) {
+      try {
+        if (socket.receive().length === 0) break;
+      } catch (err) {
+        if (!(err instanceof NetkitOsError && err.errno === Errno.ENOBUFS)) throw err;
+      }
+    }
+    const { entries, pending } = this.#dump();
+    const events: Event[] = [this.resyncEvent()];
+    this.reset(entries, events);
+    for (const message of pending) this.apply(message, events);
+    return events;
+  }
+
+  /** A consistent dump, plus the notifications that arrived while it was read. */
+  #dump(): { entries: Entry[]; pending: NetlinkMessage[] } {
+    const socket = this.#socket!;
+    for (let attempt = 1; attempt <= MAX_DUMP_ATTEMPTS; attempt++) {
+      const pending: NetlinkMessage[] = [];
+      let reply: DumpReply<Entry>;
+      try {
+        reply = this.readDump(socket, (message) => {
+          if (message.seq === 0) pending.push(message);
+        });
+      } catch (err) {
+        if (err instanceof NetkitOsError && err.errno === Errno.ENOBUFS) continue;
+        throw err;
+      }
+      if (reply.interrupted) continue;
+      return { entries: reply.entries, pending };
+    }
+    throw new NetkitError(
+      `Could not read a consistent ${this.names.table} in ${MAX_DUMP_ATTEMPTS} attempts: ${this.names.entries} are changing too fast`,
+    );
+  }
+
+  /** Stops monitoring; an {@linkcode events} loop ends. Safe to repeat. */
+  async close(): Promise<void> {
+    const socket = this.#socket;
+    if (socket === null) return;
+    this.#socket = null;
+    const poller = this.#poller;
+    if (poller !== null) {
+      poller.wake();
+      await poller.close();
+    }
+    socket.close();
+  }
+
+  /** Same as {@linkcode close}. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+}
