@@ -93,14 +93,21 @@ export interface HoldReport {
 
 /** The whole report. */
 export interface LsoeBenchReport {
+  /** Which run and machine. */
   provenance: Provenance;
+  /** Neighbours emulated. */
   neighbours: number;
+  /** The HELLOs were spread over this long, ms. */
   rampMs: number;
   /** The speaker's `--keepalive-receive-timeout`, s: a neighbour silent this long is closed. */
   keepaliveReceiveTimeout: number;
+  /** Part (a). */
   open: OpenReport;
+  /** Parts (b) and (c). */
   hold: {
+    /** The speaker holding the sessions. */
     speaker: HoldReport;
+    /** The bare echo in its place. */
     baseline: HoldReport;
     /** Open sessions (the speaker's STATUS) at the start and at the end of the hold. */
     openAtStart: number;
