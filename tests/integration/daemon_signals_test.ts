@@ -65,14 +65,20 @@ async function rotate(pid: number, logFile: string, generation = 1): Promise<str
   return rotated;
 }
 
+/** Namespaces `a` and `b` of `lab`, joined by a veth pair a1–b1. */
+function joined(lab: NamespaceLab): { a: string; b: string } {
+  const a = lab.netns("a");
+  const b = lab.netns("b");
+  lab.veth({ netns: a, name: "a1" }, { netns: b, name: "b1" });
+  return { a, b };
+}
+
 Deno.test({
   name: "SIGHUP leaves a netkit lacp daemon running and answering; it reopens a renamed log file",
   ignore: needs("root", "netns", "veth"),
   async fn() {
     using lab = new NamespaceLab();
-    const a = lab.netns("a");
-    const b = lab.netns("b");
-    lab.veth({ netns: a, name: "a1" }, { netns: b, name: "b1" });
+    const { a } = joined(lab);
     await using daemon = startLacp(a, ["-i", "a1"]);
     await waitUntil(() => daemon.status(), () => true, 10_000, "the daemon to serve");
     const rotated: string[] = [];
@@ -284,9 +290,7 @@ Deno.test({
   ignore: needs("root", "netns", "veth"),
   async fn() {
     using lab = new NamespaceLab();
-    const a = lab.netns("a");
-    const b = lab.netns("b");
-    lab.veth({ netns: a, name: "a1" }, { netns: b, name: "b1" });
+    const { a } = joined(lab);
     const dir = await Deno.makeTempDir({ prefix: "netkit-detach-" });
     const env = { NETKIT_RUN_DIR: `${dir}/run`, NETKIT_LOG_DIR: `${dir}/log` };
     // Every daemon seen, for the cleanup should an assertion fail while one runs.
@@ -645,8 +649,7 @@ Deno.test({
   ignore: needs("root", "netns", "veth"),
   async fn() {
     using lab = new NamespaceLab();
-    const a = lab.netns("a");
-    lab.veth({ netns: a, name: "a1" }, { netns: lab.netns("b"), name: "b1" });
+    const { a } = joined(lab);
     await checkDetached({
       command: "lsoe",
       netns: a,
@@ -669,9 +672,7 @@ Deno.test({
   ignore: needs("root", "netns", "veth"),
   async fn() {
     using lab = new NamespaceLab();
-    const a = lab.netns("a");
-    const b = lab.netns("b");
-    lab.veth({ netns: a, name: "a1" }, { netns: b, name: "b1" });
+    const { a, b } = joined(lab);
     const dir = await Deno.makeTempDir({ prefix: "netkit-lsoe-term-" });
     try {
       await using A = await LsoeProcess.start(a, `${dir}/a.log`, ["-i", "a1", ...QUICK]);
