@@ -52,6 +52,8 @@ export abstract class NetlinkMonitor<Entry, Event> implements AsyncDisposable {
   #socket: RtnetlinkSocket | null;
   #poller: Poller | null = null;
   #resyncs = 0;
+  /** A re-read failed (the table changed all through it): the next poll tries again. */
+  #stale = false;
 
   /** Subscribes to `groups`; the subclass calls {@linkcode start} once its own fields exist. */
   protected constructor(groups: number, rcvbuf: number) {
@@ -102,11 +104,24 @@ export abstract class NetlinkMonitor<Entry, Event> implements AsyncDisposable {
     return this.#resyncs;
   }
 
-  /** Processes every queued notification without waiting; returns the resulting events. */
+  /**
+   * Whether the table may be out of date: a re-read after lost notifications failed (its
+   * entries kept changing through every attempt). {@linkcode poll} tries again; a daemon calls
+   * it soon even if the descriptor stays quiet.
+   */
+  get stale(): boolean {
+    return this.#stale;
+  }
+
+  /**
+   * Processes every queued notification without waiting; returns the resulting events. Throws
+   * when a re-read fails; the monitor is then {@linkcode stale} and the next call tries again.
+   */
   poll(): Event[] {
     const socket = this.#socket;
     const events: Event[] = [];
     if (socket === null) return events;
+    if (this.#stale) events.push(...this.#resync());
     for (;;) {
       let messages: NetlinkMessage[];
       try {
@@ -151,7 +166,9 @@ export abstract class NetlinkMonitor<Entry, Event> implements AsyncDisposable {
   /** Re-reads the table after an overrun and reports what changed. */
   #resync(): Event[] {
     this.#resyncs++;
+    this.#stale = true;
     const { entries, pending } = this.#dump();
+    this.#stale = false;
     const events: Event[] = [this.resyncEvent()];
     this.reset(entries, events);
     for (const message of pending) this.apply(message, events);
