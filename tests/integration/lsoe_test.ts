@@ -24,7 +24,14 @@ const RECEIVE_TIMEOUT_MS = 3000;
 
 interface IpAddr {
   ifname: string;
-  "addr_info": { family: string; local: string; prefixlen: number; secondary?: boolean }[];
+  "addr_info": {
+    family: string;
+    local: string;
+    prefixlen: number;
+    secondary?: boolean;
+    tentative?: boolean;
+    dadfailed?: boolean;
+  }[];
 }
 
 /** `ip -j addr` of `netns` as the encapsulation lists a speaker there announces. */
@@ -32,6 +39,8 @@ function announced(netns: string, sessionInterface: string): Record<"ipv4" | "ip
   const lists = { ipv4: [] as string[], ipv6: [] as string[] };
   for (const link of ipJson<IpAddr[]>("-n", netns, "addr", "show")) {
     for (const a of link.addr_info) {
+      // Not usable yet (or ever): not announced.
+      if (a.tentative === true || a.dadfailed === true) continue;
       const family = a.family === "inet" ? "ipv4" : "ipv6";
       const flags = [
         link.ifname === "lo" ? "L" : "",
