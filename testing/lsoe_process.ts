@@ -6,6 +6,7 @@
  * @module
  */
 
+import { waitFor } from "../lib/async.ts";
 import { requestChecked, subscribeChecked } from "../lib/daemon/client.ts";
 import { controlSocketPath } from "../lib/ipc/mod.ts";
 import { ChildDaemon } from "../lib/lab/child_daemon.ts";
@@ -14,6 +15,7 @@ import {
   lsoeReply,
   lsoeSocketName,
   MonitorLine,
+  type SessionJson,
   StatusReply,
 } from "../lib/lsoe/client.ts";
 import { netnsId } from "../lib/net/netns.ts";
@@ -39,6 +41,14 @@ export interface ReceivedEvent {
 }
 
 const NETKIT = new URL("../netkit", import.meta.url).pathname;
+
+/** Options a test speaker gets unless it says otherwise: quick HELLOs, a short silence limit. */
+export const QUICK: readonly string[] = [
+  "--hello-interval",
+  "1",
+  "--keepalive-receive-timeout",
+  "3",
+];
 
 /** A running `netkit lsoe` speaker. */
 export class LsoeProcess implements AsyncDisposable {
@@ -107,6 +117,29 @@ export class LsoeProcess implements AsyncDisposable {
     return requestChecked(this.#socket, { action: "STATUS" }, StatusReply, lsoeReply("STATUS"), {
       timeoutMs: 5000,
     });
+  }
+
+  /** Its sessions (STATUS). */
+  async sessions(): Promise<SessionJson[]> {
+    return (await this.status()).sessions;
+  }
+
+  /**
+   * Waits until an event received at index `from` or later satisfies `predicate`; returns it.
+   * `what` names it in the timeout's message.
+   */
+  async waitForEvent(
+    what: string,
+    predicate: (event: LsoeEvent) => boolean,
+    timeoutMs: number,
+    from = 0,
+  ): Promise<ReceivedEvent> {
+    const found = await waitFor(
+      () => this.events.slice(from).find((e) => predicate(e.event)),
+      (e) => e !== undefined,
+      { timeoutMs, intervalMs: 10, what: `${what} in ${this.netns}` },
+    );
+    return found!;
   }
 
   /** The events of kind `kind` received at or after `since` (performance.now()). */

@@ -25,7 +25,7 @@ import { needs } from "../skip.ts";
 import { MrouteLab } from "./_mroute.ts";
 import { startedLab } from "./_l2.ts";
 import { netkit, startLacp, waitUntil } from "./_lacp.ts";
-import { LsoeProcess, QUICK } from "./_lsoe.ts";
+import { LsoeProcess, QUICK } from "../../testing/lsoe_process.ts";
 
 const decoder = new TextDecoder();
 
@@ -675,8 +675,8 @@ Deno.test({
     const { a, b } = joined(lab);
     const dir = await Deno.makeTempDir({ prefix: "netkit-lsoe-term-" });
     try {
-      await using A = await LsoeProcess.start(a, `${dir}/a.log`, ["-i", "a1", ...QUICK]);
-      await using B = await LsoeProcess.start(b, `${dir}/b.log`, ["-i", "b1", ...QUICK]);
+      await using A = await LsoeProcess.start(a, ["-i", "a1", ...QUICK]);
+      await using B = await LsoeProcess.start(b, ["-i", "b1", ...QUICK]);
       // From STATUS: an event may come before the subscription does.
       for (const speaker of [A, B]) {
         await waitFor(
@@ -686,7 +686,7 @@ Deno.test({
         );
       }
       const start = performance.now();
-      const status = await A.daemon.stop(5000);
+      const status = await A.stop();
       const elapsed = performance.now() - start;
       assert.equal(status.signal, null, "it exited by itself, not by SIGKILL");
       assert.equal(status.code, 0);

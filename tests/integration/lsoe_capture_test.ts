@@ -17,7 +17,7 @@ import { ip, NamespaceLab } from "../../lib/lab/namespace_lab.ts";
 import { PduType } from "../../lib/packet/lsoe.ts";
 import { formatMac } from "../../lib/packet/mac.ts";
 import { needs } from "../skip.ts";
-import { LsoeProcess, QUICK } from "./_lsoe.ts";
+import { LsoeProcess, QUICK } from "../../testing/lsoe_process.ts";
 
 const DISSECTOR = new URL("../../tools/lsoe.lua", import.meta.url).pathname;
 const ID_A = "6e6b2d612d30303030aa";
@@ -138,7 +138,7 @@ for (const etherType of [null, "0x8885"]) {
       const pcap = `${dir}/a.pcap`;
       const common = [...QUICK, ...(etherType === null ? [] : ["--ethertype", etherType])];
       try {
-        const A = await LsoeProcess.start(a, `${dir}/a.log`, [
+        const A = await LsoeProcess.start(a, [
           ...["-i", "va", "--local-id", ID_A, "--mpls-label", `va=${LABEL}`, "--pcap", pcap],
           ...common,
         ]);
@@ -147,7 +147,7 @@ for (const etherType of [null, "0x8885"]) {
         let viewOfB: EncapsulationsJson;
         let localId: string;
         try {
-          await using B = await LsoeProcess.start(b, `${dir}/b.log`, [
+          await using B = await LsoeProcess.start(b, [
             ...["-i", "vb", "--local-id", ID_B],
             ...common,
           ]);

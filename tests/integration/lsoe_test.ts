@@ -14,7 +14,7 @@ import { decodeDatagram, decodePdu, PduType } from "../../lib/packet/lsoe.ts";
 import { formatMac } from "../../lib/packet/mac.ts";
 import { needs } from "../skip.ts";
 import { Capture } from "./_l2.ts";
-import { LsoeProcess, QUICK } from "./_lsoe.ts";
+import { LsoeProcess, QUICK } from "../../testing/lsoe_process.ts";
 
 const NEEDS = ["root", "netns", "veth"] as const;
 const ID_A = "6e6b2d612d30303030aa";
@@ -95,10 +95,10 @@ Deno.test({
     using lab = new NamespaceLab();
     const { a, b, dir } = pair(lab);
     try {
-      await using A = await LsoeProcess.start(a, `${dir}/a.log`, [
+      await using A = await LsoeProcess.start(a, [
         ...["-i", "va", "--local-id", ID_A, ...QUICK],
       ]);
-      await using B = await LsoeProcess.start(b, `${dir}/b.log`, [
+      await using B = await LsoeProcess.start(b, [
         ...["--local-id", ID_B, ...QUICK], // no -i: every Ethernet interface that is up
       ]);
       const atA = await openSession(A);
@@ -151,8 +151,8 @@ Deno.test({
     using lab = new NamespaceLab();
     const { a, b, dir } = pair(lab);
     try {
-      await using A = await LsoeProcess.start(a, `${dir}/a.log`, ["--local-id", ID_A, ...QUICK]);
-      await using B = await LsoeProcess.start(b, `${dir}/b.log`, ["--local-id", ID_B, ...QUICK]);
+      await using A = await LsoeProcess.start(a, ["--local-id", ID_A, ...QUICK]);
+      await using B = await LsoeProcess.start(b, ["--local-id", ID_B, ...QUICK]);
       await openSession(A);
       await openSession(B);
       const fromA = A.events.length;
@@ -208,12 +208,12 @@ Deno.test({
     const { a, b, dir } = pair(lab);
     try {
       await using capture = await Capture.start(a, "va");
-      await using A = await LsoeProcess.start(a, `${dir}/a.log`, ["--local-id", ID_A, ...QUICK]);
-      let B = await LsoeProcess.start(b, `${dir}/b.log`, ["--local-id", ID_B, ...QUICK]);
+      await using A = await LsoeProcess.start(a, ["--local-id", ID_A, ...QUICK]);
+      let B = await LsoeProcess.start(b, ["--local-id", ID_B, ...QUICK]);
       try {
         const first = await openSession(A);
         const from = A.events.length;
-        Deno.kill(B.daemon.pid, "SIGKILL");
+        Deno.kill(B.pid, "SIGKILL");
         await B.stop();
         const closed = await A.waitForEvent(
           "the close after the timeout",
@@ -228,7 +228,7 @@ Deno.test({
         // Measured from the last frame B sent, in A's capture below.
         const closedAt = Date.parse(closed.event.time);
 
-        B = await LsoeProcess.start(b, `${dir}/b2.log`, ["--local-id", ID_B, ...QUICK]);
+        B = await LsoeProcess.start(b, ["--local-id", ID_B, ...QUICK]);
         const second = await openSession(A);
         assert.notEqual(second.peer_nonce, first.peer_nonce);
 
