@@ -95,7 +95,8 @@ $(DOCS)/.made: $(LIB) .deno/.cached $(TS_SRC) $(DOCS_SRC)
 # otherwise the launcher with the tree it runs (main.ts, lib, ffi, libnetkit, deno.json and
 # deno.lock, the package list, the pinned Deno and its npm cache) in $(PREFIX)/lib/netkit, and
 # $(PREFIX)/bin/netkit a symbolic link to that launcher (it finds its tree through the link).
-# Plus the man pages, the completions and the systemd units (ExecStart=$(BINDIR)/netkit).
+# Plus the man pages, the completions, the systemd units (ExecStart=$(BINDIR)/netkit) and the
+# Wireshark dissector for LSoE (tshark -X lua_script:$(WIRESHARKDIR)/lsoe.lua).
 PREFIX         ?= /usr/local
 BINDIR         ?= $(PREFIX)/bin
 NETKIT_LIBDIR  ?= $(PREFIX)/lib/netkit
@@ -103,6 +104,7 @@ MANDIR         ?= $(PREFIX)/share/man
 BASHCOMPDIR    ?= $(PREFIX)/share/bash-completion/completions
 ZSHCOMPDIR     ?= $(PREFIX)/share/zsh/site-functions
 SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
+WIRESHARKDIR   ?= $(PREFIX)/share/netkit/wireshark
 UNITS := $(patsubst packaging/systemd/%.in,%,$(wildcard packaging/systemd/*.service.in))
 # What the launcher runs; tests (*_test.ts, _testing.ts) stay behind.
 RUNTIME_TS = main.ts $(shell find lib ffi -name '*.ts' ! -name '*_test.ts' ! -name '_testing.ts')
@@ -142,13 +144,17 @@ install: check-libdir netkit docs
 	@for unit in $(UNITS); do \
 	  sed 's|@BINDIR@|$(BINDIR)|g' packaging/systemd/$$unit.in > $(DESTDIR)$(SYSTEMDUNITDIR)/$$unit; \
 	  chmod 644 $(DESTDIR)$(SYSTEMDUNITDIR)/$$unit; done
+	install -D -m 644 tools/lsoe.lua $(DESTDIR)$(WIRESHARKDIR)/lsoe.lua
 	@echo "installed netkit in $(DESTDIR)$(PREFIX); units: systemctl daemon-reload, then e.g." \
 	  "systemctl enable --now netkit-mroute.service"
 
 uninstall: check-libdir
 	rm -f $(DESTDIR)$(BINDIR)/netkit $(DESTDIR)$(MANDIR)/man8/netkit.8 \
 	  $(DESTDIR)$(MANDIR)/man8/netkit-*.8 $(DESTDIR)$(BASHCOMPDIR)/netkit \
-	  $(DESTDIR)$(ZSHCOMPDIR)/_netkit $(addprefix $(DESTDIR)$(SYSTEMDUNITDIR)/,$(UNITS))
+	  $(DESTDIR)$(ZSHCOMPDIR)/_netkit $(addprefix $(DESTDIR)$(SYSTEMDUNITDIR)/,$(UNITS)) \
+	  $(DESTDIR)$(WIRESHARKDIR)/lsoe.lua
+	@# netkit's own share directory, once empty (a WIRESHARKDIR elsewhere is left alone).
+	@rmdir $(DESTDIR)$(PREFIX)/share/netkit/wireshark $(DESTDIR)$(PREFIX)/share/netkit 2>/dev/null || true
 	rm -rf $(DESTDIR)$(NETKIT_LIBDIR)
 
 # make test installs the Debian packages the tests use (tools/debian-packages.txt) when it runs as
@@ -178,6 +184,7 @@ bench: netkit $(BENCH_LIB)
 	$(DENO) run -P=test bench/l2.ts
 	$(DENO) run -P=test bench/l2_peers.ts
 	$(DENO) run -P=test bench/vnet.ts
+	$(DENO) run -P=test bench/lsoe.ts
 	$(DENO) run -P=test bench/cli.ts
 
 clean:

@@ -46,6 +46,7 @@ export const CLIENT_COMMANDS: readonly (readonly string[])[] = [
   ["--help"],
   ["doctor", "--help"],
   ["lacp", "-s"],
+  ["lsoe", "-s"],
   ["mroute", "show"],
   ["vnet", "show"],
   ["mroute", "add", "--group", "239.1.1.1", "--iif", "eth0", "--oif", "eth1"],

@@ -9,7 +9,11 @@ const UNITS = [
   "netkit-relay.service",
   "netkit-gateway@.service",
   "netkit-lacp@.service",
+  "netkit-lsoe.service",
+  "netkit-lsoe@.service",
 ];
+/** Where `make install` puts the LSoE dissector (tshark -X lua_script:...). */
+const DISSECTOR = "usr/share/netkit/wireshark/lsoe.lua";
 
 function run(cmd: string, args: string[]) {
   const out = new Deno.Command(cmd, { args, stdout: "piped", stderr: "piped" }).outputSync();
@@ -65,6 +69,8 @@ Deno.test({
         "usr/share/man/man8/netkit-mroute.8",
         "usr/share/bash-completion/completions/netkit",
         "usr/share/zsh/site-functions/_netkit",
+        "usr/share/man/man8/netkit-lsoe.8",
+        DISSECTOR,
         ...UNITS.map((unit) => `usr/lib/systemd/system/${unit}`),
       ]
     ) {
@@ -76,6 +82,13 @@ Deno.test({
       assert.match(text, /^ExecStart=\/usr\/bin\/netkit /m, unit);
       assert.doesNotMatch(text, /@BINDIR@|netkit-install-/, unit);
     }
+    assert.equal(
+      Deno.readTextFileSync(`${dir}/${DISSECTOR}`),
+      Deno.readTextFileSync("tools/lsoe.lua"),
+    );
+    // The lsoe page says where the dissector is, with the PREFIX it was installed with.
+    const page = Deno.readTextFileSync(`${dir}${PREFIX}/share/man/man8/netkit-lsoe.8`);
+    assert.match(page.replaceAll("\\-", "-"), /\/share\/netkit\/wireshark\/lsoe\.lua/);
     // A launcher install: no tests, no checkout leftovers in the tree.
     assert.ok(!files.some((f) => f.endsWith("_test.ts")), "a test file was installed");
   },
@@ -139,6 +152,7 @@ Deno.test({
       const uninstall = run("make", ["-s", "uninstall", ...args]);
       assert.equal(uninstall.code, 0, uninstall.err);
       assert.deepEqual(filesUnder(dir), []);
+      assert.throws(() => Deno.statSync(`${dir}/opt/nk/share/netkit`), Deno.errors.NotFound);
     } finally {
       Deno.removeSync(dir, { recursive: true });
     }

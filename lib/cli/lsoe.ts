@@ -393,6 +393,7 @@ use --ethertype 0x${LSOED_ETHERTYPE.toString(16)} to speak to it.
 
 -s -j prints the daemon's STATUS reply and monitor -j its events, documented in
 lib/lsoe/client.ts: snake_case, stable, for BGP-SPF speakers and controllers.
+tshark -X lua_script:/usr/local/share/netkit/wireshark/lsoe.lua decodes --pcap captures.
 `;
 
 /** Adds `netkit lsoe` and `netkit lsoe monitor`. */

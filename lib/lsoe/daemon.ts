@@ -26,7 +26,7 @@ import { controlSocketPath } from "../ipc/run_dir.ts";
 import { AddressMonitor } from "../net/address_monitor.ts";
 import { InterfaceFlag, LinkType } from "../net/interfaces.ts";
 import { LinkMonitor } from "../net/link_monitor.ts";
-import type { Link } from "../net/netlink_messages.ts";
+import { AddressFlag, type Link } from "../net/netlink_messages.ts";
 import { currentNetnsId } from "../net/netns_names.ts";
 import { PacketSocket, PacketType } from "../net/packet_socket.ts";
 import { openCheckedFile } from "../net/safe_file.ts";
@@ -61,8 +61,10 @@ const MAX_FRAMES_PER_WAKE = 256;
 const MAX_FRAME = 1522;
 /** Ethernet header. */
 const ETH = 14;
-/** `IFA_F_SECONDARY`. */
-const IFA_F_SECONDARY = 0x01;
+/** Addresses not announced: not usable (yet), so a peer must not rely on them. */
+const UNUSABLE = AddressFlag.TENTATIVE | AddressFlag.DADFAILED;
+/** How soon a stale monitor (a failed re-read) is polled again, ms. */
+const STALE_RETRY_MS = 100;
 
 /** Every request the daemon accepts, checked. */
 export type LsoeRequest = { action: "STATUS" } | { action: "SUBSCRIBE" };
@@ -436,15 +438,40 @@ export class LsoeDaemon implements AsyncDisposable {
 
   /** Hands the engine the node's addresses (it sends only what changed). */
   #announceAddresses(now: number): void {
-    const addresses: LocalAddress[] = this.#addresses.addresses().map((a) => ({
-      ifindex: a.ifindex,
-      family: a.family,
-      address: a.address,
-      prefixLength: a.prefixLength,
-      secondary: (a.flags & IFA_F_SECONDARY) !== 0,
-    }));
+    const addresses: LocalAddress[] = this.#addresses.addresses()
+      .filter((a) => (a.flags & UNUSABLE) === 0)
+      .map((a) => ({
+        ifindex: a.ifindex,
+        family: a.family,
+        address: a.address,
+        prefixLength: a.prefixLength,
+        secondary: (a.flags & AddressFlag.SECONDARY) !== 0,
+      }));
     const interfaces = this.#links.links().map((link) => this.#engineInterface(link));
     this.#engine.setLocalAddresses(now, addresses, interfaces);
+  }
+
+  /** Link notifications: the ports follow the table. A failed re-read is logged, not fatal. */
+  #pollLinks(now: number): void {
+    try {
+      if (this.#links.poll().length === 0) return;
+    } catch (err) {
+      log.warn("Interface table: {error}; trying again", { error: errorMessage(err) });
+      return;
+    }
+    this.#reconcile(now);
+    this.#announceAddresses(now);
+  }
+
+  /** Address notifications: the sessions get the new lists. */
+  #pollAddresses(now: number): void {
+    try {
+      if (this.#addresses.poll().length === 0) return;
+    } catch (err) {
+      log.warn("Address table: {error}; trying again", { error: errorMessage(err) });
+      return;
+    }
+    this.#announceAddresses(now);
   }
 
   #watched(): number[] {
@@ -479,19 +506,21 @@ export class LsoeDaemon implements AsyncDisposable {
             : reassembly === null
             ? engine
             : Math.min(engine, reassembly);
-          return { fds: this.#watched(), timeoutMs: sleepUntil(deadline, now) };
+          // A monitor whose re-read failed is tried again soon: its descriptor may stay quiet.
+          if (this.#links.stale) this.#pollLinks(now);
+          if (this.#addresses.stale) this.#pollAddresses(now);
+          const stale = this.#links.stale || this.#addresses.stale;
+          return {
+            fds: this.#watched(),
+            timeoutMs: Math.min(sleepUntil(deadline, now), stale ? STALE_RETRY_MS : Infinity),
+          };
         },
         ready: (ready) => {
           const now = performance.now();
           for (const fd of ready) {
-            if (fd === this.#links.fd) {
-              if (this.#links.poll().length > 0) {
-                this.#reconcile(now);
-                this.#announceAddresses(now);
-              }
-            } else if (fd === this.#addresses.fd) {
-              if (this.#addresses.poll().length > 0) this.#announceAddresses(now);
-            } else {
+            if (fd === this.#links.fd) this.#pollLinks(now);
+            else if (fd === this.#addresses.fd) this.#pollAddresses(now);
+            else {
               for (const port of this.#ports.values()) {
                 if (port.socket.fd === fd) {
                   this.#drain(port, now);

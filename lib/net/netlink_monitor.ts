@@ -11,7 +11,7 @@
 
 import { Errno } from "../../ffi/errno.ts";
 import { NetkitError, NetkitOsError } from "../errors.ts";
-import type { NetlinkMessage } from "./netlink_messages.ts";
+import { NetlinkFlag, type NetlinkMessage } from "./netlink_messages.ts";
 import { Poller } from "./poller.ts";
 import { MAX_DUMP_ATTEMPTS, RtnetlinkSocket } from "./rtnetlink.ts";
 
@@ -23,11 +23,37 @@ export interface DumpReply<Entry> {
   interrupted: boolean;
 }
 
+/**
+ * A notification, not a late part of an abandoned dump. Its sequence number does not tell: a
+ * change made by a request (`ip addr add`) is announced with that request's number and port.
+ * Every part of a dump carries `NLM_F_MULTI`; a notification never does.
+ */
+function isNotification(message: NetlinkMessage): boolean {
+  return (message.flags & NetlinkFlag.MULTI) === 0;
+}
+
+/**
+ * Empties the socket's queue. Everything queued predates the dump about to be taken, and after
+ * an overrun it has gaps: replaying a withdrawal whose re-announcement was lost would roll the
+ * fresh table back, so none of it is applied.
+ */
+function discardQueued(socket: RtnetlinkSocket): void {
+  for (;;) {
+    try {
+      if (socket.receive().length === 0) return;
+    } catch (err) {
+      if (!(err instanceof NetkitOsError && err.errno === Errno.ENOBUFS)) throw err;
+    }
+  }
+}
+
 /** Keeps a kernel table current from rtnetlink notifications and reports the changes. */
 export abstract class NetlinkMonitor<Entry, Event> implements AsyncDisposable {
   #socket: RtnetlinkSocket | null;
   #poller: Poller | null = null;
   #resyncs = 0;
+  /** A re-read failed (the table changed all through it): the next poll tries again. */
+  #stale = false;
 
   /** Subscribes to `groups`; the subclass calls {@linkcode start} once its own fields exist. */
   protected constructor(groups: number, rcvbuf: number) {
@@ -78,11 +104,24 @@ export abstract class NetlinkMonitor<Entry, Event> implements AsyncDisposable {
     return this.#resyncs;
   }
 
-  /** Processes every queued notification without waiting; returns the resulting events. */
+  /**
+   * Whether the table may be out of date: a re-read after lost notifications failed (its
+   * entries kept changing through every attempt). {@linkcode poll} tries again; a daemon calls
+   * it soon even if the descriptor stays quiet.
+   */
+  get stale(): boolean {
+    return this.#stale;
+  }
+
+  /**
+   * Processes every queued notification without waiting; returns the resulting events. Throws
+   * when a re-read fails; the monitor is then {@linkcode stale} and the next call tries again.
+   */
   poll(): Event[] {
     const socket = this.#socket;
     const events: Event[] = [];
     if (socket === null) return events;
+    if (this.#stale) events.push(...this.#resync());
     for (;;) {
       let messages: NetlinkMessage[];
       try {
@@ -95,7 +134,7 @@ export abstract class NetlinkMonitor<Entry, Event> implements AsyncDisposable {
         throw err;
       }
       if (messages.length === 0) return events;
-      for (const message of messages) this.apply(message, events);
+      for (const message of messages) if (isNotification(message)) this.apply(message, events);
     }
   }
 
@@ -127,17 +166,9 @@ export abstract class NetlinkMonitor<Entry, Event> implements AsyncDisposable {
   /** Re-reads the table after an overrun and reports what changed. */
   #resync(): Event[] {
     this.#resyncs++;
-    // Everything still queued predates the dump about to be taken: applying it afterwards
-    // could roll the table back, so it is dropped.
-    const socket = this.#socket!;
-    for (;;) {
-      try {
-        if (socket.receive().length === 0) break;
-      } catch (err) {
-        if (!(err instanceof NetkitOsError && err.errno === Errno.ENOBUFS)) throw err;
-      }
-    }
+    this.#stale = true;
     const { entries, pending } = this.#dump();
+    this.#stale = false;
     const events: Event[] = [this.resyncEvent()];
     this.reset(entries, events);
     for (const message of pending) this.apply(message, events);
@@ -148,11 +179,15 @@ export abstract class NetlinkMonitor<Entry, Event> implements AsyncDisposable {
   #dump(): { entries: Entry[]; pending: NetlinkMessage[] } {
     const socket = this.#socket!;
     for (let attempt = 1; attempt <= MAX_DUMP_ATTEMPTS; attempt++) {
+      discardQueued(socket);
       const pending: NetlinkMessage[] = [];
       let reply: DumpReply<Entry>;
       try {
         reply = this.readDump(socket, (message) => {
-          if (message.seq === 0) pending.push(message);
+          // A copy: the payload is a view of the socket's buffer, which the next read reuses.
+          if (isNotification(message)) {
+            pending.push({ ...message, payload: message.payload.slice() });
+          }
         });
       } catch (err) {
         if (err instanceof NetkitOsError && err.errno === Errno.ENOBUFS) continue;

@@ -41,10 +41,12 @@ export interface RtnetlinkOptions {
 /** A nonblocking NETLINK_ROUTE socket. Requires `--allow-ffi`. */
 export class RtnetlinkSocket extends OwnedFd {
   readonly #buffer = new Uint8Array(RECEIVE_BUFFER_BYTES);
+  readonly #subscribed: boolean;
   #seq = 1;
 
-  private constructor(fd: number) {
+  private constructor(fd: number, subscribed: boolean) {
     super(fd);
+    this.#subscribed = subscribed;
   }
 
   /** Opens the socket, subscribed to `groups`. */
@@ -53,7 +55,7 @@ export class RtnetlinkSocket extends OwnedFd {
       nk.nk_netlink_open(options.groups ?? 0, options.rcvbuf ?? 0),
       "open rtnetlink socket",
     );
-    return new RtnetlinkSocket(fd);
+    return new RtnetlinkSocket(fd, (options.groups ?? 0) !== 0);
   }
 
   /** A fresh sequence number for a request. */
@@ -80,7 +82,9 @@ export class RtnetlinkSocket extends OwnedFd {
   /**
    * Sends `RTM_GETLINK` and collects the links of the reply. Messages that are not part of the
    * reply (events on a subscribed socket) are passed to `other` in arrival order. `interrupted`
-   * says the kernel flagged the dump as inconsistent because links changed while it ran.
+   * says the kernel flagged the dump as inconsistent because links changed while it ran. On a
+   * subscribed socket, a reply crowded out by notifications throws {@linkcode NetkitOsError}
+   * `ENOBUFS`, as an overrun does: the caller asks again.
    */
   getLinks(
     request: Omit<GetLinkRequest, "seq">,
@@ -134,6 +138,11 @@ export class RtnetlinkSocket extends OwnedFd {
     for (;;) {
       const messages = this.receive();
       if (messages.length === 0) {
+        // rtnetlink answers while the request is sent or read, so a missing reply was dropped:
+        // on a subscribed socket, notifications can fill the receive buffer first.
+        if (this.#subscribed) {
+          throw new NetkitOsError(`${how.what}: the reply was dropped`, Errno.ENOBUFS);
+        }
         throw new NetkitError(
           `rtnetlink gave no reply to ${how.noun} query; the kernel is not answering`,
         );

@@ -74,9 +74,18 @@ async function settle(monitor: AddressMonitor, ns: string, what: string): Promis
   await waitFor(
     () => {
       events.push(...monitor.poll());
-      return { monitor: monitor.addresses().map(fromMonitor).sort(), ip: fromIp(ns) };
+      // Only the differences, so that a timeout message shows what is wrong.
+      const mine = monitor.addresses().map(fromMonitor);
+      const kernel = fromIp(ns);
+      return {
+        onlyMonitor: mine.filter((x) => !kernel.includes(x)),
+        onlyIp: kernel.filter((x) => !mine.includes(x)),
+        resyncs: monitor.resyncs,
+        sizes: [mine.length, kernel.length],
+      };
     },
-    (both) => JSON.stringify(both.monitor) === JSON.stringify(both.ip),
+    (diff) =>
+      diff.onlyMonitor.length === 0 && diff.onlyIp.length === 0 && diff.sizes[0] === diff.sizes[1],
     { timeoutMs: 8000, intervalMs: 20, what: `the monitor's table to equal ip -j addr ${what}` },
   );
   return events;
@@ -160,7 +169,7 @@ Deno.test({
     using lab = new NamespaceLab();
     const ns = vethNamespace(lab, "race");
     const churn = additions(200);
-    // Rounds of additions and withdrawals keep the table changing while monitors open.
+    // Rounds of additions and withdrawals keep the table changing while the monitors open.
     const commands = Array.from({ length: 6 }, () => [
       ...churn,
       ...churn.map((command) => command.replace(" add ", " del ").replace(" nodad", "")),

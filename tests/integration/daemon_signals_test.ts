@@ -3,11 +3,13 @@
  * and the relay rereads its rooms file); `-d` logs to a default file from `/`; a kill -9 leaves
  * nothing that blocks the next start; and every daemon's `-k` signals only a pid the kernel says
  * holds the control socket's lock, never the pid a fake control socket answers with.
+ * The same for lsoe, and SIGTERM stops it within 1 s with sessions open.
  * (mroute's need IPv4 multicast routing: the kernel lane runs them.)
  */
 
 import assert from "node:assert/strict";
 import { z } from "zod";
+import { waitFor } from "../../lib/async.ts";
 import { ControlServer } from "../../lib/ipc/mod.ts";
 import type { ChildDaemon } from "../../lib/lab/child_daemon.ts";
 import { clientLanAddress, clientMac, L2, L2Lab } from "../../lib/lab/l2_lab.ts";
@@ -18,10 +20,12 @@ import { controlSocketPrefix } from "../../lib/lacp/client.ts";
 import { currentNetnsId, netnsId } from "../../lib/net/netns.ts";
 import { mrouteSocketName } from "../../lib/mroute/client.ts";
 import { vnetSocketName } from "../../lib/vnet/client.ts";
+import { lsoeSocketName } from "../../lib/lsoe/client.ts";
 import { needs } from "../skip.ts";
 import { MrouteLab } from "./_mroute.ts";
 import { startedLab } from "./_l2.ts";
 import { netkit, startLacp, waitUntil } from "./_lacp.ts";
+import { LsoeProcess, QUICK } from "../../testing/lsoe_process.ts";
 
 const decoder = new TextDecoder();
 
@@ -61,14 +65,20 @@ async function rotate(pid: number, logFile: string, generation = 1): Promise<str
   return rotated;
 }
 
+/** Namespaces `a` and `b` of `lab`, joined by a veth pair a1–b1. */
+function joined(lab: NamespaceLab): { a: string; b: string } {
+  const a = lab.netns("a");
+  const b = lab.netns("b");
+  lab.veth({ netns: a, name: "a1" }, { netns: b, name: "b1" });
+  return { a, b };
+}
+
 Deno.test({
   name: "SIGHUP leaves a netkit lacp daemon running and answering; it reopens a renamed log file",
   ignore: needs("root", "netns", "veth"),
   async fn() {
     using lab = new NamespaceLab();
-    const a = lab.netns("a");
-    const b = lab.netns("b");
-    lab.veth({ netns: a, name: "a1" }, { netns: b, name: "b1" });
+    const { a } = joined(lab);
     await using daemon = startLacp(a, ["-i", "a1"]);
     await waitUntil(() => daemon.status(), () => true, 10_000, "the daemon to serve");
     const rotated: string[] = [];
@@ -162,6 +172,14 @@ const FAKE_DAEMONS: {
       nics: [],
       ipv6_responder_drops: null,
     }),
+  },
+  {
+    name: "lsoe",
+    args: () => ["lsoe", "-k"],
+    socket: (dir) => `${dir}/${lsoeSocketName(currentNetnsId())}.sock`,
+    schema: z.object({ action: z.literal("STATUS") }),
+    // -k reads only the pid (PidReply): the rest of a STATUS reply is not needed.
+    reply: (pid) => ({ status: "success", pid }),
   },
   {
     name: "relay",
@@ -272,9 +290,7 @@ Deno.test({
   ignore: needs("root", "netns", "veth"),
   async fn() {
     using lab = new NamespaceLab();
-    const a = lab.netns("a");
-    const b = lab.netns("b");
-    lab.veth({ netns: a, name: "a1" }, { netns: b, name: "b1" });
+    const { a } = joined(lab);
     const dir = await Deno.makeTempDir({ prefix: "netkit-detach-" });
     const env = { NETKIT_RUN_DIR: `${dir}/run`, NETKIT_LOG_DIR: `${dir}/log` };
     // Every daemon seen, for the cleanup should an assertion fail while one runs.
@@ -480,45 +496,54 @@ Deno.test({
   },
 });
 
-/** A daemon with a state file, as {@linkcode checkDetachedWithState} runs it. */
-interface StatefulDaemon {
-  /** The command: `mroute` or `vnet`. */
+/** A daemon with one control socket per namespace, as {@linkcode checkDetached} runs it. */
+interface DetachedDaemon {
+  /** The command: `mroute`, `vnet` or `lsoe`. */
   command: string;
   /** The namespace it runs in. */
   netns: string;
   /** Its control socket's name in the run directory. */
   socketName: string;
-  /** The arguments (after the command) of the request that adds one entry to its state. */
-  add: string[];
-  /** The entries `show -j` lists, from its output. */
+  /** The arguments (after the command, before `-d`) that start it, given the test's directory. */
+  start: (dir: string) => string[];
+  /** The arguments (after the command) that ask for its state as JSON. */
+  show: string[];
+  /** The arguments (after the command) that stop it. */
+  kill: string[];
+  /**
+   * The arguments (after the command) of the request that adds one entry to its state, or null
+   * when the entry comes with the start (an interface given with `-i`).
+   */
+  add: string[] | null;
+  /** The entries `show` lists, from its output. */
   listed: (showJson: string) => string[];
-  /** The entry `add` adds. */
+  /** The entry `add` (or the start) gives it, which a restart over a kill -9 brings back. */
   entry: string;
   /** Whether a SIGHUP follows the request: the log reopened, the entry still served. */
   hangup: boolean;
-  /** What the entry is, for the message of a failed assertion: `route`, `NIC`. */
+  /** What the entry is, for the message of a failed assertion: `route`, `NIC`, `interface`. */
   what: string;
 }
 
 /**
  * `-d` logs to the daemon's default file from `/`; a kill -9 leaves nothing that blocks the next
- * start, and the state file brings the entry back; `-k` stops it within 1 s, its run directory
- * left empty.
+ * start, and the restarted daemon has the entry again (from its state file, or its options);
+ * `-k` stops it within 1 s, its run directory left empty.
  */
-async function checkDetachedWithState(daemon: StatefulDaemon): Promise<void> {
+async function checkDetached(daemon: DetachedDaemon): Promise<void> {
   const dir = await Deno.makeTempDir({ prefix: `netkit-${daemon.command}-detach-` });
   const env = { NETKIT_RUN_DIR: `${dir}/run`, NETKIT_LOG_DIR: `${dir}/log` };
   const socket = `${dir}/run/${daemon.socketName}.sock`;
   const run = (...args: string[]) => netkitWith(env, ["-n", daemon.netns, daemon.command, ...args]);
   const pidOf = () => Number(Deno.readTextFileSync(`${socket}.lock`).trim());
   const listed = async () => {
-    const shown = await run("show", "-j");
+    const shown = await run(...daemon.show);
     assert.equal(shown.code, 0, shown.err);
     return daemon.listed(shown.out);
   };
   const seen: number[] = [];
   const start = async () => {
-    const started = await run("daemon", "--state", `${dir}/state.json`, "-d");
+    const started = await run(...daemon.start(dir), "-d");
     assert.equal(started.code, 0, started.err);
     seen.push(pidOf());
     return pidOf();
@@ -529,8 +554,10 @@ async function checkDetachedWithState(daemon: StatefulDaemon): Promise<void> {
     assert.equal(await Deno.readLink(`/proc/${pid}/cwd`), "/");
     const logFile = `${dir}/log/${daemon.command}-${daemon.netns}.log`;
     assert.equal((await Deno.stat(logFile)).mode! & 0o777, 0o640);
-    const added = await run(...daemon.add);
-    assert.equal(added.code, 0, added.err);
+    if (daemon.add !== null) {
+      const added = await run(...daemon.add);
+      assert.equal(added.code, 0, added.err);
+    }
 
     if (daemon.hangup) {
       // SIGHUP: the log reopened, the daemon still serving what it had.
@@ -547,13 +574,13 @@ async function checkDetachedWithState(daemon: StatefulDaemon): Promise<void> {
     assert.deepEqual(
       await listed(),
       [daemon.entry],
-      `the state file brought the ${daemon.what} back`,
+      `the restarted daemon has the ${daemon.what} again`,
     );
 
     const stopped = await timeBeyond(
       env,
-      ["-n", daemon.netns, daemon.command, "show", "-j"],
-      ["-n", daemon.netns, daemon.command, "daemon", "-k"],
+      ["-n", daemon.netns, daemon.command, ...daemon.show],
+      ["-n", daemon.netns, daemon.command, ...daemon.kill],
     );
     assert.equal(stopped.code, 0, stopped.err);
     assert.equal(stopped.out, `Stopped netkit ${daemon.command} daemon ${next} (${socket})\n`);
@@ -567,16 +594,24 @@ async function checkDetachedWithState(daemon: StatefulDaemon): Promise<void> {
   }
 }
 
+/** How `mroute daemon` and `vnet daemon` start, show and stop: their state in the test's file. */
+const STATE_FILE_DAEMON: Pick<DetachedDaemon, "start" | "show" | "kill"> = {
+  start: (dir) => ["daemon", "--state", `${dir}/state.json`],
+  show: ["show", "-j"],
+  kill: ["daemon", "-k"],
+};
+
 Deno.test({
   name:
     "netkit mroute daemon -d logs to its default file from /, a kill -9 leaves nothing that blocks the next start, -k stops it within 1 s",
   ignore: needs("root", "netns", "veth", "ipv4_mroute"),
   async fn() {
     using lab = new MrouteLab();
-    await checkDetachedWithState({
+    await checkDetached({
       command: "mroute",
       netns: lab.router,
       socketName: mrouteSocketName(netnsId(lab.router), 0),
+      ...STATE_FILE_DAEMON,
       add: ["add", "--group", "239.40.0.2", "--iif", "r1", "--oif", "r2"],
       listed: (show) =>
         (JSON.parse(show) as { routes: { group: string }[] }).routes.map((r) => r.group),
@@ -594,15 +629,70 @@ Deno.test({
   async fn() {
     using lab = new NamespaceLab();
     const router = lab.netns("r");
-    await checkDetachedWithState({
+    await checkDetached({
       command: "vnet",
       netns: router,
       socketName: vnetSocketName(netnsId(router)),
+      ...STATE_FILE_DAEMON,
       add: ["nic", "add", "vm1", "--mac", "52:54:00:00:00:01", "--ipv4", "192.0.2.5"],
       listed: (show) => (JSON.parse(show) as { nics: { name: string }[] }).nics.map((n) => n.name),
       entry: "vm1",
       hangup: true,
       what: "NIC",
     });
+  },
+});
+
+Deno.test({
+  name:
+    "netkit lsoe -d logs to its default file from /, SIGHUP keeps it serving and reopens the log, a kill -9 leaves nothing that blocks the next start, -k stops it within 1 s",
+  ignore: needs("root", "netns", "veth"),
+  async fn() {
+    using lab = new NamespaceLab();
+    const { a } = joined(lab);
+    await checkDetached({
+      command: "lsoe",
+      netns: a,
+      socketName: lsoeSocketName(netnsId(a)),
+      start: () => ["-i", "a1", ...QUICK],
+      show: ["-s", "-j"],
+      kill: ["-k"],
+      add: null,
+      listed: (status) =>
+        (JSON.parse(status) as { interfaces: { name: string }[] }).interfaces.map((i) => i.name),
+      entry: "a1",
+      hangup: true,
+      what: "interface",
+    });
+  },
+});
+
+Deno.test({
+  name: "SIGTERM stops netkit lsoe within 1 s while a session is open",
+  ignore: needs("root", "netns", "veth"),
+  async fn() {
+    using lab = new NamespaceLab();
+    const { a, b } = joined(lab);
+    const dir = await Deno.makeTempDir({ prefix: "netkit-lsoe-term-" });
+    try {
+      await using A = await LsoeProcess.start(a, ["-i", "a1", ...QUICK]);
+      await using B = await LsoeProcess.start(b, ["-i", "b1", ...QUICK]);
+      // From STATUS: an event may come before the subscription does.
+      for (const speaker of [A, B]) {
+        await waitFor(
+          () => speaker.sessions(),
+          (sessions) => sessions.some((session) => session.state === "open"),
+          { timeoutMs: 10_000, what: `a session open in ${speaker.netns}` },
+        );
+      }
+      const start = performance.now();
+      const status = await A.stop();
+      const elapsed = performance.now() - start;
+      assert.equal(status.signal, null, "it exited by itself, not by SIGKILL");
+      assert.equal(status.code, 0);
+      assert.ok(elapsed < 1000, `it took ${Math.round(elapsed)} ms to stop`);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
   },
 });

@@ -14,7 +14,7 @@ import { delay, waitFor } from "../../lib/async.ts";
 import { ChildDaemon } from "../../lib/lab/child_daemon.ts";
 import { ip, NamespaceLab } from "../../lib/lab/namespace_lab.ts";
 import { needs, skipUnless } from "../skip.ts";
-import { LsoeProcess } from "./_lsoe.ts";
+import { LsoeProcess } from "../../testing/lsoe_process.ts";
 
 const LSOED = Deno.env.get("NETKIT_LSOED");
 const PYTHON = Deno.env.get("NETKIT_LSOED_PYTHON") ?? "/usr/bin/python3";
@@ -70,7 +70,7 @@ Deno.test({
     const dir = Deno.makeTempDirSync({ prefix: "netkit-lsoed-" });
     const lsoed = startLsoed(a, dir);
     try {
-      await using netkit = await LsoeProcess.start(b, `${dir}/netkit.log`, [
+      await using netkit = await LsoeProcess.start(b, [
         ...["--ethertype", "0x8885", "--local-id", NETKIT_ID, "--hello-interval", "1"],
         ...["--keepalive-receive-timeout", String(TIMEOUT_S)],
       ]);

@@ -14,7 +14,7 @@ import { decodeDatagram, decodePdu, PduType } from "../../lib/packet/lsoe.ts";
 import { formatMac } from "../../lib/packet/mac.ts";
 import { needs } from "../skip.ts";
 import { Capture } from "./_l2.ts";
-import { LsoeProcess, QUICK } from "./_lsoe.ts";
+import { LsoeProcess, QUICK } from "../../testing/lsoe_process.ts";
 
 const NEEDS = ["root", "netns", "veth"] as const;
 const ID_A = "6e6b2d612d30303030aa";
@@ -24,7 +24,14 @@ const RECEIVE_TIMEOUT_MS = 3000;
 
 interface IpAddr {
   ifname: string;
-  "addr_info": { family: string; local: string; prefixlen: number; secondary?: boolean }[];
+  "addr_info": {
+    family: string;
+    local: string;
+    prefixlen: number;
+    secondary?: boolean;
+    tentative?: boolean;
+    dadfailed?: boolean;
+  }[];
 }
 
 /** `ip -j addr` of `netns` as the encapsulation lists a speaker there announces. */
@@ -32,6 +39,8 @@ function announced(netns: string, sessionInterface: string): Record<"ipv4" | "ip
   const lists = { ipv4: [] as string[], ipv6: [] as string[] };
   for (const link of ipJson<IpAddr[]>("-n", netns, "addr", "show")) {
     for (const a of link.addr_info) {
+      // Not usable yet (or ever): not announced.
+      if (a.tentative === true || a.dadfailed === true) continue;
       const family = a.family === "inet" ? "ipv4" : "ipv6";
       const flags = [
         link.ifname === "lo" ? "L" : "",
@@ -86,10 +95,10 @@ Deno.test({
     using lab = new NamespaceLab();
     const { a, b, dir } = pair(lab);
     try {
-      await using A = await LsoeProcess.start(a, `${dir}/a.log`, [
+      await using A = await LsoeProcess.start(a, [
         ...["-i", "va", "--local-id", ID_A, ...QUICK],
       ]);
-      await using B = await LsoeProcess.start(b, `${dir}/b.log`, [
+      await using B = await LsoeProcess.start(b, [
         ...["--local-id", ID_B, ...QUICK], // no -i: every Ethernet interface that is up
       ]);
       const atA = await openSession(A);
@@ -142,8 +151,8 @@ Deno.test({
     using lab = new NamespaceLab();
     const { a, b, dir } = pair(lab);
     try {
-      await using A = await LsoeProcess.start(a, `${dir}/a.log`, ["--local-id", ID_A, ...QUICK]);
-      await using B = await LsoeProcess.start(b, `${dir}/b.log`, ["--local-id", ID_B, ...QUICK]);
+      await using A = await LsoeProcess.start(a, ["--local-id", ID_A, ...QUICK]);
+      await using B = await LsoeProcess.start(b, ["--local-id", ID_B, ...QUICK]);
       await openSession(A);
       await openSession(B);
       const fromA = A.events.length;
@@ -199,12 +208,12 @@ Deno.test({
     const { a, b, dir } = pair(lab);
     try {
       await using capture = await Capture.start(a, "va");
-      await using A = await LsoeProcess.start(a, `${dir}/a.log`, ["--local-id", ID_A, ...QUICK]);
-      let B = await LsoeProcess.start(b, `${dir}/b.log`, ["--local-id", ID_B, ...QUICK]);
+      await using A = await LsoeProcess.start(a, ["--local-id", ID_A, ...QUICK]);
+      let B = await LsoeProcess.start(b, ["--local-id", ID_B, ...QUICK]);
       try {
         const first = await openSession(A);
         const from = A.events.length;
-        Deno.kill(B.daemon.pid, "SIGKILL");
+        Deno.kill(B.pid, "SIGKILL");
         await B.stop();
         const closed = await A.waitForEvent(
           "the close after the timeout",
@@ -219,7 +228,7 @@ Deno.test({
         // Measured from the last frame B sent, in A's capture below.
         const closedAt = Date.parse(closed.event.time);
 
-        B = await LsoeProcess.start(b, `${dir}/b2.log`, ["--local-id", ID_B, ...QUICK]);
+        B = await LsoeProcess.start(b, ["--local-id", ID_B, ...QUICK]);
         const second = await openSession(A);
         assert.notEqual(second.peer_nonce, first.peer_nonce);
 
