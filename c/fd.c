@@ -12,6 +12,7 @@
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "netkit.h"
@@ -81,7 +82,7 @@ int nk_epoll_del(int epfd, int fd)
 
 #define NK_EPOLL_BATCH 256
 
-int nk_epoll_wait(int epfd, int32_t *out, uint32_t max, int32_t timeout_ms)
+int nk_epoll_wait(int epfd, int32_t *out, uint32_t max, int32_t timeout_ms, int32_t settle_ms)
 {
 	struct epoll_event events[NK_EPOLL_BATCH];
 	int n, i;
@@ -91,6 +92,18 @@ int nk_epoll_wait(int epfd, int32_t *out, uint32_t max, int32_t timeout_ms)
 	n = epoll_wait(epfd, events, (int)max, timeout_ms);
 	if (n < 0)
 		return errno == EINTR ? 0 : -errno;
+	if (n > 0 && settle_ms > 0) {
+		/* Let more arrive before the caller is woken: one wake-up then reads many frames
+		 * (what interrupt moderation does for a NIC). Level-triggered, so asking again
+		 * returns everything ready by then. */
+		struct timespec settle = { settle_ms / 1000, (long)(settle_ms % 1000) * 1000000L };
+
+		while (nanosleep(&settle, &settle) < 0 && errno == EINTR)
+			;
+		n = epoll_wait(epfd, events, (int)max, 0);
+		if (n < 0)
+			return errno == EINTR ? 0 : -errno;
+	}
 	for (i = 0; i < n; i++) {
 		out[2 * i] = events[i].data.fd;
 		out[2 * i + 1] = (int32_t)events[i].events;

@@ -33,7 +33,7 @@ int nk_write(int fd, const uint8_t *buf, uint32_t len);
 int nk_epoll_open(void);
 int nk_epoll_set(int epfd, int fd, uint32_t events);
 int nk_epoll_del(int epfd, int fd);
-int nk_epoll_wait(int epfd, int32_t *out, uint32_t max, int32_t timeout_ms);
+int nk_epoll_wait(int epfd, int32_t *out, uint32_t max, int32_t timeout_ms, int32_t settle_ms);
 /* An eventfd used to wake a poll from the JS thread. */
 int nk_eventfd_open(void);
 int nk_eventfd_signal(int fd);

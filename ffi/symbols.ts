@@ -24,6 +24,7 @@ export const SYMBOLS = {
       "buffer", // int32_t *out: {fd, events} pairs
       "u32", // uint32_t max
       "i32", // int32_t timeout_ms
+      "i32", // int32_t settle_ms: once something is ready, wait this long more before returning
     ],
     result: "i32",
     // Runs on a worker thread so the event loop keeps going; woken through an eventfd in the set.

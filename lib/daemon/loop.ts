@@ -39,6 +39,12 @@ export interface PollTurn {
   fds: readonly number[];
   /** The longest wait (see {@linkcode sleepUntil}). */
   timeoutMs: number;
+  /**
+   * Once a descriptor is ready, wait this much longer before handling it (default 0), so one
+   * turn handles what arrives meanwhile: for a daemon whose traffic is many small frames with
+   * timing needs far coarser than this.
+   */
+  settleMs?: number;
 }
 
 /** What {@linkcode DaemonLoop.poll} asks of a daemon on every turn. */
@@ -110,7 +116,7 @@ export class DaemonLoop implements Disposable {
       while (!this.stopping) {
         const turn = daemon.next();
         if (turn === null) return;
-        const { ready } = await poller.wait(turn.fds, turn.timeoutMs);
+        const { ready } = await poller.wait(turn.fds, turn.timeoutMs, undefined, turn.settleMs);
         if (this.stopping) return;
         daemon.ready(ready);
       }

@@ -89,12 +89,15 @@ export class Poller implements AsyncDisposable {
    * Waits until one of `fds` has one of `events` (default readable), `timeoutMs` passes
    * (negative: no limit), or {@linkcode wake} is called. Wakes that came before the wait
    * count, so a wake is never lost. Passing the same array as the last wait (unchanged) skips
-   * updating the set.
+   * updating the set. With `settleMs`, once something is ready the wait lasts that much longer
+   * (on the worker thread), so what arrives meanwhile is handled in the same turn: fewer
+   * wake-ups for a steady trickle of frames, at that cost in latency.
    */
   async wait(
     fds: readonly number[],
     timeoutMs: number,
     events: number = PollEvent.IN,
+    settleMs = 0,
   ): Promise<PollResult> {
     if (this.#eventFd < 0) throw new Error("Poller is closed");
     if (this.#pending !== null) throw new Error("Poller.wait() is already in progress");
@@ -104,6 +107,7 @@ export class Poller implements AsyncDisposable {
       this.#events,
       MAX_EVENTS,
       this.#unwatchable.length > 0 ? 0 : Math.max(-1, Math.min(Math.trunc(timeoutMs), 0x7fffffff)),
+      Math.max(0, Math.min(Math.trunc(settleMs), 1000)),
     );
     this.#pending = call;
     let rc: number;

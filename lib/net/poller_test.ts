@@ -19,6 +19,19 @@ Deno.test("Poller.wait() reports a readable descriptor", async () => {
   assert.deepEqual(result.ready, [socket.fd]);
 });
 
+Deno.test("Poller.wait() with settleMs returns what is ready that much later; nothing ready: no settle", async () => {
+  await using poller = new Poller();
+  using socket = RtnetlinkSocket.open();
+  socket.send(encodeGetLink({ seq: 1 }));
+  let start = performance.now();
+  const result = await poller.wait([socket.fd], 1000, undefined, 80);
+  assert.deepEqual(result.ready, [socket.fd]);
+  assert.ok(performance.now() - start >= 75, "the settle was waited out");
+  start = performance.now();
+  await poller.wait([], 0, undefined, 500);
+  assert.ok(performance.now() - start < 400, "a timeout does not settle");
+});
+
 Deno.test("Poller.wake() ends a wait without a timeout at once, and a wake before a wait is kept", async () => {
   await using poller = new Poller();
   const timer = setTimeout(() => poller.wake(), 30);
