@@ -11,7 +11,7 @@
  * @module
  */
 
-import type { CloseReason, LsoeEvent, StatusReply } from "../lsoe/client.ts";
+import type { CloseReason, EncapsulationJson, LsoeEvent, StatusReply } from "../lsoe/client.ts";
 import type { RunEnd, StepEvent, StoppedEvent } from "./runner.ts";
 
 /** A node of the fabric: a namespace running one `netkit lsoe`. */
@@ -55,6 +55,8 @@ export interface LsoeLabLink {
   ipv4: readonly [string, string];
   /** The spine's and the leaf's IPv6 addresses, a /64 from 2001:db8::/32. */
   ipv6: readonly [string, string];
+  /** The spine's and the leaf's IPv6 link-local addresses (/64), the same on every link. */
+  link_local: readonly [string, string];
 }
 
 /** The six links: each leaf to each spine, in order l1–s1, l1–s2, l2–s1, ... */
@@ -67,7 +69,19 @@ export const LSOE_LAB_LINKS: readonly LsoeLabLink[] = LSOE_LAB_LEAVES.flatMap((l
   leaf_interface: spine,
   ipv4: [`192.0.2.${2 * i}`, `192.0.2.${2 * i + 1}`] as const,
   ipv6: [`2001:db8:0:${i + 1}::1`, `2001:db8:0:${i + 1}::2`] as const,
+  link_local: ["fe80::1", "fe80::2"] as const,
 }));
+
+/**
+ * The sysctls set in each namespace before its links are made, so that every IPv6 address is
+ * usable at once: no duplicate address detection, and no link-local address made up when a
+ * link comes up (the lab adds its own, {@linkcode LsoeLabLink.link_local}, before).
+ */
+export const LSOE_LAB_STATIC_IPV6: readonly string[] = [
+  "net.ipv6.conf.all.accept_dad=0",
+  "net.ipv6.conf.default.accept_dad=0",
+  "net.ipv6.conf.default.addr_gen_mode=1",
+];
 
 /** Open session ends when the fabric is whole: each link's two ends. */
 export const LSOE_LAB_SESSION_ENDS = 2 * LSOE_LAB_LINKS.length;
@@ -84,6 +98,9 @@ export const LSOE_LAB_NEW_ADDRESS = {
 export const LSOE_LAB_FAILED_LINK: LsoeLabLink = LSOE_LAB_LINKS.find((l) =>
   l.leaf === "l3" && l.spine === "s2"
 )!;
+
+/** The step of the link failure. */
+export const LSOE_LAB_FAILURE_STEP = 6;
 
 /** The last step's number: the removal. */
 export const LSOE_LAB_STEPS = 8;
@@ -123,6 +140,52 @@ export function adjacencyRows(node: LsoeLabNode, status: StatusReply): LsoeAdjac
   }));
 }
 
+/**
+ * How a neighbour's list of one family differs from the one it announced before on the same
+ * session: what the timeline shows instead of the whole list (which stays in the event).
+ * A list may hold an address more than once (one per interface of the neighbour's), so the
+ * entries are compared as multisets.
+ */
+export interface EncapsulationChange {
+  /** Whether this is the session's first list of that family (everything in it is new). */
+  first: boolean;
+  /** Entries (`address/len`) in this list and not in the one before. */
+  added: string[];
+  /** Entries in the one before and not in this list. */
+  removed: string[];
+  /** Whether an entry in both changed its flags (primary, loopback). */
+  flags_changed: boolean;
+}
+
+/** What `after` has more of than `before`, with multiplicity, in `after`'s order. */
+function multisetMinus(after: readonly string[], before: readonly string[]): string[] {
+  const left = new Map<string, number>();
+  for (const k of before) left.set(k, (left.get(k) ?? 0) + 1);
+  return after.filter((k) => {
+    const n = left.get(k) ?? 0;
+    left.set(k, n - 1);
+    return n <= 0;
+  });
+}
+
+/** `previous` (undefined: none yet on this session) → `entries`, as an {@linkcode EncapsulationChange}. */
+export function encapsulationChange(
+  previous: readonly EncapsulationJson[] | undefined,
+  entries: readonly EncapsulationJson[],
+): EncapsulationChange {
+  const address = (e: EncapsulationJson) => `${e.address}/${e.prefix_length}`;
+  const flagged = (e: EncapsulationJson) => `${address(e)} ${e.primary} ${e.loopback}`;
+  const before = previous ?? [];
+  const added = multisetMinus(entries.map(address), before.map(address));
+  return {
+    first: previous === undefined,
+    added,
+    removed: multisetMinus(before.map(address), entries.map(address)),
+    // More entries differ once flags count than addresses alone: some changed their flags.
+    flags_changed: multisetMinus(entries.map(flagged), before.map(flagged)).length > added.length,
+  };
+}
+
 /** Something that happened in the lab, `t` seconds after the run started (JSON). */
 export type LsoeLabEvent =
   | StepEvent
@@ -141,8 +204,11 @@ export type LsoeLabEvent =
     /** The interfaces it speaks on (those up; the lab's links are still down then). */
     interfaces: string[];
   }
-  /** An event of a node's daemon (`netkit lsoe monitor -j`). */
-  | { t: number; event: "lsoe"; node: LsoeLabNode; lsoe: LsoeEvent }
+  /**
+   * An event of a node's daemon (`netkit lsoe monitor -j`); an `encapsulations` event with
+   * its `change` from the session's list before.
+   */
+  | { t: number; event: "lsoe"; node: LsoeLabNode; lsoe: LsoeEvent; change?: EncapsulationChange }
   /** Every session end of the fabric is open, `after_ms` after the links came up. */
   | { t: number; event: "all_open"; sessions: number; after_ms: number }
   /** The adjacency table, read from every node's STATUS. */

@@ -12,14 +12,17 @@
 import type { LsoeEvent } from "../lsoe/client.ts";
 import { plural } from "../text.ts";
 import {
+  type EncapsulationChange,
   labLocalId,
   labLoopback,
   LSOE_LAB_FAILED_LINK as FAILED,
+  LSOE_LAB_FAILURE_STEP as FAILURE_STEP,
   LSOE_LAB_LEAVES as LEAVES,
   LSOE_LAB_LINKS as LINKS,
   LSOE_LAB_NEW_ADDRESS as NEW_ADDRESS,
   LSOE_LAB_NODES as NODES,
   LSOE_LAB_SPINES as SPINES,
+  LSOE_LAB_STATIC_IPV6 as STATIC_IPV6,
   LSOE_LAB_STEPS as STEP_COUNT,
   type LsoeAdjacency,
   type LsoeLabEvent,
@@ -44,16 +47,38 @@ function peerName(localId: string | null, mac: string): string {
   return nodeOfLocalId(localId) ?? localId ?? mac;
 }
 
-/** An address entry as `ip addr` would show it, with the flags the peer set. */
-function entryText(
-  e: { address: string; prefix_length: number; primary: boolean; loopback: boolean },
-) {
-  const flags = [e.primary ? "primary" : "", e.loopback ? "loopback" : ""].filter((f) => f !== "");
-  return `${e.address}/${e.prefix_length}${flags.length === 0 ? "" : ` (${flags.join(",")})`}`;
+/** Changes listed on one timeline line; the rest are counted. */
+const CHANGES_SHOWN = 3;
+
+/**
+ * What an encapsulations event brought, in a few words: on a session's first list, the
+ * addresses on the link (those flagged Primary); later, what was added (`+`), removed (`-`) and
+ * whether flags changed. The whole list is in the event (`-j`) and the adjacency table.
+ */
+function changeText(
+  e: Extract<LsoeEvent, { event: "encapsulations" }>,
+  change: EncapsulationChange,
+): string {
+  if (change.first) {
+    const onLink = e.entries.filter((entry) => entry.primary)
+      .map((entry) => `${entry.address}/${entry.prefix_length}`);
+    return onLink.length === 0 ? "" : `, ${onLink.join(" ")} on this link`;
+  }
+  const changed = [...change.added.map((a) => `+${a}`), ...change.removed.map((a) => `-${a}`)];
+  const more = changed.length - CHANGES_SHOWN;
+  const parts = [
+    ...changed.slice(0, CHANGES_SHOWN),
+    ...(more > 0 ? [`and ${more} more`] : []),
+    ...(change.flags_changed ? ["flags changed"] : []),
+  ];
+  return parts.length === 0 ? ", unchanged" : `, ${parts.join(" ")}`;
 }
 
-/** A daemon's event in words: "session_open with l1 on l1, nonce 1a2b3c4d". */
-function lsoeText(e: LsoeEvent): string {
+/**
+ * A daemon's event in words, one short line: "session_open with l1 on l1, peer nonce
+ * 1a2b3c4d"; an encapsulations event with `change` as its count and what changed.
+ */
+function lsoeText(e: LsoeEvent, change: EncapsulationChange | undefined): string {
   const peer = `${peerName(e.peer_local_id, e.peer_mac)} on ${e.interface}`;
   switch (e.event) {
     case "session_open":
@@ -62,7 +87,11 @@ function lsoeText(e: LsoeEvent): string {
       return `session_close with ${peer}: ${e.reason}`;
     case "encapsulations":
       return `encapsulations ${e.family} from ${peer}: ${
-        e.entries.length === 0 ? "none (withdrawn)" : e.entries.map(entryText).join(" ")
+        e.entries.length === 0
+          ? "none (withdrawn)"
+          : `${plural(e.entries.length, "address", "addresses")}${
+            change === undefined ? "" : changeText(e, change)
+          }`
       }`;
   }
 }
@@ -102,7 +131,7 @@ export function describeLsoeLabEvent(event: LsoeLabEvent): EventText {
         }`,
       };
     case "lsoe":
-      return { subject: event.node, text: `monitor: ${lsoeText(event.lsoe)}` };
+      return { subject: event.node, text: `monitor: ${lsoeText(event.lsoe, event.change)}` };
     case "all_open":
       return {
         subject: "lab",
@@ -180,6 +209,24 @@ export function fabricPicture(rows: readonly LsoeAdjacency[]): string[] {
 }
 
 /**
+ * " l3 also told s1 ...": the failed link's leaf announcing to its other spines the addresses it
+ * lost with the link (Linux removes a link's IPv6 addresses when it goes down), if it did.
+ */
+function lostWithLink(events: readonly LsoeLabEvent[]): string {
+  const failure = events.findIndex((e) => e.event === "step" && e.step === FAILURE_STEP);
+  if (failure < 0) return "";
+  const told = eventsOfKind(events.slice(failure), "lsoe").filter((e) =>
+    e.node !== FAILED.spine && nodeOfLocalId(e.lsoe.peer_local_id) === FAILED.leaf &&
+    (e.change?.removed.length ?? 0) > 0
+  );
+  if (told.length === 0) return "";
+  const lost = [...new Set(told.flatMap((e) => e.change!.removed))];
+  return ` ${FAILED.leaf} also told ${[...new Set(told.map((e) => e.node))].join(" and ")} ` +
+    `that ${lost.join(" and ")} ${lost.length === 1 ? "was" : "were"} gone: Linux removes a ` +
+    "link's IPv6 addresses when it goes down.";
+}
+
+/**
  * A plain-English account of a run, as lines of text, from what the run observed: what LSoE
  * is, the fabric, how long discovery took and what each node learnt, the address change and
  * the link failure arriving, and the removal; then the commands that reproduce it by hand.
@@ -205,7 +252,10 @@ export function explainLsoeLab(report: LsoeLabReport, options: ExplainOptions = 
       `The fabric: a small Clos, spines ${SPINES.join(" and ")} over leaves ${
         LEAVES.join(", ")
       }, each leaf joined to each spine by a veth pair (${LINKS.length} links), each link a /31 ` +
-        "from 192.0.2.0/24 and a /64 from 2001:db8::/32, each node a loopback /32 and /128. " +
+        "from 192.0.2.0/24, a /64 from 2001:db8::/32 and the link-local addresses " +
+        `${LINKS[0]!.link_local.join(" and ")}, each node a loopback /32 and /128. Every ` +
+        "address is in place before the links come up (duplicate address detection is off in " +
+        "the lab), so each node announces its lists once. " +
         `Each node is a namespace running one netkit lsoe with a HELLO every second and a ` +
         "receive timeout of 3 s.",
     );
@@ -245,7 +295,8 @@ export function explainLsoeLab(report: LsoeLabReport, options: ExplainOptions = 
       `An address change: ip addr add ${NEW_ADDRESS.address}/${NEW_ADDRESS.prefix_length} dev ` +
         `${NEW_ADDRESS.interface} on ${NEW_ADDRESS.node}. Its netkit lsoe saw the address in the ` +
         "kernel's address monitor and sent its open sessions a new IPv4 encapsulation PDU " +
-        `(the whole list); it arrived at ${
+        `(the whole list; the timeline shows what changed, +${NEW_ADDRESS.address}/` +
+        `${NEW_ADDRESS.prefix_length}); it arrived at ${
           seen.map((s) => `${s.node} after ${s.delay_ms} ms`).join(" and ")
         }, each an encapsulations event on that spine's monitor.`,
     );
@@ -262,6 +313,7 @@ export function explainLsoeLab(report: LsoeLabReport, options: ExplainOptions = 
         ": a side whose interface goes down closes at once, withdrawing what the neighbour had " +
         "announced; a side that only stops hearing its neighbour closes after the receive " +
         "timeout." +
+        lostWithLink(events) +
         (last === undefined || last === first
           ? ""
           : ` The fabric then had ${openCount(last.rows)} session ends open, and the picture ` +
@@ -299,11 +351,13 @@ export function explainLsoeLab(report: LsoeLabReport, options: ExplainOptions = 
   lines.push(
     "",
     "Reproduce it by hand (as root):",
-    `  for n in ${NODES.join(" ")}; do ip netns add fab-$n; ip -n fab-$n link set lo up; done`,
+    `  for n in ${NODES.join(" ")}; do ip netns add fab-$n; ip -n fab-$n link set lo up; ` +
+      `ip netns exec fab-$n sysctl -qw ${STATIC_IPV6.join(" ")}; done`,
     `  ip -n ${n(link.spine)} link add ${link.spine_interface} type veth peer name ` +
       `${link.leaf_interface} netns ${n(link.leaf)}     (and so on for each leaf and spine)`,
     `  ip -n ${n(link.spine)} addr add ${link.ipv4[0]}/31 dev ${link.spine_interface}; ` +
       `ip -n ${n(link.spine)} addr add ${link.ipv6[0]}/64 dev ${link.spine_interface}; ` +
+      `ip -n ${n(link.spine)} addr add ${link.link_local[0]}/64 dev ${link.spine_interface}; ` +
       `ip -n ${n(link.spine)} link set ${link.spine_interface} up`,
     `  ip -n ${n("s1")} addr add ${labLoopback("s1").ipv4}/32 dev lo     (and /128; each node)`,
     `  ${netkit} -n ${n("s1")} lsoe --hello-interval 1 --keepalive-receive-timeout 3 ` +

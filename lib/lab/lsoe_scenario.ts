@@ -33,6 +33,7 @@ import { requestChecked, subscribeChecked } from "../daemon/client.ts";
 import { NetkitError } from "../errors.ts";
 import { controlSocketPath } from "../ipc/run_dir.ts";
 import {
+  type EncapsulationJson,
   type LsoeEvent,
   lsoeReply,
   lsoeSocketName,
@@ -44,13 +45,17 @@ import { ChildDaemon } from "./child_daemon.ts";
 import { failOnExit, namespacesLeft, pathExists, processRunning } from "./lab_checks.ts";
 import {
   adjacencyRows,
+  type EncapsulationChange,
+  encapsulationChange,
   labLocalId,
   labLoopback,
   LSOE_LAB_FAILED_LINK as FAILED,
+  LSOE_LAB_FAILURE_STEP as FAILURE_STEP,
   LSOE_LAB_LINKS as LINKS,
   LSOE_LAB_NEW_ADDRESS as NEW_ADDRESS,
   LSOE_LAB_NODES as NODES,
   LSOE_LAB_SESSION_ENDS as SESSION_ENDS,
+  LSOE_LAB_STATIC_IPV6 as STATIC_IPV6,
   LSOE_LAB_STEPS as STEP_COUNT,
   type LsoeAdjacency,
   type LsoeLabEvent,
@@ -59,7 +64,7 @@ import {
   type LsoeLabSnapshot,
   nodeOfLocalId,
 } from "./lsoe_events.ts";
-import { ip, labBuildError, NamespaceLab, requireLabRoot } from "./namespace_lab.ts";
+import { ip, labBuildError, NamespaceLab, requireLabRoot, sh } from "./namespace_lab.ts";
 import { ScenarioRun, type ScenarioRunOptions } from "./runner.ts";
 
 /** The daemons' timers: quick enough for a lab (seconds). */
@@ -120,6 +125,8 @@ export class LsoeScenario implements AsyncDisposable {
   readonly #subscription = new AbortController();
   readonly #subscriptionLoops: Promise<void>[] = [];
   readonly #arrivals: Arrival[] = [];
+  /** Each session's last list per family ("node interface peer_mac"), for the changes. */
+  readonly #lists = new Map<string, Map<string, readonly EncapsulationJson[]>>();
   #rows: LsoeAdjacency[] | null = null;
   #closed = false;
   /** Set once the lab stops its processes: exits are expected from then on. */
@@ -217,7 +224,10 @@ export class LsoeScenario implements AsyncDisposable {
     run.stepTo(5, `ip addr add ${address}/${prefix_length} on ${node}: it reaches both spines`);
     await this.#addressChange(node, `${address}/${prefix_length}`, dev);
 
-    run.stepTo(6, `link failure: ip link set ${FAILED.leaf_interface} down on ${FAILED.leaf}`);
+    run.stepTo(
+      FAILURE_STEP,
+      `link failure: ip link set ${FAILED.leaf_interface} down on ${FAILED.leaf}`,
+    );
     await this.#linkFailure();
 
     const durationMs = options.durationMs ?? 0;
@@ -248,6 +258,10 @@ export class LsoeScenario implements AsyncDisposable {
       for (const node of NODES) {
         const netns = lab.netns(node);
         this.#netns.set(node, netns);
+        // Every address, link-local ones included, is there and usable before the links come
+        // up, so each node announces its IPv6 list once, not again as the kernel makes up a
+        // link-local address or an address leaves its tentative state. Lab namespaces only.
+        sh("ip", "netns", "exec", netns, "sysctl", "-qw", ...STATIC_IPV6);
         const loopback = labLoopback(node);
         ip("-n", netns, "addr", "add", `${loopback.ipv4}/32`, "dev", "lo");
         ip("-n", netns, "-6", "addr", "add", `${loopback.ipv6}/128`, "dev", "lo");
@@ -262,7 +276,8 @@ export class LsoeScenario implements AsyncDisposable {
         const ends = [[spine, link.spine_interface], [leaf, link.leaf_interface]] as const;
         ends.forEach(([netns, dev], i) => {
           ip("-n", netns, "addr", "add", `${link.ipv4[i]}/31`, "dev", dev);
-          ip("-n", netns, "-6", "addr", "add", `${link.ipv6[i]}/64`, "dev", dev, "nodad");
+          ip("-n", netns, "-6", "addr", "add", `${link.ipv6[i]}/64`, "dev", dev);
+          ip("-n", netns, "-6", "addr", "add", `${link.link_local[i]}/64`, "dev", dev);
         });
       }
     } catch (err) {
@@ -377,7 +392,13 @@ export class LsoeScenario implements AsyncDisposable {
         ) {
           if ("event" in line) {
             this.#arrivals.push({ node, lsoe: line, at: performance.now() });
-            this.#running.emit({ event: "lsoe", node, lsoe: line });
+            const change = this.#changeOf(node, line);
+            this.#running.emit({
+              event: "lsoe",
+              node,
+              lsoe: line,
+              ...(change === null ? {} : { change }),
+            });
           } else if (!acked) {
             acked = true;
             this.#running.wake();
@@ -392,6 +413,22 @@ export class LsoeScenario implements AsyncDisposable {
         `netkit lsoe on ${node} did not acknowledge SUBSCRIBE within ${SUBSCRIBE_ACK_MS} ms`,
       );
     }
+  }
+
+  /**
+   * What an `encapsulations` event changed in its session's list of that family (null for
+   * other events); a session's lists are forgotten when it closes, so a reopened session's
+   * first lists are first again.
+   */
+  #changeOf(node: LsoeLabNode, lsoe: LsoeEvent): EncapsulationChange | null {
+    const session = `${node} ${lsoe.interface} ${lsoe.peer_mac}`;
+    if (lsoe.event === "session_close") this.#lists.delete(session);
+    if (lsoe.event !== "encapsulations") return null;
+    const lists = this.#lists.get(session) ?? new Map();
+    this.#lists.set(session, lists);
+    const change = encapsulationChange(lists.get(lsoe.family), lsoe.entries);
+    lists.set(lsoe.family, lsoe.entries);
+    return change;
   }
 
   /**

@@ -54,15 +54,20 @@ function assertStory(out: string): void {
     out,
     /lab +adjacencies \(netkit lsoe -s on every node\): 10 of 10 session ends open$/m,
   );
-  // The table: s1 found l1 on its interface l1, with l1's addresses on that link (and its
-  // link-local address, if the daemon announces it).
+  // The table: s1 found l1 on its interface l1, with l1's addresses on that link.
   assert.match(
     out,
-    /^ +s1 +l1 +l1 +6e6b2d6c61622d2d6c31 +open +192\.0\.2\.1\/31 2001:db8:0:1::2\/64( fe80::\S+)?$/m,
+    /^ +s1 +l1 +l1 +6e6b2d6c61622d2d6c31 +open +192\.0\.2\.1\/31 2001:db8:0:1::2\/64 fe80::2\/64$/m,
   );
-  // The picture: the spines' and leaves' boxes.
-  assert.match(out, /^ +\[ s1 \] +\[ s2 \]$/m);
+  // The picture: the spines' rails (s2's with all three drops, then without l3's) and the
+  // leaves' boxes.
+  assert.match(out, /^ +\[ s1 \]-+\+-+\+-+\+-+$/m);
+  assert.match(out, /^ +\[ s2 \]--\|--\+-+\|--\+-+\|--\+--$/m);
+  assert.match(out, /^ +\[ s2 \]--\|--\+-+\|--\+-+\|-+$/m);
   assert.match(out, /^ +\[ l1 \] +\[ l2 \] +\[ l3 \]$/m);
+  // No list re-announced once the fabric is up: every address was there before the links.
+  const steps7 = out.slice(out.search(/^ +[0-9.]+s {2}== 7\. /m));
+  assert.doesNotMatch(steps7, / monitor: encapsulations /);
   const seen = [
     ...out.matchAll(/(s[12]) +l1's new address 198\.51\.100\.11 arrived, ([0-9]+) ms/g),
   ];
