@@ -73,8 +73,8 @@ async function openSession(speaker: LsoeProcess, timeoutMs = 8000): Promise<Sess
   }
 }
 
-/** Two namespaces a, b with a veth va–vb, addresses, and a temporary directory. */
-function pair(lab: NamespaceLab): { a: string; b: string; dir: string } {
+/** Two namespaces a, b with a veth va–vb and addresses. */
+function pair(lab: NamespaceLab): { a: string; b: string } {
   const a = lab.netns("a");
   const b = lab.netns("b");
   lab.veth({ netns: a, name: "va" }, { netns: b, name: "vb" });
@@ -83,8 +83,7 @@ function pair(lab: NamespaceLab): { a: string; b: string; dir: string } {
   ip("-n", b, "addr", "add", "203.0.113.7/24", "dev", "vb");
   ip("-n", b, "addr", "add", "203.0.113.8/24", "dev", "vb"); // a secondary
   ip("-n", b, "-6", "addr", "add", "2001:db8:1::2/64", "dev", "vb", "nodad");
-  const dir = Deno.makeTempDirSync({ prefix: "netkit-lsoe-" });
-  return { a, b, dir };
+  return { a, b };
 }
 
 Deno.test({
@@ -93,54 +92,50 @@ Deno.test({
   ignore: needs(...NEEDS),
   async fn() {
     using lab = new NamespaceLab();
-    const { a, b, dir } = pair(lab);
-    try {
-      await using A = await LsoeProcess.start(a, [
-        ...["-i", "va", "--local-id", ID_A, ...QUICK],
-      ]);
-      await using B = await LsoeProcess.start(b, [
-        ...["--local-id", ID_B, ...QUICK], // no -i: every Ethernet interface that is up
-      ]);
-      const atA = await openSession(A);
-      const atB = await openSession(B);
-      assert.equal(atA.peer_local_id, ID_B);
-      assert.equal(atB.peer_local_id, ID_A);
-      assert.equal(atA.interface, "va");
-      assert.equal(atB.interface, "vb");
-      assert.equal(atA.peer_mac, formatMac(lab.link(b, "vb").mac));
-      // The lists arrive just after the open: wait for them.
-      const want = announced(b, "vb");
-      const lists = async () => (await openSession(A)).encapsulations;
-      const deadline = performance.now() + 3000;
-      while (seen((await lists()).ipv6).length !== want.ipv6.length) {
-        if (performance.now() > deadline) break;
-        await delay(50);
-      }
-      const got = await lists();
-      assert.deepEqual(seen(got.ipv4), want.ipv4);
-      assert.deepEqual(seen(got.ipv6), want.ipv6);
-      assert.deepEqual(got.mpls_ipv4, []);
-      assert.deepEqual(got.mpls_ipv6, []);
-      assert.deepEqual(seen((await openSession(B)).encapsulations.ipv4), announced(a, "va").ipv4);
-
-      // An address added on B reaches A within a second.
-      const from = A.events.length;
-      const added = performance.now();
-      ip("-n", b, "addr", "add", "198.51.100.9/32", "dev", "vb");
-      const event = await A.waitForEvent(
-        "the new IPv4 list",
-        (e) =>
-          e.event === "encapsulations" && e.family === "ipv4" &&
-          e.entries.some((x) => x.address === "198.51.100.9"),
-        2000,
-        from,
-      );
-      const ms = event.at - added;
-      assert.ok(ms < 1000, `the new address took ${ms.toFixed(0)} ms`);
-      assert.deepEqual(seen((await openSession(A)).encapsulations.ipv4), announced(b, "vb").ipv4);
-    } finally {
-      Deno.removeSync(dir, { recursive: true });
+    const { a, b } = pair(lab);
+    await using A = await LsoeProcess.start(a, [
+      ...["-i", "va", "--local-id", ID_A, ...QUICK],
+    ]);
+    await using B = await LsoeProcess.start(b, [
+      ...["--local-id", ID_B, ...QUICK], // no -i: every Ethernet interface that is up
+    ]);
+    const atA = await openSession(A);
+    const atB = await openSession(B);
+    assert.equal(atA.peer_local_id, ID_B);
+    assert.equal(atB.peer_local_id, ID_A);
+    assert.equal(atA.interface, "va");
+    assert.equal(atB.interface, "vb");
+    assert.equal(atA.peer_mac, formatMac(lab.link(b, "vb").mac));
+    // The lists arrive just after the open: wait for them.
+    const want = announced(b, "vb");
+    const lists = async () => (await openSession(A)).encapsulations;
+    const deadline = performance.now() + 3000;
+    while (seen((await lists()).ipv6).length !== want.ipv6.length) {
+      if (performance.now() > deadline) break;
+      await delay(50);
     }
+    const got = await lists();
+    assert.deepEqual(seen(got.ipv4), want.ipv4);
+    assert.deepEqual(seen(got.ipv6), want.ipv6);
+    assert.deepEqual(got.mpls_ipv4, []);
+    assert.deepEqual(got.mpls_ipv6, []);
+    assert.deepEqual(seen((await openSession(B)).encapsulations.ipv4), announced(a, "va").ipv4);
+
+    // An address added on B reaches A within a second.
+    const from = A.events.length;
+    const added = performance.now();
+    ip("-n", b, "addr", "add", "198.51.100.9/32", "dev", "vb");
+    const event = await A.waitForEvent(
+      "the new IPv4 list",
+      (e) =>
+        e.event === "encapsulations" && e.family === "ipv4" &&
+        e.entries.some((x) => x.address === "198.51.100.9"),
+      2000,
+      from,
+    );
+    const ms = event.at - added;
+    assert.ok(ms < 1000, `the new address took ${ms.toFixed(0)} ms`);
+    assert.deepEqual(seen((await openSession(A)).encapsulations.ipv4), announced(b, "vb").ipv4);
   },
 });
 
@@ -149,53 +144,49 @@ Deno.test({
   ignore: needs(...NEEDS),
   async fn() {
     using lab = new NamespaceLab();
-    const { a, b, dir } = pair(lab);
-    try {
-      await using A = await LsoeProcess.start(a, ["--local-id", ID_A, ...QUICK]);
-      await using B = await LsoeProcess.start(b, ["--local-id", ID_B, ...QUICK]);
-      await openSession(A);
-      await openSession(B);
-      const fromA = A.events.length;
-      const fromB = B.events.length;
-      ip("-n", b, "link", "set", "vb", "down");
-      const closedB = await B.waitForEvent(
-        "B's close",
-        (e) => e.event === "session_close",
-        2000,
-        fromB,
-      );
-      const closedA = await A.waitForEvent(
-        "A's close",
-        (e) => e.event === "session_close",
-        2000,
-        fromA,
-      );
-      assert.equal(
-        closedB.event.event === "session_close" && closedB.event.reason,
-        "interface_down",
-      );
-      // A's veth lost its carrier with B's end down.
-      assert.equal(
-        closedA.event.event === "session_close" && closedA.event.reason,
-        "interface_down",
-      );
-      const withdrawn = A.events.slice(fromA).filter((e) => e.event.event === "encapsulations");
-      assert.ok(withdrawn.length >= 2, "the non-empty lists are withdrawn");
-      for (const w of withdrawn) {
-        assert.ok(w.event.event === "encapsulations" && w.event.entries.length === 0);
-        assert.ok(w.at <= closedA.at, "withdrawals come before the close");
-      }
-      assert.deepEqual(await A.sessions(), []);
-      const down = await A.status();
-      assert.equal(down.interfaces.find((i) => i.name === "va")?.state ?? "down", "down");
-
-      const reopened = A.events.length;
-      ip("-n", b, "link", "set", "vb", "up");
-      await A.waitForEvent("A's reopen", (e) => e.event === "session_open", 5000, reopened);
-      await openSession(B);
-    } finally {
-      Deno.removeSync(dir, { recursive: true });
+    const { a, b } = pair(lab);
+    await using A = await LsoeProcess.start(a, ["--local-id", ID_A, ...QUICK]);
+    await using B = await LsoeProcess.start(b, ["--local-id", ID_B, ...QUICK]);
+    await openSession(A);
+    await openSession(B);
+    const fromA = A.events.length;
+    const fromB = B.events.length;
+    ip("-n", b, "link", "set", "vb", "down");
+    const closedB = await B.waitForEvent(
+      "B's close",
+      (e) => e.event === "session_close",
+      2000,
+      fromB,
+    );
+    const closedA = await A.waitForEvent(
+      "A's close",
+      (e) => e.event === "session_close",
+      2000,
+      fromA,
+    );
+    assert.equal(
+      closedB.event.event === "session_close" && closedB.event.reason,
+      "interface_down",
+    );
+    // A's veth lost its carrier with B's end down.
+    assert.equal(
+      closedA.event.event === "session_close" && closedA.event.reason,
+      "interface_down",
+    );
+    const withdrawn = A.events.slice(fromA).filter((e) => e.event.event === "encapsulations");
+    assert.ok(withdrawn.length >= 2, "the non-empty lists are withdrawn");
+    for (const w of withdrawn) {
+      assert.ok(w.event.event === "encapsulations" && w.event.entries.length === 0);
+      assert.ok(w.at <= closedA.at, "withdrawals come before the close");
     }
+    assert.deepEqual(await A.sessions(), []);
+    const down = await A.status();
+    assert.equal(down.interfaces.find((i) => i.name === "va")?.state ?? "down", "down");
+
+    const reopened = A.events.length;
+    ip("-n", b, "link", "set", "vb", "up");
+    await A.waitForEvent("A's reopen", (e) => e.event === "session_open", 5000, reopened);
+    await openSession(B);
   },
 });
 
@@ -205,60 +196,86 @@ Deno.test({
   ignore: needs(...NEEDS, "tshark"),
   async fn() {
     using lab = new NamespaceLab();
-    const { a, b, dir } = pair(lab);
+    const { a, b } = pair(lab);
+    await using capture = await Capture.start(a, "va");
+    await using A = await LsoeProcess.start(a, ["--local-id", ID_A, ...QUICK]);
+    let B = await LsoeProcess.start(b, ["--local-id", ID_B, ...QUICK]);
     try {
-      await using capture = await Capture.start(a, "va");
-      await using A = await LsoeProcess.start(a, ["--local-id", ID_A, ...QUICK]);
-      let B = await LsoeProcess.start(b, ["--local-id", ID_B, ...QUICK]);
-      try {
-        const first = await openSession(A);
-        const from = A.events.length;
-        Deno.kill(B.pid, "SIGKILL");
-        await B.stop();
-        const closed = await A.waitForEvent(
-          "the close after the timeout",
-          (e) => e.event === "session_close",
-          RECEIVE_TIMEOUT_MS * 2,
-          from,
-        );
-        assert.equal(
-          closed.event.event === "session_close" && closed.event.reason,
-          "keepalive_timeout",
-        );
-        // Measured from the last frame B sent, in A's capture below.
-        const closedAt = Date.parse(closed.event.time);
+      const first = await openSession(A);
+      const from = A.events.length;
+      Deno.kill(B.pid, "SIGKILL");
+      await B.stop();
+      const closed = await A.waitForEvent(
+        "the close after the timeout",
+        (e) => e.event === "session_close",
+        RECEIVE_TIMEOUT_MS * 2,
+        from,
+      );
+      assert.equal(
+        closed.event.event === "session_close" && closed.event.reason,
+        "keepalive_timeout",
+      );
+      // Measured from the last frame B sent, in A's capture below.
+      const closedAt = Date.parse(closed.event.time);
 
-        B = await LsoeProcess.start(b, ["--local-id", ID_B, ...QUICK]);
-        const second = await openSession(A);
-        assert.notEqual(second.peer_nonce, first.peer_nonce);
+      B = await LsoeProcess.start(b, ["--local-id", ID_B, ...QUICK]);
+      const second = await openSession(A);
+      assert.notEqual(second.peer_nonce, first.peer_nonce);
 
-        const { rows } = await capture.rows(
-          ["frame.time_epoch", "eth.src", "data.data"],
-          "eth.type == 0x88b5",
-        );
-        const bMac = formatMac(lab.link(b, "vb").mac);
-        const fromB = rows.filter((r) => r[1] === bMac);
-        const nonces = new Set<string>();
-        let lastBeforeClose = 0;
-        for (const [time, , data] of fromB) {
-          const t = Number(time) * 1000;
-          if (t < closedAt) lastBeforeClose = Math.max(lastBeforeClose, t);
-          const datagram = decodeDatagram(Uint8Array.fromHex(data!));
-          if (isMalformed(datagram)) continue;
-          const pdu = decodePdu(datagram.chunk);
-          if (!isMalformed(pdu) && pdu.type === PduType.OPEN) nonces.add(pdu.nonce.toHex());
-        }
-        assert.equal(nonces.size, 2, `two OPEN nonces from B on the wire: ${[...nonces]}`);
-        const silence = closedAt - lastBeforeClose;
-        assert.ok(
-          silence >= RECEIVE_TIMEOUT_MS * 0.9 && silence <= RECEIVE_TIMEOUT_MS * 1.1,
-          `closed ${silence.toFixed(0)} ms after B's last frame (timeout ${RECEIVE_TIMEOUT_MS} ms)`,
-        );
-      } finally {
-        await B.stop();
+      const { rows } = await capture.rows(
+        ["frame.time_epoch", "eth.src", "data.data"],
+        "eth.type == 0x88b5",
+      );
+      const bMac = formatMac(lab.link(b, "vb").mac);
+      const fromB = rows.filter((r) => r[1] === bMac);
+      const nonces = new Set<string>();
+      let lastBeforeClose = 0;
+      for (const [time, , data] of fromB) {
+        const t = Number(time) * 1000;
+        if (t < closedAt) lastBeforeClose = Math.max(lastBeforeClose, t);
+        const datagram = decodeDatagram(Uint8Array.fromHex(data!));
+        if (isMalformed(datagram)) continue;
+        const pdu = decodePdu(datagram.chunk);
+        if (!isMalformed(pdu) && pdu.type === PduType.OPEN) nonces.add(pdu.nonce.toHex());
       }
+      assert.equal(nonces.size, 2, `two OPEN nonces from B on the wire: ${[...nonces]}`);
+      const silence = closedAt - lastBeforeClose;
+      assert.ok(
+        silence >= RECEIVE_TIMEOUT_MS * 0.9 && silence <= RECEIVE_TIMEOUT_MS * 1.1,
+        `closed ${silence.toFixed(0)} ms after B's last frame (timeout ${RECEIVE_TIMEOUT_MS} ms)`,
+      );
     } finally {
-      Deno.removeSync(dir, { recursive: true });
+      await B.stop();
     }
+  },
+});
+
+Deno.test({
+  name:
+    "lsoe without -i speaks on an interface created after it started (lsoed's defect 5), and stops when it is deleted",
+  ignore: needs(...NEEDS),
+  async fn() {
+    using lab = new NamespaceLab();
+    const a = lab.netns("a");
+    const b = lab.netns("b");
+    await using A = await LsoeProcess.start(a, ["--local-id", ID_A, ...QUICK]);
+    // B too starts with nothing to speak on: both find the link when it appears.
+    await using _B = await LsoeProcess.start(b, ["--local-id", ID_B, ...QUICK]);
+    assert.deepEqual((await A.status()).interfaces, [], "nothing to speak on yet");
+    lab.veth({ netns: a, name: "late" }, { netns: b, name: "vb" });
+    const open = await openSession(A);
+    assert.equal(open.interface, "late");
+    assert.equal(open.peer_local_id, ID_B);
+    const from = A.events.length;
+    ip("-n", a, "link", "del", "late");
+    const closed = await A.waitForEvent(
+      "the close",
+      (e) => e.event === "session_close",
+      3000,
+      from,
+    );
+    assert.ok(closed.event.event === "session_close");
+    assert.ok(["interface_down", "interface_removed"].includes(closed.event.reason));
+    assert.deepEqual((await A.status()).interfaces.filter((i) => i.state === "up"), []);
   },
 });
