@@ -61,10 +61,22 @@ export interface EngineOptions {
   wallTime: (now: number) => string;
   /** Counts a refusal by reason (`session_limit`, `ack_without_outstanding`, ...). */
   drop: (reason: string) => void;
+  /**
+   * Addresses kept from the peers' lists, all sessions together (default
+   * {@linkcode DEFAULT_MAX_PEER_ENTRIES}): a list that would pass it is refused unacknowledged
+   * (`peer_entry_limit`), so the peer retransmits and, if it insists, the session closes.
+   */
+  maxPeerEntries?: number;
 }
 
 /** The default of {@linkcode EngineOptions.maxSessions}. */
 export const DEFAULT_MAX_SESSIONS = 4096;
+/**
+ * The default of {@linkcode EngineOptions.maxPeerEntries}: a few hundred bytes each, so tens of
+ * MiB at most. Without it every session could hold four lists of 65,535 bytes (~14,000
+ * addresses) and 4,096 strangers' sessions many GiB.
+ */
+export const DEFAULT_MAX_PEER_ENTRIES = 262_144;
 
 /** One interface spoken on, scheduled by its next HELLO. */
 interface Beacon extends Scheduled {
@@ -137,6 +149,8 @@ export class LsoeEngine {
   readonly #queue = new DeadlineQueue<Scheduled>();
   readonly #beacons = new Map<number, Beacon>();
   #sessionCount = 0;
+  /** Addresses kept from the peers' lists, every session together. */
+  #peerEntries = 0;
   #addresses: readonly LocalAddress[] = [];
   #addressed: readonly AddressedInterface[] = [];
   /** The lists per session interface, computed once per address-table change. */
@@ -154,7 +168,18 @@ export class LsoeEngine {
       wallTime: options.wallTime,
       drop: options.drop,
       encapsulations: (ifindex) => this.#encapsulations(ifindex),
+      claimPeerEntries: (delta) => {
+        const limit = options.maxPeerEntries ?? DEFAULT_MAX_PEER_ENTRIES;
+        if (delta > 0 && this.#peerEntries + delta > limit) return false;
+        this.#peerEntries += delta;
+        return true;
+      },
     };
+  }
+
+  /** Addresses kept from the peers' lists, every session together. */
+  get peerEntries(): number {
+    return this.#peerEntries;
   }
 
   #encapsulations(ifindex: number): readonly EncapsulationPdu[] {

@@ -82,9 +82,10 @@ function engineOptions(
   send: (ifindex: number, destination: Uint8Array, pdu: LsoePdu) => void,
   event: (event: LsoeEvent) => void,
   drops: Map<string, number>,
-  overrides: Partial<{ timers: LsoeTimers; maxSessions: number }> = {},
+  overrides: Partial<{ timers: LsoeTimers; maxSessions: number; maxPeerEntries: number }> = {},
 ) {
   return {
+    ...(overrides.maxPeerEntries === undefined ? {} : { maxPeerEntries: overrides.maxPeerEntries }),
     localId: new TextEncoder().encode(`nk-${side}-000000`.slice(0, 10)),
     timers: overrides.timers ?? TIMERS,
     maxSessions: overrides.maxSessions ?? 4096,
@@ -409,7 +410,9 @@ Deno.test("closeAll: every session closes with reason shutdown", () => {
 });
 
 /** One engine, fed PDUs by hand from made-up neighbours. */
-function lone(overrides: Partial<{ timers: LsoeTimers; maxSessions: number }> = {}) {
+function lone(
+  overrides: Partial<{ timers: LsoeTimers; maxSessions: number; maxPeerEntries: number }> = {},
+) {
   const sent: { destination: Uint8Array; pdu: LsoePdu }[] = [];
   const events: LsoeEvent[] = [];
   const drops = new Map<string, number>();
@@ -479,6 +482,48 @@ Deno.test("encapsulations and VENDOR before open: ignored, not acknowledged", ()
   });
   assert.equal(drops.get("no_session"), 2);
   assert.equal(engine.sessionCount, 1);
+});
+
+Deno.test("the peers' lists share a budget: a list past it is refused unacknowledged; a close gives its share back", () => {
+  const { engine, sent, drops } = lone({ maxPeerEntries: 5 });
+  const list = (n: number): LsoePdu => ({
+    type: PduType.IPV4,
+    entries: Array.from({ length: n }, (_, i) => ({
+      flags: 0,
+      address: new Uint8Array([192, 0, 2, i]),
+      prefixLength: 32,
+    })),
+  });
+  for (const peer of [1, 2]) {
+    engine.receive(0, 2, peerMac(peer), openFrom(peer));
+    engine.receive(0, 2, peerMac(peer), {
+      type: 3,
+      ackType: 1,
+      errorType: 0,
+      errorCode: 0,
+      errorHint: 0,
+    });
+  }
+  assert.equal(engine.sessions(0).filter((x) => x.state === "open").length, 2);
+  const acks = () =>
+    sent.filter((x) => x.pdu.type === PduType.ACK && x.pdu.ackType === PduType.IPV4);
+  engine.receive(1, 2, peerMac(1), list(3));
+  assert.equal(acks().length, 1);
+  assert.equal(engine.peerEntries, 3);
+  engine.receive(2, 2, peerMac(2), list(3)); // 6 > 5: refused, not acknowledged
+  assert.equal(acks().length, 1);
+  assert.equal(drops.get("peer_entry_limit"), 1);
+  assert.deepEqual(
+    engine.sessions(2).find((x) => x.peer_mac.endsWith(":02:01"))!.encapsulations.ipv4,
+    [],
+  );
+  engine.receive(3, 2, peerMac(1), list(1)); // peer 1 shrinks its list: room again
+  assert.equal(engine.peerEntries, 1);
+  engine.receive(4, 2, peerMac(2), list(3));
+  assert.equal(acks().length, 3);
+  assert.equal(engine.peerEntries, 4);
+  engine.closeAll(5);
+  assert.equal(engine.peerEntries, 0);
 });
 
 Deno.test("an ACK with error RESTART or HOPELESS closes with peer_error; WARNING acknowledges", () => {

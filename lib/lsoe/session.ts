@@ -56,6 +56,11 @@ export interface SessionContext {
   drop(reason: string): void;
   /** The four lists (IPv4, IPv6, MPLS-IPv4, MPLS-IPv6) a session on `ifindex` announces now. */
   encapsulations(ifindex: number): readonly EncapsulationPdu[];
+  /**
+   * Takes `delta` more of the peers' addresses into the engine's budget (negative: gives them
+   * back); false, and nothing taken, when the budget has no room.
+   */
+  claimPeerEntries(delta: number): boolean;
 }
 
 /** The PDUs a session sends and keeps until acknowledged. */
@@ -273,11 +278,15 @@ export class LsoeSession {
       this.#refuse("not_open");
       return;
     }
+    const family = encapsulationFamily(pdu);
+    if (!this.#context.claimPeerEntries(pdu.entries.length - this.#peerLists[family].length)) {
+      this.#refuse("peer_entry_limit");
+      return;
+    }
     this.#ack(now, pdu.type);
     const key = encapsulationKey(pdu);
     if ((this.#peerKeys.get(pdu.type) ?? "") === key) return;
     this.#peerKeys.set(pdu.type, key);
-    const family = encapsulationFamily(pdu);
     const entries = storeEntriesJson(this.#peerLists, pdu);
     this.#context.event({ ...this.#eventBase(now), event: "encapsulations", family, entries });
   }
@@ -398,6 +407,7 @@ export class LsoeSession {
     const base = this.#eventBase(now);
     for (const family of ENCAPSULATION_FAMILIES) {
       if (this.#peerLists[family].length === 0) continue;
+      this.#context.claimPeerEntries(-this.#peerLists[family].length);
       this.#peerLists[family] = [];
       this.#context.event({ ...base, event: "encapsulations", family, entries: [] });
     }
