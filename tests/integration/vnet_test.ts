@@ -56,7 +56,8 @@ function placeGuest(router: string, netns: string, guest: typeof GUESTS[number])
     "nud",
     "permanent",
   );
-  ip("-n", netns, "-6", "route", "add", "default", "via", "fe80::1", ...dev);
+  // replace: the daemon's RA may have put the same default route in first.
+  ip("-n", netns, "-6", "route", "replace", "default", "via", "fe80::1", ...dev);
 }
 
 function ping(netns: string, target: string): string {
