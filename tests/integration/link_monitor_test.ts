@@ -1,7 +1,10 @@
 import assert from "node:assert/strict";
 import { delay } from "../../lib/async.ts";
 import { type LinkEvent, LinkMonitor } from "../../lib/net/link_monitor.ts";
+import type { Link, NetlinkMessage } from "../../lib/net/netlink_messages.ts";
+import { type DumpReply, NetlinkMonitor } from "../../lib/net/netlink_monitor.ts";
 import { runInNetns } from "../../lib/net/netns.ts";
+import { MAX_DUMP_ATTEMPTS, type RtnetlinkSocket } from "../../lib/net/rtnetlink.ts";
 import { ip, ipJson, NamespaceLab } from "../../lib/lab/namespace_lab.ts";
 import { needs } from "../skip.ts";
 
@@ -121,5 +124,72 @@ Deno.test({
       clearTimeout(timer);
     }
     assert.ok(seen.includes("added e1") && seen.includes("added e2"), JSON.stringify(seen));
+  },
+});
+
+/** A monitor of link names whose dumps can be made to fail, as when a table never holds still. */
+class FlakyMonitor extends NetlinkMonitor<Link, string> {
+  protected readonly names = { table: "test table", entries: "links" };
+  /** Dumps still to report as interrupted. */
+  failures = 0;
+  /** The names of the last dump. */
+  linkNames: string[] = [];
+
+  constructor() {
+    super(0x1, 1); // RTMGRP_LINK; the smallest receive buffer, so a burst overruns it
+    this.start();
+  }
+
+  protected readDump(
+    socket: RtnetlinkSocket,
+    other: (message: NetlinkMessage) => void,
+  ): DumpReply<Link> {
+    const reply = socket.getLinks({}, other);
+    if (this.failures > 0) {
+      this.failures--;
+      return { entries: [], interrupted: true };
+    }
+    return { entries: reply.links, interrupted: reply.interrupted };
+  }
+
+  protected apply(): void {}
+
+  protected reset(links: Link[]): void {
+    this.linkNames = links.map((l) => l.name).sort();
+  }
+
+  protected resyncEvent(): string {
+    return "resync";
+  }
+}
+
+Deno.test({
+  name:
+    "a monitor whose re-read fails stays stale and the next poll reads again (a daemon keeps going)",
+  ignore: needs("root", "netns", "veth"),
+  async fn() {
+    using lab = new NamespaceLab();
+    const ns = lab.netns("stale");
+    await using monitor = runInNetns(ns, () => new FlakyMonitor());
+    monitor.failures = MAX_DUMP_ATTEMPTS; // every attempt of the next re-read is interrupted
+    const file = Deno.makeTempFileSync();
+    try {
+      Deno.writeTextFileSync(
+        file,
+        Array.from({ length: 60 }, (_, i) => `link add s${i} type veth peer name t${i}\n`).join(""),
+      );
+      ip("-n", ns, "-batch", file);
+    } finally {
+      Deno.removeSync(file);
+    }
+    assert.equal(monitor.stale, false);
+    assert.throws(() => monitor.poll(), /Could not read a consistent test table/);
+    assert.equal(monitor.stale, true);
+    const events = monitor.poll(); // the descriptor may be quiet now: the poll reads anyway
+    assert.equal(monitor.stale, false);
+    assert.equal(events[0], "resync");
+    const kernel = ipJson<{ ifname: string }[]>("-n", ns, "link", "show").map((l) => l.ifname);
+    assert.deepEqual(monitor.linkNames, kernel.sort());
+    assert.equal(kernel.length, 121);
   },
 });
