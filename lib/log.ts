@@ -17,6 +17,7 @@ import {
 } from "@logtape/logtape";
 
 import type { LogFormat, LogLevel } from "./log_levels.ts";
+import { streamWriter } from "./output.ts";
 
 export { LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from "./log_levels.ts";
 
@@ -71,11 +72,10 @@ function jsonLine(record: LogRecord): string {
 }
 
 function stderrSink(formatter: TextFormatter): Sink {
-  const encoder = new TextEncoder();
-  // Synchronous writes: a record logged just before exit is never lost.
-  return (record) => {
-    Deno.stderr.writeSync(encoder.encode(formatter(record)));
-  };
+  // Synchronous writes: a record logged just before exit is never lost. A reader of stderr
+  // that went away ends the log, not the daemon.
+  const write = streamWriter(Deno.stderr);
+  return (record) => write(formatter(record));
 }
 
 /** Each record appended to `file` with one write, synchronously; disposing closes the file. */

@@ -4,6 +4,8 @@
  * @module
  */
 
+import { streamWriter } from "../output.ts";
+
 /** Output channels for one CLI run. */
 export interface CliIo {
   /** Writes to standard output (results). */
@@ -12,14 +14,8 @@ export interface CliIo {
   err(text: string): void;
 }
 
-const encoder = new TextEncoder();
-
 /** The process's stdout and stderr, written synchronously. */
 export const PROCESS_IO: CliIo = {
-  out(text) {
-    Deno.stdout.writeSync(encoder.encode(text));
-  },
-  err(text) {
-    Deno.stderr.writeSync(encoder.encode(text));
-  },
+  out: streamWriter(Deno.stdout),
+  err: streamWriter(Deno.stderr),
 };
