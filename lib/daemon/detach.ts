@@ -20,6 +20,7 @@ import { InvalidInputError, NetkitError } from "../errors.ts";
 import { ensurePrivateDir, openCheckedFile } from "../net/safe_file.ts";
 import { systemdService } from "./systemd.ts";
 import { absolute } from "./absolute_path.ts";
+import { streamWriter } from "../output.ts";
 
 /** The program to run to get another netkit, with the same runtime and permissions. */
 export function selfExecutable(): string {
@@ -146,6 +147,7 @@ export async function runDetached(options: DetachOptions): Promise<void> {
 export function announceDetached(): void {
   // First: the parent returns at end of file, and a caller may then look where we are.
   Deno.chdir("/");
-  Deno.stderr.writeSync(new TextEncoder().encode(`${DETACHED_READY}\n`));
+  // A parent that already went (Ctrl-C) leaves a broken pipe: the daemon serves on regardless.
+  streamWriter(Deno.stderr)(`${DETACHED_READY}\n`);
   redirectStdioToDevNull();
 }
