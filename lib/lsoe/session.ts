@@ -106,12 +106,6 @@ export function unknownTypeAck(pduType: number): AckPdu {
   };
 }
 
-function hex(bytes: Uint8Array): string {
-  let text = "";
-  for (const byte of bytes) text += byte.toString(16).padStart(2, "0");
-  return text;
-}
-
 function emptyLists(): EncapsulationsJson {
   return { ipv4: [], ipv6: [], mpls_ipv4: [], mpls_ipv6: [] };
 }
@@ -296,7 +290,7 @@ export class LsoeSession {
     this.#context.event({
       ...this.#eventBase(now),
       event: "session_open",
-      peer_nonce: hex(this.#peerNonce!),
+      peer_nonce: this.#peerNonce!.toHex(),
     });
     for (const pdu of this.#context.encapsulations(this.ifindex)) this.#announce(now, pdu);
     this.#sendKeepalive(now);
@@ -421,7 +415,7 @@ export class LsoeSession {
       time: this.#context.wallTime(now),
       interface: this.interfaceName,
       peer_mac: this.#peerMacText,
-      peer_local_id: this.#peerLocalId === null ? null : hex(this.#peerLocalId),
+      peer_local_id: this.#peerLocalId === null ? null : this.#peerLocalId.toHex(),
     };
   }
 
@@ -454,12 +448,12 @@ export class LsoeSession {
       interface: this.interfaceName,
       ifindex: this.ifindex,
       peer_mac: this.#peerMacText,
-      peer_local_id: this.#peerLocalId === null ? null : hex(this.#peerLocalId),
+      peer_local_id: this.#peerLocalId === null ? null : this.#peerLocalId.toHex(),
       state: this.isOpen ? "open" : "opening",
       our_open_acked: this.#ourOpenAcked,
-      local_nonce: hex(this.localNonce),
-      peer_nonce: this.#peerNonce === null ? null : hex(this.#peerNonce),
-      peer_attributes: this.#peerAttributes === null ? null : hex(this.#peerAttributes),
+      local_nonce: this.localNonce.toHex(),
+      peer_nonce: this.#peerNonce === null ? null : this.#peerNonce.toHex(),
+      peer_attributes: this.#peerAttributes === null ? null : this.#peerAttributes.toHex(),
       open_since: wallTime(this.#openSince),
       last_keepalive: wallTime(this.#lastHeard),
       encapsulations: {
