@@ -12,6 +12,7 @@ import { requestChecked } from "../daemon/client.ts";
 import { absolute } from "../daemon/absolute_path.ts";
 import { killDaemons, PidReply } from "../daemon/stop.ts";
 import { NetkitError } from "../errors.ts";
+import { durationText } from "../text.ts";
 import { DaemonUnreachableError } from "../ipc/control_client.ts";
 import { controlSocketPath } from "../ipc/run_dir.ts";
 import { currentNetnsId } from "../net/netns_names.ts";
@@ -170,15 +171,13 @@ export function parseLsoeOptions(options: LsoeCliOptions, output: GlobalOptions)
   };
 }
 
-/** A duration as people read it: `0.4s`, `12s`, `5m12s`, `3h05m`, `2d03h`. */
+/**
+ * A duration as people read it: `0.4s`, `12s`, `5m12s`, `3h05m`, `2d03h`; {@linkcode durationText}
+ * but for whole seconds under ten (`0s`, `3s`, not `0.0s`, `3.0s`) and tenths cut, not rounded.
+ */
 export function formatAge(ms: number): string {
   const s = Math.max(0, ms) / 1000;
-  if (s < 10) return `${Math.floor(s * 10) / 10}s`;
-  if (s < 60) return `${Math.floor(s)}s`;
-  const two = (n: number) => String(Math.floor(n)).padStart(2, "0");
-  if (s < 3600) return `${Math.floor(s / 60)}m${two(s % 60)}s`;
-  if (s < 86400) return `${Math.floor(s / 3600)}h${two((s % 3600) / 60)}m`;
-  return `${Math.floor(s / 86400)}d${two((s % 86400) / 3600)}h`;
+  return s < 10 ? `${Math.floor(s * 10) / 10}s` : durationText(ms);
 }
 
 /** `time` (ISO 8601) as an age at `now`: `5m12s ago`; `-` for null; the text itself if unreadable. */
