@@ -368,8 +368,8 @@ export class LsoeDaemon implements AsyncDisposable {
       this.#drop(datagram.reason);
       return;
     }
-    // A copy: the slot is reused by the next receive, and the MAC may be kept.
-    const source = batch.source(i).slice();
+    // A view into the slot, reused by the next receive: the engine copies the MAC it keeps.
+    const source = batch.source(i);
     const result = this.#reassembler.accept(now, port.link.ifindex, source, datagram);
     if (result.kind === "partial") return;
     if (result.kind === "drop") {

@@ -264,7 +264,7 @@ export class LsoeEngine {
     }
   }
 
-  /** One decoded PDU from `source` on `ifindex`. */
+  /** One decoded PDU from `source` on `ifindex` (`source` is not kept: copied where needed). */
   receive(now: number, ifindex: number, source: Uint8Array, pdu: LsoePdu): void {
     const beacon = this.#beacons.get(ifindex);
     if (beacon === undefined || !beacon.up) {
