@@ -18,6 +18,7 @@ import {
   MAX_PDU_LEN,
   type MplsEncapsulation,
 } from "../packet/lsoe.ts";
+import { compareBytes } from "../packet/bytes.ts";
 import { formatIpv4 } from "../packet/ipv4.ts";
 import { formatIpv6 } from "../packet/ipv6.ts";
 import type { EncapsulationJson, EncapsulationsJson, MplsEncapsulationJson } from "./client.ts";
@@ -66,13 +67,8 @@ function maxEntries(entrySize: number): number {
 }
 
 function compareAddresses(a: LocalAddress, b: LocalAddress): number {
-  if (a.ifindex !== b.ifindex) return a.ifindex - b.ifindex;
-  const length = Math.min(a.address.length, b.address.length);
-  for (let i = 0; i < length; i++) {
-    const difference = a.address[i]! - b.address[i]!;
-    if (difference !== 0) return difference;
-  }
-  return a.address.length - b.address.length || a.prefixLength - b.prefixLength;
+  return a.ifindex - b.ifindex || compareBytes(a.address, b.address) ||
+    a.prefixLength - b.prefixLength;
 }
 
 /**

@@ -34,6 +34,7 @@ import {
 } from "./netlink_messages.ts";
 import { type DumpReply, NetlinkMonitor } from "./netlink_monitor.ts";
 import type { RtnetlinkSocket } from "./rtnetlink.ts";
+import { compareBytes } from "../packet/bytes.ts";
 
 /** A change to the address table, or a resynchronisation after lost notifications. */
 export type AddressEvent =
@@ -63,21 +64,21 @@ function identity(a: Address): string {
   return a.family === 6 ? base : `${base}/${a.prefixLength} ${a.peer?.join(".") ?? ""}`;
 }
 
-function compareBytes(a: Uint8Array | null, b: Uint8Array | null): number {
+/** {@linkcode compareBytes}, with no peer (null) first. */
+function comparePeers(a: Uint8Array | null, b: Uint8Array | null): number {
   if (a === null || b === null) return a === b ? 0 : a === null ? -1 : 1;
-  for (let i = 0; i < Math.min(a.length, b.length); i++) if (a[i] !== b[i]) return a[i]! - b[i]!;
-  return a.length - b.length;
+  return compareBytes(a, b);
 }
 
 /** Deterministic order: interface, IPv4 before IPv6, address, prefix length, peer. */
 export function compareAddresses(a: Address, b: Address): number {
   return a.ifindex - b.ifindex || a.family - b.family || compareBytes(a.address, b.address) ||
-    a.prefixLength - b.prefixLength || compareBytes(a.peer, b.peer);
+    a.prefixLength - b.prefixLength || comparePeers(a.peer, b.peer);
 }
 
 function sameState(a: Address, b: Address): boolean {
   return a.prefixLength === b.prefixLength && a.flags === b.flags && a.scope === b.scope &&
-    a.label === b.label && compareBytes(a.peer, b.peer) === 0;
+    a.label === b.label && comparePeers(a.peer, b.peer) === 0;
 }
 
 /** The address table: pure, capped, reporting each change as an event. */

@@ -45,3 +45,13 @@ export function bytesEqualAt(bytes: Uint8Array, offset: number, expected: Uint8A
   for (let i = 0; i < expected.length; i++) if (bytes[offset + i] !== expected[i]) return false;
   return true;
 }
+
+/**
+ * `a` and `b` in byte order (a shorter prefix first): negative, 0 or positive, for sorting
+ * addresses and other byte strings.
+ */
+export function compareBytes(a: Uint8Array, b: Uint8Array): number {
+  const length = Math.min(a.length, b.length);
+  for (let i = 0; i < length; i++) if (a[i] !== b[i]) return a[i]! - b[i]!;
+  return a.length - b.length;
+}

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { bytesEqual, bytesEqualAt, setU16, setU32, u16, u32 } from "./bytes.ts";
+import { bytesEqual, bytesEqualAt, compareBytes, setU16, setU32, u16, u32 } from "./bytes.ts";
 
 Deno.test("u16, u32 and setU16 are big-endian, in place, and u32 is unsigned", () => {
   const b = new Uint8Array([0xff, 0xfe, 0x12, 0x34, 0x56]);
@@ -25,4 +25,12 @@ Deno.test("bytesEqual compares whole arrays; bytesEqualAt a field in place, fals
   assert.equal(bytesEqualAt(frame, 2, new Uint8Array([1, 2, 3])), false);
   assert.equal(bytesEqualAt(frame, 3, new Uint8Array([3, 9, 0])), false);
   assert.equal(bytesEqualAt(frame, -1, new Uint8Array([9])), false);
+});
+
+Deno.test("compareBytes orders byte by byte, a shorter prefix first", () => {
+  const b = (...bytes: number[]) => new Uint8Array(bytes);
+  assert.equal(compareBytes(b(1, 2), b(1, 2)), 0);
+  assert.ok(compareBytes(b(1, 2), b(1, 3)) < 0);
+  assert.ok(compareBytes(b(2), b(1, 9)) > 0);
+  assert.ok(compareBytes(b(1), b(1, 0)) < 0);
 });
