@@ -106,6 +106,22 @@ export function unknownTypeAck(pduType: number): AckPdu {
   };
 }
 
+/**
+ * Keys of the lists we announce. The engine hands every session on an interface the same PDU
+ * objects (until the address table changes), so each list is keyed once, not once per session
+ * and comparison. Only for our own lists: they are never changed once made.
+ */
+const announcedKeys = new WeakMap<EncapsulationPdu, string>();
+
+function announcedKey(pdu: EncapsulationPdu): string {
+  let key = announcedKeys.get(pdu);
+  if (key === undefined) {
+    key = encapsulationKey(pdu);
+    announcedKeys.set(pdu, key);
+  }
+  return key;
+}
+
 function emptyLists(): EncapsulationsJson {
   return { ipv4: [], ipv6: [], mpls_ipv4: [], mpls_ipv6: [] };
 }
@@ -300,19 +316,17 @@ export class LsoeSession {
   addressesChanged(now: number): void {
     if (this.closedBy !== null || !this.isOpen) return;
     for (const pdu of this.#context.encapsulations(this.ifindex)) {
-      if (this.#announced.get(pdu.type) !== encapsulationKey(pdu)) this.#announce(now, pdu);
+      if (this.#announced.get(pdu.type) !== announcedKey(pdu)) this.#announce(now, pdu);
     }
     this.#updateDeadline();
   }
 
   #announce(now: number, pdu: EncapsulationPdu): void {
-    const key = encapsulationKey(pdu);
+    const key = announcedKey(pdu);
     this.#announced.set(pdu.type, key);
     const outstanding = this.#outstanding.get(pdu.type);
     // Back to what is in flight: nothing newer needs to follow it.
-    if (
-      outstanding !== undefined && encapsulationKey(outstanding.pdu as EncapsulationPdu) === key
-    ) {
+    if (outstanding !== undefined && announcedKey(outstanding.pdu as EncapsulationPdu) === key) {
       outstanding.deferred = null;
       return;
     }
