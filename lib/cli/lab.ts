@@ -55,7 +55,7 @@ import {
   formatLsoeTimelineLine,
 } from "../lab/lsoe_narrative.ts";
 import { LsoeScenario } from "../lab/lsoe_scenario.ts";
-import type { RunEnd, TimedEvent } from "../lab/runner.ts";
+import type { RunEnd, ScenarioRunOptions, TimedEvent } from "../lab/runner.ts";
 import type { ExplainOptions } from "../lab/timeline.ts";
 import { setupLogging } from "../log.ts";
 import type { CliIo } from "./io.ts";
@@ -604,6 +604,51 @@ function lineByLine<E>(lines: (event: E) => string[]): EventLines<E> {
 }
 
 /**
+ * A live block's status: "finished after T s" once done, else "T s" then `progress` (", step 3
+ * of 8" or " of 30 s") and ", Ctrl-C stops".
+ */
+function labStatus(t: number, done: boolean, progress: string): string {
+  return done ? `finished after ${t.toFixed(1)} s` : `${t.toFixed(1)} s${progress}, Ctrl-C stops`;
+}
+
+/** Where a lab that goes step by step is: its snapshot's clock and step. */
+interface StepProgress {
+  t: number;
+  /** The current step, 0 before the first. */
+  step: number;
+  title: string;
+}
+
+/** How many steps a lab has, and which one it stays in for `durationMs` (0: until Ctrl-C). */
+interface LabSteps {
+  count: number;
+  /** The step kept running; "(for D s)" follows its number when `durationMs` is set. */
+  holding?: number;
+  durationMs?: number;
+}
+
+/**
+ * The head of a stepped lab's live block: a blank line, "netkit lab NAME: STATUS" and, while
+ * it runs, "step N: TITLE".
+ */
+function stepHeader(
+  name: string,
+  snapshot: StepProgress,
+  done: boolean,
+  steps: LabSteps,
+): string[] {
+  const { step, title } = snapshot;
+  const durationMs = steps.durationMs ?? 0;
+  const running = step === steps.holding && durationMs > 0 ? ` (for ${durationMs / 1000} s)` : "";
+  const status = labStatus(snapshot.t, done, `, step ${step} of ${steps.count}${running}`);
+  return [
+    "",
+    `netkit lab ${name}: ${status}`,
+    ...(done || step === 0 ? [] : [`step ${step}: ${title}`]),
+  ];
+}
+
+/**
  * Runs one lab as `netkit lab NAME` does: the capability check, the stop signals and the output
  * (JSON lines; or timeline lines, under a live view on a terminal), then the summary or final
  * block and the explanation. The lab is removed on every way out.
@@ -672,9 +717,7 @@ function lacpView(
     block(lab, netkit, report) {
       const snapshot = report?.final ?? lab.snapshot();
       const of = durationMs > 0 ? ` of ${durationMs / 1000} s` : "";
-      const status = report !== null
-        ? `finished after ${snapshot.t.toFixed(1)} s`
-        : `${snapshot.t.toFixed(1)} s${of}, Ctrl-C stops`;
+      const status = labStatus(snapshot.t, report !== null, of);
       return [
         "",
         `netkit lab lacp: ${status}; actor B's rule "${rule.text}"`,
@@ -726,14 +769,9 @@ function mrouteView(
     block(lab, netkit, report) {
       const snapshot = lab.snapshot();
       const done = report !== null;
-      const status = done
-        ? `finished after ${snapshot.t.toFixed(1)} s`
-        : `${snapshot.t.toFixed(1)} s, step ${snapshot.step} of 6, Ctrl-C stops`;
       const vifs = snapshot.vifs.map((v) => `${v.name} in ${v.packets_in} out ${v.packets_out}`);
       return [
-        "",
-        `netkit lab mroute: ${status}`,
-        ...(done || snapshot.step === 0 ? [] : [`step ${snapshot.step}: ${snapshot.title}`]),
+        ...stepHeader("mroute", snapshot, done, { count: 6 }),
         ...routeTable(snapshot),
         `datagrams: ${snapshot.sent} sent, ${snapshot.arrived} arrived` +
         (vifs.length === 0 ? "" : `; VIFs ${vifs.join(", ")}`),
@@ -751,6 +789,31 @@ function mrouteView(
   };
 }
 
+/** What a lab that runs netkit daemons is run with (they run on `durationMs` at the end). */
+interface DaemonLabRunOptions<E extends TimedEvent> extends ScenarioRunOptions<E> {
+  executable: string;
+  durationMs?: number;
+  logLevel?: string;
+}
+
+/** {@linkcode LabView.run} for a lab of daemons kept running `durationMs` (0: until Ctrl-C). */
+function runDaemons<E extends TimedEvent, R>(
+  durationMs: number,
+): (
+  lab: { run(options: DaemonLabRunOptions<E>): Promise<R> },
+  context: LabRunContext<E>,
+) => Promise<R> {
+  return (lab, { signal, onEvent, executable, logLevel }) =>
+    lab.run({ executable, durationMs, logLevel, signal, onEvent });
+}
+
+/** The `-j` summary's fields of a lab that reports the prefix of what it made. */
+function reasonAndPrefix(
+  report: { reason: string; prefix: string | null },
+): Record<string, unknown> {
+  return { reason: report.reason, prefix: report.prefix };
+}
+
 /** The relay's status as `netkit relay status` prints it, as lines. */
 function relayStatusLines(snapshot: GatewayLabSnapshot): string[] {
   return snapshot.status === null
@@ -761,15 +824,18 @@ function relayStatusLines(snapshot: GatewayLabSnapshot): string[] {
 /** Indents the status table under the timeline's subjects. */
 const STATUS_INDENT = " ".repeat(10);
 
+/** Table lines indented under the timeline's subjects; empty lines stay empty. */
+function indented(lines: readonly string[]): string[] {
+  return lines.map((l) => l === "" ? "" : `${STATUS_INDENT}${l}`);
+}
+
 /** An event's timeline line; a status is followed by the table `netkit relay status` prints. */
 function gatewayLines(event: GatewayLabEvent): string[] {
   const line = formatGatewayTimelineLine(event);
   if (event.event !== "status") return [line];
   return [
     line,
-    ...formatRelayStatus(event.status).trimEnd().split("\n").map((l) =>
-      l === "" ? "" : `${STATUS_INDENT}${l}`
-    ),
+    ...indented(formatRelayStatus(event.status).trimEnd().split("\n")),
   ];
 }
 
@@ -782,21 +848,14 @@ function gatewayView(
     capabilities: ["netns", "veth", "bridge", "tun", "ping"],
     startsNetkit: true,
     create: () => GatewayScenario.create(),
-    run: (lab, { signal, onEvent, executable, logLevel }) =>
-      lab.run({ executable, durationMs, logLevel, signal, onEvent }),
+    run: runDaemons(durationMs),
     timeline: () => lineByLine(gatewayLines),
     block(lab, netkit, report) {
       const snapshot = lab.snapshot();
       const done = report !== null;
-      const running = snapshot.step === 7 && durationMs > 0 ? ` (for ${durationMs / 1000} s)` : "";
-      const status = done
-        ? `finished after ${snapshot.t.toFixed(1)} s`
-        : `${snapshot.t.toFixed(1)} s, step ${snapshot.step} of 8${running}, Ctrl-C stops`;
       const relay = lab.relay;
       return [
-        "",
-        `netkit lab gateway: ${status}`,
-        ...(done || snapshot.step === 0 ? [] : [`step ${snapshot.step}: ${snapshot.title}`]),
+        ...stepHeader("gateway", snapshot, done, { count: 8, holding: 7, durationMs }),
         ...relayStatusLines(snapshot),
         ...(done || relay === null || snapshot.status === null ? [] : [
           `from another terminal: ${netkit} -n ${relay.netns} relay status --status-socket ${relay.socket}`,
@@ -804,7 +863,7 @@ function gatewayView(
       ];
     },
     explain: explainGatewayLab,
-    summary: (report) => ({ reason: report.reason, prefix: report.prefix }),
+    summary: reasonAndPrefix,
   };
 }
 
@@ -817,7 +876,7 @@ function vnetShowLines(show: VnetLabShow): string[] {
 function vnetLines(event: VnetLabEvent): string[] {
   const line = formatVnetTimelineLine(event);
   if (event.event !== "show") return [line];
-  return [line, ...vnetShowLines(event.show).map((l) => l === "" ? "" : `${STATUS_INDENT}${l}`)];
+  return [line, ...indented(vnetShowLines(event.show))];
 }
 
 /** `netkit lab vnet`: kept running `durationMs` after the counters (0: until Ctrl-C). */
@@ -827,21 +886,14 @@ function vnetView(durationMs: number): LabView<VnetScenario, VnetLabEvent, VnetL
     capabilities: ["netns", "tun", "ping", "busybox", "dhclient"],
     startsNetkit: true,
     create: () => VnetScenario.create(),
-    run: (lab, { signal, onEvent, executable, logLevel }) =>
-      lab.run({ executable, durationMs, logLevel, signal, onEvent }),
+    run: runDaemons(durationMs),
     timeline: () => lineByLine(vnetLines),
     block(lab, netkit, report) {
       const snapshot = lab.snapshot();
       const done = report !== null;
-      const running = snapshot.step === 10 && durationMs > 0 ? ` (for ${durationMs / 1000} s)` : "";
-      const status = done
-        ? `finished after ${snapshot.t.toFixed(1)} s`
-        : `${snapshot.t.toFixed(1)} s, step ${snapshot.step} of 11${running}, Ctrl-C stops`;
       const host = lab.daemonNetns;
       return [
-        "",
-        `netkit lab vnet: ${status}`,
-        ...(done || snapshot.step === 0 ? [] : [`step ${snapshot.step}: ${snapshot.title}`]),
+        ...stepHeader("vnet", snapshot, done, { count: 11, holding: 10, durationMs }),
         ...(snapshot.show === null
           ? ["the daemon has not answered yet"]
           : vnetShowLines(snapshot.show)),
@@ -851,7 +903,7 @@ function vnetView(durationMs: number): LabView<VnetScenario, VnetLabEvent, VnetL
       ];
     },
     explain: explainVnetLab,
-    summary: (report) => ({ reason: report.reason, prefix: report.prefix }),
+    summary: reasonAndPrefix,
   };
 }
 
@@ -870,7 +922,7 @@ function lsoeLines(event: LsoeLabEvent): string[] {
   if (event.event !== "adjacency") return [line];
   return [
     line,
-    ...lsoeAdjacencyLines(event.rows).map((l) => l === "" ? "" : `${STATUS_INDENT}${l}`),
+    ...indented(lsoeAdjacencyLines(event.rows)),
   ];
 }
 
@@ -881,21 +933,14 @@ function lsoeView(durationMs: number): LabView<LsoeScenario, LsoeLabEvent, LsoeL
     capabilities: ["netns", "veth"],
     startsNetkit: true,
     create: () => LsoeScenario.create(),
-    run: (lab, { signal, onEvent, executable, logLevel }) =>
-      lab.run({ executable, durationMs, logLevel, signal, onEvent }),
+    run: runDaemons(durationMs),
     timeline: () => lineByLine(lsoeLines),
     block(lab, netkit, report) {
       const snapshot = lab.snapshot();
       const done = report !== null;
-      const running = snapshot.step === 7 && durationMs > 0 ? ` (for ${durationMs / 1000} s)` : "";
-      const status = done
-        ? `finished after ${snapshot.t.toFixed(1)} s`
-        : `${snapshot.t.toFixed(1)} s, step ${snapshot.step} of 8${running}, Ctrl-C stops`;
       const s1 = lab.servingNetns("s1");
       return [
-        "",
-        `netkit lab lsoe: ${status}`,
-        ...(done || snapshot.step === 0 ? [] : [`step ${snapshot.step}: ${snapshot.title}`]),
+        ...stepHeader("lsoe", snapshot, done, { count: 8, holding: 7, durationMs }),
         ...(snapshot.rows === null
           ? ["the daemons have not answered yet"]
           : lsoeAdjacencyLines(snapshot.rows)),
@@ -905,6 +950,6 @@ function lsoeView(durationMs: number): LabView<LsoeScenario, LsoeLabEvent, LsoeL
       ];
     },
     explain: explainLsoeLab,
-    summary: (report) => ({ reason: report.reason, prefix: report.prefix }),
+    summary: reasonAndPrefix,
   };
 }
