@@ -25,6 +25,7 @@ import {
   eventsOfKind,
   type EventText,
   type ExplainOptions,
+  interruptedDuring,
 } from "./timeline.ts";
 
 function portText(port: GatewayLabPort): string {
@@ -270,11 +271,7 @@ export function explainGatewayLab(
   const stopped = eventsOfKind(events, "process_stopped");
   const removed = eventsOfKind(events, "removed")[0];
   if (report.reason === "signal") {
-    const reached = eventsOfKind(events, "step").filter((e) => e.step < STEP_COUNT).at(-1);
-    point(
-      `The lab was interrupted${reached === undefined ? "" : ` during step ${reached.step}`}; ` +
-        "it removed everything all the same.",
-    );
+    point(interruptedDuring(events, STEP_COUNT));
   }
   if (stopped.length > 0 || removed !== undefined) {
     point(

@@ -30,6 +30,7 @@ import {
   eventsOfKind,
   type EventText,
   type ExplainOptions,
+  interruptedDuring,
 } from "./timeline.ts";
 
 function vifText(vifs: readonly MrouteVifCounters[]): string {
@@ -358,11 +359,12 @@ export function explainMrouteLab(
     );
   }
   if (report.reason === "signal") {
-    const reached = eventsOfKind(report.events, "step").filter((e) => e.step < 6).at(-1);
     point(
-      `The lab was interrupted${
-        reached === undefined ? "" : ` during step ${reached.step}`
-      }; the daemon was stopped and everything removed all the same.`,
+      interruptedDuring(
+        report.events,
+        6,
+        "the daemon was stopped and everything removed all the same.",
+      ),
     );
   }
 

@@ -1,6 +1,7 @@
 /**
  * What the narratives of `netkit lab` share: the timeline line format, an event in words,
- * picking the events of one kind out of a run, and the options of every explanation. Pure.
+ * picking the events of one kind out of a run, the sentence for an interrupted run, and the
+ * options of every explanation. Pure.
  *
  * @module
  */
@@ -103,4 +104,28 @@ export function eventsOfKind<E extends { event: string }, K extends E["event"]>(
   kind: K,
 ): EventOf<E, K>[] {
   return events.filter((e): e is EventOf<E, K> => e.event === kind);
+}
+
+/** A step's heading, as {@linkcode interruptedDuring} reads it. */
+interface StepHeading {
+  event: "step";
+  step: number;
+}
+
+/**
+ * What an explanation says of a run ended by a signal: "The lab was interrupted during step N;
+ * `then`", N the last step begun before `lastStep` (the removal), left out when there is none.
+ */
+export function interruptedDuring(
+  events: readonly { event: string }[],
+  lastStep: number,
+  then = "it removed everything all the same.",
+): string {
+  const reached = events
+    .filter((e): e is StepHeading => e.event === "step")
+    .filter((e) => e.step < lastStep)
+    .at(-1);
+  return `The lab was interrupted${
+    reached === undefined ? "" : ` during step ${reached.step}`
+  }; ${then}`;
 }

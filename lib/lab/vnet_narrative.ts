@@ -27,6 +27,7 @@ import {
   eventsOfKind,
   type EventText,
   type ExplainOptions,
+  interruptedDuring,
   removedAll,
 } from "./timeline.ts";
 
@@ -302,11 +303,7 @@ export function explainVnetLab(report: VnetLabReport, options: ExplainOptions = 
     );
   }
   if (report.reason === "signal") {
-    const reached = eventsOfKind(events, "step").filter((e) => e.step < STEP_COUNT).at(-1);
-    point(
-      `The lab was interrupted${reached === undefined ? "" : ` during step ${reached.step}`}; ` +
-        "it removed everything all the same.",
-    );
+    point(interruptedDuring(events, STEP_COUNT));
   }
   const stopped = eventsOfKind(events, "process_stopped");
   const removed = eventsOfKind(events, "removed")[0];
