@@ -71,3 +71,20 @@ export function running(pid: number): boolean {
     return false;
   }
 }
+
+/** The step headings of a lab's timeline (`   1.23s  == 3. ...`), in order. */
+export function stepHeadings(out: string): number[] {
+  return [...out.matchAll(/^ +[0-9.]+s {2}== ([0-9]+)\. /gm)].map((m) => Number(m[1]));
+}
+
+/**
+ * Removes whatever a failed run left behind, so one failure does not leak into the next: kills
+ * its processes still running, deletes its namespaces and its directory (`dir`, if any).
+ */
+export function cleanUpRun(
+  t: { prefix: string | undefined; pids: number[]; dir?: string | undefined },
+): void {
+  for (const pid of t.pids) if (running(pid)) Deno.kill(pid, "SIGKILL");
+  removeNamespaces(t.prefix);
+  if (t.dir !== undefined && exists(t.dir)) Deno.removeSync(t.dir, { recursive: true });
+}

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { parsePingSummary } from "../../lib/lab/lab_checks.ts";
 import { needs } from "../skip.ts";
-import { exists, interruptLab, namespacesWith, removeNamespaces, running } from "./_lab.ts";
+import { cleanUpRun, exists, interruptLab, namespacesWith, running, stepHeadings } from "./_lab.ts";
 
 const decoder = new TextDecoder();
 
@@ -27,13 +27,6 @@ function assertGone(t: RunTraces, out: string): void {
   for (const pid of t.pids) assert.ok(!running(pid), `pid ${pid} still runs`);
   if (t.dir !== undefined) assert.ok(!exists(t.dir), `${t.dir} is left behind`);
   assert.match(out, /lab +removed: 6 namespaces deleted, none left; its files are gone$/m);
-}
-
-/** Removes whatever a failed run left behind, so one failure does not leak into the next. */
-function cleanUp(t: RunTraces): void {
-  for (const pid of t.pids) if (running(pid)) Deno.kill(pid, "SIGKILL");
-  removeNamespaces(t.prefix);
-  if (t.dir !== undefined && exists(t.dir)) Deno.removeSync(t.dir, { recursive: true });
 }
 
 /** Asserts both pings got every reply, with RTTs, and the status lists a gateway and a client. */
@@ -80,11 +73,6 @@ function assertPingsAndStatus(out: string): void {
   assert.match(out, /client +peer [0-9]+ at the relay: [0-9]+ datagrams in /);
 }
 
-/** The step headings of a run, in order. */
-function steps(out: string): number[] {
-  return [...out.matchAll(/^ +[0-9.]+s {2}== ([0-9])\. /gm)].map((m) => Number(m[1]));
-}
-
 Deno.test({
   name:
     "netkit lab gateway exits 0 on SIGINT (Ctrl-C) once the pings and status are shown, stopping every process and removing everything",
@@ -100,7 +88,7 @@ Deno.test({
     try {
       assert.equal(code, 0, out);
       assert.ok(!out.includes("\x1b"), "no ANSI escape codes when stdout is not a terminal");
-      assert.deepEqual(steps(out), [1, 2, 3, 4, 5, 6, 7, 8, 9], out);
+      assert.deepEqual(stepHeadings(out), [1, 2, 3, 4, 5, 6, 7, 8, 9], out);
       // The commands a user would type, with the lab's names.
       const p = t.prefix!;
       assert.match(out, /\$ netkit relay room add LAB1 --rooms \S+ -o \S+\/gateway.cred$/m);
@@ -140,7 +128,7 @@ Deno.test({
       assert.match(out, /^Reproduce it by hand \(as root\):$/m);
       assertGone(t, out);
     } finally {
-      cleanUp(t);
+      cleanUpRun(t);
     }
   },
 });
@@ -162,14 +150,14 @@ Deno.test({
       t = traces(text);
       assert.equal(out.code, 0, decoder.decode(out.stderr));
       assert.equal(decoder.decode(out.stderr), "");
-      assert.deepEqual(steps(text), [1, 2, 3, 4, 5, 6, 7, 8, 9], text);
+      assert.deepEqual(stepHeadings(text), [1, 2, 3, 4, 5, 6, 7, 8, 9], text);
       assert.match(text, /lab +running for 0\.5 s \(Ctrl-C ends it sooner\)$/m);
       assertPingsAndStatus(text);
       assert.match(text, /lab +finished$/m);
       assert.match(text, /Pings through the tunnel: h1 → client \(192\.168\.50\.101\): 3 of 3/);
       assertGone(t, text);
     } finally {
-      cleanUp(t);
+      cleanUpRun(t);
     }
   },
 });
@@ -189,7 +177,7 @@ Deno.test({
     try {
       assert.equal(code, 0, out);
       // Interrupted while the relay starts (or at the latest while the gateway does).
-      const seen = steps(out);
+      const seen = stepHeadings(out);
       assert.deepEqual(seen.slice(0, 2), [1, 2], out);
       assert.equal(seen.at(-1), 9, out);
       assert.ok(!seen.includes(5), `no pings after the signal:\n${out}`);
@@ -198,7 +186,7 @@ Deno.test({
       assert.match(out, /The lab was interrupted during step [23];/);
       assertGone(t, out);
     } finally {
-      cleanUp(t);
+      cleanUpRun(t);
     }
   },
 });

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { needs } from "../skip.ts";
-import { exists, interruptLab, namespacesWith, removeNamespaces, running } from "./_lab.ts";
+import { cleanUpRun, exists, interruptLab, namespacesWith, running, stepHeadings } from "./_lab.ts";
 
 const decoder = new TextDecoder();
 const NEEDS = ["root", "netns", "veth"] as const;
@@ -30,17 +30,6 @@ function assertGone(t: RunTraces, out: string): void {
     out,
     /lab +removed: 5 namespaces deleted \(with the veth pairs\), no process left, its files are gone$/m,
   );
-}
-
-/** Removes whatever a failed run left behind, so one failure does not leak into the next. */
-function cleanUp(t: RunTraces): void {
-  for (const pid of t.pids) if (running(pid)) Deno.kill(pid, "SIGKILL");
-  removeNamespaces(t.prefix);
-}
-
-/** The step headings of a run, in order. */
-function steps(out: string): number[] {
-  return [...out.matchAll(/^ +[0-9.]+s {2}== ([0-9]+)\. /gm)].map((m) => Number(m[1]));
 }
 
 /** Asserts discovery, the table and picture, the address change and the failure. */
@@ -100,7 +89,7 @@ Deno.test({
       assert.equal(out.code, 0, `${decoder.decode(out.stderr)}\n${text}`);
       assert.equal(decoder.decode(out.stderr), "");
       assert.ok(!text.includes("\x1b"), "no ANSI escape codes when stdout is not a terminal");
-      assert.deepEqual(steps(text), [1, 2, 3, 4, 5, 6, 7, 8], text);
+      assert.deepEqual(stepHeadings(text), [1, 2, 3, 4, 5, 6, 7, 8], text);
       assert.equal(t.pids.length, 5, text);
       assert.ok(
         text.includes(
@@ -120,7 +109,7 @@ Deno.test({
       assert.match(text, /^Reproduce it by hand \(as root\):$/m);
       assertGone(t, text);
     } finally {
-      cleanUp(t);
+      cleanUpRun(t);
     }
   },
 });
@@ -139,13 +128,13 @@ Deno.test({
     const t = traces(out);
     try {
       assert.equal(code, 0, out);
-      assert.deepEqual(steps(out), [1, 2, 3, 4, 5, 6, 7, 8], out);
+      assert.deepEqual(stepHeadings(out), [1, 2, 3, 4, 5, 6, 7, 8], out);
       assertStory(out);
       assert.match(out, /lab +stopped: interrupted$/m);
       assert.match(out, /The lab was interrupted during step 7; it removed everything/);
       assertGone(t, out);
     } finally {
-      cleanUp(t);
+      cleanUpRun(t);
     }
   },
 });
@@ -164,14 +153,14 @@ Deno.test({
     const t = traces(out);
     try {
       assert.equal(code, 0, out);
-      const seen = steps(out);
+      const seen = stepHeadings(out);
       assert.deepEqual(seen.slice(0, 2), [1, 2], out);
       assert.equal(seen.at(-1), 8, out);
       assert.ok(!seen.includes(3), `no links brought up after the signal:\n${out}`);
       assert.match(out, /lab +stopped: interrupted$/m);
       assertGone(t, out);
     } finally {
-      cleanUp(t);
+      cleanUpRun(t);
     }
   },
 });
@@ -217,7 +206,7 @@ Deno.test({
       );
       assert.deepEqual(namespacesWith(t.prefix!), []);
     } finally {
-      cleanUp(t);
+      cleanUpRun(t);
     }
   },
 });

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { maskLength, parseClientRecord, staticRoutes } from "../../lib/lab/vnet_scenario.ts";
 import { needs } from "../skip.ts";
-import { exists, interruptLab, namespacesWith, removeNamespaces, running } from "./_lab.ts";
+import { cleanUpRun, exists, interruptLab, namespacesWith, running, stepHeadings } from "./_lab.ts";
 
 const decoder = new TextDecoder();
 const NEEDS = ["root", "netns", "tun", "ping", "busybox", "dhclient"] as const;
@@ -37,18 +37,6 @@ function assertGone(t: RunTraces, out: string): void {
     out,
     /lab +removed: 3 namespaces deleted \(with the TAPs and the uplink\), no process left, its files are gone$/m,
   );
-}
-
-/** Removes whatever a failed run left behind, so one failure does not leak into the next. */
-function cleanUp(t: RunTraces): void {
-  for (const pid of t.pids) if (running(pid)) Deno.kill(pid, "SIGKILL");
-  removeNamespaces(t.prefix);
-  if (t.dir !== undefined && exists(t.dir)) Deno.removeSync(t.dir, { recursive: true });
-}
-
-/** The step headings of a run, in order. */
-function steps(out: string): number[] {
-  return [...out.matchAll(/^ +[0-9.]+s {2}== ([0-9]+)\. /gm)].map((m) => Number(m[1]));
 }
 
 /** Asserts the addresses each VM got, every ping answered (TTL 64 from netkit, 63 routed). */
@@ -121,7 +109,7 @@ Deno.test({
       assert.equal(out.code, 0, decoder.decode(out.stderr));
       assert.equal(decoder.decode(out.stderr), "");
       assert.ok(!text.includes("\x1b"), "no ANSI escape codes when stdout is not a terminal");
-      assert.deepEqual(steps(text), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11], text);
+      assert.deepEqual(stepHeadings(text), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11], text);
       const p = t.prefix!;
       assert.ok(text.includes(`$ netkit -n ${p}-host vnet daemon --uplink up0 --state `), text);
       assert.ok(
@@ -144,7 +132,7 @@ Deno.test({
       assert.match(text, /^Reproduce it by hand \(as root\):$/m);
       assertGone(t, text);
     } finally {
-      cleanUp(t);
+      cleanUpRun(t);
     }
   },
 });
@@ -163,7 +151,7 @@ Deno.test({
     const t = traces(out);
     try {
       assert.equal(code, 0, out);
-      assert.deepEqual(steps(out), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11], out);
+      assert.deepEqual(stepHeadings(out), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11], out);
       assertAddressesAndPings(out);
       const exits = [
         ...out.matchAll(/^ +[0-9.]+s {2}(\S+) +(dhclient|daemon) pid [0-9]+ exited/gm),
@@ -173,7 +161,7 @@ Deno.test({
       assert.match(out, /The lab was interrupted during step 10; it removed everything/);
       assertGone(t, out);
     } finally {
-      cleanUp(t);
+      cleanUpRun(t);
     }
   },
 });
@@ -192,7 +180,7 @@ Deno.test({
     const t = traces(out);
     try {
       assert.equal(code, 0, out);
-      const seen = steps(out);
+      const seen = stepHeadings(out);
       assert.deepEqual(seen.slice(0, 2), [1, 2], out);
       assert.equal(seen.at(-1), 11, out);
       assert.ok(!seen.includes(6), `no pings after the signal:\n${out}`);
@@ -201,7 +189,7 @@ Deno.test({
       assert.match(out, /The lab was interrupted during step [2-4];/);
       assertGone(t, out);
     } finally {
-      cleanUp(t);
+      cleanUpRun(t);
     }
   },
 });
@@ -258,7 +246,7 @@ Deno.test({
       );
       assert.deepEqual(namespacesWith(t.prefix!), []);
     } finally {
-      cleanUp(t);
+      cleanUpRun(t);
     }
   },
 });
