@@ -5,17 +5,11 @@ import {
   explainGatewayLab,
   formatGatewayTimelineLine,
 } from "./gateway_narrative.ts";
-import { readRecordedRun, readRecordedTimeline } from "./testdata/recorded.ts";
+import { readRecordedReport, readRecordedRun, readRecordedTimeline } from "./testdata/recorded.ts";
 
 /** The report of the recorded run, kept running for 1 s after the status. */
 function recordedReport(): GatewayLabReport {
-  const { events, summary } = readRecordedRun<GatewayLabEvent>("gateway");
-  return {
-    reason: summary.reason as GatewayLabReport["reason"],
-    duration: summary.t,
-    events,
-    prefix: summary.prefix as string,
-  };
+  return readRecordedReport<GatewayLabEvent>("gateway");
 }
 
 Deno.test("explainGatewayLab tells a recorded run exactly as the run itself did", () => {

@@ -15,17 +15,11 @@ import {
   openLinks,
 } from "./lsoe_narrative.ts";
 import { eventsOfKind } from "./timeline.ts";
-import { readRecordedRun, readRecordedTimeline } from "./testdata/recorded.ts";
+import { readRecordedReport, readRecordedRun, readRecordedTimeline } from "./testdata/recorded.ts";
 
 /** The report of the recorded run, kept running for 0.5 s after the link failure. */
 function recordedReport(): LsoeLabReport {
-  const { events, summary } = readRecordedRun<LsoeLabEvent>("lsoe");
-  return {
-    reason: summary.reason as LsoeLabReport["reason"],
-    duration: summary.t,
-    events,
-    prefix: summary.prefix as string,
-  };
+  return readRecordedReport<LsoeLabEvent>("lsoe");
 }
 
 Deno.test("explainLsoeLab tells a recorded run exactly as the run itself did", () => {

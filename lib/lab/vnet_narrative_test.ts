@@ -1,17 +1,11 @@
 import assert from "node:assert/strict";
 import type { VnetLabEvent, VnetLabReport } from "./vnet_events.ts";
 import { describeVnetLabEvent, explainVnetLab, formatVnetTimelineLine } from "./vnet_narrative.ts";
-import { readRecordedRun, readRecordedTimeline } from "./testdata/recorded.ts";
+import { readRecordedReport, readRecordedRun, readRecordedTimeline } from "./testdata/recorded.ts";
 
 /** The report of the recorded run, kept running for 0.5 s after the counters. */
 function recordedReport(): VnetLabReport {
-  const { events, summary } = readRecordedRun<VnetLabEvent>("vnet");
-  return {
-    reason: summary.reason as VnetLabReport["reason"],
-    duration: summary.t,
-    events,
-    prefix: summary.prefix as string,
-  };
+  return readRecordedReport<VnetLabEvent>("vnet");
 }
 
 Deno.test("explainVnetLab tells a recorded run exactly as the run itself did", () => {

@@ -6,6 +6,8 @@
  * @module
  */
 
+import type { RunEnd, StopReasonOf, TimedEvent } from "../runner.ts";
+
 /** The `-j` summary line every lab ends with. */
 export interface RecordedSummary {
   /** The run's duration in seconds. */
@@ -34,6 +36,19 @@ export function readRecordedRun<E>(name: string): RecordedRun<E> {
     .split("\n").map((line) => JSON.parse(line));
   const summary = lines.pop() as RecordedSummary;
   return { events: lines as E[], summary };
+}
+
+/** The report of a recorded run of a lab whose report adds only its namespace prefix. */
+export function readRecordedReport<E extends TimedEvent>(
+  name: string,
+): RunEnd<E> & { prefix: string } {
+  const { events, summary } = readRecordedRun<E>(name);
+  return {
+    reason: summary.reason as StopReasonOf<E>,
+    duration: summary.t,
+    events,
+    prefix: summary.prefix as string,
+  };
 }
 
 /** Reads `testdata/<name>_timeline.txt` as lines. */
